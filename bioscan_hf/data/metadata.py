@@ -185,22 +185,31 @@ def _file_key(path: Path) -> str:
     return hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
 
 
-def label_names(source: str | os.PathLike) -> dict[str, list[str]]:
-    """Names of each label column, code-point sorted over the whole file (bioscan-dataset's convention).
+def release_summary(source: str | os.PathLike) -> dict:
+    """Label names per label column and row counts per split, from one streaming pass (cached per file).
 
-    Index = position in the list; a missing value is −1. One streaming pass, cached per file.
+    Label names are code-point sorted over the whole file (bioscan-dataset's convention): the index
+    of a value is its position in the list, and a missing value is −1, so indices agree across splits.
     """
     source = Path(source)
-    cached = cache_dir() / "labels" / f"{_file_key(source)}.json"
+    cached = cache_dir() / "summaries" / f"{_file_key(source)}.json"
     if cached.exists():
         return json.loads(cached.read_text())
     seen: dict[str, set[str]] = {c: set() for c in LABEL_COLUMNS}
-    for batch in iter_metadata(source, columns=LABEL_COLUMNS):
+    counts: dict[str, int] = dict.fromkeys(SPLITS, 0)
+    for batch in iter_metadata(source, columns=[*LABEL_COLUMNS, "split"]):
         for name in LABEL_COLUMNS:
             seen[name].update(pc.unique(batch.column(name)).drop_null().to_pylist())
-    names = {c: sorted(values) for c, values in seen.items()}  # Python sorts str by code point
+        for item in pc.value_counts(batch.column("split")).to_pylist():
+            counts[item["values"]] += item["counts"]
+    summary = {"labels": {c: sorted(values) for c, values in seen.items()}, "split_counts": counts}
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(names))
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(summary))
     tmp.replace(cached)
-    return names
+    return summary
+
+
+def label_names(source: str | os.PathLike) -> dict[str, list[str]]:
+    """Names of each label column in index order (see `release_summary`)."""
+    return release_summary(source)["labels"]
