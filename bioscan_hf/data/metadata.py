@@ -180,7 +180,8 @@ def read_metadata(
     return pa.schema([pa.field(c, METADATA_COLUMNS.get(c, pa.string())) for c in names]).empty_table()
 
 
-def _file_key(path: Path) -> str:
+def file_key(path: Path) -> str:
+    """A cache key for a file's current content: its absolute path, size and modification time."""
     stat = path.stat()
     return hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
 
@@ -192,7 +193,7 @@ def release_summary(source: str | os.PathLike) -> dict:
     of a value is its position in the list, and a missing value is −1, so indices agree across splits.
     """
     source = Path(source)
-    cached = cache_dir() / "summaries" / f"{_file_key(source)}.json"
+    cached = cache_dir() / "summaries" / f"{file_key(source)}.json"
     if cached.exists():
         return json.loads(cached.read_text())
     seen: dict[str, set[str]] = {c: set() for c in LABEL_COLUMNS}

@@ -6,6 +6,7 @@ Images are read straight from the zips, or from the extracted tree; nothing need
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -18,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bioscan_hf.data.schema import (
     IMAGE_PACKAGES,
+    METADATA_COLUMNS,
     METADATA_CSV_PATH,
     METADATA_ZIP_NAME,
     SPLIT_GROUPS,
@@ -198,3 +200,18 @@ class ImageStore:
                 return path.read_bytes()
         where = [str(p) for p in self.sources.zips] + ([str(self.sources.folder)] if self.sources.folder else [])
         raise MissingImageError(f"record {processid}: image {member} not found in {', '.join(where) or 'the release'}")
+
+
+def write_metadata_zip(out: str | os.PathLike, rows: list[dict]) -> Path:
+    """Write metadata rows as the release's metadata zip (CSV inside at the release path)."""
+    path = Path(out) / METADATA_ZIP_NAME
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(METADATA_COLUMNS), lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    tmp = path.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_CSV_PATH, text.getvalue())
+    tmp.replace(path)
+    return path

@@ -8,7 +8,6 @@ genus. It exists so that every part of the toolkit runs, and models learn, witho
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import zipfile
@@ -20,10 +19,8 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from bioscan_hf.data.partition import assign_splits
+from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import (
-    METADATA_COLUMNS,
-    METADATA_CSV_PATH,
-    METADATA_ZIP_NAME,
     SPLIT_GROUPS,
     expected_chunk,
     image_member_path,
@@ -259,7 +256,7 @@ def write_sample_release(out: str | Path, scale: str | int = "small", seed: int 
     else:
         for row in rows:
             row.update(image_measurement_value=None, area_fraction=None, scale_factor=None)
-    _write_metadata_zip(out, rows)
+    write_metadata_zip(out, rows)
     return out
 
 
@@ -292,13 +289,3 @@ def _write_images(out: Path, rows: list[dict], taxa: list[Taxon], owner: list[in
     finally:
         for handle in archives.values():
             handle.close()
-
-
-def _write_metadata_zip(out: Path, rows: list[dict]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(METADATA_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    with zipfile.ZipFile(out / METADATA_ZIP_NAME, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(METADATA_CSV_PATH, text.getvalue())

@@ -1,0 +1,96 @@
+"""Download release files from mirrors, resuming partial files and checking md5 digests."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from bioscan_hf.data.checksums import ChecksumError, md5sum
+from bioscan_hf.data.schema import METADATA_ZIP_NAME, PUBLISHED_MD5
+
+#: URL templates; `{name}` is the release file name. Zenodo record 11973457 hosts the release.
+DEFAULT_MIRRORS: tuple[str, ...] = ("https://zenodo.org/records/11973457/files/{name}?download=1",)
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """No mirror delivered the file."""
+
+
+def download_file(
+    name: str,
+    dest_dir: str | os.PathLike,
+    mirrors: Sequence[str] = DEFAULT_MIRRORS,
+    md5: str | None = None,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
+    """Fetch release file `name` into `dest_dir`, trying mirrors in order.
+
+    A partial download (`name.part`) resumes with an HTTP Range request; a finished file is checked
+    against `md5` (default: the published digest, when one is known) before it takes its final name.
+    """
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    final = dest_dir / name
+    expected = (md5 or PUBLISHED_MD5.get(name) or "").lower() or None
+    if final.exists():
+        if expected and md5sum(final, progress=progress) != expected:
+            raise ChecksumError(f"{final}: md5 mismatch: expected {expected}, actual {md5sum(final)}; delete it to retry")
+        return final
+    partial = dest_dir / f"{name}.part"
+    failures = []
+    for template in mirrors:
+        url = template.format(name=name)
+        try:
+            _fetch(url, partial, timeout, progress)
+        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            failures.append(f"{url}: {err}")
+            continue
+        if expected:
+            actual = md5sum(partial, use_cache=False, progress=progress)
+            if actual != expected:
+                partial.unlink()
+                failures.append(f"{url}: md5 mismatch: expected {expected}, actual {actual}")
+                continue
+        partial.replace(final)
+        return final
+    raise DownloadError(f"could not download {name}; tried:\n  " + "\n  ".join(failures))
+
+
+def _fetch(url: str, partial: Path, timeout: float, progress: bool) -> None:
+    have = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (mirrors are user-chosen)
+    except urllib.error.HTTPError as err:
+        if err.code != 416:  # 416: nothing left to send, the partial file is complete
+            raise
+        return
+    with response:
+        resumed = response.status == 206
+        total = response.headers.get("Content-Length")
+        total = int(total) + (have if resumed else 0) if total else None
+        with open(partial, "ab" if resumed else "wb") as handle, tqdm(
+            total=total, initial=have if resumed else 0, unit="B", unit_scale=True, desc=partial.stem,
+            disable=not progress,
+        ) as bar:
+            while block := response.read(CHUNK):
+                handle.write(block)
+                bar.update(len(block))
+    size = partial.stat().st_size
+    if total is not None and size != total:
+        raise OSError(f"connection closed at {size} of {total} bytes")
+
+
+def release_file_names(packages: Sequence[str] = ()) -> list[str]:
+    """Names of the release files for the metadata and the requested 256 px split-group packages."""
+    names = [METADATA_ZIP_NAME]
+    for package in packages:
+        names += [f"BIOSCAN_5M_{package}_{group}.zip" for group in ("train", "eval", "pretrain")]
+    return names

@@ -1,0 +1,82 @@
+"""Dataset statistics as in the paper's Tables 2–3: records per split and labelled categories per rank."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import datasets
+
+from bioscan_hf.data.schema import LABEL_COLUMNS, SPLITS
+
+
+def split_table(data: datasets.DatasetDict) -> list[dict]:
+    """Per split: samples, distinct barcodes, distinct species (Table 3's columns)."""
+    rows = []
+    for split in SPLITS:
+        if split not in data:
+            continue
+        part = data[split].select_columns(["dna_barcode", "species"])
+        barcodes = set(part["dna_barcode"])
+        species = {s for s in part["species"] if s >= 0}
+        rows.append({"split": split, "samples": part.num_rows, "barcodes": len(barcodes), "species": len(species)})
+    return rows
+
+
+def rank_table(data: datasets.DatasetDict) -> list[dict]:
+    """Per rank (and BIN): categories present and the share of records labelled (Table 2's columns)."""
+    total = sum(d.num_rows for d in data.values())
+    rows = []
+    for rank in LABEL_COLUMNS:
+        labelled, categories = 0, set()
+        for part in data.values():
+            values = part[rank]
+            present = [v for v in values if v >= 0]
+            labelled += len(present)
+            categories.update(present)
+        rows.append({"rank": rank, "categories": len(categories), "labelled": labelled / total if total else 0.0})
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """A list of same-keyed dicts as a markdown table (floats as percentages)."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+
+    def fmt(value) -> str:
+        return f"{100 * value:.1f}%" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def plot_orders_per_split(data: datasets.DatasetDict, path: str | Path) -> Path:
+    """A stacked bar chart of records per split coloured by insect order; saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order_names = next(iter(data.values())).features["order"].names
+    splits = [s for s in SPLITS if s in data]
+    counts = {s: Counter(data[s]["order"]) for s in splits}
+    top = [o for o, _ in sum(counts.values(), Counter()).most_common(8)]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    bottom = [0] * len(splits)
+    for order in top:
+        heights = [counts[s][order] for s in splits]
+        label = order_names[order] if order >= 0 else "(no order)"
+        ax.bar(splits, heights, bottom=bottom, label=label)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    ax.set_ylabel("records")
+    ax.set_yscale("symlog")
+    ax.set_title("Records per split, by order")
+    ax.legend(fontsize=8, ncol=2)
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
