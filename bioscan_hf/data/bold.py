@@ -85,8 +85,13 @@ def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> 
                 report.rows_read += 1
                 if len(values) != len(header):
                     pid = values[0] if values else ""
-                    report.unusable.append((pid or f"{path.name}:{line_no}", f"malformed line: {len(values)} fields, "
-                                            f"expected {len(header)} ({path.name} line {line_no})"))
+                    report.unusable.append(
+                        (
+                            pid or f"{path.name}:{line_no}",
+                            f"malformed line: {len(values)} fields, "
+                            f"expected {len(header)} ({path.name} line {line_no})",
+                        )
+                    )
                     continue
                 yield {k: v.strip() for k, v in zip(header, values)}
 

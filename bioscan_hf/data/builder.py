@@ -98,8 +98,13 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
             generators.append(
                 datasets.SplitGenerator(
                     name=split,
-                    gen_kwargs={"metadata": str(metadata), "split": split, "shards": list(range(n_shards)),
-                                "n_shards": n_shards, "n_rows": counts.get(split, 0)},
+                    gen_kwargs={
+                        "metadata": str(metadata),
+                        "split": split,
+                        "shards": list(range(n_shards)),
+                        "n_shards": n_shards,
+                        "n_rows": counts.get(split, 0),
+                    },
                 )
             )
         return generators
@@ -140,4 +145,3 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
             report = Path(self.config.report_dir) / f"skipped-{split}-{min(shards):05d}.json"
             report.parent.mkdir(parents=True, exist_ok=True)
             report.write_text(json.dumps(skipped))
-

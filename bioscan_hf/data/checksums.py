@@ -39,9 +39,12 @@ def md5sum(path: str | os.PathLike, use_cache: bool = True, progress: bool = Tru
     if key in cache:
         return cache[key]
     digest = hashlib.md5()
-    with open(path, "rb") as handle, tqdm(
-        total=path.stat().st_size, unit="B", unit_scale=True, desc=f"md5 {path.name}", disable=not progress
-    ) as bar:
+    with (
+        open(path, "rb") as handle,
+        tqdm(
+            total=path.stat().st_size, unit="B", unit_scale=True, desc=f"md5 {path.name}", disable=not progress
+        ) as bar,
+    ):
         while block := handle.read(CHUNK):
             digest.update(block)
             bar.update(len(block))

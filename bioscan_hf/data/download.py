@@ -41,7 +41,9 @@ def download_file(
     expected = (md5 or PUBLISHED_MD5.get(name) or "").lower() or None
     if final.exists():
         if expected and md5sum(final, progress=progress) != expected:
-            raise ChecksumError(f"{final}: md5 mismatch: expected {expected}, actual {md5sum(final)}; delete it to retry")
+            raise ChecksumError(
+                f"{final}: md5 mismatch: expected {expected}, actual {md5sum(final)}; delete it to retry"
+            )
         return final
     partial = dest_dir / f"{name}.part"
     failures = []
@@ -76,10 +78,17 @@ def _fetch(url: str, partial: Path, timeout: float, progress: bool) -> None:
         resumed = response.status == 206
         total = response.headers.get("Content-Length")
         total = int(total) + (have if resumed else 0) if total else None
-        with open(partial, "ab" if resumed else "wb") as handle, tqdm(
-            total=total, initial=have if resumed else 0, unit="B", unit_scale=True, desc=partial.stem,
-            disable=not progress,
-        ) as bar:
+        with (
+            open(partial, "ab" if resumed else "wb") as handle,
+            tqdm(
+                total=total,
+                initial=have if resumed else 0,
+                unit="B",
+                unit_scale=True,
+                desc=partial.stem,
+                disable=not progress,
+            ) as bar,
+        ):
             while block := response.read(CHUNK):
                 handle.write(block)
                 bar.update(len(block))

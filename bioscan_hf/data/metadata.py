@@ -56,7 +56,9 @@ def open_metadata(source: str | os.PathLike) -> Iterator[IO[bytes]]:
             if member is None:
                 csvs = [n for n in names if n.endswith(".csv")]
                 if len(csvs) != 1:
-                    raise MetadataError(f"{source}: expected {METADATA_CSV_PATH} inside the zip; found {csvs or names[:5]}")
+                    raise MetadataError(
+                        f"{source}: expected {METADATA_CSV_PATH} inside the zip; found {csvs or names[:5]}"
+                    )
                 member = csvs[0]
             with archive.open(member) as handle:
                 yield handle
@@ -117,7 +119,9 @@ def iter_metadata(
     split_filter = None if split_set is None else pa.array(sorted(split_set))
     with open_metadata(source) as handle:
         try:
-            reader = pacsv.open_csv(handle, read_options=pacsv.ReadOptions(block_size=block_size), convert_options=convert)
+            reader = pacsv.open_csv(
+                handle, read_options=pacsv.ReadOptions(block_size=block_size), convert_options=convert
+            )
             for batch in reader:
                 if split_filter is not None:
                     batch = batch.filter(pc.is_in(batch.column("split"), value_set=split_filter))

@@ -31,7 +31,7 @@ def species_set(species: str | None, genus: str | None, n_samples: int) -> str:
     return "heldout"
 
 
-def test_target(n_samples: int) -> int:
+def seen_test_quota(n_samples: int) -> int:
     """Samples a seen species gives to test: 4, plus ¼ per sample beyond 8, capped at 25."""
     return min(TEST_CAP, TEST_BASE + (n_samples - MIN_SAMPLES_EVAL) // 4)
 
@@ -69,7 +69,7 @@ def assign_splits(
 def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng: np.random.Generator) -> None:
     remaining = groups
     if len(groups) >= 2 and n_samples >= MIN_SAMPLES_EVAL:
-        target, max_barcodes = test_target(n_samples), 1 + len(groups) // 3
+        target, max_barcodes = seen_test_quota(n_samples), 1 + len(groups) // 3
         taken = 0
         chosen = 0
         for group in groups:

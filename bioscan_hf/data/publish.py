@@ -19,10 +19,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import datasets
+from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, Bioscan5M
-from bioscan_hf.data.release import CONFIGS, available_configs, resolve_config
+from bioscan_hf.data.metadata import MetadataError
+from bioscan_hf.data.release import CONFIGS, MissingImageError, available_configs, resolve_config
 
 COMPLETE_MARKER = "_complete.json"
 DEFAULT_MAX_SHARD_SIZE = "500MB"
@@ -129,9 +131,16 @@ def _build_config(
         report_dir=str(staging / "reports"),
     )
     build = staging / "build"
-    builder.download_and_prepare(
-        output_dir=str(build), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
-    )
+    try:
+        builder.download_and_prepare(
+            output_dir=str(build), file_format="parquet", max_shard_size=max_shard_size, num_proc=num_proc
+        )
+    except DatasetGenerationError as err:
+        # Surface our own error (it names the record and the problem) rather than datasets' wrapper.
+        cause = err.__cause__
+        if isinstance(cause, (MissingImageError, MetadataError)):
+            raise cause from None
+        raise
     folder = staging / "data"
     folder.mkdir(parents=True)
     for split in builder.info.splits:
@@ -170,6 +179,8 @@ def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m") -> Path:
     default = next((c for c in ("cropped_256", "metadata") if c in done), next(iter(done)))
     configs_yaml, infos = [], datasets.info.DatasetInfosDict()
     for name, marker in done.items():
+        # A split with no records (possible in small or filtered releases) is left out of the card.
+        marker["dataset_info"]["splits"] = [s for s in marker["dataset_info"]["splits"] if s["num_examples"]]
         info = datasets.DatasetInfo._from_yaml_dict(marker["dataset_info"])
         splits = [s["name"] for s in marker["dataset_info"]["splits"]]
         entry = {

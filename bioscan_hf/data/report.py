@@ -45,7 +45,13 @@ def markdown_table(rows: list[dict]) -> str:
     keys = list(rows[0])
 
     def fmt(value) -> str:
-        return f"{100 * value:.1f}%" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+        return (
+            f"{100 * value:.1f}%"
+            if isinstance(value, float)
+            else f"{value:,}"
+            if isinstance(value, int)
+            else str(value)
+        )
 
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
@@ -63,17 +69,20 @@ def plot_orders_per_split(data: datasets.DatasetDict, path: str | Path) -> Path:
     splits = [s for s in SPLITS if s in data]
     counts = {s: Counter(data[s]["order"]) for s in splits}
     top = [o for o, _ in sum(counts.values(), Counter()).most_common(8)]
+    totals = [sum(counts[s].values()) for s in splits]
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    bottom = [0] * len(splits)
+    bottom = [0.0] * len(splits)
     for order in top:
-        heights = [counts[s][order] for s in splits]
+        shares = [counts[s][order] / t if t else 0.0 for s, t in zip(splits, totals)]
         label = order_names[order] if order >= 0 else "(no order)"
-        ax.bar(splits, heights, bottom=bottom, label=label)
-        bottom = [b + h for b, h in zip(bottom, heights)]
-    ax.set_ylabel("records")
-    ax.set_yscale("symlog")
+        ax.bar(splits, shares, bottom=bottom, label=label)
+        bottom = [b + h for b, h in zip(bottom, shares)]
+    for x, total in enumerate(totals):
+        ax.text(x, 1.01, f"{total:,}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("share of the split's records (total above)")
     ax.set_title("Records per split, by order")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, ncol=4, loc="lower center", bbox_to_anchor=(0.5, -0.45))
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
     fig.tight_layout()
     path = Path(path)

@@ -100,7 +100,7 @@ def build_tree(rng: np.random.Generator, n_species: int) -> list[Taxon]:
     for (order, _, hue), n_order in zip(ORDERS, per_order):
         order_seq = _mutate(root, 0.16, rng)
         n_families = max(1, int(np.ceil(n_order / 6)))
-        for f in range(n_families):
+        for _f in range(n_families):
             family = _name(rng, 2, "idae")
             family_seq = _mutate(order_seq, 0.10, rng)
             shape = rng.uniform(0.3, 0.9)  # body aspect ratio: a family trait
@@ -110,12 +110,14 @@ def build_tree(rng: np.random.Generator, n_species: int) -> list[Taxon]:
                 genus_seq = _mutate(family_seq, 0.06, rng)
                 subfamily = None if rng.random() < 0.15 else _name(rng, 2, "inae")
                 stripes = int(rng.integers(0, 5))  # stripe count: a genus trait
-                for s in range(int(rng.integers(1, 5))):
+                for _s in range(int(rng.integers(1, 5))):
                     species_seq = _mutate(genus_seq, 0.035, rng)
                     described = rng.random() > 0.35
                     epithet = _name(rng, 2).lower() if described else rng.choice(["sp.", "malaise", "cf."])
                     species = f"{genus} {epithet}" if described else f"{genus} {epithet}{rng.integers(1, 9999)}"
-                    haplotypes = [species_seq] + [_mutate(species_seq, 0.008, rng) for _ in range(int(rng.integers(1, 6)))]
+                    haplotypes = [species_seq] + [
+                        _mutate(species_seq, 0.008, rng) for _ in range(int(rng.integers(1, 6)))
+                    ]
                     bins = []
                     for _ in range(1 + int(rng.random() < 0.1)):
                         bin_counter += 1

@@ -1,0 +1,232 @@
+"""`bioscan-hf`: every capability of the toolkit from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EPILOG = """examples:
+  bioscan-hf demo                                   # sample → prepare → load_dataset → report
+  bioscan-hf sample --out release --scale medium    # a synthetic release in the real layout
+  bioscan-hf prepare --release ~/bioscan5m --out bioscan5m-hub --configs metadata,cropped_256
+  bioscan-hf import-bold my_project.tsv --out my_release
+  bioscan-hf push bioscan5m-hub --repo-id me/bioscan-5m
+"""
+
+
+def _scale(value: str) -> str | int:
+    return value if value in ("small", "medium") else int(value)
+
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample",
+        help="write the embedded synthetic release (exact release layout)",
+        description="Generate a deterministic, synthetic BIOSCAN-5M release: the metadata zip and "
+        "zips for all four image packages. Synthetic data, for trying the toolkit.",
+    )
+    p.add_argument("--out", required=True, help="folder to write the release into")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed → same files)")
+    p.add_argument("--scale", type=_scale, default="small", help="small (2,000 records), medium (20,000) or a number")
+    p.add_argument("--no-images", action="store_true", help="write the metadata only")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.data.sample import write_sample_release
+
+        path = write_sample_release(args.out, scale=args.scale, seed=args.seed, images=not args.no_images)
+        print(f"synthetic release written to {path}")
+
+    p.set_defaults(func=run)
+
+
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare",
+        help="turn a release into a Hub-ready Parquet dataset folder",
+        description="Build Parquet shards per config and split, plus a README.md dataset card, so "
+        "that datasets.load_dataset(OUT, CONFIG, split=...) works offline. Finished configs are "
+        "reused when re-run; an interrupted config restarts.",
+    )
+    p.add_argument("--release", required=True, help="release folder: zips as downloaded, extracted, or a mix")
+    p.add_argument("--out", required=True, help="output folder (the future Hub repo)")
+    p.add_argument("--configs", help="comma-separated configs (default: every config whose files are present)")
+    p.add_argument("--num-proc", type=int, default=None, help="parallel worker processes")
+    p.add_argument("--max-shard-size", default="500MB", help="Parquet shard size bound (default 500MB)")
+    p.add_argument(
+        "--on-missing-image",
+        choices=("error", "skip"),
+        default="error",
+        help="a missing/corrupt image stops the run (error) or is skipped and reported (skip)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="rebuild configs that are already finished")
+    p.add_argument("--repo-id", default="bioscan-5m", help="repo id used in the card's usage example")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.data.publish import prepare
+
+        configs = args.configs.split(",") if args.configs else None
+        summary = prepare(
+            args.release,
+            args.out,
+            configs=configs,
+            num_proc=args.num_proc,
+            max_shard_size=args.max_shard_size,
+            on_missing_image=args.on_missing_image,
+            overwrite=args.overwrite,
+            repo_id=args.repo_id,
+        )
+        for name, why in summary["skipped"].items():
+            print(f"skipped {name}: {why}")
+        for name, missing in summary["skipped_images"].items():
+            print(f"{name}: {len(missing)} record(s) skipped for missing/corrupt images, e.g.")
+            for line in missing[:5]:
+                print(f"  {line}")
+        print(f"built: {', '.join(summary['built']) or '-'}; reused: {', '.join(summary['reused']) or '-'}")
+        print(f"load it with: datasets.load_dataset({args.out!r}, 'CONFIG', split='test')")
+
+    p.set_defaults(func=run)
+
+
+def _add_push(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("push", help="upload a prepared dataset folder to the Hugging Face Hub")
+    p.add_argument("folder", help="folder written by `bioscan-hf prepare`")
+    p.add_argument("--repo-id", required=True, help="Hub dataset repo, e.g. me/bioscan-5m")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.data.publish import push
+
+        print(f"uploaded to {push(args.folder, args.repo_id, token=args.token, private=args.private)}")
+
+    p.set_defaults(func=run)
+
+
+def _add_download(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("download", help="download release files (mirrors, resume, md5 check)")
+    p.add_argument("--out", required=True, help="folder to download into")
+    p.add_argument("--packages", default="", help="comma-separated 256 px image packages: cropped_256,original_256")
+    p.add_argument("--file", action="append", default=[], help="a release file name to fetch (repeatable)")
+    p.add_argument(
+        "--mirror",
+        action="append",
+        default=[],
+        help="URL template with {name}, tried in order (default: Zenodo record 11973457)",
+    )
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.data.download import DEFAULT_MIRRORS, download_file, release_file_names
+
+        packages = [p for p in args.packages.split(",") if p]
+        names = args.file or release_file_names(packages)
+        for name in names:
+            print(f"have {download_file(name, args.out, mirrors=args.mirror or DEFAULT_MIRRORS)}")
+
+    p.set_defaults(func=run)
+
+
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="check release files against their published md5 digests (cached)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--md5", default=None, help="expected digest (default: the published one for the file name)")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.data.checksums import verify_md5
+
+        for path in args.files:
+            print(f"{path}: ok ({verify_md5(path, args.md5)})")
+
+    p.set_defaults(func=run)
+
+
+def _add_import_bold(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-bold",
+        help="convert BOLD combined TSV exports into the release layout",
+        description="Read BOLD exports (.tsv or .tsv.gz), keep every COI-5P row with a barcode, "
+        "apply BIOSCAN-5M's partition rules and write a metadata zip. Unusable rows are "
+        "listed in OUT/import_report.tsv.",
+    )
+    p.add_argument("tsv", nargs="+", help="BOLD combined TSV export(s)")
+    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--undescribed-fraction",
+        type=float,
+        default=0.2,
+        help="share of species given placeholder names, so unseen/heldout splits exist (default 0.2)",
+    )
+    p.add_argument(
+        "--unlabelled-fraction",
+        type=float,
+        default=0.0,
+        help="share of records whose species label is removed (they go to pretrain)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.data.bold import import_bold
+
+        report = import_bold(args.tsv, args.out, args.undescribed_fraction, args.unlabelled_fraction, args.seed)
+        print(report.summary())
+
+    p.set_defaults(func=run)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the main job: sample → prepare → load_dataset → report",
+        description="Run the toolkit end to end on the embedded synthetic sample (default), on "
+        "a release folder (--release) or on real BOLD exports (--bold), and write a report.",
+    )
+    p.add_argument("--out", default="demo_out")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--release", help="a BIOSCAN-5M release folder")
+    source.add_argument("--bold", nargs="+", help="BOLD combined TSV export(s)")
+    p.add_argument("--scale", type=_scale, default="small")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-proc", type=int, default=None)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.demo import run_demo
+
+        run_demo(
+            args.out,
+            release=args.release,
+            bold=args.bold or (),
+            scale=args.scale,
+            seed=args.seed,
+            num_proc=args.num_proc,
+        )
+
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `bioscan-hf` argument parser with one sub-command per capability."""
+    parser = argparse.ArgumentParser(
+        prog="bioscan-hf",
+        description="Hugging Face-native toolkit for BIOSCAN-5M: datasets, models, evaluation, Space.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_demo, _add_sample, _add_prepare, _add_push, _add_download, _add_verify, _add_import_bold):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `bioscan-hf` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+        print(f"bioscan-hf {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Shared fixtures: a small synthetic release, an isolated cache, and the real data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BOLD_TSV = SHARED_DATA / "bold" / "insects_dev.tsv.gz"
+REAL_IMAGES = SHARED_DATA / "images"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    os.environ["BIOSCAN_HF_CACHE"] = str(tmp_path_factory.mktemp("bioscan_cache"))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_datasets"))
+
+
+@pytest.fixture(scope="session")
+def sample_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 300-record synthetic release with all four image packages (read-only for tests)."""
+    from bioscan_hf.data.sample import write_sample_release
+
+    return write_sample_release(tmp_path_factory.mktemp("release"), scale=300, seed=7)
+
+
+@pytest.fixture(scope="session")
+def prepared(sample_release: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample release published with the metadata and cropped_256 configs."""
+    from bioscan_hf.data.publish import prepare
+
+    out = tmp_path_factory.mktemp("prepared")
+    prepare(sample_release, out, configs=["metadata", "cropped_256", "cropped_256_eval"])
+    return out
+
+
+@pytest.fixture
+def bold_tsv() -> Path:
+    if not BOLD_TSV.exists():
+        pytest.skip(f"real BOLD barcodes not found at {BOLD_TSV} (../shared/data is absent in a fresh clone)")
+    return BOLD_TSV

@@ -1,0 +1,204 @@
+"""Release → builder → Parquet folder → `load_dataset`, and the bad inputs around it."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import datasets
+import pytest
+
+from bioscan_hf.data.builder import Bioscan5M
+from bioscan_hf.data.metadata import read_metadata
+from bioscan_hf.data.publish import COMPLETE_MARKER, PrepareError, plan_configs, prepare, push
+from bioscan_hf.data.release import CONFIGS, MissingImageError, available_configs, find_metadata
+from bioscan_hf.data.schema import METADATA_CSV_PATH, METADATA_ZIP_NAME, SPLITS
+
+
+def test_every_config_is_available_from_the_sample(sample_release: Path) -> None:
+    assert available_configs(sample_release) == dict.fromkeys(CONFIGS, "")
+
+
+def test_load_dataset_opens_a_prepared_split(prepared: Path, sample_release: Path) -> None:
+    assert datasets.get_dataset_config_names(str(prepared)) == ["metadata", "cropped_256", "cropped_256_eval"]
+    assert datasets.get_dataset_split_names(str(prepared), "cropped_256") == list(SPLITS)
+    test = datasets.load_dataset(str(prepared), "cropped_256", split="test")
+    expected = read_metadata(find_metadata(sample_release), "test")
+    assert test["processid"] == expected.column("processid").to_pylist()
+    species = test.features["species"]
+    assert isinstance(species, datasets.ClassLabel)
+    decoded = [species.int2str(i) if i >= 0 else None for i in test["species"]]
+    assert decoded == expected.column("species").to_pylist()
+    image = test[0]["image"]
+    assert min(image.size) == 256
+    assert test.features["chunk"] == datasets.Value("string")
+
+
+def test_label_indices_agree_across_splits_and_configs(prepared: Path) -> None:
+    meta = datasets.load_dataset(str(prepared), "metadata")
+    names = meta["train"].features["dna_bin"].names
+    assert names == sorted(names)
+    assert all(meta[s].features["dna_bin"].names == names for s in meta)
+    group = datasets.load_dataset(str(prepared), "cropped_256_eval")
+    assert set(group) == {"val", "test", "key_unseen", "val_unseen", "test_unseen", "other_heldout"}
+    assert group["test"].features["species"].names == meta["train"].features["species"].names
+
+
+def test_streaming_works_offline(prepared: Path) -> None:
+    stream = datasets.load_dataset(str(prepared), "cropped_256", split="val_unseen", streaming=True)
+    first = next(iter(stream))
+    assert first["split"] == "val_unseen" and first["image"].size[1] == 256
+
+
+def test_wrong_split_or_config_names_the_valid_ones(prepared: Path, sample_release: Path) -> None:
+    with pytest.raises(ValueError, match="valid configs: metadata, cropped_256"):
+        plan_configs(sample_release, ["croped_256"])
+    with pytest.raises(ValueError, match="test"):
+        datasets.load_dataset(str(prepared), "metadata", split="tset")
+
+
+def test_builder_runs_directly(sample_release: Path, tmp_path: Path) -> None:
+    builder = Bioscan5M(config_name="metadata", data_dir=str(sample_release), cache_dir=str(tmp_path))
+    builder.download_and_prepare()
+    assert builder.as_dataset(split="train").num_rows == read_metadata(find_metadata(sample_release), "train").num_rows
+
+
+def _copy_release(sample_release: Path, dest: Path, keep: tuple[str, ...]) -> Path:
+    dest.mkdir()
+    for path in sample_release.iterdir():
+        if path.name == METADATA_ZIP_NAME or any(k in path.name for k in keep):
+            shutil.copy(path, dest / path.name)
+    return dest
+
+
+def test_configs_follow_the_files_present(sample_release: Path, tmp_path: Path) -> None:
+    release = _copy_release(sample_release, tmp_path / "rel", keep=("cropped_256_eval",))
+    chosen, skipped = plan_configs(release, None)
+    assert chosen == ["metadata", "cropped_256_eval"]
+    assert "no cropped_256 images for split(s) pretrain, train" in skipped["cropped_256"]
+    with pytest.raises(PrepareError, match="original_full: no original_full images"):
+        plan_configs(release, ["original_full"])
+
+
+def test_extracted_release_and_csv_alone(sample_release: Path, tmp_path: Path) -> None:
+    release = tmp_path / "extracted"
+    release.mkdir()
+    with zipfile.ZipFile(sample_release / METADATA_ZIP_NAME) as archive:
+        archive.extractall(release)
+    for zip_path in sample_release.glob("BIOSCAN_5M_original_256_*.zip"):
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(release)
+    assert find_metadata(release) == release / METADATA_CSV_PATH
+    out = tmp_path / "out"
+    prepare(release, out, configs=["original_256"])
+    val = datasets.load_dataset(str(out), "original_256", split="val")
+    assert val.num_rows > 0 and val[0]["image"].size[1] == 256
+
+
+def _drop_member(zip_path: Path, dest: Path, victim_split: str) -> str:
+    """Copy a zip without its first image of `victim_split`; returns the dropped processid."""
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(dest, "w") as out:
+        dropped = None
+        for info in src.infolist():
+            if dropped is None and f"/{victim_split}/" in info.filename:
+                dropped = Path(info.filename).stem
+                continue
+            out.writestr(info, src.read(info))
+    return dropped
+
+
+def test_missing_image_is_an_error_or_reported_skip(sample_release: Path, tmp_path: Path) -> None:
+    release = _copy_release(sample_release, tmp_path / "rel", keep=("cropped_256_pretrain", "cropped_256_train"))
+    dropped = _drop_member(
+        sample_release / "BIOSCAN_5M_cropped_256_eval.zip", release / "BIOSCAN_5M_cropped_256_eval.zip", "test"
+    )
+    with pytest.raises(MissingImageError, match=f"record {dropped}: image .*/test/{dropped}.jpg not found"):
+        prepare(release, tmp_path / "out", configs=["cropped_256_eval"])
+    assert not (tmp_path / "out" / "README.md").exists()  # nothing that loads as if complete
+    summary = prepare(release, tmp_path / "out", configs=["cropped_256_eval"], on_missing_image="skip")
+    skipped = summary["skipped_images"]["cropped_256_eval"]
+    assert len(skipped) == 1 and skipped[0].startswith(dropped)
+    test = datasets.load_dataset(str(tmp_path / "out"), "cropped_256_eval", split="test")
+    assert dropped not in test["processid"]
+    assert "skipped: 1" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_corrupt_image_names_the_record(sample_release: Path, tmp_path: Path) -> None:
+    release = _copy_release(sample_release, tmp_path / "rel", keep=())
+    with (
+        zipfile.ZipFile(sample_release / "BIOSCAN_5M_cropped_256_eval.zip") as src,
+        zipfile.ZipFile(release / "BIOSCAN_5M_cropped_256_eval.zip", "w") as out,
+    ):
+        victim = None
+        for info in src.infolist():
+            data = src.read(info)
+            if victim is None and "/val/" in info.filename:
+                victim, data = Path(info.filename).stem, b"not a jpeg at all"
+            out.writestr(info, data)
+    with pytest.raises(MissingImageError, match=f"record {victim}: image .* is corrupt"):
+        prepare(release, tmp_path / "out", configs=["cropped_256_eval"])
+
+
+def test_interrupted_prepare_resumes_and_never_looks_complete(
+    sample_release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    prepare(sample_release, out, configs=["metadata"])
+    calls = []
+
+    def boom(*args, **kwargs):
+        calls.append(args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Bioscan5M, "download_and_prepare", boom)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(sample_release, out, configs=["metadata", "cropped_256_train"])
+    assert len(calls) == 1  # metadata was finished and reused; only the new config was attempted
+    assert not (out / "data" / "cropped_256_train").exists()
+    assert datasets.get_dataset_config_names(str(out)) == ["metadata"]
+    monkeypatch.undo()
+    summary = prepare(sample_release, out, configs=["metadata", "cropped_256_train"])
+    assert summary["reused"] == ["metadata"] and summary["built"] == ["cropped_256_train"]
+    assert (out / "data" / "cropped_256_train" / COMPLETE_MARKER).exists()
+    assert not (out / ".staging").exists()
+
+
+def test_shards_are_bounded(sample_release: Path, tmp_path: Path) -> None:
+    prepare(sample_release, tmp_path / "out", configs=["cropped_256_pretrain"], max_shard_size="200KB")
+    shards = sorted((tmp_path / "out" / "data" / "cropped_256_pretrain").glob("pretrain-*.parquet"))
+    assert len(shards) > 1
+    assert shards[0].name == f"pretrain-00000-of-{len(shards):05d}.parquet"
+
+
+def test_parallel_prepare_gives_the_same_rows(
+    sample_release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bioscan_hf.data.builder.RECORDS_PER_SHARD", 40)
+    prepare(sample_release, tmp_path / "out", configs=["metadata"], num_proc=2)
+    pretrain = datasets.load_dataset(str(tmp_path / "out"), "metadata", split="pretrain")
+    expected = read_metadata(find_metadata(sample_release), "pretrain").column("processid").to_pylist()
+    assert pretrain["processid"] == expected
+
+
+def test_push_goes_up_to_the_network_call(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import HfApi
+
+    calls = {}
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("create", (repo_id, kw)))
+    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.setdefault("upload", kw))
+    push(prepared, "me/bioscan-5m")
+    assert calls["create"] == ("me/bioscan-5m", {"repo_type": "dataset", "private": False, "exist_ok": True})
+    assert calls["upload"]["folder_path"] == str(prepared) and calls["upload"]["repo_type"] == "dataset"
+
+
+def test_push_offline_raises(prepared: Path) -> None:
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    with pytest.raises(OfflineModeIsEnabled):
+        push(prepared, "me/bioscan-5m")
+
+
+def test_push_refuses_an_unprepared_folder(tmp_path: Path) -> None:
+    with pytest.raises(PrepareError, match="not a prepared dataset folder"):
+        push(tmp_path, "me/x")

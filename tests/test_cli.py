@@ -1,0 +1,49 @@
+"""The `bioscan-hf` command: help, the main job, and errors that say what to do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+
+from bioscan_hf.cli import build_parser, main
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    for command in ("demo", "sample", "prepare", "push", "download", "verify", "import-bold"):
+        assert command in text
+
+
+def test_console_script_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bioscan_hf.cli", "prepare", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--num-proc" in result.stdout and "--on-missing-image" in result.stdout
+
+
+def test_sample_then_prepare(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["sample", "--out", str(tmp_path / "rel"), "--scale", "80", "--no-images"]) == 0
+    assert main(["prepare", "--release", str(tmp_path / "rel"), "--out", str(tmp_path / "hub")]) == 0
+    out = capsys.readouterr().out
+    assert "skipped cropped_256: no cropped_256 images" in out and "built: metadata" in out
+    assert datasets.load_dataset(str(tmp_path / "hub"), "metadata", split="train").num_rows > 0
+
+
+def test_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["prepare", "--release", str(tmp_path), "--out", str(tmp_path / "o"), "--configs", "metadata"]) == 1
+    err = capsys.readouterr().err
+    assert "no BIOSCAN-5M metadata" in err and "bioscan-hf sample" in err and "Traceback" not in err
+
+
+def test_demo_writes_a_report(tmp_path: Path) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--scale", "300", "--seed", "7"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "Synthetic data" in report and "| test |" in report and "| species |" in report
+    assert (tmp_path / "orders_per_split.png").stat().st_size > 10_000
+    assert datasets.load_dataset(str(tmp_path / "dataset"), "cropped_256", split="test").num_rows > 0
