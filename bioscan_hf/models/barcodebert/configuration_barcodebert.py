@@ -1,0 +1,47 @@
+"""BarcodeBERT configuration: a BERT encoder over non-overlapping DNA k-mers."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import BertConfig
+
+#: Special tokens per vocabulary preset (the tokenizer module holds the same table).
+N_SPECIAL_TOKENS = {"clean": 5, "original": 2}
+
+
+@strict
+class BarcodeBertConfig(BertConfig):
+    """Configuration of BarcodeBERT; defaults are BIOSCAN-5M's best model, "8-4-4" (SPEC §2).
+
+    Fields are named as in `BertConfig` (`hidden_size`, `num_hidden_layers`, …) plus the k-mer settings:
+    `k_mer`, `stride` (default k), `max_nucleotides`, `vocab_preset` ("clean" or "original", see the
+    tokenizer). `vocab_size` and `pad_token_id` follow from the preset when left unset.
+    `legacy_attend_to_padding=True` reproduces the original code's flaw (no attention mask, padding
+    averaged into the embedding) for checkpoints whose numbers depend on it.
+    """
+
+    model_type = "barcodebert"
+
+    k_mer: int = 8
+    stride: int | None = None
+    max_nucleotides: int = 660
+    vocab_preset: str = "clean"
+    vocab_size: int | None = None
+    hidden_size: int = 768
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    intermediate_size: int = 3072
+    pad_token_id: int | None = None
+    legacy_attend_to_padding: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.vocab_preset not in N_SPECIAL_TOKENS:
+            raise ValueError(f"vocab_preset must be one of {', '.join(N_SPECIAL_TOKENS)}, got {self.vocab_preset!r}")
+        if self.stride is None:
+            self.stride = self.k_mer
+        if self.vocab_size is None:
+            self.vocab_size = 4**self.k_mer + N_SPECIAL_TOKENS[self.vocab_preset]
+        if self.pad_token_id is None:
+            # clean: [PAD]=0; original: padding uses [UNK]=1 (its [MASK]=0 must not double as padding)
+            self.pad_token_id = 0 if self.vocab_preset == "clean" else 1
+        super().__post_init__(**kwargs)

@@ -1,0 +1,367 @@
+"""Non-overlapping k-mer tokenizers for DNA barcodes (BarcodeBERT).
+
+Two classes with identical ids: `KmerTokenizer` (Python) and `KmerTokenizerFast` (the `tokenizers`
+library: normalizer + `FixedLength` pre-tokenizer + `WordLevel` model, giving `tokenizer.json`). Both
+encode batches through one vectorized NumPy encoder, far faster than per-sequence tokenizing.
+
+Input policy (the same on every path):
+- whitespace, alignment gaps `-` and `.` are removed; lower case is upper-cased; RNA `U` reads as `T`;
+- IUPAC ambiguity codes (R, Y, S, W, K, M, B, D, H, V) become `N`;
+- trailing `N`s are padding and are stripped; leading `N`s are real unknowns and kept;
+- a k-mer containing `N` (or, when not strict, any other letter) is `[UNK]`; a final k-mer shorter
+  than k is `[UNK]` too, as in the original, where sequences were completed with `N` padding;
+- sequences longer than `max_nucleotides` are cut there (a warning counts them);
+- `strict=True` (default) raises on characters that are not nucleotides and on empty sequences.
+
+Vocabulary presets: `"clean"` (default): `[PAD] [UNK] [CLS] [SEP] [MASK]`, then the 4^k k-mers, inputs
+wrapped as `[CLS] … [SEP]`. `"original"`: the published BarcodeBERT order, `[MASK]`=0, `[UNK]`=1, then
+the k-mers from 2, no `[CLS]`/`[SEP]`, padding with `[UNK]` (masked out by `attention_mask`), so original
+checkpoints map one to one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+
+import numpy as np
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import WordLevel
+from transformers.tokenization_python import PythonBackend
+from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
+from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+logger = logging.getLogger(__name__)
+
+PRESETS = ("clean", "original")
+IUPAC_AMBIGUITY = "RYSWKMBDHV"
+_REMOVED = " \t\r\n\v\f-."
+_TRANSLATION = str.maketrans(
+    {
+        **{c: c.upper() for c in "acgtn"},
+        "u": "T",
+        "U": "T",
+        **dict.fromkeys(IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower(), "N"),
+        **dict.fromkeys(_REMOVED, None),
+    }
+)
+_NOT_NUCLEOTIDE = re.compile(r"[^ACGTN]")
+_CODE = np.full(256, 4, dtype=np.int64)
+for _i, _base in enumerate(b"ACGT"):
+    _CODE[_base] = _i
+
+
+def special_tokens(preset: str) -> list[str]:
+    """Special tokens of a vocabulary preset, in id order."""
+    if preset == "clean":
+        return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    if preset == "original":
+        return ["[MASK]", "[UNK]"]
+    raise ValueError(f"unknown vocabulary preset {preset!r}; choose one of {', '.join(PRESETS)}")
+
+
+def kmer_vocab(k: int, preset: str = "clean") -> dict[str, int]:
+    """Special tokens, then every k-mer over ACGT in `itertools.product("ACGT")` order."""
+    tokens = special_tokens(preset) + ["".join(p) for p in itertools.product("ACGT", repeat=k)]
+    return {token: i for i, token in enumerate(tokens)}
+
+
+def normalize_barcode(sequence: str, index: int = 0, strict: bool = True) -> str:
+    """Apply the input policy to one sequence (see the module docstring); `index` names it in errors."""
+    if not isinstance(sequence, str):
+        raise TypeError(f"sequence {index}: expected a str, got {type(sequence).__name__}")
+    text = sequence.translate(_TRANSLATION).rstrip("N")
+    if strict:
+        bad = _NOT_NUCLEOTIDE.search(text)
+        if bad:
+            raise ValueError(
+                f"sequence {index}: {bad.group()!r} at position {bad.start()} is not a nucleotide "
+                f"(A, C, G, T/U, IUPAC codes, N, gaps); pass strict=False to read it as unknown"
+            )
+        if not text:
+            raise ValueError(f"sequence {index}: empty after removing gaps, whitespace and trailing N padding")
+    return text
+
+
+class _KmerEncodingMixin:
+    """The vectorized batch encoder shared by both tokenizer classes."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def _init_kmer_settings(self, k: int, stride: int | None, max_nucleotides: int, preset: str, strict: bool):
+        if k < 1 or k > 12:
+            raise ValueError(f"k must be between 1 and 12, got {k}")
+        self.k = k
+        self.stride = stride or k
+        self.max_nucleotides = max_nucleotides
+        self.preset = preset
+        self.strict = strict
+        self.kmer_offset = len(special_tokens(preset))
+        self.max_kmers = (max_nucleotides - k) // self.stride + 1
+        self.with_cls_sep = preset == "clean"
+
+    def _kmer_kwargs(self) -> dict:
+        return {
+            "k": self.k,
+            "stride": self.stride,
+            "max_nucleotides": self.max_nucleotides,
+            "preset": self.preset,
+            "strict": self.strict,
+        }
+
+    def _split_kmers(self, text: str) -> list[str]:
+        """The k-mer strings of one normalized sequence (a short final piece stays short → [UNK])."""
+        starts = range(0, len(text[: self.max_nucleotides]), self.stride)
+        return [text[p : p + self.k] for p in starts][: self.max_kmers]
+
+    def encode_kmers(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids (without special tokens) of a batch, as a matrix padded with −1, and the lengths."""
+        texts = [normalize_barcode(s, i, self.strict) for i, s in enumerate(sequences)]
+        too_long = sum(len(t) > self.max_nucleotides for t in texts)
+        if too_long:
+            logger.warning("%d sequence(s) longer than %d nt were truncated", too_long, self.max_nucleotides)
+        # Only the first max_kmers windows are used: for k=8 and 660 nt, 82 k-mers covering 656 nt.
+        texts = [t[: (self.max_kmers - 1) * self.stride + self.k] for t in texts]
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        n_kmers = np.minimum(-(-lengths // self.stride), self.max_kmers)
+        width = int(n_kmers.max(initial=0))
+        ids = np.full((len(texts), width), -1, dtype=np.int64)
+        if width == 0:
+            return ids, n_kmers
+        span = (width - 1) * self.stride + self.k
+        codes = np.full((len(texts), span), 4, dtype=np.int64)
+        flat = _CODE[np.frombuffer("".join(texts).encode("ascii", "replace"), dtype=np.uint8)]
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        codes[rows, cols] = flat
+        value = np.zeros((len(texts), width), dtype=np.int64)
+        unknown = np.zeros((len(texts), width), dtype=bool)
+        for t in range(self.k):
+            column = codes[:, t : t + (width - 1) * self.stride + 1 : self.stride]
+            value = value * 4 + np.minimum(column, 3)
+            unknown |= column == 4
+        ids[:] = np.where(unknown, self.unk_token_id, value + self.kmer_offset)
+        ids[np.arange(width)[None, :] >= n_kmers[:, None]] = -1
+        return ids, n_kmers
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
+    def _encode_plus(self, text, text_pair=None, **kwargs) -> BatchEncoding:
+        vectorizable = (
+            text_pair is None
+            and not kwargs.get("is_split_into_words")
+            and not kwargs.get("return_overflowing_tokens")
+            and not kwargs.get("return_offsets_mapping")
+            and (isinstance(text, str) or (isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text)))
+        )
+        if not vectorizable:
+            return super()._encode_plus(text=text, text_pair=text_pair, **kwargs)
+        return self._encode_batch(text, **kwargs)
+
+    def _encode_batch(
+        self,
+        text: str | list[str],
+        add_special_tokens: bool = True,
+        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        truncation_strategy: TruncationStrategy = TruncationStrategy.DO_NOT_TRUNCATE,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors=None,
+        return_attention_mask: bool | None = None,
+        return_special_tokens_mask: bool = False,
+        return_length: bool = False,
+        **_: object,
+    ) -> BatchEncoding:
+        single = isinstance(text, str)
+        ids, n_kmers = self.encode_kmers([text] if single else list(text))
+        specials = add_special_tokens and self.with_cls_sep
+        if specials:
+            ids = np.concatenate([np.full((len(ids), 1), -1), ids, np.full((len(ids), 1), -1)], axis=1)
+            ids[:, 0] = self.cls_token_id
+            ids[np.arange(len(ids)), n_kmers + 1] = self.sep_token_id
+        lengths = n_kmers + (2 if specials else 0)
+        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
+            keep = max_length - (2 if specials else 0)
+            if keep < 0:
+                raise ValueError(f"max_length={max_length} leaves no room for the special tokens")
+            over = lengths > max_length
+            if over.any():
+                ids = ids[:, :max_length].copy()
+                if specials:
+                    ids[over, max_length - 1] = self.sep_token_id
+                lengths = np.minimum(lengths, max_length)
+        special = np.isin(ids, [self.cls_token_id, self.sep_token_id]) if specials else np.zeros(ids.shape, bool)
+        width = ids.shape[1]
+        if padding_strategy == PaddingStrategy.LONGEST:
+            width = int(lengths.max(initial=0))
+        elif padding_strategy == PaddingStrategy.MAX_LENGTH:
+            width = max(max_length or self.model_max_length, int(lengths.max(initial=0)))
+        if padding_strategy != PaddingStrategy.DO_NOT_PAD and pad_to_multiple_of:
+            width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+        ids, special = _fit(ids, width, -1), _fit(special, width, False)
+        mask = np.arange(width)[None, :] < lengths[:, None]
+        if (padding_side or self.padding_side) == "left" and padding_strategy != PaddingStrategy.DO_NOT_PAD:
+            shift = width - lengths
+            index = (np.arange(width)[None, :] - shift[:, None]) % width
+            ids, special, mask = (np.take_along_axis(a, index, axis=1) for a in (ids, special, mask))
+        ids = np.where(mask, ids, self.pad_token_id)
+        data = {"input_ids": ids}
+        if return_attention_mask is not False:
+            data["attention_mask"] = mask.astype(np.int64)
+        if return_special_tokens_mask:
+            data["special_tokens_mask"] = (special | ~mask).astype(np.int64)
+        if return_length:
+            data["length"] = lengths
+        padded = padding_strategy != PaddingStrategy.DO_NOT_PAD
+        out = {}
+        for key, array in data.items():
+            if key == "length":
+                rows = array.tolist()
+            elif padded:
+                rows = array.tolist()
+            else:
+                rows = [row[:n].tolist() for row, n in zip(array, lengths)]
+            out[key] = rows[0] if single else rows
+        return BatchEncoding(out, tensor_type=return_tensors, prepend_batch_axis=False)
+
+
+def _fit(array: np.ndarray, width: int, fill) -> np.ndarray:
+    """Cut or right-pad a 2-D array to `width` columns."""
+    if array.shape[1] >= width:
+        return array[:, :width]
+    pad = np.full((array.shape[0], width - array.shape[1]), fill, dtype=array.dtype)
+    return np.concatenate([array, pad], axis=1)
+
+
+def _special_kwargs(preset: str) -> dict[str, str]:
+    if preset == "original":
+        return {"mask_token": "[MASK]", "unk_token": "[UNK]", "pad_token": "[UNK]"}
+    return {
+        "pad_token": "[PAD]",
+        "unk_token": "[UNK]",
+        "cls_token": "[CLS]",
+        "sep_token": "[SEP]",
+        "mask_token": "[MASK]",
+    }
+
+
+class KmerTokenizer(_KmerEncodingMixin, PythonBackend):
+    """Python k-mer tokenizer for DNA barcodes (see the module docstring for the policy)."""
+
+    vocab_files_names = {"vocab_file": "vocab.txt"}
+
+    def __init__(
+        self,
+        vocab_file: str | None = None,
+        k: int = 8,
+        stride: int | None = None,
+        max_nucleotides: int = 660,
+        preset: str = "clean",
+        strict: bool = True,
+        **kwargs,
+    ) -> None:
+        self._init_kmer_settings(k, stride, max_nucleotides, preset, strict)
+        self.vocab = kmer_vocab(k, preset)
+        if vocab_file is not None:
+            with open(vocab_file, encoding="utf-8") as handle:
+                saved = [line.rstrip("\n") for line in handle]
+            if saved != list(self.vocab):
+                raise ValueError(f"{vocab_file} does not hold the k={k} {preset!r} vocabulary")
+        self.ids_to_tokens = list(self.vocab)
+        for key, value in _special_kwargs(preset).items():
+            kwargs.setdefault(key, value)
+        kwargs.setdefault("model_max_length", self.max_kmers + (2 if self.with_cls_sep else 0))
+        kwargs.setdefault("special_tokens_pattern", "cls_sep" if self.with_cls_sep else "none")
+        super().__init__(
+            k=k, stride=self.stride, max_nucleotides=max_nucleotides, preset=preset, strict=strict, **kwargs
+        )
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self.vocab)
+
+    def _tokenize(self, text: str, **kwargs) -> list[str]:
+        return self._split_kmers(normalize_barcode(text, strict=self.strict))
+
+    def _convert_token_to_id(self, token: str) -> int:
+        return self.vocab.get(token, self.vocab["[UNK]"])
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return self.ids_to_tokens[index]
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
+        path = os.path.join(save_directory, (filename_prefix + "-" if filename_prefix else "") + "vocab.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(self.vocab) + "\n")
+        return (path,)
+
+
+def build_backend(k: int, preset: str, max_kmers: int) -> Tokenizer:
+    """The `tokenizers` pipeline: policy normalizer → FixedLength(k) → WordLevel → [CLS]/[SEP] template.
+
+    The normalizer applies the input policy and keeps the first `max_kmers` k-mers' worth of bases.
+    """
+    vocab = kmer_vocab(k, preset)
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    ambiguity = IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower()
+    tokenizer.normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(r"[\s\-.]"), ""),
+            *[normalizers.Replace(c, c.upper()) for c in "acgtn"],
+            normalizers.Replace(Regex("[uU]"), "T"),
+            normalizers.Replace(Regex(f"[{ambiguity}]"), "N"),
+            normalizers.Replace(Regex("N+$"), ""),
+            normalizers.Replace(Regex(rf"\A.{{{max_kmers * k}}}\K[\s\S]+"), ""),
+        ]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.FixedLength(length=k)
+    tokenizer.decoder = decoders.Fuse()
+    if preset == "clean":
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+        )
+    return tokenizer
+
+
+class KmerTokenizerFast(_KmerEncodingMixin, TokenizersBackend):
+    """k-mer tokenizer backed by the `tokenizers` library (non-overlapping k-mers: stride = k)."""
+
+    vocab_files_names = {"tokenizer_file": "tokenizer.json"}
+    slow_tokenizer_class = KmerTokenizer
+
+    def __init__(
+        self,
+        k: int = 8,
+        stride: int | None = None,
+        max_nucleotides: int = 660,
+        preset: str = "clean",
+        strict: bool = True,
+        **kwargs,
+    ) -> None:
+        if stride not in (None, k):
+            raise ValueError(
+                f"KmerTokenizerFast uses non-overlapping k-mers (stride = k); use KmerTokenizer for stride={stride}"
+            )
+        self._init_kmer_settings(k, stride, max_nucleotides, preset, strict)
+        kwargs.pop("tokenizer_file", None)
+        kwargs.pop("tokenizer_object", None)
+        self._tokenizer = build_backend(k, preset, self.max_kmers)
+        for key, value in _special_kwargs(preset).items():
+            kwargs.setdefault(key, value)
+        kwargs.setdefault("model_max_length", self.max_kmers + (2 if self.with_cls_sep else 0))
+        super().__init__(
+            k=k, stride=self.stride, max_nucleotides=max_nucleotides, preset=preset, strict=strict, **kwargs
+        )
+
+    def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs) -> list[str]:
+        """k-mer strings from the `tokenizers` pipeline (the policy is checked first in strict mode)."""
+        if self.strict:
+            normalize_barcode(text)
+        return self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens
