@@ -12,6 +12,9 @@ EPILOG = """examples:
   bioscan-hf prepare --release ~/bioscan5m --out bioscan5m-hub --configs metadata,cropped_256
   bioscan-hf import-bold my_project.tsv --out my_release
   bioscan-hf push bioscan5m-hub --repo-id me/bioscan-5m
+  bioscan-hf pretrain --dataset bioscan5m-hub --out bb-pretrain          # BarcodeBERT 8-4-4
+  accelerate launch --multi_gpu --num_processes 4 $(which bioscan-hf) pretrain --dataset bioscan5m-hub --out bb
+  bioscan-hf finetune --dataset bioscan5m-hub --model bb-pretrain/final --out bb-species
 """
 
 
@@ -203,6 +206,103 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_training_options(p: argparse.ArgumentParser, epochs: float, batch: int, lr: float) -> None:
+    p.add_argument("--epochs", type=float, default=epochs, help=f"training epochs (default {epochs})")
+    p.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimizer steps (overrides epochs)")
+    p.add_argument("--batch-size", type=int, default=batch, help=f"per-process batch size (default {batch})")
+    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of the OneCycle schedule (default {lr})")
+    p.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps (resume picks the last)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+
+
+def _training_overrides(args: argparse.Namespace) -> dict:
+    return {
+        "num_train_epochs": args.epochs,
+        "max_steps": args.max_steps,
+        "per_device_train_batch_size": args.batch_size,
+        "per_device_eval_batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "save_steps": args.save_steps,
+        "use_cpu": args.cpu or None,
+    }
+
+
+def _add_pretrain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pretrain",
+        help="pre-train BarcodeBERT (masked k-mers) with Trainer",
+        description="Pre-train BarcodeBERT on the unique barcodes of pretrain + other_heldout "
+        "(trailing N stripped). Defaults follow the published 8-4-4 recipe: k=8, 4 layers, 4 heads, "
+        "hidden 768, 50% of tokens masked to [MASK], AdamW + OneCycle, batch 128, lr 2e-4. Runs "
+        "under `accelerate launch` for several processes; resumes from OUT's last checkpoint.",
+    )
+    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
+    p.add_argument("--k", type=int, default=8, help="k-mer length (default 8)")
+    p.add_argument("--hidden-size", type=int, default=768)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument(
+        "--masking",
+        choices=("published", "bert"),
+        default="published",
+        help="published: 50%% masked, all [MASK]; bert: 15%% masked, 80/10/10",
+    )
+    _add_training_options(p, epochs=35, batch=128, lr=2e-4)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
+
+        shape = ModelShape(
+            k=args.k, hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_attention_heads=args.heads
+        )
+        result = pretrain_barcodebert(
+            args.dataset,
+            args.out,
+            shape=shape,
+            scheme=args.masking,
+            seed=args.seed,
+            resume=not args.no_resume,
+            **_training_overrides(args),
+        )
+        if result.resumed_from:
+            print(f"resumed from {result.resumed_from}")
+        print(f"model saved to {result.model_dir}")
+
+    p.set_defaults(func=run)
+
+
+def _add_finetune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune BarcodeBERT for species classification with Trainer",
+        description="Fine-tune a BarcodeBERT checkpoint to classify species on train; report "
+        "micro and macro accuracy on val and test. Runs under `accelerate launch` too.",
+    )
+    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--model", required=True, help="a BarcodeBERT folder (e.g. pretrain's OUT/final)")
+    p.add_argument("--out", required=True)
+    _add_training_options(p, epochs=10, batch=128, lr=2e-4)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.training.barcodebert import finetune_barcodebert
+
+        result = finetune_barcodebert(
+            args.dataset, args.model, args.out, seed=args.seed, resume=not args.no_resume, **_training_overrides(args)
+        )
+        for split in ("val", "test"):
+            if f"{split}_accuracy" in result.metrics:
+                print(
+                    f"{split}: accuracy {result.metrics[f'{split}_accuracy']:.4f}, "
+                    f"macro accuracy {result.metrics[f'{split}_macro_accuracy']:.4f}"
+                )
+        print(f"model saved to {result.model_dir}")
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `bioscan-hf` argument parser with one sub-command per capability."""
     parser = argparse.ArgumentParser(
@@ -212,7 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_demo, _add_sample, _add_prepare, _add_push, _add_download, _add_verify, _add_import_bold):
+    for add in (
+        _add_demo,
+        _add_sample,
+        _add_prepare,
+        _add_push,
+        _add_download,
+        _add_verify,
+        _add_import_bold,
+        _add_pretrain,
+        _add_finetune,
+    ):
         add(sub)
     return parser
 

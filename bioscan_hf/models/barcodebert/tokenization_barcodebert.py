@@ -101,6 +101,7 @@ class _KmerEncodingMixin:
         self.kmer_offset = len(special_tokens(preset))
         self.max_kmers = (max_nucleotides - k) // self.stride + 1
         self.with_cls_sep = preset == "clean"
+        self.truncated_count = 0
 
     def _kmer_kwargs(self) -> dict:
         return {
@@ -121,7 +122,14 @@ class _KmerEncodingMixin:
         texts = [normalize_barcode(s, i, self.strict) for i, s in enumerate(sequences)]
         too_long = sum(len(t) > self.max_nucleotides for t in texts)
         if too_long:
-            logger.warning("%d sequence(s) longer than %d nt were truncated", too_long, self.max_nucleotides)
+            if not self.truncated_count:
+                logger.warning(
+                    "%d sequence(s) longer than %d nt were truncated; later truncations are counted in "
+                    "tokenizer.truncated_count",
+                    too_long,
+                    self.max_nucleotides,
+                )
+            self.truncated_count += too_long
         # Only the first max_kmers windows are used: for k=8 and 660 nt, 82 k-mers covering 656 nt.
         texts = [t[: (self.max_kmers - 1) * self.stride + self.k] for t in texts]
         lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))

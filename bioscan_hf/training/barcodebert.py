@@ -1,0 +1,229 @@
+"""BarcodeBERT pre-training (masked k-mers) and species fine-tuning, through `Trainer` and Accelerate.
+
+Both read a dataset folder written by `bioscan-hf prepare` (the `metadata` config), run under plain
+`python` or `accelerate launch` (data parallel, any number of processes), batch barcodes of similar
+length together (`train_sampling_strategy="group_by_length"`), and resume from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from torch.optim.lr_scheduler import OneCycleLR
+from transformers import Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from bioscan_hf.models.barcodebert import (
+    BarcodeBertConfig,
+    BarcodeBertForMaskedLM,
+    BarcodeBertForSequenceClassification,
+    KmerTokenizerFast,
+)
+from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator
+
+PRETRAIN_SPLITS = ("pretrain", "other_heldout")
+
+
+class OneCycleTrainer(Trainer):
+    """`Trainer` with the published OneCycle learning-rate schedule (peak = `learning_rate`)."""
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        if self.lr_scheduler is None:
+            self.lr_scheduler = OneCycleLR(
+                optimizer or self.optimizer, max_lr=self.args.learning_rate, total_steps=max(1, num_training_steps)
+            )
+        return self.lr_scheduler
+
+
+@dataclass
+class TrainingRun:
+    """What a training run left: the final model folder, the checkpoint it resumed from, its logs."""
+
+    model_dir: Path
+    resumed_from: str | None
+    log_history: list[dict]
+    trainer: Trainer
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ModelShape:
+    """The encoder's size (defaults: the published 8-4-4 BarcodeBERT)."""
+
+    k: int = 8
+    hidden_size: int = 768
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    intermediate_size: int | None = None
+
+    def config(self, **extra) -> BarcodeBertConfig:
+        """A `BarcodeBertConfig` of this shape."""
+        return BarcodeBertConfig(
+            k_mer=self.k,
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            intermediate_size=self.intermediate_size or 4 * self.hidden_size,
+            **extra,
+        )
+
+
+def load_metadata(dataset_dir: str | os.PathLike) -> datasets.DatasetDict:
+    """The `metadata` config of a prepared dataset folder (clear error if it is not one)."""
+    path = Path(dataset_dir)
+    if not (path / "README.md").exists():
+        raise FileNotFoundError(f"{path} is not a prepared dataset folder; run `bioscan-hf prepare` first")
+    return datasets.load_dataset(str(path), "metadata")
+
+
+def unique_barcodes(data: datasets.DatasetDict, splits=PRETRAIN_SPLITS) -> datasets.Dataset:
+    """Distinct barcodes of `splits`, trailing N stripped (the published pre-training set)."""
+    seen: dict[str, None] = {}
+    for split in splits:
+        if split in data:
+            for barcode in data[split]["dna_barcode"]:
+                barcode = barcode.rstrip("N")
+                if barcode:
+                    seen.setdefault(barcode)
+    if not seen:
+        raise ValueError(f"no barcodes in split(s) {', '.join(splits)}")
+    return datasets.Dataset.from_dict({"dna_barcode": list(seen)})
+
+
+def with_lengths(dataset: datasets.Dataset, tokenizer: KmerTokenizerFast) -> datasets.Dataset:
+    """Add the token count per barcode (vectorized), used to batch barcodes of similar length."""
+
+    def lengths(batch: dict) -> dict:
+        return {"length": tokenizer(batch["dna_barcode"], return_length=True, return_attention_mask=False)["length"]}
+
+    return dataset.map(lengths, batched=True, batch_size=4096, desc="measuring barcode lengths")
+
+
+def training_arguments(output_dir: str | os.PathLike, **overrides) -> TrainingArguments:
+    """Our defaults (published recipe where it applies; CPU-friendly otherwise) with `overrides`."""
+    defaults = {
+        "per_device_train_batch_size": 128,
+        "learning_rate": 2e-4,
+        "weight_decay": 0.01,
+        "num_train_epochs": 35,
+        "train_sampling_strategy": "group_by_length",
+        "remove_unused_columns": False,
+        "save_strategy": "steps",
+        "save_steps": 500,
+        "save_total_limit": 2,
+        "logging_steps": 50,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        # Without a GPU, processes started by `accelerate launch --multi_gpu` / torchrun train on the CPU (gloo).
+        "use_cpu": not torch.cuda.is_available(),
+        "ddp_find_unused_parameters": False,
+    }
+    defaults.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainingArguments(output_dir=str(output_dir), **defaults)
+
+
+def pretrain_barcodebert(
+    dataset_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    shape: ModelShape | None = None,
+    scheme: str = "published",
+    seed: int = 42,
+    resume: bool = True,
+    **training_overrides,
+) -> TrainingRun:
+    """Pre-train BarcodeBERT by masked k-mer modelling on unique pretrain + other_heldout barcodes.
+
+    The final model and tokenizer go to `output_dir/final` (`AutoModel.from_pretrained` opens it).
+    """
+    shape = shape or ModelShape()
+    tokenizer = KmerTokenizerFast(k=shape.k)
+    data = load_metadata(dataset_dir)
+    train = with_lengths(unique_barcodes(data), tokenizer)
+    model = BarcodeBertForMaskedLM(shape.config())
+    args = training_arguments(output_dir, seed=seed, **training_overrides)
+    trainer = OneCycleTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        data_collator=BarcodeMLMCollator(tokenizer, scheme=scheme, seed=seed),
+        processing_class=tokenizer,
+    )
+    return _train_and_save(trainer, output_dir, resume)
+
+
+def _train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool) -> TrainingRun:
+    """Train (from the last checkpoint when resuming), save model, tokenizer and state to `output_dir/final`."""
+    checkpoint = get_last_checkpoint(str(output_dir)) if resume and Path(output_dir).is_dir() else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = Path(output_dir) / "final"
+    trainer.save_model(str(final))
+    trainer.save_state()
+    return TrainingRun(final, checkpoint, trainer.state.log_history, trainer)
+
+
+def species_labels(data: datasets.DatasetDict) -> tuple[datasets.DatasetDict, list[str]]:
+    """Keep labelled records of train/val/test and map species to contiguous ids over train's species."""
+    names = data["train"].features["species"].names
+    train_species = sorted(set(data["train"]["species"]) - {-1})
+    index = {s: i for i, s in enumerate(train_species)}
+
+    def relabel(batch: dict) -> dict:
+        return {"labels": [index.get(s, -1) for s in batch["species"]]}
+
+    out = datasets.DatasetDict()
+    for split in ("train", "val", "test"):
+        if split in data:
+            part = data[split].map(relabel, batched=True, desc=f"labelling {split}")
+            out[split] = part.filter(lambda b: [x >= 0 for x in b["labels"]], batched=True)
+    return out, [names[s] for s in train_species]
+
+
+def accuracy(prediction) -> dict[str, float]:
+    """Micro and macro (mean per-class) accuracy of a classification `EvalPrediction`."""
+    predicted = np.argmax(prediction.predictions, axis=-1)
+    labels = prediction.label_ids
+    per_class = [np.mean(predicted[labels == c] == c) for c in np.unique(labels)]
+    return {"accuracy": float(np.mean(predicted == labels)), "macro_accuracy": float(np.mean(per_class))}
+
+
+def finetune_barcodebert(
+    dataset_dir: str | os.PathLike,
+    model_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    seed: int = 42,
+    resume: bool = True,
+    **training_overrides,
+) -> TrainingRun:
+    """Fine-tune a (pre-trained) BarcodeBERT for species classification on train; evaluate on val and test."""
+    data, species = species_labels(load_metadata(dataset_dir))
+    tokenizer = KmerTokenizerFast.from_pretrained(model_path)
+    model = BarcodeBertForSequenceClassification.from_pretrained(
+        model_path,
+        num_labels=len(species),
+        id2label=dict(enumerate(species)),
+        label2id={s: i for i, s in enumerate(species)},
+    )
+    data = datasets.DatasetDict({split: with_lengths(part, tokenizer) for split, part in data.items()})
+    overrides = {"num_train_epochs": 10, "eval_strategy": "epoch" if "val" in data else "no", **training_overrides}
+    args = training_arguments(output_dir, seed=seed, **overrides)
+    trainer = OneCycleTrainer(
+        model=model,
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data.get("val"),
+        data_collator=BarcodeClassificationCollator(tokenizer, random_offset=True, seed=seed),
+        processing_class=tokenizer,
+        compute_metrics=accuracy,
+    )
+    run = _train_and_save(trainer, output_dir, resume)
+    trainer.data_collator = BarcodeClassificationCollator(tokenizer)  # no augmentation at evaluation
+    for split in ("val", "test"):
+        if split in data:
+            run.metrics.update(trainer.evaluate(data[split], metric_key_prefix=split))
+    return run

@@ -1,0 +1,190 @@
+"""MLM collator statistics, a pre-training run whose loss falls, resume after a kill, 2-process training."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bioscan_hf.models.barcodebert import KmerTokenizerFast
+from bioscan_hf.training.barcodebert import ModelShape, finetune_barcodebert, pretrain_barcodebert
+from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator, random_offsets
+
+TINY = ModelShape(k=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+BIN = Path(sys.executable).parent
+
+
+def _barcodes(n: int = 400, length: int = 300, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [{"dna_barcode": "".join(rng.choice(list("ACGT"), size=length - i % 50))} for i in range(n)]
+
+
+def test_published_masking_statistics() -> None:
+    tok = KmerTokenizerFast(k=4)
+    batch = BarcodeMLMCollator(tok, scheme="published", random_offset=False, seed=0)(_barcodes())
+    labelled = batch["labels"] != -100
+    candidates = batch["attention_mask"].bool().clone()
+    candidates[:, 0] = False  # [CLS]
+    candidates &= batch["input_ids"] != tok.sep_token_id
+    share = (labelled & candidates).sum() / candidates.sum()
+    assert 0.47 < share.item() < 0.53  # 50% of real k-mers are masked
+    assert torch.all(batch["input_ids"][labelled] == tok.mask_token_id)  # … and all become [MASK]
+    assert not labelled[~candidates].any()  # never [CLS], [SEP] or padding
+
+
+def test_bert_masking_statistics() -> None:
+    tok = KmerTokenizerFast(k=4)
+    batch = BarcodeMLMCollator(tok, scheme="bert", random_offset=False, seed=0)(_barcodes(800))
+    labelled = batch["labels"] != -100
+    real = batch["attention_mask"].sum().item() - 2 * len(batch["input_ids"])
+    assert 0.13 < labelled.sum().item() / real < 0.17
+    to_mask = (batch["input_ids"][labelled] == tok.mask_token_id).float().mean().item()
+    unchanged = (batch["input_ids"][labelled] == batch["labels"][labelled]).float().mean().item()
+    assert 0.77 < to_mask < 0.83 and 0.07 < unchanged < 0.13
+
+
+def test_random_offset_drops_up_to_k_minus_one_bases() -> None:
+    rng = np.random.default_rng(0)
+    shifted = random_offsets(["ACGTACGTAC"] * 400, 4, rng)
+    assert {10 - len(s) for s in shifted} == {0, 1, 2, 3}
+
+
+def test_classification_collator() -> None:
+    tok = KmerTokenizerFast(k=4)
+    batch = BarcodeClassificationCollator(tok)(
+        [{"dna_barcode": "ACGTACGT", "labels": 3}, {"dna_barcode": "ACGT", "labels": 1}]
+    )
+    assert batch["labels"].tolist() == [3, 1] and batch["input_ids"].shape == (2, 4)
+
+
+def test_tiny_pretraining_loss_falls(prepared: Path, tmp_path: Path) -> None:
+    shape = ModelShape(k=4, hidden_size=64, num_hidden_layers=1, num_attention_heads=2, intermediate_size=128)
+    run = pretrain_barcodebert(
+        prepared,
+        tmp_path,
+        shape=shape,
+        max_steps=100,
+        per_device_train_batch_size=16,
+        learning_rate=5e-3,
+        logging_steps=5,
+        save_steps=1000,
+        use_cpu=True,
+    )
+    losses = [h["loss"] for h in run.log_history if "loss" in h]
+    assert losses[0] == pytest.approx(np.log(4**4 + 5), rel=0.05)  # starts at chance
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:2])
+    from transformers import AutoModel, AutoTokenizer
+
+    model, tok = AutoModel.from_pretrained(run.model_dir), AutoTokenizer.from_pretrained(run.model_dir)
+    batch = tok(["ACGTACGTAAAT", "TTTTACGT"], padding=True, return_tensors="pt")
+    assert model.get_dna_embeddings(**batch).shape == (2, 64)
+
+
+def _pretrain_command(prepared: Path, out: Path, steps: int) -> list[str]:
+    return [
+        str(BIN / "bioscan-hf"),
+        "pretrain",
+        "--dataset",
+        str(prepared),
+        "--out",
+        str(out),
+        "--k",
+        "4",
+        "--hidden-size",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        "8",
+        "--save-steps",
+        "5",
+        "--cpu",
+    ]
+
+
+def test_resume_after_kill(prepared: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        _pretrain_command(prepared, tmp_path, 400),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    checkpoints = sorted(tmp_path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert checkpoints and not (tmp_path / "final").exists()
+    for partial in checkpoints:  # a checkpoint being written at the kill is incomplete: drop it
+        if not (partial / "trainer_state.json").exists():
+            shutil.rmtree(partial)
+    done = max(int(p.name.split("-")[1]) for p in tmp_path.glob("checkpoint-*"))
+    result = subprocess.run(_pretrain_command(prepared, tmp_path, done + 5), env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resumed from {tmp_path / f'checkpoint-{done}'}" in result.stdout
+    state = json.loads((tmp_path / "trainer_state.json").read_text())
+    assert state["global_step"] == done + 5
+
+
+def test_two_processes_with_accelerate(prepared: Path, tmp_path: Path) -> None:
+    # on a machine without GPUs, --multi_gpu starts torch.distributed processes that train on the CPU (gloo)
+    command = [
+        str(BIN / "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        *_pretrain_command(prepared, tmp_path, 6),
+    ]
+    result = subprocess.run(
+        command, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads((tmp_path / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+    assert state["train_batch_size"] == 8
+    # 6 steps × 8 per process × 2 processes: twice the epoch fraction one process would cover
+    from bioscan_hf.training.barcodebert import load_metadata, unique_barcodes
+
+    total = len(unique_barcodes(load_metadata(prepared)))
+    assert state["epoch"] == pytest.approx(6 * 8 * 2 / total, rel=0.1)
+
+
+def test_finetune_reports_val_and_test(prepared: Path, tmp_path: Path) -> None:
+    pretrained = pretrain_barcodebert(
+        prepared, tmp_path / "pt", shape=TINY, max_steps=5, use_cpu=True, per_device_train_batch_size=16
+    )
+    run = finetune_barcodebert(
+        prepared,
+        pretrained.model_dir,
+        tmp_path / "ft",
+        max_steps=10,
+        use_cpu=True,
+        per_device_train_batch_size=16,
+        learning_rate=1e-3,
+    )
+    for key in ("val_accuracy", "val_macro_accuracy", "test_accuracy", "test_macro_accuracy"):
+        assert 0.0 <= run.metrics[key] <= 1.0
