@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 
-from bioscan_hf.data.metadata import iter_metadata, label_names, release_summary
+from bioscan_hf.data.metadata import label_names, stage_splits
 from bioscan_hf.data.release import CONFIGS, ImageStore, MissingImageError, find_images, find_metadata
 from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS
 
@@ -33,8 +34,8 @@ _CITATION = """@inproceedings{gharaee2024bioscan5m,
 _HOMEPAGE = "https://biodiversitygenomics.net/5M-insects/"
 _LICENSE = "cc-by-3.0"
 
-#: Records per builder shard (a unit of parallel work with `num_proc`).
-RECORDS_PER_SHARD = 25_000
+#: Records per builder shard (a unit of parallel work with `num_proc`; one staged Parquet row group).
+RECORDS_PER_SHARD = 10_000
 ON_MISSING_IMAGE = ("error", "skip")
 
 
@@ -91,25 +92,21 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         metadata = find_metadata(self.config.data_dir)
-        counts = release_summary(metadata)["split_counts"]
+        staged = stage_splits(metadata, RECORDS_PER_SHARD)
         generators = []
         for split in self.config.splits:
-            n_shards = max(1, math.ceil(counts.get(split, 0) / RECORDS_PER_SHARD))
+            path, n_rows = staged.get(split, (None, 0))
+            shards = list(range(math.ceil(n_rows / RECORDS_PER_SHARD)))
             generators.append(
                 datasets.SplitGenerator(
-                    name=split,
-                    gen_kwargs={
-                        "metadata": str(metadata),
-                        "split": split,
-                        "shards": list(range(n_shards)),
-                        "n_shards": n_shards,
-                        "n_rows": counts.get(split, 0),
-                    },
+                    name=split, gen_kwargs={"metadata": str(metadata), "split": split, "staged": path, "shards": shards}
                 )
             )
         return generators
 
-    def _generate_examples(self, metadata: str, split: str, shards: list[int], n_shards: int, n_rows: int):
+    def _generate_examples(self, metadata: str, split: str, staged: str | None, shards: list[int]):
+        if not shards:
+            return
         labels = {c: {n: i for i, n in enumerate(names)} for c, names in label_names(metadata).items()}
         store = None
         if self.config.package is not None:
@@ -117,30 +114,23 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
             if sources is None or split not in sources.splits():
                 raise MissingImageError(f"no {self.config.package} images for split {split} in {self.config.data_dir}")
             store = ImageStore(sources)
-        per_shard = math.ceil(n_rows / n_shards)
-        wanted = {(s * per_shard, min(n_rows, (s + 1) * per_shard)) for s in shards}
         skipped: list[str] = []
-        position = 0
-        for batch in iter_metadata(metadata, splits=[split], columns=list(METADATA_COLUMNS)):
-            start, position = position, position + batch.num_rows
-            ranges = [(max(a, start), min(b, position)) for a, b in wanted if a < position and b > start]
-            for a, b in ranges:
-                for record in batch.slice(a - start, b - a).to_pylist():
-                    for name in LABEL_COLUMNS:
-                        value = record[name]
-                        record[name] = -1 if value is None else labels[name][value]
-                    if store is not None:
-                        try:
-                            data, member = store.read(record["processid"], split, record["chunk"])
-                        except MissingImageError as err:
-                            if self.config.on_missing_image != "skip":
-                                raise
-                            skipped.append(f"{record['processid']}\t{err}")
-                            continue
-                        record["image"] = {"bytes": data, "path": member}
-                    yield record["processid"], record
-        if position != n_rows:
-            raise ValueError(f"{metadata} changed while reading: split {split} has {position} rows, expected {n_rows}")
+        parquet = pq.ParquetFile(staged)
+        for shard in shards:  # one shard = one row group of the staged split
+            for record in parquet.read_row_group(shard).to_pylist():
+                for name in LABEL_COLUMNS:
+                    value = record[name]
+                    record[name] = -1 if value is None else labels[name][value]
+                if store is not None:
+                    try:
+                        data, member = store.read(record["processid"], split, record["chunk"])
+                    except MissingImageError as err:
+                        if self.config.on_missing_image != "skip":
+                            raise
+                        skipped.append(f"{record['processid']}\t{err}")
+                        continue
+                    record["image"] = {"bytes": data, "path": member}
+                yield record["processid"], record
         if self.config.report_dir is not None and skipped:
             report = Path(self.config.report_dir) / f"skipped-{split}-{min(shards):05d}.json"
             report.parent.mkdir(parents=True, exist_ok=True)

@@ -218,3 +218,51 @@ def release_summary(source: str | os.PathLike) -> dict:
 def label_names(source: str | os.PathLike) -> dict[str, list[str]]:
     """Names of each label column in index order (see `release_summary`)."""
     return release_summary(source)["labels"]
+
+
+def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tuple[str, int]]:
+    """Write each split's typed rows to its own Parquet file, `rows_per_group` rows per row group.
+
+    One streaming pass over the CSV, cached per file: builders then read any shard (one row group)
+    directly instead of re-parsing the whole CSV per shard. Returns split → (path, rows).
+    """
+    import pyarrow.parquet as pq
+
+    source = Path(source)
+    folder = cache_dir() / "staged" / f"{file_key(source)}-{rows_per_group}"
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        return {k: tuple(v) for k, v in json.loads(manifest.read_text()).items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    header = read_header(source)
+    schema = pa.schema([pa.field(c, METADATA_COLUMNS.get(c, pa.string())) for c in header])
+    writers: dict[str, pq.ParquetWriter] = {}
+    pending: dict[str, list[pa.Table]] = {s: [] for s in SPLITS}
+    counts: dict[str, int] = dict.fromkeys(SPLITS, 0)
+
+    def flush(split: str, final: bool) -> None:
+        table = pa.concat_tables(pending[split]) if pending[split] else schema.empty_table()
+        while table.num_rows >= rows_per_group or (final and table.num_rows):
+            if split not in writers:
+                writers[split] = pq.ParquetWriter(folder / f"{split}.parquet", schema)
+            writers[split].write_table(table.slice(0, rows_per_group), row_group_size=rows_per_group)
+            table = table.slice(rows_per_group)
+        pending[split] = [table] if table.num_rows else []
+
+    try:
+        for batch in iter_metadata(source):
+            table = pa.Table.from_batches([batch])
+            for split in pc.unique(batch.column("split")).to_pylist():
+                part = table.filter(pc.equal(table.column("split"), split))
+                pending[split].append(part)
+                counts[split] += part.num_rows
+                if sum(t.num_rows for t in pending[split]) >= rows_per_group:
+                    flush(split, final=False)
+        for split in SPLITS:
+            flush(split, final=True)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    result = {s: (str(folder / f"{s}.parquet"), n) for s, n in counts.items() if n}
+    manifest.write_text(json.dumps(result))
+    return result
