@@ -190,6 +190,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=_scale, default="small")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-proc", type=int, default=None)
+    p.add_argument(
+        "--pretrain-steps",
+        type=int,
+        default=400,
+        help="steps of BarcodeBERT pre-training for the embedding check (0: dataset report only)",
+    )
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.demo import run_demo
@@ -201,6 +207,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
             scale=args.scale,
             seed=args.seed,
             num_proc=args.num_proc,
+            pretrain_steps=args.pretrain_steps,
         )
 
     p.set_defaults(func=run)
@@ -303,6 +310,74 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert-barcodebert",
+        help="convert a published BarcodeBERT checkpoint to our classes",
+        description="Convert the Hub repo layout (BERT weights + config.json) or a training .pth "
+        "file into a BarcodeBERT folder with the original k-mer vocabulary.",
+    )
+    p.add_argument("source", help="Hub-layout folder or .pth/.pt file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--config", help="BERT config.json, when the .pth file does not carry one")
+    p.add_argument(
+        "--legacy-attend-to-padding",
+        action="store_true",
+        help="reproduce the original code's embeddings (padding attended to and averaged)",
+    )
+
+    def run(args: argparse.Namespace) -> None:
+        import json
+
+        from bioscan_hf.models.barcodebert.convert_barcodebert import convert_barcodebert
+
+        config = json.loads(open(args.config).read()) if args.config else None
+        report = convert_barcodebert(args.source, args.out, config, args.legacy_attend_to_padding)
+        print(f"{report['target']} (k={report['k']}) with {report['converted_keys']} tensors saved to {args.out}")
+        if report["dropped_keys"]:
+            print(f"not carried over: {', '.join(report['dropped_keys'])}")
+
+    p.set_defaults(func=run)
+
+
+def _add_model_card(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("model-card", help="write README.md (model card) for a trained BarcodeBERT folder")
+    p.add_argument("model", help="model folder (its metrics.json, if any, fills the results)")
+    p.add_argument("--repo-id", required=True, help="the Hub id the card refers to")
+    p.add_argument("--data-note", default="", help="what the model was trained on (say if data is synthetic)")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.training.barcodebert import write_barcodebert_card
+
+        print(f"card written to {write_barcodebert_card(args.model, args.repo_id, args.data_note)}")
+
+    p.set_defaults(func=run)
+
+
+def _add_push_model(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("push-model", help="upload a model folder (weights, tokenizer, card) to the Hub")
+    p.add_argument("model")
+    p.add_argument("--repo-id", required=True)
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--token", default=None)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.hub import upload_folder
+
+        url = upload_folder(
+            args.model,
+            args.repo_id,
+            "model",
+            token=args.token,
+            private=args.private,
+            ignore_patterns=["checkpoint-*/**"],
+            message="Upload BarcodeBERT with bioscan-hf",
+        )
+        print(f"uploaded to {url}")
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `bioscan-hf` argument parser with one sub-command per capability."""
     parser = argparse.ArgumentParser(
@@ -322,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_import_bold,
         _add_pretrain,
         _add_finetune,
+        _add_convert_barcodebert,
+        _add_model_card,
+        _add_push_model,
     ):
         add(sub)
     return parser

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import datasets
 from datasets.exceptions import DatasetGenerationError
-from huggingface_hub import DatasetCard, DatasetCardData, HfApi
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError
 from bioscan_hf.data.release import CONFIGS, MissingImageError, available_configs, resolve_config
+from bioscan_hf.hub import upload_folder
 
 COMPLETE_MARKER = "_complete.json"
 DEFAULT_MAX_SHARD_SIZE = "500MB"
@@ -222,13 +223,12 @@ def push(folder: str | os.PathLike, repo_id: str, token: str | None = None, priv
     folder = Path(folder)
     if not (folder / "README.md").exists() or not completed_configs(folder):
         raise PrepareError(f"{folder} is not a prepared dataset folder (run `bioscan-hf prepare` first)")
-    api = HfApi(token=token)
-    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(
-        repo_id=repo_id,
+    return upload_folder(
+        folder,
+        repo_id,
         repo_type="dataset",
-        folder_path=str(folder),
+        token=token,
+        private=private,
         ignore_patterns=[".staging/*", ".staging/**"],
-        commit_message="Upload BIOSCAN-5M prepared with bioscan-hf",
+        message="Upload BIOSCAN-5M prepared with bioscan-hf",
     )
-    return str(url)

@@ -7,6 +7,7 @@ length together (`train_sampling_strategy="group_by_length"`), and resume from t
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,12 @@ from torch.optim.lr_scheduler import OneCycleLR
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from bioscan_hf.hub import read_metrics, render_model_card
 from bioscan_hf.models.barcodebert import (
     BarcodeBertConfig,
     BarcodeBertForMaskedLM,
     BarcodeBertForSequenceClassification,
+    BarcodeBertModel,
     KmerTokenizerFast,
 )
 from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator
@@ -226,4 +229,24 @@ def finetune_barcodebert(
     for split in ("val", "test"):
         if split in data:
             run.metrics.update(trainer.evaluate(data[split], metric_key_prefix=split))
+    if trainer.is_world_process_zero():
+        accuracies = {k: v for k, v in run.metrics.items() if k.endswith("accuracy")}
+        (run.model_dir / "metrics.json").write_text(json.dumps(accuracies, indent=2))
     return run
+
+
+def write_barcodebert_card(
+    model_dir: str | os.PathLike, repo_id: str, data_note: str, metrics: dict[str, float] | None = None
+) -> Path:
+    """Render `model_cards/barcodebert.md` for a saved model into `model_dir/README.md`."""
+    config = BarcodeBertConfig.from_pretrained(model_dir)
+    with torch.device("meta"):  # the parameter count needs the shapes, not the weights
+        model = BarcodeBertModel(config)
+    config = config.to_dict()
+    metrics = read_metrics(model_dir) if metrics is None else metrics
+    card = render_model_card(
+        "barcodebert", config, metrics, repo_id, data_note, n_parameters=f"{model.num_parameters():,}"
+    )
+    path = Path(model_dir) / "README.md"
+    card.save(path)
+    return path

@@ -1,0 +1,1 @@
+"""Evaluation protocols of the BIOSCAN-5M paper: embeddings, probes, clustering."""
