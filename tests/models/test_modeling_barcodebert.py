@@ -115,3 +115,18 @@ def test_sequence_classification_loss() -> None:
     out = model(**batch, labels=torch.tensor([0, 2]))
     assert out.logits.shape == (2, 3) and out.loss.item() > 0
     out.loss.backward()
+
+
+def test_sparse_prediction_gives_the_same_loss() -> None:
+    torch.manual_seed(0)
+    model = BarcodeBertForMaskedLM(BarcodeBertConfig(**TINY)).eval()
+    tok = KmerTokenizerFast(k=4)
+    batch = tok(["ACGTACGTTTGAACGT", "ACGTAC"], padding=True, return_tensors="pt")
+    labels = batch["input_ids"].clone()
+    labels[:, ::2] = -100
+    sparse = model(**batch, labels=labels)
+    model.config.sparse_prediction = False
+    dense = model(**batch, labels=labels)
+    torch.testing.assert_close(sparse.loss, dense.loss)
+    assert sparse.logits.shape == ((labels != -100).sum().item(), model.config.vocab_size)
+    assert dense.logits.shape == (*labels.shape, model.config.vocab_size)

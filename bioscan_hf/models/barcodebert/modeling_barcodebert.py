@@ -114,10 +114,16 @@ class BarcodeBertForMaskedLM(BarcodeBertPreTrainedModel):
         **kwargs,
     ) -> MaskedLMOutput:
         outputs = self.bert(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        logits = self.cls(outputs.last_hidden_state)
+        hidden = outputs.last_hidden_state
         loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
+        if labels is not None and self.config.sparse_prediction:
+            scored = labels.reshape(-1) != -100  # only masked positions reach the vocabulary-wide head
+            logits = self.cls(hidden.reshape(-1, hidden.size(-1))[scored])
+            loss = nn.functional.cross_entropy(logits, labels.reshape(-1)[scored])
+        else:
+            logits = self.cls(hidden)
+            if labels is not None:
+                loss = nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1))
         return MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )

@@ -27,6 +27,7 @@ import os
 import re
 
 import numpy as np
+import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
 from transformers.tokenization_python import PythonBackend
@@ -48,7 +49,9 @@ _TRANSLATION = str.maketrans(
     }
 )
 _NOT_NUCLEOTIDE = re.compile(r"[^ACGTN]")
-_CODE = np.full(256, 4, dtype=np.int64)
+#: Byte → base code: A, C, G, T → 0–3, N → 4, anything else → 5 (not a nucleotide).
+_CODE = np.full(256, 5, dtype=np.uint8)
+_CODE[ord("N")] = 4
 for _i, _base in enumerate(b"ACGT"):
     _CODE[_base] = _i
 
@@ -103,24 +106,72 @@ class _KmerEncodingMixin:
         self.with_cls_sep = preset == "clean"
         self.truncated_count = 0
 
-    def _kmer_kwargs(self) -> dict:
-        return {
-            "k": self.k,
-            "stride": self.stride,
-            "max_nucleotides": self.max_nucleotides,
-            "preset": self.preset,
-            "strict": self.strict,
-        }
-
     def _split_kmers(self, text: str) -> list[str]:
         """The k-mer strings of one normalized sequence (a short final piece stays short → [UNK])."""
         starts = range(0, len(text[: self.max_nucleotides]), self.stride)
         return [text[p : p + self.k] for p in starts][: self.max_kmers]
 
     def encode_kmers(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids (without special tokens) of a batch, as a matrix padded with −1, and the lengths."""
-        texts = [normalize_barcode(s, i, self.strict) for i, s in enumerate(sequences)]
-        too_long = sum(len(t) > self.max_nucleotides for t in texts)
+        """k-mer ids of a batch (no special tokens) as one flat array, and the number of k-mers per sequence.
+
+        Sequences are normalised one by one with `str.translate` (C speed); everything else — validation,
+        windows, ids — runs on the bytes of the whole batch at once with NumPy.
+        """
+        try:
+            texts = [s.translate(_TRANSLATION).rstrip("N") for s in sequences]
+        except (AttributeError, TypeError):
+            bad = next(i for i, s in enumerate(sequences) if not isinstance(s, str))
+            raise TypeError(f"sequence {bad}: expected a str, got {type(sequences[bad]).__name__}") from None
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        self._count_truncations(int((lengths > self.max_nucleotides).sum()))
+        # Only the first max_kmers windows are used: for k=8 and 660 nt, 82 k-mers covering 656 nt.
+        used = np.minimum(lengths, (self.max_kmers - 1) * self.stride + self.k)
+        n_kmers = -(-used // self.stride)
+        if self.stride == self.k:
+            return self._non_overlapping_ids(sequences, texts, lengths, n_kmers), n_kmers
+        codes = _CODE[np.frombuffer("".join(texts).encode("ascii", "replace"), dtype=np.uint8)]
+        if self.strict:
+            _check_batch(sequences, lengths, lengths, codes)
+        offsets = np.cumsum(lengths) - lengths
+        rows, within = _ragged_index(n_kmers)
+        starts = offsets[rows] + within * self.stride
+        ends = (offsets + used)[rows]
+        codes = np.concatenate([codes, np.full(self.k, 4, dtype=np.uint8)])
+        value = np.zeros(len(starts), dtype=np.int64)
+        unknown = np.zeros(len(starts), dtype=bool)
+        for t in range(self.k):
+            code = codes[starts + t]
+            unknown |= (code >= 4) | (starts + t >= ends)
+            value = value * 4 + np.minimum(code, 3)
+        return np.where(unknown, self.unk_token_id, value + self.kmer_offset), n_kmers
+
+    def _non_overlapping_ids(
+        self, sequences: list[str], texts: list[str], lengths: np.ndarray, n_kmers: np.ndarray
+    ) -> np.ndarray:
+        """Ids when stride = k: each text is cut to its k-mers and N-padded to a multiple of k, so the
+        batch's bytes reshape to one k-mer per row (a short final k-mer holds N and becomes [UNK])."""
+        k, cap = self.k, self.max_kmers * self.k
+        fill = ["N" * i for i in range(k)]
+        pieces = [t[:cap] if len(t) >= cap else t + fill[-len(t) % k] for t in texts]
+        codes = _CODE[np.frombuffer("".join(pieces).encode("ascii", "replace"), dtype=np.uint8)]
+        if self.strict:
+            _check_batch(sequences, lengths, n_kmers * k, codes)
+            for i in np.flatnonzero(lengths > cap):  # the cut-off tails are checked too
+                if _NOT_NUCLEOTIDE.search(texts[i], cap):
+                    normalize_barcode(sequences[i], int(i), strict=True)
+        unknown = codes >= 4
+        if k in (1, 2, 4, 8):  # a k-mer's flags are k adjacent bytes: read them as one integer
+            unknown = unknown.view(f"u{k}") != 0
+        else:
+            unknown = unknown.reshape(-1, k).any(axis=1)
+        bases = np.minimum(codes, 3).reshape(-1, k)
+        value = bases[:, 0].astype(np.int32)
+        for t in range(1, k):
+            value <<= 2
+            value |= bases[:, t]
+        return np.where(unknown, self.unk_token_id, value + self.kmer_offset)
+
+    def _count_truncations(self, too_long: int) -> None:
         if too_long:
             if not self.truncated_count:
                 logger.warning(
@@ -130,29 +181,6 @@ class _KmerEncodingMixin:
                     self.max_nucleotides,
                 )
             self.truncated_count += too_long
-        # Only the first max_kmers windows are used: for k=8 and 660 nt, 82 k-mers covering 656 nt.
-        texts = [t[: (self.max_kmers - 1) * self.stride + self.k] for t in texts]
-        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-        n_kmers = np.minimum(-(-lengths // self.stride), self.max_kmers)
-        width = int(n_kmers.max(initial=0))
-        ids = np.full((len(texts), width), -1, dtype=np.int64)
-        if width == 0:
-            return ids, n_kmers
-        span = (width - 1) * self.stride + self.k
-        codes = np.full((len(texts), span), 4, dtype=np.int64)
-        flat = _CODE[np.frombuffer("".join(texts).encode("ascii", "replace"), dtype=np.uint8)]
-        rows = np.repeat(np.arange(len(texts)), lengths)
-        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        codes[rows, cols] = flat
-        value = np.zeros((len(texts), width), dtype=np.int64)
-        unknown = np.zeros((len(texts), width), dtype=bool)
-        for t in range(self.k):
-            column = codes[:, t : t + (width - 1) * self.stride + 1 : self.stride]
-            value = value * 4 + np.minimum(column, 3)
-            unknown |= column == 4
-        ids[:] = np.where(unknown, self.unk_token_id, value + self.kmer_offset)
-        ids[np.arange(width)[None, :] >= n_kmers[:, None]] = -1
-        return ids, n_kmers
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         return "".join(tokens)
@@ -163,7 +191,7 @@ class _KmerEncodingMixin:
             and not kwargs.get("is_split_into_words")
             and not kwargs.get("return_overflowing_tokens")
             and not kwargs.get("return_offsets_mapping")
-            and (isinstance(text, str) or (isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text)))
+            and (isinstance(text, str) or (isinstance(text, (list, tuple)) and (not text or isinstance(text[0], str))))
         )
         if not vectorizable:
             return super()._encode_plus(text=text, text_pair=text_pair, **kwargs)
@@ -186,63 +214,79 @@ class _KmerEncodingMixin:
     ) -> BatchEncoding:
         single = isinstance(text, str)
         ids, n_kmers = self.encode_kmers([text] if single else list(text))
-        specials = add_special_tokens and self.with_cls_sep
-        if specials:
-            ids = np.concatenate([np.full((len(ids), 1), -1), ids, np.full((len(ids), 1), -1)], axis=1)
-            ids[:, 0] = self.cls_token_id
-            ids[np.arange(len(ids)), n_kmers + 1] = self.sep_token_id
-        lengths = n_kmers + (2 if specials else 0)
+        extra = 2 if add_special_tokens and self.with_cls_sep else 0
         if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
-            keep = max_length - (2 if specials else 0)
-            if keep < 0:
+            if max_length < extra:
                 raise ValueError(f"max_length={max_length} leaves no room for the special tokens")
-            over = lengths > max_length
-            if over.any():
-                ids = ids[:, :max_length].copy()
-                if specials:
-                    ids[over, max_length - 1] = self.sep_token_id
-                lengths = np.minimum(lengths, max_length)
-        special = np.isin(ids, [self.cls_token_id, self.sep_token_id]) if specials else np.zeros(ids.shape, bool)
-        width = ids.shape[1]
-        if padding_strategy == PaddingStrategy.LONGEST:
-            width = int(lengths.max(initial=0))
-        elif padding_strategy == PaddingStrategy.MAX_LENGTH:
-            width = max(max_length or self.model_max_length, int(lengths.max(initial=0)))
-        if padding_strategy != PaddingStrategy.DO_NOT_PAD and pad_to_multiple_of:
+            _, within = _ragged_index(n_kmers)
+            ids = ids[within < max_length - extra]
+            n_kmers = np.minimum(n_kmers, max_length - extra)
+        lengths = n_kmers + extra
+        padded = padding_strategy != PaddingStrategy.DO_NOT_PAD
+        width = int(lengths.max(initial=0))
+        if padding_strategy == PaddingStrategy.MAX_LENGTH:
+            width = max(max_length or self.model_max_length, width)
+        if padded and pad_to_multiple_of:
             width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
-        ids, special = _fit(ids, width, -1), _fit(special, width, False)
-        mask = np.arange(width)[None, :] < lengths[:, None]
-        if (padding_side or self.padding_side) == "left" and padding_strategy != PaddingStrategy.DO_NOT_PAD:
-            shift = width - lengths
-            index = (np.arange(width)[None, :] - shift[:, None]) % width
-            ids, special, mask = (np.take_along_axis(a, index, axis=1) for a in (ids, special, mask))
-        ids = np.where(mask, ids, self.pad_token_id)
-        data = {"input_ids": ids}
+        left = padded and (padding_side or self.padding_side) == "left"
+        shift = width - lengths if left else np.zeros_like(lengths)
+        batch = np.arange(len(lengths))
+        matrix = np.full((len(lengths), width), self.pad_token_id, dtype=np.int64)
+        if left:
+            rows, within = _ragged_index(n_kmers)
+            matrix[rows, within + extra // 2 + shift[rows]] = ids
+        else:  # row-major boolean assignment keeps the flat ids' order, without index arrays
+            kmer_columns = matrix[:, extra // 2 : extra // 2 + int(n_kmers.max(initial=0))]
+            kmer_columns[np.arange(kmer_columns.shape[1])[None, :] < n_kmers[:, None]] = ids
+        special = np.zeros(matrix.shape, dtype=bool)
+        if extra:
+            matrix[batch, shift] = self.cls_token_id
+            matrix[batch, shift + n_kmers + 1] = self.sep_token_id
+            special[batch, shift] = special[batch, shift + n_kmers + 1] = True
+        columns = np.arange(width)[None, :]
+        mask = (columns >= shift[:, None]) & (columns < (shift + lengths)[:, None])
+        data = {"input_ids": matrix}
         if return_attention_mask is not False:
             data["attention_mask"] = mask.astype(np.int64)
         if return_special_tokens_mask:
             data["special_tokens_mask"] = (special | ~mask).astype(np.int64)
-        if return_length:
-            data["length"] = lengths
-        padded = padding_strategy != PaddingStrategy.DO_NOT_PAD
-        out = {}
+        out: dict = {}
         for key, array in data.items():
-            if key == "length":
-                rows = array.tolist()
+            if padded and return_tensors in ("pt", "np") and not single:
+                out[key] = torch.from_numpy(array) if return_tensors == "pt" else array  # no Python lists
+            elif padded and return_tensors is not None and not single:
+                out[key] = array
             elif padded:
-                rows = array.tolist()
+                out[key] = array[0].tolist() if single else array.tolist()
             else:
-                rows = [row[:n].tolist() for row, n in zip(array, lengths)]
-            out[key] = rows[0] if single else rows
-        return BatchEncoding(out, tensor_type=return_tensors, prepend_batch_axis=False)
+                rows_list = [row[:n].tolist() for row, n in zip(array, lengths)]
+                out[key] = rows_list[0] if single else rows_list
+        if return_length:
+            out["length"] = int(lengths[0]) if single else lengths.tolist()
+        converted = padded and return_tensors in ("pt", "np") and not single
+        return BatchEncoding(out, tensor_type=None if converted else return_tensors, prepend_batch_axis=False)
 
 
-def _fit(array: np.ndarray, width: int, fill) -> np.ndarray:
-    """Cut or right-pad a 2-D array to `width` columns."""
-    if array.shape[1] >= width:
-        return array[:, :width]
-    pad = np.full((array.shape[0], width - array.shape[1]), fill, dtype=array.dtype)
-    return np.concatenate([array, pad], axis=1)
+def _check_batch(sequences: list[str], lengths: np.ndarray, stored: np.ndarray, codes: np.ndarray) -> None:
+    """Strict mode: raise, naming the sequence, on an empty sequence or a character that is not DNA.
+
+    `stored` is how many base codes each sequence occupies in `codes` (after cutting and padding).
+    """
+    empty = np.flatnonzero(lengths == 0)
+    invalid = np.flatnonzero(codes == 5) if codes.max(initial=0) == 5 else np.zeros(0, dtype=np.int64)
+    if invalid.size:
+        first = int(np.searchsorted(np.cumsum(stored), invalid[0], side="right"))
+        if not empty.size or empty[0] > first:
+            normalize_barcode(sequences[first], first, strict=True)  # raises with the character's position
+    if empty.size:
+        normalize_barcode(sequences[int(empty[0])], int(empty[0]), strict=True)
+
+
+def _ragged_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For items laid out back to back, `counts[i]` per row: each item's row and position within it."""
+    rows = np.repeat(np.arange(len(counts)), counts)
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, within
 
 
 def _special_kwargs(preset: str) -> dict[str, str]:
