@@ -98,7 +98,10 @@ def bench_embedding(barcodes: list[str], device: str, n: int) -> dict:
     for sort in (False, True):
         embed_dna(model, tok, sample[:128], batch_size=64, progress=False)  # warm-up
         seconds = median_time(
-            lambda: embed_dna(model, tok, sample, batch_size=64, sort_by_length=sort, progress=False), 3
+            lambda by_length=sort: embed_dna(
+                model, tok, sample, batch_size=64, sort_by_length=by_length, progress=False
+            ),
+            3,
         )
         result["length_sorted" if sort else "input_order"] = {"seq_per_s": n / seconds}
     result["speedup_length_sorted"] = result["length_sorted"]["seq_per_s"] / result["input_order"]["seq_per_s"]
