@@ -378,6 +378,36 @@ def _add_push_model(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score a DNA model with the paper's protocols",
+        description="Score a BarcodeBERT folder, the k-mer profile (kmer6) or alignment (align) on a "
+        "prepared dataset: knn (1-NN genus etc.: keys train, queries test_unseen), linear (linear "
+        "probe, species, train → test), cluster (UMAP 50 → Ward → AMI per rank on test + "
+        "test_unseen), baselines (1-NN of kmer6 and alignment), all. Writes OUT/metrics.json, "
+        "OUT/metrics.md and plots.",
+    )
+    p.add_argument("task", choices=("knn", "linear", "cluster", "baselines", "all"))
+    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--model", default="kmer6", help="BarcodeBERT folder, kmerK (e.g. kmer6) or align")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.evaluation.dna import TASKS, evaluate_dna
+
+        tasks = {"all": TASKS, "baselines": ()}.get(args.task, (args.task,))
+        metrics = evaluate_dna(
+            args.dataset, args.model, args.out, tasks=tasks, seed=args.seed, baselines=args.task in ("baselines", "all")
+        )
+        for name, value in metrics.items():
+            print(f"{name:45s} {value:.4f}" if isinstance(value, float) else f"{name:45s} {value}")
+        print(f"written to {args.out}/metrics.json")
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `bioscan-hf` argument parser with one sub-command per capability."""
     parser = argparse.ArgumentParser(
@@ -400,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_convert_barcodebert,
         _add_model_card,
         _add_push_model,
+        _add_evaluate,
     ):
         add(sub)
     return parser

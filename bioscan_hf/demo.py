@@ -3,7 +3,9 @@ Hub-ready dataset, open it with `load_dataset`, and report what is in it."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,8 +15,7 @@ from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import markdown_table, plot_orders_per_split, rank_table, split_table
 from bioscan_hf.data.sample import write_sample_release
-from bioscan_hf.evaluation.embed import embed_dna, load_dna_encoder
-from bioscan_hf.evaluation.knn import knn_probe
+from bioscan_hf.evaluation.dna import cluster_task, knn_task, linear_task
 from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
 
 SYNTHETIC_NOTE = (
@@ -76,7 +77,10 @@ def run_demo(
         f"![records per split by order]({plot.name})",
     ]
     if pretrain_steps:
-        print(f"[4/4] pre-training a small BarcodeBERT ({pretrain_steps} steps) and probing its embeddings")
+        print(
+            f"[4/4] pre-training a small BarcodeBERT ({pretrain_steps} steps) and scoring it beside k-mer and "
+            "alignment references"
+        )
         sections += barcodebert_section(out, data, pretrain_steps, seed)
     text = "\n\n".join(sections)
     path = out / "report.md"
@@ -91,7 +95,9 @@ DEMO_SHAPE = ModelShape(k=4, hidden_size=128, num_hidden_layers=2, num_attention
 
 
 def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed: int) -> list[str]:
-    """Pre-train the demo BarcodeBERT on `out/dataset` and report 1-NN probes on its embeddings."""
+    """Pre-train the demo BarcodeBERT on `out/dataset`, then score it beside the k-mer and alignment
+    references with the paper's protocols (1-NN genus, linear probe, clustering AMI at species)."""
+    started = time.perf_counter()
     run = pretrain_barcodebert(
         out / "dataset",
         out / "barcodebert",
@@ -103,35 +109,39 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
         logging_steps=max(1, steps // 10),
         save_steps=max(1, steps // 2),
     )
+    minutes = (time.perf_counter() - started) / 60
     losses = [entry["loss"] for entry in run.log_history if "loss" in entry]
-    model, tokenizer = load_dna_encoder(run.model_dir)
-    keys = embed_dna(model, tokenizer, data["train"]["dna_barcode"])
     rows = []
-    for split, rank in (("test", "species"), ("test_unseen", "genus")):
-        if split not in data or "train" not in data:
-            continue
-        names = data[split].features[rank].names
-        queries = embed_dna(model, tokenizer, data[split]["dna_barcode"])
-        result = knn_probe(
-            keys,
-            [names[i] if i >= 0 else None for i in data["train"][rank]],
-            queries,
-            [names[i] if i >= 0 else None for i in data[split][rank]],
-        )
+    for name, model in (
+        ("BarcodeBERT (small, here)", str(run.model_dir)),
+        ("k-mer profile (k=6)", "kmer6"),
+        ("alignment (edlib)", "align"),
+    ):
+        metrics = knn_task(data, model)
+        if model != "align":
+            metrics.update(linear_task(data, model))
+            metrics.update(cluster_task(data, model, seed)[0])
         rows.append(
             {
-                "queries": split,
-                "rank": rank,
-                "n": result["n_queries"],
-                "1-NN micro": result["micro"],
-                "1-NN macro": result["macro"],
+                "model": name,
+                "1-NN genus micro": metrics["knn_genus_micro"],
+                "1-NN genus macro": metrics["knn_genus_macro"],
+                "linear probe species": metrics.get("linear_species_micro", "–"),
+                "clustering AMI species": metrics.get("cluster_ami_species", "–"),
             }
         )
+    (out / "dna_comparison.json").write_text(json.dumps(rows, indent=2))
     return [
-        "## A small BarcodeBERT, pre-trained here",
-        f"{DEMO_SHAPE.num_hidden_layers} layers, {DEMO_SHAPE.num_attention_heads} heads, hidden "
-        f"{DEMO_SHAPE.hidden_size}, k={DEMO_SHAPE.k}; {steps} steps of masked k-mer modelling on the unique "
-        f"pretrain + other_heldout barcodes; MLM loss {losses[0]:.2f} → {losses[-1]:.2f}. Model: `{run.model_dir}`.",
-        "1-NN probe (keys: train embeddings; cosine nearest key via FAISS):",
+        "## DNA embeddings: a small BarcodeBERT against model-free references",
+        f"BarcodeBERT: {DEMO_SHAPE.num_hidden_layers} layers, {DEMO_SHAPE.num_attention_heads} heads, hidden "
+        f"{DEMO_SHAPE.hidden_size}, k={DEMO_SHAPE.k}; {steps} steps of masked k-mer modelling (batch 32) on the "
+        f"unique pretrain + other_heldout barcodes, {minutes:.1f} CPU minutes here; MLM loss {losses[0]:.2f} → "
+        f"{losses[-1]:.2f}. Model: `{run.model_dir}`.",
+        "1-NN: keys train, queries test_unseen, nearest key by cosine (alignment: highest identity among the "
+        "top 100 k-mer candidates). Linear probe: species, train → test. Clustering: test + test_unseen, "
+        "UMAP 50 → Ward → AMI.",
         markdown_table(rows),
+        "A model pre-trained for minutes on one CPU is far from the paper's 8-4-4 (50 GPU-hours); where it "
+        "loses to the k-mer profile or to alignment, that is the expected order: both references read the "
+        "barcode's bases directly, while the small model's embedding is still coarse.",
     ]

@@ -232,3 +232,13 @@ def push(folder: str | os.PathLike, repo_id: str, token: str | None = None, priv
         ignore_patterns=[".staging/*", ".staging/**"],
         message="Upload BIOSCAN-5M prepared with bioscan-hf",
     )
+
+
+def load_prepared(folder: str | os.PathLike, config: str = "metadata") -> datasets.DatasetDict:
+    """Open a config of a prepared dataset folder with `load_dataset` (clear error if it is not one)."""
+    folder = Path(folder)
+    if not (folder / "README.md").exists() or not completed_configs(folder):
+        raise FileNotFoundError(f"{folder} is not a prepared dataset folder; run `bioscan-hf prepare` first")
+    if config not in completed_configs(folder):
+        raise ValueError(f"{folder} has no {config!r} config; it has {', '.join(completed_configs(folder))}")
+    return datasets.load_dataset(str(folder), config)

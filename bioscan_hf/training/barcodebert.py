@@ -19,6 +19,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.hub import read_metrics, render_model_card
 from bioscan_hf.models.barcodebert import (
     BarcodeBertConfig,
@@ -74,14 +75,6 @@ class ModelShape:
             intermediate_size=self.intermediate_size or 4 * self.hidden_size,
             **extra,
         )
-
-
-def load_metadata(dataset_dir: str | os.PathLike) -> datasets.DatasetDict:
-    """The `metadata` config of a prepared dataset folder (clear error if it is not one)."""
-    path = Path(dataset_dir)
-    if not (path / "README.md").exists():
-        raise FileNotFoundError(f"{path} is not a prepared dataset folder; run `bioscan-hf prepare` first")
-    return datasets.load_dataset(str(path), "metadata")
 
 
 def unique_barcodes(data: datasets.DatasetDict, splits=PRETRAIN_SPLITS) -> datasets.Dataset:
@@ -146,7 +139,7 @@ def pretrain_barcodebert(
     """
     shape = shape or ModelShape()
     tokenizer = KmerTokenizerFast(k=shape.k)
-    data = load_metadata(dataset_dir)
+    data = load_prepared(dataset_dir)
     train = with_lengths(unique_barcodes(data), tokenizer)
     model = BarcodeBertForMaskedLM(shape.config())
     args = training_arguments(output_dir, seed=seed, **training_overrides)
@@ -204,7 +197,7 @@ def finetune_barcodebert(
     **training_overrides,
 ) -> TrainingRun:
     """Fine-tune a (pre-trained) BarcodeBERT for species classification on train; evaluate on val and test."""
-    data, species = species_labels(load_metadata(dataset_dir))
+    data, species = species_labels(load_prepared(dataset_dir))
     tokenizer = KmerTokenizerFast.from_pretrained(model_path)
     model = BarcodeBertForSequenceClassification.from_pretrained(
         model_path,

@@ -1,0 +1,193 @@
+"""Score a DNA model — a BarcodeBERT folder, the k-mer profile (`kmer6`) or alignment (`align`) — on a
+prepared dataset with the paper's protocols, and write `metrics.json`, a markdown table and plots.
+
+Protocols (SPEC §3): 1-NN (keys `train`, queries `test_unseen`, nearest key by cosine; the headline is
+the genus: `knn_genus_micro` / `knn_genus_macro`); linear probe (train → test, species); zero-shot
+clustering (test + test_unseen → UMAP 50 → Ward → AMI per rank). Metric values are fractions in 0..1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from bioscan_hf.data.publish import load_prepared
+from bioscan_hf.data.report import markdown_table
+from bioscan_hf.evaluation.baselines import alignment_nearest, kmer_profiles
+from bioscan_hf.evaluation.clustering import reduce_umap, zero_shot_clustering
+from bioscan_hf.evaluation.knn import EvaluationError, knn_probe, micro_macro_accuracy
+from bioscan_hf.evaluation.probes import linear_probe
+
+TASKS = ("knn", "linear", "cluster")
+KNN_RANKS = ("order", "family", "genus")
+CLUSTER_RANKS = ("class", "order", "family", "subfamily", "genus", "species", "dna_bin")
+_KMER = re.compile(r"^kmer(\d+)$")
+
+
+def rank_values(split: datasets.Dataset, rank: str) -> list[str | None]:
+    """A split's labels at `rank` as names (None where unlabelled)."""
+    names = split.features[rank].names
+    return [names[i] if i >= 0 else None for i in split[rank]]
+
+
+def _split(data: datasets.DatasetDict, name: str) -> datasets.Dataset:
+    if name not in data or data[name].num_rows == 0:
+        raise EvaluationError(f"the dataset has no {name!r} records; it has {', '.join(data)}")
+    return data[name]
+
+
+class DnaEmbedder:
+    """Embeds barcodes with a BarcodeBERT folder or a k-mer profile (`kmerK`)."""
+
+    def __init__(self, model: str | os.PathLike) -> None:
+        self.name = str(model)
+        match = _KMER.match(self.name)
+        if self.name == "align":
+            raise EvaluationError("--model align has no embeddings: it supports the knn task (and baselines) only")
+        self.k = int(match.group(1)) if match else None
+        if self.k is None:
+            from bioscan_hf.evaluation.embed import load_dna_encoder
+
+            self.model, self.tokenizer = load_dna_encoder(model)
+
+    def __call__(self, sequences: Sequence[str]) -> np.ndarray:
+        if self.k is not None:
+            return kmer_profiles(list(sequences), self.k)
+        from bioscan_hf.evaluation.embed import embed_dna
+
+        return embed_dna(self.model, self.tokenizer, list(sequences))
+
+
+def knn_task(data: datasets.DatasetDict, model: str, prefix: str = "knn") -> dict[str, float]:
+    """1-NN: keys `train`, queries `test_unseen`, at order, family and genus."""
+    keys, queries = _split(data, "train"), _split(data, "test_unseen")
+    metrics: dict[str, float] = {}
+    if model == "align":
+        best, _ = alignment_nearest(keys["dna_barcode"], queries["dna_barcode"])
+        for rank in KNN_RANKS:
+            key_labels, query_labels = np.array(rank_values(keys, rank), object), rank_values(queries, rank)
+            labelled = [i for i, v in enumerate(query_labels) if v is not None]
+            micro, macro = micro_macro_accuracy(
+                key_labels[best[labelled]].astype(str), np.array(query_labels, object)[labelled].astype(str)
+            )
+            metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = micro, macro
+        return metrics
+    embed = DnaEmbedder(model)
+    key_vectors, query_vectors = embed(keys["dna_barcode"]), embed(queries["dna_barcode"])
+    for rank in KNN_RANKS:
+        result = knn_probe(key_vectors, rank_values(keys, rank), query_vectors, rank_values(queries, rank))
+        metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = result["micro"], result["macro"]
+        if rank == "genus":
+            metrics[f"{prefix}_genus_queries_of_absent_classes"] = result["queries_of_absent_classes"]
+    return metrics
+
+
+def linear_task(data: datasets.DatasetDict, model: str) -> dict[str, float]:
+    """Linear probe: logistic regression on frozen `train` embeddings, scored on `test` species."""
+    train, test = _split(data, "train"), _split(data, "test")
+    embed = DnaEmbedder(model)
+    result = linear_probe(
+        embed(train["dna_barcode"]),
+        rank_values(train, "species"),
+        embed(test["dna_barcode"]),
+        rank_values(test, "species"),
+    )
+    return {"linear_species_micro": result["micro"], "linear_species_macro": result["macro"]}
+
+
+def cluster_task(data: datasets.DatasetDict, model: str, seed: int = 0) -> tuple[dict[str, float], dict]:
+    """Zero-shot clustering of test + test_unseen; returns (AMI per rank, material for the plots)."""
+    parts = [data[s] for s in ("test", "test_unseen") if s in data and data[s].num_rows]
+    if not parts:
+        raise EvaluationError("the dataset has no test or test_unseen records to cluster")
+    records = datasets.concatenate_datasets(parts)
+    vectors = DnaEmbedder(model)(records["dna_barcode"])
+    labels = {rank: rank_values(records, rank) for rank in CLUSTER_RANKS}
+    scores, _ = zero_shot_clustering(vectors, labels, seed=seed)
+    plane = reduce_umap(vectors, seed=seed, n_components=2)
+    return {f"cluster_ami_{rank}": value for rank, value in scores.items()}, {
+        "plane": plane,
+        "order": labels["order"],
+    }
+
+
+def evaluate_dna(
+    dataset_dir: str | os.PathLike,
+    model: str,
+    out: str | os.PathLike,
+    tasks: Sequence[str] = TASKS,
+    seed: int = 0,
+    baselines: bool = False,
+) -> dict[str, float]:
+    """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs."""
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    data = load_prepared(dataset_dir)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics: dict[str, float] = {}
+    plots: dict = {}
+    if "knn" in tasks:
+        metrics.update(knn_task(data, model))
+    if "linear" in tasks:
+        metrics.update(linear_task(data, model))
+    if "cluster" in tasks:
+        scores, plots = cluster_task(data, model, seed)
+        metrics.update(scores)
+    if baselines:
+        metrics.update(knn_task(data, "kmer6", prefix="baseline_kmer6_knn"))
+        metrics.update(knn_task(data, "align", prefix="baseline_align_knn"))
+    write_outputs(out, model, metrics, plots)
+    return metrics
+
+
+def write_outputs(out: Path, model: str, metrics: dict[str, float], plots: dict) -> None:
+    """metrics.json (flat), metrics.md and the plots a person would rather look at."""
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    rows = [{"metric": k, "value": v} for k, v in metrics.items()]
+    (out / "metrics.md").write_text(f"# DNA evaluation of `{model}`\n\n{markdown_table(rows)}\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    knn = [r for r in KNN_RANKS if f"knn_{r}_micro" in metrics]
+    if knn:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        x = np.arange(len(knn))
+        ax.bar(x - 0.2, [metrics[f"knn_{r}_micro"] for r in knn], 0.4, label="micro")
+        ax.bar(x + 0.2, [metrics[f"knn_{r}_macro"] for r in knn], 0.4, label="macro")
+        ax.set_xticks(x, knn)
+        ax.set_ylim(0, 1)
+        ax.set_title("1-NN accuracy per rank (keys train, queries test_unseen)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "accuracy_per_rank.png", dpi=110)
+        plt.close(fig)
+    ami = [r for r in CLUSTER_RANKS if f"cluster_ami_{r}" in metrics]
+    if ami:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.bar(ami, [metrics[f"cluster_ami_{r}"] for r in ami], color="tab:green")
+        ax.set_ylim(0, 1)
+        ax.set_title("Zero-shot clustering AMI per rank")
+        fig.tight_layout()
+        fig.savefig(out / "ami_per_rank.png", dpi=110)
+        plt.close(fig)
+    if plots:
+        fig, ax = plt.subplots(figsize=(6, 5))
+        orders = np.array([o or "(none)" for o in plots["order"]], dtype=object)
+        for order in sorted(set(orders)):
+            chosen = orders == order
+            ax.scatter(*plots["plane"][chosen].T, s=4, label=order)
+        ax.set_title("UMAP of test + test_unseen embeddings, by order")
+        ax.legend(markerscale=3, fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "umap_by_order.png", dpi=110)
+        plt.close(fig)

@@ -1,0 +1,34 @@
+"""BIOSCAN accuracy: micro and macro (mean per-class, "class-balanced") top-1 accuracy of labels."""
+
+import datasets
+import evaluate
+
+from bioscan_hf.evaluation.knn import micro_macro_accuracy
+
+_DESCRIPTION = "Micro accuracy and macro accuracy (the mean over true classes of each class's accuracy)."
+_KWARGS = """
+Args:
+    predictions (list of str): predicted labels (e.g. the genus of each query's nearest key).
+    references (list of str): true labels.
+Returns:
+    micro (float), macro (float): fractions in 0..1.
+"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
+class BioscanAccuracy(evaluate.Metric):
+    """Thin `evaluate` wrapper over `bioscan_hf.evaluation.knn.micro_macro_accuracy`."""
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation="Gharaee et al., BIOSCAN-5M, 2024",
+            inputs_description=_KWARGS,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+        )
+
+    def _compute(self, predictions, references):
+        micro, macro = micro_macro_accuracy(predictions, references)
+        return {"micro": micro, "macro": macro}
