@@ -1,0 +1,35 @@
+"""`bioscan-hf evaluate` end to end on the sample: flat metrics.json in 0..1, table and plots; bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bioscan_hf.cli import main
+from bioscan_hf.evaluation.dna import evaluate_dna
+from bioscan_hf.evaluation.knn import EvaluationError
+
+
+def test_evaluate_all_with_kmer_profile(prepared: Path, tmp_path: Path) -> None:
+    assert main(["evaluate", "all", "--dataset", str(prepared), "--model", "kmer6", "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("knn_genus_micro", "knn_genus_macro", "linear_species_micro", "cluster_ami_species",
+                "baseline_align_knn_genus_micro", "baseline_kmer6_knn_genus_micro"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["knn_genus_micro"] == metrics["baseline_kmer6_knn_genus_micro"]
+    for plot in ("accuracy_per_rank.png", "ami_per_rank.png", "umap_by_order.png"):
+        assert (tmp_path / plot).stat().st_size > 5_000
+    assert "| knn_genus_micro |" in (tmp_path / "metrics.md").read_text()
+
+
+def test_align_has_no_embeddings(prepared: Path, tmp_path: Path) -> None:
+    with pytest.raises(EvaluationError, match="align has no embeddings"):
+        evaluate_dna(prepared, "align", tmp_path, tasks=["linear"])
+    metrics = evaluate_dna(prepared, "align", tmp_path, tasks=["knn"])
+    assert 0.0 <= metrics["knn_genus_micro"] <= 1.0
+
+
+def test_not_a_prepared_folder(tmp_path: Path) -> None:
+    assert main(["evaluate", "knn", "--dataset", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
