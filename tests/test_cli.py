@@ -45,6 +45,10 @@ def test_demo_writes_a_report(tmp_path: Path) -> None:
     assert main(["demo", "--out", str(tmp_path), "--scale", "300", "--seed", "7", "--pretrain-steps", "10"]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "Synthetic data" in report and "| test |" in report and "| species |" in report
-    assert "| test_unseen | genus |" in report and (tmp_path / "barcodebert" / "final" / "model.safetensors").exists()
+    assert (
+        "| BarcodeBERT (small, here) |" in report
+        and "| alignment (edlib) |" in report
+        and (tmp_path / "barcodebert" / "final" / "model.safetensors").exists()
+    )
     assert (tmp_path / "orders_per_split.png").stat().st_size > 10_000
     assert datasets.load_dataset(str(tmp_path / "dataset"), "cropped_256", split="test").num_rows > 0

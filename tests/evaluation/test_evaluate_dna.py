@@ -15,8 +15,14 @@ from bioscan_hf.evaluation.knn import EvaluationError
 def test_evaluate_all_with_kmer_profile(prepared: Path, tmp_path: Path) -> None:
     assert main(["evaluate", "all", "--dataset", str(prepared), "--model", "kmer6", "--out", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("knn_genus_micro", "knn_genus_macro", "linear_species_micro", "cluster_ami_species",
-                "baseline_align_knn_genus_micro", "baseline_kmer6_knn_genus_micro"):
+    for key in (
+        "knn_genus_micro",
+        "knn_genus_macro",
+        "linear_species_micro",
+        "cluster_ami_species",
+        "baseline_align_knn_genus_micro",
+        "baseline_kmer6_knn_genus_micro",
+    ):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["knn_genus_micro"] == metrics["baseline_kmer6_knn_genus_micro"]
     for plot in ("accuracy_per_rank.png", "ami_per_rank.png", "umap_by_order.png"):
