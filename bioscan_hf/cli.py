@@ -391,6 +391,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("task", choices=("knn", "linear", "cluster", "baselines", "all"))
     p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
     p.add_argument("--model", default="kmer6", help="BarcodeBERT folder, kmerK (e.g. kmer6) or align")
+    p.add_argument(
+        "--concat-model",
+        action="append",
+        default=[],
+        help="cluster on MODEL's embeddings z-scored and concatenated with this model's (repeatable)",
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
 
@@ -399,7 +405,13 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
         tasks = {"all": TASKS, "baselines": ()}.get(args.task, (args.task,))
         metrics = evaluate_dna(
-            args.dataset, args.model, args.out, tasks=tasks, seed=args.seed, baselines=args.task in ("baselines", "all")
+            args.dataset,
+            args.model,
+            args.out,
+            tasks=tasks,
+            seed=args.seed,
+            baselines=args.task in ("baselines", "all"),
+            cluster_also=args.concat_model,
         )
         for name, value in metrics.items():
             print(f"{name:45s} {value:.4f}" if isinstance(value, float) else f"{name:45s} {value}")

@@ -20,7 +20,7 @@ import numpy as np
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.data.report import markdown_table
 from bioscan_hf.evaluation.baselines import alignment_nearest, kmer_profiles
-from bioscan_hf.evaluation.clustering import reduce_umap, zero_shot_clustering
+from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clustering
 from bioscan_hf.evaluation.knn import EvaluationError, knn_probe, micro_macro_accuracy
 from bioscan_hf.evaluation.probes import linear_probe
 
@@ -101,13 +101,20 @@ def linear_task(data: datasets.DatasetDict, model: str) -> dict[str, float]:
     return {"linear_species_micro": result["micro"], "linear_species_macro": result["macro"]}
 
 
-def cluster_task(data: datasets.DatasetDict, model: str, seed: int = 0) -> tuple[dict[str, float], dict]:
-    """Zero-shot clustering of test + test_unseen; returns (AMI per rank, material for the plots)."""
+def cluster_task(
+    data: datasets.DatasetDict, model: str, seed: int = 0, also: Sequence[str] = ()
+) -> tuple[dict[str, float], dict]:
+    """Zero-shot clustering of test + test_unseen; returns (AMI per rank, material for the plots).
+
+    With `also`, the embeddings of those models are z-scored and concatenated with `model`'s.
+    """
     parts = [data[s] for s in ("test", "test_unseen") if s in data and data[s].num_rows]
     if not parts:
         raise EvaluationError("the dataset has no test or test_unseen records to cluster")
     records = datasets.concatenate_datasets(parts)
     vectors = DnaEmbedder(model)(records["dna_barcode"])
+    if also:
+        vectors = combine([vectors, *(DnaEmbedder(other)(records["dna_barcode"]) for other in also)])
     labels = {rank: rank_values(records, rank) for rank in CLUSTER_RANKS}
     scores, _ = zero_shot_clustering(vectors, labels, seed=seed)
     plane = reduce_umap(vectors, seed=seed, n_components=2)
@@ -124,8 +131,12 @@ def evaluate_dna(
     tasks: Sequence[str] = TASKS,
     seed: int = 0,
     baselines: bool = False,
+    cluster_also: Sequence[str] = (),
 ) -> dict[str, float]:
-    """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs."""
+    """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs.
+
+    `cluster_also` names more models whose z-scored embeddings join `model`'s for clustering.
+    """
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
@@ -139,7 +150,7 @@ def evaluate_dna(
     if "linear" in tasks:
         metrics.update(linear_task(data, model))
     if "cluster" in tasks:
-        scores, plots = cluster_task(data, model, seed)
+        scores, plots = cluster_task(data, model, seed, also=cluster_also)
         metrics.update(scores)
     if baselines:
         metrics.update(knn_task(data, "kmer6", prefix="baseline_kmer6_knn"))

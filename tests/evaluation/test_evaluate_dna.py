@@ -39,3 +39,9 @@ def test_align_has_no_embeddings(prepared: Path, tmp_path: Path) -> None:
 
 def test_not_a_prepared_folder(tmp_path: Path) -> None:
     assert main(["evaluate", "knn", "--dataset", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+
+
+def test_cluster_on_concatenated_embeddings(prepared: Path, tmp_path: Path) -> None:
+    args = ["evaluate", "cluster", "--dataset", str(prepared), "--model", "kmer6", "--concat-model", "kmer4"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    assert 0.0 <= json.loads((tmp_path / "metrics.json").read_text())["cluster_ami_species"] <= 1.0
