@@ -127,6 +127,30 @@ def bench_knn(n_keys: int, n_queries: int, dim: int = 768) -> dict:
     }
 
 
+def bench_alignment(n_keys: int = 20_000, n_queries: int = 500) -> dict:
+    """Alignment reference throughput on real BOLD barcodes (top-100 k-mer candidates, edlib identity)."""
+    sys.path.insert(0, str(HERE))
+    from bench_barcodebert import real_barcodes
+
+    from bioscan_hf.evaluation.baselines import alignment_nearest
+
+    barcodes = sorted(set(real_barcodes()))
+    rng = np.random.default_rng(2)
+    picked = rng.permutation(len(barcodes))[: n_keys + n_queries]
+    keys = [barcodes[i] for i in picked[:n_keys]]
+    queries = [barcodes[i] for i in picked[n_keys:]]
+    start = time.perf_counter()
+    alignment_nearest(keys, queries, candidates=100, progress=False)
+    seconds = time.perf_counter() - start
+    return {
+        "keys": n_keys,
+        "queries": n_queries,
+        "seconds": seconds,
+        "queries_per_s": n_queries / seconds,
+        "alignments_per_s": n_queries * 100 / seconds,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=47_260)
@@ -140,6 +164,7 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=HERE / "out")
     parser.add_argument("--skip-knn", action="store_true")
+    parser.add_argument("--only-alignment", action="store_true", help="measure the alignment reference only")
     parser.add_argument("--run-cluster", help=argparse.SUPPRESS)
     parser.add_argument("--ranks", type=int, default=len(RANKS), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -147,6 +172,9 @@ def main() -> None:
         print(json.dumps(run_cluster(args.run_cluster, args.workdir, args.ranks)))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.only_alignment:
+        print(json.dumps(bench_alignment(), indent=2))
+        return
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
     result["clustering"] = bench_clustering(args.points, args.workdir, args.reference_ranks)
     if not args.skip_knn:
