@@ -202,3 +202,18 @@ def test_push_offline_raises(prepared: Path) -> None:
 def test_push_refuses_an_unprepared_folder(tmp_path: Path) -> None:
     with pytest.raises(PrepareError, match="not a prepared dataset folder"):
         push(tmp_path, "me/x")
+
+
+def test_chunk_rule_cross_check(sample_release: Path) -> None:
+    from bioscan_hf.data.release import ImageStore, find_images
+    from bioscan_hf.data.schema import expected_chunk
+
+    store = ImageStore(find_images(sample_release)["cropped_256"])
+    pid = "GMMVA27218-22"
+    rule = expected_chunk(pid, "pretrain")
+    assert len(rule) == 2 and expected_chunk(pid, "train") == rule[0] and expected_chunk(pid, "test") == ""
+    assert store.member_path(pid, "pretrain", None).endswith(f"/pretrain/{rule}/{pid}.jpg")
+    assert store.member_path(pid, "test", None) == f"bioscan5m/images/cropped_256/test/{pid}.jpg"
+    wrong = "0f" if rule != "0f" else "1f"
+    with pytest.raises(MissingImageError, match=f"record {pid} .*chunk '{wrong}' disagrees"):
+        store.member_path(pid, "pretrain", wrong)
