@@ -47,6 +47,7 @@ def reduce_umap(vectors: np.ndarray, seed: int = 0, n_components: int = UMAP_DIM
         n_neighbors=min(UMAP_NEIGHBOURS, len(vectors) - 1),
         min_dist=UMAP_MIN_DIST,
         random_state=seed,
+        n_jobs=1,  # a fixed seed makes UMAP single-threaded anyway; saying so avoids its warning
         metric="euclidean",
     )
     return reducer.fit_transform(vectors).astype(np.float64)
