@@ -93,7 +93,10 @@ class _KmerEncodingMixin:
 
     model_input_names = ["input_ids", "attention_mask"]
 
-    def _init_kmer_settings(self, k: int, stride: int | None, max_nucleotides: int, preset: str, strict: bool):
+    def _init_kmer_settings(
+        self, k: int, stride: int | None, max_nucleotides: int, preset: str, strict: bool, kwargs: dict
+    ) -> None:
+        """Set the k-mer settings and fill the base class's keyword defaults (special tokens, max length)."""
         if k < 1 or k > 12:
             raise ValueError(f"k must be between 1 and 12, got {k}")
         self.k = k
@@ -105,6 +108,9 @@ class _KmerEncodingMixin:
         self.max_kmers = (max_nucleotides - k) // self.stride + 1
         self.with_cls_sep = preset == "clean"
         self.truncated_count = 0
+        for key, value in _special_kwargs(preset).items():
+            kwargs.setdefault(key, value)
+        kwargs.setdefault("model_max_length", self.max_kmers + (2 if self.with_cls_sep else 0))
 
     def _split_kmers(self, text: str) -> list[str]:
         """The k-mer strings of one normalized sequence (a short final piece stays short → [UNK])."""
@@ -316,7 +322,7 @@ class KmerTokenizer(_KmerEncodingMixin, PythonBackend):
         strict: bool = True,
         **kwargs,
     ) -> None:
-        self._init_kmer_settings(k, stride, max_nucleotides, preset, strict)
+        self._init_kmer_settings(k, stride, max_nucleotides, preset, strict, kwargs)
         self.vocab = kmer_vocab(k, preset)
         if vocab_file is not None:
             with open(vocab_file, encoding="utf-8") as handle:
@@ -324,9 +330,6 @@ class KmerTokenizer(_KmerEncodingMixin, PythonBackend):
             if saved != list(self.vocab):
                 raise ValueError(f"{vocab_file} does not hold the k={k} {preset!r} vocabulary")
         self.ids_to_tokens = list(self.vocab)
-        for key, value in _special_kwargs(preset).items():
-            kwargs.setdefault(key, value)
-        kwargs.setdefault("model_max_length", self.max_kmers + (2 if self.with_cls_sep else 0))
         kwargs.setdefault("special_tokens_pattern", "cls_sep" if self.with_cls_sep else "none")
         super().__init__(
             k=k, stride=self.stride, max_nucleotides=max_nucleotides, preset=preset, strict=strict, **kwargs
@@ -401,13 +404,10 @@ class KmerTokenizerFast(_KmerEncodingMixin, TokenizersBackend):
             raise ValueError(
                 f"KmerTokenizerFast uses non-overlapping k-mers (stride = k); use KmerTokenizer for stride={stride}"
             )
-        self._init_kmer_settings(k, stride, max_nucleotides, preset, strict)
+        self._init_kmer_settings(k, stride, max_nucleotides, preset, strict, kwargs)
         kwargs.pop("tokenizer_file", None)
         kwargs.pop("tokenizer_object", None)
         self._tokenizer = build_backend(k, preset, self.max_kmers)
-        for key, value in _special_kwargs(preset).items():
-            kwargs.setdefault(key, value)
-        kwargs.setdefault("model_max_length", self.max_kmers + (2 if self.with_cls_sep else 0))
         super().__init__(
             k=k, stride=self.stride, max_nucleotides=max_nucleotides, preset=preset, strict=strict, **kwargs
         )
