@@ -17,7 +17,7 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/bioscan-hf demo $(ARGS)
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m ruff check bioscan_hf tests bench dataset_script
+	HF_HUB_OFFLINE=1 $(PY) -m ruff check bioscan_hf tests bench dataset_script spaces
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 --durations=15 $(ARGS)
 
 bench: $(STAMP)

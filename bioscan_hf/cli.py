@@ -420,6 +420,61 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_index(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index",
+        help="embed reference specimens and write a FAISS index for the Space",
+        description="Embed the keys (train + key_unseen) of a prepared dataset with a DNA model and "
+        "write OUT/dna.faiss, OUT/keys.parquet (key metadata) and OUT/index.json.",
+    )
+    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--model", default="kmer6", help="BarcodeBERT folder or kmerK (default kmer6)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--approximate", action="store_true", help="HNSW graph instead of exact search (millions of keys)")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.retrieval import build_dna_index
+
+        folder = build_dna_index(args.dataset, args.model, args.out, approximate=args.approximate)
+        print(f"index written to {folder}; start the Space with:")
+        print(f"  BIOSCAN_SPACE_INDEX={folder} python spaces/bioscan-retrieval/app.py")
+
+    p.set_defaults(func=run)
+
+
+def _add_push_space(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("push-space", help="upload the retrieval Space (app and index) to the Hub")
+    p.add_argument("--repo-id", required=True, help="Hub Space id, e.g. me/bioscan-retrieval")
+    p.add_argument("--app", default="spaces/bioscan-retrieval", help="the app folder")
+    p.add_argument("--index", help="an index folder to ship as artifacts/index (built on first start otherwise)")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--token", default=None)
+
+    def run(args: argparse.Namespace) -> None:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from bioscan_hf.hub import upload_folder
+
+        with tempfile.TemporaryDirectory() as staging:
+            folder = Path(staging) / "space"
+            shutil.copytree(args.app, folder, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
+            if args.index:
+                shutil.copytree(args.index, folder / "artifacts" / "index")
+            url = upload_folder(
+                folder,
+                args.repo_id,
+                "space",
+                token=args.token,
+                private=args.private,
+                message="Upload the BIOSCAN retrieval Space with bioscan-hf",
+            )
+        print(f"uploaded to {url}")
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `bioscan-hf` argument parser with one sub-command per capability."""
     parser = argparse.ArgumentParser(
@@ -443,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_model_card,
         _add_push_model,
         _add_evaluate,
+        _add_index,
+        _add_push_space,
     ):
         add(sub)
     return parser

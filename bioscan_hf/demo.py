@@ -87,6 +87,10 @@ def run_demo(
     path.write_text(text + "\n")
     print(text)
     print(f"\nreport written to {path}")
+    model = out / "barcodebert" / "final" if pretrain_steps else "kmer6"
+    print("To identify specimens in the retrieval Space on these keys:")
+    print(f"  bioscan-hf index --dataset {out / 'dataset'} --model {model} --out {out / 'index'}")
+    print(f"  BIOSCAN_SPACE_INDEX={out / 'index'} python spaces/bioscan-retrieval/app.py")
     return path
 
 
