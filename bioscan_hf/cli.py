@@ -18,6 +18,9 @@ EPILOG = """examples:
 """
 
 
+DATASET_HELP = "folder written by `bioscan-hf prepare` (metadata config)"
+
+
 def _scale(value: str) -> str | int:
     return value if value in ("small", "medium") else int(value)
 
@@ -245,7 +248,7 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
         "hidden 768, 50% of tokens masked to [MASK], AdamW + OneCycle, batch 128, lr 2e-4. Runs "
         "under `accelerate launch` for several processes; resumes from OUT's last checkpoint.",
     )
-    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
     p.add_argument("--k", type=int, default=8, help="k-mer length (default 8)")
     p.add_argument("--hidden-size", type=int, default=768)
@@ -288,7 +291,7 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
         description="Fine-tune a BarcodeBERT checkpoint to classify species on train; report "
         "micro and macro accuracy on val and test. Runs under `accelerate launch` too.",
     )
-    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--model", required=True, help="a BarcodeBERT folder (e.g. pretrain's OUT/final)")
     p.add_argument("--out", required=True)
     _add_training_options(p, epochs=10, batch=128, lr=2e-4)
@@ -389,7 +392,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "OUT/metrics.md and plots.",
     )
     p.add_argument("task", choices=("knn", "linear", "cluster", "baselines", "all"))
-    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--model", default="kmer6", help="BarcodeBERT folder, kmerK (e.g. kmer6) or align")
     p.add_argument(
         "--concat-model",
@@ -427,7 +430,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
         description="Embed the keys (train + key_unseen) of a prepared dataset with a DNA model and "
         "write OUT/dna.faiss, OUT/keys.parquet (key metadata) and OUT/index.json.",
     )
-    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` (metadata config)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--model", default="kmer6", help="BarcodeBERT folder or kmerK (default kmer6)")
     p.add_argument("--out", required=True)
     p.add_argument("--approximate", action="store_true", help="HNSW graph instead of exact search (millions of keys)")

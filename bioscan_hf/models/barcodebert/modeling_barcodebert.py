@@ -39,6 +39,11 @@ class BarcodeBertPreTrainedModel(BertPreTrainedModel):
     base_model_prefix = "bert"
     _no_split_modules = ["BertEmbeddings", "BertLayer"]
 
+    @torch.no_grad()
+    def get_dna_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Barcode embeddings [B, hidden]: the mean of the encoder's last hidden layer over real tokens."""
+        return self.base_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+
 
 class BarcodeBertModel(BarcodeBertPreTrainedModel):
     """The encoder; returns the last hidden states and the masked-mean barcode embedding."""
@@ -77,11 +82,6 @@ class BarcodeBertModel(BarcodeBertPreTrainedModel):
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=embeddings, attention_mask=attention_mask)
         hidden = self.encoder(embeddings, attention_mask=mask, position_ids=position_ids, **kwargs).last_hidden_state
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=masked_mean(hidden, attention_mask))
-
-    @torch.no_grad()
-    def get_dna_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Barcode embeddings [B, hidden]: the mean of the last hidden layer over real tokens."""
-        return self(input_ids=input_ids, attention_mask=attention_mask).pooler_output
 
 
 class BarcodeBertForMaskedLM(BarcodeBertPreTrainedModel):
@@ -128,10 +128,6 @@ class BarcodeBertForMaskedLM(BarcodeBertPreTrainedModel):
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
 
-    def get_dna_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Barcode embeddings from the encoder (see `BarcodeBertModel.get_dna_embeddings`)."""
-        return self.bert.get_dna_embeddings(input_ids, attention_mask)
-
 
 class BarcodeBertForSequenceClassification(BarcodeBertPreTrainedModel):
     """A linear classifier on the barcode embedding (species classification in the paper)."""
@@ -161,7 +157,3 @@ class BarcodeBertForSequenceClassification(BarcodeBertPreTrainedModel):
         return SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-
-    def get_dna_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Barcode embeddings from the encoder (see `BarcodeBertModel.get_dna_embeddings`)."""
-        return self.bert.get_dna_embeddings(input_ids, attention_mask)
