@@ -56,15 +56,20 @@ def bench_size(n: int, n_queries: int, hnsw: bool) -> dict:
         start = time.perf_counter()
         index = build()
         built = time.perf_counter() - start
-        found, times = latencies(index, queries)
-        result[name] = {
-            "build_s": built,
-            "p50_ms": float(np.median(times)),
-            "p95_ms": float(np.percentile(times, 95)),
-            "recall_at_1": recall(found, truth, 1),
-            "recall_at_10": recall(found, truth, 10),
-        }
-        print(n, name, result[name], flush=True)
+        for setting in (32, 64, 128, 256):  # nprobe for IVF, efSearch for HNSW: recall against latency
+            if name == "ivf":
+                index.nprobe = setting
+            else:
+                index.hnsw.efSearch = setting
+            found, times = latencies(index, queries)
+            result[f"{name}_{setting}"] = {
+                "build_s": built,
+                "p50_ms": float(np.median(times)),
+                "p95_ms": float(np.percentile(times, 95)),
+                "recall_at_1": recall(found, truth, 1),
+                "recall_at_10": recall(found, truth, 10),
+            }
+            print(n, name, setting, result[f"{name}_{setting}"], flush=True)
     return result
 
 
