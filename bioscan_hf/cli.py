@@ -433,7 +433,9 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--model", default="kmer6", help="BarcodeBERT folder or kmerK (default kmer6)")
     p.add_argument("--out", required=True)
-    p.add_argument("--approximate", action="store_true", help="HNSW graph instead of exact search (millions of keys)")
+    p.add_argument(
+        "--approximate", action="store_true", help="inverted-file index instead of exact search (millions of keys)"
+    )
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.retrieval import build_dna_index
