@@ -23,6 +23,8 @@ sys.path.insert(0, str(HERE))
 
 from bench_evaluation import taxonomy_embeddings  # noqa: E402
 
+from bioscan_hf.retrieval import ivf_index  # noqa: E402  (the index the Space builds with --approximate)
+
 
 def latencies(index: faiss.Index, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, list[float]]:
     found, times = [], []
@@ -49,7 +51,7 @@ def bench_size(n: int, n_queries: int, hnsw: bool) -> dict:
     exact.add(keys)
     truth, times = latencies(exact, queries)
     result["exact"] = {"p50_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95))}
-    candidates = {"ivf": lambda: ivf_index(keys)}
+    candidates = {"ivf": lambda: filled(ivf_index(keys), keys)}
     if hnsw:
         candidates["hnsw"] = lambda: hnsw_index(keys)
     for name, build in candidates.items():
@@ -73,20 +75,15 @@ def bench_size(n: int, n_queries: int, hnsw: bool) -> dict:
     return result
 
 
-def hnsw_index(keys: np.ndarray) -> faiss.Index:
-    index = faiss.IndexHNSWFlat(keys.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efSearch = 128
+def filled(index: faiss.Index, keys: np.ndarray) -> faiss.Index:
     index.add(keys)
     return index
 
 
-def ivf_index(keys: np.ndarray) -> faiss.Index:
-    n_lists = int(4 * np.sqrt(len(keys)))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(keys.shape[1]), keys.shape[1], n_lists, faiss.METRIC_INNER_PRODUCT)
-    sample = keys[np.random.default_rng(0).choice(len(keys), min(len(keys), 40 * n_lists), replace=False)]
-    index.train(sample)
+def hnsw_index(keys: np.ndarray) -> faiss.Index:
+    index = faiss.IndexHNSWFlat(keys.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = 128
     index.add(keys)
-    index.nprobe = 32
     return index
 
 

@@ -83,8 +83,8 @@ def build_dna_index(
     return out
 
 
-def ivf_index(vectors: np.ndarray, nprobe: int = 128) -> faiss.IndexIVFFlat:
-    """An untrained-then-trained IVF index (4·√n lists, inner product) for L2-normalised `vectors`."""
+def ivf_index(vectors: np.ndarray, nprobe: int = 256) -> faiss.IndexIVFFlat:
+    """A trained IVF index (4·√n lists, inner product, nprobe 256) for L2-normalised `vectors`, not yet filled."""
     n_lists = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
     quantizer = faiss.IndexFlatIP(vectors.shape[1])
     index = faiss.IndexIVFFlat(quantizer, vectors.shape[1], n_lists, faiss.METRIC_INNER_PRODUCT)
@@ -126,7 +126,7 @@ class Searcher:
         self.info = json.loads((folder / "index.json").read_text())
         self.index = faiss.read_index(str(folder / "dna.faiss"))
         if self.info["approximate"]:
-            faiss.extract_index_ivf(self.index).nprobe = self.info.get("nprobe", 128)
+            faiss.extract_index_ivf(self.index).nprobe = self.info.get("nprobe", 256)
         self.keys = pd.read_parquet(folder / "keys.parquet")
         self.embed = DnaEmbedder(self.info["model"])
         self._by_processid = {pid: i for i, pid in enumerate(self.keys["processid"])}
