@@ -22,7 +22,7 @@ import datasets
 from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, Bioscan5M
+from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError
 from bioscan_hf.data.release import CONFIGS, MissingImageError, available_configs, resolve_config
 from bioscan_hf.hub import upload_folder
@@ -96,8 +96,8 @@ def prepare(
     repo_id: str = "bioscan-5m",
 ) -> dict:
     """Build each config into `out` (resuming finished ones) and write the card; returns a summary."""
-    if on_missing_image not in ("error", "skip"):
-        raise ValueError(f"on_missing_image must be 'error' or 'skip', got {on_missing_image!r}")
+    if on_missing_image not in ON_MISSING_IMAGE:
+        raise ValueError(f"on_missing_image must be one of {', '.join(ON_MISSING_IMAGE)}, got {on_missing_image!r}")
     release, out = Path(release), Path(out)
     chosen, skipped = plan_configs(release, configs)
     out.mkdir(parents=True, exist_ok=True)
