@@ -100,6 +100,7 @@ def prepare(
         raise ValueError(f"on_missing_image must be one of {', '.join(ON_MISSING_IMAGE)}, got {on_missing_image!r}")
     release, out = Path(release), Path(out)
     chosen, skipped = plan_configs(release, configs)
+    chosen.sort(key=list(CONFIGS).index)  # whole packages first: their split groups can then point at them
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"built": [], "reused": [], "skipped": skipped, "skipped_images": {}}
     for name in chosen:
@@ -108,6 +109,8 @@ def prepare(
             shutil.rmtree(target)
         if (target / COMPLETE_MARKER).exists():
             summary["reused"].append(name)
+        elif _alias_split_group(out, name):
+            summary["built"].append(name)
         else:
             _build_config(release, out, name, num_proc, max_shard_size, on_missing_image)
             summary["built"].append(name)
@@ -117,6 +120,21 @@ def prepare(
         write_card(out, repo_id=repo_id)  # after every config, so a finished config is usable at once
     shutil.rmtree(out / ".staging", ignore_errors=True)
     return summary
+
+
+def _alias_split_group(out: Path, name: str) -> bool:
+    """Make a split-group config (e.g. `cropped_256_eval`) point at its whole package's finished shards
+    instead of writing the same images twice; False when the package is not built in `out`."""
+    package, splits = CONFIGS[name]
+    source = out / "data" / str(package) / COMPLETE_MARKER
+    if package is None or package == name or not source.exists():
+        return False
+    marker = json.loads(source.read_text())
+    info = dict(marker["dataset_info"], splits=[s for s in marker["dataset_info"]["splits"] if s["name"] in splits])
+    alias = {"config": name, "alias_of": package, "dataset_info": info, "skipped_images": []}
+    (out / "data" / name).mkdir(parents=True, exist_ok=True)
+    (out / "data" / name / COMPLETE_MARKER).write_text(json.dumps(alias))
+    return True
 
 
 def _build_config(
@@ -186,7 +204,7 @@ def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m") -> Path:
         splits = [s["name"] for s in marker["dataset_info"]["splits"]]
         entry = {
             "config_name": name,
-            "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in splits],
+            "data_files": [{"split": s, "path": f"data/{marker.get('alias_of', name)}/{s}-*.parquet"} for s in splits],
         }
         if name == default:
             entry["default"] = True

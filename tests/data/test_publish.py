@@ -217,3 +217,12 @@ def test_chunk_rule_cross_check(sample_release: Path) -> None:
     wrong = "0f" if rule != "0f" else "1f"
     with pytest.raises(MissingImageError, match=f"record {pid} .*chunk '{wrong}' disagrees"):
         store.member_path(pid, "pretrain", wrong)
+
+
+def test_split_groups_reuse_the_whole_package(prepared: Path) -> None:
+    # the `prepared` fixture built cropped_256 and cropped_256_eval: the group points at the package's shards
+    assert not list((prepared / "data" / "cropped_256_eval").glob("*.parquet"))
+    assert "path: data/cropped_256/test_unseen-*.parquet" in (prepared / "README.md").read_text()
+    group = datasets.load_dataset(str(prepared), "cropped_256_eval", split="test_unseen")
+    whole = datasets.load_dataset(str(prepared), "cropped_256", split="test_unseen")
+    assert group["processid"] == whole["processid"]
