@@ -1,0 +1,160 @@
+"""CLIBD: contrastive image–DNA–taxonomy model with a CLIP-like API.
+
+Three towers — a timm ViT for images, `BarcodeBertModel` for barcodes, a BERT for the taxonomy string —
+each followed by a linear projection into one L2-normalised space. The loss is the symmetric InfoNCE
+averaged over the pairs image–DNA, image–text and DNA–text. A record missing a modality (marked by a
+False entry in `image_mask` / `dna_mask` / `text_mask`) is left out of the pairs that need it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import timm
+import torch
+import torch.distributed as dist
+from torch import nn
+from transformers import BertModel, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ..barcodebert.modeling_barcodebert import BarcodeBertModel, masked_mean
+from .configuration_clibd import ClibdConfig
+
+MODALITIES = ("image", "dna", "text")
+PAIRS = (("image", "dna"), ("image", "text"), ("dna", "text"))
+
+
+def gather_with_grad(features: torch.Tensor) -> torch.Tensor:
+    """Features of every process, concatenated, keeping gradients (identity without distribution)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return features
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(features), dim=0)
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE of matched rows of two L2-normalised feature matrices."""
+    logits = scale * a @ b.t()
+    targets = torch.arange(len(a), device=a.device)
+    return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.t(), targets)) / 2
+
+
+def clibd_loss(
+    features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor], scale: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Mean symmetric InfoNCE over the modality pairs present; each pair uses the rows having both."""
+    losses = {}
+    for first, second in PAIRS:
+        if first not in features or second not in features:
+            continue
+        both = masks[first] & masks[second]
+        if both.sum() >= 2:
+            losses[f"{first}_{second}"] = info_nce(features[first][both], features[second][both], scale)
+    if not losses:
+        raise ValueError("a CLIBD batch needs at least two records sharing two modalities")
+    return torch.stack(list(losses.values())).mean(), losses
+
+
+@dataclass
+class ClibdOutput(ModelOutput):
+    """Loss, the per-pair losses, and the normalised embedding of each modality given."""
+
+    loss: torch.Tensor | None = None
+    pair_losses: dict | None = None
+    image_embeds: torch.Tensor | None = None
+    dna_embeds: torch.Tensor | None = None
+    text_embeds: torch.Tensor | None = None
+    logit_scale: torch.Tensor | None = None
+
+
+class ClibdPreTrainedModel(PreTrainedModel):
+    """Weights initialisation and loading for CLIBD."""
+
+    config_class = ClibdConfig
+    config: ClibdConfig
+    base_model_prefix = "clibd"
+    _supports_sdpa = True
+
+
+class ClibdModel(ClibdPreTrainedModel):
+    """The three towers, their projections and the learnable temperature."""
+
+    def __init__(self, config: ClibdConfig) -> None:
+        super().__init__(config)
+        self.image_model = timm.create_model(
+            config.image_model, pretrained=False, num_classes=0, img_size=config.image_size
+        )
+        self.dna_model = BarcodeBertModel(config.dna_config)
+        self.text_model = BertModel(config.text_config, add_pooling_layer=False)
+        self.image_projection = nn.Linear(self.image_model.num_features, config.projection_dim, bias=False)
+        self.dna_projection = nn.Linear(config.dna_config.hidden_size, config.projection_dim, bias=False)
+        self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
+        self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if module is self:  # the towers initialise themselves; only the temperature is ours
+            with torch.no_grad():
+                self.logit_scale.fill_(float(self.config.logit_scale_init_value))
+        elif isinstance(module, nn.Linear) and module in (
+            self.image_projection,
+            self.dna_projection,
+            self.text_projection,
+        ):
+            nn.init.normal_(module.weight, std=self.config.initializer_range)
+
+    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """L2-normalised image embeddings [B, projection_dim]."""
+        return nn.functional.normalize(self.image_projection(self.image_model(pixel_values)), dim=-1)
+
+    def get_dna_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """L2-normalised barcode embeddings (BarcodeBERT's masked mean, projected)."""
+        pooled = self.dna_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+        return nn.functional.normalize(self.dna_projection(pooled), dim=-1)
+
+    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """L2-normalised taxonomy-text embeddings (mean over real tokens, projected)."""
+        hidden = self.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return nn.functional.normalize(self.text_projection(masked_mean(hidden, attention_mask)), dim=-1)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        dna_input_ids: torch.Tensor | None = None,
+        dna_attention_mask: torch.Tensor | None = None,
+        text_input_ids: torch.Tensor | None = None,
+        text_attention_mask: torch.Tensor | None = None,
+        image_mask: torch.Tensor | None = None,
+        dna_mask: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        return_loss: bool = True,
+    ) -> ClibdOutput:
+        features = {}
+        if pixel_values is not None:
+            features["image"] = self.get_image_features(pixel_values)
+        if dna_input_ids is not None:
+            features["dna"] = self.get_dna_features(dna_input_ids, dna_attention_mask)
+        if text_input_ids is not None:
+            features["text"] = self.get_text_features(text_input_ids, text_attention_mask)
+        scale = self.logit_scale.exp().clamp(max=self.config.logit_scale_max)
+        loss = pair_losses = None
+        if return_loss and len(features) >= 2:
+            given = {"image": image_mask, "dna": dna_mask, "text": text_mask}
+            masks = {
+                name: (
+                    given[name] if given[name] is not None else torch.ones(len(f), dtype=torch.bool, device=f.device)
+                )
+                for name, f in features.items()
+            }
+            gathered = {name: gather_with_grad(f) for name, f in features.items()}
+            gathered_masks = {name: gather_with_grad(m.to(torch.bool)) for name, m in masks.items()}
+            loss, pair_losses = clibd_loss(gathered, gathered_masks, scale)
+        return ClibdOutput(
+            loss=loss,
+            pair_losses=pair_losses,
+            image_embeds=features.get("image"),
+            dna_embeds=features.get("dna"),
+            text_embeds=features.get("text"),
+            logit_scale=scale,
+        )

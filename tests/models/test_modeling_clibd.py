@@ -1,0 +1,110 @@
+"""CLIBD: config defaults, CLIP-like features, the loss against a hand computation, missing modalities."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModel
+
+from bioscan_hf.models.barcodebert import KmerTokenizerFast
+from bioscan_hf.models.clibd import ClibdConfig, ClibdModel, clibd_loss, info_nce
+
+TINY = {
+    "image_model": "vit_tiny_patch16_224",
+    "image_size": 32,
+    "projection_dim": 16,
+    "dna_config": {
+        "k_mer": 4,
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    },
+    "text_config": {
+        "vocab_size": 100,
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    },
+}
+
+
+def _batch() -> dict:
+    torch.manual_seed(0)
+    dna = KmerTokenizerFast(k=4)(["ACGTACGTAAAT", "TTTTACGTACGG", "ACGGTTGA"], padding=True, return_tensors="pt")
+    text = torch.randint(5, 100, (3, 6))
+    return {
+        "pixel_values": torch.randn(3, 3, 32, 32),
+        "dna_input_ids": dna["input_ids"],
+        "dna_attention_mask": dna["attention_mask"],
+        "text_input_ids": text,
+        "text_attention_mask": torch.ones_like(text),
+    }
+
+
+def test_defaults_follow_the_release() -> None:
+    config = ClibdConfig()
+    assert config.dna_config.k_mer == 5 and config.text_config.hidden_size == 512
+    assert config.projection_dim == 768 and config.image_model == "vit_base_patch16_224"
+    assert config.logit_scale_init_value == pytest.approx(math.log(1 / 0.07)) and config.logit_scale_max == 100
+
+
+def test_info_nce_matches_a_hand_computation() -> None:
+    a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.6, 0.8]]), dim=-1)
+    b = torch.nn.functional.normalize(torch.tensor([[0.8, 0.6], [0.0, 1.0]]), dim=-1)
+    scale = torch.tensor(10.0)
+    sims = (a @ b.t()).tolist()  # [[0.8, 0.0], [0.96, 0.8]]
+
+    def xent(row: list[float], target: int) -> float:
+        return -math.log(math.exp(10 * row[target]) / sum(math.exp(10 * v) for v in row))
+
+    rows = sum(xent(sims[i], i) for i in range(2)) / 2
+    cols = sum(xent([sims[j][i] for j in range(2)], i) for i in range(2)) / 2
+    assert info_nce(a, b, scale).item() == pytest.approx((rows + cols) / 2, rel=1e-5)
+
+
+def test_missing_modalities_leave_their_pairs() -> None:
+    torch.manual_seed(1)
+    feats = {m: torch.nn.functional.normalize(torch.randn(4, 8), dim=-1) for m in ("image", "dna", "text")}
+    masks = {
+        "image": torch.tensor([True, True, False, True]),
+        "dna": torch.ones(4, dtype=torch.bool),
+        "text": torch.ones(4, dtype=torch.bool),
+    }
+    loss, pairs = clibd_loss(feats, masks, torch.tensor(5.0))
+    keep = masks["image"]
+    assert pairs["image_dna"].item() == pytest.approx(
+        info_nce(feats["image"][keep], feats["dna"][keep], torch.tensor(5.0)).item()
+    )
+    assert loss.item() == pytest.approx(sum(p.item() for p in pairs.values()) / 3)
+    with pytest.raises(ValueError, match="at least two records"):
+        clibd_loss(
+            {"image": feats["image"], "dna": feats["dna"]},
+            {"image": torch.tensor([True, False, False, False]), "dna": masks["dna"]},
+            torch.tensor(5.0),
+        )
+
+
+def test_features_loss_and_round_trip(tmp_path: Path) -> None:
+    model = ClibdModel(ClibdConfig(**TINY)).eval()
+    batch = _batch()
+    out = model(**batch)
+    for name in ("image_embeds", "dna_embeds", "text_embeds"):
+        norms = getattr(out, name).norm(dim=-1)
+        torch.testing.assert_close(norms, torch.ones_like(norms))
+    assert set(out.pair_losses) == {"image_dna", "image_text", "dna_text"}
+    assert out.logit_scale.item() == pytest.approx(1 / 0.07, rel=1e-4)
+    out.loss.backward()
+    assert model.logit_scale.grad is not None and model.image_projection.weight.grad is not None
+    model.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, ClibdModel)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**batch).loss, model(**batch).loss)
+        torch.testing.assert_close(
+            loaded.get_dna_features(batch["dna_input_ids"], batch["dna_attention_mask"]), out.dna_embeds.detach()
+        )
