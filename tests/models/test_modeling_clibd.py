@@ -108,3 +108,37 @@ def test_features_loss_and_round_trip(tmp_path: Path) -> None:
         torch.testing.assert_close(
             loaded.get_dna_features(batch["dna_input_ids"], batch["dna_attention_mask"]), out.dna_embeds.detach()
         )
+
+
+def test_processor_with_real_photos_and_missing_modalities() -> None:
+    from PIL import Image
+
+    from bioscan_hf.models.clibd.processing_clibd import (
+        ClibdProcessor,
+        build_taxonomy_tokenizer,
+        image_transform,
+        taxonomy_text,
+    )
+
+    photos = sorted((Path(__file__).resolve().parents[3] / "shared" / "data" / "images" / "cropped_256").glob("*"))
+    image = Image.open(photos[0]) if photos else Image.new("RGB", (341, 256), (200, 180, 160))
+    assert image_transform(train=False)(image).shape == (3, 224, 224)
+    assert image_transform(train=True)(image).shape == (3, 224, 224)
+    record = {"order": "Diptera", "family": "Phoridae", "genus": "Megaselia", "species": None}
+    assert taxonomy_text(record) == "Diptera Phoridae Megaselia"
+    text_tok = build_taxonomy_tokenizer(["Diptera", "Phoridae", "Megaselia", "Megaselia scalaris"])
+    processor = ClibdProcessor(KmerTokenizerFast(k=4), text_tok, image_size=32)
+    batch = processor(
+        [image, None, image],
+        ["ACGTACGTAAAT", "TTTTACGTACGG", None],
+        [taxonomy_text(record), "Diptera", "Megaselia scalaris"],
+    )
+    assert batch["pixel_values"].shape == (3, 3, 32, 32)
+    assert batch["image_mask"].tolist() == [True, False, True] and batch["dna_mask"].tolist() == [True, True, False]
+    assert text_tok.unk_token_id not in batch["text_input_ids"][0].tolist()
+    model = ClibdModel(ClibdConfig(**{**TINY, "text_config": {**TINY["text_config"], "vocab_size": len(text_tok)}}))
+    out = model(**batch)
+    # only record 0 has both an image and a barcode: a one-record pair has no negatives and is skipped
+    assert torch.isfinite(out.loss) and set(out.pair_losses) == {"image_text", "dna_text"}
+    with pytest.raises(ValueError, match="2 barcodes"):
+        processor([image], ["ACGT", "ACGT"], ["Diptera"])
