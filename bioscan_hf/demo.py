@@ -15,7 +15,7 @@ from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import markdown_table, plot_orders_per_split, rank_table, split_table
 from bioscan_hf.data.sample import write_sample_release
-from bioscan_hf.evaluation.dna import cluster_task, knn_task, linear_task
+from bioscan_hf.evaluation.dna import DnaEmbedder, cluster_task, knn_task, linear_task
 from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
 
 SYNTHETIC_NOTE = (
@@ -121,10 +121,11 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
         ("k-mer profile (k=6)", "kmer6"),
         ("alignment (edlib)", "align"),
     ):
-        metrics = knn_task(data, model)
+        embedder = model if model == "align" else DnaEmbedder(model)  # each split embedded once per model
+        metrics = knn_task(data, embedder)
         if model != "align":
-            metrics.update(linear_task(data, model))
-            metrics.update(cluster_task(data, model, seed)[0])
+            metrics.update(linear_task(data, embedder))
+            metrics.update(cluster_task(data, embedder, seed)[0])
         rows.append(
             {
                 "model": name,

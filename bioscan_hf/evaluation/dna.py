@@ -43,9 +43,13 @@ def _split(data: datasets.DatasetDict, name: str) -> datasets.Dataset:
 
 
 class DnaEmbedder:
-    """Embeds barcodes with a BarcodeBERT folder or a k-mer profile (`kmerK`)."""
+    """Embeds barcodes with a BarcodeBERT folder or a k-mer profile (`kmerK`).
+
+    `split` remembers each split's embeddings, so the tasks run on one model embed every split once.
+    """
 
     def __init__(self, model: str | os.PathLike) -> None:
+        self._splits: dict[str, np.ndarray] = {}
         self.name = str(model)
         match = _KMER.match(self.name)
         if self.name == "align":
@@ -63,8 +67,18 @@ class DnaEmbedder:
 
         return embed_dna(self.model, self.tokenizer, list(sequences))
 
+    def split(self, data: datasets.DatasetDict, name: str) -> np.ndarray:
+        """Embeddings of a split's barcodes (computed once per embedder)."""
+        if name not in self._splits:
+            self._splits[name] = self(_split(data, name)["dna_barcode"])
+        return self._splits[name]
 
-def knn_task(data: datasets.DatasetDict, model: str, prefix: str = "knn") -> dict[str, float]:
+
+def _embedder(model: str | DnaEmbedder) -> DnaEmbedder:
+    return model if isinstance(model, DnaEmbedder) else DnaEmbedder(model)
+
+
+def knn_task(data: datasets.DatasetDict, model: str | DnaEmbedder, prefix: str = "knn") -> dict[str, float]:
     """1-NN: keys `train`, queries `test_unseen`, at order, family and genus."""
     keys, queries = _split(data, "train"), _split(data, "test_unseen")
     metrics: dict[str, float] = {}
@@ -78,8 +92,8 @@ def knn_task(data: datasets.DatasetDict, model: str, prefix: str = "knn") -> dic
             )
             metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = micro, macro
         return metrics
-    embed = DnaEmbedder(model)
-    key_vectors, query_vectors = embed(keys["dna_barcode"]), embed(queries["dna_barcode"])
+    embed = _embedder(model)
+    key_vectors, query_vectors = embed.split(data, "train"), embed.split(data, "test_unseen")
     for rank in KNN_RANKS:
         result = knn_probe(key_vectors, rank_values(keys, rank), query_vectors, rank_values(queries, rank))
         metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = result["micro"], result["macro"]
@@ -88,33 +102,33 @@ def knn_task(data: datasets.DatasetDict, model: str, prefix: str = "knn") -> dic
     return metrics
 
 
-def linear_task(data: datasets.DatasetDict, model: str) -> dict[str, float]:
+def linear_task(data: datasets.DatasetDict, model: str | DnaEmbedder) -> dict[str, float]:
     """Linear probe: logistic regression on frozen `train` embeddings, scored on `test` species."""
     train, test = _split(data, "train"), _split(data, "test")
-    embed = DnaEmbedder(model)
+    embed = _embedder(model)
     result = linear_probe(
-        embed(train["dna_barcode"]),
+        embed.split(data, "train"),
         rank_values(train, "species"),
-        embed(test["dna_barcode"]),
+        embed.split(data, "test"),
         rank_values(test, "species"),
     )
     return {"linear_species_micro": result["micro"], "linear_species_macro": result["macro"]}
 
 
 def cluster_task(
-    data: datasets.DatasetDict, model: str, seed: int = 0, also: Sequence[str] = ()
+    data: datasets.DatasetDict, model: str | DnaEmbedder, seed: int = 0, also: Sequence[str] = ()
 ) -> tuple[dict[str, float], dict]:
     """Zero-shot clustering of test + test_unseen; returns (AMI per rank, material for the plots).
 
     With `also`, the embeddings of those models are z-scored and concatenated with `model`'s.
     """
-    parts = [data[s] for s in ("test", "test_unseen") if s in data and data[s].num_rows]
-    if not parts:
+    names = [s for s in ("test", "test_unseen") if s in data and data[s].num_rows]
+    if not names:
         raise EvaluationError("the dataset has no test or test_unseen records to cluster")
-    records = datasets.concatenate_datasets(parts)
-    vectors = DnaEmbedder(model)(records["dna_barcode"])
-    if also:
-        vectors = combine([vectors, *(DnaEmbedder(other)(records["dna_barcode"]) for other in also)])
+    records = datasets.concatenate_datasets([data[s] for s in names])
+    embedders = [_embedder(model), *(DnaEmbedder(other) for other in also)]
+    per_model = [np.concatenate([e.split(data, s) for s in names]) for e in embedders]
+    vectors = combine(per_model) if also else per_model[0]
     labels = {rank: rank_values(records, rank) for rank in CLUSTER_RANKS}
     scores, _ = zero_shot_clustering(vectors, labels, seed=seed)
     plane = reduce_umap(vectors, seed=seed, n_components=2)
@@ -145,15 +159,17 @@ def evaluate_dna(
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, float] = {}
     plots: dict = {}
+    embedder = model if model == "align" else DnaEmbedder(model)  # each split embedded once for all tasks
     if "knn" in tasks:
-        metrics.update(knn_task(data, model))
+        metrics.update(knn_task(data, embedder))
     if "linear" in tasks:
-        metrics.update(linear_task(data, model))
+        metrics.update(linear_task(data, embedder))
     if "cluster" in tasks:
-        scores, plots = cluster_task(data, model, seed, also=cluster_also)
+        scores, plots = cluster_task(data, embedder, seed, also=cluster_also)
         metrics.update(scores)
     if baselines:
-        metrics.update(knn_task(data, "kmer6", prefix="baseline_kmer6_knn"))
+        kmer6 = embedder if str(model) == "kmer6" else "kmer6"  # reuse the k-mer embeddings when scored already
+        metrics.update(knn_task(data, kmer6, prefix="baseline_kmer6_knn"))
         metrics.update(knn_task(data, "align", prefix="baseline_align_knn"))
     write_outputs(out, model, metrics, plots)
     return metrics
