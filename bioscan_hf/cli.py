@@ -15,6 +15,8 @@ EPILOG = """examples:
   bioscan-hf pretrain --dataset bioscan5m-hub --out bb-pretrain          # BarcodeBERT 8-4-4
   accelerate launch --multi_gpu --num_processes 4 $(which bioscan-hf) pretrain --dataset bioscan5m-hub --out bb
   bioscan-hf finetune --dataset bioscan5m-hub --model bb-pretrain/final --out bb-species
+  bioscan-hf train-clibd --dataset bioscan5m-hub --dna-model bb-pretrain/final --out clibd
+  bioscan-hf evaluate retrieval --dataset bioscan5m-hub --model clibd/final --out clibd-eval
 """
 
 
@@ -313,6 +315,58 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_train_clibd(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-clibd",
+        help="align images, barcodes and taxonomy text (CLIBD) with Trainer",
+        description="Contrastive training of CLIBD on the paired images, barcodes and taxonomy of "
+        "pretrain + train in an image config of a prepared dataset. Towers start from local "
+        "checkpoints when given (timm weights file, BarcodeBERT folder, BERT folder). LoRA (rank 4 on "
+        "query/value; the ViT's fused qkv) or full fine-tuning; bf16 on GPUs that have it. Runs under "
+        "`accelerate launch` (features gathered across processes). OUT/initial = the towers before "
+        "alignment (the no-alignment baseline), OUT/final = the trained model (LoRA merged), "
+        "OUT/adapter = the LoRA adapter. Undecodable images are listed in OUT/undecodable_images.tsv.",
+    )
+    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` with an image config")
+    p.add_argument("--config", default="cropped_256", help="image config to train on (default cropped_256)")
+    p.add_argument("--out", required=True, help="output folder (checkpoints, initial/, final/, adapter/)")
+    p.add_argument(
+        "--preset", choices=("published", "small"), default="published", help="model size (small: CPU minutes)"
+    )
+    p.add_argument("--image-checkpoint", help="timm weights file for the image model (.safetensors/.pth)")
+    p.add_argument("--dna-model", help="BarcodeBERT folder to start the DNA tower from")
+    p.add_argument("--text-model", help="BERT folder (with its tokenizer) to start the text tower from")
+    p.add_argument("--finetune", choices=("lora", "full"), default="lora", help="LoRA adapters or all weights")
+    p.add_argument("--lora-rank", type=int, default=4)
+    p.add_argument("--no-text", action="store_true", help="train the image–DNA pair only")
+    _add_training_options(p, epochs=15, batch=500, lr=1e-4)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.training.clibd import train_clibd
+
+        result = train_clibd(
+            args.dataset,
+            args.out,
+            config=args.config,
+            preset=args.preset,
+            image_checkpoint=args.image_checkpoint,
+            dna_model=args.dna_model,
+            text_model=args.text_model,
+            finetune=args.finetune,
+            lora_rank=args.lora_rank,
+            use_text=not args.no_text,
+            seed=args.seed,
+            resume=not args.no_resume,
+            **_training_overrides(args),
+        )
+        if result.resumed_from:
+            print(f"resumed from {result.resumed_from}")
+        print(f"model saved to {result.model_dir}; score it with:")
+        print(f"  bioscan-hf evaluate retrieval --dataset {args.dataset} --model {result.model_dir} --out retrieval")
+
+    p.set_defaults(func=run)
+
+
 def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "convert-barcodebert",
@@ -384,16 +438,20 @@ def _add_push_model(sub: argparse._SubParsersAction) -> None:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="score a DNA model with the paper's protocols",
+        help="score a model with the paper's protocols (DNA tasks, CLIBD retrieval)",
         description="Score a BarcodeBERT folder, the k-mer profile (kmer6) or alignment (align) on a "
         "prepared dataset: knn (1-NN genus etc.: keys train, queries test_unseen), linear (linear "
         "probe, species, train → test), cluster (UMAP 50 → Ward → AMI per rank on test + "
-        "test_unseen), baselines (1-NN of kmer6 and alignment), all. Writes OUT/metrics.json, "
-        "OUT/metrics.md and plots.",
+        "test_unseen), baselines (1-NN of kmer6 and alignment), all. Or score a CLIBD folder: "
+        "retrieval (keys train + key_unseen, queries test / test_unseen; top-1/3/5 micro and macro "
+        "at order..species for DNA→DNA, image→image, image→DNA and image+DNA; seen, unseen, harmonic "
+        "mean; beside the no-alignment baseline). Writes OUT/metrics.json, a markdown report and plots.",
     )
-    p.add_argument("task", choices=("knn", "linear", "cluster", "baselines", "all"))
+    p.add_argument("task", choices=("knn", "linear", "cluster", "baselines", "all", "retrieval"))
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--model", default="kmer6", help="BarcodeBERT folder, kmerK (e.g. kmer6) or align")
+    p.add_argument(
+        "--model", default="kmer6", help="BarcodeBERT folder, kmerK (e.g. kmer6) or align; retrieval: a CLIBD folder"
+    )
     p.add_argument(
         "--concat-model",
         action="append",
@@ -402,8 +460,17 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", default="cropped_256", help="retrieval: the image config (default cropped_256)")
+    p.add_argument("--queries", choices=("test", "val"), default="test", help="retrieval: test or val queries")
+    p.add_argument(
+        "--baseline", help="retrieval: the no-alignment CLIBD folder (default: MODEL/../initial when it exists)"
+    )
+    p.add_argument("--no-baseline", action="store_true", help="retrieval: score MODEL only")
 
     def run(args: argparse.Namespace) -> None:
+        if args.task == "retrieval":
+            _run_retrieval(args)
+            return
         from bioscan_hf.evaluation.dna import TASKS, evaluate_dna
 
         tasks = {"all": TASKS, "baselines": ()}.get(args.task, (args.task,))
@@ -421,6 +488,17 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         print(f"written to {args.out}/metrics.json")
 
     p.set_defaults(func=run)
+
+
+def _run_retrieval(args: argparse.Namespace) -> None:
+    from bioscan_hf.evaluation.retrieval import default_baseline, evaluate_retrieval
+
+    baseline = None if args.no_baseline else args.baseline or default_baseline(args.model)
+    metrics = evaluate_retrieval(args.dataset, args.model, args.out, baseline, config=args.config, queries=args.queries)
+    for name, value in metrics.items():
+        if "_top1_" in name and name.endswith("_hm"):
+            print(f"{name:50s} {value:.4f}")
+    print(f"written to {args.out}/metrics.json, retrieval.md and retrieval.png")
 
 
 def _add_index(sub: argparse._SubParsersAction) -> None:
@@ -499,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_import_bold,
         _add_pretrain,
         _add_finetune,
+        _add_train_clibd,
         _add_convert_barcodebert,
         _add_model_card,
         _add_push_model,

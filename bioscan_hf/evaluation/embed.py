@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -28,19 +28,25 @@ def embed_dna(
     batch_size: int = 256,
     sort_by_length: bool = True,
     progress: bool = True,
+    features: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """Embeddings [N, hidden] (float32) in input order: the mean of the last layer over real tokens.
+    """Embeddings [N, D] (float32) in input order; by default BarcodeBERT's mean of the last layer over
+    real tokens, or `features(input_ids, attention_mask)` (e.g. CLIBD's `get_dna_features`).
 
     With `sort_by_length`, batches hold barcodes of similar length, so padding is minimal.
     """
+    features = features or model.get_dna_embeddings
     if len(sequences) == 0:
         return np.zeros((0, model.config.hidden_size), dtype=np.float32)
     lengths = np.array([len(s) for s in sequences])
     order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(len(sequences))
-    out = np.zeros((len(sequences), model.config.hidden_size), dtype=np.float32)
+    out = None
     device = next(model.parameters()).device
     for start in tqdm(range(0, len(order), batch_size), desc="embedding barcodes", disable=not progress):
         index = order[start : start + batch_size]
         batch = tokenizer([sequences[i] for i in index], padding=True, return_tensors="pt").to(device)
-        out[index] = model.get_dna_embeddings(batch["input_ids"], batch["attention_mask"]).float().cpu().numpy()
+        vectors = features(batch["input_ids"], batch["attention_mask"]).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(sequences), vectors.shape[1]), dtype=np.float32)
+        out[index] = vectors
     return out

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import numpy as np
 import torch
-from torch.optim.lr_scheduler import OneCycleLR
-from transformers import Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.hub import read_metrics, render_model_card
@@ -29,30 +26,9 @@ from bioscan_hf.models.barcodebert import (
     KmerTokenizerFast,
 )
 from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator
+from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
 
 PRETRAIN_SPLITS = ("pretrain", "other_heldout")
-
-
-class OneCycleTrainer(Trainer):
-    """`Trainer` with the published OneCycle learning-rate schedule (peak = `learning_rate`)."""
-
-    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
-        if self.lr_scheduler is None:
-            self.lr_scheduler = OneCycleLR(
-                optimizer or self.optimizer, max_lr=self.args.learning_rate, total_steps=max(1, num_training_steps)
-            )
-        return self.lr_scheduler
-
-
-@dataclass
-class TrainingRun:
-    """What a training run left: the final model folder, the checkpoint it resumed from, its logs."""
-
-    model_dir: Path
-    resumed_from: str | None
-    log_history: list[dict]
-    trainer: Trainer
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,30 +76,6 @@ def with_lengths(dataset: datasets.Dataset, tokenizer: KmerTokenizerFast) -> dat
     return dataset.map(lengths, batched=True, batch_size=4096, desc="measuring barcode lengths")
 
 
-def training_arguments(output_dir: str | os.PathLike, **overrides) -> TrainingArguments:
-    """Our defaults (published recipe where it applies; CPU-friendly otherwise) with `overrides`."""
-    defaults = {
-        "per_device_train_batch_size": 128,
-        "learning_rate": 2e-4,
-        "weight_decay": 0.01,
-        "num_train_epochs": 35,
-        "train_sampling_strategy": "group_by_length",
-        "remove_unused_columns": False,
-        "save_strategy": "steps",
-        "save_steps": 500,
-        "save_total_limit": 2,
-        "logging_steps": 50,
-        "report_to": "none",
-        "dataloader_num_workers": 0,
-        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-        # Without a GPU, processes started by `accelerate launch --multi_gpu` / torchrun train on the CPU (gloo).
-        "use_cpu": not torch.cuda.is_available(),
-        "ddp_find_unused_parameters": False,
-    }
-    defaults.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainingArguments(output_dir=str(output_dir), **defaults)
-
-
 def pretrain_barcodebert(
     dataset_dir: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -150,17 +102,7 @@ def pretrain_barcodebert(
         data_collator=BarcodeMLMCollator(tokenizer, scheme=scheme, seed=seed),
         processing_class=tokenizer,
     )
-    return _train_and_save(trainer, output_dir, resume)
-
-
-def _train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool) -> TrainingRun:
-    """Train (from the last checkpoint when resuming), save model, tokenizer and state to `output_dir/final`."""
-    checkpoint = get_last_checkpoint(str(output_dir)) if resume and Path(output_dir).is_dir() else None
-    trainer.train(resume_from_checkpoint=checkpoint)
-    final = Path(output_dir) / "final"
-    trainer.save_model(str(final))
-    trainer.save_state()
-    return TrainingRun(final, checkpoint, trainer.state.log_history, trainer)
+    return train_and_save(trainer, output_dir, resume)
 
 
 def species_labels(data: datasets.DatasetDict) -> tuple[datasets.DatasetDict, list[str]]:
@@ -217,7 +159,7 @@ def finetune_barcodebert(
         processing_class=tokenizer,
         compute_metrics=accuracy,
     )
-    run = _train_and_save(trainer, output_dir, resume)
+    run = train_and_save(trainer, output_dir, resume)
     trainer.data_collator = BarcodeClassificationCollator(tokenizer)  # no augmentation at evaluation
     for split in ("val", "test"):
         if split in data:

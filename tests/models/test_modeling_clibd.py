@@ -99,7 +99,7 @@ def test_features_loss_and_round_trip(tmp_path: Path) -> None:
     assert set(out.pair_losses) == {"image_dna", "image_text", "dna_text"}
     assert out.logit_scale.item() == pytest.approx(1 / 0.07, rel=1e-4)
     out.loss.backward()
-    assert model.logit_scale.grad is not None and model.image_projection.weight.grad is not None
+    assert model.logit_scale.log_value.grad is not None and model.image_projection.weight.grad is not None
     model.save_pretrained(tmp_path)
     loaded = AutoModel.from_pretrained(tmp_path).eval()
     assert isinstance(loaded, ClibdModel)

@@ -14,7 +14,10 @@ from ..barcodebert.configuration_barcodebert import BarcodeBertConfig
 class ClibdConfig(PreTrainedConfig):
     """Defaults follow the released CLIBD (SPEC §4): ViT-B/16 images, BarcodeBERT k=5 DNA, a BERT with
     hidden size 512 for "order family genus species" text (20 tokens), a shared 768-d space, and a
-    learnable temperature initialised to 1/0.07 with the logit scale clamped at 100."""
+    learnable temperature initialised to 1/0.07 with the logit scale clamped at 100.
+
+    `image_model_kwargs` go to `timm.create_model` (e.g. `{"depth": 4, "embed_dim": 192}` for a small ViT).
+    """
 
     model_type = "clibd"
     sub_configs_defaults = {"dna_config": BarcodeBertConfig, "text_config": BertConfig}
@@ -22,6 +25,7 @@ class ClibdConfig(PreTrainedConfig):
     dna_config: dict | BarcodeBertConfig | None = None
     text_config: dict | BertConfig | None = None
     image_model: str = "vit_base_patch16_224"
+    image_model_kwargs: dict | None = None
     image_size: int = 224
     projection_dim: int = 768
     text_max_length: int = 20

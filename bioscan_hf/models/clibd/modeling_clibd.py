@@ -8,13 +8,15 @@ False entry in `image_mask` / `dna_mask` / `text_mask`) is left out of the pairs
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import timm
 import torch
 import torch.distributed as dist
 from torch import nn
-from transformers import BertModel, PreTrainedModel
+from transformers import BertConfig, BertModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ..barcodebert.modeling_barcodebert import BarcodeBertModel, masked_mean
@@ -56,6 +58,22 @@ def clibd_loss(
     return torch.stack(list(losses.values())).mean(), losses
 
 
+class LogitScale(nn.Module):
+    """The learnable temperature: exp(`log_value`) clamped at `maximum`.
+
+    A module rather than a bare parameter, so LoRA runs can train and save it with the projections
+    (peft's `modules_to_save` takes modules).
+    """
+
+    def __init__(self, init: float, maximum: float) -> None:
+        super().__init__()
+        self.log_value = nn.Parameter(torch.tensor(float(init)))
+        self.maximum = maximum
+
+    def forward(self) -> torch.Tensor:
+        return self.log_value.exp().clamp(max=self.maximum)
+
+
 @dataclass
 class ClibdOutput(ModelOutput):
     """Loss, the per-pair losses, and the normalised embedding of each modality given."""
@@ -66,6 +84,19 @@ class ClibdOutput(ModelOutput):
     dna_embeds: torch.Tensor | None = None
     text_embeds: torch.Tensor | None = None
     logit_scale: torch.Tensor | None = None
+
+
+def create_image_tower(config: ClibdConfig, checkpoint: str | os.PathLike | None = None) -> nn.Module:
+    """The timm image model without its classifier; weights from a local timm checkpoint when given."""
+    kwargs = {"img_size": config.image_size, **(config.image_model_kwargs or {})}
+    if checkpoint is None:
+        return timm.create_model(config.image_model, pretrained=False, num_classes=0, **kwargs)
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"image checkpoint {checkpoint} is not a file (.safetensors, .pth or .bin)")
+    overlay = {"file": str(checkpoint)}
+    return timm.create_model(
+        config.image_model, pretrained=True, pretrained_cfg_overlay=overlay, num_classes=0, **kwargs
+    )
 
 
 class ClibdPreTrainedModel(PreTrainedModel):
@@ -82,27 +113,53 @@ class ClibdModel(ClibdPreTrainedModel):
 
     def __init__(self, config: ClibdConfig) -> None:
         super().__init__(config)
-        self.image_model = timm.create_model(
-            config.image_model, pretrained=False, num_classes=0, img_size=config.image_size
-        )
+        self.image_model = create_image_tower(config)
         self.dna_model = BarcodeBertModel(config.dna_config)
         self.text_model = BertModel(config.text_config, add_pooling_layer=False)
         self.image_projection = nn.Linear(self.image_model.num_features, config.projection_dim, bias=False)
         self.dna_projection = nn.Linear(config.dna_config.hidden_size, config.projection_dim, bias=False)
         self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
-        self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
+        self.logit_scale = LogitScale(config.logit_scale_init_value, config.logit_scale_max)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        if module is self:  # the towers initialise themselves; only the temperature is ours
+        # the towers initialise themselves; the temperature and the projections are ours
+        if isinstance(module, LogitScale):
             with torch.no_grad():
-                self.logit_scale.fill_(float(self.config.logit_scale_init_value))
+                module.log_value.fill_(float(self.config.logit_scale_init_value))
         elif isinstance(module, nn.Linear) and module in (
             self.image_projection,
             self.dna_projection,
             self.text_projection,
         ):
             nn.init.normal_(module.weight, std=self.config.initializer_range)
+
+    @classmethod
+    def from_towers(
+        cls,
+        config: ClibdConfig | None = None,
+        image_checkpoint: str | os.PathLike | None = None,
+        dna_model: str | os.PathLike | None = None,
+        text_model: str | os.PathLike | None = None,
+    ) -> ClibdModel:
+        """A CLIBD whose towers start from local checkpoints: a timm weights file for `config.image_model`,
+        a BarcodeBERT folder (any head) and a BERT folder. The tower configs come from the checkpoints;
+        the projections and the temperature start fresh."""
+        config = config or ClibdConfig()
+        dna = BarcodeBertModel.from_pretrained(dna_model) if dna_model else None
+        text = BertModel.from_pretrained(text_model, add_pooling_layer=False) if text_model else None
+        if dna is not None:
+            config.dna_config = dna.config
+        if text is not None:
+            config.text_config = BertConfig(**text.config.to_dict())
+        model = cls(config)
+        if image_checkpoint:
+            model.image_model.load_state_dict(create_image_tower(config, image_checkpoint).state_dict())
+        if dna is not None:
+            model.dna_model.load_state_dict(dna.state_dict())
+        if text is not None:
+            model.text_model.load_state_dict(text.state_dict())
+        return model
 
     def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """L2-normalised image embeddings [B, projection_dim]."""
@@ -137,7 +194,7 @@ class ClibdModel(ClibdPreTrainedModel):
             features["dna"] = self.get_dna_features(dna_input_ids, dna_attention_mask)
         if text_input_ids is not None:
             features["text"] = self.get_text_features(text_input_ids, text_attention_mask)
-        scale = self.logit_scale.exp().clamp(max=self.config.logit_scale_max)
+        scale = self.logit_scale()
         loss = pair_losses = None
         if return_loss and len(features) >= 2:
             given = {"image": image_mask, "dna": dna_mask, "text": text_mask}

@@ -8,7 +8,10 @@ download is needed and every name is one token).
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -21,11 +24,15 @@ from ..barcodebert.tokenization_barcodebert import KmerTokenizerFast
 #: Mean and standard deviation of BIOSCAN-5M's cropped images (from the bioscan-dataset package).
 IMAGE_MEAN, IMAGE_STD = (0.76281859, 0.76503749, 0.76373138), (0.14205404, 0.15642502, 0.17309470)
 TEXT_RANKS = ("order", "family", "genus", "species")
+PROCESSOR_CONFIG = "processor_config.json"
 
 
-def image_transform(train: bool, image_size: int = 224, resize: int = 256) -> transforms.Compose:
-    """The published CLIBD image pipeline for training (augmented) or evaluation."""
-    steps = [transforms.Resize(resize)]
+def image_transform(train: bool, image_size: int = 224) -> transforms.Compose:
+    """The published CLIBD image pipeline for training (augmented) or evaluation.
+
+    The resize keeps the published 256:224 ratio to the crop, so smaller models see the same framing.
+    """
+    steps = [transforms.Resize(round(image_size * 256 / 224))]
     if train:
         steps += [
             transforms.RandomResizedCrop(image_size),
@@ -62,7 +69,11 @@ def build_taxonomy_tokenizer(names: Iterable[str], max_length: int = 20) -> PreT
 
 
 class ClibdProcessor:
-    """Turns records (image, barcode, taxonomy) into model inputs; absent modalities are masked out."""
+    """Turns records (image, barcode, taxonomy) into model inputs; absent modalities are masked out.
+
+    `save_pretrained` writes the two tokenizers (`dna_tokenizer/`, `text_tokenizer/`) and
+    `processor_config.json` beside a model, so `ClibdProcessor.from_pretrained(model_dir)` restores it.
+    """
 
     def __init__(
         self,
@@ -75,6 +86,27 @@ class ClibdProcessor:
         self.text_tokenizer = text_tokenizer
         self.transform = image_transform(train, image_size)
         self.image_size = image_size
+
+    def save_pretrained(self, folder: str | os.PathLike) -> None:
+        """Write both tokenizers and the image size into `folder`."""
+        folder = Path(folder)
+        self.dna_tokenizer.save_pretrained(folder / "dna_tokenizer")
+        self.text_tokenizer.save_pretrained(folder / "text_tokenizer")
+        (folder / PROCESSOR_CONFIG).write_text(json.dumps({"image_size": self.image_size}, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, train: bool = False) -> ClibdProcessor:
+        """The processor saved beside a CLIBD model."""
+        folder = Path(folder)
+        if not (folder / PROCESSOR_CONFIG).is_file():
+            raise FileNotFoundError(f"{folder} has no {PROCESSOR_CONFIG}: it was not saved with a ClibdProcessor")
+        settings = json.loads((folder / PROCESSOR_CONFIG).read_text())
+        return cls(
+            KmerTokenizerFast.from_pretrained(folder / "dna_tokenizer"),
+            PreTrainedTokenizerFast.from_pretrained(folder / "text_tokenizer"),
+            image_size=settings["image_size"],
+            train=train,
+        )
 
     def __call__(
         self, images: Sequence[Image.Image | None], barcodes: Sequence[str | None], texts: Sequence[str | None]

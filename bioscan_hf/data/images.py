@@ -1,0 +1,46 @@
+"""Decoding stored or uploaded images safely: a clear error naming the record, and a pixel limit that
+stops decompression bombs before their pixels are allocated."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+#: Largest image decoded (pixels). BIOSCAN-5M's full-size originals are 1024×768; 40 Mpx leaves room
+#: for any camera photo while refusing bombs (a PNG of a few KB can declare 100,000×100,000 pixels).
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+class ImageDecodeError(ValueError):
+    """An image that cannot be used: not an image, truncated, or too large."""
+
+
+def decode_image(data: bytes | dict | str | Path, name: str, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Decode image bytes (or a datasets `Image(decode=False)` value, or a file path) to an RGB image.
+
+    Raises `ImageDecodeError` naming `name` (a processid, a file) when the data are not a readable image
+    or declare more than `max_pixels` pixels; the size check reads only the header.
+    """
+    if isinstance(data, dict):
+        data = data.get("bytes") or data.get("path") or b""
+    if isinstance(data, (str, Path)):
+        try:
+            data = Path(data).read_bytes()
+        except OSError as err:
+            raise ImageDecodeError(f"{name}: cannot read the image file: {err}") from err
+    if not data:
+        raise ImageDecodeError(f"{name}: no image data")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageDecodeError(
+                    f"{name}: {width}×{height} pixels is over the limit of {max_pixels:,} (a decompression bomb?)"
+                )
+            return image.convert("RGB")
+    except ImageDecodeError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ImageDecodeError(f"{name}: not a readable image ({type(err).__name__}: {err})") from err

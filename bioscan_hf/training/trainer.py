@@ -1,0 +1,71 @@
+"""What every training loop here shares: `Trainer` with the published OneCycle schedule, our default
+`TrainingArguments` (bf16 on GPUs that have it, the CPU otherwise), resuming and the final save."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.optim.lr_scheduler import OneCycleLR
+from transformers import Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+
+class OneCycleTrainer(Trainer):
+    """`Trainer` with the published OneCycle learning-rate schedule (peak = `learning_rate`)."""
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        if self.lr_scheduler is None:
+            self.lr_scheduler = OneCycleLR(
+                optimizer or self.optimizer, max_lr=self.args.learning_rate, total_steps=max(1, num_training_steps)
+            )
+        return self.lr_scheduler
+
+
+@dataclass
+class TrainingRun:
+    """What a training run left: the final model folder, the checkpoint it resumed from, its logs."""
+
+    model_dir: Path
+    resumed_from: str | None
+    log_history: list[dict]
+    trainer: Trainer
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def training_arguments(output_dir: str | os.PathLike, **overrides) -> TrainingArguments:
+    """Our defaults (published recipe where it applies; CPU-friendly otherwise) with `overrides`."""
+    defaults = {
+        "per_device_train_batch_size": 128,
+        "learning_rate": 2e-4,
+        "weight_decay": 0.01,
+        "num_train_epochs": 35,
+        "train_sampling_strategy": "group_by_length",
+        "remove_unused_columns": False,
+        "save_strategy": "steps",
+        "save_steps": 500,
+        "save_total_limit": 2,
+        "logging_steps": 50,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        # Without a GPU, processes started by `accelerate launch --multi_gpu` / torchrun train on the CPU (gloo).
+        "use_cpu": not torch.cuda.is_available(),
+        "ddp_find_unused_parameters": False,
+    }
+    defaults.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainingArguments(output_dir=str(output_dir), **defaults)
+
+
+def train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool, save: bool = True) -> TrainingRun:
+    """Train (from the last checkpoint when resuming), save the trainer state and, with `save`, the model
+    and tokenizer to `output_dir/final` (without it the caller saves the model there)."""
+    checkpoint = get_last_checkpoint(str(output_dir)) if resume and Path(output_dir).is_dir() else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = Path(output_dir) / "final"
+    if save:
+        trainer.save_model(str(final))
+    trainer.save_state()
+    return TrainingRun(final, checkpoint, trainer.state.log_history, trainer)
