@@ -224,6 +224,7 @@ def _add_training_options(p: argparse.ArgumentParser, epochs: float, batch: int,
     p.add_argument("--batch-size", type=int, default=batch, help=f"per-process batch size (default {batch})")
     p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of the OneCycle schedule (default {lr})")
     p.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps (resume picks the last)")
+    p.add_argument("--logging-steps", type=int, default=50, help="log the loss every N steps")
     p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
@@ -237,6 +238,7 @@ def _training_overrides(args: argparse.Namespace) -> dict:
         "per_device_eval_batch_size": args.batch_size,
         "learning_rate": args.lr,
         "save_steps": args.save_steps,
+        "logging_steps": args.logging_steps,
         "use_cpu": args.cpu or None,
     }
 
