@@ -201,6 +201,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         default=400,
         help="steps of BarcodeBERT pre-training for the embedding check (0: dataset report only)",
     )
+    p.add_argument(
+        "--clibd-steps",
+        type=int,
+        default=100,
+        help="steps of CLIBD image–DNA alignment on the sample's images (0: skip; needs --pretrain-steps)",
+    )
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.demo import run_demo
@@ -213,6 +219,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
             seed=args.seed,
             num_proc=args.num_proc,
             pretrain_steps=args.pretrain_steps,
+            clibd_steps=args.clibd_steps,
         )
 
     p.set_defaults(func=run)
@@ -400,15 +407,28 @@ def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_model_card(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("model-card", help="write README.md (model card) for a trained BarcodeBERT folder")
-    p.add_argument("model", help="model folder (its metrics.json, if any, fills the results)")
+    p = sub.add_parser("model-card", help="write README.md (model card) for a trained BarcodeBERT or CLIBD folder")
+    p.add_argument("model", help="model folder (a BarcodeBERT's metrics.json, if any, fills the results)")
     p.add_argument("--repo-id", required=True, help="the Hub id the card refers to")
     p.add_argument("--data-note", default="", help="what the model was trained on (say if data is synthetic)")
+    p.add_argument("--retrieval", help="CLIBD: the output folder of `evaluate retrieval` for the results table")
 
     def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.training.barcodebert import write_barcodebert_card
+        import json
+        from pathlib import Path
 
-        print(f"card written to {write_barcodebert_card(args.model, args.repo_id, args.data_note)}")
+        config = Path(args.model) / "config.json"
+        if not config.is_file():
+            raise FileNotFoundError(f"{args.model} has no config.json: not a saved model folder")
+        if json.loads(config.read_text()).get("model_type") == "clibd":
+            from bioscan_hf.training.clibd import write_clibd_card
+
+            path = write_clibd_card(args.model, args.repo_id, args.data_note, args.retrieval)
+        else:
+            from bioscan_hf.training.barcodebert import write_barcodebert_card
+
+            path = write_barcodebert_card(args.model, args.repo_id, args.data_note)
+        print(f"card written to {path}")
 
     p.set_defaults(func=run)
 

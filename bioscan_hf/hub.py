@@ -48,9 +48,11 @@ def render_model_card(
     repo_id: str,
     data_note: str,
     dataset_name: str = "BIOSCAN-5M",
+    results: str | None = None,
     **fields,
 ) -> ModelCard:
-    """Render `model_cards/{template}.md` from a model's config and its evaluation results."""
+    """Render `model_cards/{template}.md` from a model's config and its evaluation results
+    (`metrics` go into the card's metadata; `results`, when given, replaces the default results table)."""
     eval_results = [
         EvalResult(
             task_type="text-classification" if "accuracy" in name else "feature-extraction",
@@ -75,7 +77,7 @@ def render_model_card(
         model_name=repo_id,
         repo_id=repo_id,
         data_note=data_note,
-        results_table=results_table(metrics),
+        results_table=results if results is not None else results_table(metrics),
         **{**config, **fields},
     )
 

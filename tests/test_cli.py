@@ -42,7 +42,24 @@ def test_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_demo_writes_a_report(tmp_path: Path) -> None:
-    assert main(["demo", "--out", str(tmp_path), "--scale", "300", "--seed", "7", "--pretrain-steps", "10"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(tmp_path),
+                "--scale",
+                "300",
+                "--seed",
+                "7",
+                "--pretrain-steps",
+                "10",
+                "--clibd-steps",
+                "3",
+            ]
+        )
+        == 0
+    )
     report = (tmp_path / "report.md").read_text()
     assert "Synthetic data" in report and "| test |" in report and "| species |" in report
     assert (
@@ -51,4 +68,6 @@ def test_demo_writes_a_report(tmp_path: Path) -> None:
         and (tmp_path / "barcodebert" / "final" / "model.safetensors").exists()
     )
     assert (tmp_path / "orders_per_split.png").stat().st_size > 10_000
+    assert "## Images and barcodes in one space: a small CLIBD" in report and "| image → DNA | order |" in report
+    assert (tmp_path / "clibd" / "final" / "README.md").exists() and (tmp_path / "retrieval" / "retrieval.png").exists()
     assert datasets.load_dataset(str(tmp_path / "dataset"), "cropped_256", split="test").num_rows > 0

@@ -96,7 +96,12 @@ class ClibdProcessor:
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, train: bool = False) -> ClibdProcessor:
-        """The processor saved beside a CLIBD model."""
+        """The processor saved beside a CLIBD model: a local folder or a Hub model id."""
+        if not Path(folder).is_dir():
+            from huggingface_hub import snapshot_download
+
+            patterns = ["dna_tokenizer/*", "text_tokenizer/*", PROCESSOR_CONFIG]
+            folder = snapshot_download(str(folder), allow_patterns=patterns)
         folder = Path(folder)
         if not (folder / PROCESSOR_CONFIG).is_file():
             raise FileNotFoundError(f"{folder} has no {PROCESSOR_CONFIG}: it was not saved with a ClibdProcessor")
