@@ -526,21 +526,25 @@ def _run_retrieval(args: argparse.Namespace) -> None:
 def _add_index(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "index",
-        help="embed reference specimens and write a FAISS index for the Space",
-        description="Embed the keys (train + key_unseen) of a prepared dataset with a DNA model and "
-        "write OUT/dna.faiss, OUT/keys.parquet (key metadata) and OUT/index.json.",
+        help="embed reference specimens and write FAISS indexes for the Space",
+        description="Embed the keys (train + key_unseen) of a prepared dataset and write one FAISS index "
+        "per key modality, OUT/keys.parquet (key metadata) and OUT/index.json. With a DNA model "
+        "(BarcodeBERT folder or kmerK) the keys are barcodes (metadata config); with a CLIBD folder they "
+        "are barcodes and photos in one space, with thumbnails (image config, default cropped_256), so "
+        "the Space can identify a photo.",
     )
-    p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--model", default="kmer6", help="BarcodeBERT folder or kmerK (default kmer6)")
+    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare`")
+    p.add_argument("--model", default="kmer6", help="BarcodeBERT folder, kmerK (default kmer6) or a CLIBD folder")
+    p.add_argument("--config", help="dataset config (default: metadata; cropped_256 for CLIBD)")
     p.add_argument("--out", required=True)
     p.add_argument(
-        "--approximate", action="store_true", help="inverted-file index instead of exact search (millions of keys)"
+        "--approximate", action="store_true", help="inverted-file indexes instead of exact search (millions of keys)"
     )
 
     def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.retrieval import build_dna_index
+        from bioscan_hf.retrieval import build_index
 
-        folder = build_dna_index(args.dataset, args.model, args.out, approximate=args.approximate)
+        folder = build_index(args.dataset, args.model, args.out, config=args.config, approximate=args.approximate)
         print(f"index written to {folder}; start the Space with:")
         print(f"  BIOSCAN_SPACE_INDEX={folder} python spaces/bioscan-retrieval/app.py")
 

@@ -96,7 +96,9 @@ def run_demo(
     print(text)
     print(f"\nreport written to {path}")
     model = out / "barcodebert" / "final" if pretrain_steps else "kmer6"
-    print("To identify specimens in the retrieval Space on these keys:")
+    if (out / "clibd" / "final" / "config.json").is_file():
+        model = out / "clibd" / "final"  # photos and barcodes in one space: the Space takes photo queries too
+    print("To identify specimens (by photo or barcode) in the retrieval Space on these keys:")
     print(f"  bioscan-hf index --dataset {out / 'dataset'} --model {model} --out {out / 'index'}")
     print(f"  BIOSCAN_SPACE_INDEX={out / 'index'} python spaces/bioscan-retrieval/app.py")
     return path
@@ -206,6 +208,8 @@ def clibd_section(out: Path, steps: int, seed: int, dna_model: Path) -> list[str
         f"metrics.json) is in `{out / 'retrieval' / 'retrieval.md'}`.",
         "![retrieval before and after alignment](retrieval/retrieval.png)",
         "Before alignment an image and a barcode live in unrelated spaces, so image → DNA is at chance; "
-        "alignment makes a photo retrieve barcodes of its own order and family. The real photos in "
-        "../shared/data are not paired with barcodes, so this can only be shown on generated data.",
+        "alignment makes a photo retrieve barcodes of its own order and family. Image → image can fall at the "
+        "finer ranks: the untrained image tower's features keep the exact colours the generator draws per "
+        "genus, and a short alignment run trades them for the shared space. The real photos in "
+        "../shared/data are not paired with barcodes, so alignment can only be shown on generated data.",
     ]

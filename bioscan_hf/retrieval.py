@@ -1,25 +1,31 @@
 """Reference indexes for identification: embed key specimens, search them, vote on the taxonomy.
 
-`build_dna_index` embeds the keys (`train` + `key_unseen`) of a prepared dataset with a DNA model
-(BarcodeBERT folder or `kmerK`) and writes a FAISS index plus a Parquet table of key metadata.
-`Searcher` answers queries by barcode or processid with the nearest keys and a predicted taxonomy.
+`build_index` embeds the keys (`train` + `key_unseen`) of a prepared dataset and writes one FAISS index
+per key modality plus a Parquet table of key metadata. With a DNA model (BarcodeBERT folder or `kmerK`)
+the keys are barcodes; with a CLIBD folder they are barcodes and photos in one space (with thumbnails),
+so a photo can be searched against reference barcodes and the other way round. `Searcher` answers
+queries by barcode, photo or processid with the nearest keys and a predicted taxonomy.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 import faiss
 import numpy as np
 import pandas as pd
+from PIL import Image
 
+from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.evaluation.dna import DnaEmbedder, rank_values
 from bioscan_hf.evaluation.knn import normalize
+from bioscan_hf.evaluation.retrieval import ClibdEmbedder, is_clibd_model
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode
 
 KEY_SPLITS = ("train", "key_unseen")
@@ -36,49 +42,83 @@ TABLE_COLUMNS = (
     "dna_barcode",
 )
 MAX_QUERY_NUCLEOTIDES = 5_000
+THUMBNAIL_SIZE = (160, 120)
 
 
 class QueryError(ValueError):
-    """A query that cannot be answered (not DNA, empty, too long, unknown processid)."""
+    """A query that cannot be answered (not DNA, empty, too long, not an image, unknown processid)."""
 
 
-def build_dna_index(
+def _flat_or_ivf(vectors: np.ndarray, approximate: bool) -> faiss.Index:
+    return ivf_index(vectors) if approximate else faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    small = image.copy()
+    small.thumbnail(THUMBNAIL_SIZE)
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def build_index(
     dataset_dir: str | os.PathLike,
     model: str,
     out: str | os.PathLike,
+    config: str | None = None,
     splits: tuple[str, ...] = KEY_SPLITS,
     approximate: bool = False,
 ) -> Path:
-    """Embed the key splits and write `dna.faiss`, `keys.parquet` and `index.json` into `out`.
+    """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
 
-    Exact inner-product search by default; `approximate=True` builds an inverted-file index for millions of
-    keys (measured in BENCHMARKS.md: better recall per millisecond than HNSW on these embeddings).
+    `model`: a BarcodeBERT folder or `kmerK` (DNA keys, from the `metadata` config), or a CLIBD folder
+    (DNA and image keys, from an image config, default `cropped_256`; keys whose image does not decode
+    are left out of the image index and listed in index.json). Exact inner-product search by default;
+    `approximate=True` builds inverted-file indexes for millions of keys (BENCHMARKS.md).
     """
-    data = load_prepared(dataset_dir)
+    clibd = is_clibd_model(model)
+    config = config or ("cropped_256" if clibd else "metadata")
+    data = load_prepared(dataset_dir, config)
     parts = [data[s] for s in splits if s in data and data[s].num_rows]
     if not parts:
         raise ValueError(f"{dataset_dir} has no records in {', '.join(splits)} to index")
     keys = datasets.concatenate_datasets(parts)
-    vectors = normalize(DnaEmbedder(model)(keys["dna_barcode"]))
-    index = ivf_index(vectors) if approximate else faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    faiss.write_index(index, str(out / "dna.faiss"))
     table = {c: keys[c] for c in TABLE_COLUMNS if c not in PREDICTED_RANKS and c != "dna_bin"}
     for rank in (*PREDICTED_RANKS, "dna_bin"):
         table[rank] = rank_values(keys, rank)
-    pd.DataFrame(table)[list(TABLE_COLUMNS)].to_parquet(out / "keys.parquet", index=False)
-    info = {
-        "model": str(model),
-        "modality": "dna",
-        "keys": len(keys),
-        "dim": int(vectors.shape[1]),
-        "approximate": approximate,
-        "splits": list(splits),
-    }
+    vectors: dict[str, np.ndarray] = {}
+    rows: dict[str, np.ndarray] = {}
+    info: dict = {"model": str(model), "kind": "clibd" if clibd else "dna", "config": config}
+    if clibd:
+        if "image" not in keys.features:
+            raise ValueError(f"config {config!r} has no images; a CLIBD index needs an image config")
+        embedder = ClibdEmbedder(model)
+        thumbnails: list[bytes | None] = [None] * len(keys)
+        image, ok = embedder.images(keys, on_image=lambda row, im: thumbnails.__setitem__(row, _thumbnail(im)))
+        vectors["dna"], rows["dna"] = embedder.barcodes(keys), np.arange(len(keys))
+        vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
+        table["thumbnail"] = thumbnails
+        info["undecodable_images"] = embedder.undecodable
+    else:
+        vectors["dna"], rows["dna"] = DnaEmbedder(model)(keys["dna_barcode"]), np.arange(len(keys))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for modality, matrix in vectors.items():
+        matrix = normalize(matrix)
+        index = _flat_or_ivf(matrix, approximate)
+        index.add_with_ids(matrix, rows[modality].astype(np.int64))
+        faiss.write_index(index, str(out / f"{modality}.faiss"))
+    columns = [*TABLE_COLUMNS, *(["thumbnail"] if clibd else [])]
+    pd.DataFrame(table)[columns].to_parquet(out / "keys.parquet", index=False)
+    info.update(
+        modalities=list(vectors),
+        keys=len(keys),
+        dim=int(vectors["dna"].shape[1]),
+        approximate=approximate,
+        splits=list(splits),
+    )
     if approximate:
-        info["nprobe"] = faiss.extract_index_ivf(index).nprobe
+        info["nprobe"] = 256
     (out / "index.json").write_text(json.dumps(info, indent=2))
     return out
 
@@ -112,44 +152,74 @@ def parse_dna_query(text: str) -> str:
 
 @dataclass
 class SearchResult:
-    """Nearest keys (with similarity) and the predicted taxonomy with the neighbours' agreement."""
+    """Nearest keys (with similarity), the predicted taxonomy with the neighbours' agreement, and the
+    neighbours' thumbnails (JPEG bytes; None where the index has none)."""
 
     neighbours: pd.DataFrame
     prediction: pd.DataFrame
+    thumbnails: list[bytes | None] = field(default_factory=list)
 
 
 class Searcher:
-    """Loads an index folder written by `build_dna_index` and answers queries."""
+    """Loads an index folder written by `build_index` and answers queries.
+
+    `keys` chooses the key modality: "dna" (reference barcodes) or "image" (reference photos, CLIBD
+    indexes only). Queries by photo need a CLIBD index.
+    """
 
     def __init__(self, folder: str | os.PathLike) -> None:
         folder = Path(folder)
         self.info = json.loads((folder / "index.json").read_text())
-        self.index = faiss.read_index(str(folder / "dna.faiss"))
+        self.modalities = self.info.get("modalities", ["dna"])
+        self.indexes = {m: faiss.read_index(str(folder / f"{m}.faiss")) for m in self.modalities}
         if self.info["approximate"]:
-            faiss.extract_index_ivf(self.index).nprobe = self.info.get("nprobe", 256)
+            for index in self.indexes.values():
+                faiss.extract_index_ivf(index).nprobe = self.info.get("nprobe", 256)
         self.keys = pd.read_parquet(folder / "keys.parquet")
-        self.embed = DnaEmbedder(self.info["model"])
+        self.clibd = self.info.get("kind") == "clibd"
+        self.encoder = ClibdEmbedder(self.info["model"]) if self.clibd else DnaEmbedder(self.info["model"])
         self._by_processid = {pid: i for i, pid in enumerate(self.keys["processid"])}
 
-    def search_dna(self, text: str, k: int = 10, exclude: str | None = None) -> SearchResult:
+    def _search(self, vector: np.ndarray, keys: str, k: int, exclude: str | None) -> SearchResult:
+        if keys not in self.indexes:
+            raise QueryError(f"this index has no {keys} keys; it has {', '.join(self.modalities)}")
+        index = self.indexes[keys]
+        k = max(1, min(int(k), index.ntotal))
+        similarities, ids = index.search(normalize(vector), k + (1 if exclude else 0))
+        found = [(int(i), float(s)) for i, s in zip(ids[0], similarities[0]) if i >= 0]
+        found = [(i, s) for i, s in found if self.keys.processid[i] != exclude][:k]
+        neighbours = self.keys.iloc[[i for i, _ in found]].copy()
+        neighbours.insert(0, "similarity", [round(s, 4) for _, s in found])
+        thumbnails = list(neighbours["thumbnail"]) if "thumbnail" in neighbours else [None] * len(neighbours)
+        shown = neighbours.drop(columns=[c for c in ("dna_barcode", "thumbnail") if c in neighbours])
+        return SearchResult(shown.reset_index(drop=True), vote(neighbours), thumbnails)
+
+    def search_dna(self, text: str, k: int = 10, keys: str = "dna", exclude: str | None = None) -> SearchResult:
         """The `k` nearest keys of a barcode (raw or FASTA text)."""
         sequence = parse_dna_query(text)
-        vector = normalize(self.embed([sequence]))
-        k = max(1, min(int(k), len(self.keys)))
-        similarities, indices = self.index.search(vector, k + (1 if exclude else 0))
-        rows = [(i, s) for i, s in zip(indices[0], similarities[0]) if i >= 0 and self.keys.processid[i] != exclude]
-        rows = rows[:k]
-        neighbours = self.keys.iloc[[i for i, _ in rows]].copy()
-        neighbours.insert(0, "similarity", [round(float(s), 4) for _, s in rows])
-        return SearchResult(neighbours.drop(columns=["dna_barcode"]).reset_index(drop=True), vote(neighbours))
+        vector = self.encoder.dna_vectors([sequence], progress=False) if self.clibd else self.encoder([sequence])
+        return self._search(vector, keys, k, exclude)
 
-    def search_processid(self, processid: str, k: int = 10) -> SearchResult:
-        """The nearest other keys of a key specimen, found by its processid."""
+    def search_image(self, image: bytes | str | os.PathLike, k: int = 10, keys: str = "image") -> SearchResult:
+        """The `k` nearest keys of a photo (bytes or a file path); needs a CLIBD index."""
+        if not self.clibd:
+            raise QueryError(
+                f"this index holds DNA keys from {self.info['model']}; photo queries need an index built with a "
+                "CLIBD model (bioscan-hf index --model CLIBD_FOLDER)"
+            )
+        try:
+            decoded = decode_image(image, "the uploaded file")
+        except ImageDecodeError as err:
+            raise QueryError(str(err)) from None
+        return self._search(self.encoder.image_vectors([decoded]), keys, k, None)
+
+    def search_processid(self, processid: str, k: int = 10, keys: str = "dna") -> SearchResult:
+        """The nearest other keys of a key specimen, found by its processid (queried by its barcode)."""
         processid = (processid or "").strip()
         if processid not in self._by_processid:
             raise QueryError(f"unknown processid {processid!r}: it is not among the {len(self.keys):,} indexed keys")
         barcode = self.keys.dna_barcode[self._by_processid[processid]]
-        return self.search_dna(barcode, k, exclude=processid)
+        return self.search_dna(barcode, k, keys, exclude=processid)
 
 
 def vote(neighbours: pd.DataFrame) -> pd.DataFrame:

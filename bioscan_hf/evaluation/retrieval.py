@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import datasets
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from bioscan_hf.data.images import ImageDecodeError, decode_image
@@ -52,6 +53,12 @@ def harmonic_mean(seen: float, unseen: float) -> float:
     return 2 * seen * unseen / (seen + unseen) if seen + unseen > 0 else 0.0
 
 
+def is_clibd_model(path: str | os.PathLike) -> bool:
+    """Whether `path` is a saved CLIBD folder (its config.json says model_type clibd)."""
+    config = Path(path) / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("model_type") == "clibd"
+
+
 class ClibdEmbedder:
     """Image and DNA features of a CLIBD folder, computed once per split."""
 
@@ -70,32 +77,51 @@ class ClibdEmbedder:
         self._cache: dict[str, dict[str, np.ndarray]] = {}
 
     @torch.inference_mode()
-    def images(self, split: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
-        """Image features [N, D] and a mask of the records whose image decoded."""
+    def image_vectors(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Features [N, D] of decoded images (evaluation transform)."""
+        pixels = torch.stack([self.processor.transform(image) for image in images]).to(self.device)
+        return self.model.get_image_features(pixels).float().cpu().numpy()
+
+    def dna_vectors(self, sequences: Sequence[str], progress: bool = True) -> np.ndarray:
+        """Features [N, D] of barcodes (trailing N stripped, as in training), batched by length."""
+        sequences = [(s or "").rstrip("N") for s in sequences]
+        return embed_dna(
+            self.model,
+            self.processor.dna_tokenizer,
+            sequences,
+            self.batch_size,
+            progress=progress,
+            features=self.model.get_dna_features,
+        )
+
+    def images(
+        self, split: datasets.Dataset, on_image: Callable[[int, Image.Image], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Image features [N, D] of a split and a mask of the records whose image decoded; `on_image(row,
+        image)` sees every decoded image (e.g. to keep a thumbnail)."""
         rows = split.select_columns(["processid", "image"]).cast_column("image", datasets.Image(decode=False))
         out = np.zeros((len(rows), self.model.config.projection_dim), dtype=np.float32)
         ok = np.zeros(len(rows), dtype=bool)
         for start in tqdm(range(0, len(rows), self.batch_size), desc="embedding images"):
             batch = rows[start : start + self.batch_size]
-            pixels, index = [], []
+            images, index = [], []
             for offset, (processid, value) in enumerate(zip(batch["processid"], batch["image"])):
                 try:
                     image = decode_image(value, f"record {processid}")
                 except ImageDecodeError as err:
                     self.undecodable[processid] = str(err)
                     continue
-                pixels.append(self.processor.transform(image))
+                if on_image is not None:
+                    on_image(start + offset, image)
+                images.append(image)
                 index.append(start + offset)
-            if pixels:
-                features = self.model.get_image_features(torch.stack(pixels).to(self.device))
-                out[index], ok[index] = features.float().cpu().numpy(), True
+            if images:
+                out[index], ok[index] = self.image_vectors(images), True
         return out, ok
 
     def barcodes(self, split: datasets.Dataset) -> np.ndarray:
-        """DNA features [N, D] (trailing N stripped, as in training)."""
-        sequences = [(s or "").rstrip("N") for s in split["dna_barcode"]]
-        tokenizer = self.processor.dna_tokenizer
-        return embed_dna(self.model, tokenizer, sequences, self.batch_size, features=self.model.get_dna_features)
+        """DNA features [N, D] of a split's barcodes."""
+        return self.dna_vectors(split["dna_barcode"])
 
     def split(self, data: datasets.DatasetDict, name: str) -> dict[str, np.ndarray]:
         """Features of every modality for a split, plus `image_ok`."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import datasets
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback
 
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.publish import load_prepared
@@ -211,6 +211,7 @@ def train_clibd(
     use_text: bool = True,
     seed: int = 42,
     resume: bool = True,
+    callbacks: list[TrainerCallback] | None = None,
     **training_overrides,
 ) -> TrainingRun:
     """Align images, barcodes and taxonomy text with CLIBD's contrastive loss; see the module docstring."""
@@ -238,7 +239,7 @@ def train_clibd(
         processor.dna_tokenizer, processor.text_tokenizer, processor.image_size, train=True
     )
     collator = ClibdCollator(train_processor, rank_names(train), use_text, report=output_dir / UNDECODABLE_REPORT)
-    trainer = ClibdTrainer(model=model, args=args, train_dataset=train, data_collator=collator)
+    trainer = ClibdTrainer(model=model, args=args, train_dataset=train, data_collator=collator, callbacks=callbacks)
     run = train_and_save(trainer, output_dir, resume, save=False)
     if trainer.is_world_process_zero():
         save_trained(trainer.accelerator.unwrap_model(trainer.model), run)

@@ -1,90 +1,151 @@
-"""BIOSCAN retrieval Space: identify a specimen from its DNA barcode (or a key's processid).
+"""BIOSCAN retrieval Space: identify a specimen from a photo, a DNA barcode or a key's processid.
 
-Start: `python spaces/bioscan-retrieval/app.py` (artifacts are built on first start from the embedded
-synthetic sample), or point it at your own index with `BIOSCAN_SPACE_INDEX=folder` (written by
-`bioscan-hf index`). Image queries arrive with the CLIBD model; this version searches DNA keys.
+Start: `python spaces/bioscan-retrieval/app.py`. Without an index, the first start builds one from the
+embedded synthetic sample: it trains a small CLIBD for a few CPU minutes so photos and barcodes share
+one space. Point it at your own index with `BIOSCAN_SPACE_INDEX=folder` (written by `bioscan-hf index`).
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 
-from bioscan_hf.retrieval import QueryError, Searcher
+from bioscan_hf.retrieval import QueryError, Searcher, SearchResult
 
 HERE = Path(__file__).resolve().parent
 INDEX = Path(os.environ.get("BIOSCAN_SPACE_INDEX", HERE / "artifacts" / "index"))
+#: Largest upload accepted (bytes): a BIOSCAN photo is ~100 KB at 256 px, a few MB at full size.
+MAX_UPLOAD_BYTES = int(os.environ.get("BIOSCAN_SPACE_MAX_UPLOAD", 10 * 1024 * 1024))
+KEY_CHOICES = {"reference barcodes (DNA)": "dna", "reference photos": "image"}
 NOTE = (
     "Keys come from the index in `{folder}` ({keys:,} specimens, model `{model}`). On the embedded sample "
-    "the specimens are **synthetic**; with a real index they are real BIOSCAN-5M records."
+    "the specimens and photos are **synthetic** (generated, not real insects); with a real index they are "
+    "real BIOSCAN-5M records."
 )
 
 
-def ensure_index(folder: Path = INDEX) -> Path:
-    """Build the default index from the embedded synthetic sample when none exists yet."""
+def ensure_index(folder: Path = INDEX, clibd_steps: int = 100) -> Path:
+    """Build the default index from the embedded synthetic sample when none exists yet: a small CLIBD
+    trained on the sample's photos and barcodes, then its DNA and image keys."""
     if (folder / "index.json").exists():
         return folder
     from bioscan_hf.data.publish import prepare
     from bioscan_hf.data.sample import write_sample_release
-    from bioscan_hf.retrieval import build_dna_index
+    from bioscan_hf.retrieval import build_index
+    from bioscan_hf.training.clibd import train_clibd
 
     work = folder.parent
-    write_sample_release(work / "release", scale="small", seed=0, images=False)
-    prepare(work / "release", work / "dataset", configs=["metadata"])
-    return build_dna_index(work / "dataset", "kmer6", folder)
+    write_sample_release(work / "release", scale="small", seed=0)
+    prepare(work / "release", work / "dataset", configs=["metadata", "cropped_256"])
+    run = train_clibd(
+        work / "dataset",
+        work / "clibd",
+        preset="small",
+        finetune="full",
+        max_steps=clibd_steps,
+        per_device_train_batch_size=64,
+        learning_rate=1e-3,
+        save_steps=clibd_steps,
+    )
+    return build_index(work / "dataset", str(run.model_dir), folder)
 
 
-def _answer(run) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _gallery(result: SearchResult) -> list[tuple[Image.Image, str]]:
+    items = []
+    for thumbnail, (_, row) in zip(result.thumbnails, result.neighbours.iterrows()):
+        if thumbnail is not None:
+            caption = f"{row['species'] or row['genus'] or row['family'] or '?'} · {row['similarity']:.3f}"
+            items.append((Image.open(io.BytesIO(thumbnail)), caption))
+    return items
+
+
+def _answer(run) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     empty = pd.DataFrame()
     try:
         result = run()
     except QueryError as err:
-        return f"**Cannot search:** {err}", empty, empty, empty
+        return f"**Cannot search:** {err}", [], empty, empty, empty
     top = result.prediction.iloc[-1]
+    best = result.neighbours.iloc[0]
     status = (
-        f"Best match: **{result.neighbours.iloc[0]['species'] or result.neighbours.iloc[0]['genus']}** "
-        f"(similarity {result.neighbours.iloc[0]['similarity']:.3f}); species vote: {top['prediction']} "
-        f"({100 * top['agreement']:.0f}% of neighbours agree)."
+        f"Best match: **{best['species'] or best['genus'] or best['family']}** (similarity "
+        f"{best['similarity']:.3f}); species vote: {top['prediction']} ({100 * top['agreement']:.0f}% of neighbours "
+        "agree)."
     )
     sites = result.neighbours[["coord-lon", "coord-lat", "species"]].dropna(subset=["coord-lon", "coord-lat"])
     sites = sites.rename(columns={"coord-lon": "longitude", "coord-lat": "latitude"}).fillna({"species": "?"})
-    return status, result.neighbours, result.prediction, sites
+    return status, _gallery(result), result.neighbours, result.prediction, sites
 
 
-def build_app(searcher: Searcher) -> gr.Blocks:
-    """The Gradio page, with named API endpoints `/search_dna` and `/search_processid`."""
+def _checked_upload(path: str | None, what: str, max_bytes: int) -> str:
+    if not path:
+        raise QueryError(f"no {what} was uploaded")
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise QueryError(f"the {what} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
+    return path
 
-    def search_dna(sequence: str, fasta: str | None, k: float):
-        text = Path(fasta).read_text(errors="replace") if fasta else sequence
-        return _answer(lambda: searcher.search_dna(text, int(k)))
 
-    def search_processid(processid: str, k: float):
-        return _answer(lambda: searcher.search_processid(processid, int(k)))
+def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Blocks:
+    """The Gradio page, with named API endpoints `/search_image`, `/search_dna` and `/search_processid`."""
+    choices = [label for label, modality in KEY_CHOICES.items() if modality in searcher.modalities]
+
+    def modality(label: str) -> str:
+        return KEY_CHOICES.get(label, "dna")
+
+    def search_image(path: str | None, keys: str, k: float):
+        def run():
+            return searcher.search_image(_checked_upload(path, "photo", max_upload_bytes), int(k), modality(keys))
+
+        return _answer(run)
+
+    def search_dna(sequence: str, fasta: str | None, keys: str, k: float):
+        def run():
+            if fasta:
+                text = Path(_checked_upload(fasta, "FASTA file", max_upload_bytes)).read_text(errors="replace")
+            else:
+                text = sequence
+            return searcher.search_dna(text, int(k), modality(keys))
+
+        return _answer(run)
+
+    def search_processid(processid: str, keys: str, k: float):
+        return _answer(lambda: searcher.search_processid(processid, int(k), modality(keys)))
 
     with gr.Blocks(title="BIOSCAN specimen identification") as app:
-        gr.Markdown("# Identify a specimen from its DNA barcode")
+        gr.Markdown("# Identify an insect from a photo or a DNA barcode")
         gr.Markdown(NOTE.format(folder=INDEX, keys=len(searcher.keys), model=searcher.info["model"]))
-        k = gr.Slider(1, 50, value=10, step=1, label="neighbours (k)")
+        with gr.Row():
+            keys = gr.Radio(choices, value=choices[0], label="search among", interactive=len(choices) > 1)
+            k = gr.Slider(1, 50, value=10, step=1, label="neighbours (k)")
+        with gr.Tab("Photo"):
+            # a File, not an Image: the app decodes uploads itself (pixel limit, clear errors), never gradio
+            image = gr.File(label="specimen photo (JPEG or PNG)", type="filepath", file_types=["image"])
+            image_button = gr.Button("Search", variant="primary", elem_id="search-image")
         with gr.Tab("DNA barcode"):
-            sequence = gr.Textbox(label="COI barcode (raw or FASTA)", lines=4, max_length=20_000)
+            sequence = gr.Textbox(label="COI barcode (raw or FASTA)", lines=4, max_length=20_000, elem_id="dna-query")
             fasta = gr.File(label="or upload a FASTA file", type="filepath", file_types=[".fa", ".fasta", ".txt"])
-            dna_button = gr.Button("Search", variant="primary")
+            dna_button = gr.Button("Search", variant="primary", elem_id="search-dna")
         with gr.Tab("processid"):
             processid = gr.Textbox(label="processid of an indexed specimen", placeholder="e.g. GMMVA27218-22")
             pid_button = gr.Button("Search", variant="primary")
-        status = gr.Markdown()
+        status = gr.Markdown(elem_id="status")
+        gallery = gr.Gallery(label="nearest reference specimens", columns=5, height="auto")
         prediction = gr.Dataframe(label="predicted taxonomy (share of neighbours that agree)")
-        neighbours = gr.Dataframe(label="nearest reference specimens")
+        neighbours = gr.Dataframe(label="nearest reference specimens: taxonomy, BIN, similarity")
         sites = gr.ScatterPlot(x="longitude", y="latitude", color="species", label="collection sites")
-        outputs = [status, neighbours, prediction, sites]
-        dna_button.click(search_dna, [sequence, fasta, k], outputs, api_name="search_dna")
-        pid_button.click(search_processid, [processid, k], outputs, api_name="search_processid")
+        outputs = [status, gallery, neighbours, prediction, sites]
+        image_button.click(search_image, [image, keys, k], outputs, api_name="search_image")
+        dna_button.click(search_dna, [sequence, fasta, keys, k], outputs, api_name="search_dna")
+        pid_button.click(search_processid, [processid, keys, k], outputs, api_name="search_processid")
     app.queue(default_concurrency_limit=2, max_size=32)  # bounded: a burst waits instead of exhausting memory
     return app
 
 
 if __name__ == "__main__":
-    build_app(Searcher(ensure_index())).launch()
+    build_app(Searcher(ensure_index())).launch(max_file_size=MAX_UPLOAD_BYTES)

@@ -1,22 +1,66 @@
-"""The retrieval index and the Space, launched on loopback and queried with gradio_client."""
+"""The retrieval indexes and the Space: searched in Python, launched on loopback and queried with
+gradio_client (photo, DNA, processid and the bad inputs), and rendered in headless Chromium."""
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
+import shutil
 import socket
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from bioscan_hf.retrieval import QueryError, Searcher, build_dna_index, parse_dna_query
+from bioscan_hf.data.publish import load_prepared
+from bioscan_hf.retrieval import QueryError, Searcher, build_index, parse_dna_query
 
 APP = Path(__file__).resolve().parents[2] / "spaces" / "bioscan-retrieval" / "app.py"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def index(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_dna_index(prepared, "kmer6", tmp_path_factory.mktemp("index"))
+def dna_index(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_index(prepared, "kmer6", tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="module")
+def clibd_index(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from bioscan_hf.training.clibd import train_clibd
+
+    run = train_clibd(
+        prepared,
+        tmp_path_factory.mktemp("clibd"),
+        preset="small",
+        finetune="full",
+        max_steps=3,
+        per_device_train_batch_size=16,
+        save_steps=100,
+        disable_tqdm=True,
+    )
+    return build_index(prepared, str(run.model_dir), tmp_path_factory.mktemp("clibd_index"))
+
+
+@pytest.fixture(scope="module")
+def key_photo(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The processid and photo (as an uploaded file) of the first train record."""
+    record = load_prepared(prepared, "cropped_256")["train"][0]
+    path = tmp_path_factory.mktemp("photo") / "specimen.jpg"
+    record["image"].save(path)
+    return record["processid"], path
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width × height pixels (decoding would allocate them)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def test_parse_queries() -> None:
@@ -26,8 +70,9 @@ def test_parse_queries() -> None:
             parse_dna_query(bad)
 
 
-def test_searcher_finds_the_key_itself(index: Path) -> None:
-    searcher = Searcher(index)
+def test_dna_searcher_finds_the_key_itself(dna_index: Path, key_photo: tuple[str, Path]) -> None:
+    searcher = Searcher(dna_index)
+    assert searcher.modalities == ["dna"]
     key = searcher.keys.iloc[3]
     result = searcher.search_dna(key.dna_barcode, k=5)
     assert result.neighbours.similarity.iloc[0] == pytest.approx(1.0, abs=1e-4)
@@ -37,6 +82,32 @@ def test_searcher_finds_the_key_itself(index: Path) -> None:
     assert key.processid not in set(by_pid.neighbours.processid)
     with pytest.raises(QueryError, match="unknown processid"):
         searcher.search_processid("NOPE-00")
+    with pytest.raises(QueryError, match="CLIBD"):
+        searcher.search_image(key_photo[1])
+    with pytest.raises(QueryError, match="no image keys"):
+        searcher.search_dna(key.dna_barcode, keys="image")
+
+
+def test_clibd_searcher_photos_and_barcodes(clibd_index: Path, key_photo: tuple[str, Path]) -> None:
+    searcher = Searcher(clibd_index)
+    assert searcher.modalities == ["dna", "image"]
+    processid, photo = key_photo
+    same = searcher.search_image(photo, k=3, keys="image")  # the key's own photo is its nearest photo
+    assert same.neighbours.processid.iloc[0] == processid and same.neighbours.similarity.iloc[0] > 0.99
+    assert all(isinstance(t, bytes) for t in same.thumbnails)
+    assert Image.open(io.BytesIO(same.thumbnails[0])).size[0] <= 160
+    cross = searcher.search_image(photo.read_bytes(), k=4, keys="dna")
+    assert len(cross.neighbours) == 4 and "thumbnail" not in cross.neighbours
+    by_barcode = searcher.search_dna(searcher.keys.dna_barcode.iloc[0], k=2, keys="image")
+    assert len(by_barcode.neighbours) == 2
+    for bad, message in (
+        (b"plain text, not a photo", "not a readable image"),
+        (bomb_png(8_000, 8_000), "decompression bomb"),  # over our 40 Mpx limit
+        (bomb_png(100_000, 100_000), "not a readable image"),  # over PIL's own limit too
+        (b"", "no image data"),
+    ):
+        with pytest.raises(QueryError, match=message):
+            searcher.search_image(bad)
 
 
 def _free_port() -> int:
@@ -45,36 +116,108 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_space_answers_over_http(index: Path) -> None:
+@pytest.fixture(scope="module")
+def space(clibd_index: Path):
+    """The app on loopback (upload limit 200 kB so the oversized case is cheap): (url, searcher)."""
     pytest.importorskip("gradio")
-    from gradio_client import Client
-
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ["BIOSCAN_SPACE_INDEX"] = str(index)
+    os.environ["BIOSCAN_SPACE_INDEX"] = str(clibd_index)
     spec = importlib.util.spec_from_file_location("space_app", APP)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    searcher = Searcher(index)
-    app = module.build_app(searcher)
+    searcher = Searcher(clibd_index)
+    app = module.build_app(searcher, max_upload_bytes=200_000)
     port = _free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        key = searcher.keys.iloc[0]
-        status, neighbours, prediction, _ = client.predict(key.dna_barcode, None, 5, api_name="/search_dna")
-        assert "Best match" in status and len(neighbours["data"]) == 5
-        assert prediction["headers"] == ["rank", "prediction", "agreement"]
-        status, neighbours, _, _ = client.predict(key.processid, 3, api_name="/search_processid")
-        assert "Best match" in status and len(neighbours["data"]) == 3
-        for bad, message in (("not dna!", "not a nucleotide"), ("", "empty")):
-            status, *_ = client.predict(bad, None, 5, api_name="/search_dna")
-            assert "Cannot search" in status and message in status
-        status, *_ = client.predict("UNKNOWN-1", 5, api_name="/search_processid")
-        assert "unknown processid" in status
-        status, *_ = client.predict(key.dna_barcode, None, 5, api_name="/search_dna")  # still serving
-        assert "Best match" in status
+        yield f"http://127.0.0.1:{port}/", searcher
     finally:
         app.close()
+
+
+def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    url, searcher = space
+    client = Client(url, verbose=False)
+    dna_keys, photo_keys = "reference barcodes (DNA)", "reference photos"
+    key = searcher.keys.iloc[0]
+    status, gallery, neighbours, prediction, _ = client.predict(
+        handle_file(str(key_photo[1])), photo_keys, 5, api_name="/search_image"
+    )
+    assert "Best match" in status and len(neighbours["data"]) == 5 and len(gallery) == 5
+    status, _, neighbours, prediction, _ = client.predict(key.dna_barcode, None, dna_keys, 5, api_name="/search_dna")
+    assert "Best match" in status and len(neighbours["data"]) == 5
+    assert prediction["headers"] == ["rank", "prediction", "agreement"]
+    status, *_ = client.predict(handle_file(str(key_photo[1])), dna_keys, 3, api_name="/search_image")
+    assert "Best match" in status
+    status, _, neighbours, _, _ = client.predict(key.processid, dna_keys, 3, api_name="/search_processid")
+    assert "Best match" in status and len(neighbours["data"]) == 3
+    for bad, message in (("not dna!", "not a nucleotide"), ("", "empty")):
+        status, *_ = client.predict(bad, None, dna_keys, 5, api_name="/search_dna")
+        assert "Cannot search" in status and message in status
+    status, *_ = client.predict("UNKNOWN-1", dna_keys, 5, api_name="/search_processid")
+    assert "unknown processid" in status
+    bad_files = {
+        "notes.jpg": (b"this is not a photo\n" * 10, "not a readable image"),
+        "bomb.png": (bomb_png(8_000, 8_000), "decompression bomb"),
+        "huge.jpg": (b"\xff" * 300_000, "the limit is 0.2 MB"),
+    }
+    for name, (content, message) in bad_files.items():
+        (tmp_path / name).write_bytes(content)
+        status, gallery, *_ = client.predict(handle_file(str(tmp_path / name)), photo_keys, 5, api_name="/search_image")
+        assert "Cannot search" in status and message in status and gallery == []
+    status, *_ = client.predict(key.dna_barcode, None, dna_keys, 5, api_name="/search_dna")  # still serving
+    assert "Best match" in status
+
+
+def test_page_renders_results_in_headless_chromium(space) -> None:
+    """Type a barcode, press Search, wait for the results; the screenshot is kept in test-artifacts/."""
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        pytest.skip("Debian chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, searcher = space
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,2000",
+    ):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        browser.get(url)
+        wait = WebDriverWait(browser, 60)
+        wait.until(
+            expected_conditions.element_to_be_clickable(
+                (By.XPATH, "//button[@role='tab' and normalize-space()='DNA barcode']")
+            )
+        )
+        browser.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='DNA barcode']").click()
+        box = wait.until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "#dna-query textarea")))
+        box.send_keys(searcher.keys.dna_barcode.iloc[0])
+        browser.find_element(By.CSS_SELECTOR, "#search-dna").click()
+        wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "Best match"))
+        status = browser.find_element(By.CSS_SELECTOR, "#status").text
+        assert "species vote" in status
+        assert searcher.keys.processid.iloc[0] in browser.page_source  # the neighbours table shows the key itself
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "space_dna_query.png"))
+    finally:
+        browser.quit()
 
 
 def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
