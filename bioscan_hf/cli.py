@@ -450,7 +450,7 @@ def _add_push_model(sub: argparse._SubParsersAction) -> None:
             token=args.token,
             private=args.private,
             ignore_patterns=["checkpoint-*/**"],
-            message="Upload BarcodeBERT with bioscan-hf",
+            message="Upload a model with bioscan-hf",
         )
         print(f"uploaded to {url}")
 
