@@ -29,7 +29,7 @@ NOTE = (
 )
 
 
-def ensure_index(folder: Path = INDEX, clibd_steps: int = 100) -> Path:
+def ensure_index(folder: Path = INDEX, clibd_steps: int = 100, scale: str | int = "small") -> Path:
     """Build the default index from the embedded synthetic sample when none exists yet: a small CLIBD
     trained on the sample's photos and barcodes, then its DNA and image keys."""
     if (folder / "index.json").exists():
@@ -40,7 +40,7 @@ def ensure_index(folder: Path = INDEX, clibd_steps: int = 100) -> Path:
     from bioscan_hf.training.clibd import train_clibd
 
     work = folder.parent
-    write_sample_release(work / "release", scale="small", seed=0)
+    write_sample_release(work / "release", scale=scale, seed=0)
     prepare(work / "release", work / "dataset", configs=["metadata", "cropped_256"])
     run = train_clibd(
         work / "dataset",

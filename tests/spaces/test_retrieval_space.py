@@ -220,6 +220,16 @@ def test_page_renders_results_in_headless_chromium(space) -> None:
         browser.quit()
 
 
+def test_space_builds_its_artifacts_on_first_start(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("space_app_first_start", APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = module.ensure_index(tmp_path / "artifacts" / "index", clibd_steps=2, scale=200)
+    searcher = Searcher(folder)
+    assert searcher.modalities == ["dna", "image"] and searcher.info["kind"] == "clibd"
+    assert module.ensure_index(folder) == folder  # second start: reused, nothing rebuilt
+
+
 def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import HfApi
 

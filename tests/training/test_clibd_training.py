@@ -192,3 +192,47 @@ def test_metadata_config_is_refused_for_training(prepared: Path) -> None:
     with pytest.raises(ValueError, match="has no images"):
         training_data(prepared, "metadata")
     assert load_prepared(prepared, "cropped_256")["train"].num_rows > 0
+
+
+def test_two_processes_with_accelerate_and_lora(prepared: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    command = [
+        str(bin_dir / "accelerate"),
+        "launch",
+        "--multi_gpu",  # without GPUs: torch.distributed processes on the CPU (gloo)
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(bin_dir / "bioscan-hf"),
+        "train-clibd",
+        "--dataset",
+        str(prepared),
+        "--out",
+        str(tmp_path),
+        "--preset",
+        "small",
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--logging-steps",
+        "1",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads((tmp_path / "trainer_state.json").read_text())
+    assert state["global_step"] == 3 and state["train_batch_size"] == 8
+    total = len(training_data(prepared))
+    assert state["epoch"] == pytest.approx(3 * 8 * 2 / total, rel=0.1)  # each step saw 2 × 8 records
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
+    assert isinstance(AutoModel.from_pretrained(tmp_path / "final"), ClibdModel)
