@@ -42,3 +42,22 @@ def bold_tsv() -> Path:
     if not BOLD_TSV.exists():
         pytest.skip(f"real BOLD barcodes not found at {BOLD_TSV} (../shared/data is absent in a fresh clone)")
     return BOLD_TSV
+
+
+@pytest.fixture
+def tiny_clibd_inputs() -> dict:
+    """A batch of 3 records with all three modalities for `TINY_CLIBD`."""
+    import torch
+
+    from bioscan_hf.models.barcodebert import KmerTokenizerFast
+
+    torch.manual_seed(0)
+    dna = KmerTokenizerFast(k=4)(["ACGTACGTAAAT", "TTTTACGTACGG", "ACGGTTGA"], padding=True, return_tensors="pt")
+    text = torch.randint(5, 60, (3, 5))
+    return {
+        "pixel_values": torch.randn(3, 3, 32, 32),
+        "dna_input_ids": dna["input_ids"],
+        "dna_attention_mask": dna["attention_mask"],
+        "text_input_ids": text,
+        "text_attention_mask": torch.ones_like(text),
+    }

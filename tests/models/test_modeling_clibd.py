@@ -7,43 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY_CLIBD
 from transformers import AutoModel
 
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel, clibd_loss, info_nce
 
-TINY = {
-    "image_model": "vit_tiny_patch16_224",
-    "image_size": 32,
-    "projection_dim": 16,
-    "dna_config": {
-        "k_mer": 4,
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "intermediate_size": 64,
-    },
-    "text_config": {
-        "vocab_size": 100,
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "intermediate_size": 64,
-    },
-}
-
-
-def _batch() -> dict:
-    torch.manual_seed(0)
-    dna = KmerTokenizerFast(k=4)(["ACGTACGTAAAT", "TTTTACGTACGG", "ACGGTTGA"], padding=True, return_tensors="pt")
-    text = torch.randint(5, 100, (3, 6))
-    return {
-        "pixel_values": torch.randn(3, 3, 32, 32),
-        "dna_input_ids": dna["input_ids"],
-        "dna_attention_mask": dna["attention_mask"],
-        "text_input_ids": text,
-        "text_attention_mask": torch.ones_like(text),
-    }
+TINY = TINY_CLIBD
 
 
 def test_defaults_follow_the_release() -> None:
@@ -89,9 +59,9 @@ def test_missing_modalities_leave_their_pairs() -> None:
         )
 
 
-def test_features_loss_and_round_trip(tmp_path: Path) -> None:
+def test_features_loss_and_round_trip(tmp_path: Path, tiny_clibd_inputs: dict) -> None:
     model = ClibdModel(ClibdConfig(**TINY)).eval()
-    batch = _batch()
+    batch = tiny_clibd_inputs
     out = model(**batch)
     for name in ("image_embeds", "dna_embeds", "text_embeds"):
         norms = getattr(out, name).norm(dim=-1)

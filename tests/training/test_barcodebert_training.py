@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import accelerate_two_processes
 
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.training.barcodebert import ModelShape, finetune_barcodebert, pretrain_barcodebert
@@ -144,21 +145,7 @@ def test_resume_after_kill(prepared: Path, tmp_path: Path) -> None:
 
 
 def test_two_processes_with_accelerate(prepared: Path, tmp_path: Path) -> None:
-    # on a machine without GPUs, --multi_gpu starts torch.distributed processes that train on the CPU (gloo)
-    command = [
-        str(BIN / "accelerate"),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        *_pretrain_command(prepared, tmp_path, 6),
-    ]
+    command = accelerate_two_processes(*_pretrain_command(prepared, tmp_path, 6)[1:])
     result = subprocess.run(
         command, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY_CLIBD, accelerate_two_processes
 from peft import PeftModel, get_peft_model
 from transformers import AutoModel, BertConfig, BertModel
 
@@ -18,27 +19,7 @@ from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
 from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
 from bioscan_hf.training.clibd import ClibdCollator, lora_config, rank_names, training_data
 
-TINY = {
-    "image_model": "vit_tiny_patch16_224",
-    "image_model_kwargs": {"depth": 2, "embed_dim": 32, "num_heads": 2, "patch_size": 8},
-    "image_size": 32,
-    "projection_dim": 16,
-    "dna_config": {"k_mer": 4, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2},
-    "text_config": {"vocab_size": 60, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2},
-}
-
-
-def _inputs() -> dict:
-    torch.manual_seed(0)
-    dna = KmerTokenizerFast(k=4)(["ACGTACGTAAAT", "TTTTACGTACGG", "ACGGTTGA"], padding=True, return_tensors="pt")
-    text = torch.randint(5, 60, (3, 5))
-    return {
-        "pixel_values": torch.randn(3, 3, 32, 32),
-        "dna_input_ids": dna["input_ids"],
-        "dna_attention_mask": dna["attention_mask"],
-        "text_input_ids": text,
-        "text_attention_mask": torch.ones_like(text),
-    }
+TINY = TINY_CLIBD
 
 
 def test_towers_start_from_local_checkpoints(tmp_path: Path) -> None:
@@ -65,7 +46,7 @@ def test_towers_start_from_local_checkpoints(tmp_path: Path) -> None:
         ClibdModel.from_towers(config, tmp_path / "missing.pth")
 
 
-def test_lora_adapters_save_load_and_merge(tmp_path: Path) -> None:
+def test_lora_adapters_save_load_and_merge(tmp_path: Path, tiny_clibd_inputs: dict) -> None:
     base = ClibdModel(ClibdConfig(**TINY)).eval()
     base.save_pretrained(tmp_path / "base")
     model = get_peft_model(base, lora_config(rank=4))
@@ -79,7 +60,7 @@ def test_lora_adapters_save_load_and_merge(tmp_path: Path) -> None:
         for param in model.parameters():
             if param.requires_grad:
                 param.add_(0.05 * torch.randn_like(param))
-    inputs = _inputs()
+    inputs = tiny_clibd_inputs
     with torch.no_grad():
         expected = model(**inputs)
     model.save_pretrained(tmp_path / "adapter")
@@ -144,21 +125,8 @@ def test_train_clibd_then_evaluate_retrieval_from_the_cli(prepared: Path, tmp_pa
     assert json.loads((out / "final" / "training.json").read_text())["finetune"] == "lora"
     state = json.loads((out / "trainer_state.json").read_text())
     assert any("loss_image_dna" in entry for entry in state["log_history"])
-    assert (
-        main(
-            [
-                "evaluate",
-                "retrieval",
-                "--dataset",
-                str(prepared),
-                "--model",
-                str(out / "final"),
-                "--out",
-                str(tmp_path / "ev"),
-            ]
-        )
-        == 0
-    )
+    evaluate = ["evaluate", "retrieval", "--dataset", str(prepared), "--model", str(out / "final"), "--out"]
+    assert main([*evaluate, str(tmp_path / "ev")]) == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     for prefix in ("", "baseline_"):  # the baseline came from OUT/initial
         for direction in ("dna_to_dna", "image_to_image", "image_to_dna", "concat_to_concat"):
@@ -168,23 +136,7 @@ def test_train_clibd_then_evaluate_retrieval_from_the_cli(prepared: Path, tmp_pa
     assert metrics["dna_to_dna_genus_top5_micro_seen"] >= metrics["dna_to_dna_genus_top1_micro_seen"]
     assert "| CLIBD | image → DNA |" in (tmp_path / "ev" / "retrieval.md").read_text()
     assert (tmp_path / "ev" / "retrieval.png").stat().st_size > 0
-    assert (
-        main(
-            [
-                "evaluate",
-                "retrieval",
-                "--dataset",
-                str(prepared),
-                "--model",
-                str(out / "final"),
-                "--out",
-                str(tmp_path / "x"),
-                "--config",
-                "metadata",
-            ]
-        )
-        == 1
-    )
+    assert main([*evaluate, str(tmp_path / "x"), "--config", "metadata"]) == 1
     assert "has no images" in capsys.readouterr().err
 
 
@@ -197,36 +149,10 @@ def test_metadata_config_is_refused_for_training(prepared: Path) -> None:
 def test_two_processes_with_accelerate_and_lora(prepared: Path, tmp_path: Path) -> None:
     import os
     import subprocess
-    import sys
 
-    bin_dir = Path(sys.executable).parent
-    command = [
-        str(bin_dir / "accelerate"),
-        "launch",
-        "--multi_gpu",  # without GPUs: torch.distributed processes on the CPU (gloo)
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        str(bin_dir / "bioscan-hf"),
-        "train-clibd",
-        "--dataset",
-        str(prepared),
-        "--out",
-        str(tmp_path),
-        "--preset",
-        "small",
-        "--max-steps",
-        "3",
-        "--batch-size",
-        "8",
-        "--logging-steps",
-        "1",
-    ]
+    command = accelerate_two_processes(
+        "train-clibd", "--dataset", str(prepared), "--out", str(tmp_path), "--preset", "small"
+    ) + ["--max-steps", "3", "--batch-size", "8", "--logging-steps", "1"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
