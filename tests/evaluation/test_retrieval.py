@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,30 @@ def test_directions_masks_and_unlabelled_records() -> None:
     assert cross["image_to_dna_order_top1_micro_seen"] == 0.0
     with pytest.raises(EvaluationError, match="no key is labelled at order"):
         score_direction(keys, {**key_labels, "order": [None] * 5}, queries, labels, "dna_to_dna")
+
+
+def test_undecodable_images_are_left_out_and_named(tmp_path) -> None:
+    import datasets
+    from helpers import TINY_CLIBD
+    from PIL import Image
+
+    from bioscan_hf.evaluation.retrieval import ClibdEmbedder
+    from bioscan_hf.models.barcodebert import KmerTokenizerFast
+    from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
+    from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
+
+    ClibdModel(ClibdConfig(**TINY_CLIBD)).save_pretrained(tmp_path)
+    ClibdProcessor(KmerTokenizerFast(k=4), build_taxonomy_tokenizer(["Diptera"]), image_size=32).save_pretrained(
+        tmp_path
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 40), (120, 90, 30)).save(buffer, format="JPEG")
+    photo = {"bytes": buffer.getvalue(), "path": None}
+    rows = datasets.Dataset.from_dict(
+        {"processid": ["A-1", "B-2", "C-3"], "image": [photo, {"bytes": b"broken", "path": None}, photo]},
+        features=datasets.Features({"processid": datasets.Value("string"), "image": datasets.Image()}),
+    )
+    embedder = ClibdEmbedder(tmp_path, device="cpu")
+    vectors, ok = embedder.images(rows)
+    assert ok.tolist() == [True, False, True] and list(embedder.undecodable) == ["B-2"]
+    assert np.allclose(vectors[0], vectors[2]) and not vectors[1].any()

@@ -20,6 +20,7 @@ from bioscan_hf.retrieval import QueryError, Searcher, build_index, parse_dna_qu
 
 APP = Path(__file__).resolve().parents[2] / "spaces" / "bioscan-retrieval" / "app.py"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+REAL_IMAGES = Path(__file__).resolve().parents[3] / "shared" / "data" / "images"
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +152,14 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
     assert prediction["headers"] == ["rank", "prediction", "agreement"]
     status, *_ = client.predict(handle_file(str(key_photo[1])), dna_keys, 3, api_name="/search_image")
     assert "Best match" in status
+    real_photos = sorted((REAL_IMAGES / "cropped_256").glob("*.jpg"))
+    if real_photos:  # a real specimen photo (not paired with any barcode) exercises the image path
+        status, gallery, *_ = client.predict(handle_file(str(real_photos[0])), photo_keys, 4, api_name="/search_image")
+        assert "Best match" in status and len(gallery) == 4
+    fasta = tmp_path / "query.fasta"
+    fasta.write_text(f">{key.processid} uploaded\n{key.dna_barcode[:300]}\n{key.dna_barcode[300:]}\n")
+    status, _, neighbours, _, _ = client.predict("", handle_file(str(fasta)), dna_keys, 3, api_name="/search_dna")
+    assert "Best match" in status and neighbours["data"][0][0] > 0.999  # the key itself (or its barcode twin)
     status, _, neighbours, _, _ = client.predict(key.processid, dna_keys, 3, api_name="/search_processid")
     assert "Best match" in status and len(neighbours["data"]) == 3
     for bad, message in (("not dna!", "not a nucleotide"), ("", "empty")):

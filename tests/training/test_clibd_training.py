@@ -136,6 +136,12 @@ def test_train_clibd_then_evaluate_retrieval_from_the_cli(prepared: Path, tmp_pa
     assert metrics["dna_to_dna_genus_top5_micro_seen"] >= metrics["dna_to_dna_genus_top1_micro_seen"]
     assert "| CLIBD | image → DNA |" in (tmp_path / "ev" / "retrieval.md").read_text()
     assert (tmp_path / "ev" / "retrieval.png").stat().st_size > 0
+    card = ["model-card", str(out / "final"), "--repo-id", "me/clibd", "--data-note", "Synthetic data."]
+    assert main([*card, "--retrieval", str(tmp_path / "ev")]) == 0
+    text = (out / "final" / "README.md").read_text()
+    assert (
+        "| CLIBD | image → DNA |" in text and "Synthetic data." in text and "image_to_dna_species_top1_macro_hm" in text
+    )
     assert main([*evaluate, str(tmp_path / "x"), "--config", "metadata"]) == 1
     assert "has no images" in capsys.readouterr().err
 
