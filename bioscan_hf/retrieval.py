@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,8 @@ TABLE_COLUMNS = (
 )
 MAX_QUERY_NUCLEOTIDES = 5_000
 THUMBNAIL_SIZE = (160, 120)
+#: Where an index keeps a copy of the model that embeds queries (a folder model; `kmerK` needs none).
+MODEL_FOLDER = "model"
 
 
 class QueryError(ValueError):
@@ -73,8 +76,10 @@ def build_index(
 
     `model`: a BarcodeBERT folder or `kmerK` (DNA keys, from the `metadata` config), or a CLIBD folder
     (DNA and image keys, from an image config, default `cropped_256`; keys whose image does not decode
-    are left out of the image index and listed in index.json). Exact inner-product search by default;
-    `approximate=True` builds inverted-file indexes for millions of keys (BENCHMARKS.md).
+    are left out of the image index and listed in index.json). A model folder is copied into
+    `out/model`, so the index folder alone answers queries wherever it is moved or uploaded. Exact
+    inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
+    keys (BENCHMARKS.md).
     """
     clibd = is_clibd_model(model)
     config = config or ("cropped_256" if clibd else "metadata")
@@ -103,6 +108,9 @@ def build_index(
         vectors["dna"], rows["dna"] = DnaEmbedder(model)(keys["dna_barcode"]), np.arange(len(keys))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if Path(model).is_dir():  # the query encoder travels with the index (e.g. to a Space by push-space)
+        shutil.copytree(model, out / MODEL_FOLDER, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint-*"))
+        info.update(model=MODEL_FOLDER, source_model=str(model))
     for modality, matrix in vectors.items():
         matrix = normalize(matrix)
         index = _flat_or_ivf(matrix, approximate)
@@ -177,7 +185,8 @@ class Searcher:
                 faiss.extract_index_ivf(index).nprobe = self.info.get("nprobe", 256)
         self.keys = pd.read_parquet(folder / "keys.parquet")
         self.clibd = self.info.get("kind") == "clibd"
-        self.encoder = ClibdEmbedder(self.info["model"]) if self.clibd else DnaEmbedder(self.info["model"])
+        model = folder / self.info["model"] if (folder / self.info["model"]).is_dir() else self.info["model"]
+        self.encoder = ClibdEmbedder(model) if self.clibd else DnaEmbedder(model)
         self._by_processid = {pid: i for i, pid in enumerate(self.keys["processid"])}
 
     def _search(self, vector: np.ndarray, keys: str, k: int, exclude: str | None) -> SearchResult:

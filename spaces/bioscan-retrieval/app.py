@@ -119,7 +119,8 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
 
     with gr.Blocks(title="BIOSCAN specimen identification") as app:
         gr.Markdown("# Identify an insect from a photo or a DNA barcode")
-        gr.Markdown(NOTE.format(folder=INDEX, keys=len(searcher.keys), model=searcher.info["model"]))
+        model = searcher.info.get("source_model", searcher.info["model"])
+        gr.Markdown(NOTE.format(folder=INDEX, keys=len(searcher.keys), model=model))
         with gr.Row():
             keys = gr.Radio(choices, value=choices[0], label="search among", interactive=len(choices) > 1)
             k = gr.Slider(1, 50, value=10, step=1, label="neighbours (k)")

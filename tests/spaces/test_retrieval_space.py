@@ -239,6 +239,14 @@ def test_space_builds_its_artifacts_on_first_start(tmp_path: Path) -> None:
     assert module.ensure_index(folder) == folder  # second start: reused, nothing rebuilt
 
 
+def test_index_folder_carries_its_model(clibd_index: Path, tmp_path: Path, key_photo: tuple[str, Path]) -> None:
+    moved = Path(shutil.copytree(clibd_index, tmp_path / "moved"))
+    assert (moved / "model" / "config.json").is_file() and not list((moved / "model").glob("checkpoint-*"))
+    searcher = Searcher(moved)
+    assert searcher.info["model"] == "model" and searcher.encoder.name == str(moved / "model")
+    assert searcher.search_image(key_photo[1], k=1).neighbours.processid.iloc[0] == key_photo[0]
+
+
 def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import HfApi
 
