@@ -177,6 +177,11 @@ class Searcher:
 
     def __init__(self, folder: str | os.PathLike) -> None:
         folder = Path(folder)
+        if not (folder / "index.json").is_file():
+            raise FileNotFoundError(
+                f"{folder} is not an index folder (no index.json); write one with `bioscan-hf index`"
+            )
+        self.folder = folder
         self.info = json.loads((folder / "index.json").read_text())
         self.modalities = self.info.get("modalities", ["dna"])
         self.indexes = {m: faiss.read_index(str(folder / f"{m}.faiss")) for m in self.modalities}

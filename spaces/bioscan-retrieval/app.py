@@ -120,7 +120,7 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
     with gr.Blocks(title="BIOSCAN specimen identification") as app:
         gr.Markdown("# Identify an insect from a photo or a DNA barcode")
         model = searcher.info.get("source_model", searcher.info["model"])
-        gr.Markdown(NOTE.format(folder=INDEX, keys=len(searcher.keys), model=model))
+        gr.Markdown(NOTE.format(folder=searcher.folder, keys=len(searcher.keys), model=model))
         with gr.Row():
             keys = gr.Radio(choices, value=choices[0], label="search among", interactive=len(choices) > 1)
             k = gr.Slider(1, 50, value=10, step=1, label="neighbours (k)")
@@ -148,5 +148,21 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
     return app
 
 
+def main() -> None:
+    """Command line: `python app.py [--index DIR] [--host H] [--port P]` (environment variables work too)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The BIOSCAN retrieval Space.")
+    parser.add_argument(
+        "--index", type=Path, default=INDEX, help="index folder (`bioscan-hf index`); env BIOSCAN_SPACE_INDEX"
+    )
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    args = parser.parse_args()
+    folder = args.index if (args.index / "index.json").exists() else ensure_index(args.index)
+    app = build_app(Searcher(folder))
+    app.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD_BYTES)
+
+
 if __name__ == "__main__":
-    build_app(Searcher(ensure_index())).launch(max_file_size=MAX_UPLOAD_BYTES)
+    main()
