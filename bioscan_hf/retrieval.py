@@ -9,7 +9,6 @@ queries by barcode, photo or processid with the nearest keys and a predicted tax
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -20,9 +19,8 @@ import datasets
 import faiss
 import numpy as np
 import pandas as pd
-from PIL import Image
 
-from bioscan_hf.data.images import ImageDecodeError, decode_image
+from bioscan_hf.data.images import ImageDecodeError, decode_image, thumbnail_jpeg
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.evaluation.dna import DnaEmbedder, rank_values
 from bioscan_hf.evaluation.knn import normalize
@@ -43,7 +41,6 @@ TABLE_COLUMNS = (
     "dna_barcode",
 )
 MAX_QUERY_NUCLEOTIDES = 5_000
-THUMBNAIL_SIZE = (160, 120)
 #: Where an index keeps a copy of the model that embeds queries (a folder model; `kmerK` needs none).
 MODEL_FOLDER = "model"
 
@@ -54,14 +51,6 @@ class QueryError(ValueError):
 
 def _flat_or_ivf(vectors: np.ndarray, approximate: bool) -> faiss.Index:
     return ivf_index(vectors) if approximate else faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-
-
-def _thumbnail(image: Image.Image) -> bytes:
-    small = image.copy()
-    small.thumbnail(THUMBNAIL_SIZE)
-    buffer = io.BytesIO()
-    small.save(buffer, format="JPEG", quality=80)
-    return buffer.getvalue()
 
 
 def build_index(
@@ -98,8 +87,7 @@ def build_index(
         if "image" not in keys.features:
             raise ValueError(f"config {config!r} has no images; a CLIBD index needs an image config")
         embedder = ClibdEmbedder(model)
-        thumbnails: list[bytes | None] = [None] * len(keys)
-        image, ok = embedder.images(keys, on_image=lambda row, im: thumbnails.__setitem__(row, _thumbnail(im)))
+        image, ok, thumbnails = embedder.images(keys, thumbnail=thumbnail_jpeg)
         vectors["dna"], rows["dna"] = embedder.barcodes(keys), np.arange(len(keys))
         vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
         table["thumbnail"] = thumbnails

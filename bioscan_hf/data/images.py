@@ -13,6 +13,10 @@ from PIL import Image, UnidentifiedImageError
 MAX_IMAGE_PIXELS = 40_000_000
 
 
+#: Thumbnail bounding box (pixels) for galleries.
+THUMBNAIL_SIZE = (160, 120)
+
+
 class ImageDecodeError(ValueError):
     """An image that cannot be used: not an image, truncated, or too large."""
 
@@ -44,3 +48,12 @@ def decode_image(data: bytes | dict | str | Path, name: str, max_pixels: int = M
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ImageDecodeError(f"{name}: not a readable image ({type(err).__name__}: {err})") from err
+
+
+def thumbnail_jpeg(image: Image.Image, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
+    """A JPEG thumbnail (aspect kept, within `size`) of an image, as bytes."""
+    small = image.copy()
+    small.thumbnail(size)
+    buffer = io.BytesIO()
+    small.convert("RGB").save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()

@@ -20,6 +20,7 @@ import datasets
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from bioscan_hf.data.images import ImageDecodeError, decode_image
@@ -59,10 +60,38 @@ def is_clibd_model(path: str | os.PathLike) -> bool:
     return config.is_file() and json.loads(config.read_text()).get("model_type") == "clibd"
 
 
+class DecodeImages:
+    """DataLoader collate: decode and transform a batch of rows; undecodable ones are returned by processid."""
+
+    def __init__(self, transform: Callable, thumbnail: Callable[[Image.Image], bytes] | None = None) -> None:
+        self.transform = transform
+        self.thumbnail = thumbnail
+
+    def __call__(self, rows: list[dict]) -> dict:
+        pixels, kept, thumbnails, failed = [], [], [], {}
+        for row in rows:
+            try:
+                image = decode_image(row["image"], f"record {row['processid']}")
+            except ImageDecodeError as err:
+                failed[row["processid"]] = str(err)
+                continue
+            pixels.append(self.transform(image))
+            kept.append(row["row"])
+            thumbnails.append(self.thumbnail(image) if self.thumbnail else None)
+        stacked = torch.stack(pixels) if pixels else None
+        return {"pixels": stacked, "rows": kept, "thumbnails": thumbnails, "failed": failed}
+
+
 class ClibdEmbedder:
     """Image and DNA features of a CLIBD folder, computed once per split."""
 
-    def __init__(self, model_dir: str | os.PathLike, device: str | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        device: str | None = None,
+        batch_size: int = 64,
+        num_workers: int | None = None,
+    ) -> None:
         from transformers import AutoModel
 
         import bioscan_hf.models  # noqa: F401  (registers CLIBD with the Auto classes)
@@ -73,6 +102,10 @@ class ClibdEmbedder:
         self.model = AutoModel.from_pretrained(model_dir).eval().to(self.device)
         self.processor = ClibdProcessor.from_pretrained(model_dir)
         self.batch_size = batch_size
+        # on a GPU, JPEG decoding would starve the model: decode in worker processes; on a CPU they would
+        # only compete with the model for the same cores
+        default_workers = min(4, max(0, (os.cpu_count() or 1) - 1)) if self.device.startswith("cuda") else 0
+        self.num_workers = default_workers if num_workers is None else num_workers
         self.undecodable: dict[str, str] = {}
         self._cache: dict[str, dict[str, np.ndarray]] = {}
 
@@ -95,29 +128,31 @@ class ClibdEmbedder:
         )
 
     def images(
-        self, split: datasets.Dataset, on_image: Callable[[int, Image.Image], None] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Image features [N, D] of a split and a mask of the records whose image decoded; `on_image(row,
-        image)` sees every decoded image (e.g. to keep a thumbnail)."""
+        self, split: datasets.Dataset, thumbnail: Callable[[Image.Image], bytes] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, list[bytes | None]]:
+        """Image features [N, D] of a split, a mask of the records whose image decoded, and `thumbnail(image)`
+        per record when given (else Nones). Decoding runs in `num_workers` DataLoader workers."""
         rows = split.select_columns(["processid", "image"]).cast_column("image", datasets.Image(decode=False))
+        rows = rows.add_column("row", list(range(len(rows))))
         out = np.zeros((len(rows), self.model.config.projection_dim), dtype=np.float32)
         ok = np.zeros(len(rows), dtype=bool)
-        for start in tqdm(range(0, len(rows), self.batch_size), desc="embedding images"):
-            batch = rows[start : start + self.batch_size]
-            images, index = [], []
-            for offset, (processid, value) in enumerate(zip(batch["processid"], batch["image"])):
-                try:
-                    image = decode_image(value, f"record {processid}")
-                except ImageDecodeError as err:
-                    self.undecodable[processid] = str(err)
+        thumbnails: list[bytes | None] = [None] * len(rows)
+        loader = DataLoader(
+            rows,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            collate_fn=DecodeImages(self.processor.transform, thumbnail),
+        )
+        with torch.inference_mode():
+            for batch in tqdm(loader, desc="embedding images"):
+                self.undecodable.update(batch["failed"])
+                if batch["pixels"] is None:
                     continue
-                if on_image is not None:
-                    on_image(start + offset, image)
-                images.append(image)
-                index.append(start + offset)
-            if images:
-                out[index], ok[index] = self.image_vectors(images), True
-        return out, ok
+                features = self.model.get_image_features(batch["pixels"].to(self.device))
+                out[batch["rows"]], ok[batch["rows"]] = features.float().cpu().numpy(), True
+                for row, small in zip(batch["rows"], batch["thumbnails"]):
+                    thumbnails[row] = small
+        return out, ok, thumbnails
 
     def barcodes(self, split: datasets.Dataset) -> np.ndarray:
         """DNA features [N, D] of a split's barcodes."""
@@ -128,7 +163,7 @@ class ClibdEmbedder:
         if name not in self._cache:
             if name not in data or data[name].num_rows == 0:
                 raise EvaluationError(f"the dataset has no {name!r} records; it has {', '.join(data)}")
-            image, ok = self.images(data[name])
+            image, ok, _ = self.images(data[name])
             dna = self.barcodes(data[name])
             self._cache[name] = {"image": image, "dna": dna, "concat": np.hstack([image, dna]), "image_ok": ok}
         return self._cache[name]

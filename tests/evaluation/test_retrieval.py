@@ -91,7 +91,11 @@ def test_undecodable_images_are_left_out_and_named(tmp_path) -> None:
         {"processid": ["A-1", "B-2", "C-3"], "image": [photo, {"bytes": b"broken", "path": None}, photo]},
         features=datasets.Features({"processid": datasets.Value("string"), "image": datasets.Image()}),
     )
-    embedder = ClibdEmbedder(tmp_path, device="cpu")
-    vectors, ok = embedder.images(rows)
-    assert ok.tolist() == [True, False, True] and list(embedder.undecodable) == ["B-2"]
-    assert np.allclose(vectors[0], vectors[2]) and not vectors[1].any()
+    from bioscan_hf.data.images import thumbnail_jpeg
+
+    for workers in (0, 2):  # in the main process, and in DataLoader workers as on a GPU
+        embedder = ClibdEmbedder(tmp_path, device="cpu", num_workers=workers)
+        vectors, ok, thumbnails = embedder.images(rows, thumbnail=thumbnail_jpeg)
+        assert ok.tolist() == [True, False, True] and list(embedder.undecodable) == ["B-2"]
+        assert np.allclose(vectors[0], vectors[2], atol=1e-6) and not vectors[1].any()
+        assert thumbnails[1] is None and Image.open(io.BytesIO(thumbnails[0])).size == (60, 40)
