@@ -231,21 +231,32 @@ def train_clibd(
     if finetune == "lora":
         model = get_peft_model(model, lora_config(lora_rank))
         model.peft_config["default"].base_model_name_or_path = str(initial)
-    defaults = {"per_device_train_batch_size": 500, "learning_rate": 1e-4, "num_train_epochs": 15}
+    defaults = {
+        "per_device_train_batch_size": 500,
+        "learning_rate": 1e-4,
+        "num_train_epochs": 15,
+        # JPEG decoding and augmentation in worker processes keep a GPU fed; on a CPU they would compete
+        "dataloader_num_workers": 4 if torch.cuda.is_available() else 0,
+    }
     args = training_arguments(
         output_dir, seed=seed, train_sampling_strategy="random", **{**defaults, **training_overrides}
     )
+    report = output_dir / UNDECODABLE_REPORT
+    if not resume:
+        report.unlink(missing_ok=True)
     train_processor = ClibdProcessor(
         processor.dna_tokenizer, processor.text_tokenizer, processor.image_size, train=True
     )
-    collator = ClibdCollator(train_processor, rank_names(train), use_text, report=output_dir / UNDECODABLE_REPORT)
+    collator = ClibdCollator(train_processor, rank_names(train), use_text, report=report)
     trainer = ClibdTrainer(model=model, args=args, train_dataset=train, data_collator=collator, callbacks=callbacks)
     run = train_and_save(trainer, output_dir, resume, save=False)
     if trainer.is_world_process_zero():
         save_trained(trainer.accelerator.unwrap_model(trainer.model), run)
         processor.save_pretrained(run.model_dir)
         summary = {"finetune": finetune, "lora_rank": lora_rank if finetune == "lora" else None, "seed": seed}
-        summary["undecodable_images"] = len(collator.undecodable)
+        # counted from the report: with dataloader workers, the collators that saw them live in other processes
+        reported = {line.split("\t")[0] for line in report.read_text().splitlines()} if report.exists() else set()
+        summary["undecodable_images"] = len(reported)
         (run.model_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return run
 
