@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -20,6 +21,9 @@ def accelerate_two_processes(*command: str) -> list[str]:
     """`accelerate launch` of a `bioscan-hf` sub-command in 2 processes; without GPUs `--multi_gpu` starts
     torch.distributed processes that train on the CPU (gloo)."""
     bin_dir = Path(sys.executable).parent
-    launch = ["launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    with socket.socket() as probe:  # a free rendezvous port: two such runs may overlap under pytest-xdist
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    launch = ["launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--main_process_port", str(port)]
     options = ["--mixed_precision", "no", "--dynamo_backend", "no"]
     return [str(bin_dir / "accelerate"), *launch, *options, str(bin_dir / "bioscan-hf"), *command]

@@ -219,18 +219,6 @@ def train_clibd(
         raise ValueError(f"finetune must be 'lora' or 'full', not {finetune!r}")
     output_dir = Path(output_dir)
     train = training_data(dataset_dir, config)
-    initial = output_dir / "initial"
-    torch.manual_seed(seed)
-    if resume and (initial / "config.json").is_file():  # the LoRA base must be the same weights on resume
-        model = ClibdModel.from_pretrained(initial)
-        processor = ClibdProcessor.from_pretrained(initial)
-    else:
-        model, processor = initial_model(rank_names(train), preset, image_checkpoint, dna_model, text_model)
-        model.save_pretrained(initial)
-        processor.save_pretrained(initial)
-    if finetune == "lora":
-        model = get_peft_model(model, lora_config(lora_rank))
-        model.peft_config["default"].base_model_name_or_path = str(initial)
     defaults = {
         "per_device_train_batch_size": 500,
         "learning_rate": 1e-4,
@@ -241,9 +229,24 @@ def train_clibd(
     args = training_arguments(
         output_dir, seed=seed, train_sampling_strategy="random", **{**defaults, **training_overrides}
     )
+    initial = output_dir / "initial"
+    torch.manual_seed(seed)
+    # The main process writes OUT/initial (unless resuming from it) and starts a fresh bad-image report;
+    # every process then loads OUT/initial, so all start from the same weights and the LoRA base on disk
+    # is exactly what was trained.
+    with args.main_process_first(desc="the initial CLIBD"):
+        if args.process_index == 0 and not (resume and (initial / "config.json").is_file()):
+            model, processor = initial_model(rank_names(train), preset, image_checkpoint, dna_model, text_model)
+            model.save_pretrained(initial)
+            processor.save_pretrained(initial)
+        if args.process_index == 0 and not resume:
+            (output_dir / UNDECODABLE_REPORT).unlink(missing_ok=True)
+        model = ClibdModel.from_pretrained(initial)
+        processor = ClibdProcessor.from_pretrained(initial)
+    if finetune == "lora":
+        model = get_peft_model(model, lora_config(lora_rank))
+        model.peft_config["default"].base_model_name_or_path = str(initial)
     report = output_dir / UNDECODABLE_REPORT
-    if not resume:
-        report.unlink(missing_ok=True)
     train_processor = ClibdProcessor(
         processor.dna_tokenizer, processor.text_tokenizer, processor.image_size, train=True
     )
