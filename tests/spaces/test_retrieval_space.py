@@ -265,3 +265,21 @@ def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypat
     assert main(["push-space", "--repo-id", "me/space", "--index", str(tmp_path / "idx")]) == 0
     assert uploaded["repo_type"] == "space"
     assert {"app.py", "README.md", "requirements.txt", "artifacts/index/dna.faiss"} <= set(uploaded["files"])
+
+
+def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faiss
+    import numpy as np
+
+    import bioscan_hf.retrieval as retrieval
+
+    rng = np.random.default_rng(0)
+    keys = rng.normal(size=(4_000, 32)).astype("f4")
+    faiss.normalize_L2(keys)
+    assert isinstance(retrieval.ivf_index(keys), faiss.IndexIVFFlat)
+    monkeypatch.setattr(retrieval, "COMPRESS_ABOVE", 1_000)
+    index = retrieval.ivf_index(keys)
+    assert isinstance(index, faiss.IndexIVFScalarQuantizer)
+    index.add(keys)
+    _, ids = index.search(keys[:20], 1)
+    assert (ids[:, 0] == np.arange(20)).mean() >= 0.95  # 8-bit codes still find the key itself
