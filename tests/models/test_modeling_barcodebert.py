@@ -130,3 +130,15 @@ def test_sparse_prediction_gives_the_same_loss() -> None:
     torch.testing.assert_close(sparse.loss, dense.loss)
     assert sparse.logits.shape == ((labels != -100).sum().item(), model.config.vocab_size)
     assert dense.logits.shape == (*labels.shape, model.config.vocab_size)
+
+
+def test_encoder_loads_quietly_from_a_pretraining_checkpoint(tmp_path: Path) -> None:
+    folder, _ = _save(tmp_path)
+    encoder, info = AutoModel.from_pretrained(folder, output_loading_info=True)
+    assert not info["unexpected_keys"] and not info["missing_keys"]  # the unused MLM head is expected: no report
+    trained = BarcodeBertForMaskedLM.from_pretrained(folder)
+    torch.testing.assert_close(
+        encoder.embeddings.word_embeddings.weight, trained.bert.embeddings.word_embeddings.weight
+    )
+    _, info = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3, output_loading_info=True)
+    assert set(info["missing_keys"]) == {"classifier.weight", "classifier.bias"}  # a new head is still reported

@@ -38,6 +38,9 @@ class BarcodeBertPreTrainedModel(BertPreTrainedModel):
     config: BarcodeBertConfig
     base_model_prefix = "bert"
     _no_split_modules = ["BertEmbeddings", "BertLayer"]
+    # The MLM head of a pre-training checkpoint is expected to go unused when it loads as the encoder or a
+    # classifier (the usual fine-tuning path): not worth a load report.
+    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
 
     @torch.no_grad()
     def get_dna_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
