@@ -147,7 +147,7 @@ def bench_full(n: int, n_queries: int) -> dict:
         "add_s": adding,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
-    for nprobe in (64, 128, 256):
+    for nprobe in (64, 128, 256, 512):
         index.nprobe = nprobe
         found, times = latencies(index, queries)
         result[f"nprobe_{nprobe}"] = {

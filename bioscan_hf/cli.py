@@ -540,11 +540,20 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--approximate", action="store_true", help="inverted-file indexes instead of exact search (millions of keys)"
     )
+    p.add_argument(
+        "--nprobe",
+        type=int,
+        default=256,
+        help="lists an approximate index searches per query (default 256; more = higher recall, slower: "
+        "BENCHMARKS.md has the trade-off at 1M and 5.15M keys)",
+    )
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.retrieval import build_index
 
-        folder = build_index(args.dataset, args.model, args.out, config=args.config, approximate=args.approximate)
+        folder = build_index(
+            args.dataset, args.model, args.out, config=args.config, approximate=args.approximate, nprobe=args.nprobe
+        )
         print(f"index written to {folder}; start the Space with:")
         print(f"  BIOSCAN_SPACE_INDEX={folder} python spaces/bioscan-retrieval/app.py")
 

@@ -60,6 +60,7 @@ def build_index(
     config: str | None = None,
     splits: tuple[str, ...] = KEY_SPLITS,
     approximate: bool = False,
+    nprobe: int = 256,
 ) -> Path:
     """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
 
@@ -68,7 +69,7 @@ def build_index(
     are left out of the image index and listed in index.json). A model folder is copied into
     `out/model`, so the index folder alone answers queries wherever it is moved or uploaded. Exact
     inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
-    keys (BENCHMARKS.md).
+    keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md).
     """
     clibd = is_clibd_model(model)
     config = config or ("cropped_256" if clibd else "metadata")
@@ -114,7 +115,7 @@ def build_index(
         splits=list(splits),
     )
     if approximate:
-        info["nprobe"] = 256
+        info["nprobe"] = nprobe
     (out / "index.json").write_text(json.dumps(info, indent=2))
     return out
 

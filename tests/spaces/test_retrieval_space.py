@@ -12,6 +12,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import faiss
 import pytest
 from PIL import Image
 
@@ -252,8 +253,13 @@ def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypat
 
     from bioscan_hf.cli import main
 
-    assert main(["index", "--dataset", str(prepared), "--out", str(tmp_path / "idx"), "--approximate"]) == 0
-    assert Searcher(tmp_path / "idx").info["approximate"] is True
+    assert (
+        main(["index", "--dataset", str(prepared), "--out", str(tmp_path / "idx"), "--approximate", "--nprobe", "3"])
+        == 0
+    )
+    searcher = Searcher(tmp_path / "idx")
+    assert searcher.info["approximate"] is True
+    assert faiss.extract_index_ivf(searcher.indexes["dna"]).nprobe == 3
     uploaded = {}
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: f"https://hub/{repo_id}")
 
