@@ -100,7 +100,7 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("push", help="upload a prepared dataset folder to the Hugging Face Hub")
     p.add_argument("folder", help="folder written by `bioscan-hf prepare`")
     p.add_argument("--repo-id", required=True, help="Hub dataset repo, e.g. me/bioscan-5m")
-    p.add_argument("--private", action="store_true")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
 
     def run(args: argparse.Namespace) -> None:
@@ -136,7 +136,7 @@ def _add_download(sub: argparse._SubParsersAction) -> None:
 
 def _add_verify(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check release files against their published md5 digests (cached)")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="release files to check (e.g. BIOSCAN_5M_cropped_256.zip)")
     p.add_argument("--md5", default=None, help="expected digest (default: the published one for the file name)")
 
     def run(args: argparse.Namespace) -> None:
@@ -157,7 +157,7 @@ def _add_import_bold(sub: argparse._SubParsersAction) -> None:
         "listed in OUT/import_report.tsv.",
     )
     p.add_argument("tsv", nargs="+", help="BOLD combined TSV export(s)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="folder for the metadata zip and import_report.tsv")
     p.add_argument(
         "--undescribed-fraction",
         type=float,
@@ -170,7 +170,7 @@ def _add_import_bold(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="share of records whose species label is removed (they go to pretrain)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the partition (same seed → same splits)")
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.data.bold import import_bold
@@ -188,13 +188,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         description="Run the toolkit end to end on the embedded synthetic sample (default), on "
         "a release folder (--release) or on real BOLD exports (--bold), and write a report.",
     )
-    p.add_argument("--out", default="demo_out")
+    p.add_argument("--out", default="demo_out", help="folder for everything the demo writes")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--release", help="a BIOSCAN-5M release folder")
     source.add_argument("--bold", nargs="+", help="BOLD combined TSV export(s)")
-    p.add_argument("--scale", type=_scale, default="small")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-proc", type=int, default=None)
+    p.add_argument("--scale", type=_scale, default="small", help="sample size: small (2,000), medium (20,000) or N")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic sample")
+    p.add_argument("--num-proc", type=int, default=None, help="processes for preparing the dataset")
     p.add_argument(
         "--pretrain-steps",
         type=int,
@@ -233,7 +233,7 @@ def _add_training_options(p: argparse.ArgumentParser, epochs: float, batch: int,
     p.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps (resume picks the last)")
     p.add_argument("--logging-steps", type=int, default=50, help="log the loss every N steps")
     p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="random seed (initialisation, masking, shuffling)")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
 
 
@@ -262,9 +262,9 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
     p.add_argument("--k", type=int, default=8, help="k-mer length (default 8)")
-    p.add_argument("--hidden-size", type=int, default=768)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--hidden-size", type=int, default=768, help="hidden size (default 768, as published)")
+    p.add_argument("--layers", type=int, default=4, help="transformer layers (default 4)")
+    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument(
         "--masking",
         choices=("published", "bert"),
@@ -304,7 +304,7 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--model", required=True, help="a BarcodeBERT folder (e.g. pretrain's OUT/final)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
     _add_training_options(p, epochs=10, batch=128, lr=2e-4)
 
     def run(args: argparse.Namespace) -> None:
@@ -346,7 +346,7 @@ def _add_train_clibd(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dna-model", help="BarcodeBERT folder to start the DNA tower from")
     p.add_argument("--text-model", help="BERT folder (with its tokenizer) to start the text tower from")
     p.add_argument("--finetune", choices=("lora", "full"), default="lora", help="LoRA adapters or all weights")
-    p.add_argument("--lora-rank", type=int, default=4)
+    p.add_argument("--lora-rank", type=int, default=4, help="LoRA rank (default 4)")
     p.add_argument("--no-text", action="store_true", help="train the image–DNA pair only")
     _add_training_options(p, epochs=15, batch=500, lr=1e-4)
 
@@ -384,7 +384,7 @@ def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
         "file into a BarcodeBERT folder with the original k-mer vocabulary.",
     )
     p.add_argument("source", help="Hub-layout folder or .pth/.pt file")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="folder for the converted model and tokenizer")
     p.add_argument("--config", help="BERT config.json, when the .pth file does not carry one")
     p.add_argument(
         "--legacy-attend-to-padding",
@@ -435,10 +435,10 @@ def _add_model_card(sub: argparse._SubParsersAction) -> None:
 
 def _add_push_model(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("push-model", help="upload a model folder (weights, tokenizer, card) to the Hub")
-    p.add_argument("model")
-    p.add_argument("--repo-id", required=True)
-    p.add_argument("--private", action="store_true")
-    p.add_argument("--token", default=None)
+    p.add_argument("model", help="model folder (e.g. OUT/final; run `model-card` first for its card)")
+    p.add_argument("--repo-id", required=True, help="Hub model repo, e.g. me/barcodebert")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.hub import upload_folder
@@ -469,7 +469,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "at order..species for DNA→DNA, image→image, image→DNA and image+DNA; seen, unseen, harmonic "
         "mean; beside the no-alignment baseline). Writes OUT/metrics.json, a markdown report and plots.",
     )
-    p.add_argument("task", choices=("knn", "linear", "cluster", "baselines", "all", "retrieval"))
+    p.add_argument(
+        "task",
+        choices=("knn", "linear", "cluster", "baselines", "all", "retrieval"),
+        help="which protocol (see above); `all`: knn, linear, cluster and baselines",
+    )
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument(
         "--model", default="kmer6", help="BarcodeBERT folder, kmerK (e.g. kmer6) or align; retrieval: a CLIBD folder"
@@ -480,8 +484,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="cluster on MODEL's embeddings z-scored and concatenated with this model's (repeatable)",
     )
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for metrics.json, the tables and the plots")
+    p.add_argument("--seed", type=int, default=0, help="random seed (UMAP, probes)")
     p.add_argument("--config", default="cropped_256", help="retrieval: the image config (default cropped_256)")
     p.add_argument("--queries", choices=("test", "val"), default="test", help="retrieval: test or val queries")
     p.add_argument(
@@ -536,7 +540,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare`")
     p.add_argument("--model", default="kmer6", help="BarcodeBERT folder, kmerK (default kmer6) or a CLIBD folder")
     p.add_argument("--config", help="dataset config (default: metadata; cropped_256 for CLIBD)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="index folder to write (FAISS indexes, keys.parquet, index.json)")
     p.add_argument(
         "--approximate", action="store_true", help="inverted-file indexes instead of exact search (millions of keys)"
     )
@@ -565,8 +569,8 @@ def _add_push_space(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repo-id", required=True, help="Hub Space id, e.g. me/bioscan-retrieval")
     p.add_argument("--app", default="spaces/bioscan-retrieval", help="the app folder")
     p.add_argument("--index", help="an index folder to ship as artifacts/index (built on first start otherwise)")
-    p.add_argument("--private", action="store_true")
-    p.add_argument("--token", default=None)
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
 
     def run(args: argparse.Namespace) -> None:
         import shutil

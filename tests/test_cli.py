@@ -20,6 +20,19 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture) -> None:
         assert command in text
 
 
+def test_every_option_explains_itself() -> None:
+    import argparse
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    unexplained = [
+        f"{name} {action.dest}"
+        for name, command in sub.choices.items()
+        for action in command._actions
+        if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) and not action.help
+    ]
+    assert not unexplained, f"options without --help text: {unexplained}"
+
+
 def test_console_script_runs() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bioscan_hf.cli", "prepare", "--help"], capture_output=True, text=True, check=True
