@@ -31,13 +31,16 @@ from bench_evaluation import taxonomy_embeddings  # noqa: E402
 from bioscan_hf.retrieval import ivf_index, trained_ivf  # noqa: E402  (what `bioscan-hf index --approximate` builds)
 
 
-def latencies(index: faiss.Index, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, list[float]]:
+def latencies(index: faiss.Index, queries: np.ndarray, k: int = 10, repeats: int = 1) -> tuple[np.ndarray, list[float]]:
+    """Top-k ids per query and every single-query time (ms) over `repeats` passes (pooled: a steadier p95)."""
     found, times = [], []
-    for q in queries:
-        start = time.perf_counter()
-        _, ids = index.search(q[None, :], k)
-        times.append((time.perf_counter() - start) * 1000)
-        found.append(ids[0])
+    for _ in range(repeats):
+        found = []
+        for q in queries:
+            start = time.perf_counter()
+            _, ids = index.search(q[None, :], k)
+            times.append((time.perf_counter() - start) * 1000)
+            found.append(ids[0])
     return np.array(found), times
 
 
@@ -45,7 +48,7 @@ def recall(found: np.ndarray, exact: np.ndarray, k: int) -> float:
     return float(np.mean([len(set(f[:k]) & set(e[:k])) / k for f, e in zip(found, exact)]))
 
 
-def bench_size(n: int, n_queries: int, hnsw: bool) -> dict:
+def bench_size(n: int, n_queries: int, hnsw: bool, sq8: bool, repeats: int) -> dict:
     keys, _ = taxonomy_embeddings(n, seed=3)
     faiss.normalize_L2(keys)
     rng = np.random.default_rng(4)
@@ -56,19 +59,21 @@ def bench_size(n: int, n_queries: int, hnsw: bool) -> dict:
     exact.add(keys)
     truth, times = latencies(exact, queries)
     result["exact"] = {"p50_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95))}
-    candidates = {"ivf": lambda: filled(ivf_index(keys), keys)}
+    candidates = {"ivf": lambda: filled(ivf_index(keys, compress=False), keys)}
+    if sq8:  # what 8-bit codes (the full-size default) cost in recall, at a size where both fit
+        candidates["ivf_sq8"] = lambda: filled(ivf_index(keys, compress=True), keys)
     if hnsw:
         candidates["hnsw"] = lambda: hnsw_index(keys)
     for name, build in candidates.items():
         start = time.perf_counter()
         index = build()
         built = time.perf_counter() - start
-        for setting in (32, 64, 128, 256):  # nprobe for IVF, efSearch for HNSW: recall against latency
-            if name == "ivf":
+        for setting in (32, 64, 128, 192, 256):  # nprobe for IVF, efSearch for HNSW: recall against latency
+            if name.startswith("ivf"):
                 index.nprobe = setting
             else:
                 index.hnsw.efSearch = setting
-            found, times = latencies(index, queries)
+            found, times = latencies(index, queries, repeats=repeats)
             result[f"{name}_{setting}"] = {
                 "build_s": built,
                 "p50_ms": float(np.median(times)),
@@ -165,6 +170,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--hnsw-max", type=int, default=200_000, help="largest size to build HNSW for")
+    parser.add_argument("--sq8-min", type=int, default=1_000_000, help="smallest size to also build IVF-SQ8 for")
+    parser.add_argument("--repeats", type=int, default=3, help="passes over the queries per setting (times pooled)")
     parser.add_argument("--full", type=int, help="only this size, with keys streamed (e.g. 5150000)")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "space_search.json")
     args = parser.parse_args()
@@ -176,7 +183,9 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     for n in args.sizes:
-        result[str(n)] = bench_size(n, args.queries, hnsw=n <= args.hnsw_max)
+        result[str(n)] = bench_size(
+            n, args.queries, hnsw=n <= args.hnsw_max, sq8=n >= args.sq8_min, repeats=args.repeats
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

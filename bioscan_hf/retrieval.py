@@ -125,13 +125,14 @@ def build_index(
 COMPRESS_ABOVE = 2_000_000
 
 
-def trained_ivf(sample: np.ndarray, n_total: int, nprobe: int = 256) -> faiss.Index:
+def trained_ivf(sample: np.ndarray, n_total: int, nprobe: int = 256, compress: bool | None = None) -> faiss.Index:
     """An empty inverted-file index (inner product) for `n_total` L2-normalised vectors, its coarse
-    centroids (4·√n lists) trained on `sample`; 8-bit scalar-quantized codes above `COMPRESS_ABOVE`."""
+    centroids (4·√n lists) trained on `sample`; 8-bit scalar-quantized codes when `compress`
+    (default: above `COMPRESS_ABOVE` keys)."""
     dim = sample.shape[1]
     n_lists = max(1, min(int(4 * np.sqrt(n_total)), len(sample) // 39))
     quantizer = faiss.IndexFlatIP(dim)
-    if n_total > COMPRESS_ABOVE:
+    if n_total > COMPRESS_ABOVE if compress is None else compress:
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, dim, n_lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
@@ -142,11 +143,11 @@ def trained_ivf(sample: np.ndarray, n_total: int, nprobe: int = 256) -> faiss.In
     return index
 
 
-def ivf_index(vectors: np.ndarray, nprobe: int = 256) -> faiss.Index:
+def ivf_index(vectors: np.ndarray, nprobe: int = 256, compress: bool | None = None) -> faiss.Index:
     """A trained inverted-file index for L2-normalised `vectors` (trained on a sample), not yet filled."""
     n_lists = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
     sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 40 * n_lists), replace=False)
-    return trained_ivf(vectors[np.sort(sample)], len(vectors), nprobe)
+    return trained_ivf(vectors[np.sort(sample)], len(vectors), nprobe, compress)
 
 
 def parse_dna_query(text: str) -> str:

@@ -274,7 +274,6 @@ def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypat
 
 
 def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import faiss
     import numpy as np
 
     import bioscan_hf.retrieval as retrieval
@@ -289,3 +288,4 @@ def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyP
     index.add(keys)
     _, ids = index.search(keys[:20], 1)
     assert (ids[:, 0] == np.arange(20)).mean() >= 0.95  # 8-bit codes still find the key itself
+    assert isinstance(retrieval.ivf_index(keys, compress=False), faiss.IndexIVFFlat)  # an explicit choice wins
