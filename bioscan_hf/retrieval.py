@@ -49,6 +49,11 @@ class QueryError(ValueError):
     """A query that cannot be answered (not DNA, empty, too long, not an image, unknown processid)."""
 
 
+#: Inverted lists an approximate index searches per query: at 1M keys on 2 cores, p95 under 50 ms with
+#: recall@10 0.97 (BENCHMARKS.md); more lists raise recall and latency (`bioscan-hf index --nprobe`).
+DEFAULT_NPROBE = 192
+
+
 def _flat_or_ivf(vectors: np.ndarray, approximate: bool) -> faiss.Index:
     return ivf_index(vectors) if approximate else faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
 
@@ -60,7 +65,7 @@ def build_index(
     config: str | None = None,
     splits: tuple[str, ...] = KEY_SPLITS,
     approximate: bool = False,
-    nprobe: int = 256,
+    nprobe: int = DEFAULT_NPROBE,
 ) -> Path:
     """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
 
@@ -125,7 +130,9 @@ def build_index(
 COMPRESS_ABOVE = 2_000_000
 
 
-def trained_ivf(sample: np.ndarray, n_total: int, nprobe: int = 256, compress: bool | None = None) -> faiss.Index:
+def trained_ivf(
+    sample: np.ndarray, n_total: int, nprobe: int = DEFAULT_NPROBE, compress: bool | None = None
+) -> faiss.Index:
     """An empty inverted-file index (inner product) for `n_total` L2-normalised vectors, its coarse
     centroids (4·√n lists) trained on `sample`; 8-bit scalar-quantized codes when `compress`
     (default: above `COMPRESS_ABOVE` keys)."""
@@ -143,7 +150,7 @@ def trained_ivf(sample: np.ndarray, n_total: int, nprobe: int = 256, compress: b
     return index
 
 
-def ivf_index(vectors: np.ndarray, nprobe: int = 256, compress: bool | None = None) -> faiss.Index:
+def ivf_index(vectors: np.ndarray, nprobe: int = DEFAULT_NPROBE, compress: bool | None = None) -> faiss.Index:
     """A trained inverted-file index for L2-normalised `vectors` (trained on a sample), not yet filled."""
     n_lists = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
     sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 40 * n_lists), replace=False)
@@ -195,7 +202,7 @@ class Searcher:
         self.indexes = {m: faiss.read_index(str(folder / f"{m}.faiss")) for m in self.modalities}
         if self.info["approximate"]:
             for index in self.indexes.values():
-                faiss.extract_index_ivf(index).nprobe = self.info.get("nprobe", 256)
+                faiss.extract_index_ivf(index).nprobe = self.info.get("nprobe", DEFAULT_NPROBE)
         self.keys = pd.read_parquet(folder / "keys.parquet")
         self.clibd = self.info.get("kind") == "clibd"
         model = folder / self.info["model"] if (folder / self.info["model"]).is_dir() else self.info["model"]
