@@ -28,12 +28,12 @@ sys.path.insert(0, str(HERE))
 
 from bench_evaluation import taxonomy_embeddings  # noqa: E402
 
-from bioscan_hf.retrieval import ivf_index, trained_ivf  # noqa: E402  (what `bioscan-hf index --approximate` builds)
+from bioscan_hf.retrieval import ivf_index, ivf_list_count, trained_ivf  # noqa: E402  (what `bioscan-hf index --approximate` builds)
 
 
 def latencies(index: faiss.Index, queries: np.ndarray, k: int = 10, repeats: int = 1) -> tuple[np.ndarray, list[float]]:
     """Top-k ids per query and every single-query time (ms) over `repeats` passes (pooled: a steadier p95)."""
-    found, times = [], []
+    times = []
     for _ in range(repeats):
         found = []
         for q in queries:
@@ -117,8 +117,7 @@ def bench_full(n: int, n_queries: int) -> dict:
     import resource
 
     rng = np.random.default_rng(4)
-    n_lists = int(4 * np.sqrt(n))
-    sample_ids = np.sort(rng.choice(n, 40 * n_lists, replace=False))
+    sample_ids = np.sort(rng.choice(n, 40 * ivf_list_count(n), replace=False))
     query_ids = np.sort(rng.choice(n, n_queries, replace=False))
     sample, queries = [], []
     for start, chunk in streamed_keys(n):

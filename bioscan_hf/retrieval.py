@@ -54,8 +54,8 @@ class QueryError(ValueError):
 DEFAULT_NPROBE = 192
 
 
-def _flat_or_ivf(vectors: np.ndarray, approximate: bool) -> faiss.Index:
-    return ivf_index(vectors) if approximate else faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+def _flat_or_ivf(vectors: np.ndarray, approximate: bool, nprobe: int) -> faiss.Index:
+    return ivf_index(vectors, nprobe) if approximate else faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
 
 
 def build_index(
@@ -107,7 +107,7 @@ def build_index(
         info.update(model=MODEL_FOLDER, source_model=str(model))
     for modality, matrix in vectors.items():
         matrix = normalize(matrix)
-        index = _flat_or_ivf(matrix, approximate)
+        index = _flat_or_ivf(matrix, approximate, nprobe)
         index.add_with_ids(matrix, rows[modality].astype(np.int64))
         faiss.write_index(index, str(out / f"{modality}.faiss"))
     columns = [*TABLE_COLUMNS, *(["thumbnail"] if clibd else [])]
@@ -130,6 +130,11 @@ def build_index(
 COMPRESS_ABOVE = 2_000_000
 
 
+def ivf_list_count(n_total: int) -> int:
+    """Coarse lists for an inverted-file index over `n_total` keys: 4·√n (FAISS's guideline range)."""
+    return max(1, int(4 * np.sqrt(n_total)))
+
+
 def trained_ivf(
     sample: np.ndarray, n_total: int, nprobe: int = DEFAULT_NPROBE, compress: bool | None = None
 ) -> faiss.Index:
@@ -137,7 +142,7 @@ def trained_ivf(
     centroids (4·√n lists) trained on `sample`; 8-bit scalar-quantized codes when `compress`
     (default: above `COMPRESS_ABOVE` keys)."""
     dim = sample.shape[1]
-    n_lists = max(1, min(int(4 * np.sqrt(n_total)), len(sample) // 39))
+    n_lists = max(1, min(ivf_list_count(n_total), len(sample) // 39))  # k-means wants ≥ 39 points a list
     quantizer = faiss.IndexFlatIP(dim)
     if n_total > COMPRESS_ABOVE if compress is None else compress:
         index = faiss.IndexIVFScalarQuantizer(
@@ -152,8 +157,8 @@ def trained_ivf(
 
 def ivf_index(vectors: np.ndarray, nprobe: int = DEFAULT_NPROBE, compress: bool | None = None) -> faiss.Index:
     """A trained inverted-file index for L2-normalised `vectors` (trained on a sample), not yet filled."""
-    n_lists = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 39))
-    sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 40 * n_lists), replace=False)
+    sample_size = min(len(vectors), 40 * ivf_list_count(len(vectors)))
+    sample = np.random.default_rng(0).choice(len(vectors), sample_size, replace=False)
     return trained_ivf(vectors[np.sort(sample)], len(vectors), nprobe, compress)
 
 
