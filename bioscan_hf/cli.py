@@ -86,10 +86,15 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         )
         for name, why in summary["skipped"].items():
             print(f"skipped {name}: {why}")
+        for name, why in summary["rebuilt"].items():
+            print(f"rebuilt {name}: {why}")
         for name, missing in summary["skipped_images"].items():
             print(f"{name}: {len(missing)} record(s) skipped for missing/corrupt images, e.g.")
             for line in missing[:5]:
                 print(f"  {line}")
+            print(f"  (all listed in {args.out}/data/{name}/_complete.json and in the dataset card)")
+        for warning in summary["warnings"]:
+            print(f"WARNING: {warning}", file=sys.stderr)
         print(f"built: {', '.join(summary['built']) or '-'}; reused: {', '.join(summary['reused']) or '-'}")
         print(f"load it with: datasets.load_dataset({args.out!r}, 'CONFIG', split='test')")
 
@@ -153,8 +158,9 @@ def _add_import_bold(sub: argparse._SubParsersAction) -> None:
         "import-bold",
         help="convert BOLD combined TSV exports into the release layout",
         description="Read BOLD exports (.tsv or .tsv.gz), keep every COI-5P row with a barcode, "
-        "apply BIOSCAN-5M's partition rules and write a metadata zip. Unusable rows are "
-        "listed in OUT/import_report.tsv.",
+        "resolve conflicting annotations of one barcode, apply BIOSCAN-5M's partition rules and write a "
+        "metadata zip. Unusable rows (skipped) and changed rows are listed with their file and line in "
+        "OUT/import_report.tsv.",
     )
     p.add_argument("tsv", nargs="+", help="BOLD combined TSV export(s)")
     p.add_argument("--out", required=True, help="folder for the metadata zip and import_report.tsv")
@@ -171,11 +177,25 @@ def _add_import_bold(sub: argparse._SubParsersAction) -> None:
         help="share of records whose species label is removed (they go to pretrain)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the partition (same seed → same splits)")
+    p.add_argument(
+        "--keep-conflicts",
+        action="store_true",
+        help="keep conflicting annotations of one barcode as exported (default: the paper's rule — per rank, "
+        "the majority value if ≥ 90%% of the barcode's records agree, else the annotation is cut there; "
+        "every change is listed in import_report.tsv)",
+    )
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.data.bold import import_bold
 
-        report = import_bold(args.tsv, args.out, args.undescribed_fraction, args.unlabelled_fraction, args.seed)
+        report = import_bold(
+            args.tsv,
+            args.out,
+            args.undescribed_fraction,
+            args.unlabelled_fraction,
+            args.seed,
+            resolve_conflicts=not args.keep_conflicts,
+        )
         print(report.summary())
 
     p.set_defaults(func=run)

@@ -1,18 +1,23 @@
 """Import BOLD "combined" TSV exports as a BIOSCAN-5M-style release (metadata only).
 
-Every COI-5P row with a barcode is kept; rows that cannot be used (another marker, no sequence,
-a malformed line, a repeated processid) are listed in the returned report, never silently dropped.
-Barcode policy: upper-cased, alignment gaps `-` and whitespace removed, IUPAC ambiguity codes → N.
+Every COI-5P row with a usable barcode is kept; rows that cannot be used (another marker, no sequence,
+a barcode that is not DNA, a malformed line, a repeated processid) are listed in `import_report.tsv`
+with their file and line, never silently dropped, and never written into the release. Rows kept but
+changed (text that was not UTF-8, read as Latin-1; an annotation changed by the conflict rule) are
+listed there too. Barcode policy: `bioscan_hf.data.barcodes`.
+
+Conflicting annotations (BIOSCAN-5M appendix, "Conflicted annotations"): records sharing a barcode
+should share a taxonomy. Per rank, coarse to fine, among the records of one barcode labelled at that
+rank, the majority value is accepted for all if ≥ 90% agree; otherwise the annotation is cut at the
+preceding rank (a cut ending on an `unassigned <Family>` filler goes back to the family).
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import os
-import re
-from collections import Counter
+import zlib
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +25,19 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from bioscan_hf.data.barcodes import barcode_key, barcode_problem, clean_barcode
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import RANKS, expected_chunk
 
 BOLD_RANK_COLUMNS = {rank: f"{rank}_name" for rank in RANKS}
 REQUIRED_COLUMNS = ("processid", "nucleotides", "markercode", *BOLD_RANK_COLUMNS.values())
-_IUPAC = re.compile(r"[RYSWKMBDHVN]")
-_GAPS = re.compile(r"[-\s.]")
+#: Share of a barcode's labelled records that must agree for their majority value to be accepted.
+CONFLICT_MAJORITY = 0.9
+
+
+class BoldError(ValueError):
+    """A BOLD export that cannot be read (not gzip, truncated, not a combined TSV)."""
 
 
 @dataclass
@@ -37,6 +47,9 @@ class ImportReport:
     rows_read: int = 0
     rows_written: int = 0
     unusable: list[tuple[str, str]] = field(default_factory=list)
+    #: Rows kept but changed: (processid, what changed and why).
+    changed: list[tuple[str, str]] = field(default_factory=list)
+    annotations_changed: int = 0
     barcodes_cleaned: int = 0
     species_marked_undescribed: int = 0
     records_unlabelled: int = 0
@@ -51,49 +64,79 @@ class ImportReport:
             f"barcodes cleaned (gaps removed / ambiguity codes to N): {self.barcodes_cleaned}",
             f"species marked undescribed: {self.species_marked_undescribed}; "
             f"records made unlabelled (pretrain): {self.records_unlabelled}",
+            f"records changed (annotation conflicts, text read as Latin-1): {len(self.changed)}; "
+            f"annotations changed by the conflict rule: {self.annotations_changed}",
             "records per split: " + ", ".join(f"{k} {v}" for k, v in self.splits.items()),
         ]
         lines += [f"  unusable {pid}: {why}" for pid, why in self.unusable[:10]]
         if len(self.unusable) > 10:
             lines.append(f"  … and {len(self.unusable) - 10} more (see the report file)")
+        lines += [f"  changed {pid}: {why}" for pid, why in self.changed[:5]]
+        if len(self.changed) > 5:
+            lines.append(f"  … and {len(self.changed) - 5} more changes (see the report file)")
         return "\n".join(lines)
 
+    def to_tsv(self) -> str:
+        """The report file: every unusable row (skipped) and every changed row, one per line."""
+        rows = [(pid, "skipped", why) for pid, why in self.unusable] + [
+            (pid, "changed", why) for pid, why in self.changed
+        ]
+        return "processid\taction\treason\n" + "".join(f"{p}\t{a}\t{w}\n" for p, a, w in rows)
 
-def clean_barcode(text: str) -> str:
-    """Apply the barcode policy: upper case, no gaps or whitespace, ambiguity codes as N."""
-    return _IUPAC.sub("N", _GAPS.sub("", text.upper()))
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """Raw lines of a plain or gzip file; a damaged or truncated gzip stream is a `BoldError`."""
+    line_no = 0
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
+            for line_no, line in enumerate(handle, start=1):  # noqa: B007 (line_no used in the error)
+                yield line
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise BoldError(
+            f"{path}: the gzip stream is damaged or truncated after line {line_no} ({type(err).__name__}: {err}); "
+            "download the export again (nothing was written)"
+        ) from err
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+def _decode(raw: bytes) -> tuple[str, bool]:
+    """A line as text: UTF-8, or Latin-1 where it is not (returned flag True; reported by the caller)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), True
 
 
 def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> Iterator[dict[str, str]]:
     """Rows of BOLD TSV files (gzip or plain) as dicts of stripped strings; bad lines go to `report`."""
     for path in map(Path, paths):
-        with _open_text(path) as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
+        header = None
+        for line_no, raw in enumerate(_lines(path), start=1):
+            text, latin1 = _decode(raw)
+            values = text.rstrip("\r\n").split("\t")
             if header is None:
-                raise ValueError(f"{path}: empty file")
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if missing:
-                raise ValueError(f"{path}: not a BOLD combined TSV export; missing column(s) {', '.join(missing)}")
-            for line_no, values in enumerate(reader, start=2):
-                report.rows_read += 1
-                if len(values) != len(header):
-                    pid = values[0] if values else ""
-                    report.unusable.append(
-                        (
-                            pid or f"{path.name}:{line_no}",
-                            f"malformed line: {len(values)} fields, "
-                            f"expected {len(header)} ({path.name} line {line_no})",
-                        )
+                header = [v.strip().lstrip("\ufeff") for v in values]
+                missing = [c for c in REQUIRED_COLUMNS if c not in header]
+                if missing:
+                    raise BoldError(
+                        f"{path}: not a BOLD combined TSV export; missing column(s) {', '.join(missing)} "
+                        "(export 'combined' TSV from BOLD)"
                     )
-                    continue
-                yield {k: v.strip() for k, v in zip(header, values)}
+                continue
+            report.rows_read += 1
+            where = f"{path.name} line {line_no}"
+            if len(values) != len(header):
+                pid = values[0] if values else ""
+                report.unusable.append(
+                    (pid or where, f"malformed line: {len(values)} fields, expected {len(header)} ({where})")
+                )
+                continue
+            row = {k: v.strip() for k, v in zip(header, values)}
+            row["_where"] = where
+            if latin1:
+                report.changed.append((row["processid"] or where, f"not UTF-8 text, read as Latin-1 ({where})"))
+            yield row
+        if header is None:
+            raise BoldError(f"{path}: empty file; expected a BOLD combined TSV export")
 
 
 def import_bold(
@@ -102,11 +145,14 @@ def import_bold(
     undescribed_fraction: float = 0.2,
     unlabelled_fraction: float = 0.0,
     seed: int = 0,
+    resolve_conflicts: bool = True,
 ) -> ImportReport:
     """Convert BOLD exports into a release folder `out` (metadata zip) with BIOSCAN-5M partitions.
 
     `undescribed_fraction` of species get placeholder names (`Genus sp. BOLD:…`) so that unseen and
-    heldout splits exist; `unlabelled_fraction` of records lose their species label (→ pretrain).
+    heldout splits exist; `unlabelled_fraction` of records lose their species label (→ pretrain);
+    `resolve_conflicts` applies the conflicted-annotation rule (module docstring). Nothing is written
+    when an input cannot be read.
     """
     for name, value in (("undescribed_fraction", undescribed_fraction), ("unlabelled_fraction", unlabelled_fraction)):
         if not 0.0 <= value <= 1.0:
@@ -115,18 +161,23 @@ def import_bold(
     records: list[dict] = []
     seen_ids: set[str] = set()
     for row in tqdm(iter_bold_rows(paths, report), desc="reading BOLD rows", unit="row"):
-        pid = row["processid"]
+        pid, where = row["processid"], row["_where"]
+        problem = None if not row["nucleotides"] else barcode_problem(row["nucleotides"])
         if row["markercode"] != "COI-5P":
-            report.unusable.append((pid, f"marker: {row['markercode'] or 'none'}, not COI-5P"))
+            report.unusable.append((pid or where, f"marker: {row['markercode'] or 'none'}, not COI-5P ({where})"))
         elif not row["nucleotides"]:
-            report.unusable.append((pid, "no barcode: empty nucleotides"))
+            report.unusable.append((pid or where, f"no barcode: empty nucleotides ({where})"))
         elif not pid:
-            report.unusable.append((f"line of sampleid {row.get('sampleid', '?')}", "no processid"))
+            report.unusable.append((where, f"no processid (sampleid {row.get('sampleid') or '?'}) ({where})"))
+        elif problem:
+            report.unusable.append((pid, f"barcode {problem} ({where})"))
         elif pid in seen_ids:
-            report.unusable.append((pid, "duplicate processid: an earlier row with this id was kept"))
+            report.unusable.append((pid, f"duplicate processid: an earlier row with this id was kept ({where})"))
         else:
             seen_ids.add(pid)
             records.append(_to_record(row, report))
+    if resolve_conflicts:
+        resolve_annotation_conflicts(records, report)
     rng = np.random.default_rng(seed)
     _mark_undescribed(records, undescribed_fraction, rng, report)
     for record in records:
@@ -134,19 +185,18 @@ def import_bold(
             record["species"] = None
             record["taxon"] = record["genus"] or record["family"] or record["order"]
             report.records_unlabelled += 1
-    splits = assign_splits(
+    partition = assign_splits(
         [r["species"] for r in records], [r["genus"] for r in records], [r["dna_barcode"] for r in records], seed
     )
+    splits = partition.splits
     for record, split in zip(records, splits):
         record["split"] = split
         record["chunk"] = expected_chunk(record["processid"], split)
     report.splits = dict(Counter(splits))
     Path(out).mkdir(parents=True, exist_ok=True)
-    write_metadata_zip(out, records)
+    write_metadata_zip(out, records, origin="bioscan-hf import-bold")
     report.rows_written = len(records)
-    (Path(out) / "import_report.tsv").write_text(
-        "processid\treason\n" + "".join(f"{pid}\t{why}\n" for pid, why in report.unusable)
-    )
+    (Path(out) / "import_report.tsv").write_text(report.to_tsv())
     return report
 
 
@@ -184,6 +234,48 @@ def _to_record(row: dict[str, str], report: ImportReport) -> dict:
         "index_bioscan_1M_insect": None,
         "chunk": None,
     }
+
+
+def resolve_annotation_conflicts(records: list[dict], report: ImportReport) -> None:
+    """Apply the conflicted-annotation rule (module docstring) to records sharing a barcode, in place;
+    every changed record is listed in `report.changed`."""
+    by_barcode: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        by_barcode[barcode_key(record["dna_barcode"])].append(record)
+    for group in by_barcode.values():
+        if len(group) < 2:
+            continue
+        for depth, rank in enumerate(RANKS):
+            votes = Counter(r[rank] for r in group if r[rank])
+            if len(votes) < 2:
+                continue
+            value, count = votes.most_common(1)[0]
+            if count >= CONFLICT_MAJORITY * sum(votes.values()):
+                for record in group:
+                    if record[rank] and record[rank] != value:
+                        _change(
+                            record,
+                            report,
+                            f"{rank} {record[rank]!r} → {value!r} ({count} of "
+                            f"{sum(votes.values())} records of its barcode agree)",
+                            {rank: value},
+                        )
+                continue
+            cut = list(RANKS[depth:])
+            why = f"cut at {rank}: {dict(votes)} on one barcode, no value with ≥ 90%"
+            for record in group:
+                if any(record[r] for r in cut):
+                    _change(record, report, why, dict.fromkeys(cut))
+            break
+
+
+def _change(record: dict, report: ImportReport, why: str, values: dict) -> None:
+    record.update(values)
+    if record["subfamily"] and record["subfamily"].startswith("unassigned ") and not record["genus"]:
+        record["subfamily"] = None  # a filler only stands for a described genus
+    record["taxon"] = next((record[r] for r in reversed(RANKS) if record[r]), None)
+    report.changed.append((record["processid"], f"annotation changed: {why}"))
+    report.annotations_changed += 1
 
 
 def _mark_undescribed(records: list[dict], fraction: float, rng: np.random.Generator, report: ImportReport) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 
-from bioscan_hf.data.metadata import label_names, stage_splits
+from bioscan_hf.data.metadata import label_names, read_header, stage_splits
 from bioscan_hf.data.release import CONFIGS, ImageStore, MissingImageError, find_images, find_metadata
 from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS
 
@@ -50,14 +50,24 @@ class Bioscan5MConfig(datasets.BuilderConfig):
     report_dir: str | None = None
 
 
-def bioscan_features(labels: dict[str, list[str]], with_image: bool) -> datasets.Features:
-    """The features of every config, declared once: typed metadata, ClassLabel ranks and BIN, image."""
+def extra_columns(header: list[str]) -> list[str]:
+    """Columns of a metadata file beyond the release schema; kept as strings, never dropped."""
+    return [c for c in header if c not in METADATA_COLUMNS]
+
+
+def bioscan_features(
+    labels: dict[str, list[str]], with_image: bool, extra: tuple[str, ...] | list[str] = ()
+) -> datasets.Features:
+    """The features of every config, declared once: typed metadata, ClassLabel ranks and BIN, any extra
+    columns of the file as strings, image."""
     features = {}
     for name, arrow_type in METADATA_COLUMNS.items():
         if name in LABEL_COLUMNS:
             features[name] = datasets.ClassLabel(names=labels[name])
         else:
             features[name] = datasets.Value(str(arrow_type) if str(arrow_type) != "double" else "float64")
+    for name in extra:
+        features[name] = datasets.Value("string")
     if with_image:
         features["image"] = datasets.Image()
     return datasets.Features(features)
@@ -81,10 +91,13 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
     def _info(self) -> datasets.DatasetInfo:
         if not self.config.data_dir:
             raise ValueError("Bioscan5M needs data_dir: the folder holding the BIOSCAN-5M release files")
-        labels = label_names(find_metadata(self.config.data_dir))
+        metadata = find_metadata(self.config.data_dir)
+        features = bioscan_features(
+            label_names(metadata), self.config.package is not None, extra_columns(read_header(metadata))
+        )
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
-            features=bioscan_features(labels, with_image=self.config.package is not None),
+            features=features,
             homepage=_HOMEPAGE,
             license=_LICENSE,
             citation=_CITATION,
@@ -127,7 +140,7 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
                     except MissingImageError as err:
                         if self.config.on_missing_image != "skip":
                             raise
-                        skipped.append(f"{record['processid']}\t{err}")
+                        skipped.append(f"{record['processid']}\t{split}\t{err}")
                         continue
                     record["image"] = {"bytes": data, "path": member}
                 yield record["processid"], record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,35 @@ class DownloadError(RuntimeError):
     """No mirror delivered the file."""
 
 
+def check_mirrors(mirrors: Sequence[str]) -> None:
+    """Refuse a mirror template without `{name}`: it would save one URL under every file name."""
+    for template in mirrors:
+        if "{name}" not in template:
+            raise ValueError(
+                f"mirror {template!r} has no {{name}} placeholder: every release file would be fetched from that "
+                "one URL. Write it as e.g. 'https://host/path/{name}'"
+            )
+
+
+def content_problem(path: Path, name: str) -> str | None:
+    """What can be checked without a published md5: a zip must open (its central directory is at the end,
+    so a cut download fails), a CSV must start with the metadata header; neither may be an HTML page."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "the server sent an HTML page, not the file (a login or error page?)"
+    if name.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if not archive.namelist():
+                    return "an empty zip"
+        except (zipfile.BadZipFile, OSError) as err:
+            return f"not a readable zip ({err}): truncated or not the release file"
+    elif name.endswith(".csv") and not head.startswith((b"processid,", b"\xef\xbb\xbfprocessid,")):
+        return "not the metadata CSV (its first line is not the release header)"
+    return None
+
+
 def download_file(
     name: str,
     dest_dir: str | os.PathLike,
@@ -33,8 +63,11 @@ def download_file(
     """Fetch release file `name` into `dest_dir`, trying mirrors in order.
 
     A partial download (`name.part`) resumes with an HTTP Range request; a finished file is checked
-    against `md5` (default: the published digest, when one is known) before it takes its final name.
+    against `md5` (default: the published digest, when one is known) before it takes its final name;
+    without a digest, what can be checked is (`content_problem`): the size the server announced, an
+    HTML page sent instead of the file, a zip that does not open.
     """
+    check_mirrors(mirrors)
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / name
@@ -60,6 +93,12 @@ def download_file(
                 partial.unlink()
                 failures.append(f"{url}: md5 mismatch: expected {expected}, actual {actual}")
                 continue
+        else:
+            problem = content_problem(partial, name)
+            if problem:
+                partial.unlink()
+                failures.append(f"{url}: {problem} (no published md5 for {name}; the file was discarded)")
+                continue
         partial.replace(final)
         return final
     raise DownloadError(f"could not download {name}; tried:\n  " + "\n  ".join(failures))
@@ -75,6 +114,9 @@ def _fetch(url: str, partial: Path, timeout: float, progress: bool) -> None:
             raise
         return
     with response:
+        kind = response.headers.get("Content-Type", "")
+        if kind.startswith("text/html"):
+            raise OSError(f"the server sent an HTML page ({kind}), not the file")
         resumed = response.status == 206
         total = response.headers.get("Content-Length")
         total = int(total) + (have if resumed else 0) if total else None

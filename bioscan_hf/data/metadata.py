@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -21,10 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from bioscan_hf.data.barcodes import NOT_DNA_TEXT, barcode_problem
 from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS, METADATA_CSV_PATH, SPLITS, resolve_split
 
 #: Bytes parsed per Arrow block; bounds the reader's working memory.
 BLOCK_SIZE = 16 << 20
+#: Errors raised by a damaged file under Arrow's reader (a bad zip member raises zlib/BadZipFile).
+_READ_ERRORS = (pa.ArrowInvalid, zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError)
 
 
 class MetadataError(ValueError):
@@ -69,8 +73,11 @@ def open_metadata(source: str | os.PathLike) -> Iterator[IO[bytes]]:
 
 def read_header(source: str | os.PathLike) -> list[str]:
     """Column names of the metadata CSV, checked against the schema (missing columns are an error)."""
-    with open_metadata(source) as handle:
-        line = handle.readline().decode("utf-8-sig").rstrip("\r\n")
+    try:
+        with open_metadata(source) as handle:
+            line = handle.readline().decode("utf-8-sig").rstrip("\r\n")
+    except _READ_ERRORS as err:
+        raise MetadataError(f"{source} line 1: cannot read the header ({type(err).__name__}: {err})") from err
     if not line:
         raise MetadataError(f"{source}: empty metadata file")
     columns = next(csv.reader([line]))
@@ -100,8 +107,20 @@ def iter_metadata(
 
     `columns` restricts the parsed columns (the `split` column is always read when filtering).
     Values follow SPEC §1.2: empty cells are null, `chunk` stays a string, integer columns written as
-    float text become integers. A truncated or malformed file raises `MetadataError`.
+    float text become integers. A truncated or malformed file raises `MetadataError` naming the file,
+    the line (from the file start) and the processid.
     """
+    for batch, _ in iter_metadata_lines(source, splits, columns, block_size):
+        yield batch
+
+
+def iter_metadata_lines(
+    source: str | os.PathLike,
+    splits: Iterable[str] | None = None,
+    columns: Iterable[str] | None = None,
+    block_size: int = BLOCK_SIZE,
+) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
+    """`iter_metadata`, with the file line of every row of each batch beside it."""
     header = read_header(source)
     wanted = list(header if columns is None else columns)
     unknown = [c for c in wanted if c not in header]
@@ -116,58 +135,130 @@ def iter_metadata(
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
+    # Blank lines are not skipped, so a record's line is its row number + 2 (records never span lines:
+    # Arrow refuses newlines inside values by default).
+    parse = pacsv.ParseOptions(ignore_empty_lines=False)
     split_filter = None if split_set is None else pa.array(sorted(split_set))
+    first_row = 0  # rows of the file before the current batch
     with open_metadata(source) as handle:
         try:
             reader = pacsv.open_csv(
-                handle, read_options=pacsv.ReadOptions(block_size=block_size), convert_options=convert
+                handle,
+                read_options=pacsv.ReadOptions(block_size=block_size),
+                parse_options=parse,
+                convert_options=convert,
             )
             for batch in reader:
+                rows = batch.num_rows
                 if split_filter is not None:
-                    batch = batch.filter(pc.is_in(batch.column("split"), value_set=split_filter))
-                    if batch.num_rows == 0:
-                        continue
-                yield _finish_types(batch, wanted, source)
-        except (pa.ArrowInvalid, zipfile.BadZipFile, EOFError, OSError) as err:
-            raise MetadataError(f"{source}: malformed or truncated metadata CSV: {err}") from err
+                    keep = pc.is_in(batch.column("split"), value_set=split_filter)
+                    lines = pc.add(pc.indices_nonzero(keep), first_row + 2)
+                    batch = batch.filter(keep)
+                else:
+                    lines = pa.array(range(first_row + 2, first_row + 2 + rows), pa.int64())
+                first_row += rows
+                if batch.num_rows:
+                    yield _finish_types(batch, wanted, source, lines), lines
+        except MetadataError:
+            raise
+        except _READ_ERRORS as err:
+            raise MetadataError(locate_problem(source, header, first_row, err)) from err
 
 
-def _finish_types(batch: pa.RecordBatch, wanted: list[str], source: str | os.PathLike) -> pa.RecordBatch:
+def locate_problem(source: str | os.PathLike, header: list[str], first_row: int, err: Exception) -> str:
+    """A message for a CSV Arrow could not read: the first bad line at or after row `first_row`, found
+    by re-reading the file with Python (only on the error path), with its processid and what to do."""
+    where = f"{source}: malformed or truncated metadata CSV ({type(err).__name__}: {err})"
+    types = {c: METADATA_COLUMNS.get(c) for c in header}
+    try:
+        with open_metadata(source) as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                if line_no < first_row + 2:
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    return (
+                        f"{source} line {line_no} ({_pid_of(raw)}): not UTF-8 text (byte {raw[bad.start]:#04x} at "
+                        f"character {bad.start + 1}); re-save the file as UTF-8 or fix that line"
+                    )
+                values = next(csv.reader([text.rstrip("\r\n")]), [])
+                pid = f"processid {values[0]!r}" if values and values[0] else "no processid"
+                if len(values) != len(header):
+                    shown = "an empty line" if not text.strip() else f"{len(values)} fields"
+                    return (
+                        f"{source} line {line_no} ({pid}): {shown}, expected {len(header)}; "
+                        "the file is damaged or truncated there: download it again or fix that line"
+                    )
+                for name, value in zip(header, values):
+                    problem = _value_problem(types[name], value)
+                    if problem:
+                        return f"{source} line {line_no} ({pid}): column {name!r}: {problem}; fix or remove that line"
+    except _READ_ERRORS as again:
+        return f"{where}; the file cannot be read past line ~{first_row + 2} ({again}): download it again"
+    return f"{where}, at or after line {first_row + 2}"
+
+
+def _pid_of(raw: bytes) -> str:
+    pid = raw.split(b",", 1)[0].decode("utf-8", errors="replace")
+    return f"processid {pid!r}" if pid else "no processid"
+
+
+def _value_problem(target: pa.DataType | None, value: str) -> str | None:
+    if not value or target is None or not (pa.types.is_floating(target) or pa.types.is_integer(target)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return f"{value!r} is not a number"
+    if pa.types.is_integer(target) and not number.is_integer():
+        return f"{value!r} is not an integer"
+    return None
+
+
+def _finish_types(
+    batch: pa.RecordBatch, wanted: list[str], source: str | os.PathLike, lines: pa.Array
+) -> pa.RecordBatch:
     arrays, fields = [], []
     for name in wanted:
         array = batch.column(name)
         target = METADATA_COLUMNS.get(name, pa.string())
         if pa.types.is_integer(target):
-            array = _to_integer(array, target, name, batch, source)
+            array = _to_integer(array, target, name, batch, source, lines)
         elif name == "split":
-            _check_splits(array, batch, source)
+            _check_splits(array, batch, source, lines)
         arrays.append(array)
         fields.append(pa.field(name, target))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _to_integer(array: pa.Array, target: pa.DataType, name: str, batch: pa.RecordBatch, source) -> pa.Array:
+def _to_integer(
+    array: pa.Array, target: pa.DataType, name: str, batch: pa.RecordBatch, source, lines: pa.Array
+) -> pa.Array:
     try:
         return pc.cast(array, target)  # safe cast: refuses fractions and overflow
     except pa.ArrowInvalid as err:
         fractional = pc.fill_null(pc.not_equal(pc.floor(array), array), False)
+        row = max(pc.index(fractional, True).as_py(), 0)
         raise MetadataError(
-            f"{source}: record {_record_id(batch, fractional)}: column {name!r} must be an integer"
+            f"{record_location(source, batch, lines, row)}: column {name!r} must be an integer, "
+            f"got {array[row].as_py()!r}; fix or remove that line"
         ) from err
 
 
-def _record_id(batch: pa.RecordBatch, mask: pa.Array) -> str:
-    """The processid of the first row where `mask` is true (for error messages)."""
-    row = max(pc.index(mask, True).as_py(), 0)
-    return batch.column("processid")[row].as_py() if "processid" in batch.schema.names else f"at row {row}"
+def record_location(source, batch: pa.RecordBatch, lines: pa.Array, row: int) -> str:
+    """'FILE line N (processid X)' for a row of a batch, for error messages."""
+    pid = batch.column("processid")[row].as_py() if "processid" in batch.schema.names else None
+    return f"{source} line {lines[row].as_py()} ({f'processid {pid!r}' if pid else 'no processid'})"
 
 
-def _check_splits(array: pa.Array, batch: pa.RecordBatch, source) -> None:
+def _check_splits(array: pa.Array, batch: pa.RecordBatch, source, lines: pa.Array) -> None:
     invalid = pc.invert(pc.fill_null(pc.is_in(array, value_set=pa.array(SPLITS)), False))
     if pc.any(invalid).as_py():
-        value = array[pc.index(invalid, True).as_py()].as_py()
+        row = pc.index(invalid, True).as_py()
         raise MetadataError(
-            f"{source}: record {_record_id(batch, invalid)}: unknown split {value!r}; valid splits: {', '.join(SPLITS)}"
+            f"{record_location(source, batch, lines, row)}: unknown split {array[row].as_py()!r}; "
+            f"valid splits: {', '.join(SPLITS)}"
         )
 
 
@@ -220,6 +311,58 @@ def label_names(source: str | os.PathLike) -> dict[str, list[str]]:
     return release_summary(source)["labels"]
 
 
+def check_records(source: str | os.PathLike, batch: pa.RecordBatch, lines: pa.Array) -> None:
+    """Refuse records a release cannot hold: no processid, or a barcode that is empty or not DNA."""
+    pid = batch.column("processid")
+    missing = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(pid), ""), True)
+    if pc.any(missing).as_py():
+        row = pc.index(missing, True).as_py()
+        raise MetadataError(
+            f"{source} line {lines[row].as_py()}: empty processid; every record needs one (it names the image "
+            "file): fix or remove that line"
+        )
+    barcode = batch.column("dna_barcode")
+    bad = pc.or_(
+        pc.fill_null(pc.match_substring_regex(barcode, NOT_DNA_TEXT), False),
+        pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(barcode)), 0), True),
+    )
+    if pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        text = barcode[row].as_py()
+        problem = barcode_problem(text) or "empty barcode"
+        raise MetadataError(
+            f"{record_location(source, batch, lines, row)}: dna_barcode {problem}; a barcode holds A, C, G, T, N "
+            "(IUPAC codes, gaps): fix or remove that line"
+        )
+
+
+def check_unique_processids(source: str | os.PathLike, ids: list[tuple[pa.Array, pa.Array, pa.Array]]) -> None:
+    """Refuse a processid used twice (a repeated row, or one record in two splits), naming the lines."""
+    if not ids:
+        return
+    table = pa.table(
+        {
+            "processid": pa.concat_arrays([p for p, _, _ in ids]),
+            "split": pa.concat_arrays([s for _, s, _ in ids]),
+            "line": pa.concat_arrays([n for _, _, n in ids]),
+        }
+    )
+    counts = table.group_by("processid").aggregate([("line", "count")])
+    repeated = counts.filter(pc.greater(counts.column("line_count"), 1))
+    if repeated.num_rows == 0:
+        return
+    examples = []
+    for pid in repeated.column("processid").to_pylist()[:3]:
+        rows = table.filter(pc.equal(table.column("processid"), pid)).to_pylist()
+        where = ", ".join(f"line {r['line']} ({r['split']})" for r in rows)
+        examples.append(f"processid {pid!r} on {where}")
+    raise MetadataError(
+        f"{source}: {repeated.num_rows} processid(s) used by more than one line: "
+        + "; ".join(examples)
+        + ". A processid names one record and its image: remove the repeated lines (or fix their ids)"
+    )
+
+
 def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tuple[str, int]]:
     """Write each split's typed rows to its own Parquet file, `rows_per_group` rows per row group.
 
@@ -249,8 +392,11 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
             table = table.slice(rows_per_group)
         pending[split] = [table] if table.num_rows else []
 
+    ids: list[tuple[pa.Array, pa.Array, pa.Array]] = []
     try:
-        for batch in iter_metadata(source):
+        for batch, lines in iter_metadata_lines(source):
+            check_records(source, batch, lines)
+            ids.append((batch.column("processid"), batch.column("split"), lines))
             table = pa.Table.from_batches([batch])
             for split in pc.unique(batch.column("split")).to_pylist():
                 part = table.filter(pc.equal(table.column("split"), split))
@@ -263,6 +409,7 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
     finally:
         for writer in writers.values():
             writer.close()
+    check_unique_processids(source, ids)
     result = {s: (str(folder / f"{s}.parquet"), n) for s, n in counts.items() if n}
     manifest.write_text(json.dumps(result))
     return result

@@ -7,11 +7,13 @@ barcode stay in one split. Test is flattened per species; val takes ~5% of the r
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from bioscan_hf.data.barcodes import barcode_key
 from bioscan_hf.data.schema import is_placeholder_species
 
 MIN_SAMPLES_EVAL = 8
@@ -36,55 +38,90 @@ def seen_test_quota(n_samples: int) -> int:
     return min(TEST_CAP, TEST_BASE + (n_samples - MIN_SAMPLES_EVAL) // 4)
 
 
+@dataclass
+class Partition:
+    """The split of every record, and what the rules could not fully meet (for the import report)."""
+
+    splits: list[str]
+    #: Seen species whose test share is below the target: species → (records in test, target).
+    short_of_target: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Barcodes carrying several species: barcode key → the species placed with it (its majority).
+    shared_barcodes: dict[str, str] = field(default_factory=dict)
+
+
 def assign_splits(
     species: Sequence[str | None], genus: Sequence[str | None], barcodes: Sequence[str], seed: int = 0
-) -> list[str]:
-    """The split of every record, following SPEC §1.3; deterministic for a seed."""
+) -> Partition:
+    """The split of every record, following SPEC §1.3; deterministic for a seed.
+
+    Records are grouped by `barcode_key` (gaps, case and trailing `N` padding do not make a new
+    barcode), and every labelled record of one barcode goes to one split: a barcode carrying several
+    species goes with its majority species. Unlabelled records go to pretrain.
+    """
     if not (len(species) == len(genus) == len(barcodes)):
         raise ValueError("species, genus and barcodes must have the same length")
     rng = np.random.default_rng(seed)
     splits = ["pretrain"] * len(species)
-    by_species: dict[str, list[int]] = defaultdict(list)
+    groups: dict[str, list[int]] = defaultdict(list)
     for i, name in enumerate(species):
         if name:
-            by_species[name].append(i)
+            groups[barcode_key(barcodes[i])].append(i)
+    by_species: dict[str, list[str]] = defaultdict(list)
+    result = Partition(splits)
+    for key in sorted(groups):
+        votes = Counter(species[i] for i in groups[key])
+        owner = min(votes, key=lambda name: (-votes[name], name))
+        by_species[owner].append(key)
+        if len(votes) > 1:
+            result.shared_barcodes[key] = owner
     for name in sorted(by_species):
-        rows = by_species[name]
-        groups: dict[str, list[int]] = defaultdict(list)
-        for i in rows:
-            groups[barcodes[i]].append(i)
-        order = [groups[b] for b in sorted(groups)]
+        order = [groups[key] for key in by_species[name]]
         rng.shuffle(order)
-        kind = species_set(name, genus[rows[0]], len(rows))
+        n_samples = sum(map(len, order))
+        first = next(i for i in order[0] if species[i] == name)
+        kind = species_set(name, genus[first], n_samples)
         if kind == "seen":
-            _split_seen(order, len(rows), splits, rng)
+            taken = _split_seen(order, n_samples, splits, rng)
+            target = seen_test_quota(n_samples)
+            if len(order) >= 2 and n_samples >= MIN_SAMPLES_EVAL and taken < target:
+                result.short_of_target[name] = (taken, target)
         elif kind == "unseen":
-            _split_unseen(order, len(rows), splits)
+            _split_unseen(order, n_samples, splits)
         else:
-            for i in rows:
-                splits[i] = "other_heldout"
-    return splits
+            for group in order:
+                for i in group:
+                    splits[i] = "other_heldout"
+    return result
 
 
-def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng: np.random.Generator) -> None:
-    remaining = groups
+def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng: np.random.Generator) -> int:
+    """Flatten test (whole barcodes, at most the quota, at most 1 + ⅓ of the barcodes, at least one
+    barcode left in train), then ~5% of the other barcodes to val; returns the records put in test."""
+    chosen: set[int] = set()
+    taken = 0
     if len(groups) >= 2 and n_samples >= MIN_SAMPLES_EVAL:
         target, max_barcodes = seen_test_quota(n_samples), 1 + len(groups) // 3
-        taken = 0
-        chosen = 0
-        for group in groups:
-            if taken >= target or chosen >= max_barcodes:
+        for position, group in enumerate(groups):
+            if taken >= target or len(chosen) >= max_barcodes:
                 break
-            for i in group:
-                splits[i] = "test"
+            if taken + len(group) > target:
+                continue  # a barcode that would overflow the quota stays out of test
+            chosen.add(position)
             taken += len(group)
-            chosen += 1
-        remaining = groups[chosen:]
-    for position, group in enumerate(remaining):
-        # Keep at least one barcode of every species in train.
-        to_val = position > 0 and rng.random() < VAL_FRACTION
+        if len(chosen) == len(groups):  # keep at least one barcode in train
+            chosen.discard(max(chosen))
+            taken = sum(len(groups[p]) for p in chosen)
+    remaining = 0
+    for position, group in enumerate(groups):
+        if position in chosen:
+            split = "test"
+        else:
+            # Keep at least one barcode of every species in train.
+            split = "val" if remaining > 0 and rng.random() < VAL_FRACTION else "train"
+            remaining += 1
         for i in group:
-            splits[i] = "val" if to_val else "train"
+            splits[i] = split
+    return taken
 
 
 def _split_unseen(groups: list[list[int]], n_samples: int, splits: list[str]) -> None:

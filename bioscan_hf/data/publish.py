@@ -12,6 +12,7 @@ Layout written:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,11 +24,22 @@ from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, Bioscan5M
-from bioscan_hf.data.metadata import MetadataError
-from bioscan_hf.data.release import CONFIGS, MissingImageError, available_configs, resolve_config
+from bioscan_hf.data.metadata import MetadataError, file_key, release_summary
+from bioscan_hf.data.release import (
+    CONFIGS,
+    DamagedReleaseError,
+    MissingImageError,
+    available_configs,
+    find_images,
+    find_metadata,
+    resolve_config,
+    row_count_check,
+)
 from bioscan_hf.hub import upload_folder
 
 COMPLETE_MARKER = "_complete.json"
+#: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
+OUTPUT_VERSION = 2
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 
 CARD_TEMPLATE = """---
@@ -102,27 +114,69 @@ def prepare(
     chosen, skipped = plan_configs(release, configs)
     chosen.sort(key=list(CONFIGS).index)  # whole packages first: their split groups can then point at them
     out.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"built": [], "reused": [], "skipped": skipped, "skipped_images": {}}
+    summary: dict = {"built": [], "reused": [], "rebuilt": {}, "skipped": skipped, "skipped_images": {}}
+    metadata = find_metadata(release)
+    counts = release_summary(metadata)["split_counts"]
+    warning = row_count_check(release, sum(counts.values()))
+    summary["warnings"] = [warning] if warning else []
     for name in chosen:
         target = out / "data" / name
-        if overwrite and target.exists():
+        fingerprint = config_fingerprint(release, name, on_missing_image)
+        stale = _stale_reason(target, fingerprint)
+        if target.exists() and (overwrite or stale):
+            if stale and not overwrite:
+                summary["rebuilt"][name] = stale
             shutil.rmtree(target)
         if (target / COMPLETE_MARKER).exists():
             summary["reused"].append(name)
-        elif _alias_split_group(out, name):
+        elif _alias_split_group(out, name, fingerprint):
             summary["built"].append(name)
         else:
-            _build_config(release, out, name, num_proc, max_shard_size, on_missing_image)
+            _build_config(release, out, name, num_proc, max_shard_size, on_missing_image, fingerprint)
             summary["built"].append(name)
-        missing = json.loads((target / COMPLETE_MARKER).read_text())["skipped_images"]
-        if missing:
-            summary["skipped_images"][name] = missing
-        write_card(out, repo_id=repo_id)  # after every config, so a finished config is usable at once
+        marker = json.loads((target / COMPLETE_MARKER).read_text())
+        if marker["skipped_images"]:
+            summary["skipped_images"][name] = marker["skipped_images"]
+        summary["warnings"] += _row_shortfall(name, marker, counts)
+        write_card(out, repo_id=repo_id, warnings=summary["warnings"])  # a finished config is usable at once
     shutil.rmtree(out / ".staging", ignore_errors=True)
     return summary
 
 
-def _alias_split_group(out: Path, name: str) -> bool:
+def config_fingerprint(release: Path, name: str, on_missing_image: str) -> str:
+    """What a built config depends on: the metadata file, the image files of its package, the options
+    and the output version. A finished config is reused only while this is unchanged."""
+    package, _ = CONFIGS[name]
+    parts = [str(OUTPUT_VERSION), file_key(find_metadata(release)), on_missing_image if package else ""]
+    sources = find_images(release).get(package) if package else None
+    if sources is not None:
+        parts += [file_key(path) for path in sorted(sources.zips)]
+        if sources.folder is not None:
+            folders = [sources.folder, *sorted(p for p in sources.folder.iterdir() if p.is_dir())]
+            parts += [f"{p.resolve()}|{p.stat().st_mtime_ns}" for p in folders]
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
+
+
+def _stale_reason(target: Path, fingerprint: str) -> str | None:
+    marker = target / COMPLETE_MARKER
+    if not marker.exists():
+        return None
+    if json.loads(marker.read_text()).get("fingerprint") != fingerprint:
+        return "the release files or the options changed since it was built"
+    return None
+
+
+def _row_shortfall(name: str, marker: dict, counts: dict[str, int]) -> list[str]:
+    """Warnings for splits of a finished config holding fewer records than the metadata lists."""
+    built = {s["name"]: s["num_examples"] for s in marker["dataset_info"]["splits"]}
+    short = {s: (built.get(s, 0), counts[s]) for s in CONFIGS[name][1] if built.get(s, 0) != counts.get(s, 0)}
+    if not short:
+        return []
+    where = ", ".join(f"{s} {have:,} of {want:,}" for s, (have, want) in short.items())
+    return [f"{name} holds fewer records than the metadata ({where}): {len(marker['skipped_images'])} skipped images"]
+
+
+def _alias_split_group(out: Path, name: str, fingerprint: str) -> bool:
     """Make a split-group config (e.g. `cropped_256_eval`) point at its whole package's finished shards
     instead of writing the same images twice; False when the package is not built in `out`."""
     package, splits = CONFIGS[name]
@@ -131,14 +185,32 @@ def _alias_split_group(out: Path, name: str) -> bool:
         return False
     marker = json.loads(source.read_text())
     info = dict(marker["dataset_info"], splits=[s for s in marker["dataset_info"]["splits"] if s["name"] in splits])
-    alias = {"config": name, "alias_of": package, "dataset_info": info, "skipped_images": []}
+    skipped = [line for line in marker["skipped_images"] if _skipped_split(line) in splits]
+    alias = {
+        "config": name,
+        "alias_of": package,
+        "dataset_info": info,
+        "skipped_images": skipped,
+        "fingerprint": fingerprint,
+    }
     (out / "data" / name).mkdir(parents=True, exist_ok=True)
     (out / "data" / name / COMPLETE_MARKER).write_text(json.dumps(alias))
     return True
 
 
+def _skipped_split(line: str) -> str:
+    """The split of a skipped-image line (`processid<TAB>split<TAB>reason`)."""
+    return line.split("\t")[1]
+
+
 def _build_config(
-    release: Path, out: Path, name: str, num_proc: int | None, max_shard_size, on_missing_image: str
+    release: Path,
+    out: Path,
+    name: str,
+    num_proc: int | None,
+    max_shard_size,
+    on_missing_image: str,
+    fingerprint: str,
 ) -> None:
     staging = out / ".staging" / name
     shutil.rmtree(staging, ignore_errors=True)  # an interrupted earlier attempt restarts cleanly
@@ -157,7 +229,7 @@ def _build_config(
     except DatasetGenerationError as err:
         # Surface our own error (it names the record and the problem) rather than datasets' wrapper.
         cause = err.__cause__
-        if isinstance(cause, (MissingImageError, MetadataError)):
+        if isinstance(cause, (MissingImageError, MetadataError, DamagedReleaseError)):
             raise cause from None
         raise
     folder = staging / "data"
@@ -169,7 +241,13 @@ def _build_config(
     skipped = []
     for report in sorted((staging / "reports").glob("*.json")):
         skipped.extend(json.loads(report.read_text()))
-    marker = {"config": name, "dataset_info": builder.info._to_yaml_dict(), "skipped_images": skipped}
+    info = builder.info._to_yaml_dict()
+    if skipped and not sum(s["num_examples"] for s in info["splits"]):
+        raise PrepareError(
+            f"{name}: every one of its {len(skipped):,} images was unreadable (first: {skipped[0]}); "
+            "nothing was written. Check the image files with `bioscan-hf verify` and download them again"
+        )
+    marker = {"config": name, "dataset_info": info, "skipped_images": skipped, "fingerprint": fingerprint}
     (folder / COMPLETE_MARKER).write_text(json.dumps(marker))
     target = out / "data" / name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -189,8 +267,9 @@ def completed_configs(out: str | os.PathLike) -> dict[str, dict]:
     return done
 
 
-def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m") -> Path:
-    """Write README.md with YAML `configs` (data_files per split) and `dataset_info` per config."""
+def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m", warnings: list[str] = ()) -> Path:
+    """Write README.md with YAML `configs` (data_files per split) and `dataset_info` per config; records
+    skipped and `warnings` (row counts that disagree) are stated in the card's text."""
     out = Path(out)
     done = completed_configs(out)
     if not done:
@@ -218,8 +297,14 @@ def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m") -> Path:
         pretty_name="BIOSCAN-5M",
     )
     infos.to_dataset_card_data(card_data)
-    skipped = sum(len(m["skipped_images"]) for m in done.values())
-    provenance = "Images that could not be read were skipped: " + str(skipped) if skipped else ""
+    notes = [
+        f"- `{name}`: {len(m['skipped_images']):,} record(s) left out because their image could not be read "
+        f"(first: `{m['skipped_images'][0].split(chr(9))[0]}`); `data/{name}/{COMPLETE_MARKER}` lists them all."
+        for name, m in done.items()
+        if m["skipped_images"]
+    ]
+    notes += [f"- {w}" for w in warnings]
+    provenance = ("**Records missing from this copy:**\n\n" + "\n".join(notes)) if notes else ""
     card = DatasetCard.from_template(
         card_data,
         template_str=CARD_TEMPLATE,

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from bioscan_hf.data.schema import (
     METADATA_COLUMNS,
     METADATA_CSV_PATH,
     METADATA_ZIP_NAME,
+    PUBLISHED_ROWS,
     SPLIT_GROUPS,
     SPLITS,
     expected_chunk,
@@ -46,8 +49,16 @@ CONFIGS.update(
 )
 
 
+#: Written beside a generated release's metadata: its row count and origin, for the truncation check.
+MANIFEST_NAME = "bioscan_hf_release.json"
+
+
 class MissingImageError(FileNotFoundError):
     """An image the metadata lists is absent or unreadable; names the record and the path."""
+
+
+class DamagedReleaseError(RuntimeError):
+    """A release file (an image zip) cannot be opened at all: never skipped record by record."""
 
 
 def resolve_config(name: str) -> str:
@@ -151,8 +162,11 @@ class ImageStore:
                 try:
                     with zipfile.ZipFile(path) as archive:
                         index.update(dict.fromkeys(archive.namelist(), path))
-                except zipfile.BadZipFile as err:
-                    raise MissingImageError(f"{path}: not a readable zip (truncated or corrupt?): {err}") from err
+                except (zipfile.BadZipFile, OSError) as err:
+                    raise DamagedReleaseError(
+                        f"{path}: not a readable zip ({err}): the download is truncated or corrupt. Check it with "
+                        f"`bioscan-hf verify {path}` and download it again; its images are not skipped one by one"
+                    ) from err
             self._index = index
         return self._index
 
@@ -179,11 +193,7 @@ class ImageStore:
         member = self.member_path(processid, split, chunk)
         data = self._read_member(member, processid)
         if self.verify:
-            try:
-                with Image.open(io.BytesIO(data)) as image:
-                    image.verify()
-            except (UnidentifiedImageError, OSError, SyntaxError) as err:
-                raise MissingImageError(f"record {processid}: image {member} is corrupt: {err}") from err
+            check_image(data, f"record {processid}: image {member}")
         return data, member
 
     def _read_member(self, member: str, processid: str) -> bytes:
@@ -191,7 +201,7 @@ class ImageStore:
         if zip_path is not None:
             try:
                 return self._archive(zip_path).read(member)
-            except (zipfile.BadZipFile, OSError, EOFError) as err:
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
                 raise MissingImageError(f"record {processid}: image {member} in {zip_path} is corrupt: {err}") from err
         if self.sources.folder is not None:
             relative = Path(member).relative_to(f"bioscan5m/images/{self.sources.package}")
@@ -202,8 +212,38 @@ class ImageStore:
         raise MissingImageError(f"record {processid}: image {member} not found in {', '.join(where) or 'the release'}")
 
 
-def write_metadata_zip(out: str | os.PathLike, rows: list[dict]) -> Path:
-    """Write metadata rows as the release's metadata zip (CSV inside at the release path)."""
+def check_image(data: bytes, name: str) -> None:
+    """Decode `data` fully (at ⅛ scale for JPEG: every byte of the image is still read), so a truncated
+    or garbled image raises `MissingImageError` naming `name`; `Image.verify()` does not catch truncation."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (max(1, image.size[0] // 8), max(1, image.size[1] // 8)))
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise MissingImageError(f"{name} is corrupt or truncated: {err}") from err
+
+
+def row_count_check(root: str | os.PathLike, rows: int) -> str | None:
+    """A warning when the metadata holds another number of rows than its release should (a download cut
+    at a row boundary parses cleanly): the generator's manifest for generated releases, else the published
+    count. None when they agree."""
+    manifest = Path(root) / MANIFEST_NAME if Path(root).is_dir() else None
+    if manifest is not None and manifest.is_file():
+        info = json.loads(manifest.read_text())
+        expected, what = info["rows"], f"its manifest ({info.get('origin', 'generated')})"
+    else:
+        expected, what = PUBLISHED_ROWS, "the published BIOSCAN-5M release"
+    if rows == expected:
+        return None
+    return (
+        f"the metadata holds {rows:,} rows but {what} has {expected:,}: a truncated download or an edited file? "
+        f"Check it with `bioscan-hf verify`"
+    )
+
+
+def write_metadata_zip(out: str | os.PathLike, rows: list[dict], origin: str) -> Path:
+    """Write metadata rows as the release's metadata zip (CSV inside at the release path), and a manifest
+    with the row count and `origin` so a later truncation is noticed (`row_count_check`)."""
     path = Path(out) / METADATA_ZIP_NAME
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(METADATA_COLUMNS), lineterminator="\n", extrasaction="raise")
@@ -214,4 +254,5 @@ def write_metadata_zip(out: str | os.PathLike, rows: list[dict]) -> Path:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(METADATA_CSV_PATH, text.getvalue())
     tmp.replace(path)
+    (Path(out) / MANIFEST_NAME).write_text(json.dumps({"rows": len(rows), "origin": origin}))
     return path

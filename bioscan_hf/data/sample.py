@@ -236,8 +236,8 @@ def generate_records(n_records: int, seed: int = 0) -> tuple[list[dict], list[Ta
             }
         )
     splits = assign_splits(
-        [r["species"] for r in rows], [r["genus"] for r in rows], [r["dna_barcode"].strip("N") for r in rows], seed
-    )
+        [r["species"] for r in rows], [r["genus"] for r in rows], [r["dna_barcode"] for r in rows], seed
+    ).splits
     for row, split in zip(rows, splits):
         row["split"] = split
         row["chunk"] = expected_chunk(row["processid"], split)
@@ -258,7 +258,7 @@ def write_sample_release(out: str | Path, scale: str | int = "small", seed: int 
     else:
         for row in rows:
             row.update(image_measurement_value=None, area_fraction=None, scale_factor=None)
-    write_metadata_zip(out, rows)
+    write_metadata_zip(out, rows, origin="bioscan-hf synthetic sample")
     return out
 
 

@@ -73,6 +73,9 @@ PUBLISHED_MD5: dict[str, str] = {
     "BIOSCAN_5M_cropped_256_eval.zip": "16a997f72a8cd08cbcf7becafe2dda50",
 }
 
+#: Rows of the published metadata file (SPEC §1).
+PUBLISHED_ROWS = 5_150_850
+
 #: Number of hex digits of md5(processid) used as the image sub-folder, per split.
 CHUNK_DIGITS: dict[str, int] = {
     "pretrain": 2,

@@ -13,11 +13,15 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 
 def load_dna_encoder(path: str | os.PathLike, device: str | None = None) -> tuple[PreTrainedModel, object]:
     """A BarcodeBERT encoder and its tokenizer from a folder (any BarcodeBERT head is fine)."""
-    import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
+    from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
 
+    path = model_location(path)
     model = AutoModel.from_pretrained(path).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if model.config.model_type == "barcodebert":
+        check_kmer_tokenizer(model.config, tokenizer, path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return model.to(device), AutoTokenizer.from_pretrained(path)
+    return model.to(device), tokenizer
 
 
 @torch.inference_mode()
@@ -37,7 +41,9 @@ def embed_dna(
     """
     features = features or model.get_dna_embeddings
     if len(sequences) == 0:
-        return np.zeros((0, model.config.hidden_size), dtype=np.float32)
+        config = model.config
+        width = getattr(config, "projection_dim", None) or config.hidden_size  # CLIBD: the projected space
+        return np.zeros((0, width), dtype=np.float32)
     lengths = np.array([len(s) for s in sequences])
     order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(len(sequences))
     out = None

@@ -99,6 +99,9 @@ class ClibdEmbedder:
 
         self.name = str(model_dir)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from bioscan_hf.models.checks import model_location
+
+        model_dir = model_location(model_dir)
         self.model = AutoModel.from_pretrained(model_dir).eval().to(self.device)
         self.processor = ClibdProcessor.from_pretrained(model_dir)
         self.batch_size = batch_size

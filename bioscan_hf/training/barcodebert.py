@@ -25,6 +25,7 @@ from bioscan_hf.models.barcodebert import (
     BarcodeBertModel,
     KmerTokenizerFast,
 )
+from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
 from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
 
@@ -140,6 +141,7 @@ def finetune_barcodebert(
 ) -> TrainingRun:
     """Fine-tune a (pre-trained) BarcodeBERT for species classification on train; evaluate on val and test."""
     data, species = species_labels(load_prepared(dataset_dir))
+    model_path = model_location(model_path)
     tokenizer = KmerTokenizerFast.from_pretrained(model_path)
     model = BarcodeBertForSequenceClassification.from_pretrained(
         model_path,
@@ -147,6 +149,7 @@ def finetune_barcodebert(
         id2label=dict(enumerate(species)),
         label2id={s: i for i, s in enumerate(species)},
     )
+    check_kmer_tokenizer(model.config, tokenizer, model_path)
     data = datasets.DatasetDict({split: with_lengths(part, tokenizer) for split, part in data.items()})
     overrides = {"num_train_epochs": 10, "eval_strategy": "epoch" if "val" in data else "no", **training_overrides}
     args = training_arguments(output_dir, seed=seed, **overrides)

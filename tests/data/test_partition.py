@@ -1,11 +1,17 @@
-"""SPEC §1.3's partition rules on hand-made species."""
+"""SPEC §1.3's partition rules: hand-made species, barcodes spelled differently, and properties over
+generated taxonomies with skewed barcode-group sizes."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
-from bioscan_hf.data.partition import assign_splits, seen_test_quota, species_set
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bioscan_hf.data.barcodes import barcode_key, clean_barcode
+from bioscan_hf.data.partition import TEST_CAP, assign_splits, seen_test_quota, species_set
 from bioscan_hf.data.schema import is_placeholder_species
+from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode
 
 
 def test_placeholder_names() -> None:
@@ -20,29 +26,109 @@ def test_species_sets() -> None:
     assert species_set("Tuta sp. 1", "Tuta", 8) == "unseen"
     assert species_set("Tuta sp. 1", "Tuta", 7) == "heldout"
     assert species_set("Tuta sp. 1", None, 50) == "heldout"
-    assert seen_test_quota(8) == 4 and seen_test_quota(12) == 5 and seen_test_quota(10_000) == 25
+    assert [seen_test_quota(n) for n in (8, 11, 12, 15, 16, 91, 92, 10_000)] == [4, 4, 5, 5, 6, 24, 25, 25]
 
 
-def test_barcodes_stay_in_one_split_and_sets_go_where_they_belong() -> None:
+def test_barcode_policy_is_the_tokenizers() -> None:
+    for text in ("acg-t ry\n", "ACGU.NN", "nnACGTnnnn", "A C\tG"):
+        assert barcode_key(text) == normalize_barcode(text, strict=False)
+    assert clean_barcode("acg-t ry\n") == "ACGTNN"
+
+
+def test_barcodes_spelled_differently_stay_together() -> None:
+    """Gaps, case and trailing N padding do not make a new barcode (the leak found on real exports)."""
     species, genus, barcodes = [], [], []
-    for s in range(6):
-        for i in range(40):
-            species.append(f"Tuta species{'abcdef'[s]}" if s < 3 else f"Tuta sp. {s}")
+    spellings = ["{b}", "{b}".lower(), "{b}NNNN", "-{b}-", "{lower}nn"]
+    for s in range(4):
+        for i in range(30):
+            base = "ACGT" * 5 + "ACGT"[s] * (i % 10 + 1)
+            spelling = spellings[i % len(spellings)]
+            barcodes.append(spelling.format(b=base, lower=base.lower()))
+            species.append(f"Tuta species{'abcd'[s]}")
             genus.append("Tuta")
-            barcodes.append(f"B{s}-{i % 12}")
-    species += [None] * 5
-    genus += ["Tuta"] * 5
-    barcodes += [f"U{i}" for i in range(5)]
-    splits = assign_splits(species, genus, barcodes, seed=1)
-    by_barcode = {}
+    splits = assign_splits(species, genus, barcodes, seed=3).splits
+    by_key: dict[str, set[str]] = defaultdict(set)
     for b, s in zip(barcodes, splits):
-        assert by_barcode.setdefault(b, s) == s
-    counts = Counter(splits)
-    assert counts["pretrain"] == 5
-    seen = [s for sp, s in zip(species, splits) if sp and not is_placeholder_species(sp)]
-    assert set(seen) <= {"train", "val", "test"} and "test" in seen and "train" in seen
-    unseen = [s for sp, s in zip(species, splits) if sp and is_placeholder_species(sp)]
-    assert set(unseen) == {"key_unseen", "val_unseen", "test_unseen"}
-    per_species_test = Counter(sp for sp, s in zip(species, splits) if s == "test")
-    assert all(n <= 1 + 12 // 3 * 10 for n in per_species_test.values())
-    assert assign_splits(species, genus, barcodes, seed=1) == splits
+        by_key[barcode_key(b)].add(s)
+    assert len(by_key) == 40 and all(len(v) == 1 for v in by_key.values())
+    assert "test" in splits
+
+
+def test_a_big_barcode_never_overflows_the_test_quota() -> None:
+    """One species, one 931-record barcode and 20 singletons: test takes singletons up to the quota."""
+    barcodes = ["A" * 30] * 931 + [f"C{'A' * i}G" for i in range(20)]
+    species = ["Tuta absoluta"] * len(barcodes)
+    partition = assign_splits(species, ["Tuta"] * len(barcodes), barcodes, seed=0)
+    in_test = Counter(partition.splits)["test"]
+    assert in_test == 8  # at most 1 + ⅓ of 21 barcodes, all singletons; the big barcode stays out
+    assert len(set(partition.splits[:931])) == 1 and partition.splits[0] != "test"
+
+
+def test_shortfall_is_reported() -> None:
+    barcodes = ["A" * 9] * 9 + ["C" * 9]  # quota 4; the only barcode that fits test has one record
+    partition = assign_splits(["Tuta absoluta"] * 10, ["Tuta"] * 10, barcodes, seed=0)
+    assert partition.short_of_target == {"Tuta absoluta": (1, 4)}
+
+
+def test_a_barcode_of_two_species_goes_with_its_majority() -> None:
+    species = ["Tuta absoluta"] * 20 + ["Tuta other"] * 2
+    barcodes = [f"A{'C' * (i % 5)}T" for i in range(20)] + ["ACT", "ACT"]
+    partition = assign_splits(species, ["Tuta"] * 22, barcodes, seed=0)
+    assert partition.shared_barcodes == {"ACT": "Tuta absoluta"}
+    act = {s for b, s in zip(barcodes, partition.splits) if b == "ACT"}
+    assert len(act) == 1
+
+
+@st.composite
+def _taxonomies(draw: st.DrawFn) -> tuple[list, list, list]:
+    species, genus, barcodes = [], [], []
+    for s in range(draw(st.integers(1, 8))):
+        placeholder = draw(st.booleans())
+        name = f"Gen{s % 3} sp. {s}" if placeholder else f"Gen{s % 3} epithet{'abcdefgh'[s]}"
+        described_genus = draw(st.booleans()) or not placeholder
+        sizes = draw(st.lists(st.one_of(st.integers(1, 3), st.integers(20, 300)), min_size=1, max_size=12))
+        for g, size in enumerate(sizes):
+            for i in range(size):
+                species.append(name)
+                genus.append(f"Gen{s % 3}" if described_genus else None)
+                barcodes.append(f"S{s}G{g}" + ("n" * (i % 3)))  # trailing padding on some copies
+    for i in range(draw(st.integers(0, 5))):
+        species.append(None)
+        genus.append(None)
+        barcodes.append(f"U{i}")
+    return species, genus, barcodes
+
+
+@settings(max_examples=60, deadline=None)
+@given(_taxonomies(), st.integers(0, 3))
+def test_partition_invariants(taxonomy: tuple[list, list, list], seed: int) -> None:
+    species, genus, barcodes = taxonomy
+    splits = assign_splits(species, genus, barcodes, seed=seed).splits
+    assert len(splits) == len(species)  # nothing lost
+    by_key: dict[str, set[str]] = defaultdict(set)
+    records: dict[str, list[int]] = defaultdict(list)
+    for i, (name, barcode, split) in enumerate(zip(species, barcodes, splits)):
+        if name is None:
+            assert split == "pretrain"
+            continue
+        by_key[barcode_key(barcode)].add(split)
+        records[name].append(i)
+    assert all(len(v) == 1 for v in by_key.values())  # one split per normalised barcode
+    for name, rows in records.items():
+        kind = species_set(name, genus[rows[0]], len(rows))
+        these = Counter(splits[i] for i in rows)
+        keys = {barcode_key(barcodes[i]) for i in rows}
+        if kind == "seen":
+            assert set(these) <= {"train", "val", "test"}
+            assert these["train"] > 0  # a barcode left in train
+            assert these["test"] <= min(TEST_CAP, seen_test_quota(len(rows)))
+            test_keys = {barcode_key(barcodes[i]) for i in rows if splits[i] == "test"}
+            assert len(test_keys) <= 1 + len(keys) // 3
+            if len(keys) < 2 or len(rows) < 8:
+                assert these["test"] == 0
+        elif kind == "unseen":
+            assert set(these) <= {"key_unseen", "val_unseen", "test_unseen"}
+            assert these["key_unseen"] > 0  # a key barcode for every unseen species
+        else:
+            assert set(these) == {"other_heldout"}
+    assert assign_splits(species, genus, barcodes, seed=seed).splits == splits

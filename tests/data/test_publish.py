@@ -12,7 +12,7 @@ import pytest
 from bioscan_hf.data.builder import Bioscan5M
 from bioscan_hf.data.metadata import read_metadata
 from bioscan_hf.data.publish import COMPLETE_MARKER, PrepareError, plan_configs, prepare, push
-from bioscan_hf.data.release import CONFIGS, MissingImageError, available_configs, find_metadata
+from bioscan_hf.data.release import CONFIGS, MANIFEST_NAME, MissingImageError, available_configs, find_metadata
 from bioscan_hf.data.schema import METADATA_CSV_PATH, METADATA_ZIP_NAME, SPLITS
 
 
@@ -67,7 +67,7 @@ def test_builder_runs_directly(sample_release: Path, tmp_path: Path) -> None:
 def _copy_release(sample_release: Path, dest: Path, keep: tuple[str, ...]) -> Path:
     dest.mkdir()
     for path in sample_release.iterdir():
-        if path.name == METADATA_ZIP_NAME or any(k in path.name for k in keep):
+        if path.name in (METADATA_ZIP_NAME, MANIFEST_NAME) or any(k in path.name for k in keep):
             shutil.copy(path, dest / path.name)
     return dest
 
@@ -121,7 +121,9 @@ def test_missing_image_is_an_error_or_reported_skip(sample_release: Path, tmp_pa
     assert len(skipped) == 1 and skipped[0].startswith(dropped)
     test = datasets.load_dataset(str(tmp_path / "out"), "cropped_256_eval", split="test")
     assert dropped not in test["processid"]
-    assert "skipped: 1" in (tmp_path / "out" / "README.md").read_text()
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "`cropped_256_eval`: 1 record(s) left out" in card and dropped in card
+    assert "holds fewer records than the metadata (test" in "".join(summary["warnings"])
 
 
 def test_corrupt_image_names_the_record(sample_release: Path, tmp_path: Path) -> None:

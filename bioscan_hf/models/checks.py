@@ -1,0 +1,74 @@
+"""Checks run before a model folder is loaded, so a user gets a message, not a traceback or a silently
+meaningless result: a missing local folder, a truncated weights file, a tokenizer that does not fit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+from pathlib import Path
+
+#: What a Hub model id looks like (`name` or `org/name`); anything else is a local path.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+class ModelFolderError(OSError):
+    """A model folder that cannot be used as it is."""
+
+
+def model_location(path: str | os.PathLike) -> str:
+    """The folder to load (`~` expanded) with its weights checked, or a Hub id left to the Hub.
+
+    A path that does not exist is an error naming it, unless it is shaped like a Hub id (`org/name`)
+    and no such folder exists, in which case transformers resolves it on the Hub (offline: its error).
+    """
+    text = os.path.expanduser(os.fspath(path))
+    folder = Path(text)
+    if folder.is_dir():
+        for weights in sorted(folder.glob("*.safetensors")):
+            check_safetensors(weights)
+        return text
+    if folder.exists():
+        raise ModelFolderError(f"{text}: is a file; a model is a folder holding config.json and its weights")
+    if _HUB_ID.match(text) and not text.startswith((".", "/")):
+        return text
+    raise ModelFolderError(f"model folder {text} not found (check the path; `ls {folder.parent}` shows what is there)")
+
+
+def check_safetensors(path: str | os.PathLike) -> None:
+    """Refuse a safetensors file whose size disagrees with its header (a cut download or copy)."""
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as handle:
+            (header_size,) = struct.unpack("<Q", handle.read(8))
+            if header_size > size:
+                raise ValueError("header longer than the file")
+            header = json.loads(handle.read(header_size))
+        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    except (struct.error, ValueError, KeyError, TypeError) as err:
+        raise ModelFolderError(f"{path}: not a readable safetensors file ({err}); save or download it again") from err
+    expected = 8 + header_size + end
+    if size != expected:
+        raise ModelFolderError(
+            f"{path}: {size:,} bytes, but its header describes {expected:,}: the file is truncated or damaged; "
+            "save or download the model again"
+        )
+
+
+def check_kmer_tokenizer(config, tokenizer, where: str) -> None:
+    """Refuse a k-mer tokenizer whose k, preset or vocabulary differs from the BarcodeBERT config's:
+    ids would index the wrong embeddings (an IndexError, or worse, meaningless vectors when they fit)."""
+    k = getattr(tokenizer, "k", None)
+    mismatches = []
+    if k is not None and k != config.k_mer:
+        mismatches.append(f"tokenizer k={k}, model k_mer={config.k_mer}")
+    if len(tokenizer) != config.vocab_size:
+        mismatches.append(f"tokenizer vocabulary {len(tokenizer)}, model vocab_size {config.vocab_size}")
+    if mismatches:
+        raise ModelFolderError(
+            f"{where}: the tokenizer does not belong to this model ({'; '.join(mismatches)}). Save the tokenizer "
+            "the model was trained with beside it (`tokenizer.save_pretrained(folder)`)"
+        )
