@@ -162,20 +162,38 @@ def ivf_index(vectors: np.ndarray, nprobe: int = DEFAULT_NPROBE, compress: bool 
     return trained_ivf(vectors[np.sort(sample)], len(vectors), nprobe, compress)
 
 
-def parse_dna_query(text: str) -> str:
-    """A barcode from pasted text or FASTA (header lines dropped); raises `QueryError` when unusable."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    sequence = "".join(line for line in lines if not line.startswith(">"))
-    if not sequence:
+def parse_dna_records(text: str) -> list[tuple[str, str]]:
+    """(name, barcode) of every record of pasted or uploaded text: FASTA (each `>` header starts a
+    record), or one raw sequence (name ""). Raises `QueryError` naming the record that is unusable."""
+    records: list[tuple[str, list[str]]] = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line.startswith(">"):
+            records.append((line[1:].strip(), []))
+        elif line:
+            if not records:
+                records.append(("", []))
+            records[-1][1].append(line)
+    if not any(parts for _, parts in records):
         raise QueryError("the query is empty: paste a DNA barcode (raw or FASTA)")
-    if len(sequence) > MAX_QUERY_NUCLEOTIDES:
-        raise QueryError(
-            f"the query has {len(sequence):,} characters; a COI barcode is ~658 nt (limit {MAX_QUERY_NUCLEOTIDES:,})"
-        )
-    try:
-        return normalize_barcode(sequence, strict=True)
-    except ValueError as err:
-        raise QueryError(str(err).replace("sequence 0: ", "")) from None
+    parsed = []
+    for number, (name, parts) in enumerate(records, start=1):
+        label = f"record {number} ({name})" if len(records) > 1 or name else "the query"
+        sequence = "".join(parts)
+        if len(sequence) > MAX_QUERY_NUCLEOTIDES:
+            raise QueryError(
+                f"{label} has {len(sequence):,} characters; a COI barcode is ~658 nt (limit {MAX_QUERY_NUCLEOTIDES:,})"
+            )
+        try:
+            parsed.append((name, normalize_barcode(sequence, strict=True)))
+        except ValueError as err:
+            raise QueryError(f"{label}: " + str(err).replace("sequence 0: ", "")) from None
+    return parsed
+
+
+def parse_dna_query(text: str) -> str:
+    """The barcode of a single-record query (raw or FASTA); the first record of several."""
+    return parse_dna_records(text)[0][1]
 
 
 @dataclass
@@ -186,6 +204,8 @@ class SearchResult:
     neighbours: pd.DataFrame
     prediction: pd.DataFrame
     thumbnails: list[bytes | None] = field(default_factory=list)
+    #: Something the user should know about the query (e.g. only the first of several records searched).
+    note: str = ""
 
 
 class Searcher:
@@ -229,10 +249,18 @@ class Searcher:
         return SearchResult(shown.reset_index(drop=True), vote(neighbours), thumbnails)
 
     def search_dna(self, text: str, k: int = 10, keys: str = "dna", exclude: str | None = None) -> SearchResult:
-        """The `k` nearest keys of a barcode (raw or FASTA text)."""
-        sequence = parse_dna_query(text)
+        """The `k` nearest keys of a barcode (raw or FASTA text); of several FASTA records, the first is
+        searched and `note` says so (search each with `search_dna` per record)."""
+        records = parse_dna_records(text)
+        sequence = records[0][1]
         vector = self.encoder.dna_vectors([sequence], progress=False) if self.clibd else self.encoder([sequence])
-        return self._search(vector, keys, k, exclude)
+        result = self._search(vector, keys, k, exclude)
+        if len(records) > 1:
+            result.note = (
+                f"{len(records)} FASTA records were read; only the first ({records[0][0] or 'unnamed'}) was searched. "
+                "Paste one record at a time to search the others."
+            )
+        return result
 
     def search_image(self, image: bytes | str | os.PathLike, k: int = 10, keys: str = "image") -> SearchResult:
         """The `k` nearest keys of a photo (bytes or a file path); needs a CLIBD index."""

@@ -170,7 +170,7 @@ def import_bold(
         elif not pid:
             report.unusable.append((where, f"no processid (sampleid {row.get('sampleid') or '?'}) ({where})"))
         elif problem:
-            report.unusable.append((pid, f"barcode {problem} ({where})"))
+            report.unusable.append((pid, f"unusable barcode: {problem} ({where})"))
         elif pid in seen_ids:
             report.unusable.append((pid, f"duplicate processid: an earlier row with this id was kept ({where})"))
         else:

@@ -7,6 +7,7 @@ one space. Point it at your own index with `BIOSCAN_SPACE_INDEX=folder` (written
 
 from __future__ import annotations
 
+import html
 import io
 import os
 from pathlib import Path
@@ -68,8 +69,8 @@ def _answer(run) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     empty = pd.DataFrame()
     try:
         result = run()
-    except QueryError as err:
-        return f"**Cannot search:** {err}", [], empty, empty, empty
+    except QueryError as err:  # the message may echo the user's text: escaped, never rendered as HTML
+        return f"**Cannot search:** {html.escape(str(err))}", [], empty, empty, empty
     top = result.prediction.iloc[-1]
     best = result.neighbours.iloc[0]
     status = (
@@ -77,6 +78,8 @@ def _answer(run) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         f"{best['similarity']:.3f}); species vote: {top['prediction']} ({100 * top['agreement']:.0f}% of neighbours "
         "agree)."
     )
+    if result.note:
+        status = f"{html.escape(result.note)}\n\n{status}"
     sites = result.neighbours[["coord-lon", "coord-lat", "species"]].dropna(subset=["coord-lon", "coord-lat"])
     sites = sites.rename(columns={"coord-lon": "longitude", "coord-lat": "latitude"}).fillna({"species": "?"})
     return status, _gallery(result), result.neighbours, result.prediction, sites

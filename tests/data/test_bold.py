@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -105,3 +106,149 @@ def test_real_bold_export(bold_tsv: Path, tmp_path: Path) -> None:
     unseen = table.filter(pc.equal(table.column("split"), "test_unseen"))
     assert unseen.num_rows > 0
     assert all(is_placeholder_species(s) for s in unseen.column("species").to_pylist())
+
+
+# --- damaged and messy exports: each stops with a message naming file and line, or is reported ---------
+
+
+def _cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    from bioscan_hf.cli import main
+
+    rc = main(list(args))
+    captured = capsys.readouterr()
+    return rc, captured.out + captured.err
+
+
+def _report(out: Path) -> dict[str, tuple[str, str]]:
+    lines = (out / "import_report.tsv").read_text().splitlines()
+    assert lines[0] == "processid\taction\treason"
+    return {pid: (action, why) for pid, action, why in (line.split("\t") for line in lines[1:])}
+
+
+@pytest.mark.parametrize(
+    ("seq", "reason"),
+    [
+        ("----  ..--", "empty barcode (nothing but gaps, whitespace or N)"),
+        ("NNNNNN", "empty barcode (nothing but gaps, whitespace or N)"),
+        ("ACGT123XYZ<script>", "not DNA: '1' at position 4 ('ACGT123XYZ<script>')"),
+        ("ACGT<b>bold</b>", "not DNA: '<' at position 4 ('ACGT<b>bold</b>')"),
+        ("ACGT🦋ACGT" * 3, "not DNA: '🦋' at position 4 ('ACGT🦋ACGTACGT🦋ACGTACGT🦋A…')"),
+    ],
+)
+def test_unusable_barcodes_are_reported_never_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture, seq: str, reason: str
+) -> None:
+    tsv = _tsv(tmp_path / "a.tsv", [_row("GOOD1"), _row("BAD1", seq=seq), _row("GOOD2")])
+    rc, output = _cli(capsys, "import-bold", str(tsv), "--out", str(tmp_path / "out"), "--undescribed-fraction", "0")
+    assert rc == 0 and "unusable rows: 1" in output
+    assert _report(tmp_path / "out")["BAD1"] == ("skipped", f"unusable barcode: {reason} (a.tsv line 3)")
+    table = read_metadata(tmp_path / "out" / METADATA_ZIP_NAME)
+    assert table.column("processid").to_pylist() == ["GOOD1", "GOOD2"]  # exactly the records not reported
+
+
+def test_latin1_text_is_read_and_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "latin1.tsv"
+    rows = [_row("P1"), _row("P2")]
+    rows[1][10] = "Réunion"
+    path.write_bytes("\n".join("\t".join(r) for r in [HEADER, *rows]).encode("latin-1") + b"\n")
+    rc, _ = _cli(capsys, "import-bold", str(path), "--out", str(tmp_path / "out"), "--undescribed-fraction", "0")
+    assert rc == 0
+    assert _report(tmp_path / "out")["P2"] == ("changed", "not UTF-8 text, read as Latin-1 (latin1.tsv line 3)")
+    countries = read_metadata(tmp_path / "out" / METADATA_ZIP_NAME).column("country").to_pylist()
+    assert countries == ["Egypt", "Réunion"]  # no U+FFFD replacement characters
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda data: gzip.compress(data)[:-60],
+            r"x.tsv.gz: the gzip stream is damaged or truncated after line \d+.*again",
+        ),
+        (lambda data: data, r"x.tsv.gz: the gzip stream is damaged or truncated after line 0 \(BadGzipFile.*again"),
+        (lambda data: b"", "x.tsv.gz: empty file; expected a BOLD combined TSV export"),
+    ],
+    ids=["truncated-gzip", "plain-bytes-named-gz", "empty-gz"],
+)
+def test_damaged_gzip_exports_stop_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, make, message: str
+) -> None:
+    rows = [_row(f"P{i}", seq="ACGT" * 150) for i in range(40)]
+    data = "\n".join("\t".join(r) for r in [HEADER, *rows]).encode() + b"\n"
+    (tmp_path / "x.tsv.gz").write_bytes(make(data))
+    rc, output = _cli(capsys, "import-bold", str(tmp_path / "x.tsv.gz"), "--out", str(tmp_path / "out"))
+    assert rc == 1 and re.search(message, output)
+    assert not (tmp_path / "out" / METADATA_ZIP_NAME).exists()
+
+
+def test_empty_export_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "e.tsv").write_bytes(b"")
+    rc, output = _cli(capsys, "import-bold", str(tmp_path / "e.tsv"), "--out", str(tmp_path / "out"))
+    assert rc == 1 and "e.tsv: empty file" in output
+
+
+def _taxon_row(pid: str, seq: str, genus: str, species: str, subfamily: str = "") -> list[str]:
+    row = _row(pid, species=species, seq=seq)
+    row[7], row[8] = subfamily, genus
+    return row
+
+
+def test_conflicting_annotations_follow_the_papers_rule(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    majority, split, genus_cut = "ACGTTGCA" * 10, "TTGCAACG" * 10, "GGCATTAC" * 10
+    rows = [_taxon_row(f"M{i}", majority, "Tuta", "Tuta absoluta") for i in range(9)]
+    rows += [_taxon_row("M9", majority.lower() + "NNN", "Tuta", "Tuta other")]  # same barcode, 90% agree
+    rows += [_taxon_row(f"S{i}", split, "Tuta", "Tuta absoluta" if i < 3 else "Tuta other") for i in range(5)]
+    rows += [_taxon_row("G0", genus_cut, "Tuta", "Tuta absoluta"), _taxon_row("G1", genus_cut, "Phthorimaea", "")]
+    tsv = _tsv(tmp_path / "c.tsv", rows)
+    rc, _ = _cli(capsys, "import-bold", str(tsv), "--out", str(tmp_path / "out"), "--undescribed-fraction", "0")
+    assert rc == 0
+    records = {r["processid"]: r for r in read_metadata(tmp_path / "out" / METADATA_ZIP_NAME).to_pylist()}
+    assert records["M9"]["species"] == "Tuta absoluta" and records["M9"]["taxon"] == "Tuta absoluta"
+    assert all(records[f"S{i}"]["species"] is None and records[f"S{i}"]["genus"] == "Tuta" for i in range(5))
+    for pid in ("G0", "G1"):  # a genus cut also drops the `unassigned Gelechiidae` filler: back to the family
+        assert (records[pid]["genus"], records[pid]["subfamily"], records[pid]["taxon"]) == (
+            None,
+            None,
+            "Gelechiidae",
+        )
+    report = _report(tmp_path / "out")
+    assert report["M9"] == (
+        "changed",
+        "annotation changed: species 'Tuta other' → 'Tuta absoluta' (9 of 10 records of its barcode agree)",
+    )
+    assert report["S0"][0] == "changed" and "cut at species" in report["S0"][1]
+    assert {pid for pid, (action, _) in report.items() if action == "changed"} == {
+        "M9",
+        *(f"S{i}" for i in range(5)),
+        "G0",
+        "G1",
+    }
+    rc, _ = _cli(
+        capsys,
+        "import-bold",
+        str(tsv),
+        "--out",
+        str(tmp_path / "kept"),
+        "--keep-conflicts",
+        "--undescribed-fraction",
+        "0",
+    )
+    kept = {r["processid"]: r for r in read_metadata(tmp_path / "kept" / METADATA_ZIP_NAME).to_pylist()}
+    assert rc == 0 and kept["M9"]["species"] == "Tuta other" and kept["S0"]["species"] == "Tuta absoluta"
+    assert _report(tmp_path / "kept") == {}
+
+
+def test_barcodes_spelled_differently_share_a_split_after_import(tmp_path: Path) -> None:
+    rows = []
+    for s in range(3):
+        for i in range(24):
+            base = ("ACGT" * 20)[: 40 + i % 8] + "ACG"[s]
+            spelled = [base, base.lower(), base + "NNNN", "-".join(base[j : j + 10] for j in range(0, len(base), 10))]
+            rows.append(_row(f"S{s}-{i}", species=f"Tuta species{'abc'[s]}", seq=spelled[i % 4]))
+    import_bold([_tsv(tmp_path / "s.tsv", rows)], tmp_path / "out", undescribed_fraction=0.0)
+    table = read_metadata(tmp_path / "out" / METADATA_ZIP_NAME).to_pylist()
+    by_barcode: dict[str, set[str]] = {}
+    for record in table:
+        by_barcode.setdefault(record["dna_barcode"].rstrip("N"), set()).add(record["split"])
+    assert len(by_barcode) == 24 and all(len(splits) == 1 for splits in by_barcode.values())
+    assert "test" in {r["split"] for r in table}
