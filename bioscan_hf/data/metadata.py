@@ -127,7 +127,8 @@ def iter_metadata_lines(
     if unknown:
         raise MetadataError(f"{source}: no column(s) {', '.join(unknown)}; columns are {', '.join(header)}")
     split_set = None if splits is None else {resolve_split(s) for s in splits}
-    parsed = wanted + (["split"] if split_set is not None and "split" not in wanted else [])
+    # `split` is checked on every row (also rows a filter drops); `processid` names rows in errors.
+    parsed = wanted + [c for c in ("split", "processid") if c in header and c not in wanted]
     convert = pacsv.ConvertOptions(
         column_types=column_types(header),
         include_columns=parsed,
@@ -150,6 +151,8 @@ def iter_metadata_lines(
             )
             for batch in reader:
                 rows = batch.num_rows
+                if "split" in header:
+                    _check_splits(batch, source, pa.array(range(first_row + 2, first_row + 2 + rows), pa.int64()))
                 if split_filter is not None:
                     keep = pc.is_in(batch.column("split"), value_set=split_filter)
                     lines = pc.add(pc.indices_nonzero(keep), first_row + 2)
@@ -225,8 +228,6 @@ def _finish_types(
         target = METADATA_COLUMNS.get(name, pa.string())
         if pa.types.is_integer(target):
             array = _to_integer(array, target, name, batch, source, lines)
-        elif name == "split":
-            _check_splits(array, batch, source, lines)
         arrays.append(array)
         fields.append(pa.field(name, target))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
@@ -252,10 +253,15 @@ def record_location(source, batch: pa.RecordBatch, lines: pa.Array, row: int) ->
     return f"{source} line {lines[row].as_py()} ({f'processid {pid!r}' if pid else 'no processid'})"
 
 
-def _check_splits(array: pa.Array, batch: pa.RecordBatch, source, lines: pa.Array) -> None:
+def _check_splits(batch: pa.RecordBatch, source, lines: pa.Array) -> None:
+    array = batch.column("split")
     invalid = pc.invert(pc.fill_null(pc.is_in(array, value_set=pa.array(SPLITS)), False))
     if pc.any(invalid).as_py():
         row = pc.index(invalid, True).as_py()
+        if all(column[row].as_py() is None for column in batch.columns):
+            raise MetadataError(
+                f"{source} line {lines[row].as_py()}: an empty line inside the file; remove it (a damaged copy?)"
+            )
         raise MetadataError(
             f"{record_location(source, batch, lines, row)}: unknown split {array[row].as_py()!r}; "
             f"valid splits: {', '.join(SPLITS)}"

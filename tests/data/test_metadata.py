@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from bioscan_hf.data.metadata import MetadataError, iter_metadata, label_names, read_header, read_metadata
-from bioscan_hf.data.release import write_metadata_zip
+from bioscan_hf.data.release import MANIFEST_NAME, write_metadata_zip
 from bioscan_hf.data.sample import generate_records
 from bioscan_hf.data.schema import METADATA_COLUMNS, METADATA_CSV_PATH, METADATA_ZIP_NAME
 
@@ -137,3 +138,144 @@ def test_reader_accepts_utf8_bom(tmp_path: Path) -> None:
     path.write_text(text.getvalue(), encoding="utf-8")
     assert read_header(path)[0] == "processid"
     assert read_metadata(path).column_names[0] == "processid"
+
+
+# --- damaged metadata through `bioscan-hf prepare`: each stops naming file, line and processid, and leaves
+# nothing loadable; or (extra columns, a cut at a row boundary) is kept or reported --------------------------
+
+
+def _release_with_csv(folder: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
+    """A release folder holding the metadata CSV alone (as a user who unzipped it has)."""
+    folder.mkdir()
+    return _write_csv(folder / Path(METADATA_CSV_PATH).name, rows, columns).parent
+
+
+def _prepare(capsys: pytest.CaptureFixture, release: Path, out: Path) -> tuple[int, str]:
+    from bioscan_hf.cli import main
+
+    rc = main(["prepare", "--release", str(release), "--out", str(out), "--configs", "metadata"])
+    captured = capsys.readouterr()
+    return rc, captured.out + captured.err
+
+
+def _set(field: str, value: str):
+    def damage(rows: list[dict]) -> None:
+        rows[40][field] = value
+
+    return damage
+
+
+def _repeat_row(rows: list[dict]) -> None:
+    rows.insert(80, dict(rows[40]))
+
+
+def _move_to_other_split(rows: list[dict]) -> None:
+    twin = dict(rows[40], split="test" if rows[40]["split"] != "test" else "train", chunk="")
+    rows.insert(80, twin)
+
+
+# (damage, message): row 40 is line 42 of the file (the header is line 1); the processid is named.
+DAMAGED_METADATA = {
+    "coord-lat not a number": (
+        _set("coord-lat", "12,5N"),
+        r"line 42 \(processid '{pid}'\): column 'coord-lat': "
+        r"'12,5N' is not a number; fix or remove that line",
+    ),
+    "inferred_ranks fractional": (
+        _set("inferred_ranks", "1.5"),
+        r"line 42 \(processid '{pid}'\): column "
+        r"'inferred_ranks' must be an integer, got 1.5",
+    ),
+    "unknown split": (_set("split", "tset"), r"line 42 \(processid '{pid}'\): unknown split 'tset'; valid splits"),
+    "empty processid": (_set("processid", ""), r"line 42: empty processid; every record needs one"),
+    "barcode with HTML": (
+        _set("dna_barcode", "ACGT<b>x</b>"),
+        r"line 42 \(processid '{pid}'\): dna_barcode not "
+        r"DNA: '<' at position 4",
+    ),
+    "barcode with digits": (_set("dna_barcode", "ACGT1234"), r"line 42 \(processid '{pid}'\): dna_barcode not DNA"),
+    "barcode with emoji": (_set("dna_barcode", "AC🦋GT"), r"line 42 \(processid '{pid}'\): dna_barcode not DNA: '🦋'"),
+    "empty barcode": (_set("dna_barcode", ""), r"line 42 \(processid '{pid}'\): dna_barcode empty barcode"),
+    "row repeated": (
+        _repeat_row,
+        r"1 processid\(s\) used by more than one line: processid '{pid}' on line 42 "
+        r"\(\w+\), line 82 \(\w+\)",
+    ),
+    "processid in two splits": (
+        _move_to_other_split,
+        r"1 processid\(s\) used by more than one line: processid '{pid}' on line 42 \((\w+)\), line 82 \((?!\1)\w+\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED_METADATA))
+def test_damaged_metadata_rows_stop_prepare(tmp_path: Path, capsys: pytest.CaptureFixture, case: str) -> None:
+    damage, message = DAMAGED_METADATA[case]
+    rows = _rows(200)
+    pid = rows[40]["processid"]
+    damage(rows)
+    release = _release_with_csv(tmp_path / "release", rows)
+    rc, output = _prepare(capsys, release, tmp_path / "out")
+    assert rc == 1, output
+    assert re.search(r"BIOSCAN_5M_Insect_Dataset_metadata.csv:? " + message.format(pid=re.escape(pid)), output), output
+    assert not (tmp_path / "out" / "README.md").exists()  # nothing load_dataset could open as complete
+    assert not list((tmp_path / "out").glob("data/*/_complete.json"))
+
+
+def _raw_damage(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new, 1))
+
+
+def test_non_utf8_and_blank_lines_are_located(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = _rows(200)
+    pid = rows[40]["processid"]
+    release = _release_with_csv(tmp_path / "r1", rows)
+    _raw_damage(release / Path(METADATA_CSV_PATH).name, f"{pid},".encode(), f"{pid},\xe9t\xe9-".encode("latin-1"))
+    rc, output = _prepare(capsys, release, tmp_path / "o1")
+    assert rc == 1 and re.search(rf"line 42 \(processid '{pid}'\): not UTF-8 text \(byte 0xe9", output), output
+    release = _release_with_csv(tmp_path / "r2", rows)
+    _raw_damage(release / Path(METADATA_CSV_PATH).name, f"\n{pid},".encode(), f"\n\n{pid},".encode())
+    rc, output = _prepare(capsys, release, tmp_path / "o2")
+    assert rc == 1 and "line 42: an empty line inside the file; remove it" in output, output
+
+
+def test_error_lines_count_from_the_file_start_across_blocks(tmp_path: Path) -> None:
+    rows = _rows(3000)
+    rows[2500]["split"] = "tset"
+    path = _write_csv(tmp_path / "m.csv", rows)
+    with pytest.raises(MetadataError, match=rf"m.csv line 2502 \(processid '{rows[2500]['processid']}'\)"):
+        for _ in iter_metadata(path, splits=["test"], block_size=4096):  # many small Arrow blocks
+            pass
+
+
+def test_corrupt_deflate_in_the_metadata_zip(tmp_path: Path) -> None:
+    zipped = write_metadata_zip(tmp_path, _rows(400), origin="test")
+    data = bytearray(zipped.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # zero the deflate stream mid-file (central directory intact)
+    zipped.write_bytes(bytes(data))
+    with pytest.raises(MetadataError, match=r"metadata_MultiTypes.zip.*(line|truncated|damaged|CRC|Error)"):
+        read_metadata(zipped)
+
+
+def test_extra_columns_are_published_and_a_cut_at_a_row_boundary_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import datasets
+
+    rows = _rows(200)
+    for row in rows:
+        row["collector"] = "CBG"
+    release = _release_with_csv(tmp_path / "release", rows, [*METADATA_COLUMNS, "collector"])
+    (release / MANIFEST_NAME).write_text('{"rows": 200, "origin": "test"}')  # as a generator writes it
+    csv_path = release / Path(METADATA_CSV_PATH).name
+    lines = csv_path.read_text().splitlines(keepends=True)
+    csv_path.write_text("".join(lines[:150]))  # cut exactly at a row boundary: parses cleanly
+    rc, output = _prepare(capsys, release, tmp_path / "out")
+    assert rc == 0
+    assert "WARNING: the metadata holds 149 rows but its manifest (test) has 200" in output
+    assert "the metadata holds 149 rows" in (tmp_path / "out" / "README.md").read_text()
+    train = datasets.load_dataset(str(tmp_path / "out"), "metadata", split="train")
+    assert set(train["collector"]) == {"CBG"}  # extra columns kept, never dropped
