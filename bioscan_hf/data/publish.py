@@ -127,6 +127,7 @@ def prepare(
             if stale and not overwrite:
                 summary["rebuilt"][name] = stale
             shutil.rmtree(target)
+            _refresh_card(out, repo_id)  # the card never lists a config that is gone
         if (target / COMPLETE_MARKER).exists():
             summary["reused"].append(name)
         elif _alias_split_group(out, name, fingerprint):
@@ -174,6 +175,13 @@ def _row_shortfall(name: str, marker: dict, counts: dict[str, int]) -> list[str]
         return []
     where = ", ".join(f"{s} {have:,} of {want:,}" for s, (have, want) in short.items())
     return [f"{name} holds fewer records than the metadata ({where}): {len(marker['skipped_images'])} skipped images"]
+
+
+def _refresh_card(out: Path, repo_id: str) -> None:
+    if completed_configs(out):
+        write_card(out, repo_id=repo_id)
+    else:
+        (out / "README.md").unlink(missing_ok=True)
 
 
 def _alias_split_group(out: Path, name: str, fingerprint: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -228,3 +230,94 @@ def test_split_groups_reuse_the_whole_package(prepared: Path) -> None:
     group = datasets.load_dataset(str(prepared), "cropped_256_eval", split="test_unseen")
     whole = datasets.load_dataset(str(prepared), "cropped_256", split="test_unseen")
     assert group["processid"] == whole["processid"]
+
+
+# --- damaged image packages: a damaged zip stops the run (never a mass skip); a damaged image stops it or, with
+# --on-missing-image skip, is left out and listed; the output holds exactly the records it does not list ---------
+
+
+def _damage_first_image(src_zip: Path, dest_zip: Path, split: str, damage) -> str:
+    with zipfile.ZipFile(src_zip) as src, zipfile.ZipFile(dest_zip, "w") as out:
+        victim = None
+        for info in src.infolist():
+            data = src.read(info)
+            if victim is None and f"/{split}/" in info.filename:
+                victim, data = Path(info.filename).stem, damage(data)
+            out.writestr(info, data)
+    return victim
+
+
+DAMAGED_IMAGES = {
+    "jpeg cut in half": lambda data: data[: len(data) // 2],
+    "jpeg without its last bytes": lambda data: data[:-12],
+    "random bytes": lambda data: bytes(random.Random(0).randrange(256) for _ in range(len(data))),
+    "empty file": lambda data: b"",
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED_IMAGES))
+def test_damaged_image_stops_or_is_listed(
+    sample_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture, case: str
+) -> None:
+    from bioscan_hf.cli import main
+
+    release = _copy_release(sample_release, tmp_path / "rel", keep=("cropped_256_pretrain", "cropped_256_train"))
+    victim = _damage_first_image(
+        sample_release / "BIOSCAN_5M_cropped_256_eval.zip",
+        release / "BIOSCAN_5M_cropped_256_eval.zip",
+        "val",
+        DAMAGED_IMAGES[case],
+    )
+    args = ["prepare", "--release", str(release), "--out", str(tmp_path / "out"), "--configs", "cropped_256_eval"]
+    assert main(args) == 1
+    assert re.search(
+        rf"record {victim}: image \S+/val/{victim}.jpg (is corrupt|in .* is corrupt)", capsys.readouterr().err
+    )
+    assert not (tmp_path / "out" / "README.md").exists()
+    assert main([*args, "--on-missing-image", "skip"]) == 0
+    output = capsys.readouterr()
+    assert "cropped_256_eval: 1 record(s) skipped for missing/corrupt images" in output.out
+    assert "WARNING: cropped_256_eval holds fewer records than the metadata (val" in output.err
+    val = datasets.load_dataset(str(tmp_path / "out"), "cropped_256_eval", split="val")
+    expected = read_metadata(find_metadata(release), "val").column("processid").to_pylist()
+    assert val["processid"] == [pid for pid in expected if pid != victim]  # exactly the records not listed
+    assert all(image.size[1] == 256 for image in val["image"])
+
+
+def test_a_truncated_zip_is_an_error_even_when_skipping(
+    sample_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bioscan_hf.cli import main
+
+    release = _copy_release(sample_release, tmp_path / "rel", keep=("cropped_256",))
+    damaged = release / "BIOSCAN_5M_cropped_256_eval.zip"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    args = ["prepare", "--release", str(release), "--out", str(tmp_path / "out"), "--configs", "cropped_256"]
+    assert main([*args, "--on-missing-image", "skip"]) == 1
+    err = capsys.readouterr().err
+    assert f"{damaged}: not a readable zip" in err and "download it again" in err and "not skipped" in err
+    assert not (tmp_path / "out" / "data" / "cropped_256" / COMPLETE_MARKER).exists()
+    assert not (tmp_path / "out" / "README.md").exists()
+
+
+def test_a_rerun_never_reuses_a_config_built_from_other_inputs(
+    sample_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from bioscan_hf.cli import main
+
+    release = _copy_release(sample_release, tmp_path / "rel", keep=("cropped_256_eval",))
+    victim = _drop_member(
+        sample_release / "BIOSCAN_5M_cropped_256_eval.zip", release / "BIOSCAN_5M_cropped_256_eval.zip", "test"
+    )
+    args = ["prepare", "--release", str(release), "--out", str(tmp_path / "out"), "--configs", "cropped_256_eval"]
+    assert main([*args, "--on-missing-image", "skip"]) == 0
+    assert main([*args, "--on-missing-image", "skip"]) == 0
+    assert "reused: cropped_256_eval" in capsys.readouterr().out
+    assert main(args) == 1  # other options: the config built with skips is not reused; the missing image stops it
+    assert victim in capsys.readouterr().err
+    assert not (tmp_path / "out" / "README.md").exists()  # the stale config is gone, and so is its card
+    shutil.copy(sample_release / "BIOSCAN_5M_cropped_256_eval.zip", release / "BIOSCAN_5M_cropped_256_eval.zip")
+    assert main(args) == 0  # a repaired release: rebuilt, complete
+    test = datasets.load_dataset(str(tmp_path / "out"), "cropped_256_eval", split="test")
+    assert victim in test["processid"]
+    assert "left out" not in (tmp_path / "out" / "README.md").read_text()

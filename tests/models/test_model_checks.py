@@ -1,0 +1,94 @@
+"""Damaged and mismatched model folders: each stops with a message saying what is wrong and what to do,
+never a traceback, a Hub error for a local path, or silently meaningless embeddings; and the model classes are
+registered once `bioscan_hf` is imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bioscan_hf.cli import main
+from bioscan_hf.evaluation.embed import load_dna_encoder
+from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel, KmerTokenizerFast
+from bioscan_hf.models.checks import ModelFolderError, check_safetensors
+
+
+def _tiny_barcodebert(folder: Path, k: int = 4, tokenizer_k: int | None = None) -> Path:
+    config = BarcodeBertConfig(
+        k_mer=k, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BarcodeBertModel(config).save_pretrained(folder)
+    KmerTokenizerFast(k=tokenizer_k or k).save_pretrained(folder)
+    return folder
+
+
+def test_a_sound_folder_loads(tmp_path: Path) -> None:
+    model, tokenizer = load_dna_encoder(_tiny_barcodebert(tmp_path / "bb"), device="cpu")
+    assert model.config.k_mer == 4 and tokenizer.k == 4
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.999])
+def test_a_truncated_safetensors_file_is_named(tmp_path: Path, keep: float) -> None:
+    folder = _tiny_barcodebert(tmp_path / "bb")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: int(weights.stat().st_size * keep)])
+    with pytest.raises(ModelFolderError, match=r"model.safetensors: .*(truncated|not a readable safetensors)"):
+        load_dna_encoder(folder, device="cpu")
+    weights.write_bytes(b"\x10")
+    with pytest.raises(ModelFolderError, match="not a readable safetensors file"):
+        check_safetensors(weights)
+
+
+@pytest.mark.parametrize(("model_k", "tokenizer_k"), [(4, 5), (5, 4), (6, 4)])
+def test_a_tokenizer_of_another_k_is_refused(tmp_path: Path, model_k: int, tokenizer_k: int) -> None:
+    # (5, 4): the k=4 vocabulary fits in the k=5 embeddings: it would run, and mean nothing.
+    folder = _tiny_barcodebert(tmp_path / "bb", k=model_k, tokenizer_k=tokenizer_k)
+    with pytest.raises(ModelFolderError, match=f"tokenizer k={tokenizer_k}, model k_mer={model_k}"):
+        load_dna_encoder(folder, device="cpu")
+
+
+def test_a_missing_local_folder_is_not_a_hub_error(
+    prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for missing in (tmp_path / "no" / "such" / "model", "./bb-missing/final", "~/no-such-bioscan-model"):
+        with pytest.raises(ModelFolderError, match="model folder .* not found"):
+            load_dna_encoder(missing, device="cpu")
+    args = ["evaluate", "knn", "--dataset", str(prepared), "--model", str(tmp_path / "gone" / "final")]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "model folder" in err and "not found" in err and "huggingface.co" not in err and "Repository" not in err
+
+
+def test_registration_on_package_import(tmp_path: Path) -> None:
+    """`import bioscan_hf` alone: AutoConfig knows both model types and AutoModel opens a saved folder,
+    while `bioscan-hf --help` does not import transformers."""
+    folder = _tiny_barcodebert(tmp_path / "bb")
+    code = (
+        "import sys, bioscan_hf\n"
+        "assert 'transformers' not in sys.modules\n"
+        "from transformers import AutoConfig, AutoModel\n"
+        "assert type(AutoConfig.for_model('barcodebert')).__name__ == 'BarcodeBertConfig'\n"
+        "assert type(AutoConfig.for_model('clibd')).__name__ == 'ClibdConfig'\n"
+        f"print(type(AutoModel.from_pretrained({str(folder)!r})).__name__)\n"
+    )
+    # no auto_map detour: the folder's remote-code files are removed, so only the registration can load it
+    for extra in folder.glob("*_barcodebert.py"):
+        extra.unlink()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "BarcodeBertModel"
+    code = (
+        "import sys\nfrom bioscan_hf.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'transformers' not in sys.modules, 'bioscan-hf --help imported transformers'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=False)
+    assert out.returncode == 0, out.stderr
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "HF_HUB_OFFLINE": "1"}
