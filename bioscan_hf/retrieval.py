@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from bioscan_hf.data.barcodes import barcode_problem
 from bioscan_hf.data.images import ImageDecodeError, decode_image, thumbnail_jpeg
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.evaluation.dna import DnaEmbedder, rank_values
@@ -184,10 +185,10 @@ def parse_dna_records(text: str) -> list[tuple[str, str]]:
             raise QueryError(
                 f"{label} has {len(sequence):,} characters; a COI barcode is ~658 nt (limit {MAX_QUERY_NUCLEOTIDES:,})"
             )
-        try:
-            parsed.append((name, normalize_barcode(sequence, strict=True)))
-        except ValueError as err:
-            raise QueryError(f"{label}: " + str(err).replace("sequence 0: ", "")) from None
+        problem = barcode_problem(sequence)
+        if problem:
+            raise QueryError(f"{label}: {problem}; a barcode holds A, C, G, T, N (IUPAC codes and gaps are read)")
+        parsed.append((name, normalize_barcode(sequence, strict=True)))
     return parsed
 
 

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from bioscan_hf.data.publish import load_prepared
-from bioscan_hf.retrieval import QueryError, Searcher, build_index, parse_dna_query
+from bioscan_hf.retrieval import QueryError, Searcher, build_index, parse_dna_query, parse_dna_records
 
 APP = Path(__file__).resolve().parents[2] / "spaces" / "bioscan-retrieval" / "app.py"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -67,9 +67,21 @@ def bomb_png(width: int, height: int) -> bytes:
 
 def test_parse_queries() -> None:
     assert parse_dna_query(">seq1 some header\nacgt-ACGT\nNNNN\n") == "ACGTACGT"
-    for bad, message in (("", "empty"), ("hello world", "not a nucleotide"), ("A" * 6000, "limit")):
+    for bad, message in (
+        ("", "empty"),
+        ("hello world", "the query: not DNA: 'e' at position 1"),
+        ("A" * 6000, "limit"),
+    ):
         with pytest.raises(QueryError, match=message):
             parse_dna_query(bad)
+    # several records are never joined into one chimeric query
+    assert parse_dna_records(">a\nACGT\nAC\n>b one\nTTTT\n\n>c\nGG") == [
+        ("a", "ACGTAC"),
+        ("b one", "TTTT"),
+        ("c", "GG"),
+    ]
+    with pytest.raises(QueryError, match=r"record 2 \(b\): not DNA: 'X' at position 2"):
+        parse_dna_records(">a\nACGT\n>b\nACXT")
 
 
 def test_dna_searcher_finds_the_key_itself(dna_index: Path, key_photo: tuple[str, Path]) -> None:
@@ -161,9 +173,16 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
     fasta.write_text(f">{key.processid} uploaded\n{key.dna_barcode[:300]}\n{key.dna_barcode[300:]}\n")
     status, _, neighbours, _, _ = client.predict("", handle_file(str(fasta)), dna_keys, 3, api_name="/search_dna")
     assert "Best match" in status and neighbours["data"][0][0] > 0.999  # the key itself (or its barcode twin)
+    other = searcher.keys.iloc[1]
+    fasta.write_text(f">{key.processid}\n{key.dna_barcode}\n>{other.processid}\n{other.dna_barcode}\n")
+    status, _, neighbours, _, _ = client.predict("", handle_file(str(fasta)), dna_keys, 3, api_name="/search_dna")
+    assert f"2 FASTA records were read; only the first ({key.processid}) was searched" in status
+    assert neighbours["data"][0][0] > 0.999
+    status, *_ = client.predict("ACGT<script>alert(1)</script>", None, dna_keys, 5, api_name="/search_dna")
+    assert "Cannot search" in status and "&lt;" in status and "<script>" not in status  # escaped, never live HTML
     status, _, neighbours, _, _ = client.predict(key.processid, dna_keys, 3, api_name="/search_processid")
     assert "Best match" in status and len(neighbours["data"]) == 3
-    for bad, message in (("not dna!", "not a nucleotide"), ("", "empty")):
+    for bad, message in (("not dna!", "not DNA"), ("", "empty")):
         status, *_ = client.predict(bad, None, dna_keys, 5, api_name="/search_dna")
         assert "Cannot search" in status and message in status
     status, *_ = client.predict("UNKNOWN-1", dna_keys, 5, api_name="/search_processid")
@@ -224,6 +243,12 @@ def test_page_renders_results_in_headless_chromium(space) -> None:
         status = browser.find_element(By.CSS_SELECTOR, "#status").text
         assert "species vote" in status
         assert searcher.keys.processid.iloc[0] in browser.page_source  # the neighbours table shows the key itself
+        box.clear()
+        box.send_keys('ACGT<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>')
+        browser.find_element(By.CSS_SELECTOR, "#search-dna").click()
+        wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "Cannot search"))
+        assert "<img src=x" in browser.find_element(By.CSS_SELECTOR, "#status").text  # shown as text
+        assert browser.execute_script("return window.__pwned") is None  # never run
         ARTIFACTS.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "space_dna_query.png"))
     finally:
