@@ -63,6 +63,7 @@ def test_barcode_policy() -> None:
     assert clean_barcode("acg-t ry\n") == "ACGTNN"
 
 
+@pytest.mark.damaged_input
 def test_every_usable_row_is_kept_and_the_rest_reported(tmp_path: Path) -> None:
     rows = [_row(f"P{i}") for i in range(10)]
     rows += [_row("M1", marker="COI-3P"), _row("E1", seq=""), _row("P3"), ["SHORT", "x"]]
@@ -77,6 +78,7 @@ def test_every_usable_row_is_kept_and_the_rest_reported(tmp_path: Path) -> None:
     assert "M1\t" in (tmp_path / "out" / "import_report.tsv").read_text()
 
 
+@pytest.mark.damaged_input
 def test_not_a_bold_export(tmp_path: Path) -> None:
     path = tmp_path / "x.tsv"
     path.write_text("a\tb\n1\t2\n")
@@ -125,6 +127,7 @@ def _report(out: Path) -> dict[str, tuple[str, str]]:
     return {pid: (action, why) for pid, action, why in (line.split("\t") for line in lines[1:])}
 
 
+@pytest.mark.damaged_input
 @pytest.mark.parametrize(
     ("seq", "reason"),
     [
@@ -146,6 +149,7 @@ def test_unusable_barcodes_are_reported_never_written(
     assert table.column("processid").to_pylist() == ["GOOD1", "GOOD2"]  # exactly the records not reported
 
 
+@pytest.mark.damaged_input
 def test_latin1_text_is_read_and_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "latin1.tsv"
     rows = [_row("P1"), _row("P2")]
@@ -158,6 +162,7 @@ def test_latin1_text_is_read_and_reported(tmp_path: Path, capsys: pytest.Capture
     assert countries == ["Egypt", "Réunion"]  # no U+FFFD replacement characters
 
 
+@pytest.mark.damaged_input
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -181,6 +186,7 @@ def test_damaged_gzip_exports_stop_before_writing(
     assert not (tmp_path / "out" / METADATA_ZIP_NAME).exists()
 
 
+@pytest.mark.damaged_input
 def test_empty_export_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "e.tsv").write_bytes(b"")
     rc, output = _cli(capsys, "import-bold", str(tmp_path / "e.tsv"), "--out", str(tmp_path / "out"))
@@ -193,6 +199,7 @@ def _taxon_row(pid: str, seq: str, genus: str, species: str, subfamily: str = ""
     return row
 
 
+@pytest.mark.damaged_input
 def test_conflicting_annotations_follow_the_papers_rule(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     majority, split, genus_cut = "ACGTTGCA" * 10, "TTGCAACG" * 10, "GGCATTAC" * 10
     rows = [_taxon_row(f"M{i}", majority, "Tuta", "Tuta absoluta") for i in range(9)]
@@ -238,6 +245,7 @@ def test_conflicting_annotations_follow_the_papers_rule(tmp_path: Path, capsys: 
     assert _report(tmp_path / "kept") == {}
 
 
+@pytest.mark.damaged_input
 def test_barcodes_spelled_differently_share_a_split_after_import(tmp_path: Path) -> None:
     rows = []
     for s in range(3):

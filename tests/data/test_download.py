@@ -53,6 +53,7 @@ def test_md5_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert md5sum(path, progress=False) == hashlib.md5(PAYLOAD).hexdigest()
 
 
+@pytest.mark.damaged_input
 def test_md5_mismatch_names_both_digests(tmp_path: Path) -> None:
     path = tmp_path / "BIOSCAN_5M_cropped_256_eval.zip"
     path.write_bytes(b"not the release")
@@ -76,6 +77,7 @@ def test_download_falls_back_to_a_mirror_and_checks_md5(server: str, tmp_path: P
     assert path.read_bytes() == PAYLOAD and not (tmp_path / "x.zip.part").exists()
 
 
+@pytest.mark.damaged_input
 def test_download_resumes_a_partial_file(server: str, tmp_path: Path) -> None:
     md5 = hashlib.md5(PAYLOAD).hexdigest()
     with pytest.raises(DownloadError, match="connection closed"):
@@ -87,6 +89,7 @@ def test_download_resumes_a_partial_file(server: str, tmp_path: Path) -> None:
     assert _RangeHandler.requests[-1].endswith(f"bytes={have}-")
 
 
+@pytest.mark.damaged_input
 def test_download_md5_mismatch_is_reported(server: str, tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="md5 mismatch: expected 0+, actual"):
         download_file("x.zip", tmp_path, mirrors=[server + "/ok/{name}"], md5="0" * 32, progress=False)
@@ -136,6 +139,7 @@ def content_server():
     httpd.shutdown()
 
 
+@pytest.mark.damaged_input
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
@@ -159,6 +163,7 @@ def test_download_without_md5_keeps_a_good_zip(content_server: str, tmp_path: Pa
     assert path.read_bytes() == _zip_bytes()
 
 
+@pytest.mark.damaged_input
 def test_a_mirror_without_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from bioscan_hf.cli import main
 

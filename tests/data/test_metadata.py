@@ -54,6 +54,7 @@ def test_types_follow_the_spec(tmp_path: Path) -> None:
     assert str(table.schema.field("index_bioscan_1M_insect").type) == "int64"
 
 
+@pytest.mark.damaged_input
 def test_fractional_integer_names_the_record(tmp_path: Path) -> None:
     rows = _rows()
     rows[5]["index_bioscan_1M_insect"] = "12.5"
@@ -78,6 +79,7 @@ def test_unknown_split_lists_valid_ones(tmp_path: Path) -> None:
         read_metadata(path, "testing")
 
 
+@pytest.mark.damaged_input
 def test_bad_split_value_names_the_record(tmp_path: Path) -> None:
     rows = _rows()
     rows[3]["split"] = "tset"
@@ -85,6 +87,7 @@ def test_bad_split_value_names_the_record(tmp_path: Path) -> None:
         read_metadata(_write_csv(tmp_path / "m.csv", rows))
 
 
+@pytest.mark.damaged_input
 def test_missing_column_is_named_and_extra_columns_kept(tmp_path: Path) -> None:
     rows = _rows()
     columns = [c for c in METADATA_COLUMNS if c != "dna_bin"]
@@ -96,6 +99,7 @@ def test_missing_column_is_named_and_extra_columns_kept(tmp_path: Path) -> None:
     assert table.column("collector").to_pylist()[0] == "CBG"
 
 
+@pytest.mark.damaged_input
 def test_truncated_csv_is_an_error(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "m.csv", _rows())
     data = path.read_bytes()
@@ -104,6 +108,7 @@ def test_truncated_csv_is_an_error(tmp_path: Path) -> None:
         read_metadata(path)
 
 
+@pytest.mark.damaged_input
 def test_truncated_zip_is_an_error(tmp_path: Path) -> None:
     zipped = write_metadata_zip(tmp_path, _rows(), origin="test")
     data = zipped.read_bytes()
@@ -112,6 +117,7 @@ def test_truncated_zip_is_an_error(tmp_path: Path) -> None:
         read_metadata(zipped)
 
 
+@pytest.mark.damaged_input
 def test_zip_without_the_csv_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / METADATA_ZIP_NAME
     with zipfile.ZipFile(path, "w") as archive:
@@ -208,6 +214,7 @@ DAMAGED_METADATA = {
 }
 
 
+@pytest.mark.damaged_input
 @pytest.mark.parametrize("case", list(DAMAGED_METADATA))
 def test_damaged_metadata_rows_stop_prepare(tmp_path: Path, capsys: pytest.CaptureFixture, case: str) -> None:
     damage, message = DAMAGED_METADATA[case]
@@ -228,6 +235,7 @@ def _raw_damage(path: Path, old: bytes, new: bytes) -> None:
     path.write_bytes(data.replace(old, new, 1))
 
 
+@pytest.mark.damaged_input
 def test_non_utf8_and_blank_lines_are_located(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     rows = _rows(200)
     pid = rows[40]["processid"]
@@ -241,6 +249,7 @@ def test_non_utf8_and_blank_lines_are_located(tmp_path: Path, capsys: pytest.Cap
     assert rc == 1 and "line 42: an empty line inside the file; remove it" in output, output
 
 
+@pytest.mark.damaged_input
 def test_error_lines_count_from_the_file_start_across_blocks(tmp_path: Path) -> None:
     rows = _rows(3000)
     rows[2500]["split"] = "tset"
@@ -250,6 +259,7 @@ def test_error_lines_count_from_the_file_start_across_blocks(tmp_path: Path) -> 
             pass
 
 
+@pytest.mark.damaged_input
 def test_corrupt_deflate_in_the_metadata_zip(tmp_path: Path) -> None:
     zipped = write_metadata_zip(tmp_path, _rows(400), origin="test")
     data = bytearray(zipped.read_bytes())
@@ -260,6 +270,7 @@ def test_corrupt_deflate_in_the_metadata_zip(tmp_path: Path) -> None:
         read_metadata(zipped)
 
 
+@pytest.mark.damaged_input
 def test_extra_columns_are_published_and_a_cut_at_a_row_boundary_is_reported(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -110,6 +110,7 @@ def _drop_member(zip_path: Path, dest: Path, victim_split: str) -> str:
     return dropped
 
 
+@pytest.mark.damaged_input
 def test_missing_image_is_an_error_or_reported_skip(sample_release: Path, tmp_path: Path) -> None:
     release = _copy_release(sample_release, tmp_path / "rel", keep=("cropped_256_pretrain", "cropped_256_train"))
     dropped = _drop_member(
@@ -128,6 +129,7 @@ def test_missing_image_is_an_error_or_reported_skip(sample_release: Path, tmp_pa
     assert "holds fewer records than the metadata (test" in "".join(summary["warnings"])
 
 
+@pytest.mark.damaged_input
 def test_corrupt_image_names_the_record(sample_release: Path, tmp_path: Path) -> None:
     release = _copy_release(sample_release, tmp_path / "rel", keep=())
     with (
@@ -208,6 +210,7 @@ def test_push_refuses_an_unprepared_folder(tmp_path: Path) -> None:
         push(tmp_path, "me/x")
 
 
+@pytest.mark.damaged_input
 def test_chunk_rule_cross_check(sample_release: Path) -> None:
     from bioscan_hf.data.release import ImageStore, find_images
     from bioscan_hf.data.schema import expected_chunk
@@ -255,6 +258,7 @@ DAMAGED_IMAGES = {
 }
 
 
+@pytest.mark.damaged_input
 @pytest.mark.parametrize("case", list(DAMAGED_IMAGES))
 def test_damaged_image_stops_or_is_listed(
     sample_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture, case: str
@@ -284,6 +288,7 @@ def test_damaged_image_stops_or_is_listed(
     assert all(image.size[1] == 256 for image in val["image"])
 
 
+@pytest.mark.damaged_input
 def test_a_truncated_zip_is_an_error_even_when_skipping(
     sample_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -300,6 +305,7 @@ def test_a_truncated_zip_is_an_error_even_when_skipping(
     assert not (tmp_path / "out" / "README.md").exists()
 
 
+@pytest.mark.damaged_input
 def test_a_rerun_never_reuses_a_config_built_from_other_inputs(
     sample_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

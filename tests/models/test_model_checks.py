@@ -30,6 +30,7 @@ def test_a_sound_folder_loads(tmp_path: Path) -> None:
     assert model.config.k_mer == 4 and tokenizer.k == 4
 
 
+@pytest.mark.damaged_input
 @pytest.mark.parametrize("keep", [0.5, 0.999])
 def test_a_truncated_safetensors_file_is_named(tmp_path: Path, keep: float) -> None:
     folder = _tiny_barcodebert(tmp_path / "bb")
@@ -42,6 +43,7 @@ def test_a_truncated_safetensors_file_is_named(tmp_path: Path, keep: float) -> N
         check_safetensors(weights)
 
 
+@pytest.mark.damaged_input
 @pytest.mark.parametrize(("model_k", "tokenizer_k"), [(4, 5), (5, 4), (6, 4)])
 def test_a_tokenizer_of_another_k_is_refused(tmp_path: Path, model_k: int, tokenizer_k: int) -> None:
     # (5, 4): the k=4 vocabulary fits in the k=5 embeddings: it would run, and mean nothing.
@@ -50,6 +52,7 @@ def test_a_tokenizer_of_another_k_is_refused(tmp_path: Path, model_k: int, token
         load_dna_encoder(folder, device="cpu")
 
 
+@pytest.mark.damaged_input
 def test_a_missing_local_folder_is_not_a_hub_error(
     prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

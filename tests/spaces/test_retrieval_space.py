@@ -65,6 +65,7 @@ def bomb_png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
+@pytest.mark.damaged_input
 def test_parse_queries() -> None:
     assert parse_dna_query(">seq1 some header\nacgt-ACGT\nNNNN\n") == "ACGTACGT"
     for bad, message in (
@@ -149,6 +150,7 @@ def space(clibd_index: Path):
         app.close()
 
 
+@pytest.mark.damaged_input
 def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: Path) -> None:
     from gradio_client import Client, handle_file
 
@@ -200,6 +202,7 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
     assert "Best match" in status
 
 
+@pytest.mark.damaged_input
 def test_page_renders_results_in_headless_chromium(space) -> None:
     """Type a barcode, press Search, wait for the results; the screenshot is kept in test-artifacts/."""
     chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
