@@ -27,6 +27,7 @@ from bioscan_hf.evaluation.dna import DnaEmbedder, rank_values
 from bioscan_hf.evaluation.knn import normalize
 from bioscan_hf.evaluation.retrieval import ClibdEmbedder, is_clibd_model
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode
+from bioscan_hf.paths import user_path
 
 KEY_SPLITS = ("train", "key_unseen")
 PREDICTED_RANKS = ("order", "family", "subfamily", "genus", "species")
@@ -217,7 +218,7 @@ class Searcher:
     """
 
     def __init__(self, folder: str | os.PathLike) -> None:
-        folder = Path(folder)
+        folder = user_path(folder)
         if not (folder / "index.json").is_file():
             raise FileNotFoundError(
                 f"{folder} is not an index folder (no index.json); write one with `bioscan-hf index`"

@@ -29,6 +29,7 @@ from bioscan_hf.data.barcodes import barcode_key, barcode_problem, clean_barcode
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import RANKS, expected_chunk
+from bioscan_hf.paths import user_path
 
 BOLD_RANK_COLUMNS = {rank: f"{rank}_name" for rank in RANKS}
 REQUIRED_COLUMNS = ("processid", "nucleotides", "markercode", *BOLD_RANK_COLUMNS.values())
@@ -108,7 +109,7 @@ def _decode(raw: bytes) -> tuple[str, bool]:
 
 def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> Iterator[dict[str, str]]:
     """Rows of BOLD TSV files (gzip or plain) as dicts of stripped strings; bad lines go to `report`."""
-    for path in map(Path, paths):
+    for path in map(user_path, paths):
         header = None
         for line_no, raw in enumerate(_lines(path), start=1):
             text, latin1 = _decode(raw)
@@ -193,7 +194,8 @@ def import_bold(
         record["split"] = split
         record["chunk"] = expected_chunk(record["processid"], split)
     report.splits = dict(Counter(splits))
-    Path(out).mkdir(parents=True, exist_ok=True)
+    out = user_path(out)
+    out.mkdir(parents=True, exist_ok=True)
     write_metadata_zip(out, records, origin="bioscan-hf import-bold")
     report.rows_written = len(records)
     (Path(out) / "import_report.tsv").write_text(report.to_tsv())

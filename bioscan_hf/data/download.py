@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from bioscan_hf.data.checksums import ChecksumError, md5sum
 from bioscan_hf.data.schema import METADATA_ZIP_NAME, PUBLISHED_MD5
+from bioscan_hf.paths import user_path
 
 #: URL templates; `{name}` is the release file name. Zenodo record 11973457 hosts the release.
 DEFAULT_MIRRORS: tuple[str, ...] = ("https://zenodo.org/records/11973457/files/{name}?download=1",)
@@ -68,7 +69,7 @@ def download_file(
     HTML page sent instead of the file, a zip that does not open.
     """
     check_mirrors(mirrors)
-    dest_dir = Path(dest_dir)
+    dest_dir = user_path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / name
     expected = (md5 or PUBLISHED_MD5.get(name) or "").lower() or None

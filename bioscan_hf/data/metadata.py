@@ -24,9 +24,12 @@ import pyarrow.csv as pacsv
 
 from bioscan_hf.data.barcodes import NOT_DNA_TEXT, barcode_problem
 from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS, METADATA_CSV_PATH, SPLITS, resolve_split
+from bioscan_hf.paths import user_path
 
 #: Bytes parsed per Arrow block; bounds the reader's working memory.
 BLOCK_SIZE = 16 << 20
+#: Bumped when staging checks more (staged files of older versions are not trusted).
+STAGING_VERSION = 2
 #: Errors raised by a damaged file under Arrow's reader (a bad zip member raises zlib/BadZipFile).
 _READ_ERRORS = (pa.ArrowInvalid, zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError)
 
@@ -46,7 +49,7 @@ def cache_dir() -> Path:
 @contextlib.contextmanager
 def open_metadata(source: str | os.PathLike) -> Iterator[IO[bytes]]:
     """Open the metadata CSV for binary reading, whether `source` is the CSV or the metadata zip."""
-    source = Path(source)
+    source = user_path(source)
     if not source.exists():
         raise FileNotFoundError(f"metadata file not found: {source}")
     if source.suffix.lower() == ".zip":
@@ -378,7 +381,7 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
     import pyarrow.parquet as pq
 
     source = Path(source)
-    folder = cache_dir() / "staged" / f"{file_key(source)}-{rows_per_group}"
+    folder = cache_dir() / "staged" / f"{file_key(source)}-{rows_per_group}-{STAGING_VERSION}"
     manifest = folder / "manifest.json"
     if manifest.exists():
         return {k: tuple(v) for k, v in json.loads(manifest.read_text()).items()}

@@ -36,6 +36,7 @@ from bioscan_hf.data.release import (
     row_count_check,
 )
 from bioscan_hf.hub import upload_folder
+from bioscan_hf.paths import user_path
 
 COMPLETE_MARKER = "_complete.json"
 #: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
@@ -110,7 +111,7 @@ def prepare(
     """Build each config into `out` (resuming finished ones) and write the card; returns a summary."""
     if on_missing_image not in ON_MISSING_IMAGE:
         raise ValueError(f"on_missing_image must be one of {', '.join(ON_MISSING_IMAGE)}, got {on_missing_image!r}")
-    release, out = Path(release), Path(out)
+    release, out = user_path(release), user_path(out)
     chosen, skipped = plan_configs(release, configs)
     chosen.sort(key=list(CONFIGS).index)  # whole packages first: their split groups can then point at them
     out.mkdir(parents=True, exist_ok=True)
@@ -347,7 +348,7 @@ def push(folder: str | os.PathLike, repo_id: str, token: str | None = None, priv
 
 def load_prepared(folder: str | os.PathLike, config: str = "metadata") -> datasets.DatasetDict:
     """Open a config of a prepared dataset folder with `load_dataset` (clear error if it is not one)."""
-    folder = Path(folder)
+    folder = user_path(folder)
     if not (folder / "README.md").exists() or not completed_configs(folder):
         raise FileNotFoundError(f"{folder} is not a prepared dataset folder; run `bioscan-hf prepare` first")
     if config not in completed_configs(folder):

@@ -30,6 +30,7 @@ from bioscan_hf.data.schema import (
     expected_chunk,
     image_member_path,
 )
+from bioscan_hf.paths import user_path
 
 #: `BIOSCAN_5M_{package}[_{group}][.{part}].zip`, as published.
 IMAGE_ZIP_PATTERN = re.compile(
@@ -70,7 +71,7 @@ def resolve_config(name: str) -> str:
 
 def find_metadata(root: str | os.PathLike) -> Path:
     """The metadata CSV (extracted or alone) or the metadata zip inside a release folder."""
-    root = Path(root)
+    root = user_path(root)
     if root.is_file():
         return root
     candidates = [
@@ -108,7 +109,7 @@ class ImageSources:
 
 def find_images(root: str | os.PathLike) -> dict[str, ImageSources]:
     """Image sources per package found in a release folder (packages with none are absent)."""
-    root = Path(root)
+    root = user_path(root)
     sources: dict[str, ImageSources] = {}
     if not root.is_dir():
         return sources

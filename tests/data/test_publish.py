@@ -327,3 +327,18 @@ def test_a_rerun_never_reuses_a_config_built_from_other_inputs(
     test = datasets.load_dataset(str(tmp_path / "out"), "cropped_256_eval", split="test")
     assert victim in test["processid"]
     assert "left out" not in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_paths_accept_a_tilde(sample_release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(
+        sample_release, home / "bioscan5m", ignore=shutil.ignore_patterns("*original*", "BIOSCAN_5M_cropped.*")
+    )
+    monkeypatch.setenv("HOME", str(home))
+    assert find_metadata("~/bioscan5m") == home / "bioscan5m" / METADATA_ZIP_NAME
+    assert read_metadata("~/bioscan5m/" + METADATA_ZIP_NAME, "test").num_rows > 0
+    builder = Bioscan5M(config_name="metadata", data_dir="~/bioscan5m", cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    assert builder.as_dataset(split="val").num_rows > 0
+    prepare("~/bioscan5m", "~/hub", configs=["metadata"])
+    assert (home / "hub" / "README.md").exists()
