@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo space test lint bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,6 +15,9 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/bioscan-hf demo $(ARGS)
+
+space: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) spaces/bioscan-retrieval/app.py $(ARGS)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m ruff check bioscan_hf tests bench dataset_script spaces

@@ -6,17 +6,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bioscan_hf.presets import DEMO_STEPS
+
 EPILOG = """examples:
   bioscan-hf demo                                   # sample → prepare → load_dataset → report
   bioscan-hf sample --out release --scale medium    # a synthetic release in the real layout
-  bioscan-hf prepare --release ~/bioscan5m --out bioscan5m-hub --configs metadata,cropped_256
+  bioscan-hf prepare --release ~/bioscan5m --out bioscan-5m --configs metadata,cropped_256
   bioscan-hf import-bold my_project.tsv --out my_release
-  bioscan-hf push bioscan5m-hub --repo-id me/bioscan-5m
-  bioscan-hf pretrain --dataset bioscan5m-hub --out bb-pretrain          # BarcodeBERT 8-4-4
-  accelerate launch --multi_gpu --num_processes 4 $(which bioscan-hf) pretrain --dataset bioscan5m-hub --out bb
-  bioscan-hf finetune --dataset bioscan5m-hub --model bb-pretrain/final --out bb-species
-  bioscan-hf train-clibd --dataset bioscan5m-hub --dna-model bb-pretrain/final --out clibd
-  bioscan-hf evaluate retrieval --dataset bioscan5m-hub --model clibd/final --out clibd-eval
+  bioscan-hf push bioscan-5m --repo-id me/bioscan-5m
+  bioscan-hf pretrain --dataset bioscan-5m --out bb-pretrain          # BarcodeBERT 8-4-4
+  accelerate launch --multi_gpu --num_processes 4 $(which bioscan-hf) pretrain --dataset bioscan-5m --out bb
+  bioscan-hf finetune --dataset bioscan-5m --model bb-pretrain/final --out bb-species
+  bioscan-hf train-clibd --dataset bioscan-5m --dna-model bb-pretrain/final --out clibd
+  bioscan-hf evaluate retrieval --dataset bioscan-5m --model clibd/final --out clibd-eval
 """
 
 
@@ -208,7 +210,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         description="Run the toolkit end to end on the embedded synthetic sample (default), on "
         "a release folder (--release) or on real BOLD exports (--bold), and write a report.",
     )
-    p.add_argument("--out", default="demo_out", help="folder for everything the demo writes")
+    p.add_argument("--out", default="demo_out", help="folder for everything the demo writes (default: demo_out)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--release", help="a BIOSCAN-5M release folder")
     source.add_argument("--bold", nargs="+", help="BOLD combined TSV export(s)")
@@ -218,18 +220,27 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pretrain-steps",
         type=int,
-        default=400,
-        help="steps of BarcodeBERT pre-training for the embedding check (0: dataset report only)",
+        default=None,
+        help=f"steps of BarcodeBERT pre-training for the embedding check (0: dataset report only; default "
+        f"{DEMO_STEPS['quick'][0]}, {DEMO_STEPS['full'][0]} with --full)",
     )
     p.add_argument(
         "--clibd-steps",
         type=int,
-        default=100,
-        help="steps of CLIBD image–DNA alignment on the sample's images (0: skip; needs --pretrain-steps)",
+        default=None,
+        help=f"steps of CLIBD image–DNA alignment on the sample's images (0: skip; needs --pretrain-steps; "
+        f"default {DEMO_STEPS['quick'][1]}, {DEMO_STEPS['full'][1]} with --full)",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="train the demo's models longer (better figures; about 3× the time of the default run)",
     )
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.demo import run_demo
+
+        mode = "full" if args.full else "quick"
 
         run_demo(
             args.out,
@@ -238,8 +249,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
             scale=args.scale,
             seed=args.seed,
             num_proc=args.num_proc,
-            pretrain_steps=args.pretrain_steps,
-            clibd_steps=args.clibd_steps,
+            pretrain_steps=DEMO_STEPS[mode][0] if args.pretrain_steps is None else args.pretrain_steps,
+            clibd_steps=DEMO_STEPS[mode][1] if args.clibd_steps is None else args.clibd_steps,
         )
 
     p.set_defaults(func=run)
@@ -371,6 +382,7 @@ def _add_train_clibd(sub: argparse._SubParsersAction) -> None:
     _add_training_options(p, epochs=15, batch=500, lr=1e-4)
 
     def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.paths import runnable
         from bioscan_hf.training.clibd import train_clibd
 
         result = train_clibd(
@@ -391,7 +403,10 @@ def _add_train_clibd(sub: argparse._SubParsersAction) -> None:
         if result.resumed_from:
             print(f"resumed from {result.resumed_from}")
         print(f"model saved to {result.model_dir}; score it with:")
-        print(f"  bioscan-hf evaluate retrieval --dataset {args.dataset} --model {result.model_dir} --out retrieval")
+        print(
+            f"  {runnable('bioscan-hf')} evaluate retrieval --dataset {args.dataset} --model {result.model_dir} "
+            "--out retrieval"
+        )
 
     p.set_defaults(func=run)
 

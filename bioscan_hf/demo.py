@@ -17,7 +17,9 @@ from bioscan_hf.data.report import markdown_table, plot_orders_per_split, rank_t
 from bioscan_hf.data.sample import write_sample_release
 from bioscan_hf.evaluation.dna import DnaEmbedder, cluster_task, knn_task, linear_task
 from bioscan_hf.evaluation.retrieval import evaluate_retrieval
-from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
+from bioscan_hf.paths import runnable
+from bioscan_hf.presets import DEMO_STEPS
+from bioscan_hf.training.barcodebert import PRETRAIN_SPLITS, ModelShape, pretrain_barcodebert
 from bioscan_hf.training.clibd import train_clibd, write_clibd_card
 
 SYNTHETIC_NOTE = (
@@ -37,8 +39,8 @@ def run_demo(
     scale: str | int = "small",
     seed: int = 0,
     num_proc: int | None = None,
-    pretrain_steps: int = 400,
-    clibd_steps: int = 100,
+    pretrain_steps: int = DEMO_STEPS["quick"][0],
+    clibd_steps: int = DEMO_STEPS["quick"][1],
 ) -> Path:
     """Run the pipeline end to end and write `out/report.md`; returns the report's path.
 
@@ -50,24 +52,27 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     notes = []
+    steps = 3 + bool(pretrain_steps) + bool(pretrain_steps and clibd_steps and not bold)
     if release is not None:
         source, configs = Path(release), None
+        print(f"[1/{steps}] using the release in {source}")
         notes.append(f"Release folder: `{source}`.")
     elif bold:
         source, configs = out / "release", ["metadata"]
+        print(f"[1/{steps}] importing {len(bold)} BOLD export(s) into {source}")
         report = import_bold(bold, source, unlabelled_fraction=0.3, seed=seed)
         print(report.summary())
         notes.append(REAL_BOLD_NOTE)
     else:
         source, configs = out / "release", ["metadata", "cropped_256"]
-        print(f"[1/5] generating the embedded sample ({scale}) in {source}")
+        print(f"[1/{steps}] generating the embedded sample ({scale}) in {source}")
         write_sample_release(source, scale=scale, seed=seed)
         notes.append(SYNTHETIC_NOTE)
-    print(f"[2/5] preparing a Hub-ready dataset in {out / 'dataset'}")
+    print(f"[2/{steps}] preparing a Hub-ready dataset in {out / 'dataset'}")
     summary = prepare(source, out / "dataset", configs=configs, num_proc=num_proc)
     for name, why in summary["skipped"].items():
         print(f"  skipped config {name}: {why}")
-    print("[3/5] opening it with datasets.load_dataset and writing the report")
+    print(f"[3/{steps}] opening it with datasets.load_dataset and writing the report")
     data = datasets.load_dataset(str(out / "dataset"), "metadata")
     plot = plot_orders_per_split(data, out / "orders_per_split.png")
     sections = [
@@ -83,24 +88,30 @@ def run_demo(
     ]
     if pretrain_steps:
         print(
-            f"[4/5] pre-training a small BarcodeBERT ({pretrain_steps} steps) and scoring it beside k-mer and "
+            f"[4/{steps}] pre-training a small BarcodeBERT ({pretrain_steps} steps) and scoring it beside k-mer and "
             "alignment references"
         )
         sections += barcodebert_section(out, data, pretrain_steps, seed)
         if clibd_steps and "cropped_256" in summary["built"] + summary["reused"]:
-            print(f"[5/5] aligning images with barcodes: a small CLIBD ({clibd_steps} steps), scored by retrieval")
+            print(
+                f"[5/{steps}] aligning images with barcodes: a small CLIBD ({clibd_steps} steps), scored by retrieval"
+            )
             sections += clibd_section(out, clibd_steps, seed, dna_model=out / "barcodebert" / "final")
     text = "\n\n".join(sections)
     path = out / "report.md"
     path.write_text(text + "\n")
     print(text)
     print(f"\nreport written to {path}")
-    model = out / "barcodebert" / "final" if pretrain_steps else "kmer6"
+    model, by = (out / "barcodebert" / "final" if pretrain_steps else "kmer6"), "barcode"
     if (out / "clibd" / "final" / "config.json").is_file():
-        model = out / "clibd" / "final"  # photos and barcodes in one space: the Space takes photo queries too
-    print("To identify specimens (by photo or barcode) in the retrieval Space on these keys:")
-    print(f"  bioscan-hf index --dataset {out / 'dataset'} --model {model} --out {out / 'index'}")
-    print(f"  BIOSCAN_SPACE_INDEX={out / 'index'} python spaces/bioscan-retrieval/app.py")
+        model, by = out / "clibd" / "final", "photo or barcode"  # one space for both: photo queries too
+    print(f"To identify specimens (by {by}) in the retrieval Space on these keys:")
+    print(f"  {runnable('bioscan-hf')} index --dataset {out / 'dataset'} --model {model} --out {out / 'index'}")
+    app = Path("spaces") / "bioscan-retrieval" / "app.py"
+    if app.is_file():
+        print(f"  {runnable('python')} {app} --index {out / 'index'}")
+    else:
+        print(f"  python …/spaces/bioscan-retrieval/app.py --index {out / 'index'}   (from a bioscan-hf checkout)")
     return path
 
 
@@ -150,7 +161,8 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
         "## DNA embeddings: a small BarcodeBERT against model-free references",
         f"BarcodeBERT: {DEMO_SHAPE.num_hidden_layers} layers, {DEMO_SHAPE.num_attention_heads} heads, hidden "
         f"{DEMO_SHAPE.hidden_size}, k={DEMO_SHAPE.k}; {steps} steps of masked k-mer modelling (batch 32) on the "
-        f"unique pretrain + other_heldout barcodes, {minutes:.1f} CPU minutes here; MLM loss {losses[0]:.2f} → "
+        f"unique {' + '.join(s for s in PRETRAIN_SPLITS if s in data)} barcodes, {minutes:.1f} CPU minutes here; "
+        f"MLM loss {losses[0]:.2f} → "
         f"{losses[-1]:.2f}. Model: `{run.model_dir}`.",
         "1-NN: keys train, queries test_unseen, nearest key by cosine (alignment: highest identity among the "
         "top 100 k-mer candidates). Linear probe: species, train → test. Clustering: test + test_unseen, "

@@ -296,7 +296,7 @@ def release_summary(source: str | os.PathLike) -> dict:
     Label names are code-point sorted over the whole file (bioscan-dataset's convention): the index
     of a value is its position in the list, and a missing value is −1, so indices agree across splits.
     """
-    source = Path(source)
+    source = user_path(source)
     cached = cache_dir() / "summaries" / f"{file_key(source)}.json"
     if cached.exists():
         return json.loads(cached.read_text())
@@ -380,7 +380,7 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
     """
     import pyarrow.parquet as pq
 
-    source = Path(source)
+    source = user_path(source)
     folder = cache_dir() / "staged" / f"{file_key(source)}-{rows_per_group}-{STAGING_VERSION}"
     manifest = folder / "manifest.json"
     if manifest.exists():

@@ -15,6 +15,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
+from transformers import set_seed
 
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.hub import read_metrics, render_model_card
@@ -94,6 +95,7 @@ def pretrain_barcodebert(
     tokenizer = KmerTokenizerFast(k=shape.k)
     data = load_prepared(dataset_dir)
     train = with_lengths(unique_barcodes(data), tokenizer)
+    set_seed(seed)  # before the weights are drawn: a seeded run starts from the same model
     model = BarcodeBertForMaskedLM(shape.config())
     args = training_arguments(output_dir, seed=seed, **training_overrides)
     trainer = OneCycleTrainer(
@@ -143,6 +145,7 @@ def finetune_barcodebert(
     data, species = species_labels(load_prepared(dataset_dir))
     model_path = model_location(model_path)
     tokenizer = KmerTokenizerFast.from_pretrained(model_path)
+    set_seed(seed)  # the new classifier head is drawn here
     model = BarcodeBertForSequenceClassification.from_pretrained(
         model_path,
         num_labels=len(species),

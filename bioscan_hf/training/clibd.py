@@ -21,7 +21,7 @@ from pathlib import Path
 import datasets
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.publish import load_prepared
@@ -230,7 +230,7 @@ def train_clibd(
         output_dir, seed=seed, train_sampling_strategy="random", **{**defaults, **training_overrides}
     )
     initial = output_dir / "initial"
-    torch.manual_seed(seed)
+    set_seed(seed)  # before the towers are drawn: a seeded run starts from the same model
     # The main process writes OUT/initial (unless resuming from it) and starts a fresh bad-image report;
     # every process then loads OUT/initial, so all start from the same weights and the LoRA base on disk
     # is exactly what was trained.

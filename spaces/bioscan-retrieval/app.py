@@ -107,7 +107,7 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
 
         return _answer(run)
 
-    def search_dna(sequence: str, fasta: str | None, keys: str, k: float):
+    def search_dna(sequence: str = "", fasta: str | None = None, keys: str = choices[0], k: float = 10):
         def run():
             if fasta:
                 text = Path(_checked_upload(fasta, "FASTA file", max_upload_bytes)).read_text(errors="replace")
@@ -132,13 +132,17 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
             image = gr.File(label="specimen photo (JPEG or PNG)", type="filepath", file_types=["image"])
             image_button = gr.Button("Search", variant="primary", elem_id="search-image")
         with gr.Tab("DNA barcode"):
-            sequence = gr.Textbox(label="COI barcode (raw or FASTA)", lines=4, max_length=20_000, elem_id="dna-query")
-            fasta = gr.File(label="or upload a FASTA file", type="filepath", file_types=[".fa", ".fasta", ".txt"])
+            sequence = gr.Textbox(
+                value="", label="COI barcode (raw or FASTA)", lines=4, max_length=20_000, elem_id="dna-query"
+            )
+            fasta = gr.File(
+                value=None, label="or upload a FASTA file", type="filepath", file_types=[".fa", ".fasta", ".txt"]
+            )
             dna_button = gr.Button("Search", variant="primary", elem_id="search-dna")
         with gr.Tab("processid"):
             processid = gr.Textbox(label="processid of an indexed specimen", placeholder="e.g. GMMVA27218-22")
             pid_button = gr.Button("Search", variant="primary")
-        status = gr.Markdown(elem_id="status")
+        status = gr.Markdown(label="status", elem_id="status")
         gallery = gr.Gallery(label="nearest reference specimens", columns=5, height="auto")
         prediction = gr.Dataframe(label="predicted taxonomy (share of neighbours that agree)")
         neighbours = gr.Dataframe(label="nearest reference specimens: taxonomy, BIN, similarity")

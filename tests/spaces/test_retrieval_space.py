@@ -156,6 +156,11 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
 
     url, searcher = space
     client = Client(url, verbose=False)
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/search_dna"]
+    assert [r["label"] for r in api["returns"]][0] == "status"  # named outputs, not value_19
+    assert all(p["parameter_has_default"] for p in api["parameters"])  # a barcode alone is a full call
+    status, *_ = client.predict(searcher.keys.dna_barcode.iloc[0], api_name="/search_dna")
+    assert "Best match" in status
     dna_keys, photo_keys = "reference barcodes (DNA)", "reference photos"
     key = searcher.keys.iloc[0]
     status, gallery, neighbours, prediction, _ = client.predict(
