@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bioscan_hf.cli import main
@@ -45,3 +46,26 @@ def test_cluster_on_concatenated_embeddings(prepared: Path, tmp_path: Path) -> N
     args = ["evaluate", "cluster", "--dataset", str(prepared), "--model", "kmer6", "--concat-model", "kmer4"]
     assert main([*args, "--out", str(tmp_path)]) == 0
     assert 0.0 <= json.loads((tmp_path / "metrics.json").read_text())["cluster_ami_species"] <= 1.0
+
+
+def test_concat_model_reaches_the_clustering(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--concat-model` z-scores both models' embeddings and clusters their concatenation (not one alone)."""
+    from bioscan_hf.data.publish import load_prepared
+    from bioscan_hf.evaluation import dna
+    from bioscan_hf.evaluation.clustering import combine
+
+    seen = {}
+
+    def capture(vectors, labels, seed=0):
+        seen["vectors"] = vectors
+        return {rank: 0.5 for rank in labels}, None
+
+    monkeypatch.setattr(dna, "zero_shot_clustering", capture)
+    monkeypatch.setattr(dna, "reduce_umap", lambda vectors, seed=0, n_components=2: vectors[:, :2])
+    data = load_prepared(prepared)
+    dna.cluster_task(data, "kmer6", also=["kmer4"])
+    six, four = dna.DnaEmbedder("kmer6"), dna.DnaEmbedder("kmer4")
+    names = [s for s in ("test", "test_unseen") if s in data]
+    expected = combine([np.concatenate([e.split(data, s) for s in names]) for e in (six, four)])
+    assert seen["vectors"].shape[1] == 4**6 + 4**4
+    np.testing.assert_allclose(seen["vectors"], expected, rtol=1e-5)

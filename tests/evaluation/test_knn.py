@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bioscan_hf.evaluation.knn import EvaluationError, knn_probe, micro_macro_accuracy, nearest_keys
 
@@ -47,3 +49,38 @@ def test_bad_inputs() -> None:
         knn_probe(good, ["a"] * 3, np.zeros((0, 2)), [])
     with pytest.raises(EvaluationError, match="no key carries"):
         knn_probe(good, [None] * 3, good, ["a"] * 3)
+
+
+def test_one_nn_equals_scikit_learn_cosine() -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(3)
+    keys, queries = rng.normal(size=(400, 24)), rng.normal(size=(150, 24))
+    labels = rng.integers(0, 12, size=400).astype(str)
+    reference = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute").fit(keys, labels)
+    indices, _ = nearest_keys(keys, queries, 1)
+    assert (labels[indices[:, 0]] == reference.predict(queries)).all()
+    truth = rng.integers(0, 12, size=150).astype(str)
+    result = knn_probe(keys, labels, queries, truth)
+    assert result["micro"] == pytest.approx(float(np.mean(reference.predict(queries) == truth)))
+
+
+def test_unlabelled_keys_are_never_neighbours() -> None:
+    keys = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    queries = np.array([[1.0, 0.05]])  # nearest key (row 0) has no label at this rank
+    result = knn_probe(keys, [None, "A", "B"], queries, ["A"])
+    assert result["micro"] == 1.0 and result["n_keys"] == 2
+    result = knn_probe(keys, ["B", "A", "B"], queries, ["A"])  # labelled, the same key wins
+    assert result["micro"] == 0.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=60))
+def test_micro_macro_against_plain_python(pairs: list[tuple[int, int]]) -> None:
+    predicted, true = [p for p, _ in pairs], [t for _, t in pairs]
+    micro, macro = micro_macro_accuracy(predicted, true)
+    assert micro == pytest.approx(sum(p == t for p, t in pairs) / len(pairs))
+    per_class = {}
+    for p, t in pairs:
+        per_class.setdefault(t, []).append(p == t)
+    assert macro == pytest.approx(sum(sum(v) / len(v) for v in per_class.values()) / len(per_class))

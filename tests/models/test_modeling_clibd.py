@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import TINY_CLIBD
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import AutoModel
 
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
@@ -112,3 +114,53 @@ def test_processor_with_real_photos_and_missing_modalities() -> None:
     assert torch.isfinite(out.loss) and set(out.pair_losses) == {"image_text", "dna_text"}
     with pytest.raises(ValueError, match="2 barcodes"):
         processor([image], ["ACGT", "ACGT"], ["Diptera"])
+
+
+PAIR_NAMES = ("image", "dna", "text")
+
+
+def _reference_info_nce(a: list[list[float]], b: list[list[float]], scale: float) -> float:
+    """Symmetric InfoNCE in plain Python: rows (a → b) and columns (b → a) of the scaled similarities."""
+    n = len(a)
+    sims = [[scale * sum(x * y for x, y in zip(a[i], b[j])) for j in range(n)] for i in range(n)]
+
+    def xent(logits: list[float], target: int) -> float:
+        top = max(logits)
+        return -(logits[target] - top - math.log(sum(math.exp(v - top) for v in logits)))
+
+    rows = sum(xent(sims[i], i) for i in range(n)) / n
+    cols = sum(xent([sims[j][i] for j in range(n)], i) for i in range(n)) / n
+    return (rows + cols) / 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 7), st.integers(0, 10_000), st.floats(1.0, 50.0))
+def test_clibd_loss_against_an_independent_implementation(n: int, seed: int, scale: float) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    feats = {m: torch.nn.functional.normalize(torch.randn(n, 6, generator=generator), dim=-1) for m in PAIR_NAMES}
+    masks = {m: torch.rand(n, generator=generator) > 0.3 for m in PAIR_NAMES}
+    expected = {}
+    for first, second in (("image", "dna"), ("image", "text"), ("dna", "text")):
+        rows = [i for i in range(n) if masks[first][i] and masks[second][i]]
+        if len(rows) >= 2:
+            a, b = feats[first][rows].tolist(), feats[second][rows].tolist()
+            expected[f"{first}_{second}"] = _reference_info_nce(a, b, scale)
+    if not expected:
+        with pytest.raises(ValueError, match="at least two records"):
+            clibd_loss(feats, masks, torch.tensor(scale))
+        return
+    loss, pairs = clibd_loss(feats, masks, torch.tensor(scale))
+    assert {k: v.item() for k, v in pairs.items()} == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    assert loss.item() == pytest.approx(sum(expected.values()) / len(expected), rel=1e-4)
+
+
+def test_info_nce_is_not_one_sided() -> None:
+    """Asymmetric similarities: the row (a → b) and column (b → a) terms differ, and both count."""
+    a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.7, 0.7, 0.1]]), dim=-1)
+    b = torch.nn.functional.normalize(torch.tensor([[0.9, 0.1, 0.0], [0.5, 0.5, 0.7], [0.0, 0.2, 1.0]]), dim=-1)
+    logits = 10 * a @ b.t()
+    targets = torch.arange(3)
+    rows = torch.nn.functional.cross_entropy(logits, targets).item()
+    cols = torch.nn.functional.cross_entropy(logits.t(), targets).item()
+    assert abs(rows - cols) > 0.1
+    assert info_nce(a, b, torch.tensor(10.0)).item() == pytest.approx((rows + cols) / 2, rel=1e-5)

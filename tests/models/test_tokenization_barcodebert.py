@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from bioscan_hf.models.barcodebert import KmerTokenizer, KmerTokenizerFast
-from bioscan_hf.models.barcodebert.tokenization_barcodebert import kmer_vocab
+from bioscan_hf.models.barcodebert.tokenization_barcodebert import kmer_vocab, normalize_barcode
 
 BOTH = [KmerTokenizer, KmerTokenizerFast]
 
@@ -148,3 +150,30 @@ def test_fast_equals_slow_on_every_real_barcode(bold_tsv: Path, k: int) -> None:
     vectorized_slow = slow(barcodes, add_special_tokens=False)["input_ids"]
     assert rust == python == vectorized_fast == vectorized_slow
     assert np.mean([len(r) for r in rust]) > 600 / k  # real barcodes, mostly full length
+
+
+def _reference_ids(sequence: str, k: int, stride: int, vocab: dict[str, int]) -> list[int]:
+    """Plain-Python k-mers of the input policy: a window from every `stride`-th base; one that runs past
+    the end or holds N is [UNK]; wrapped in [CLS] … [SEP]."""
+    text = normalize_barcode(sequence, strict=False)
+    windows = [text[i : i + k] for i in range(0, len(text), stride)]
+    return [vocab["[CLS]"], *(vocab.get(w, vocab["[UNK]"]) for w in windows), vocab["[SEP]"]]
+
+
+_BASES = st.text(alphabet="ACGTNacgtn-", min_size=1, max_size=90).filter(lambda s: any(c in "ACGTacgt" for c in s))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_BASES, min_size=1, max_size=12), st.integers(3, 5), st.data())
+def test_batch_equals_per_sequence_and_a_plain_reference(sequences: list[str], k: int, data: st.DataObject) -> None:
+    stride = data.draw(st.integers(1, k))
+    tokenizer = KmerTokenizer(k=k, stride=stride, strict=False)
+    vocab = kmer_vocab(k)
+    batch = tokenizer(sequences, padding=True)
+    for i, sequence in enumerate(sequences):
+        single = tokenizer(sequence)["input_ids"]
+        row = [t for t, m in zip(batch["input_ids"][i], batch["attention_mask"][i]) if m]
+        assert row == single == _reference_ids(sequence, k, stride, vocab), (sequence, k, stride)
+    if stride == k:  # the fast tokenizer (non-overlapping only) agrees too
+        fast = KmerTokenizerFast(k=k, strict=False)(sequences, padding=True)
+        assert fast["input_ids"] == batch["input_ids"] and fast["attention_mask"] == batch["attention_mask"]
