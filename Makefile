@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo space test lint bench
+.PHONY: setup demo space test lint bench mutation
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,3 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/bench_metadata_reader.py
+
+# Not in CI (minutes): the planted bugs the suite must catch, then mutmut over the core rules (pyproject).
+mutation: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) tests/mutation/planted.py
+	$(PY) -m pip install --quiet mutmut
+	HF_HUB_OFFLINE=1 $(VENV)/bin/mutmut run --max-children 2 $(ARGS)
+	$(VENV)/bin/mutmut results

@@ -95,8 +95,8 @@ def assign_splits(
 
 
 def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng: np.random.Generator) -> int:
-    """Flatten test (whole barcodes, at most the quota, at most 1 + ⅓ of the barcodes, at least one
-    barcode left in train), then ~5% of the other barcodes to val; returns the records put in test."""
+    """Flatten test (whole barcodes, at most the quota, at most 1 + ⅓ of the barcodes — which always
+    leaves one barcode for train), then ~5% of the other barcodes to val; returns the records in test."""
     chosen: set[int] = set()
     taken = 0
     if len(groups) >= 2 and n_samples >= MIN_SAMPLES_EVAL:
@@ -108,9 +108,6 @@ def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng:
                 continue  # a barcode that would overflow the quota stays out of test
             chosen.add(position)
             taken += len(group)
-        if len(chosen) == len(groups):  # keep at least one barcode in train
-            chosen.discard(max(chosen))
-            taken = sum(len(groups[p]) for p in chosen)
     remaining = 0
     for position, group in enumerate(groups):
         if position in chosen:

@@ -38,11 +38,11 @@ def test_barcode_policy_is_the_tokenizers() -> None:
 def test_barcodes_spelled_differently_stay_together() -> None:
     """Gaps, case and trailing N padding do not make a new barcode (the leak found on real exports)."""
     species, genus, barcodes = [], [], []
-    spellings = ["{b}", "{b}".lower(), "{b}NNNN", "-{b}-", "{lower}nn"]
+    spellings = ["{b}", "{lower}", "{b}NNNN", "-{b}-", "{lower}nn"]
     for s in range(4):
         for i in range(30):
             base = "ACGT" * 5 + "ACGT"[s] * (i % 10 + 1)
-            spelling = spellings[i % len(spellings)]
+            spelling = spellings[(i // 10 + s) % len(spellings)]  # the 3 copies of a barcode spelled 3 ways
             barcodes.append(spelling.format(b=base, lower=base.lower()))
             species.append(f"Tuta species{'abcd'[s]}")
             genus.append("Tuta")
@@ -84,13 +84,14 @@ def _taxonomies(draw: st.DrawFn) -> tuple[list, list, list]:
     species, genus, barcodes = [], [], []
     for s in range(draw(st.integers(1, 8))):
         placeholder = draw(st.booleans())
-        name = f"Gen{s % 3} sp. {s}" if placeholder else f"Gen{s % 3} epithet{'abcdefgh'[s]}"
+        genus_name = f"Gen{'abc'[s % 3]}"  # no digit: a digit would make every name a placeholder
+        name = f"{genus_name} sp. {s}" if placeholder else f"{genus_name} epithet{'abcdefgh'[s]}"
         described_genus = draw(st.booleans()) or not placeholder
         sizes = draw(st.lists(st.one_of(st.integers(1, 3), st.integers(20, 300)), min_size=1, max_size=12))
         for g, size in enumerate(sizes):
             for i in range(size):
                 species.append(name)
-                genus.append(f"Gen{s % 3}" if described_genus else None)
+                genus.append(genus_name if described_genus else None)
                 barcodes.append(f"S{s}G{g}" + ("n" * (i % 3)))  # trailing padding on some copies
     for i in range(draw(st.integers(0, 5))):
         species.append(None)
@@ -126,9 +127,34 @@ def test_partition_invariants(taxonomy: tuple[list, list, list], seed: int) -> N
             assert len(test_keys) <= 1 + len(keys) // 3
             if len(keys) < 2 or len(rows) < 8:
                 assert these["test"] == 0
+            elif these["test"] < seen_test_quota(len(rows)) and len(test_keys) < 1 + len(keys) // 3:
+                # greedy and maximal: every barcode left out of test would overflow the quota
+                left = seen_test_quota(len(rows)) - these["test"]
+                sizes = Counter(barcode_key(barcodes[i]) for i in rows if splits[i] != "test")
+                assert all(size > left for size in sizes.values()), (name, left, sizes)
         elif kind == "unseen":
             assert set(these) <= {"key_unseen", "val_unseen", "test_unseen"}
             assert these["key_unseen"] > 0  # a key barcode for every unseen species
         else:
             assert set(these) == {"other_heldout"}
     assert assign_splits(species, genus, barcodes, seed=seed).splits == splits
+
+
+def test_val_takes_barcodes_but_never_the_last_train_one(monkeypatch) -> None:
+    from bioscan_hf.data import partition
+
+    monkeypatch.setattr(partition, "VAL_FRACTION", 1.0)  # every barcode that may go to val does
+    barcodes = [f"A{'C' * i}" for i in range(12)]
+    splits = assign_splits(["Tuta absoluta"] * 12, ["Tuta"] * 12, barcodes, seed=0).splits
+    assert Counter(splits) == {"test": 5, "train": 1, "val": 6}  # quota 5 (5 barcodes allowed), one kept in train
+    monkeypatch.setattr(partition, "VAL_FRACTION", 0.0)
+    splits = assign_splits(["Tuta absoluta"] * 12, ["Tuta"] * 12, barcodes, seed=0).splits
+    assert Counter(splits) == {"test": 5, "train": 7}
+
+
+def test_unseen_species_keep_a_key_barcode() -> None:
+    """Whatever the shuffled order, the query splits leave the last barcode for the keys."""
+    barcodes = ["AC", "AG"] + ["AT"] * 20  # 22 samples: each query split wants ≥ 3.3 records
+    for seed in range(6):
+        splits = assign_splits(["Tuta sp. 1"] * 22, ["Tuta"] * 22, barcodes, seed=seed).splits
+        assert "key_unseen" in splits and set(splits) <= {"key_unseen", "val_unseen", "test_unseen"}
