@@ -108,14 +108,13 @@ def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng:
                 continue  # a barcode that would overflow the quota stays out of test
             chosen.add(position)
             taken += len(group)
-    remaining = 0
+    train_kept = False  # the first barcode left out of test always goes to train
     for position, group in enumerate(groups):
         if position in chosen:
             split = "test"
         else:
-            # Keep at least one barcode of every species in train.
-            split = "val" if remaining > 0 and rng.random() < VAL_FRACTION else "train"
-            remaining += 1
+            split = "val" if train_kept and rng.random() < VAL_FRACTION else "train"
+            train_kept = True
         for i in group:
             splits[i] = split
     return taken
@@ -124,7 +123,7 @@ def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng:
 def _split_unseen(groups: list[list[int]], n_samples: int, splits: list[str]) -> None:
     position = 0
     for name, fraction in UNSEEN_QUERY_FRACTION.items():
-        taken, target = 0, max(1.0, fraction * n_samples)
+        taken, target = 0, fraction * n_samples  # ≥ 1.2: an unseen species has ≥ 8 samples
         # A query split takes whole barcodes while leaving at least one for the keys.
         while position < len(groups) - 1 and taken < target:
             for i in groups[position]:

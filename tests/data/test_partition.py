@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,7 @@ def test_species_sets() -> None:
     assert species_set("Tuta sp. 1", "Tuta", 8) == "unseen"
     assert species_set("Tuta sp. 1", "Tuta", 7) == "heldout"
     assert species_set("Tuta sp. 1", None, 50) == "heldout"
+    assert species_set("Tuta sp. 1", "tuta sp. 2", 50) == "heldout"  # a placeholder genus is not described
     assert [seen_test_quota(n) for n in (8, 11, 12, 15, 16, 91, 92, 10_000)] == [4, 4, 5, 5, 6, 24, 25, 25]
 
 
@@ -65,16 +67,27 @@ def test_a_big_barcode_never_overflows_the_test_quota() -> None:
 
 
 def test_shortfall_is_reported() -> None:
-    barcodes = ["A" * 9] * 9 + ["C" * 9]  # quota 4; the only barcode that fits test has one record
-    partition = assign_splits(["Tuta absoluta"] * 10, ["Tuta"] * 10, barcodes, seed=0)
-    assert partition.short_of_target == {"Tuta absoluta": (1, 4)}
+    cases = {
+        "Tuta absoluta": ["A" * 9] * 9 + ["C" * 9],  # quota 4; the only barcode that fits test has 1 record
+        "Tuta beta": ["G" * 9] * 10,  # one barcode: no test at all, not a shortfall
+        "Tuta gamma": ["T" * 9] * 7 + ["TA"],  # exactly 8 samples: quota 4, 1 fits
+        "Tuta delta": [f"GA{'C' * i}" for i in range(12)],  # quota 5 met with 5 of 12 barcodes
+        "Tuta epsilon": ["CA", "CA", "CG"],  # under 8 samples: no test, not a shortfall
+    }
+    species = [name for name, codes in cases.items() for _ in codes]
+    barcodes = [code for codes in cases.values() for code in codes]
+    partition = assign_splits(species, ["Tuta"] * len(species), barcodes)
+    assert partition.short_of_target == {"Tuta absoluta": (1, 4), "Tuta gamma": (1, 4)}
+    assert partition.splits == assign_splits(species, ["Tuta"] * len(species), barcodes, seed=0).splits
+    with pytest.raises(ValueError, match="same length"):
+        assign_splits(species, ["Tuta"], barcodes)
 
 
 def test_a_barcode_of_two_species_goes_with_its_majority() -> None:
-    species = ["Tuta absoluta"] * 20 + ["Tuta other"] * 2
+    species = ["Tuta zeta"] * 20 + ["Tuta alpha"] * 2  # the majority sorts last: not picked by name
     barcodes = [f"A{'C' * (i % 5)}T" for i in range(20)] + ["ACT", "ACT"]
     partition = assign_splits(species, ["Tuta"] * 22, barcodes, seed=0)
-    assert partition.shared_barcodes == {"ACT": "Tuta absoluta"}
+    assert partition.shared_barcodes == {"ACT": "Tuta zeta"}
     act = {s for b, s in zip(barcodes, partition.splits) if b == "ACT"}
     assert len(act) == 1
 
@@ -135,6 +148,13 @@ def test_partition_invariants(taxonomy: tuple[list, list, list], seed: int) -> N
         elif kind == "unseen":
             assert set(these) <= {"key_unseen", "val_unseen", "test_unseen"}
             assert these["key_unseen"] > 0  # a key barcode for every unseen species
+            key_barcodes = {barcode_key(barcodes[i]) for i in rows if splits[i] == "key_unseen"}
+            for query in ("test_unseen", "val_unseen"):
+                target = 0.15 * len(rows)
+                sizes = Counter(barcode_key(barcodes[i]) for i in rows if splits[i] == query)
+                # enough records, or only the keys' last barcode left; and no barcode more than needed
+                assert these[query] >= target or len(key_barcodes) == 1, (name, query, these)
+                assert not sizes or these[query] - max(sizes.values()) < target, (name, query, sizes)
         else:
             assert set(these) == {"other_heldout"}
     assert assign_splits(species, genus, barcodes, seed=seed).splits == splits
@@ -158,3 +178,6 @@ def test_unseen_species_keep_a_key_barcode() -> None:
     for seed in range(6):
         splits = assign_splits(["Tuta sp. 1"] * 22, ["Tuta"] * 22, barcodes, seed=seed).splits
         assert "key_unseen" in splits and set(splits) <= {"key_unseen", "val_unseen", "test_unseen"}
+    singletons = [f"A{'C' * i}" for i in range(20)]  # 20 samples: each query split takes exactly 15% = 3
+    splits = assign_splits(["Tuta sp. 1"] * 20, ["Tuta"] * 20, singletons, seed=0).splits
+    assert Counter(splits) == {"test_unseen": 3, "val_unseen": 3, "key_unseen": 14}
