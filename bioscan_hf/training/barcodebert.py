@@ -27,7 +27,7 @@ from bioscan_hf.models.barcodebert import (
     KmerTokenizerFast,
 )
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
-from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator
+from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator, CollatorStepCallback
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
 
 PRETRAIN_SPLITS = ("pretrain", "other_heldout")
@@ -98,12 +98,14 @@ def pretrain_barcodebert(
     set_seed(seed)  # before the weights are drawn: a seeded run starts from the same model
     model = BarcodeBertForMaskedLM(shape.config())
     args = training_arguments(output_dir, seed=seed, **training_overrides)
+    collator = BarcodeMLMCollator(tokenizer, scheme=scheme, seed=seed)
     trainer = OneCycleTrainer(
         model=model,
         args=args,
         train_dataset=train,
-        data_collator=BarcodeMLMCollator(tokenizer, scheme=scheme, seed=seed),
+        data_collator=collator,
         processing_class=tokenizer,
+        callbacks=[CollatorStepCallback(collator)],
     )
     return train_and_save(trainer, output_dir, resume)
 
@@ -156,14 +158,16 @@ def finetune_barcodebert(
     data = datasets.DatasetDict({split: with_lengths(part, tokenizer) for split, part in data.items()})
     overrides = {"num_train_epochs": 10, "eval_strategy": "epoch" if "val" in data else "no", **training_overrides}
     args = training_arguments(output_dir, seed=seed, **overrides)
+    collator = BarcodeClassificationCollator(tokenizer, random_offset=True, seed=seed)
     trainer = OneCycleTrainer(
         model=model,
         args=args,
         train_dataset=data["train"],
         eval_dataset=data.get("val"),
-        data_collator=BarcodeClassificationCollator(tokenizer, random_offset=True, seed=seed),
+        data_collator=collator,
         processing_class=tokenizer,
         compute_metrics=accuracy,
+        callbacks=[CollatorStepCallback(collator)],
     )
     run = train_and_save(trainer, output_dir, resume)
     trainer.data_collator = BarcodeClassificationCollator(tokenizer)  # no augmentation at evaluation

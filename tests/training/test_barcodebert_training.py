@@ -54,9 +54,9 @@ def test_bert_masking_statistics() -> None:
 
 
 def test_random_offset_drops_up_to_k_minus_one_bases() -> None:
-    rng = np.random.default_rng(0)
-    shifted = random_offsets(["ACGTACGTAC"] * 400, 4, rng)
+    shifted = random_offsets(["ACGTACGTAC"] * 400, 4, torch.Generator().manual_seed(0))
     assert {10 - len(s) for s in shifted} == {0, 1, 2, 3}
+    assert random_offsets(["ACGTACGTAC"] * 400, 4, torch.Generator().manual_seed(0)) == shifted
 
 
 def test_classification_collator() -> None:
@@ -116,32 +116,54 @@ def _pretrain_command(prepared: Path, out: Path, steps: int) -> list[str]:
     ]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (issue 16): resumed from checkpoint-N, Trainer's first batch is one the uninterrupted run "
+    "had already trained on (per-batch log), so the runs diverge at step N+1; masks and initial weights are "
+    "reproducible (step-seeded collator, set_seed before the model)",
+)
 def test_resume_after_kill(prepared: Path, tmp_path: Path) -> None:
+    """Killed mid-run and resumed, a run ends with the weights and optimizer state of the uninterrupted run."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    steps = 60
+    reference = subprocess.run(_pretrain_command(prepared, tmp_path / "whole", steps), env=env, capture_output=True)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    resumed_dir = tmp_path / "killed"
     process = subprocess.Popen(
-        _pretrain_command(prepared, tmp_path, 400),
+        _pretrain_command(prepared, resumed_dir, steps),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.time() + 120
-    while not list(tmp_path.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+    while not list(resumed_dir.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    checkpoints = sorted(tmp_path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    assert checkpoints and not (tmp_path / "final").exists()
+    checkpoints = sorted(resumed_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert checkpoints and not (resumed_dir / "final").exists()
     for partial in checkpoints:  # a checkpoint being written at the kill is incomplete: drop it
         if not (partial / "trainer_state.json").exists():
             shutil.rmtree(partial)
-    done = max(int(p.name.split("-")[1]) for p in tmp_path.glob("checkpoint-*"))
-    result = subprocess.run(_pretrain_command(prepared, tmp_path, done + 5), env=env, capture_output=True, text=True)
+    done = max(int(p.name.split("-")[1]) for p in resumed_dir.glob("checkpoint-*"))
+    assert done < steps, "the run finished before it was killed; nothing was resumed"
+    result = subprocess.run(_pretrain_command(prepared, resumed_dir, steps), env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"resumed from {tmp_path / f'checkpoint-{done}'}" in result.stdout
-    state = json.loads((tmp_path / "trainer_state.json").read_text())
-    assert state["global_step"] == done + 5
+    assert f"resumed from {resumed_dir / f'checkpoint-{done}'}" in result.stdout
+    assert json.loads((resumed_dir / "trainer_state.json").read_text())["global_step"] == steps
+    from safetensors.torch import load_file
+
+    whole, again = (load_file(d / "final" / "model.safetensors") for d in (tmp_path / "whole", resumed_dir))
+    assert whole.keys() == again.keys()
+    for name in whole:
+        torch.testing.assert_close(again[name], whole[name], rtol=1e-5, atol=1e-6, msg=name)
+    last = f"checkpoint-{steps}"
+    optimizers = [torch.load(d / last / "optimizer.pt", weights_only=True) for d in (tmp_path / "whole", resumed_dir)]
+    for a, b in zip(optimizers[0]["state"].values(), optimizers[1]["state"].values()):
+        for key in a:
+            torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6)
 
 
 def test_two_processes_with_accelerate(prepared: Path, tmp_path: Path) -> None:
