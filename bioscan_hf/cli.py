@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -663,6 +665,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def console() -> None:
+    """The `bioscan-hf` executable: `main`, then an immediate exit once the output is flushed.
+
+    Python's own shutdown can abort a process whose work is done ("terminate called without an active
+    exception": pyarrow's threads at interpreter exit, apache/arrow#45214, datasets#7566), which would turn
+    a finished run into a failed one; nothing is left to do at that point, so it is skipped.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bioscan-hf` command."""
     args = build_parser().parse_args(argv)
@@ -675,4 +691,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

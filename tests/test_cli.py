@@ -67,7 +67,8 @@ def test_seeded_demo_writes_the_same_report_twice(tmp_path: Path) -> None:
     assert "| BarcodeBERT (small, here) |" in report and "| alignment (edlib) |" in report
     assert (tmp_path / "a" / "barcodebert" / "final" / "model.safetensors").exists()
     assert reports[0] == reports[1]  # every table, loss and figure: a seeded run is reproducible
-    assert (tmp_path / "orders_per_split.png").stat().st_size > 10_000
+    out = tmp_path / "a"
+    assert (out / "orders_per_split.png").stat().st_size > 10_000
     assert "## Images and barcodes in one space: a small CLIBD" in report and "| image → DNA | order |" in report
-    assert (tmp_path / "clibd" / "final" / "README.md").exists() and (tmp_path / "retrieval" / "retrieval.png").exists()
-    assert datasets.load_dataset(str(tmp_path / "dataset"), "cropped_256", split="test").num_rows > 0
+    assert (out / "clibd" / "final" / "README.md").exists() and (out / "retrieval" / "retrieval.png").exists()
+    assert datasets.load_dataset(str(out / "dataset"), "cropped_256", split="test").num_rows > 0

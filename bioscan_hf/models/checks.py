@@ -10,8 +10,6 @@ import re
 import struct
 from pathlib import Path
 
-from bioscan_hf.paths import user_path
-
 #: What a Hub model id looks like (`name` or `org/name`); anything else is a local path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -26,7 +24,7 @@ def model_location(path: str | os.PathLike) -> str:
     A path that does not exist is an error naming it, unless it is shaped like a Hub id (`org/name`)
     and no such folder exists, in which case transformers resolves it on the Hub (offline: its error).
     """
-    text = str(user_path(path))
+    text = os.path.expanduser(os.fspath(path))  # as typed: `./a/b` is a path, `a/b` may be a Hub id
     folder = Path(text)
     if folder.is_dir():
         for weights in sorted(folder.glob("*.safetensors")):
