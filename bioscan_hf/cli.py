@@ -589,14 +589,15 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     )
 
     def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.paths import runnable
         from bioscan_hf.retrieval import build_index
 
         options = {"nprobe": args.nprobe} if args.nprobe else {}
         folder = build_index(
             args.dataset, args.model, args.out, config=args.config, approximate=args.approximate, **options
         )
-        print(f"index written to {folder}; start the Space with:")
-        print(f"  BIOSCAN_SPACE_INDEX={folder} python spaces/bioscan-retrieval/app.py")
+        print(f"index written to {folder}; start the Space (from a bioscan-hf checkout) with:")
+        print(f"  {runnable('python')} spaces/bioscan-retrieval/app.py --index {folder}")
 
     p.set_defaults(func=run)
 
