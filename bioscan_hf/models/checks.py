@@ -21,8 +21,8 @@ class ModelFolderError(OSError):
 def model_location(path: str | os.PathLike) -> str:
     """The folder to load (`~` expanded) with its weights checked, or a Hub id left to the Hub.
 
-    A path that does not exist is an error naming it, unless it is shaped like a Hub id (`org/name`)
-    and no such folder exists, in which case transformers resolves it on the Hub (offline: its error).
+    A path that does not exist is an error naming it, unless it is shaped like a Hub id (`org/name`) and
+    the Hub is reachable, in which case transformers resolves it there.
     """
     text = os.path.expanduser(os.fspath(path))  # as typed: `./a/b` is a path, `a/b` may be a Hub id
     folder = Path(text)
@@ -32,9 +32,14 @@ def model_location(path: str | os.PathLike) -> str:
         return text
     if folder.exists():
         raise ModelFolderError(f"{text}: is a file; a model is a folder holding config.json and its weights")
+    missing = f"model folder {text} not found (check the path; `ls {folder.parent}` shows what is there)"
     if _HUB_ID.match(text) and not text.startswith((".", "/")):
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE:
+            raise ModelFolderError(f"{missing}; offline (HF_HUB_OFFLINE=1), so it was not looked up as a Hub id")
         return text
-    raise ModelFolderError(f"model folder {text} not found (check the path; `ls {folder.parent}` shows what is there)")
+    raise ModelFolderError(missing)
 
 
 def check_safetensors(path: str | os.PathLike) -> None:

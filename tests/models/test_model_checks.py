@@ -56,7 +56,7 @@ def test_a_tokenizer_of_another_k_is_refused(tmp_path: Path, model_k: int, token
 def test_a_missing_local_folder_is_not_a_hub_error(
     prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    for missing in (tmp_path / "no" / "such" / "model", "./bb-missing/final", "~/no-such-bioscan-model"):
+    for missing in (tmp_path / "no" / "such" / "model", "./bb-missing/final", "~/no-such-bioscan-model", "bb/final"):
         with pytest.raises(ModelFolderError, match="model folder .* not found"):
             load_dna_encoder(missing, device="cpu")
     args = ["evaluate", "knn", "--dataset", str(prepared), "--model", str(tmp_path / "gone" / "final")]
