@@ -11,17 +11,20 @@ from __future__ import annotations
 import re
 
 IUPAC_AMBIGUITY = "RYSWKMBDHV"
+_REMOVED = " \t\r\n\v\f-."
 _TRANSLATION = str.maketrans(
     {
         "u": "T",
         "U": "T",
         **dict.fromkeys(IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower(), "N"),
-        **dict.fromkeys(" \t\r\n\v\f-.", None),
+        **dict.fromkeys(_REMOVED, None),
     }
 )
-_NOT_NUCLEOTIDE = re.compile(r"[^ACGTN]")
-#: A character a barcode text may not hold (before cleaning), as a regular expression.
-NOT_DNA_TEXT = r"[^ACGTUNRYSWKMBDHVacgtunryswkmbdhv\s.\-]"
+_LETTERS = "ACGTUN" + IUPAC_AMBIGUITY
+#: A character a barcode text may not hold (before cleaning), as a regular expression: anything but the
+#: letters the policy reads (either case) and the gaps and whitespace it removes.
+NOT_DNA_TEXT = "[^" + re.escape(_LETTERS + _LETTERS.lower() + _REMOVED) + "]"
+_NOT_DNA = re.compile(NOT_DNA_TEXT)
 
 
 def clean_barcode(text: str) -> str:
@@ -37,9 +40,9 @@ def barcode_key(text: str) -> str:
 def barcode_problem(text: str | None) -> str | None:
     """Why a barcode cannot be used (empty, or a character that is not a nucleotide), or None."""
     text = text or ""
-    for position, char in enumerate(text):
-        if _NOT_NUCLEOTIDE.search(clean_barcode(char)):
-            return f"not DNA: {char!r} at position {position} ({_preview(text)})"
+    bad = _NOT_DNA.search(text)
+    if bad:
+        return f"not DNA: {bad.group()!r} at position {bad.start()} ({_preview(text)})"
     if not barcode_key(text):
         return "empty barcode (nothing but gaps, whitespace or N)" if text else "empty barcode"
     return None

@@ -153,16 +153,13 @@ def iter_metadata_lines(
                 convert_options=convert,
             )
             for batch in reader:
-                rows = batch.num_rows
+                lines = pa.array(range(first_row + 2, first_row + 2 + batch.num_rows), pa.int64())
+                first_row += batch.num_rows
                 if "split" in header:
-                    _check_splits(batch, source, pa.array(range(first_row + 2, first_row + 2 + rows), pa.int64()))
+                    _check_splits(batch, source, lines)
                 if split_filter is not None:
                     keep = pc.is_in(batch.column("split"), value_set=split_filter)
-                    lines = pc.add(pc.indices_nonzero(keep), first_row + 2)
-                    batch = batch.filter(keep)
-                else:
-                    lines = pa.array(range(first_row + 2, first_row + 2 + rows), pa.int64())
-                first_row += rows
+                    batch, lines = batch.filter(keep), lines.filter(keep)
                 if batch.num_rows:
                     yield _finish_types(batch, wanted, source, lines), lines
         except MetadataError:

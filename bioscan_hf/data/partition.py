@@ -81,10 +81,9 @@ def assign_splits(
         first = next(i for i in order[0] if species[i] == name)
         kind = species_set(name, genus[first], n_samples)
         if kind == "seen":
-            taken = _split_seen(order, n_samples, splits, rng)
-            target = seen_test_quota(n_samples)
-            if len(order) >= 2 and n_samples >= MIN_SAMPLES_EVAL and taken < target:
-                result.short_of_target[name] = (taken, target)
+            shortfall = _split_seen(order, n_samples, splits, rng)
+            if shortfall:
+                result.short_of_target[name] = shortfall
         elif kind == "unseen":
             _split_unseen(order, n_samples, splits)
         else:
@@ -94,11 +93,14 @@ def assign_splits(
     return result
 
 
-def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng: np.random.Generator) -> int:
+def _split_seen(
+    groups: list[list[int]], n_samples: int, splits: list[str], rng: np.random.Generator
+) -> tuple[int, int] | None:
     """Flatten test (whole barcodes, at most the quota, at most 1 + ⅓ of the barcodes — which always
-    leaves one barcode for train), then ~5% of the other barcodes to val; returns the records in test."""
+    leaves one barcode for train), then ~5% of the other barcodes to val. Returns (records in test,
+    quota) when a species that takes part in test falls short of its quota, else None."""
     chosen: set[int] = set()
-    taken = 0
+    taken, shortfall = 0, None
     if len(groups) >= 2 and n_samples >= MIN_SAMPLES_EVAL:
         target, max_barcodes = seen_test_quota(n_samples), 1 + len(groups) // 3
         for position, group in enumerate(groups):
@@ -108,6 +110,8 @@ def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng:
                 continue  # a barcode that would overflow the quota stays out of test
             chosen.add(position)
             taken += len(group)
+        if taken < target:
+            shortfall = (taken, target)
     train_kept = False  # the first barcode left out of test always goes to train
     for position, group in enumerate(groups):
         if position in chosen:
@@ -117,7 +121,7 @@ def _split_seen(groups: list[list[int]], n_samples: int, splits: list[str], rng:
             train_kept = True
         for i in group:
             splits[i] = split
-    return taken
+    return shortfall
 
 
 def _split_unseen(groups: list[list[int]], n_samples: int, splits: list[str]) -> None:

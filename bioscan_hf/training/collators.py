@@ -3,7 +3,8 @@
 Their randomness (start offsets, masking) comes from a generator seeded per batch by (seed, optimizer
 step, micro-batch), kept in step by `CollatorStepCallback`. `Trainer` restores its own RNG state only after
 fetching the first batch of a resumed run, so global-RNG augmentation would differ there; seeded per step,
-a run resumed after a kill draws exactly the masks of the uninterrupted run and reaches the same weights.
+a resumed run draws the masks the uninterrupted run drew at the same step. (Its batches can still differ
+after a resume: tests/training `test_resume_after_kill`, a known gap.)
 """
 
 from __future__ import annotations

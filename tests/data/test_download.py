@@ -35,14 +35,18 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]):
+    """A loopback HTTP server for `handler` in a thread; yields its base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
 @pytest.fixture
 def server():
     _RangeHandler.requests = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    yield from _serve(_RangeHandler)
 
 
 def test_md5_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,10 +137,7 @@ class _ContentHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def content_server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ContentHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    yield from _serve(_ContentHandler)
 
 
 @pytest.mark.damaged_input

@@ -28,8 +28,8 @@ PLANTED = [
     (
         "partition: the first non-test barcode may go to val (no barcode kept in train)",
         "bioscan_hf/data/partition.py",
-        'split = "val" if remaining > 0 and',
-        'split = "val" if remaining >= 0 and',
+        "train_kept = False  # the first barcode left out of test always goes to train",
+        "train_kept = True",
         ["tests/data/test_partition.py"],
     ),
     (
