@@ -27,7 +27,7 @@ from bioscan_hf.models.barcodebert import (
     KmerTokenizerFast,
 )
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
-from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator, CollatorStepCallback
+from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator, CollatorEpochCallback
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
 
 PRETRAIN_SPLITS = ("pretrain", "other_heldout")
@@ -105,7 +105,7 @@ def pretrain_barcodebert(
         train_dataset=train,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[CollatorStepCallback(collator)],
+        callbacks=[CollatorEpochCallback(collator)],
     )
     return train_and_save(trainer, output_dir, resume)
 
@@ -167,7 +167,7 @@ def finetune_barcodebert(
         data_collator=collator,
         processing_class=tokenizer,
         compute_metrics=accuracy,
-        callbacks=[CollatorStepCallback(collator)],
+        callbacks=[CollatorEpochCallback(collator)],
     )
     run = train_and_save(trainer, output_dir, resume)
     trainer.data_collator = BarcodeClassificationCollator(tokenizer)  # no augmentation at evaluation

@@ -1,17 +1,18 @@
 """Collators that tokenize barcodes on the fly (vectorized), so augmentation is fresh every epoch.
 
-Their randomness (start offsets, masking) comes from a generator seeded per batch by (seed, optimizer
-step, micro-batch), kept in step by `CollatorStepCallback`. `Trainer` restores its own RNG state only after
-fetching the first batch of a resumed run, so global-RNG augmentation would differ there; seeded per step,
-a resumed run draws the masks the uninterrupted run drew at the same step. (Its batches can still differ
-after a resume: tests/training `test_resume_after_kill`, a known gap.)
+Their randomness (start offsets, masking) comes from a generator seeded per batch by (seed, epoch, the
+batch's barcodes), the epoch kept by `CollatorEpochCallback`. A resumed run therefore draws for each batch
+the masks the uninterrupted run drew for it: global-RNG augmentation would not (`Trainer` restores its RNG
+state only after fetching the first resumed batch), and neither would a per-step seed (the data loader
+collates one batch ahead, so which step a batch is collated at differs after a resume).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase, TrainerCallback
 
@@ -28,37 +29,37 @@ def random_offsets(sequences: Sequence[str], k: int, generator: torch.Generator 
     return [s[n:] for s, n in zip(sequences, shifts)]
 
 
-class StepSeeded:
-    """A generator per batch, seeded by (seed, optimizer step, micro-batch, dataloader worker)."""
+class BatchSeeded:
+    """A generator per batch, seeded by (seed, epoch, the batch's contents)."""
 
     def __init__(self, seed: int) -> None:
-        self.seed, self.step, self.micro = seed, 0, 0
+        self.seed, self.epoch = seed, 0
 
-    def set_step(self, step: int) -> None:
-        """Called by `CollatorStepCallback` with the optimizer steps done before the next batch."""
-        self.step, self.micro = step, 0
+    def set_epoch(self, epoch: int) -> None:
+        """Called by `CollatorEpochCallback` when an epoch begins."""
+        self.epoch = epoch
 
-    def next_generator(self) -> torch.Generator:
-        worker = torch.utils.data.get_worker_info()
-        key = [self.seed, self.step, self.micro, worker.id if worker is not None else -1]
-        self.micro += 1
-        return torch.Generator().manual_seed(int(np.random.SeedSequence([k + 1 for k in key]).generate_state(1)[0]))
+    def generator_for(self, contents: Sequence[str]) -> torch.Generator:
+        """The generator of the batch made of `contents` in this epoch."""
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(f"{self.seed}\0{self.epoch}".encode())
+        for item in contents:
+            digest.update(b"\0" + item.encode())
+        return torch.Generator().manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
 
 
-class CollatorStepCallback(TrainerCallback):
-    """Keeps a step-seeded collator's step equal to the trainer's (also when resuming from a checkpoint)."""
+class CollatorEpochCallback(TrainerCallback):
+    """Keeps a batch-seeded collator's epoch equal to the trainer's (also when resuming mid-epoch)."""
 
-    def __init__(self, collator: StepSeeded) -> None:
+    def __init__(self, collator: BatchSeeded) -> None:
         self.collator = collator
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.collator.set_step(state.global_step)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.collator.set_step(state.global_step)
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        # state.epoch is fractional (a resumed run starts inside an epoch); epoch ends land on whole numbers
+        self.collator.set_epoch(math.floor(state.epoch + 1e-6) if state.epoch else 0)
 
 
-class BarcodeMLMCollator(StepSeeded):
+class BarcodeMLMCollator(BatchSeeded):
     """Masked-language-modelling batches from examples holding a `dna_barcode` string.
 
     Tokenizes with the vectorized k-mer encoder (random start offset when `random_offset`), pads to the
@@ -90,8 +91,8 @@ class BarcodeMLMCollator(StepSeeded):
         )
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        generator = self.next_generator()
         sequences = [e[self.column] for e in examples]
+        generator = self.generator_for(sequences)
         if self.random_offset:
             sequences = random_offsets(sequences, self.tokenizer.k, generator)
         encoded = self.tokenizer(sequences, padding=True, return_tensors="pt", return_special_tokens_mask=True)
@@ -102,7 +103,7 @@ class BarcodeMLMCollator(StepSeeded):
         return batch
 
 
-class BarcodeClassificationCollator(StepSeeded):
+class BarcodeClassificationCollator(BatchSeeded):
     """Classification batches: barcodes tokenized (no augmentation unless asked) plus integer labels."""
 
     def __init__(
@@ -122,7 +123,7 @@ class BarcodeClassificationCollator(StepSeeded):
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         sequences = [e[self.column] for e in examples]
         if self.random_offset:
-            sequences = random_offsets(sequences, self.tokenizer.k, self.next_generator())
+            sequences = random_offsets(sequences, self.tokenizer.k, self.generator_for(sequences))
         batch = dict(self.tokenizer(sequences, padding=True, return_tensors="pt"))
         if self.label_column in examples[0]:
             batch["labels"] = torch.tensor([e[self.label_column] for e in examples], dtype=torch.long)

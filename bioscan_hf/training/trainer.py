@@ -10,11 +10,41 @@ from pathlib import Path
 import torch
 from torch.optim.lr_scheduler import OneCycleLR
 from transformers import Trainer, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
 
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """`LengthGroupedSampler` whose order depends on (seed, epoch) alone.
+
+    transformers' own draws from the global RNG when the epoch starts; a run resumed mid-epoch draws it from
+    a different RNG state, so it skips the right number of batches of a different order and trains again on
+    batches the uninterrupted run already saw. Accelerate's `set_epoch` reaches this sampler also through
+    its batch-skipping wrapper.
+    """
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int) -> None:
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
 class OneCycleTrainer(Trainer):
-    """`Trainer` with the published OneCycle learning-rate schedule (peak = `learning_rate`)."""
+    """`Trainer` with the published OneCycle learning-rate schedule (peak = `learning_rate`) and a
+    length-grouped order that a resumed run replays exactly."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if type(sampler) is LengthGroupedSampler:
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
+        return sampler
 
     def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
         if self.lr_scheduler is None:
