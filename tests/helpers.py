@@ -17,13 +17,13 @@ TINY_CLIBD = {
 }
 
 
-def accelerate_two_processes(*command: str) -> list[str]:
-    """`accelerate launch` of a `bioscan-hf` sub-command in 2 processes; without GPUs `--multi_gpu` starts
-    torch.distributed processes that train on the CPU (gloo)."""
+def accelerate_two_processes(*command: str, program: str | None = None) -> list[str]:
+    """`accelerate launch` of a `bioscan-hf` sub-command (or of the Python script `program`) in 2 processes;
+    without GPUs `--multi_gpu` starts torch.distributed processes that train on the CPU (gloo)."""
     bin_dir = Path(sys.executable).parent
     with socket.socket() as probe:  # a free rendezvous port: two such runs may overlap under pytest-xdist
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     launch = ["launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--main_process_port", str(port)]
     options = ["--mixed_precision", "no", "--dynamo_backend", "no"]
-    return [str(bin_dir / "accelerate"), *launch, *options, str(bin_dir / "bioscan-hf"), *command]
+    return [str(bin_dir / "accelerate"), *launch, *options, program or str(bin_dir / "bioscan-hf"), *command]

@@ -95,6 +95,20 @@ PLANTED = [
         "CONFLICT_MAJORITY = 0.5",
         ["tests/data/test_bold.py"],
     ),
+    (
+        "training: length-grouped order drawn from the global RNG (a resumed run replays another order)",
+        "bioscan_hf/training/trainer.py",
+        "if type(sampler) is LengthGroupedSampler:",
+        "if False:",
+        ["tests/training/test_barcodebert_training.py::test_resume_after_kill"],
+    ),
+    (
+        "CLIBD: every process applies rank 0's modality masks to the gathered batch",
+        "bioscan_hf/models/clibd/modeling_clibd.py",
+        "gathered_masks = {name: gather_with_grad(m.to(torch.bool)) for name, m in masks.items()}",
+        "gathered_masks = {name: m.to(torch.bool).repeat(len(gathered[name]) // len(m)) for name, m in masks.items()}",
+        ["tests/training/test_clibd_distributed.py"],
+    ),
 ]
 
 
