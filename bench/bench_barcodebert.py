@@ -93,21 +93,21 @@ def bench_tokenizer(barcodes: list[str], repeats: int) -> dict:
 
 
 def bench_embedding(barcodes: list[str], device: str, n: int) -> dict:
-    from bioscan_hf.evaluation.embed import embed_dna
+    from bioscan_hf.embedding.dna import TransformersDnaEncoder
     from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel, KmerTokenizerFast
 
     rng = np.random.default_rng(0)
     # A realistic length mix: real barcodes, a quarter of them cut short (partial reads).
     sample = [b if rng.random() > 0.25 else b[: int(rng.integers(150, 500))] for b in rng.choice(barcodes, n)]
-    model = BarcodeBertModel(BarcodeBertConfig()).eval().to(device)  # published 8-4-4 shape
-    tok = KmerTokenizerFast(k=8, strict=False)
+    folder = Path(tempfile.mkdtemp()) / "barcodebert-8-4-4"
+    BarcodeBertModel(BarcodeBertConfig()).save_pretrained(folder)  # published 8-4-4 shape, random weights
+    KmerTokenizerFast(k=8, strict=False).save_pretrained(folder)
+    encoder = TransformersDnaEncoder(folder, device=device, batch_size=64)
     result = {}
     for sort in (False, True):
-        embed_dna(model, tok, sample[:128], batch_size=64, progress=False)  # warm-up
+        encoder.embed_dna(sample[:128], progress=False)  # warm-up
         seconds = median_time(
-            lambda by_length=sort: embed_dna(
-                model, tok, sample, batch_size=64, sort_by_length=by_length, progress=False
-            ),
+            lambda by_length=sort: encoder.embed_dna(sample, sort_by_length=by_length, progress=False),
             3,
         )
         result["length_sorted" if sort else "input_order"] = {"seq_per_s": n / seconds}

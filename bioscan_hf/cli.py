@@ -590,7 +590,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.paths import runnable
-        from bioscan_hf.retrieval import build_index
+        from bioscan_hf.search import build_index
 
         options = {"nprobe": args.nprobe} if args.nprobe else {}
         folder = build_index(

@@ -15,7 +15,9 @@ from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import markdown_table, plot_orders_per_split, rank_table, split_table
 from bioscan_hf.data.sample import write_sample_release
-from bioscan_hf.evaluation.dna import DnaEmbedder, cluster_task, knn_task, linear_task
+from bioscan_hf.embedding import load_encoder
+from bioscan_hf.embedding.splits import SplitEmbeddings
+from bioscan_hf.evaluation.dna import cluster_task, knn_task, linear_task
 from bioscan_hf.evaluation.retrieval import evaluate_retrieval
 from bioscan_hf.paths import runnable
 from bioscan_hf.presets import DEMO_STEPS
@@ -142,7 +144,9 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
         ("k-mer profile (k=6)", "kmer6"),
         ("alignment (edlib)", "align"),
     ):
-        embedder = model if model == "align" else DnaEmbedder(model)  # each split embedded once per model
+        embedder = (
+            model if model == "align" else SplitEmbeddings(load_encoder(model))
+        )  # each split embedded once per model
         metrics = knn_task(data, embedder)
         if model != "align":
             metrics.update(linear_task(data, embedder))

@@ -16,29 +16,8 @@ import edlib
 import numpy as np
 from tqdm.auto import tqdm
 
+from bioscan_hf.embedding.kmer import kmer_profiles
 from bioscan_hf.evaluation.knn import nearest_keys
-
-_CODE = np.full(256, 4, dtype=np.int64)
-for _i, _base in enumerate(b"ACGT"):
-    _CODE[_base] = _i
-    _CODE[_base + 32] = _i  # lower case
-
-
-def kmer_profiles(sequences: Sequence[str], k: int = 6, batch_size: int = 2048) -> np.ndarray:
-    """L2-normalised overlapping k-mer counts [N, 4**k] (float32)."""
-    out = np.zeros((len(sequences), 4**k), dtype=np.float32)
-    for start in range(0, len(sequences), batch_size):
-        for row, text in enumerate(sequences[start : start + batch_size], start=start):
-            codes = _CODE[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]
-            if len(codes) < k:
-                continue
-            windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-            valid = (windows < 4).all(axis=1)
-            values = windows[valid] @ (4 ** np.arange(k - 1, -1, -1))
-            out[row] = np.bincount(values, minlength=4**k)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    np.divide(out, norms, out=out, where=norms > 0)
-    return out
 
 
 def alignment_identity(a: str, b: str) -> float:

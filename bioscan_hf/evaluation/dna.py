@@ -1,5 +1,6 @@
-"""Score a DNA model — a BarcodeBERT folder, the k-mer profile (`kmer6`) or alignment (`align`) — on a
-prepared dataset with the paper's protocols, and write `metrics.json`, a markdown table and plots.
+"""Score a DNA encoder — any spec of `bioscan_hf.embedding` (a BarcodeBERT folder, `hf:PATH_OR_ID`, the
+k-mer profile `kmer6`) — or alignment (`align`) on a prepared dataset with the paper's protocols, and
+write `metrics.json`, a markdown table and plots.
 
 Protocols (SPEC §3): 1-NN (keys `train`, queries `test_unseen`, nearest key by cosine; the headline is
 the genus: `knn_genus_micro` / `knn_genus_macro`); linear probe (train → test, species); zero-shot
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +19,9 @@ import numpy as np
 
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.data.report import markdown_table
-from bioscan_hf.evaluation.baselines import alignment_nearest, kmer_profiles
+from bioscan_hf.embedding import EncoderError, load_encoder
+from bioscan_hf.embedding.splits import SplitEmbeddings
+from bioscan_hf.evaluation.baselines import alignment_nearest
 from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clustering
 from bioscan_hf.evaluation.knn import EvaluationError, knn_probe, micro_macro_accuracy
 from bioscan_hf.evaluation.probes import linear_probe
@@ -27,7 +29,6 @@ from bioscan_hf.evaluation.probes import linear_probe
 TASKS = ("knn", "linear", "cluster")
 KNN_RANKS = ("order", "family", "genus")
 CLUSTER_RANKS = ("class", "order", "family", "subfamily", "genus", "species", "dna_bin")
-_KMER = re.compile(r"^kmer(\d+)$")
 
 
 def rank_values(split: datasets.Dataset, rank: str) -> list[str | None]:
@@ -42,43 +43,17 @@ def _split(data: datasets.DatasetDict, name: str) -> datasets.Dataset:
     return data[name]
 
 
-class DnaEmbedder:
-    """Embeds barcodes with a BarcodeBERT folder or a k-mer profile (`kmerK`).
-
-    `split` remembers each split's embeddings, so the tasks run on one model embed every split once.
-    """
-
-    def __init__(self, model: str | os.PathLike) -> None:
-        self._splits: dict[str, np.ndarray] = {}
-        self.name = str(model)
-        match = _KMER.match(self.name)
-        if self.name == "align":
-            raise EvaluationError("--model align has no embeddings: it supports the knn task (and baselines) only")
-        self.k = int(match.group(1)) if match else None
-        if self.k is None:
-            from bioscan_hf.evaluation.embed import load_dna_encoder
-
-            self.model, self.tokenizer = load_dna_encoder(model)
-
-    def __call__(self, sequences: Sequence[str]) -> np.ndarray:
-        if self.k is not None:
-            return kmer_profiles(list(sequences), self.k)
-        from bioscan_hf.evaluation.embed import embed_dna
-
-        return embed_dna(self.model, self.tokenizer, list(sequences))
-
-    def split(self, data: datasets.DatasetDict, name: str) -> np.ndarray:
-        """Embeddings of a split's barcodes (computed once per embedder)."""
-        if name not in self._splits:
-            self._splits[name] = self(_split(data, name)["dna_barcode"])
-        return self._splits[name]
+def _embedder(model: str | SplitEmbeddings) -> SplitEmbeddings:
+    """Split embeddings of a model given as a spec string (see `bioscan_hf.embedding`) or already loaded."""
+    if isinstance(model, SplitEmbeddings):
+        return model
+    try:
+        return SplitEmbeddings(load_encoder(model))
+    except EncoderError as err:
+        raise EvaluationError(str(err)) from None
 
 
-def _embedder(model: str | DnaEmbedder) -> DnaEmbedder:
-    return model if isinstance(model, DnaEmbedder) else DnaEmbedder(model)
-
-
-def knn_task(data: datasets.DatasetDict, model: str | DnaEmbedder, prefix: str = "knn") -> dict[str, float]:
+def knn_task(data: datasets.DatasetDict, model: str | SplitEmbeddings, prefix: str = "knn") -> dict[str, float]:
     """1-NN: keys `train`, queries `test_unseen`, at order, family and genus."""
     keys, queries = _split(data, "train"), _split(data, "test_unseen")
     metrics: dict[str, float] = {}
@@ -93,7 +68,7 @@ def knn_task(data: datasets.DatasetDict, model: str | DnaEmbedder, prefix: str =
             metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = micro, macro
         return metrics
     embed = _embedder(model)
-    key_vectors, query_vectors = embed.split(data, "train"), embed.split(data, "test_unseen")
+    key_vectors, query_vectors = embed.dna(data, "train"), embed.dna(data, "test_unseen")
     for rank in KNN_RANKS:
         result = knn_probe(key_vectors, rank_values(keys, rank), query_vectors, rank_values(queries, rank))
         metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = result["micro"], result["macro"]
@@ -102,21 +77,21 @@ def knn_task(data: datasets.DatasetDict, model: str | DnaEmbedder, prefix: str =
     return metrics
 
 
-def linear_task(data: datasets.DatasetDict, model: str | DnaEmbedder) -> dict[str, float]:
+def linear_task(data: datasets.DatasetDict, model: str | SplitEmbeddings) -> dict[str, float]:
     """Linear probe: logistic regression on frozen `train` embeddings, scored on `test` species."""
     train, test = _split(data, "train"), _split(data, "test")
     embed = _embedder(model)
     result = linear_probe(
-        embed.split(data, "train"),
+        embed.dna(data, "train"),
         rank_values(train, "species"),
-        embed.split(data, "test"),
+        embed.dna(data, "test"),
         rank_values(test, "species"),
     )
     return {"linear_species_micro": result["micro"], "linear_species_macro": result["macro"]}
 
 
 def cluster_task(
-    data: datasets.DatasetDict, model: str | DnaEmbedder, seed: int = 0, also: Sequence[str] = ()
+    data: datasets.DatasetDict, model: str | SplitEmbeddings, seed: int = 0, also: Sequence[str] = ()
 ) -> tuple[dict[str, float], dict]:
     """Zero-shot clustering of test + test_unseen; returns (AMI per rank, material for the plots).
 
@@ -126,8 +101,8 @@ def cluster_task(
     if not names:
         raise EvaluationError("the dataset has no test or test_unseen records to cluster")
     records = datasets.concatenate_datasets([data[s] for s in names])
-    embedders = [_embedder(model), *(DnaEmbedder(other) for other in also)]
-    per_model = [np.concatenate([e.split(data, s) for s in names]) for e in embedders]
+    embedders = [_embedder(model), *(_embedder(other) for other in also)]
+    per_model = [np.concatenate([e.dna(data, s) for s in names]) for e in embedders]
     vectors = combine(per_model) if also else per_model[0]
     labels = {rank: rank_values(records, rank) for rank in CLUSTER_RANKS}
     scores, _ = zero_shot_clustering(vectors, labels, seed=seed)
@@ -159,7 +134,7 @@ def evaluate_dna(
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, float] = {}
     plots: dict = {}
-    embedder = model if model == "align" else DnaEmbedder(model)  # each split embedded once for all tasks
+    embedder = model if model == "align" else _embedder(model)  # each split embedded once for all tasks
     if "knn" in tasks:
         metrics.update(knn_task(data, embedder))
     if "linear" in tasks:

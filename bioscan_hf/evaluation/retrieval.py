@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
 import numpy as np
-import torch
-from PIL import Image
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.publish import load_prepared
 from bioscan_hf.data.report import markdown_table
+from bioscan_hf.embedding import EncoderError
+from bioscan_hf.embedding.clibd import ClibdEncoder
+from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.dna import rank_values
-from bioscan_hf.evaluation.embed import embed_dna
 from bioscan_hf.evaluation.knn import EvaluationError, micro_macro, nearest_keys
 
 RANKS = ("order", "family", "genus", "species")
@@ -54,122 +51,14 @@ def harmonic_mean(seen: float, unseen: float) -> float:
     return 2 * seen * unseen / (seen + unseen) if seen + unseen > 0 else 0.0
 
 
-def is_clibd_model(path: str | os.PathLike) -> bool:
-    """Whether `path` is a saved CLIBD folder (its config.json says model_type clibd)."""
-    config = Path(path) / "config.json"
-    return config.is_file() and json.loads(config.read_text()).get("model_type") == "clibd"
-
-
-class DecodeImages:
-    """DataLoader collate: decode and transform a batch of rows; undecodable ones are returned by processid."""
-
-    def __init__(self, transform: Callable, thumbnail: Callable[[Image.Image], bytes] | None = None) -> None:
-        self.transform = transform
-        self.thumbnail = thumbnail
-
-    def __call__(self, rows: list[dict]) -> dict:
-        pixels, kept, thumbnails, failed = [], [], [], {}
-        for row in rows:
-            try:
-                image = decode_image(row["image"], f"record {row['processid']}")
-            except ImageDecodeError as err:
-                failed[row["processid"]] = str(err)
-                continue
-            pixels.append(self.transform(image))
-            kept.append(row["row"])
-            thumbnails.append(self.thumbnail(image) if self.thumbnail else None)
-        stacked = torch.stack(pixels) if pixels else None
-        return {"pixels": stacked, "rows": kept, "thumbnails": thumbnails, "failed": failed}
-
-
-class ClibdEmbedder:
-    """Image and DNA features of a CLIBD folder, computed once per split."""
-
-    def __init__(
-        self,
-        model_dir: str | os.PathLike,
-        device: str | None = None,
-        batch_size: int = 64,
-        num_workers: int | None = None,
-    ) -> None:
-        from transformers import AutoModel
-
-        import bioscan_hf.models  # noqa: F401  (registers CLIBD with the Auto classes)
-        from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor
-
-        self.name = str(model_dir)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        from bioscan_hf.models.checks import model_location
-
-        model_dir = model_location(model_dir)
-        self.model = AutoModel.from_pretrained(model_dir).eval().to(self.device)
-        self.processor = ClibdProcessor.from_pretrained(model_dir)
-        self.batch_size = batch_size
-        # on a GPU, JPEG decoding would starve the model: decode in worker processes; on a CPU they would
-        # only compete with the model for the same cores
-        default_workers = min(4, max(0, (os.cpu_count() or 1) - 1)) if self.device.startswith("cuda") else 0
-        self.num_workers = default_workers if num_workers is None else num_workers
-        self.undecodable: dict[str, str] = {}
-        self._cache: dict[str, dict[str, np.ndarray]] = {}
-
-    @torch.inference_mode()
-    def image_vectors(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Features [N, D] of decoded images (evaluation transform)."""
-        pixels = torch.stack([self.processor.transform(image) for image in images]).to(self.device)
-        return self.model.get_image_features(pixels).float().cpu().numpy()
-
-    def dna_vectors(self, sequences: Sequence[str], progress: bool = True) -> np.ndarray:
-        """Features [N, D] of barcodes (trailing N stripped, as in training), batched by length."""
-        sequences = [(s or "").rstrip("N") for s in sequences]
-        return embed_dna(
-            self.model,
-            self.processor.dna_tokenizer,
-            sequences,
-            self.batch_size,
-            progress=progress,
-            features=self.model.get_dna_features,
-        )
-
-    def images(
-        self, split: datasets.Dataset, thumbnail: Callable[[Image.Image], bytes] | None = None
-    ) -> tuple[np.ndarray, np.ndarray, list[bytes | None]]:
-        """Image features [N, D] of a split, a mask of the records whose image decoded, and `thumbnail(image)`
-        per record when given (else Nones). Decoding runs in `num_workers` DataLoader workers."""
-        rows = split.select_columns(["processid", "image"]).cast_column("image", datasets.Image(decode=False))
-        rows = rows.add_column("row", list(range(len(rows))))
-        out = np.zeros((len(rows), self.model.config.projection_dim), dtype=np.float32)
-        ok = np.zeros(len(rows), dtype=bool)
-        thumbnails: list[bytes | None] = [None] * len(rows)
-        loader = DataLoader(
-            rows,
-            batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            collate_fn=DecodeImages(self.processor.transform, thumbnail),
-        )
-        with torch.inference_mode():
-            for batch in tqdm(loader, desc="embedding images"):
-                self.undecodable.update(batch["failed"])
-                if batch["pixels"] is None:
-                    continue
-                features = self.model.get_image_features(batch["pixels"].to(self.device))
-                out[batch["rows"]], ok[batch["rows"]] = features.float().cpu().numpy(), True
-                for row, small in zip(batch["rows"], batch["thumbnails"]):
-                    thumbnails[row] = small
-        return out, ok, thumbnails
-
-    def barcodes(self, split: datasets.Dataset) -> np.ndarray:
-        """DNA features [N, D] of a split's barcodes."""
-        return self.dna_vectors(split["dna_barcode"])
-
-    def split(self, data: datasets.DatasetDict, name: str) -> dict[str, np.ndarray]:
-        """Features of every modality for a split, plus `image_ok`."""
-        if name not in self._cache:
-            if name not in data or data[name].num_rows == 0:
-                raise EvaluationError(f"the dataset has no {name!r} records; it has {', '.join(data)}")
-            image, ok, _ = self.images(data[name])
-            dna = self.barcodes(data[name])
-            self._cache[name] = {"image": image, "dna": dna, "concat": np.hstack([image, dna]), "image_ok": ok}
-        return self._cache[name]
+def split_features(embeddings: SplitEmbeddings, data: datasets.DatasetDict, split: str) -> dict[str, np.ndarray]:
+    """A split's image, DNA and image+DNA features and `image_ok` (the records whose image decoded)."""
+    try:
+        image, ok = embeddings.images(data, split)
+        dna = embeddings.dna(data, split)
+    except EncoderError as err:
+        raise EvaluationError(str(err)) from None
+    return {"image": image, "dna": dna, "concat": np.hstack([image, dna]), "image_ok": ok}
 
 
 def topk_accuracy(
@@ -231,7 +120,7 @@ def score_direction(
 
 
 def retrieval_metrics(
-    data: datasets.DatasetDict, embedder: ClibdEmbedder, queries: str = "test", ks: Sequence[int] = TOP_K
+    data: datasets.DatasetDict, embeddings: SplitEmbeddings, queries: str = "test", ks: Sequence[int] = TOP_K
 ) -> dict[str, float]:
     """Every direction's metrics for one model on a prepared image config."""
     if queries not in QUERY_SPLITS:
@@ -239,13 +128,13 @@ def retrieval_metrics(
     key_names = [s for s in KEY_SPLITS if s in data and data[s].num_rows]
     if not key_names:
         raise EvaluationError(f"the dataset has no {' or '.join(KEY_SPLITS)} records to use as keys")
-    parts = [embedder.split(data, s) for s in key_names]
+    parts = [split_features(embeddings, data, s) for s in key_names]
     keys = {m: np.concatenate([p[m] for p in parts]) for m in parts[0]}
     key_labels = {r: [v for s in key_names for v in rank_values(data[s], r)] for r in RANKS}
     groups = {g: s for g, s in QUERY_SPLITS[queries].items() if s in data and data[s].num_rows}
     if not groups:
         raise EvaluationError(f"the dataset has no {' or '.join(QUERY_SPLITS[queries].values())} records")
-    query_features = {g: embedder.split(data, s) for g, s in groups.items()}
+    query_features = {g: split_features(embeddings, data, s) for g, s in groups.items()}
     query_labels = {g: {r: rank_values(data[s], r) for r in RANKS} for g, s in groups.items()}
     metrics: dict[str, float] = {}
     for direction in DIRECTIONS:
@@ -274,11 +163,11 @@ def evaluate_retrieval(
         raise ValueError(f"config {config!r} has no images; evaluate retrieval on an image config such as cropped_256")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    embedder = ClibdEmbedder(model_dir)
-    metrics = retrieval_metrics(data, embedder, queries)
-    undecodable = dict(embedder.undecodable)
+    encoder = ClibdEncoder(model_dir)
+    metrics = retrieval_metrics(data, SplitEmbeddings(encoder), queries)
+    undecodable = dict(encoder.undecodable)
     if baseline_dir is not None:
-        baseline = ClibdEmbedder(baseline_dir)
+        baseline = SplitEmbeddings(ClibdEncoder(baseline_dir))
         metrics.update({f"baseline_{k}": v for k, v in retrieval_metrics(data, baseline, queries).items()})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "undecodable_images.json").write_text(json.dumps(undecodable, indent=2))

@@ -16,7 +16,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from bioscan_hf.retrieval import QueryError, Searcher, SearchResult
+from bioscan_hf.search import QueryError, Searcher, SearchResult
 
 HERE = Path(__file__).resolve().parent
 INDEX = Path(os.environ.get("BIOSCAN_SPACE_INDEX", HERE / "artifacts" / "index"))
@@ -37,7 +37,7 @@ def ensure_index(folder: Path = INDEX, clibd_steps: int = 100, scale: str | int 
         return folder
     from bioscan_hf.data.publish import prepare
     from bioscan_hf.data.sample import write_sample_release
-    from bioscan_hf.retrieval import build_index
+    from bioscan_hf.search import build_index
     from bioscan_hf.training.clibd import train_clibd
 
     work = folder.parent

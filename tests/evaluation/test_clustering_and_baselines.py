@@ -9,7 +9,8 @@ import pytest
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import adjusted_mutual_info_score
 
-from bioscan_hf.evaluation.baselines import alignment_identity, alignment_nearest, kmer_profiles
+from bioscan_hf.embedding.kmer import kmer_profiles
+from bioscan_hf.evaluation.baselines import alignment_identity, alignment_nearest
 from bioscan_hf.evaluation.clustering import cluster_ami, combine, zero_shot_clustering
 from bioscan_hf.evaluation.knn import EvaluationError
 from bioscan_hf.evaluation.probes import linear_probe

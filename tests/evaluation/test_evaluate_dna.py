@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bioscan_hf.cli import main
+from bioscan_hf.embedding.kmer import KmerEncoder
 from bioscan_hf.evaluation.dna import evaluate_dna
 from bioscan_hf.evaluation.knn import EvaluationError
 
@@ -64,8 +65,8 @@ def test_concat_model_reaches_the_clustering(prepared: Path, monkeypatch: pytest
     monkeypatch.setattr(dna, "reduce_umap", lambda vectors, seed=0, n_components=2: vectors[:, :2])
     data = load_prepared(prepared)
     dna.cluster_task(data, "kmer6", also=["kmer4"])
-    six, four = dna.DnaEmbedder("kmer6"), dna.DnaEmbedder("kmer4")
+    six, four = KmerEncoder(6), KmerEncoder(4)
     names = [s for s in ("test", "test_unseen") if s in data]
-    expected = combine([np.concatenate([e.split(data, s) for s in names]) for e in (six, four)])
+    expected = combine([np.concatenate([e.embed_dna(data[s]["dna_barcode"]) for s in names]) for e in (six, four)])
     assert seen["vectors"].shape[1] == 4**6 + 4**4
     np.testing.assert_allclose(seen["vectors"], expected, rtol=1e-5)

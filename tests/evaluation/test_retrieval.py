@@ -75,7 +75,7 @@ def test_undecodable_images_are_left_out_and_named(tmp_path) -> None:
     from helpers import TINY_CLIBD
     from PIL import Image
 
-    from bioscan_hf.evaluation.retrieval import ClibdEmbedder
+    from bioscan_hf.embedding.clibd import ClibdEncoder
     from bioscan_hf.models.barcodebert import KmerTokenizerFast
     from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
     from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
@@ -94,8 +94,8 @@ def test_undecodable_images_are_left_out_and_named(tmp_path) -> None:
     from bioscan_hf.data.images import thumbnail_jpeg
 
     for workers in (0, 2):  # in the main process, and in DataLoader workers as on a GPU
-        embedder = ClibdEmbedder(tmp_path, device="cpu", num_workers=workers)
-        vectors, ok, thumbnails = embedder.images(rows, thumbnail=thumbnail_jpeg)
-        assert ok.tolist() == [True, False, True] and list(embedder.undecodable) == ["B-2"]
+        encoder = ClibdEncoder(tmp_path, device="cpu", num_workers=workers)
+        vectors, ok, thumbnails = encoder.embed_image_records(rows, thumbnail=thumbnail_jpeg)
+        assert ok.tolist() == [True, False, True] and list(encoder.undecodable) == ["B-2"]
         assert np.allclose(vectors[0], vectors[2], atol=1e-6) and not vectors[1].any()
         assert thumbnails[1] is None and Image.open(io.BytesIO(thumbnails[0])).size == (60, 40)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bioscan_hf.cli import main
-from bioscan_hf.evaluation.embed import load_dna_encoder
+from bioscan_hf.embedding.dna import TransformersDnaEncoder
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel, KmerTokenizerFast
 from bioscan_hf.models.checks import ModelFolderError, check_safetensors
 
@@ -26,8 +26,8 @@ def _tiny_barcodebert(folder: Path, k: int = 4, tokenizer_k: int | None = None) 
 
 
 def test_a_sound_folder_loads(tmp_path: Path) -> None:
-    model, tokenizer = load_dna_encoder(_tiny_barcodebert(tmp_path / "bb"), device="cpu")
-    assert model.config.k_mer == 4 and tokenizer.k == 4
+    encoder = TransformersDnaEncoder(_tiny_barcodebert(tmp_path / "bb"), device="cpu")
+    assert encoder.model.config.k_mer == 4 and encoder.tokenizer.k == 4
 
 
 @pytest.mark.damaged_input
@@ -37,7 +37,7 @@ def test_a_truncated_safetensors_file_is_named(tmp_path: Path, keep: float) -> N
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: int(weights.stat().st_size * keep)])
     with pytest.raises(ModelFolderError, match=r"model.safetensors: .*(truncated|not a readable safetensors)"):
-        load_dna_encoder(folder, device="cpu")
+        TransformersDnaEncoder(folder, device="cpu")
     weights.write_bytes(b"\x10")
     with pytest.raises(ModelFolderError, match="not a readable safetensors file"):
         check_safetensors(weights)
@@ -49,7 +49,7 @@ def test_a_tokenizer_of_another_k_is_refused(tmp_path: Path, model_k: int, token
     # (5, 4): the k=4 vocabulary fits in the k=5 embeddings: it would run, and mean nothing.
     folder = _tiny_barcodebert(tmp_path / "bb", k=model_k, tokenizer_k=tokenizer_k)
     with pytest.raises(ModelFolderError, match=f"tokenizer k={tokenizer_k}, model k_mer={model_k}"):
-        load_dna_encoder(folder, device="cpu")
+        TransformersDnaEncoder(folder, device="cpu")
 
 
 @pytest.mark.damaged_input
@@ -58,7 +58,7 @@ def test_a_missing_local_folder_is_not_a_hub_error(
 ) -> None:
     for missing in (tmp_path / "no" / "such" / "model", "./bb-missing/final", "~/no-such-bioscan-model", "bb/final"):
         with pytest.raises(ModelFolderError, match="model folder .* not found"):
-            load_dna_encoder(missing, device="cpu")
+            TransformersDnaEncoder(missing, device="cpu")
     args = ["evaluate", "knn", "--dataset", str(prepared), "--model", str(tmp_path / "gone" / "final")]
     assert main([*args, "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err

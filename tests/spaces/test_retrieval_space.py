@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from bioscan_hf.data.publish import load_prepared
-from bioscan_hf.retrieval import QueryError, Searcher, build_index, parse_dna_query, parse_dna_records
+from bioscan_hf.search import QueryError, Searcher, build_index, parse_dna_query, parse_dna_records
 
 APP = Path(__file__).resolve().parents[2] / "spaces" / "bioscan-retrieval" / "app.py"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -272,7 +272,7 @@ def test_space_builds_its_artifacts_on_first_start(tmp_path: Path) -> None:
     spec.loader.exec_module(module)
     folder = module.ensure_index(tmp_path / "artifacts" / "index", clibd_steps=2, scale=200)
     searcher = Searcher(folder)
-    assert searcher.modalities == ["dna", "image"] and searcher.info["kind"] == "clibd"
+    assert searcher.modalities == ["dna", "image"] and searcher.info["encoder"] == "ClibdEncoder"
     assert module.ensure_index(folder) == folder  # second start: reused, nothing rebuilt
 
 
@@ -312,7 +312,7 @@ def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypat
 def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    import bioscan_hf.retrieval as retrieval
+    import bioscan_hf.search as retrieval
 
     rng = np.random.default_rng(0)
     keys = rng.normal(size=(4_000, 32)).astype("f4")

@@ -1,9 +1,10 @@
 """Reference indexes for identification: embed key specimens, search them, vote on the taxonomy.
 
 `build_index` embeds the keys (`train` + `key_unseen`) of a prepared dataset and writes one FAISS index
-per key modality plus a Parquet table of key metadata. With a DNA model (BarcodeBERT folder or `kmerK`)
-the keys are barcodes; with a CLIBD folder they are barcodes and photos in one space (with thumbnails),
-so a photo can be searched against reference barcodes and the other way round. `Searcher` answers
+per key modality plus a Parquet table of key metadata, with any encoder of `bioscan_hf.embedding`. With
+a DNA model (BarcodeBERT folder, `hf:…`, `kmerK`) the keys are barcodes; with an image model photos (with
+thumbnails); with a CLIBD folder both, in one space, so a photo can be searched against reference
+barcodes and the other way round. `Searcher` answers
 queries by barcode, photo or processid with the nearest keys and a predicted taxonomy.
 """
 
@@ -23,9 +24,9 @@ import pandas as pd
 from bioscan_hf.data.barcodes import barcode_problem
 from bioscan_hf.data.images import ImageDecodeError, decode_image, thumbnail_jpeg
 from bioscan_hf.data.publish import load_prepared
-from bioscan_hf.evaluation.dna import DnaEmbedder, rank_values
+from bioscan_hf.embedding import load_encoder
+from bioscan_hf.evaluation.dna import rank_values
 from bioscan_hf.evaluation.knn import normalize
-from bioscan_hf.evaluation.retrieval import ClibdEmbedder, is_clibd_model
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode
 from bioscan_hf.paths import user_path
 
@@ -78,8 +79,8 @@ def build_index(
     inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
     keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md).
     """
-    clibd = is_clibd_model(model)
-    config = config or ("cropped_256" if clibd else "metadata")
+    encoder = load_encoder(model)
+    config = config or ("cropped_256" if encoder.has_images else "metadata")
     data = load_prepared(dataset_dir, config)
     parts = [data[s] for s in splits if s in data and data[s].num_rows]
     if not parts:
@@ -90,18 +91,16 @@ def build_index(
         table[rank] = rank_values(keys, rank)
     vectors: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}
-    info: dict = {"model": str(model), "kind": "clibd" if clibd else "dna", "config": config}
-    if clibd:
+    info: dict = {"model": str(model), "encoder": type(encoder).__name__, "config": config}
+    if encoder.has_dna:
+        vectors["dna"], rows["dna"] = encoder.embed_dna(keys["dna_barcode"]), np.arange(len(keys))
+    if encoder.has_images:
         if "image" not in keys.features:
-            raise ValueError(f"config {config!r} has no images; a CLIBD index needs an image config")
-        embedder = ClibdEmbedder(model)
-        image, ok, thumbnails = embedder.images(keys, thumbnail=thumbnail_jpeg)
-        vectors["dna"], rows["dna"] = embedder.barcodes(keys), np.arange(len(keys))
+            raise ValueError(f"config {config!r} has no images; an index of {model} needs an image config")
+        image, ok, thumbnails = encoder.embed_image_records(keys, thumbnail=thumbnail_jpeg)
         vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
         table["thumbnail"] = thumbnails
-        info["undecodable_images"] = embedder.undecodable
-    else:
-        vectors["dna"], rows["dna"] = DnaEmbedder(model)(keys["dna_barcode"]), np.arange(len(keys))
+        info["undecodable_images"] = encoder.undecodable
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if Path(model).is_dir():  # the query encoder travels with the index (e.g. to a Space by push-space)
@@ -112,12 +111,12 @@ def build_index(
         index = _flat_or_ivf(matrix, approximate, nprobe)
         index.add_with_ids(matrix, rows[modality].astype(np.int64))
         faiss.write_index(index, str(out / f"{modality}.faiss"))
-    columns = [*TABLE_COLUMNS, *(["thumbnail"] if clibd else [])]
+    columns = [*TABLE_COLUMNS, *(["thumbnail"] if encoder.has_images else [])]
     pd.DataFrame(table)[columns].to_parquet(out / "keys.parquet", index=False)
     info.update(
         modalities=list(vectors),
         keys=len(keys),
-        dim=int(vectors["dna"].shape[1]),
+        dim=int(next(iter(vectors.values())).shape[1]),
         approximate=approximate,
         splits=list(splits),
     )
@@ -231,9 +230,8 @@ class Searcher:
             for index in self.indexes.values():
                 faiss.extract_index_ivf(index).nprobe = self.info.get("nprobe", DEFAULT_NPROBE)
         self.keys = pd.read_parquet(folder / "keys.parquet")
-        self.clibd = self.info.get("kind") == "clibd"
         model = folder / self.info["model"] if (folder / self.info["model"]).is_dir() else self.info["model"]
-        self.encoder = ClibdEmbedder(model) if self.clibd else DnaEmbedder(model)
+        self.encoder = load_encoder(model)
         self._by_processid = {pid: i for i, pid in enumerate(self.keys["processid"])}
 
     def _search(self, vector: np.ndarray, keys: str, k: int, exclude: str | None) -> SearchResult:
@@ -253,9 +251,11 @@ class Searcher:
     def search_dna(self, text: str, k: int = 10, keys: str = "dna", exclude: str | None = None) -> SearchResult:
         """The `k` nearest keys of a barcode (raw or FASTA text); of several FASTA records, the first is
         searched and `note` says so (search each with `search_dna` per record)."""
+        if not self.encoder.has_dna:
+            raise QueryError(f"this index holds photo keys from {self.info['model']}, which does not embed barcodes")
         records = parse_dna_records(text)
         sequence = records[0][1]
-        vector = self.encoder.dna_vectors([sequence], progress=False) if self.clibd else self.encoder([sequence])
+        vector = self.encoder.embed_dna([sequence], progress=False)
         result = self._search(vector, keys, k, exclude)
         if len(records) > 1:
             result.note = (
@@ -265,8 +265,9 @@ class Searcher:
         return result
 
     def search_image(self, image: bytes | str | os.PathLike, k: int = 10, keys: str = "image") -> SearchResult:
-        """The `k` nearest keys of a photo (bytes or a file path); needs a CLIBD index."""
-        if not self.clibd:
+        """The `k` nearest keys of a photo (bytes or a file path); needs an index of an image encoder (CLIBD
+        for photo → barcode keys)."""
+        if not self.encoder.has_images:
             raise QueryError(
                 f"this index holds DNA keys from {self.info['model']}; photo queries need an index built with a "
                 "CLIBD model (bioscan-hf index --model CLIBD_FOLDER)"
@@ -275,7 +276,7 @@ class Searcher:
             decoded = decode_image(image, "the uploaded file")
         except ImageDecodeError as err:
             raise QueryError(str(err)) from None
-        return self._search(self.encoder.image_vectors([decoded]), keys, k, None)
+        return self._search(self.encoder.embed_images([decoded], progress=False), keys, k, None)
 
     def search_processid(self, processid: str, k: int = 10, keys: str = "dna") -> SearchResult:
         """The nearest other keys of a key specimen, found by its processid (queried by its barcode)."""

@@ -1,0 +1,49 @@
+"""CLIBD as an encoder: its image tower and its DNA tower, each projected into the shared space."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+
+from bioscan_hf.embedding.base import Encoder, torch_dtype
+
+
+class ClibdEncoder(Encoder):
+    """Image and DNA features of a CLIBD folder (L2-normalised, `projection_dim` wide)."""
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        device: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        batch_size: int = 64,
+        num_workers: int | None = None,
+    ) -> None:
+        from transformers import AutoModel
+
+        import bioscan_hf.models  # noqa: F401  (registers CLIBD with the Auto classes)
+        from bioscan_hf.models.checks import model_location
+        from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor
+
+        super().__init__(batch_size=batch_size, device=device, num_workers=num_workers)
+        location = model_location(model_dir)
+        self.name = str(model_dir)
+        self.model = AutoModel.from_pretrained(location, dtype=torch_dtype(dtype)).eval().to(self.device)
+        self.processor = ClibdProcessor.from_pretrained(location)
+        self.dna_dim = self.image_dim = int(self.model.config.projection_dim)
+
+    def prepare_barcodes(self, sequences: Sequence[str]) -> list[str]:
+        """Trailing N stripped, as in training."""
+        return [(s or "").rstrip("N") for s in sequences]
+
+    def _dna_batch(self, sequences: list[str]) -> torch.Tensor:
+        batch = self.processor.dna_tokenizer(sequences, padding=True, return_tensors="pt").to(self.device)
+        return self.model.get_dna_features(batch["input_ids"], batch["attention_mask"])
+
+    def image_transform(self, image):
+        return self.processor.transform(image)
+
+    def _image_batch(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.get_image_features(pixels.to(self.model.dtype))

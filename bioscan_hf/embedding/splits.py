@@ -1,0 +1,40 @@
+"""Embeddings of a prepared dataset's splits, computed once per encoder and reused by every task."""
+
+from __future__ import annotations
+
+import datasets
+import numpy as np
+
+from bioscan_hf.embedding.base import Encoder, EncoderError
+
+
+class SplitEmbeddings:
+    """An encoder plus each split's barcode and image embeddings, computed on first use."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.name = encoder.name
+        self._cache: dict[tuple[str, str], object] = {}
+
+    def _records(self, data: datasets.DatasetDict, split: str) -> datasets.Dataset:
+        if split not in data or data[split].num_rows == 0:
+            raise EncoderError(f"the dataset has no {split!r} records; it has {', '.join(data)}")
+        return data[split]
+
+    def dna(self, data: datasets.DatasetDict, split: str) -> np.ndarray:
+        """Embeddings of a split's barcodes."""
+        key = (split, "dna")
+        if key not in self._cache:
+            self._cache[key] = self.encoder.embed_dna(self._records(data, split)["dna_barcode"])
+        return self._cache[key]
+
+    def images(self, data: datasets.DatasetDict, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of a split's images and the mask of those that decoded (see `Encoder.undecodable`)."""
+        key = (split, "image")
+        if key not in self._cache:
+            records = self._records(data, split)
+            if "image" not in records.features:
+                raise EncoderError(f"split {split!r} has no images: load an image config such as cropped_256")
+            vectors, ok, _ = self.encoder.embed_image_records(records)
+            self._cache[key] = (vectors, ok)
+        return self._cache[key]
