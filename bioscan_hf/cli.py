@@ -494,11 +494,43 @@ def _add_push_model(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+MODEL_SPEC_HELP = (
+    "the encoder: a BarcodeBERT or CLIBD folder, hf:PATH_OR_ID (any transformers DNA or vision model), "
+    "timm:NAME[:WEIGHTS_FILE], kmerK (e.g. kmer6)"
+)
+
+
+def _add_encoder_options(p: argparse.ArgumentParser) -> None:
+    """How --model embeds: pooling, remote code, device and dtype (bioscan_hf.embedding)."""
+    p.add_argument(
+        "--pooling",
+        choices=("mean", "cls", "avg"),
+        help="DNA models: mean over real tokens (default) or cls; image models: cls (default) or avg of patches",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let an hf: model run the code in its folder (DNABERT-2, HyenaDNA…); only for models you trust",
+    )
+    p.add_argument("--device", help="cpu, cuda, cuda:1… (default: cuda when available)")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="weights' dtype (default: as saved)")
+
+
+def _encoder_options(args: argparse.Namespace) -> dict:
+    options = {
+        "pooling": args.pooling,
+        "trust_remote_code": args.trust_remote_code or None,
+        "device": args.device,
+        "dtype": args.dtype,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
         help="score a model with the paper's protocols (DNA tasks, CLIBD retrieval)",
-        description="Score a BarcodeBERT folder, the k-mer profile (kmer6) or alignment (align) on a "
+        description="Score any encoder (a BarcodeBERT folder, hf:PATH_OR_ID, kmer6 …) or alignment (align) on a "
         "prepared dataset: knn (1-NN genus etc.: keys train, queries test_unseen), linear (linear "
         "probe, species, train → test), cluster (UMAP 50 → Ward → AMI per rank on test + "
         "test_unseen), baselines (1-NN of kmer6 and alignment), all. Or score a CLIBD folder: "
@@ -513,17 +545,28 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument(
-        "--model", default="kmer6", help="BarcodeBERT folder, kmerK (e.g. kmer6) or align; retrieval: a CLIBD folder"
+        "--model", default="kmer6", help=f"{MODEL_SPEC_HELP}, or align (knn only); retrieval: a CLIBD folder"
     )
     p.add_argument(
         "--concat-model",
         action="append",
         default=[],
-        help="cluster on MODEL's embeddings z-scored and concatenated with this model's (repeatable)",
+        help="cluster on MODEL's embeddings z-scored and concatenated with this model's (repeatable; e.g. an "
+        "image model with a DNA model, Table A16)",
     )
+    _add_encoder_options(p)
     p.add_argument("--out", required=True, help="folder for metrics.json, the tables and the plots")
     p.add_argument("--seed", type=int, default=0, help="random seed (UMAP, probes)")
-    p.add_argument("--config", default="cropped_256", help="retrieval: the image config (default cropped_256)")
+    p.add_argument(
+        "--config",
+        default="cropped_256",
+        help="the image config for retrieval and for clustering images (default cropped_256)",
+    )
+    p.add_argument(
+        "--modality",
+        choices=("dna", "image"),
+        help="cluster: what MODEL embeds (default: barcodes when it has a DNA tower, else images)",
+    )
     p.add_argument("--queries", choices=("test", "val"), default="test", help="retrieval: test or val queries")
     p.add_argument(
         "--baseline", help="retrieval: the no-alignment CLIBD folder (default: MODEL/../initial when it exists)"
@@ -545,6 +588,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
             seed=args.seed,
             baselines=args.task in ("baselines", "all"),
             cluster_also=args.concat_model,
+            encoder_options=_encoder_options(args),
+            image_config=args.config,
+            modality=args.modality,
         )
         for name, value in metrics.items():
             print(f"{name:45s} {value:.4f}" if isinstance(value, float) else f"{name:45s} {value}")
@@ -570,13 +616,15 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
         help="embed reference specimens and write FAISS indexes for the Space",
         description="Embed the keys (train + key_unseen) of a prepared dataset and write one FAISS index "
         "per key modality, OUT/keys.parquet (key metadata) and OUT/index.json. With a DNA model "
-        "(BarcodeBERT folder or kmerK) the keys are barcodes (metadata config); with a CLIBD folder they "
-        "are barcodes and photos in one space, with thumbnails (image config, default cropped_256), so "
+        "(BarcodeBERT folder, hf:…, kmerK) the keys are barcodes (metadata config); with an image model "
+        "(timm:…, hf:…) photos; with a CLIBD folder they are barcodes and photos in one space, with "
+        "thumbnails (image config, default cropped_256), so "
         "the Space can identify a photo.",
     )
     p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare`")
-    p.add_argument("--model", default="kmer6", help="BarcodeBERT folder, kmerK (default kmer6) or a CLIBD folder")
-    p.add_argument("--config", help="dataset config (default: metadata; cropped_256 for CLIBD)")
+    p.add_argument("--model", default="kmer6", help=f"{MODEL_SPEC_HELP} (default kmer6)")
+    _add_encoder_options(p)
+    p.add_argument("--config", help="dataset config (default: metadata; cropped_256 for image models)")
     p.add_argument("--out", required=True, help="index folder to write (FAISS indexes, keys.parquet, index.json)")
     p.add_argument(
         "--approximate", action="store_true", help="inverted-file indexes instead of exact search (millions of keys)"
@@ -594,7 +642,13 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
 
         options = {"nprobe": args.nprobe} if args.nprobe else {}
         folder = build_index(
-            args.dataset, args.model, args.out, config=args.config, approximate=args.approximate, **options
+            args.dataset,
+            args.model,
+            args.out,
+            config=args.config,
+            approximate=args.approximate,
+            encoder_options=_encoder_options(args),
+            **options,
         )
         print(f"index written to {folder}; start the Space (from a bioscan-hf checkout) with:")
         print(f"  {runnable('python')} spaces/bioscan-retrieval/app.py --index {folder}")

@@ -46,6 +46,8 @@ TABLE_COLUMNS = (
 MAX_QUERY_NUCLEOTIDES = 5_000
 #: Where an index keeps a copy of the model that embeds queries (a folder model; `kmerK` needs none).
 MODEL_FOLDER = "model"
+#: encoder options recorded in index.json, so queries are embedded as the keys were
+QUERY_ENCODER_OPTIONS = ("pooling", "trust_remote_code")
 
 
 class QueryError(ValueError):
@@ -69,6 +71,7 @@ def build_index(
     splits: tuple[str, ...] = KEY_SPLITS,
     approximate: bool = False,
     nprobe: int = DEFAULT_NPROBE,
+    encoder_options: dict | None = None,
 ) -> Path:
     """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
 
@@ -79,7 +82,8 @@ def build_index(
     inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
     keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md).
     """
-    encoder = load_encoder(model)
+    encoder_options = encoder_options or {}
+    encoder = load_encoder(model, **encoder_options)
     config = config or ("cropped_256" if encoder.has_images else "metadata")
     data = load_prepared(dataset_dir, config)
     parts = [data[s] for s in splits if s in data and data[s].num_rows]
@@ -91,7 +95,8 @@ def build_index(
         table[rank] = rank_values(keys, rank)
     vectors: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}
-    info: dict = {"model": str(model), "encoder": type(encoder).__name__, "config": config}
+    recorded = {k: v for k, v in encoder_options.items() if k in QUERY_ENCODER_OPTIONS}
+    info: dict = {"model": str(model), "encoder": type(encoder).__name__, "config": config, **recorded}
     if encoder.has_dna:
         vectors["dna"], rows["dna"] = encoder.embed_dna(keys["dna_barcode"]), np.arange(len(keys))
     if encoder.has_images:
@@ -103,9 +108,11 @@ def build_index(
         info["undecodable_images"] = encoder.undecodable
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if Path(model).is_dir():  # the query encoder travels with the index (e.g. to a Space by push-space)
-        shutil.copytree(model, out / MODEL_FOLDER, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint-*"))
-        info.update(model=MODEL_FOLDER, source_model=str(model))
+    prefix = "hf:" if str(model).startswith("hf:") else ""
+    folder = Path(os.path.expanduser(str(model)[len(prefix) :]))
+    if folder.is_dir():  # the query encoder travels with the index (e.g. to a Space by push-space)
+        shutil.copytree(folder, out / MODEL_FOLDER, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint-*"))
+        info.update(model=prefix + MODEL_FOLDER, source_model=str(model))
     for modality, matrix in vectors.items():
         matrix = normalize(matrix)
         index = _flat_or_ivf(matrix, approximate, nprobe)
@@ -230,8 +237,12 @@ class Searcher:
             for index in self.indexes.values():
                 faiss.extract_index_ivf(index).nprobe = self.info.get("nprobe", DEFAULT_NPROBE)
         self.keys = pd.read_parquet(folder / "keys.parquet")
-        model = folder / self.info["model"] if (folder / self.info["model"]).is_dir() else self.info["model"]
-        self.encoder = load_encoder(model)
+        model = self.info["model"]
+        prefix = "hf:" if model.startswith("hf:") else ""
+        if (folder / model[len(prefix) :]).is_dir():  # the copy inside the index folder
+            model = prefix + str(folder / model[len(prefix) :])
+        options = {k: self.info[k] for k in QUERY_ENCODER_OPTIONS if k in self.info}
+        self.encoder = load_encoder(model, **options)  # queries are embedded as the keys were
         self._by_processid = {pid: i for i, pid in enumerate(self.keys["processid"])}
 
     def _search(self, vector: np.ndarray, keys: str, k: int, exclude: str | None) -> SearchResult:

@@ -27,3 +27,124 @@ def accelerate_two_processes(*command: str, program: str | None = None) -> list[
     launch = ["launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--main_process_port", str(port)]
     options = ["--mixed_precision", "no", "--dynamo_backend", "no"]
     return [str(bin_dir / "accelerate"), *launch, *options, program or str(bin_dir / "bioscan-hf"), *command]
+
+
+#: Base-level WordPiece vocabulary: "ACGT" → A ##C ##G ##T (a DNABERT-style tokenizer in miniature).
+DNA_WORDPIECE = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTN", *(f"##{b}" for b in "ACGTN")]
+
+
+def tiny_dna_tokenizer(folder: Path, max_length: int = 64) -> None:
+    """A BERT WordPiece tokenizer over single bases, saved into `folder`."""
+    from transformers import BertTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(DNA_WORDPIECE)}
+    tokenizer = BertTokenizerFast(vocab=vocab, do_lower_case=False, model_max_length=max_length)
+    assert tokenizer.tokenize("ACGT") == ["A", "##C", "##G", "##T"]
+    tokenizer.save_pretrained(folder)
+
+
+def tiny_bert_dna(folder: Path, max_length: int = 64) -> Path:
+    """A BertModel folder standing in for a DNABERT-style DNA model (random weights, no dropout)."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(
+        vocab_size=len(DNA_WORDPIECE),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=max_length,
+    )
+    BertModel(config).save_pretrained(folder)
+    tiny_dna_tokenizer(folder, max_length)
+    return folder
+
+
+REMOTE_CONFIG = """
+from transformers import PretrainedConfig
+
+
+class TinyDnaConfig(PretrainedConfig):
+    model_type = "tinydna"
+
+    def __init__(self, vocab_size=20, hidden_size=12, **kwargs):
+        self.vocab_size, self.hidden_size = vocab_size, hidden_size
+        super().__init__(**kwargs)
+"""
+
+REMOTE_MODEL = """
+import torch
+from transformers import PreTrainedModel
+
+from .configuration_tinydna import TinyDnaConfig
+
+
+class TinyDnaModel(PreTrainedModel):
+    config_class = TinyDnaConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = torch.nn.Embedding(config.vocab_size, config.hidden_size)
+        self.mix = torch.nn.Linear(config.hidden_size, config.hidden_size)
+        self.post_init()
+
+    def forward(self, input_ids, attention_mask=None, **kwargs):
+        hidden = torch.tanh(self.mix(self.embed(input_ids)))
+        return hidden, hidden[:, 0]  # a tuple, as DNABERT-2's remote code returns
+"""
+
+
+def tiny_remote_code_dna(folder: Path) -> Path:
+    """A model folder whose architecture exists only as code inside it (loads with trust_remote_code)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "configuration_tinydna.py").write_text(REMOTE_CONFIG)
+    (folder / "modeling_tinydna.py").write_text(REMOTE_MODEL)
+    config = {
+        "model_type": "tinydna",
+        "vocab_size": len(DNA_WORDPIECE),
+        "hidden_size": 12,
+        "auto_map": {
+            "AutoConfig": "configuration_tinydna.TinyDnaConfig",
+            "AutoModel": "modeling_tinydna.TinyDnaModel",
+        },
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    import torch
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(0)
+    weights = {
+        "embed.weight": torch.randn(len(DNA_WORDPIECE), 12, generator=generator),
+        "mix.weight": torch.randn(12, 12, generator=generator) / 4,
+        "mix.bias": torch.zeros(12),
+    }
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    tiny_dna_tokenizer(folder)
+    return folder
+
+
+def tiny_timm_weights(path: Path, name: str = "test_vit") -> Path:
+    """A timm test model's random weights saved as a local .safetensors file (as a user's download would be)."""
+    import timm
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = timm.create_model(name, pretrained=False)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+def tiny_vit_folder(folder: Path) -> Path:
+    """A transformers ViT folder with its image processor (random weights)."""
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    config = ViTConfig(
+        image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+    )
+    ViTModel(config, add_pooling_layer=False).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.25] * 3).save_pretrained(
+        folder
+    )
+    return folder

@@ -64,6 +64,8 @@ class TransformersDnaEncoder(Encoder):
         self.max_length = self._max_length()
         self.truncated = 0
         self.dna_dim = int(self._dna_batch(["ACGT" * 8]).shape[1])
+        #: how many barcodes were cut at `max_length` so far
+        self.truncated = 0
 
     def _max_length(self) -> int | None:
         limit = self.tokenizer.model_max_length
@@ -75,18 +77,24 @@ class TransformersDnaEncoder(Encoder):
     def _tokens(self, sequences: list[str]) -> dict[str, torch.Tensor]:
         batch = self.tokenizer(sequences, padding=True, return_tensors="pt")
         if self.max_length is not None and batch["input_ids"].shape[1] > self.max_length:
-            over = int((batch["attention_mask"].sum(dim=1) > self.max_length).sum())
-            if not self.truncated:
-                logger.warning(
-                    "%s reads at most %d tokens: longer barcodes are cut there (counted in .truncated)",
-                    self.name,
-                    self.max_length,
-                )
-            self.truncated += over
+            self.truncated += int((batch["attention_mask"].sum(dim=1) > self.max_length).sum())
             batch = self.tokenizer(
                 sequences, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
             )
         return {k: v.to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+
+    def embed_dna(self, sequences, progress: bool = True, sort_by_length: bool = True):
+        before = self.truncated
+        vectors = super().embed_dna(sequences, progress, sort_by_length)
+        if self.truncated > before:
+            logger.warning(
+                "%s reads at most %d tokens: %d of %d barcodes were longer and were cut there",
+                self.name,
+                self.max_length,
+                self.truncated - before,
+                len(sequences),
+            )
+        return vectors
 
     def _dna_batch(self, sequences: list[str]) -> torch.Tensor:
         tokens = self._tokens(sequences)

@@ -16,6 +16,10 @@ class SplitEmbeddings:
         self.name = encoder.name
         self._cache: dict[tuple[str, str], object] = {}
 
+    def default_modality(self) -> str:
+        """ "dna" for encoders with a DNA tower (CLIBD included), else "image"."""
+        return "dna" if self.encoder.has_dna else "image"
+
     def _records(self, data: datasets.DatasetDict, split: str) -> datasets.Dataset:
         if split not in data or data[split].num_rows == 0:
             raise EncoderError(f"the dataset has no {split!r} records; it has {', '.join(data)}")
@@ -23,16 +27,17 @@ class SplitEmbeddings:
 
     def dna(self, data: datasets.DatasetDict, split: str) -> np.ndarray:
         """Embeddings of a split's barcodes."""
-        key = (split, "dna")
+        records = self._records(data, split)
+        key = (records._fingerprint, "dna")  # the same split of two configs may hold different records
         if key not in self._cache:
-            self._cache[key] = self.encoder.embed_dna(self._records(data, split)["dna_barcode"])
+            self._cache[key] = self.encoder.embed_dna(records["dna_barcode"])
         return self._cache[key]
 
     def images(self, data: datasets.DatasetDict, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of a split's images and the mask of those that decoded (see `Encoder.undecodable`)."""
-        key = (split, "image")
+        records = self._records(data, split)
+        key = (records._fingerprint, "image")
         if key not in self._cache:
-            records = self._records(data, split)
             if "image" not in records.features:
                 raise EncoderError(f"split {split!r} has no images: load an image config such as cropped_256")
             vectors, ok, _ = self.encoder.embed_image_records(records)

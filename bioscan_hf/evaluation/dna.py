@@ -43,12 +43,12 @@ def _split(data: datasets.DatasetDict, name: str) -> datasets.Dataset:
     return data[name]
 
 
-def _embedder(model: str | SplitEmbeddings) -> SplitEmbeddings:
+def _embedder(model: str | SplitEmbeddings, **encoder_options) -> SplitEmbeddings:
     """Split embeddings of a model given as a spec string (see `bioscan_hf.embedding`) or already loaded."""
     if isinstance(model, SplitEmbeddings):
         return model
     try:
-        return SplitEmbeddings(load_encoder(model))
+        return SplitEmbeddings(load_encoder(model, **encoder_options))
     except EncoderError as err:
         raise EvaluationError(str(err)) from None
 
@@ -91,26 +91,48 @@ def linear_task(data: datasets.DatasetDict, model: str | SplitEmbeddings) -> dic
 
 
 def cluster_task(
-    data: datasets.DatasetDict, model: str | SplitEmbeddings, seed: int = 0, also: Sequence[str] = ()
+    data: datasets.DatasetDict,
+    model: str | SplitEmbeddings,
+    seed: int = 0,
+    also: Sequence[str | SplitEmbeddings] = (),
+    modality: str | None = None,
 ) -> tuple[dict[str, float], dict]:
     """Zero-shot clustering of test + test_unseen; returns (AMI per rank, material for the plots).
 
-    With `also`, the embeddings of those models are z-scored and concatenated with `model`'s.
+    Each model embeds its default modality (barcodes when it has a DNA tower, else images; `modality`
+    overrides it for `model`). With `also`, the embeddings of those models are z-scored per dimension
+    and concatenated with `model`'s (Table A16: image × DNA). Images come from `data` (an image config);
+    records whose image does not decode are left out and counted in `cluster_undecodable_images`.
     """
     names = [s for s in ("test", "test_unseen") if s in data and data[s].num_rows]
     if not names:
         raise EvaluationError("the dataset has no test or test_unseen records to cluster")
     records = datasets.concatenate_datasets([data[s] for s in names])
     embedders = [_embedder(model), *(_embedder(other) for other in also)]
-    per_model = [np.concatenate([e.dna(data, s) for s in names]) for e in embedders]
+    modalities = [modality or embedders[0].default_modality(), *(e.default_modality() for e in embedders[1:])]
+    keep = np.ones(len(records), dtype=bool)
+    per_model = []
+    for embedder, kind in zip(embedders, modalities):
+        try:
+            if kind == "image":
+                parts = [embedder.images(data, s) for s in names]
+                per_model.append(np.concatenate([v for v, _ in parts]))
+                keep &= np.concatenate([ok for _, ok in parts])
+            else:
+                per_model.append(np.concatenate([embedder.dna(data, s) for s in names]))
+        except EncoderError as err:
+            raise EvaluationError(str(err)) from None
+    if not keep.any():
+        raise EvaluationError("no image of test or test_unseen could be decoded; nothing to cluster")
+    per_model = [vectors[keep] for vectors in per_model]
     vectors = combine(per_model) if also else per_model[0]
-    labels = {rank: rank_values(records, rank) for rank in CLUSTER_RANKS}
+    labels = {rank: list(np.array(rank_values(records, rank), dtype=object)[keep]) for rank in CLUSTER_RANKS}
     scores, _ = zero_shot_clustering(vectors, labels, seed=seed)
     plane = reduce_umap(vectors, seed=seed, n_components=2)
-    return {f"cluster_ami_{rank}": value for rank, value in scores.items()}, {
-        "plane": plane,
-        "order": labels["order"],
-    }
+    metrics = {f"cluster_ami_{rank}": value for rank, value in scores.items()}
+    if "image" in modalities:
+        metrics["cluster_undecodable_images"] = int((~keep).sum())
+    return metrics, {"plane": plane, "order": labels["order"]}
 
 
 def evaluate_dna(
@@ -121,10 +143,16 @@ def evaluate_dna(
     seed: int = 0,
     baselines: bool = False,
     cluster_also: Sequence[str] = (),
+    encoder_options: dict | None = None,
+    image_config: str = "cropped_256",
+    modality: str | None = None,
 ) -> dict[str, float]:
     """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs.
 
-    `cluster_also` names more models whose z-scored embeddings join `model`'s for clustering.
+    `cluster_also` names more models whose z-scored embeddings join `model`'s for clustering;
+    `encoder_options` (pooling, trust_remote_code, device, dtype) go to `load_encoder` for `model`.
+    Image models (and `modality="image"`) cluster the images of `image_config`; knn and linear score
+    barcodes.
     """
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
@@ -134,13 +162,18 @@ def evaluate_dna(
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, float] = {}
     plots: dict = {}
-    embedder = model if model == "align" else _embedder(model)  # each split embedded once for all tasks
+    # each split embedded once for all tasks
+    embedder = model if model == "align" else _embedder(model, **(encoder_options or {}))
     if "knn" in tasks:
         metrics.update(knn_task(data, embedder))
     if "linear" in tasks:
         metrics.update(linear_task(data, embedder))
     if "cluster" in tasks:
-        scores, plots = cluster_task(data, embedder, seed, also=cluster_also)
+        shared = {k: v for k, v in (encoder_options or {}).items() if k != "pooling"}  # pooling is model-specific
+        also = [_embedder(other, **shared) for other in cluster_also]
+        kinds = [modality or embedder.default_modality(), *(e.default_modality() for e in also)]
+        cluster_data = load_prepared(dataset_dir, image_config) if "image" in kinds else data
+        scores, plots = cluster_task(cluster_data, embedder, seed, also=also, modality=modality)
         metrics.update(scores)
     if baselines:
         kmer6 = embedder if str(model) == "kmer6" else "kmer6"  # reuse the k-mer embeddings when scored already
