@@ -533,7 +533,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         description="Score any encoder (a BarcodeBERT folder, hf:PATH_OR_ID, kmer6 …) or alignment (align) on a "
         "prepared dataset: knn (1-NN genus etc.: keys train, queries test_unseen), linear (linear "
         "probe, species, train → test), cluster (UMAP 50 → Ward → AMI per rank on test + "
-        "test_unseen), baselines (1-NN of kmer6 and alignment), all. Or score a CLIBD folder: "
+        "test_unseen), baselines (1-NN genus of kmer6 and alignment; closed-world alignment species, "
+        "test → train), all. Or score a CLIBD folder: "
         "retrieval (keys train + key_unseen, queries test / test_unseen; top-1/3/5 micro and macro "
         "at order..species for DNA→DNA, image→image, image→DNA and image+DNA; seen, unseen, harmonic "
         "mean; beside the no-alignment baseline). Writes OUT/metrics.json, a markdown report and plots.",
@@ -561,6 +562,17 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "--config",
         default="cropped_256",
         help="the image config for retrieval and for clustering images (default cropped_256)",
+    )
+    p.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="knn/linear/baselines: score on test / test_unseen, or on val / val_unseen for model selection",
+    )
+    p.add_argument(
+        "--one-sample-per-barcode",
+        action="store_true",
+        help="keep one record per distinct barcode in every split (the paper's Fig. A11 protocol)",
     )
     p.add_argument(
         "--modality",
@@ -591,6 +603,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
             encoder_options=_encoder_options(args),
             image_config=args.config,
             modality=args.modality,
+            split=args.split,
+            one_sample_per_barcode=args.one_sample_per_barcode,
         )
         for name, value in metrics.items():
             print(f"{name:45s} {value:.4f}" if isinstance(value, float) else f"{name:45s} {value}")

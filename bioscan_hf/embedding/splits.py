@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import datasets
 import numpy as np
 
@@ -30,8 +32,19 @@ class SplitEmbeddings:
         records = self._records(data, split)
         key = (records._fingerprint, "dna")  # the same split of two configs may hold different records
         if key not in self._cache:
-            self._cache[key] = self.encoder.embed_dna(records["dna_barcode"])
+            self._cache[key] = self.embed_distinct(records["dna_barcode"])
         return self._cache[key]
+
+    def barcode_ids(self, data: datasets.DatasetDict, split: str) -> list[str]:
+        """A split's barcodes as the encoder reads them: records with equal ids have equal embeddings."""
+        return self.encoder.prepare_barcodes(self._records(data, split)["dna_barcode"])
+
+    def embed_distinct(self, barcodes: Sequence[str]) -> np.ndarray:
+        """Embeddings of `barcodes`, each distinct barcode embedded once (BOLD exports repeat about half)."""
+        ids = self.encoder.prepare_barcodes(barcodes)
+        position: dict[str, int] = {}
+        inverse = [position.setdefault(b, len(position)) for b in ids]
+        return self.encoder.embed_dna(list(position))[inverse]
 
     def images(self, data: datasets.DatasetDict, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of a split's images and the mask of those that decoded (see `Encoder.undecodable`)."""

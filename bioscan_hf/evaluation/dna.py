@@ -23,7 +23,7 @@ from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
 from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clustering
-from bioscan_hf.evaluation.knn import EvaluationError, knn_probe, micro_macro_accuracy
+from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe, micro_macro_accuracy
 from bioscan_hf.evaluation.probes import linear_probe
 
 TASKS = ("knn", "linear", "cluster")
@@ -53,13 +53,27 @@ def _embedder(model: str | SplitEmbeddings, **encoder_options) -> SplitEmbedding
         raise EvaluationError(str(err)) from None
 
 
-def knn_task(data: datasets.DatasetDict, model: str | SplitEmbeddings, prefix: str = "knn") -> dict[str, float]:
-    """1-NN: keys `train`, queries `test_unseen`, at order, family and genus."""
-    keys, queries = _split(data, "train"), _split(data, "test_unseen")
+#: Which splits a probe reads: keys/train and queries/test, for the final scores or for model selection.
+PROBE_SPLITS = {
+    "test": {"knn": ("train", "test_unseen"), "linear": ("train", "test")},
+    "val": {"knn": ("train", "val_unseen"), "linear": ("train", "val")},
+}
+
+
+def _nearest_key_scores(
+    data: datasets.DatasetDict,
+    model: str | SplitEmbeddings,
+    key_split: str,
+    query_split: str,
+    ranks: Sequence[str],
+    prefix: str,
+) -> dict[str, float]:
+    """Micro/macro accuracy per rank of each query labelled as its nearest key (alignment or embeddings)."""
+    keys, queries = _split(data, key_split), _split(data, query_split)
     metrics: dict[str, float] = {}
     if model == "align":
         best, _ = alignment_nearest(keys["dna_barcode"], queries["dna_barcode"])
-        for rank in KNN_RANKS:
+        for rank in ranks:
             key_labels, query_labels = np.array(rank_values(keys, rank), object), rank_values(queries, rank)
             labelled = [i for i, v in enumerate(query_labels) if v is not None]
             micro, macro = micro_macro_accuracy(
@@ -68,26 +82,67 @@ def knn_task(data: datasets.DatasetDict, model: str | SplitEmbeddings, prefix: s
             metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = micro, macro
         return metrics
     embed = _embedder(model)
-    key_vectors, query_vectors = embed.dna(data, "train"), embed.dna(data, "test_unseen")
-    for rank in KNN_RANKS:
-        result = knn_probe(key_vectors, rank_values(keys, rank), query_vectors, rank_values(queries, rank))
+    key_vectors, query_vectors = embed.dna(data, key_split), embed.dna(data, query_split)
+    key_ids, query_ids = embed.barcode_ids(data, key_split), embed.barcode_ids(data, query_split)
+    for rank in ranks:
+        result = knn_probe(
+            key_vectors,
+            rank_values(keys, rank),
+            query_vectors,
+            rank_values(queries, rank),
+            key_ids=key_ids,
+            query_ids=query_ids,
+        )
         metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = result["micro"], result["macro"]
         if rank == "genus":
             metrics[f"{prefix}_genus_queries_of_absent_classes"] = result["queries_of_absent_classes"]
     return metrics
 
 
-def linear_task(data: datasets.DatasetDict, model: str | SplitEmbeddings) -> dict[str, float]:
-    """Linear probe: logistic regression on frozen `train` embeddings, scored on `test` species."""
-    train, test = _split(data, "train"), _split(data, "test")
+def knn_task(
+    data: datasets.DatasetDict, model: str | SplitEmbeddings, prefix: str = "knn", split: str = "test"
+) -> dict[str, float]:
+    """1-NN: keys `train`, queries `test_unseen` (`val_unseen` with split="val"), at order, family, genus.
+
+    Each distinct barcode is embedded and searched once, and its prediction expanded back to its
+    records: the same predictions as searching every record.
+    """
+    key_split, query_split = PROBE_SPLITS[split]["knn"]
+    return _nearest_key_scores(data, model, key_split, query_split, KNN_RANKS, prefix)
+
+
+def closed_world_task(
+    data: datasets.DatasetDict, model: str | SplitEmbeddings, prefix: str = "closed", split: str = "test"
+) -> dict[str, float]:
+    """Closed-world 1-NN species accuracy: keys `train`, queries `test` (seen species; `val` with
+    split="val"). With `align`, the paper's BLAST column of Table 4."""
+    key_split, query_split = PROBE_SPLITS[split]["linear"]
+    return _nearest_key_scores(data, model, key_split, query_split, ("species",), prefix)
+
+
+def linear_task(data: datasets.DatasetDict, model: str | SplitEmbeddings, split: str = "test") -> dict[str, float]:
+    """Linear probe: logistic regression on frozen `train` embeddings, scored on `test` (or `val`) species."""
+    train_split, test_split = PROBE_SPLITS[split]["linear"]
+    train, test = _split(data, train_split), _split(data, test_split)
     embed = _embedder(model)
     result = linear_probe(
-        embed.dna(data, "train"),
+        embed.dna(data, train_split),
         rank_values(train, "species"),
-        embed.dna(data, "test"),
+        embed.dna(data, test_split),
         rank_values(test, "species"),
     )
     return {"linear_species_micro": result["micro"], "linear_species_macro": result["macro"]}
+
+
+def one_per_barcode(data: datasets.DatasetDict) -> datasets.DatasetDict:
+    """Each split reduced to its first record of every distinct barcode (the paper's Fig. A11 protocol)."""
+    from bioscan_hf.data.barcodes import barcode_key
+
+    def first(split: datasets.Dataset) -> datasets.Dataset:
+        rows, _ = first_of_each([barcode_key(b) for b in split["dna_barcode"]])
+        return split.select(rows)
+
+    return datasets.DatasetDict({name: first(split) for name, split in data.items()})
 
 
 def cluster_task(
@@ -146,18 +201,25 @@ def evaluate_dna(
     encoder_options: dict | None = None,
     image_config: str = "cropped_256",
     modality: str | None = None,
+    split: str = "test",
+    one_sample_per_barcode: bool = False,
 ) -> dict[str, float]:
     """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs.
 
     `cluster_also` names more models whose z-scored embeddings join `model`'s for clustering;
     `encoder_options` (pooling, trust_remote_code, device, dtype) go to `load_encoder` for `model`.
     Image models (and `modality="image"`) cluster the images of `image_config`; knn and linear score
-    barcodes.
+    barcodes. `split="val"` scores the probes on val / val_unseen (model selection, Table A15);
+    `one_sample_per_barcode` keeps one record per distinct barcode in every split (Fig. A11).
     """
+    if split not in PROBE_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(PROBE_SPLITS)}, not {split!r}")
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
     data = load_prepared(dataset_dir)
+    if one_sample_per_barcode:
+        data = one_per_barcode(data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, float] = {}
@@ -165,27 +227,45 @@ def evaluate_dna(
     # each split embedded once for all tasks
     embedder = model if model == "align" else _embedder(model, **(encoder_options or {}))
     if "knn" in tasks:
-        metrics.update(knn_task(data, embedder))
+        metrics.update(knn_task(data, embedder, split=split))
     if "linear" in tasks:
-        metrics.update(linear_task(data, embedder))
+        metrics.update(linear_task(data, embedder, split=split))
     if "cluster" in tasks:
         shared = {k: v for k, v in (encoder_options or {}).items() if k != "pooling"}  # pooling is model-specific
         also = [_embedder(other, **shared) for other in cluster_also]
         kinds = [modality or embedder.default_modality(), *(e.default_modality() for e in also)]
-        cluster_data = load_prepared(dataset_dir, image_config) if "image" in kinds else data
+        cluster_data = data
+        if "image" in kinds:
+            cluster_data = load_prepared(dataset_dir, image_config)
+            cluster_data = one_per_barcode(cluster_data) if one_sample_per_barcode else cluster_data
         scores, plots = cluster_task(cluster_data, embedder, seed, also=also, modality=modality)
         metrics.update(scores)
     if baselines:
         kmer6 = embedder if str(model) == "kmer6" else "kmer6"  # reuse the k-mer embeddings when scored already
-        metrics.update(knn_task(data, kmer6, prefix="baseline_kmer6_knn"))
-        metrics.update(knn_task(data, "align", prefix="baseline_align_knn"))
-    write_outputs(out, model, metrics, plots)
+        metrics.update(knn_task(data, kmer6, prefix="baseline_kmer6_knn", split=split))
+        metrics.update(knn_task(data, "align", prefix="baseline_align_knn", split=split))
+        metrics.update(closed_world_task(data, "align", prefix="baseline_align_closed", split=split))
+    run = {
+        "protocol": "dna",
+        "model": str(model),
+        "concat_models": [str(m) for m in cluster_also],
+        "tasks": list(tasks) + (["baselines"] if baselines else []),
+        "split": split,
+        "one_sample_per_barcode": one_sample_per_barcode,
+        "modality": modality or ("dna" if model == "align" else embedder.default_modality()),
+        "encoder_options": encoder_options or {},
+        "dataset": str(dataset_dir),
+    }
+    write_outputs(out, model, metrics, plots, run)
     return metrics
 
 
-def write_outputs(out: Path, model: str, metrics: dict[str, float], plots: dict) -> None:
-    """metrics.json (flat), metrics.md and the plots a person would rather look at."""
+def write_outputs(out: Path, model: str, metrics: dict[str, float], plots: dict, run: dict | None = None) -> None:
+    """metrics.json (flat), run.json (what was scored, how: read by `bioscan-hf tables`), metrics.md and
+    the plots a person would rather look at."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if run is not None:
+        (out / "run.json").write_text(json.dumps(run, indent=2))
     rows = [{"metric": k, "value": v} for k, v in metrics.items()]
     (out / "metrics.md").write_text(f"# DNA evaluation of `{model}`\n\n{markdown_table(rows)}\n")
     import matplotlib

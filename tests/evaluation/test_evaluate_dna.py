@@ -70,3 +70,34 @@ def test_concat_model_reaches_the_clustering(prepared: Path, monkeypatch: pytest
     expected = combine([np.concatenate([e.embed_dna(data[s]["dna_barcode"]) for s in names]) for e in (six, four)])
     assert seen["vectors"].shape[1] == 4**6 + 4**4
     np.testing.assert_allclose(seen["vectors"], expected, rtol=1e-5)
+
+
+def test_val_split_one_sample_per_barcode_and_closed_world_alignment(prepared: Path, tmp_path: Path) -> None:
+    from bioscan_hf.data.barcodes import barcode_key
+    from bioscan_hf.data.publish import load_prepared
+    from bioscan_hf.evaluation.baselines import alignment_nearest
+    from bioscan_hf.evaluation.dna import closed_world_task, one_per_barcode, rank_values
+    from bioscan_hf.evaluation.knn import micro_macro_accuracy
+
+    args = ["evaluate", "baselines", "--dataset", str(prepared), "--split", "val", "--one-sample-per-barcode"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["split"] == "val" and run["one_sample_per_barcode"] and run["model"] == "kmer6"
+    data = one_per_barcode(load_prepared(prepared))
+    for name, split in data.items():  # one record per barcode, the first of each
+        keys = [barcode_key(b) for b in split["dna_barcode"]]
+        assert len(keys) == len(set(keys)), name
+    # the closed-world column, computed by hand: val queries labelled as their nearest train barcode
+    best, _ = alignment_nearest(data["train"]["dna_barcode"], data["val"]["dna_barcode"])
+    truth = np.array(rank_values(data["val"], "species"), dtype=object)
+    keys = np.array(rank_values(data["train"], "species"), dtype=object)
+    labelled = truth != None  # noqa: E711 (elementwise)
+    micro, macro = micro_macro_accuracy(keys[best][labelled].astype(str), truth[labelled].astype(str))
+    assert metrics["baseline_align_closed_species_micro"] == pytest.approx(micro)
+    assert metrics["baseline_align_closed_species_macro"] == pytest.approx(macro)
+    assert closed_world_task(data, "align", split="val") == {
+        "closed_species_micro": pytest.approx(micro),
+        "closed_species_macro": pytest.approx(macro),
+    }
+    assert "knn_genus_micro" not in metrics and 0.0 <= metrics["baseline_kmer6_knn_genus_micro"] <= 1.0

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bioscan_hf.evaluation.knn import EvaluationError, knn_probe, micro_macro_accuracy, nearest_keys
+from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe, micro_macro_accuracy, nearest_keys
 
 
 def test_micro_vs_macro_with_imbalance() -> None:
@@ -84,3 +84,39 @@ def test_micro_macro_against_plain_python(pairs: list[tuple[int, int]]) -> None:
     for p, t in pairs:
         per_class.setdefault(t, []).append(p == t)
     assert macro == pytest.approx(sum(sum(v) / len(v) for v in per_class.values()) / len(per_class))
+
+
+def test_first_of_each() -> None:
+    first, inverse = first_of_each(["b", "a", "b", "c", "a"])
+    assert first.tolist() == [0, 1, 3] and inverse.tolist() == [0, 1, 0, 2, 1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 12),
+    st.integers(1, 12),
+    st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    st.lists(st.integers(0, 8), min_size=1, max_size=30),
+    st.integers(0, 2**16),
+)
+def test_searching_distinct_barcodes_predicts_what_searching_all_does(
+    n_key_ids: int, n_query_ids: int, key_ids: list[int], query_ids: list[int], seed: int
+) -> None:
+    """Equal ids carry equal vectors (as equal barcodes do); a barcode may hold several labels, some
+    records are unlabelled, and distinct ids may share a vector (ties go to the first key either way)."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.integers(-2, 3, size=(20, 3)).astype(np.float32)  # few distinct values: ties happen
+    vectors[(vectors == 0).all(axis=1)] = 1.0
+    key_ids = [i % n_key_ids for i in key_ids]
+    query_ids = [i % n_query_ids for i in query_ids]
+    keys, queries = vectors[key_ids], vectors[[10 + i for i in query_ids]]
+    labels = np.array([None, "x", "y", "z"], dtype=object)
+    key_labels = labels[rng.integers(0, 4, len(keys))]
+    query_labels = labels[rng.integers(1, 4, len(queries))]
+    if (key_labels == None).all():  # noqa: E711 (elementwise)
+        key_labels[0] = "x"
+    full = knn_probe(keys, key_labels, queries, query_labels)
+    distinct = knn_probe(keys, key_labels, queries, query_labels, key_ids=key_ids, query_ids=query_ids)
+    assert distinct["predicted"].tolist() == full["predicted"].tolist()
+    assert (distinct["micro"], distinct["macro"]) == (full["micro"], full["macro"])
+    assert distinct["n_searched_keys"] == len({i for i, label in zip(key_ids, key_labels) if label is not None})
