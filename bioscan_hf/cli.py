@@ -458,11 +458,11 @@ def _add_model_card(sub: argparse._SubParsersAction) -> None:
         if not config.is_file():
             raise FileNotFoundError(f"{args.model} has no config.json: not a saved model folder")
         if json.loads(config.read_text()).get("model_type") == "clibd":
-            from bioscan_hf.training.clibd import write_clibd_card
+            from bioscan_hf.cards import write_clibd_card
 
             path = write_clibd_card(args.model, args.repo_id, args.data_note, args.retrieval)
         else:
-            from bioscan_hf.training.barcodebert import write_barcodebert_card
+            from bioscan_hf.cards import write_barcodebert_card
 
             path = write_barcodebert_card(args.model, args.repo_id, args.data_note)
         print(f"card written to {path}")

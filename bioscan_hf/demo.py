@@ -11,18 +11,20 @@ from pathlib import Path
 
 import datasets
 
+from bioscan_hf.cards import write_clibd_card
 from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
-from bioscan_hf.data.report import markdown_table, plot_orders_per_split, rank_table, split_table
+from bioscan_hf.data.report import plot_orders_per_split, rank_table, split_table
 from bioscan_hf.data.sample import write_sample_release
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.dna import cluster_task, knn_task, linear_task
 from bioscan_hf.evaluation.retrieval import evaluate_retrieval
+from bioscan_hf.formatting import markdown_table
 from bioscan_hf.paths import runnable
 from bioscan_hf.presets import DEMO_STEPS
 from bioscan_hf.training.barcodebert import PRETRAIN_SPLITS, ModelShape, pretrain_barcodebert
-from bioscan_hf.training.clibd import train_clibd, write_clibd_card
+from bioscan_hf.training.clibd import train_clibd
 
 SYNTHETIC_NOTE = (
     "**Synthetic data.** The embedded sample is generated: its barcodes evolve along a made-up taxonomy and "

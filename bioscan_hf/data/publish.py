@@ -25,6 +25,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError, file_key, release_summary
+from bioscan_hf.data.prepared import COMPLETE_MARKER, completed_configs
 from bioscan_hf.data.release import (
     CONFIGS,
     DamagedReleaseError,
@@ -38,7 +39,6 @@ from bioscan_hf.data.release import (
 from bioscan_hf.hub import upload_folder
 from bioscan_hf.paths import user_path
 
-COMPLETE_MARKER = "_complete.json"
 #: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
 OUTPUT_VERSION = 2
 DEFAULT_MAX_SHARD_SIZE = "500MB"
@@ -265,17 +265,6 @@ def _build_config(
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def completed_configs(out: str | os.PathLike) -> dict[str, dict]:
-    """The finished configs of a prepared folder, in the canonical order, with their markers."""
-    out = Path(out)
-    done = {}
-    for name in CONFIGS:
-        marker = out / "data" / name / COMPLETE_MARKER
-        if marker.exists():
-            done[name] = json.loads(marker.read_text())
-    return done
-
-
 def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m", warnings: list[str] = ()) -> Path:
     """Write README.md with YAML `configs` (data_files per split) and `dataset_info` per config; records
     skipped and `warnings` (row counts that disagree) are stated in the card's text."""
@@ -344,13 +333,3 @@ def push(folder: str | os.PathLike, repo_id: str, token: str | None = None, priv
         ignore_patterns=[".staging/*", ".staging/**"],
         message="Upload BIOSCAN-5M prepared with bioscan-hf",
     )
-
-
-def load_prepared(folder: str | os.PathLike, config: str = "metadata") -> datasets.DatasetDict:
-    """Open a config of a prepared dataset folder with `load_dataset` (clear error if it is not one)."""
-    folder = user_path(folder)
-    if not (folder / "README.md").exists() or not completed_configs(folder):
-        raise FileNotFoundError(f"{folder} is not a prepared dataset folder; run `bioscan-hf prepare` first")
-    if config not in completed_configs(folder):
-        raise ValueError(f"{folder} has no {config!r} config; it has {', '.join(completed_configs(folder))}")
-    return datasets.load_dataset(str(folder), config)

@@ -38,26 +38,6 @@ def rank_table(data: datasets.DatasetDict) -> list[dict]:
     return rows
 
 
-def markdown_table(rows: list[dict]) -> str:
-    """A list of same-keyed dicts as a markdown table (floats as percentages)."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-
-    def fmt(value) -> str:
-        return (
-            f"{100 * value:.1f}%"
-            if isinstance(value, float)
-            else f"{value:,}"
-            if isinstance(value, int)
-            else str(value)
-        )
-
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def plot_orders_per_split(data: datasets.DatasetDict, path: str | Path) -> Path:
     """A stacked bar chart of records per split coloured by insect order; saved as PNG."""
     import matplotlib

@@ -17,14 +17,14 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from bioscan_hf.data.publish import load_prepared
-from bioscan_hf.data.report import markdown_table
+from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
 from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clustering
 from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe, micro_macro_accuracy
 from bioscan_hf.evaluation.probes import linear_probe
+from bioscan_hf.formatting import markdown_table
 
 TASKS = ("knn", "linear", "cluster")
 KNN_RANKS = ("order", "family", "genus")

@@ -10,20 +10,16 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import datasets
 import numpy as np
-import torch
 from transformers import set_seed
 
-from bioscan_hf.data.publish import load_prepared
-from bioscan_hf.hub import read_metrics, render_model_card
+from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import (
     BarcodeBertConfig,
     BarcodeBertForMaskedLM,
     BarcodeBertForSequenceClassification,
-    BarcodeBertModel,
     KmerTokenizerFast,
 )
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
@@ -178,20 +174,3 @@ def finetune_barcodebert(
         accuracies = {k: v for k, v in run.metrics.items() if k.endswith("accuracy")}
         (run.model_dir / "metrics.json").write_text(json.dumps(accuracies, indent=2))
     return run
-
-
-def write_barcodebert_card(
-    model_dir: str | os.PathLike, repo_id: str, data_note: str, metrics: dict[str, float] | None = None
-) -> Path:
-    """Render `model_cards/barcodebert.md` for a saved model into `model_dir/README.md`."""
-    config = BarcodeBertConfig.from_pretrained(model_dir)
-    with torch.device("meta"):  # the parameter count needs the shapes, not the weights
-        model = BarcodeBertModel(config)
-    config = config.to_dict()
-    metrics = read_metrics(model_dir) if metrics is None else metrics
-    card = render_model_card(
-        "barcodebert", config, metrics, repo_id, data_note, n_parameters=f"{model.num_parameters():,}"
-    )
-    path = Path(model_dir) / "README.md"
-    card.save(path)
-    return path

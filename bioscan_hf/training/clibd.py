@@ -24,7 +24,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from bioscan_hf.data.images import ImageDecodeError, decode_image
-from bioscan_hf.data.publish import load_prepared
+from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
 from bioscan_hf.models.clibd.processing_clibd import TEXT_RANKS, ClibdProcessor, build_taxonomy_tokenizer, taxonomy_text
@@ -262,46 +262,6 @@ def train_clibd(
         summary["undecodable_images"] = len(reported)
         (run.model_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return run
-
-
-def write_clibd_card(
-    model_dir: str | os.PathLike, repo_id: str, data_note: str, retrieval_dir: str | os.PathLike | None = None
-) -> Path:
-    """Render `model_cards/clibd.md` for a saved CLIBD into `model_dir/README.md`, with the retrieval
-    table of `evaluate retrieval`'s output folder when given."""
-    from bioscan_hf.data.report import markdown_table
-    from bioscan_hf.evaluation.retrieval import retrieval_rows
-    from bioscan_hf.hub import render_model_card
-
-    model_dir = Path(model_dir)
-    config = ClibdConfig.from_pretrained(model_dir)
-    with torch.device("meta"):  # the parameter count needs the shapes, not the weights
-        n_parameters = ClibdModel(config).num_parameters()
-    metrics, results = {}, "No retrieval evaluation was recorded for this checkpoint."
-    if retrieval_dir is not None:
-        metrics = json.loads((Path(retrieval_dir) / "metrics.json").read_text())
-        results = markdown_table(retrieval_rows(metrics, "macro"))
-    headline = {k: v for k, v in metrics.items() if not k.startswith("baseline_") and "_top1_macro_hm" in k}
-    training = model_dir / "training.json"
-    summary = json.loads(training.read_text()) if training.is_file() else {}
-    card = render_model_card(
-        "clibd",
-        config.to_dict(),
-        headline,
-        repo_id,
-        data_note,
-        results=results,
-        n_parameters=f"{n_parameters:,}",
-        dna_k_mer=config.dna_config.k_mer,
-        dna_layers=config.dna_config.num_hidden_layers,
-        dna_hidden=config.dna_config.hidden_size,
-        text_layers=config.text_config.num_hidden_layers,
-        text_hidden=config.text_config.hidden_size,
-        training=", ".join(f"{k}: {v}" for k, v in summary.items()) or "not recorded",
-    )
-    path = model_dir / "README.md"
-    card.save(path)
-    return path
 
 
 def save_trained(model: ClibdModel | PeftModel, run: TrainingRun) -> None:

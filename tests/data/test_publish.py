@@ -13,7 +13,8 @@ import pytest
 
 from bioscan_hf.data.builder import Bioscan5M
 from bioscan_hf.data.metadata import read_metadata
-from bioscan_hf.data.publish import COMPLETE_MARKER, PrepareError, plan_configs, prepare, push
+from bioscan_hf.data.prepared import COMPLETE_MARKER
+from bioscan_hf.data.publish import PrepareError, plan_configs, prepare, push
 from bioscan_hf.data.release import CONFIGS, MANIFEST_NAME, MissingImageError, available_configs, find_metadata
 from bioscan_hf.data.schema import METADATA_CSV_PATH, METADATA_ZIP_NAME, SPLITS
 

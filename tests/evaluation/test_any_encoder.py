@@ -26,7 +26,7 @@ def test_hf_dna_model_through_knn_linear_and_cluster(prepared: Path, tmp_path: P
     for key in ("knn_genus_micro", "linear_species_macro", "baseline_align_knn_genus_micro"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert -1.0 <= metrics["cluster_ami_genus"] <= 1.0  # adjusted for chance: a random model may score below 0
-    from bioscan_hf.data.publish import load_prepared
+    from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.embedding import load_encoder
     from bioscan_hf.evaluation.dna import KNN_RANKS, rank_values
     from bioscan_hf.evaluation.knn import knn_probe
@@ -64,7 +64,7 @@ def test_image_encoder_clusters_images_and_concatenates_with_dna(
     both = tmp_path / "both"
     args = ["evaluate", "cluster", "--dataset", str(prepared), "--model", spec, "--concat-model", "kmer4"]
     assert main([*args, "--out", str(both)]) == 0
-    from bioscan_hf.data.publish import load_prepared
+    from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.embedding import load_encoder
     from bioscan_hf.evaluation.clustering import combine
 

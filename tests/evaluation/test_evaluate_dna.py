@@ -51,7 +51,7 @@ def test_cluster_on_concatenated_embeddings(prepared: Path, tmp_path: Path) -> N
 
 def test_concat_model_reaches_the_clustering(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--concat-model` z-scores both models' embeddings and clusters their concatenation (not one alone)."""
-    from bioscan_hf.data.publish import load_prepared
+    from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.evaluation import dna
     from bioscan_hf.evaluation.clustering import combine
 
@@ -74,7 +74,7 @@ def test_concat_model_reaches_the_clustering(prepared: Path, monkeypatch: pytest
 
 def test_val_split_one_sample_per_barcode_and_closed_world_alignment(prepared: Path, tmp_path: Path) -> None:
     from bioscan_hf.data.barcodes import barcode_key
-    from bioscan_hf.data.publish import load_prepared
+    from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.evaluation.baselines import alignment_nearest
     from bioscan_hf.evaluation.dna import closed_world_task, one_per_barcode, rank_values
     from bioscan_hf.evaluation.knn import micro_macro_accuracy

@@ -16,7 +16,7 @@ import faiss
 import pytest
 from PIL import Image
 
-from bioscan_hf.data.publish import load_prepared
+from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.search import QueryError, Searcher, build_index, parse_dna_query, parse_dna_records
 
 APP = Path(__file__).resolve().parents[2] / "spaces" / "bioscan-retrieval" / "app.py"

@@ -171,7 +171,7 @@ def test_two_processes_with_accelerate(prepared: Path, tmp_path: Path) -> None:
     assert state["global_step"] == 6
     assert state["train_batch_size"] == 8
     # 6 steps × 8 per process × 2 processes: twice the epoch fraction one process would cover
-    from bioscan_hf.data.publish import load_prepared
+    from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.training.barcodebert import unique_barcodes
 
     total = len(unique_barcodes(load_prepared(prepared)))

@@ -13,7 +13,7 @@ from peft import PeftModel, get_peft_model
 from transformers import AutoModel, BertConfig, BertModel
 
 from bioscan_hf.cli import main
-from bioscan_hf.data.publish import load_prepared
+from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertForMaskedLM, KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
 from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
