@@ -21,6 +21,10 @@ EPILOG = """examples:
   bioscan-hf finetune --dataset bioscan-5m --model bb-pretrain/final --out bb-species
   bioscan-hf train-clibd --dataset bioscan-5m --dna-model bb-pretrain/final --out clibd
   bioscan-hf evaluate retrieval --dataset bioscan-5m --model clibd/final --out clibd-eval
+  bioscan-hf evaluate all --dataset bioscan-5m --model hf:path/to/DNABERT-2 --trust-remote-code --out dnabert2
+  bioscan-hf evaluate cluster --dataset bioscan-5m --model timm:vit_base_patch16_224:vit.safetensors \\
+      --concat-model bb-pretrain/final --out vit+bb
+  bioscan-hf tables bb-eval dnabert2 vit+bb clibd-eval --out tables
 """
 
 
@@ -624,6 +628,31 @@ def _run_retrieval(args: argparse.Namespace) -> None:
     print(f"written to {args.out}/metrics.json, retrieval.md and retrieval.png")
 
 
+def _add_tables(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tables",
+        help="lay evaluation runs out as the paper's tables (Markdown + CSV), published numbers beside",
+        description="Read the metrics.json and run.json of evaluation runs (the --out folders of `bioscan-hf "
+        "evaluate`, a finetune's OUT/final) and write the paper's layouts into OUT: Table 4 (fine-tuned / "
+        "linear probe / 1-NN genus per encoder), the Table A15 grid (runs scored with --split val, by k and "
+        "layers-heads), Fig. 6 / Table A16 (AMI per rank per encoder, the image × DNA concatenation grid, "
+        "ami_by_rank.png) and Table 5 (CLIBD retrieval runs side by side), each as .md and .csv, plus "
+        "OUT/tables.md with all of them.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="evaluation output folders (metrics.json inside)")
+    p.add_argument("--out", required=True, help="folder for the tables")
+    p.add_argument("--average", choices=("macro", "micro"), default="macro", help="Table 5's averaging")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.evaluation.tables import write_tables
+
+        path = write_tables(args.runs, args.out, average=args.average)
+        print(path.read_text())
+        print(f"written to {path} (and one .md + .csv per table beside it)")
+
+    p.set_defaults(func=run)
+
+
 def _add_index(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "index",
@@ -727,6 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_model_card,
         _add_push_model,
         _add_evaluate,
+        _add_tables,
         _add_index,
         _add_push_space,
     ):

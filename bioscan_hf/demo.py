@@ -16,10 +16,9 @@ from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import plot_orders_per_split, rank_table, split_table
 from bioscan_hf.data.sample import write_sample_release
-from bioscan_hf.embedding import load_encoder
-from bioscan_hf.embedding.splits import SplitEmbeddings
-from bioscan_hf.evaluation.dna import cluster_task, knn_task, linear_task
+from bioscan_hf.evaluation.dna import evaluate_dna
 from bioscan_hf.evaluation.retrieval import evaluate_retrieval
+from bioscan_hf.evaluation.tables import write_tables
 from bioscan_hf.formatting import markdown_table
 from bioscan_hf.paths import runnable
 from bioscan_hf.presets import DEMO_STEPS
@@ -56,7 +55,7 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     notes = []
-    steps = 3 + bool(pretrain_steps) + bool(pretrain_steps and clibd_steps and not bold)
+    steps = 3 + 2 * bool(pretrain_steps) + bool(pretrain_steps and clibd_steps and not bold)
     if release is not None:
         source, configs = Path(release), None
         print(f"[1/{steps}] using the release in {source}")
@@ -101,6 +100,19 @@ def run_demo(
                 f"[5/{steps}] aligning images with barcodes: a small CLIBD ({clibd_steps} steps), scored by retrieval"
             )
             sections += clibd_section(out, clibd_steps, seed, dna_model=out / "barcodebert" / "final")
+    runs = [out / "evaluation" / name for name in ("barcodebert", "kmer6") if (out / "evaluation" / name).is_dir()]
+    runs += [out / "retrieval"] if (out / "retrieval" / "run.json").is_file() else []
+    if runs:
+        print(f"[{steps}/{steps}] laying the runs out as the paper's tables in {out / 'tables'}")
+        tables = write_tables(runs, out / "tables")
+        sections += [
+            "## The paper's tables from these runs",
+            f"`bioscan-hf tables` over the evaluation folders ({', '.join(str(r) for r in runs)}) wrote "
+            f"`{tables}` (and a .csv per table beside it): Table 4, Fig. 6 / Table A16"
+            + (" and Table 5" if (out / "retrieval" / "run.json").is_file() else "")
+            + ", with the published numbers beside ours.",
+            tables.read_text().split("\n", 1)[1].replace("\n## ", "\n### "),
+        ]
     text = "\n\n".join(sections)
     path = out / "report.md"
     path.write_text(text + "\n")
@@ -140,28 +152,24 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
     )
     minutes = (time.perf_counter() - started) / 60
     losses = [entry["loss"] for entry in run.log_history if "loss" in entry]
-    rows = []
-    for name, model in (
-        ("BarcodeBERT (small, here)", str(run.model_dir)),
-        ("k-mer profile (k=6)", "kmer6"),
-        ("alignment (edlib)", "align"),
-    ):
-        embedder = (
-            model if model == "align" else SplitEmbeddings(load_encoder(model))
-        )  # each split embedded once per model
-        metrics = knn_task(data, embedder)
-        if model != "align":
-            metrics.update(linear_task(data, embedder))
-            metrics.update(cluster_task(data, embedder, seed)[0])
-        rows.append(
-            {
-                "model": name,
-                "1-NN genus micro": metrics["knn_genus_micro"],
-                "1-NN genus macro": metrics["knn_genus_macro"],
-                "linear probe species": metrics.get("linear_species_micro", "–"),
-                "clustering AMI species": metrics.get("cluster_ami_species", "–"),
-            }
+    # each model scored by `evaluate`, into its own run folder (read by the tables at the end)
+    bert = evaluate_dna(out / "dataset", run.model_dir, out / "evaluation" / "barcodebert", seed=seed, baselines=True)
+    kmer = evaluate_dna(out / "dataset", "kmer6", out / "evaluation" / "kmer6", seed=seed)
+    align = {k.removeprefix("baseline_align_"): v for k, v in bert.items() if k.startswith("baseline_align_knn")}
+    rows = [
+        {
+            "model": name,
+            "1-NN genus micro": metrics["knn_genus_micro"],
+            "1-NN genus macro": metrics["knn_genus_macro"],
+            "linear probe species": metrics.get("linear_species_micro", "–"),
+            "clustering AMI species": metrics.get("cluster_ami_species", "–"),
+        }
+        for name, metrics in (
+            ("BarcodeBERT (small, here)", bert),
+            ("k-mer profile (k=6)", kmer),
+            ("alignment (edlib)", align),
         )
+    ]
     (out / "dna_comparison.json").write_text(json.dumps(rows, indent=2))
     return [
         "## DNA embeddings: a small BarcodeBERT against model-free references",

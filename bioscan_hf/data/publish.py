@@ -28,6 +28,7 @@ from bioscan_hf.data.metadata import MetadataError, file_key, release_summary
 from bioscan_hf.data.prepared import COMPLETE_MARKER, completed_configs
 from bioscan_hf.data.release import (
     CONFIGS,
+    MANIFEST_NAME,
     DamagedReleaseError,
     MissingImageError,
     available_configs,
@@ -120,6 +121,8 @@ def prepare(
     counts = release_summary(metadata)["split_counts"]
     warning = row_count_check(release, sum(counts.values()))
     summary["warnings"] = [warning] if warning else []
+    if (release / MANIFEST_NAME).is_file():  # a generated release: its origin travels with the dataset
+        shutil.copy(release / MANIFEST_NAME, out / MANIFEST_NAME)
     for name in chosen:
         target = out / "data" / name
         fingerprint = config_fingerprint(release, name, on_missing_image)

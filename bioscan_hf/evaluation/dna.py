@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from bioscan_hf.data.prepared import load_prepared
+from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
@@ -255,6 +255,7 @@ def evaluate_dna(
         "modality": modality or ("dna" if model == "align" else embedder.default_modality()),
         "encoder_options": encoder_options or {},
         "dataset": str(dataset_dir),
+        "data_origin": data_origin(dataset_dir),
     }
     write_outputs(out, model, metrics, plots, run)
     return metrics

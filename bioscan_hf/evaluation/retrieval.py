@@ -19,7 +19,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from bioscan_hf.data.prepared import load_prepared
+from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.embedding import EncoderError
 from bioscan_hf.embedding.clibd import ClibdEncoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
@@ -170,6 +170,16 @@ def evaluate_retrieval(
         baseline = SplitEmbeddings(ClibdEncoder(baseline_dir))
         metrics.update({f"baseline_{k}": v for k, v in retrieval_metrics(data, baseline, queries).items()})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    run = {
+        "protocol": "retrieval",
+        "model": str(model_dir),
+        "baseline": str(baseline_dir) if baseline_dir is not None else None,
+        "queries": queries,
+        "config": config,
+        "dataset": str(dataset_dir),
+        "data_origin": data_origin(dataset_dir),
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=2))
     (out / "undecodable_images.json").write_text(json.dumps(undecodable, indent=2))
     (out / "retrieval.md").write_text(retrieval_report(metrics, model_dir, baseline_dir, undecodable))
     plot_retrieval(metrics, out / "retrieval.png")

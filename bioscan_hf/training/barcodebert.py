@@ -15,7 +15,7 @@ import datasets
 import numpy as np
 from transformers import set_seed
 
-from bioscan_hf.data.prepared import load_prepared
+from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.models.barcodebert import (
     BarcodeBertConfig,
     BarcodeBertForMaskedLM,
@@ -173,4 +173,11 @@ def finetune_barcodebert(
     if trainer.is_world_process_zero():
         accuracies = {k: v for k, v in run.metrics.items() if k.endswith("accuracy")}
         (run.model_dir / "metrics.json").write_text(json.dumps(accuracies, indent=2))
+        record = {
+            "protocol": "finetune",
+            "model": str(model_path),
+            "dataset": str(dataset_dir),
+            "data_origin": data_origin(dataset_dir),
+        }
+        (run.model_dir / "run.json").write_text(json.dumps(record, indent=2))
     return run
