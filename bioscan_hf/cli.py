@@ -574,6 +574,13 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="knn/linear/baselines: score on test / test_unseen, or on val / val_unseen for model selection",
     )
     p.add_argument(
+        "--probe",
+        choices=("lbfgs", "sgd"),
+        default="lbfgs",
+        help="linear probe solver: lbfgs (converged logistic regression, fits the paper's scale in memory) or "
+        "sgd (the paper's recipe: SGD lr 0.01, momentum 0.9, weight decay 1e-5)",
+    )
+    p.add_argument(
         "--one-sample-per-barcode",
         action="store_true",
         help="keep one record per distinct barcode in every split (the paper's Fig. A11 protocol)",
@@ -609,6 +616,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
             modality=args.modality,
             split=args.split,
             one_sample_per_barcode=args.one_sample_per_barcode,
+            probe=args.probe,
         )
         for name, value in metrics.items():
             print(f"{name:45s} {value:.4f}" if isinstance(value, float) else f"{name:45s} {value}")

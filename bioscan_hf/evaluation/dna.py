@@ -120,8 +120,11 @@ def closed_world_task(
     return _nearest_key_scores(data, model, key_split, query_split, ("species",), prefix)
 
 
-def linear_task(data: datasets.DatasetDict, model: str | SplitEmbeddings, split: str = "test") -> dict[str, float]:
-    """Linear probe: logistic regression on frozen `train` embeddings, scored on `test` (or `val`) species."""
+def linear_task(
+    data: datasets.DatasetDict, model: str | SplitEmbeddings, split: str = "test", method: str = "lbfgs"
+) -> dict[str, float]:
+    """Linear probe (`method`: lbfgs or the paper's sgd) on frozen `train` embeddings, scored on `test`
+    (or `val`) species."""
     train_split, test_split = PROBE_SPLITS[split]["linear"]
     train, test = _split(data, train_split), _split(data, test_split)
     embed = _embedder(model)
@@ -130,6 +133,7 @@ def linear_task(data: datasets.DatasetDict, model: str | SplitEmbeddings, split:
         rank_values(train, "species"),
         embed.dna(data, test_split),
         rank_values(test, "species"),
+        method=method,
     )
     return {"linear_species_micro": result["micro"], "linear_species_macro": result["macro"]}
 
@@ -203,6 +207,7 @@ def evaluate_dna(
     modality: str | None = None,
     split: str = "test",
     one_sample_per_barcode: bool = False,
+    probe: str = "lbfgs",
 ) -> dict[str, float]:
     """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs.
 
@@ -210,7 +215,8 @@ def evaluate_dna(
     `encoder_options` (pooling, trust_remote_code, device, dtype) go to `load_encoder` for `model`.
     Image models (and `modality="image"`) cluster the images of `image_config`; knn and linear score
     barcodes. `split="val"` scores the probes on val / val_unseen (model selection, Table A15);
-    `one_sample_per_barcode` keeps one record per distinct barcode in every split (Fig. A11).
+    `one_sample_per_barcode` keeps one record per distinct barcode in every split (Fig. A11); `probe`
+    picks the linear probe's solver (`bioscan_hf.evaluation.probes`).
     """
     if split not in PROBE_SPLITS:
         raise ValueError(f"split must be one of {', '.join(PROBE_SPLITS)}, not {split!r}")
@@ -229,7 +235,7 @@ def evaluate_dna(
     if "knn" in tasks:
         metrics.update(knn_task(data, embedder, split=split))
     if "linear" in tasks:
-        metrics.update(linear_task(data, embedder, split=split))
+        metrics.update(linear_task(data, embedder, split=split, method=probe))
     if "cluster" in tasks:
         shared = {k: v for k, v in (encoder_options or {}).items() if k != "pooling"}  # pooling is model-specific
         also = [_embedder(other, **shared) for other in cluster_also]
@@ -252,6 +258,7 @@ def evaluate_dna(
         "tasks": list(tasks) + (["baselines"] if baselines else []),
         "split": split,
         "one_sample_per_barcode": one_sample_per_barcode,
+        "probe": probe,
         "modality": modality or ("dna" if model == "align" else embedder.default_modality()),
         "encoder_options": encoder_options or {},
         "dataset": str(dataset_dir),
