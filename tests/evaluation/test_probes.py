@@ -70,7 +70,8 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
 
 def test_memory_stays_bounded_by_chunks_of_logits() -> None:
     """At 50,000 rows × 4,000 classes one float copy of all logits is 800 MB (and a solver holding logits,
-    probabilities and their gradient needs several); chunked, the fit adds a few chunks of 4,096 × 4,000 floats (~66 MB each; ~200 MB measured)."""
+    probabilities and their gradient needs several); chunked, the fit adds a few chunks of 4,096 × 4,000
+    floats (~66 MB each; ~200 MB measured)."""
     import subprocess
     import sys
 
