@@ -111,7 +111,10 @@ def run_demo(
             f"`{tables}` (and a .csv per table beside it): Table 4, Fig. 6 / Table A16"
             + (" and Table 5" if (out / "retrieval" / "run.json").is_file() else "")
             + ", with the published numbers beside ours.",
-            tables.read_text().split("\n", 1)[1].replace("\n## ", "\n### "),
+            tables.read_text()
+            .split("\n", 1)[1]
+            .replace("\n## ", "\n### ")
+            .replace("](ami_by_rank.png)", f"]({tables.parent.name}/ami_by_rank.png)"),
         ]
     text = "\n\n".join(sections)
     path = out / "report.md"

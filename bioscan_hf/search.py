@@ -23,10 +23,9 @@ import pandas as pd
 
 from bioscan_hf.data.barcodes import barcode_problem
 from bioscan_hf.data.images import ImageDecodeError, decode_image, thumbnail_jpeg
-from bioscan_hf.data.prepared import load_prepared
+from bioscan_hf.data.prepared import load_prepared, rank_values
 from bioscan_hf.embedding import load_encoder
-from bioscan_hf.evaluation.dna import rank_values
-from bioscan_hf.evaluation.knn import normalize
+from bioscan_hf.embedding.base import normalize
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode
 from bioscan_hf.paths import user_path
 

@@ -56,3 +56,9 @@ def data_origin(folder: str | os.PathLike) -> str:
 def origin_note(origin: str) -> str:
     """One sentence saying what results on data of `origin` mean."""
     return ORIGIN_NOTES.get(origin, f"data origin: {origin}")
+
+
+def rank_values(split: datasets.Dataset, rank: str) -> list[str | None]:
+    """A split's labels at `rank` as names (None where unlabelled)."""
+    names = split.features[rank].names
+    return [names[i] if i >= 0 else None for i in split[rank]]

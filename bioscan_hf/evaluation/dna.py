@@ -17,7 +17,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from bioscan_hf.data.prepared import data_origin, load_prepared
+from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
 from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
@@ -29,12 +29,6 @@ from bioscan_hf.formatting import markdown_table
 TASKS = ("knn", "linear", "cluster")
 KNN_RANKS = ("order", "family", "genus")
 CLUSTER_RANKS = ("class", "order", "family", "subfamily", "genus", "species", "dna_bin")
-
-
-def rank_values(split: datasets.Dataset, rank: str) -> list[str | None]:
-    """A split's labels at `rank` as names (None where unlabelled)."""
-    names = split.features[rank].names
-    return [names[i] if i >= 0 else None for i in split[rank]]
 
 
 def _split(data: datasets.DatasetDict, name: str) -> datasets.Dataset:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
+from bioscan_hf.embedding.base import normalize
+
 
 class EvaluationError(ValueError):
     """Inputs to a probe are unusable (NaN, empty, mismatched lengths, missing labels)."""
@@ -22,13 +24,6 @@ def check_embeddings(name: str, vectors: np.ndarray, labels: Sequence | None = N
         raise EvaluationError(f"{name}: {bad.sum()} row(s) contain NaN or inf, first at row {np.flatnonzero(bad)[0]}")
     if labels is not None and len(labels) != len(vectors):
         raise EvaluationError(f"{name}: {len(vectors)} embeddings but {len(labels)} labels")
-    return vectors
-
-
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """L2-normalised float32 copy (rows of zeros stay zero)."""
-    vectors = np.array(vectors, dtype=np.float32, copy=True)
-    faiss.normalize_L2(vectors)
     return vectors
 
 

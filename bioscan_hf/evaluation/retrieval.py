@@ -19,11 +19,10 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from bioscan_hf.data.prepared import data_origin, load_prepared
+from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
 from bioscan_hf.embedding import EncoderError
 from bioscan_hf.embedding.clibd import ClibdEncoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
-from bioscan_hf.evaluation.dna import rank_values
 from bioscan_hf.evaluation.knn import EvaluationError, micro_macro, nearest_keys
 from bioscan_hf.formatting import markdown_table
 

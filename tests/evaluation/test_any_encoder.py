@@ -26,9 +26,9 @@ def test_hf_dna_model_through_knn_linear_and_cluster(prepared: Path, tmp_path: P
     for key in ("knn_genus_micro", "linear_species_macro", "baseline_align_knn_genus_micro"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert -1.0 <= metrics["cluster_ami_genus"] <= 1.0  # adjusted for chance: a random model may score below 0
-    from bioscan_hf.data.prepared import load_prepared
+    from bioscan_hf.data.prepared import load_prepared, rank_values
     from bioscan_hf.embedding import load_encoder
-    from bioscan_hf.evaluation.dna import KNN_RANKS, rank_values
+    from bioscan_hf.evaluation.dna import KNN_RANKS
     from bioscan_hf.evaluation.knn import knn_probe
 
     data = load_prepared(prepared)  # the CLS pooling reached the scores: recompute 1-NN with it
