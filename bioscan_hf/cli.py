@@ -266,7 +266,9 @@ def _add_training_options(p: argparse.ArgumentParser, epochs: float, batch: int,
     p.add_argument("--epochs", type=float, default=epochs, help=f"training epochs (default {epochs})")
     p.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimizer steps (overrides epochs)")
     p.add_argument("--batch-size", type=int, default=batch, help=f"per-process batch size (default {batch})")
-    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of the OneCycle schedule (default {lr})")
+    p.add_argument(
+        "--lr", type=float, default=lr, help=f"learning rate: the OneCycle peak; the CNN's starting rate (default {lr})"
+    )
     p.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps (resume picks the last)")
     p.add_argument("--logging-steps", type=int, default=50, help="log the loss every N steps")
     p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
@@ -335,28 +337,67 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
 def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "finetune",
-        help="fine-tune BarcodeBERT for species classification with Trainer",
-        description="Fine-tune a BarcodeBERT checkpoint to classify species on train; report "
-        "micro and macro accuracy on val and test. Runs under `accelerate launch` too.",
+        help="fine-tune a DNA model (BarcodeBERT, any transformers model) for species with Trainer",
+        description="Fine-tune a DNA model to classify species on train — a BarcodeBERT folder, or "
+        "hf:PATH_OR_ID of any transformers model with a sequence-classification head (DNABERT-2, "
+        "Nucleotide Transformer …) — and report micro and macro accuracy on val and test "
+        "(OUT/final/metrics.json, read by `bioscan-hf tables`). Runs under `accelerate launch` too.",
     )
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--model", required=True, help="a BarcodeBERT folder (e.g. pretrain's OUT/final)")
+    p.add_argument("--model", required=True, help="a BarcodeBERT folder (e.g. pretrain's OUT/final) or hf:PATH_OR_ID")
+    p.add_argument(
+        "--trust-remote-code", action="store_true", help="let an hf: model run the code in its folder (DNABERT-2…)"
+    )
     p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
     _add_training_options(p, epochs=10, batch=128, lr=2e-4)
 
     def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.training.barcodebert import finetune_barcodebert
+        from bioscan_hf.training.species import finetune_species
 
-        result = finetune_barcodebert(
-            args.dataset, args.model, args.out, seed=args.seed, resume=not args.no_resume, **_training_overrides(args)
+        result = finetune_species(
+            args.dataset,
+            args.model,
+            args.out,
+            seed=args.seed,
+            resume=not args.no_resume,
+            trust_remote_code=args.trust_remote_code,
+            **_training_overrides(args),
         )
-        for split in ("val", "test"):
-            if f"{split}_accuracy" in result.metrics:
-                print(
-                    f"{split}: accuracy {result.metrics[f'{split}_accuracy']:.4f}, "
-                    f"macro accuracy {result.metrics[f'{split}_macro_accuracy']:.4f}"
-                )
-        print(f"model saved to {result.model_dir}")
+        _print_species_scores(result)
+
+    p.set_defaults(func=run)
+
+
+def _print_species_scores(result) -> None:
+    for split in ("val", "test"):
+        if f"{split}_accuracy" in result.metrics:
+            print(
+                f"{split}: accuracy {result.metrics[f'{split}_accuracy']:.4f}, "
+                f"macro accuracy {result.metrics[f'{split}_macro_accuracy']:.4f}"
+            )
+    print(f"model saved to {result.model_dir}")
+
+
+def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-cnn",
+        help="train the CNN baseline of Table 4 (one-hot barcodes) for species with Trainer",
+        description="Train the CNN baseline (BarcodeBERT's paper; BIOSCAN-5M Table 4): barcodes one-hot "
+        "over A C G T N, cut or padded to 660 bases, three convolution blocks, a 500-d embedding, a species "
+        "classifier; SGD (momentum 0.9) with the rate halved every 3 epochs. Reports val and test accuracy; "
+        "its 500-d features serve `bioscan-hf evaluate knn --model OUT/final`.",
+    )
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
+    p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
+    _add_training_options(p, epochs=12, batch=32, lr=0.005)
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.training.species import train_cnn
+
+        result = train_cnn(
+            args.dataset, args.out, seed=args.seed, resume=not args.no_resume, **_training_overrides(args)
+        )
+        _print_species_scores(result)
 
     p.set_defaults(func=run)
 
@@ -759,6 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_import_bold,
         _add_pretrain,
         _add_finetune,
+        _add_train_cnn,
         _add_train_clibd,
         _add_convert_barcodebert,
         _add_model_card,

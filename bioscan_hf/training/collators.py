@@ -104,7 +104,8 @@ class BarcodeMLMCollator(BatchSeeded):
 
 
 class BarcodeClassificationCollator(BatchSeeded):
-    """Classification batches: barcodes tokenized (no augmentation unless asked) plus integer labels."""
+    """Classification batches: barcodes tokenized (no augmentation unless asked; cut at `max_length`
+    tokens when given) plus integer labels."""
 
     def __init__(
         self,
@@ -113,18 +114,21 @@ class BarcodeClassificationCollator(BatchSeeded):
         random_offset: bool = False,
         seed: int = 42,
         column: str = "dna_barcode",
+        max_length: int | None = None,
     ) -> None:
         super().__init__(seed)
         self.tokenizer = tokenizer
         self.label_column = label_column
         self.random_offset = random_offset
         self.column = column
+        self.max_length = max_length
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         sequences = [e[self.column] for e in examples]
         if self.random_offset:
             sequences = random_offsets(sequences, self.tokenizer.k, self.generator_for(sequences))
-        batch = dict(self.tokenizer(sequences, padding=True, return_tensors="pt"))
+        cut = {"truncation": True, "max_length": self.max_length} if self.max_length else {}
+        batch = dict(self.tokenizer(sequences, padding=True, return_tensors="pt", **cut))
         if self.label_column in examples[0]:
             batch["labels"] = torch.tensor([e[self.label_column] for e in examples], dtype=torch.long)
         return batch

@@ -17,8 +17,9 @@ import torch
 from helpers import accelerate_two_processes
 
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
-from bioscan_hf.training.barcodebert import ModelShape, finetune_barcodebert, pretrain_barcodebert
+from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
 from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator, random_offsets
+from bioscan_hf.training.species import finetune_species
 
 TINY = ModelShape(k=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
 BIN = Path(sys.executable).parent
@@ -182,7 +183,7 @@ def test_finetune_reports_val_and_test(prepared: Path, tmp_path: Path) -> None:
     pretrained = pretrain_barcodebert(
         prepared, tmp_path / "pt", shape=TINY, max_steps=5, use_cpu=True, per_device_train_batch_size=16
     )
-    run = finetune_barcodebert(
+    run = finetune_species(
         prepared,
         pretrained.model_dir,
         tmp_path / "ft",

@@ -1,0 +1,74 @@
+"""Species classifiers through Trainer: the CNN baseline of Table 4 (architecture, one-hot input, its
+StepLR recipe, its 500-d features as an encoder) and fine-tuning any transformers DNA model (hf:)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import tiny_bert_dna
+
+from bioscan_hf.cli import main
+
+
+def test_cnn_one_hot_and_published_shape() -> None:
+    from bioscan_hf.models.cnn import BarcodeCnnConfig, BarcodeCnnModel, base_tokenizer
+
+    config = BarcodeCnnConfig()
+    assert config.flat_dim == 1840  # 16 channels × 23 positions × 5 bases: the original's `dim=1840`
+    model = BarcodeCnnModel(config)
+    tokens = base_tokenizer()(["ACGTN-x", "AC"], padding=True, return_tensors="pt")
+    encoded = model.one_hot(tokens["input_ids"].masked_fill(tokens["attention_mask"] == 0, 99))
+    assert encoded.shape == (2, 1, 660, 5)
+    assert encoded[0, 0, :7].tolist() == [
+        [1, 0, 0, 0, 0],
+        [0, 1, 0, 0, 0],
+        [0, 0, 1, 0, 0],
+        [0, 0, 0, 1, 0],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0],  # a gap: all zero, as in the original
+        [0, 0, 0, 0, 0],  # any other letter too
+    ]
+    assert encoded[1, 0, 2:].sum() == 0  # padding and the rest of the 660 positions: zero
+    long = base_tokenizer()(["A" * 700], return_tensors="pt", truncation=True)
+    assert long["input_ids"].shape[1] == 660
+
+
+def test_train_cnn_recipe_scores_and_features(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cnn"
+    args = ["train-cnn", "--dataset", str(prepared), "--out", str(out), "--epochs", "7", "--logging-steps", "1"]
+    assert main([*args, "--cpu"]) == 0
+    state = json.loads((out / "trainer_state.json").read_text())
+    rates = [entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry]
+    per_epoch = len(rates) // 7
+    assert rates[0] == pytest.approx(0.005)  # SGD at 0.005, halved every 3 epochs
+    assert rates[3 * per_epoch] == pytest.approx(0.0025) and rates[6 * per_epoch] == pytest.approx(0.00125)
+    metrics = json.loads((out / "final" / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and 0.0 <= metrics["val_macro_accuracy"] <= 1.0
+    assert json.loads((out / "final" / "run.json").read_text())["model"] == "cnn"
+    from bioscan_hf.embedding import load_encoder
+
+    encoder = load_encoder(out / "final", device="cpu")
+    vectors = encoder.embed_dna(["ACGTACGT", "ACGTACGTAAAA"], progress=False)
+    assert vectors.shape == (2, 500) and np.all(np.abs(vectors) <= 1)  # tanh features
+    knn = ["evaluate", "knn", "--dataset", str(prepared), "--model", str(out / "final"), "--out", str(tmp_path / "e")]
+    assert main(knn) == 0
+
+
+def test_finetune_any_transformers_dna_model(prepared: Path, tmp_path: Path) -> None:
+    model = tiny_bert_dna(tmp_path / "dnabert", max_length=1024)
+    out = tmp_path / "ft"
+    args = ["finetune", "--dataset", str(prepared), "--model", f"hf:{model}", "--out", str(out)]
+    assert main([*args, "--max-steps", "4", "--batch-size", "16", "--cpu"]) == 0
+    metrics = json.loads((out / "final" / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    from transformers import AutoModelForSequenceClassification
+
+    classifier = AutoModelForSequenceClassification.from_pretrained(out / "final")
+    assert type(classifier).__name__ == "BertForSequenceClassification"
+    assert classifier.config.num_labels == len(classifier.config.id2label) > 1
+    with torch.no_grad():
+        assert classifier(torch.tensor([[2, 5, 6, 3]])).logits.shape == (1, classifier.config.num_labels)
