@@ -22,7 +22,7 @@ from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
 from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clustering
-from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe, micro_macro_accuracy
+from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe_ranks, micro_macro_accuracy
 from bioscan_hf.evaluation.probes import linear_probe
 from bioscan_hf.formatting import markdown_table
 
@@ -76,17 +76,15 @@ def _nearest_key_scores(
             metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = micro, macro
         return metrics
     embed = _embedder(model)
-    key_vectors, query_vectors = embed.dna(data, key_split), embed.dna(data, query_split)
-    key_ids, query_ids = embed.barcode_ids(data, key_split), embed.barcode_ids(data, query_split)
-    for rank in ranks:
-        result = knn_probe(
-            key_vectors,
-            rank_values(keys, rank),
-            query_vectors,
-            rank_values(queries, rank),
-            key_ids=key_ids,
-            query_ids=query_ids,
-        )
+    results = knn_probe_ranks(  # one search over distinct barcodes serves every rank
+        embed.dna(data, key_split),
+        {rank: rank_values(keys, rank) for rank in ranks},
+        embed.dna(data, query_split),
+        {rank: rank_values(queries, rank) for rank in ranks},
+        key_ids=embed.barcode_ids(data, key_split),
+        query_ids=embed.barcode_ids(data, query_split),
+    )
+    for rank, result in results.items():
         metrics[f"{prefix}_{rank}_micro"], metrics[f"{prefix}_{rank}_macro"] = result["micro"], result["macro"]
         if rank == "genus":
             metrics[f"{prefix}_genus_queries_of_absent_classes"] = result["queries_of_absent_classes"]
@@ -98,8 +96,8 @@ def knn_task(
 ) -> dict[str, float]:
     """1-NN: keys `train`, queries `test_unseen` (`val_unseen` with split="val"), at order, family, genus.
 
-    Each distinct barcode is embedded and searched once, and its prediction expanded back to its
-    records: the same predictions as searching every record.
+    Each distinct barcode is embedded and searched once for all ranks, and its predictions expanded
+    back to its records: the same predictions as searching every record at each rank.
     """
     key_split, query_split = PROBE_SPLITS[split]["knn"]
     return _nearest_key_scores(data, model, key_split, query_split, KNN_RANKS, prefix)

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe, micro_macro_accuracy, nearest_keys
+from bioscan_hf.evaluation.knn import (
+    EvaluationError,
+    first_of_each,
+    knn_probe,
+    knn_probe_ranks,
+    micro_macro_accuracy,
+    nearest_keys,
+)
 
 
 def test_micro_vs_macro_with_imbalance() -> None:
@@ -119,4 +126,29 @@ def test_searching_distinct_barcodes_predicts_what_searching_all_does(
     distinct = knn_probe(keys, key_labels, queries, query_labels, key_ids=key_ids, query_ids=query_ids)
     assert distinct["predicted"].tolist() == full["predicted"].tolist()
     assert (distinct["micro"], distinct["macro"]) == (full["micro"], full["macro"])
-    assert distinct["n_searched_keys"] == len({i for i, label in zip(key_ids, key_labels) if label is not None})
+    assert distinct["n_searched_keys"] == len(set(key_ids))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**16), st.integers(20, 60), st.floats(0.0, 0.95))
+def test_one_search_for_every_rank_equals_a_full_search_per_rank(seed: int, n_keys: int, unlabelled: float) -> None:
+    """Ranks unlabelled on many keys force the fallback search (beyond the 16 nearest distinct keys)."""
+    rng = np.random.default_rng(seed)
+    key_ids = rng.integers(0, n_keys // 2, n_keys).tolist()
+    query_ids = rng.integers(0, 25, 30).tolist()
+    pool = rng.normal(size=(n_keys // 2 + 25, 4)).astype(np.float32)
+    keys, queries = pool[key_ids], pool[[n_keys // 2 + i for i in query_ids]]
+    names = np.array(["a", "b", "c"], dtype=object)
+    key_labels = {
+        rank: np.where(rng.random(n_keys) < share, None, names[rng.integers(0, 3, n_keys)])
+        for rank, share in (("order", 0.0), ("genus", unlabelled), ("species", 0.97))
+    }
+    for labels in key_labels.values():
+        if (labels == None).all():  # noqa: E711 (elementwise)
+            labels[-1] = "a"
+    query_labels = {rank: names[rng.integers(0, 3, len(queries))] for rank in key_labels}
+    together = knn_probe_ranks(keys, key_labels, queries, query_labels, key_ids, query_ids)
+    for rank in key_labels:
+        alone = knn_probe(keys, key_labels[rank], queries, query_labels[rank])
+        assert together[rank]["predicted"].tolist() == alone["predicted"].tolist(), rank
+        assert together[rank]["micro"] == alone["micro"]
