@@ -97,7 +97,7 @@ def build_index(
     recorded = {k: v for k, v in encoder_options.items() if k in QUERY_ENCODER_OPTIONS}
     info: dict = {"model": str(model), "encoder": type(encoder).__name__, "config": config, **recorded}
     if encoder.has_dna:
-        vectors["dna"], rows["dna"] = encoder.embed_dna(keys["dna_barcode"]), np.arange(len(keys))
+        vectors["dna"], rows["dna"] = encoder.embed_dna(keys["dna_barcode"][:]), np.arange(len(keys))
     if encoder.has_images:
         if "image" not in keys.features:
             raise ValueError(f"config {config!r} has no images; an index of {model} needs an image config")

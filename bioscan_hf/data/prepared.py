@@ -61,4 +61,4 @@ def origin_note(origin: str) -> str:
 def rank_values(split: datasets.Dataset, rank: str) -> list[str | None]:
     """A split's labels at `rank` as names (None where unlabelled)."""
     names = split.features[rank].names
-    return [names[i] if i >= 0 else None for i in split[rank]]
+    return [names[i] if i >= 0 else None for i in split[rank][:]]  # [:]: the column at once, not row by row

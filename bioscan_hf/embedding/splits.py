@@ -32,12 +32,12 @@ class SplitEmbeddings:
         records = self._records(data, split)
         key = (records._fingerprint, "dna")  # the same split of two configs may hold different records
         if key not in self._cache:
-            self._cache[key] = self.embed_distinct(records["dna_barcode"])
+            self._cache[key] = self.embed_distinct(records["dna_barcode"][:])  # [:]: a list, not row by row
         return self._cache[key]
 
     def barcode_ids(self, data: datasets.DatasetDict, split: str) -> list[str]:
         """A split's barcodes as the encoder reads them: records with equal ids have equal embeddings."""
-        return self.encoder.prepare_barcodes(self._records(data, split)["dna_barcode"])
+        return self.encoder.prepare_barcodes(self._records(data, split)["dna_barcode"][:])
 
     def embed_distinct(self, barcodes: Sequence[str]) -> np.ndarray:
         """Embeddings of `barcodes`, each distinct barcode embedded once (BOLD exports repeat about half)."""

@@ -66,7 +66,7 @@ def _nearest_key_scores(
     keys, queries = _split(data, key_split), _split(data, query_split)
     metrics: dict[str, float] = {}
     if model == "align":
-        best, _ = alignment_nearest(keys["dna_barcode"], queries["dna_barcode"])
+        best, _ = alignment_nearest(keys["dna_barcode"][:], queries["dna_barcode"][:])
         for rank in ranks:
             key_labels, query_labels = np.array(rank_values(keys, rank), object), rank_values(queries, rank)
             labelled = [i for i, v in enumerate(query_labels) if v is not None]
@@ -135,7 +135,7 @@ def one_per_barcode(data: datasets.DatasetDict) -> datasets.DatasetDict:
     from bioscan_hf.data.barcodes import barcode_key
 
     def first(split: datasets.Dataset) -> datasets.Dataset:
-        rows, _ = first_of_each([barcode_key(b) for b in split["dna_barcode"]])
+        rows, _ = first_of_each([barcode_key(b) for b in split["dna_barcode"][:]])
         return split.select(rows)
 
     return datasets.DatasetDict({name: first(split) for name, split in data.items()})
