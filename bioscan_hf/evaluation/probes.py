@@ -4,8 +4,8 @@ Two solvers of the same model, a linear softmax classifier on standardised embed
 
 - `lbfgs` (default): the convex multinomial logistic regression (L2 penalty of scikit-learn's C=1) solved
   by full-batch L-BFGS in torch, the loss and gradient summed over row chunks. Memory is the embeddings
-  plus the weights plus a few chunks of logits — about 1.5 GB at 289,203 × 768 embeddings and 11,846 species —
-  where scikit-learn's lbfgs grows by ~9 bytes per train row × class (~32 GB there) and stops early.
+  plus the weights plus a few chunks of logits — about 3 GB at 289,203 × 768 embeddings and 11,846 species —
+  where scikit-learn's lbfgs grows by ~9 bytes per train row × class (~32 GB there).
 - `sgd`: the paper's recipe, a linear layer trained with SGD (lr 0.01, momentum 0.9, weight decay 1e-5)
   through `Trainer`.
 
@@ -81,13 +81,15 @@ def fit_sgd(
 ) -> nn.Linear:
     """The paper's recipe: a linear layer trained with SGD through `Trainer`."""
     import datasets
-    from transformers import Trainer, TrainingArguments
+    from transformers import Trainer
+
+    from bioscan_hf.training.trainer import training_arguments
 
     layer = LinearHead(features.shape[1], n_classes)
     data = datasets.Dataset.from_dict({"features": features.numpy(), "labels": targets.numpy()}).with_format("torch")
     with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(
-            output_dir=scratch,
+        args = training_arguments(
+            scratch,
             num_train_epochs=epochs,
             per_device_train_batch_size=batch_size,
             learning_rate=learning_rate,
@@ -95,11 +97,10 @@ def fit_sgd(
             optim="sgd",
             optim_args=f"momentum={momentum}",
             lr_scheduler_type="constant",
+            train_sampling_strategy="random",
             save_strategy="no",
-            report_to="none",
             logging_strategy="no",
             seed=seed,
-            use_cpu=not torch.cuda.is_available(),
             disable_tqdm=True,
         )
         Trainer(model=layer, args=args, train_dataset=data).train()
