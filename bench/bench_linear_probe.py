@@ -88,6 +88,43 @@ def fit_once(kind: str, rows: int, classes: int, max_iter: int | None = None) ->
     }
 
 
+def bold_kmer6() -> dict:
+    """Species from k-mer-6 profiles on the real BOLD file (imported and prepared as in bench_knn_dedup)."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_knn_dedup import prepared_bold
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from bioscan_hf.data.prepared import load_prepared, rank_values
+    from bioscan_hf.embedding.kmer import kmer_profiles
+    from bioscan_hf.evaluation.probes import linear_probe
+
+    data = load_prepared(prepared_bold(Path(tempfile.gettempdir()) / "bench_knn_dedup"))
+    train, test = data["train"], data["test"]
+    x_train, x_test = (kmer_profiles(s["dna_barcode"][:], 6) for s in (train, test))
+    y_train, y_test = (np.array(rank_values(s, "species"), dtype=object) for s in (train, test))
+    start = time.perf_counter()
+    ours = linear_probe(x_train, y_train, x_test, y_test)
+    ours_seconds = time.perf_counter() - start
+    labelled, scored = y_train != None, y_test != None  # noqa: E711 (elementwise)
+    start = time.perf_counter()
+    scaler = StandardScaler().fit(x_train[labelled])
+    model = LogisticRegression(max_iter=1000).fit(scaler.transform(x_train[labelled]), y_train[labelled].astype(str))
+    predicted = model.predict(scaler.transform(x_test[scored]))
+    return {
+        "train": int(labelled.sum()),
+        "species": len(set(y_train[labelled])),
+        "ours": {"seconds": ours_seconds, "accuracy": ours["micro"]},
+        "sklearn": {
+            "seconds": time.perf_counter() - start,
+            "accuracy": float(np.mean(predicted == y_test[scored].astype(str))),
+            "iterations": int(model.n_iter_[0]),
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="5000x250,10000x500,20000x1000")
@@ -96,6 +133,11 @@ def main() -> None:
         "--memory-sizes",
         default="20000x1000,50000x2500,100000x5000",
         help="sizes whose peak memory is measured over 2 solver iterations (memory grows in the first)",
+    )
+    parser.add_argument(
+        "--bold",
+        action="store_true",
+        help="also the real BOLD file (../shared/data): k-mer-6 profiles of train → test species, both solvers",
     )
     parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -109,7 +151,7 @@ def main() -> None:
         f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
         "sizes": [],
     }
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):
         rows, classes = (int(v) for v in size.split("x"))
         entry = {"rows": rows, "classes": classes}
         kinds = ["lbfgs", "nearest_class_mean"] + (["sklearn"] if rows <= args.sklearn_max_rows else [])
@@ -124,7 +166,7 @@ def main() -> None:
             print(size, kind, entry[kind], flush=True)
         out["sizes"].append(entry)
     out["memory"] = []
-    for size in args.memory_sizes.split(","):
+    for size in filter(None, args.memory_sizes.split(",")):
         rows, classes = (int(v) for v in size.split("x"))
         entry = {"rows": rows, "classes": classes, "iterations": 2}
         for kind in ("lbfgs", "sklearn"):
@@ -137,6 +179,9 @@ def main() -> None:
             entry[kind] = json.loads(run.stdout.strip().splitlines()[-1])
             print(size, kind, "2 iterations", entry[kind], flush=True)
         out["memory"].append(entry)
+    if args.bold:
+        out["bold_kmer6"] = bold_kmer6()
+        print("bold kmer6", out["bold_kmer6"], flush=True)
     # the probe's own memory beyond its inputs: the weights, L-BFGS history (10 pairs) and a few chunks of logits
     rows, classes = 289_203, 11_846
     projected = (rows * DIM + 23 * DIM * classes + 3 * 4096 * classes) * 4 / 2**30

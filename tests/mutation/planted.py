@@ -63,8 +63,15 @@ PLANTED = [
     (
         "1-NN: unlabelled keys kept as neighbours",
         "bioscan_hf/evaluation/knn.py",
-        "keep_keys = key_labels != missing",
-        "keep_keys = np.ones(len(key_labels), dtype=bool)",
+        "keep_keys, keep_queries = key_labels != missing, query_labels != missing",
+        "keep_keys, keep_queries = key_labels == key_labels, query_labels != missing",
+        ["tests/evaluation/test_knn.py"],
+    ),
+    (
+        "1-NN over distinct barcodes: unlabelled keys kept as neighbours (the path `evaluate knn` takes)",
+        "bioscan_hf/evaluation/knn.py",
+        "rows = np.flatnonzero(labels != missing)[::-1]",
+        "rows = np.arange(len(labels))[::-1]",
         ["tests/evaluation/test_knn.py"],
     ),
     (
