@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 DNA_POOLINGS = ("mean", "cls")
 #: tokenizers of some DNA models report no limit (a huge sentinel): then the config's positions decide
-_NO_LIMIT = 1_000_000
+NO_LENGTH_LIMIT = 1_000_000
 
 
 def last_hidden_state(outputs) -> torch.Tensor:
@@ -69,7 +69,7 @@ class TransformersDnaEncoder(Encoder):
 
     def _max_length(self) -> int | None:
         limit = self.tokenizer.model_max_length
-        if limit and limit < _NO_LIMIT:
+        if limit and limit < NO_LENGTH_LIMIT:
             return int(limit)
         positions = getattr(self.model.config, "max_position_embeddings", None)
         return int(positions) if positions else None

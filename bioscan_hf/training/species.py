@@ -16,13 +16,11 @@ from torch.optim.lr_scheduler import StepLR
 from transformers import Trainer, set_seed
 
 from bioscan_hf.data.prepared import data_origin, load_prepared
+from bioscan_hf.embedding.dna import NO_LENGTH_LIMIT
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
 from bioscan_hf.training.barcodebert import with_lengths
 from bioscan_hf.training.collators import BarcodeClassificationCollator, CollatorEpochCallback
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
-
-#: Tokenizers that report no length limit use a huge sentinel
-_NO_LIMIT = 1_000_000
 
 
 def species_labels(data: datasets.DatasetDict) -> tuple[datasets.DatasetDict, list[str]]:
@@ -65,7 +63,7 @@ def _train_and_score(
 ) -> TrainingRun:
     """Train on `train` (evaluating on val each epoch), then score val and test; write metrics.json and
     run.json beside the final model."""
-    max_length = tokenizer.model_max_length if tokenizer.model_max_length < _NO_LIMIT else None
+    max_length = tokenizer.model_max_length if tokenizer.model_max_length < NO_LENGTH_LIMIT else None
     data = datasets.DatasetDict({split: with_lengths(part, tokenizer) for split, part in data.items()})
     overrides = {"eval_strategy": "epoch" if "val" in data else "no", **training_overrides}
     args = training_arguments(output_dir, seed=seed, **overrides)
