@@ -13,6 +13,9 @@ from PIL import Image, UnidentifiedImageError
 MAX_IMAGE_PIXELS = 40_000_000
 
 
+#: File name endings read as photos (a folder of query photos).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+
 #: Thumbnail bounding box (pixels) for galleries.
 THUMBNAIL_SIZE = (160, 120)
 

@@ -1,0 +1,259 @@
+"""The identification engine: shortlist, exact alignment, and a call per rank with its confidence.
+
+For a DNA query: the distinct reference barcodes sharing the most spaced seeds with it (`seeds.py`; or
+its nearest neighbours under `--model`, any encoder of `bioscan_hf.embedding`) are aligned exactly
+(`align.py`); hits are ranked by alignment score. At each rank the call is made only when the best hit's
+identity reaches that rank's threshold (`DEFAULT_THRESHOLDS`, in the style of BOLD's ID engine:
+species 98%, genus 95%, family 90%, order 85%; the BIN, like species, 98%). The references voting are
+the hits within `VOTE_MARGIN` of the best identity and above the threshold; the call is their most
+common label (counted over records) and its confidence is the share of voting records that carry it,
+shrunk towards 0 when few vote (`agree / (voters + 1)`): one reference alone never gives more than 0.5.
+Below the threshold the rank is left uncalled and the note says so (at species: likely undescribed, the
+open-world case of BIOSCAN-5M's unseen splits).
+
+For a photo (a CLIBD model, `--model`): the nearest reference barcodes in CLIBD's shared space vote the
+same way (no identity: the similarity is reported, and no threshold applies).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bioscan_hf.identify.align import Alignment, rank_hits
+from bioscan_hf.identify.seeds import SeedIndex
+from bioscan_hf.identify.sources import CALL_RANKS, Query
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "order": 0.85,
+    "family": 0.90,
+    "subfamily": 0.92,
+    "genus": 0.95,
+    "species": 0.98,
+    "dna_bin": 0.98,
+}
+#: Hits within this much identity of the best one vote on the call.
+VOTE_MARGIN = 0.01
+#: Distinct reference barcodes aligned per query (BENCHMARKS.md: as accurate as aligning all of them).
+DEFAULT_CANDIDATES = 50
+#: Neighbours voting on a photo query's call.
+PHOTO_NEIGHBOURS = 10
+
+
+@dataclass
+class Hit:
+    """A reference barcode found for a query."""
+
+    key: int
+    identity: float | None
+    score: float
+
+
+class Reference:
+    """A reference table grouped by distinct barcode, with label codes per rank for fast votes."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
+        self.barcodes: list[str] = list(barcodes)
+        order = np.argsort(codes, kind="stable")
+        self._records = order  # record rows grouped by barcode
+        self._starts = np.searchsorted(codes[order], np.arange(len(barcodes) + 1))
+        self.labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for rank in CALL_RANKS:
+            values, names = pd.factorize(table[rank], use_na_sentinel=True)
+            self.labels[rank] = (values, np.asarray(names, dtype=object))
+        self._seeds: SeedIndex | None = None
+
+    @property
+    def seeds(self) -> SeedIndex:
+        """The spaced-seed index over the distinct barcodes (built on first use)."""
+        if self._seeds is None:
+            self._seeds = SeedIndex(self.barcodes, progress=len(self.barcodes) > 50_000)
+        return self._seeds
+
+    def records(self, key: int) -> np.ndarray:
+        """Rows of the table carrying distinct barcode `key`."""
+        return self._records[self._starts[key] : self._starts[key + 1]]
+
+    def vote(self, keys: Sequence[int], rank: str) -> tuple[str | None, int, int]:
+        """(most common label, records carrying it, labelled records) over the records of `keys`."""
+        if not len(keys):
+            return None, 0, 0
+        rows = np.concatenate([self.records(k) for k in keys])
+        values, names = self.labels[rank]
+        labelled = values[rows]
+        labelled = labelled[labelled >= 0]
+        if not len(labelled):
+            return None, 0, 0
+        counts = np.bincount(labelled)
+        best = int(np.argmax(counts))  # ties: the label met first in the reference table
+        return str(names[best]), int(counts[best]), len(labelled)
+
+
+def call(reference: Reference, hits: Sequence[Hit], thresholds: dict[str, float], margin: float) -> dict:
+    """Per-rank calls, confidences, support and a note for one query's hits (best first)."""
+    row: dict = {}
+    notes = []
+    best = hits[0] if hits else None
+    for rank in CALL_RANKS:
+        label, agree, voters, why = None, 0, 0, ""
+        if best is None:
+            why = "no reference shares a seed with the query"
+        elif best.identity is None:  # photo: neighbours vote, no identity threshold
+            label, agree, voters = reference.vote([h.key for h in hits], rank)
+        elif best.identity < thresholds[rank]:
+            why = f"best hit {best.identity:.1%} < {thresholds[rank]:.0%}"
+        else:
+            floor = max(thresholds[rank], best.identity - margin)
+            label, agree, voters = reference.vote([h.key for h in hits if h.identity >= floor], rank)
+        if best is not None and label is None and not why:
+            why = "the matching references are unlabelled at this rank"
+        row[rank] = label
+        row[f"{rank}_confidence"] = round(agree / (voters + 1), 4) if label else 0.0
+        row[f"{rank}_support"] = agree
+        if why and rank != "dna_bin":
+            notes.append((rank, why))
+    if notes:
+        rank, why = notes[0]
+        row["note"] = f"no match at {rank} ({why})" + (": likely undescribed" if rank == "species" else "")
+    else:
+        row["note"] = ""
+    return row
+
+
+_WORKER_BARCODES: list[str] = []
+
+
+def _align_many(tasks: list[tuple[str, np.ndarray]]) -> list[list[tuple[int, Alignment]]]:
+    return [rank_hits(query, _WORKER_BARCODES, positions) for query, positions in tasks]
+
+
+class Identifier:
+    """Identifies batches of queries against one reference.
+
+    `encoder`: an `Encoder` of `bioscan_hf.embedding` for `--model` (DNA shortlist by its neighbours, or
+    photo queries with CLIBD); None: spaced seeds and alignment.
+    """
+
+    def __init__(
+        self,
+        reference: Reference,
+        thresholds: dict[str, float] | None = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        margin: float = VOTE_MARGIN,
+        encoder=None,
+        num_proc: int = 1,
+    ) -> None:
+        self.reference = reference
+        self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+        self.candidates = candidates
+        self.margin = margin
+        self.encoder = encoder
+        self.num_proc = max(1, num_proc)
+        self._pool = None
+        self._key_vectors = None
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def _neighbours(self, vectors: np.ndarray, k: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """Nearest distinct reference barcodes of embedded queries (the encoder's space), with similarities."""
+        import faiss
+
+        from bioscan_hf.embedding.base import normalize
+
+        if self._key_vectors is None:
+            keys = normalize(self.encoder.embed_dna(self.reference.barcodes))
+            self._key_vectors = faiss.IndexFlatIP(keys.shape[1])
+            self._key_vectors.add(keys)
+        similarities, ids = self._key_vectors.search(normalize(vectors), min(k, len(self.reference.barcodes)))
+        return [row[row >= 0] for row in ids], similarities
+
+    def shortlist(self, sequences: list[str]) -> list[np.ndarray]:
+        """Candidate reference barcodes per query sequence."""
+        if self.encoder is None:
+            return self.reference.seeds.shortlist(sequences, self.candidates)
+        return self._neighbours(self.encoder.embed_dna(sequences, progress=False), self.candidates)[0]
+
+    def align(self, sequences: list[str], shortlists: list[np.ndarray]) -> list[list[tuple[int, Alignment]]]:
+        """Exact alignment of each sequence with its candidates (in `num_proc` processes)."""
+        tasks = list(zip(sequences, shortlists))
+        _set_worker_barcodes(self.reference.barcodes)  # forked workers inherit it
+        if self.num_proc == 1 or len(tasks) < 2 * self.num_proc:
+            return _align_many(tasks)
+        if self._pool is None:
+            self._pool = multiprocessing.get_context("fork").Pool(self.num_proc)
+        size = -(-len(tasks) // (4 * self.num_proc))
+        parts = self._pool.map(_align_many, [tasks[i : i + size] for i in range(0, len(tasks), size)])
+        return [hits for part in parts for hits in part]
+
+    def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
+        """One result row per query, and the hit rows (the best `top_k` per query)."""
+        hits_of: dict[str, list[Hit]] = {}
+        sequences = sorted({q.sequence for q in queries if q.sequence})  # each distinct barcode once
+        if sequences:
+            aligned = self.align(sequences, self.shortlist(sequences))
+            for sequence, found in zip(sequences, aligned):
+                hits_of[sequence] = [Hit(key, a.identity, a.score) for key, a in found]
+        photos = [q for q in queries if q.image]
+        if photos:
+            hits_of.update(self._photo_hits(photos))
+        rows, hit_rows = [], []
+        for query in queries:
+            hits = hits_of[query.sequence or query.image]
+            row = {"query": query.id, **self._best(hits), **call(self.reference, hits, self.thresholds, self.margin)}
+            if query.truth is not None:
+                row.update({f"true_{rank}": query.truth.get(rank) for rank in CALL_RANKS})
+            rows.append(row)
+            hit_rows += [self._hit_row(query.id, n, hit) for n, hit in enumerate(hits[:top_k], start=1)]
+        return rows, hit_rows
+
+    def _photo_hits(self, photos: Sequence[Query]) -> dict[str, list[Hit]]:
+        from bioscan_hf.data.images import decode_image
+
+        if self.encoder is None or not getattr(self.encoder, "has_images", False):
+            raise ValueError("photo queries need --model with a CLIBD folder (photos are matched to barcodes)")
+        images = [decode_image(q.image, q.image) for q in photos]
+        ids, similarities = self._neighbours(self.encoder.embed_images(images, progress=False), PHOTO_NEIGHBOURS)
+        return {
+            q.image: [Hit(int(k), None, float(s)) for k, s in zip(row, sims)]
+            for q, row, sims in zip(photos, ids, similarities)
+        }
+
+    def _best(self, hits: list[Hit]) -> dict:
+        if not hits:
+            return {"best_hit": None, "identity": None, "similarity": None, "hits": 0}
+        best = hits[0]
+        return {
+            "best_hit": self.reference.table["processid"].iat[int(self.reference.records(best.key)[0])],
+            "identity": None if best.identity is None else round(best.identity, 4),
+            "similarity": round(best.score, 4) if best.identity is None else None,
+            "hits": len(hits),
+        }
+
+    def _hit_row(self, query_id: str, n: int, hit: Hit) -> dict:
+        records = self.reference.records(hit.key)
+        first = self.reference.table.iloc[int(records[0])]
+        return {
+            "query": query_id,
+            "hit": n,
+            "processid": first["processid"],
+            "records": len(records),
+            "identity": None if hit.identity is None else round(hit.identity, 4),
+            "score": hit.score,
+            **{rank: first[rank] for rank in CALL_RANKS},
+        }
+
+
+def _set_worker_barcodes(barcodes: list[str]) -> None:
+    global _WORKER_BARCODES
+    _WORKER_BARCODES = barcodes

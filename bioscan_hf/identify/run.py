@@ -1,0 +1,184 @@
+"""`identify`: a batch of queries against a reference, streamed in chunks, resumable, written as a table.
+
+Each chunk of queries is identified and written to `<out>.parts/part-NNNNN.parquet` before the next is
+read; a run that stops (killed, out of time) starts again where it stopped when run with the same
+queries, reference and options, reusing the finished chunks. When all are done they are joined into
+`out` (TSV, CSV, JSON or Parquet by its suffix) and the parts folder is removed. Beside `out`:
+`<stem>.hits.<ext>` (with `top_k`), `<stem>.skipped.tsv` (records left out with `skip_bad`) and
+`<stem>.summary.json` (per-rank coverage, and accuracy and reliability where the queries' taxonomy is
+known).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from bioscan_hf.identify.engine import DEFAULT_CANDIDATES, Identifier, Reference
+from bioscan_hf.identify.report import summarize, summary_table
+from bioscan_hf.identify.sources import (
+    DEFAULT_REFERENCE_SPLITS,
+    InputError,
+    Problems,
+    filter_references,
+    iter_queries,
+    read_references,
+)
+from bioscan_hf.paths import user_path
+
+OUTPUT_SUFFIXES = (".tsv", ".csv", ".json", ".parquet")
+CHUNK_SIZE = 1_000
+
+
+@dataclass
+class IdentifyRun:
+    """What a run did: the results table, the per-rank summary and what was left out or reused."""
+
+    results: pd.DataFrame
+    summary: list[dict]
+    out: Path
+    references: int
+    distinct_reference_barcodes: int
+    skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
+    chunks_reused: int = 0
+
+    def report(self) -> str:
+        """Lines for people: counts, where the files are, and the per-rank summary."""
+        lines = [
+            f"identified {len(self.results):,} queries against {self.references:,} reference records "
+            f"({self.distinct_reference_barcodes:,} distinct barcodes) → {self.out}",
+        ]
+        if self.chunks_reused:
+            lines.append(f"resumed: {self.chunks_reused} finished chunk(s) reused")
+        if len(self.skipped):
+            lines.append(f"skipped {len(self.skipped)} unusable record(s), listed in {skipped_path(self.out)}")
+        return "\n".join([*lines, "", summary_table(self.summary)])
+
+
+def companion(out: Path, name: str, suffix: str | None = None) -> Path:
+    """A file beside `out`: `<stem>.<name><suffix>`."""
+    return out.with_name(f"{out.stem}.{name}{suffix or out.suffix}")
+
+
+def skipped_path(out: Path) -> Path:
+    """Where the list of skipped records goes."""
+    return companion(out, "skipped", ".tsv")
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write by suffix: .tsv, .csv, .json (records), .parquet."""
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif path.suffix == ".json":
+        path.write_text(frame.to_json(orient="records", indent=1, force_ascii=False))
+    else:
+        frame.to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+
+
+def _settings(queries: str, reference: str, options: dict, references: pd.DataFrame) -> dict:
+    digest = hashlib.sha256("\n".join(references["processid"].astype(str)).encode()).hexdigest()[:16]
+    return {"queries": queries, "reference": reference, "reference_records": digest, **options}
+
+
+def identify(
+    queries: str | os.PathLike,
+    reference: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    reference_splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
+    query_split: str = "test",
+    model: str | None = None,
+    top_k: int = 0,
+    within: str | None = None,
+    country: str | None = None,
+    thresholds: dict[str, float] | None = None,
+    candidates: int = DEFAULT_CANDIDATES,
+    chunk_size: int = CHUNK_SIZE,
+    num_proc: int = 1,
+    skip_bad: bool = False,
+    progress: bool = True,
+) -> IdentifyRun:
+    """Identify every query of `queries` against `reference` and write the results to `out`."""
+    out = user_path(out)
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    problems = Problems(skip=skip_bad)
+    table = filter_references(read_references(reference, reference_splits, problems), within, country)
+    options = {
+        "query_split": query_split,
+        "model": model,
+        "top_k": top_k,
+        "within": within,
+        "country": country,
+        "thresholds": thresholds,
+        "candidates": candidates,
+        "chunk_size": chunk_size,
+        "skip_bad": skip_bad,
+    }
+    settings = _settings(str(queries), str(reference), options, table)
+    parts = out.with_name(out.name + ".parts")
+    if parts.is_dir():
+        previous = json.loads((parts / "settings.json").read_text()) if (parts / "settings.json").is_file() else None
+        if previous != settings:
+            raise InputError(
+                f"{parts} holds chunks of a run with other queries, reference or options; "
+                "remove that folder to start again, or rerun with the same options to resume"
+            )
+    parts.mkdir(parents=True, exist_ok=True)
+    (parts / "settings.json").write_text(json.dumps(settings, indent=1))
+
+    encoder = None
+    if model:
+        from bioscan_hf.embedding import load_encoder
+
+        encoder = load_encoder(model)
+    engine = Identifier(Reference(table), thresholds, candidates, encoder=encoder, num_proc=num_proc)
+    stream = iter_queries(queries, query_split, problems)
+    reused = 0
+    bar = tqdm(desc="identifying", unit="query", disable=not progress, smoothing=0.1)
+    try:
+        for number in range(1_000_000_000):
+            chunk = list(islice(stream, chunk_size))
+            if not chunk:
+                break
+            done = parts / f"part-{number:05d}.parquet"
+            if done.is_file():
+                reused += 1
+            else:
+                rows, hits = engine.identify(chunk, top_k)
+                _write_part(pd.DataFrame(rows), done)
+                if top_k:
+                    _write_part(pd.DataFrame(hits), done.with_suffix(".hits.parquet"))
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+        engine.close()
+    chunks = sorted(parts.glob("part-?????.parquet"))
+    if not chunks:
+        raise InputError(f"{queries}: no usable query records")
+    results = pd.concat([pd.read_parquet(p) for p in chunks], ignore_index=True)
+    write_table(results, out)
+    if top_k:
+        hits = pd.concat([pd.read_parquet(p.with_suffix(".hits.parquet")) for p in chunks], ignore_index=True)
+        write_table(hits, companion(out, "hits"))
+    skipped = problems.to_frame()
+    if len(skipped):
+        skipped.to_csv(skipped_path(out), sep="\t", index=False)
+    summary = summarize(results)
+    companion(out, "summary", ".json").write_text(json.dumps(summary, indent=1))
+    shutil.rmtree(parts)
+    return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, reused)
+
+
+def _write_part(frame: pd.DataFrame, path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)  # a chunk is either whole or absent

@@ -1,0 +1,339 @@
+"""What `identify` reads: reference libraries and query batches, from the formats people keep them in.
+
+References (`read_references`): a prepared dataset folder (chosen splits), an index folder of `bioscan-hf
+index`, a BOLD combined TSV export, or a FASTA whose headers carry taxonomy, in SINTAX form
+(`>id;tax=o:Diptera,f:Culicidae,g:Aedes,s:Aedes_aegypti;`) or BOLD's (`>processid|taxon|marker|BIN`, the
+taxon's rank read from its form: two words a species, `-idae` a family, `-inae` a subfamily, an insect
+order's name an order, any other single word a genus).
+
+Queries (`iter_queries`): FASTA (each record separately), TSV/CSV with an id and a sequence column, a
+BOLD TSV or a prepared dataset split (both carry the true taxonomy, so results can be scored), or a
+folder of photos. Queries are read as a stream, record by record.
+
+A record that cannot be used (not DNA, empty, no id, a repeated id, a malformed line) is an
+`InputError` naming file, line and record, and saying what to do; with `skip_bad=True` it is listed in
+`Problems` instead and the caller writes that list out. Nothing is dropped unmentioned.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bioscan_hf.data.barcodes import barcode_key, barcode_problem
+from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
+from bioscan_hf.data.bold import ImportReport, iter_bold_rows
+from bioscan_hf.data.images import IMAGE_SUFFIXES
+from bioscan_hf.data.prepared import completed_configs, load_prepared, rank_values
+from bioscan_hf.paths import user_path
+
+#: Ranks `identify` calls, coarse to fine, then the BIN.
+CALL_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species", "dna_bin")
+#: Columns of a reference table (one row per reference record).
+REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
+#: Reference splits of a prepared dataset by default: BIOSCAN-5M's keys.
+DEFAULT_REFERENCE_SPLITS: tuple[str, ...] = ("train", "key_unseen")
+FASTA_SUFFIXES = (".fa", ".fasta", ".fas", ".fna", ".fa.gz", ".fasta.gz", ".fas.gz", ".fna.gz")
+ID_COLUMNS = ("id", "processid", "sampleid", "name", "seqid")
+SEQUENCE_COLUMNS = ("sequence", "dna_barcode", "nucleotides", "barcode", "seq")
+SINTAX_RANKS = {"o": "order", "f": "family", "sf": "subfamily", "g": "genus", "s": "species"}
+INSECT_ORDERS = frozenset(
+    "Archaeognatha Blattodea Coleoptera Dermaptera Diptera Embioptera Ephemeroptera Hemiptera Hymenoptera "
+    "Lepidoptera Mantodea Mecoptera Megaloptera Neuroptera Odonata Orthoptera Phasmatodea Plecoptera "
+    "Psocodea Raphidioptera Siphonaptera Strepsiptera Thysanoptera Trichoptera Zoraptera Zygentoma".split()
+)
+
+
+class InputError(ValueError):
+    """A query or reference record that cannot be used; the message names file, line and record."""
+
+
+@dataclass
+class Problems:
+    """Records left out because the user asked to skip unusable ones: (file, line, record, reason)."""
+
+    skip: bool = False
+    rows: list[tuple[str, int, str, str]] = field(default_factory=list)
+
+    def add(self, path: str | os.PathLike, line: int, record: str, reason: str, advice: str) -> None:
+        """Record a problem, or raise it when not skipping."""
+        if not self.skip:
+            raise InputError(f"{path} line {line} ({record or 'no id'}): {reason}; {advice}")
+        self.rows.append((str(path), line, record, reason))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The skipped records, one row each."""
+        return pd.DataFrame(self.rows, columns=["file", "line", "record", "reason"])
+
+
+SKIP_ADVICE = "fix or remove the record, or pass --skip-bad to leave such records out (they are listed)"
+
+
+@dataclass
+class Query:
+    """One query: a barcode or a photo path; its true taxonomy where the source carries one."""
+
+    id: str
+    sequence: str | None = None
+    image: str | None = None
+    truth: dict[str, str | None] | None = None
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def is_fasta(path: Path) -> bool:
+    """True for a FASTA file (by name, or by a first non-blank character `>`)."""
+    if path.name.lower().endswith(FASTA_SUFFIXES):
+        return True
+    if not path.is_file():
+        return False
+    with _open_text(path) as handle:
+        for line in handle:
+            if line.strip():
+                return line.lstrip().startswith(">")
+    return False
+
+
+def _is_bold_tsv(path: Path) -> bool:
+    with _open_text(path) as handle:
+        header = handle.readline().rstrip("\r\n").lstrip("\ufeff").split("\t")
+    return all(column in header for column in BOLD_COLUMNS)
+
+
+def is_prepared_dataset(path: Path) -> bool:
+    """True for a folder written by `bioscan-hf prepare`."""
+    return path.is_dir() and (path / "README.md").is_file() and bool(completed_configs(path))
+
+
+def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, int]]:
+    """(id, header, cleaned barcode, header line) of each usable FASTA record; unusable ones to `problems`."""
+    seen: set[str] = set()
+
+    def finish(header: str | None, parts: list[str], line: int) -> tuple[str, str, str, int] | None:
+        if header is None:
+            return None
+        record = re.split(r"[\s;|]", header, maxsplit=1)[0]
+        text = "".join(parts)
+        problem = barcode_problem(text)
+        if not record:
+            problems.add(path, line, "", "the header has no id", SKIP_ADVICE)
+        elif record in seen:
+            problems.add(path, line, record, "the id is repeated (an earlier record has it)", SKIP_ADVICE)
+        elif problem:
+            problems.add(path, line, record, problem, SKIP_ADVICE)
+        else:
+            seen.add(record)
+            return record, header, barcode_key(text), line
+        return None
+
+    header, parts, start = None, [], 0
+    with _open_text(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if line.startswith(">"):
+                done = finish(header, parts, start)
+                if done:
+                    yield done
+                header, parts, start = line[1:].strip(), [], number
+            elif line:
+                if header is None:
+                    raise InputError(f"{path} line {number}: sequence text before the first '>' header; not FASTA")
+                parts.append(line)
+    done = finish(header, parts, start)
+    if done:
+        yield done
+
+
+def taxonomy_from_header(header: str) -> dict[str, str | None]:
+    """Ranks named by a SINTAX (`tax=o:…,g:…,s:…`) or BOLD (`id|taxon|marker|BIN`) FASTA header."""
+    ranks: dict[str, str | None] = dict.fromkeys(CALL_RANKS)
+    sintax = re.search(r"tax=([^;]*)", header)
+    if sintax:
+        for item in sintax.group(1).split(","):
+            code, _, name = item.partition(":")
+            if code.strip() in SINTAX_RANKS and name.strip():
+                ranks[SINTAX_RANKS[code.strip()]] = name.strip().replace("_", " ")
+        return ranks
+    fields = [f.strip() for f in header.split("|")]
+    taxon = fields[1] if len(fields) > 1 else ""
+    if len(fields) > 3 and fields[3].startswith("BOLD:"):
+        ranks["dna_bin"] = fields[3]
+    words = taxon.split()
+    if len(words) >= 2:
+        ranks["species"], ranks["genus"] = taxon, words[0]
+    elif taxon.endswith("idae"):
+        ranks["family"] = taxon
+    elif taxon.endswith("inae"):
+        ranks["subfamily"] = taxon
+    elif taxon in INSECT_ORDERS:
+        ranks["order"] = taxon
+    elif taxon:
+        ranks["genus"] = taxon
+    return ranks
+
+
+def _bold_records(path: Path, problems: Problems) -> Iterator[dict]:
+    report = ImportReport()
+    seen: set[str] = set()
+    for row in iter_bold_rows([path], report):
+        line = int(row["_where"].rsplit(" ", 1)[1])
+        pid = row["processid"]
+        if row.get("markercode", "COI-5P") != "COI-5P":
+            continue  # another marker: not a COI barcode (counted by the caller's total, not an error)
+        problem = barcode_problem(row["nucleotides"])
+        if problem or not pid or pid in seen:
+            reason = problem or ("no processid" if not pid else "the processid is repeated")
+            problems.add(path, line, pid, reason, SKIP_ADVICE)
+            continue
+        seen.add(pid)
+        ranks = {r: row.get(f"{r}_name") or None for r in CALL_RANKS if r != "dna_bin"}
+        yield {
+            "processid": pid,
+            "dna_barcode": barcode_key(row["nucleotides"]),
+            **ranks,
+            "dna_bin": row.get("bin_uri") or None,
+            "country": row.get("country") or None,
+            "_line": line,
+        }
+    for pid, why in report.unusable:  # malformed lines found by the TSV reader
+        line = int(m.group(1)) if (m := re.search(r"line (\d+)", why)) else 0
+        problems.add(path, line, pid, why, SKIP_ADVICE)
+
+
+def _dataset_table(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
+    data = load_prepared(folder, "metadata")
+    missing = [s for s in splits if s not in data]
+    if missing:
+        raise InputError(f"{folder} has no split {', '.join(missing)}; it has {', '.join(data)}")
+    frames = []
+    for split in splits:
+        part = data[split]
+        table = {"processid": part["processid"][:], "dna_barcode": [barcode_key(b) for b in part["dna_barcode"][:]]}
+        for rank in CALL_RANKS:
+            table[rank] = rank_values(part, rank)
+        table["country"] = part["country"][:]
+        frames.append(pd.DataFrame(table))
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_references(
+    source: str | os.PathLike,
+    splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
+    problems: Problems | None = None,
+) -> pd.DataFrame:
+    """A reference library as a table with `REFERENCE_COLUMNS`, one row per record."""
+    path = user_path(source)
+    problems = problems if problems is not None else Problems()
+    if is_prepared_dataset(path):
+        table = _dataset_table(path, splits)
+    elif path.is_dir() and (path / "keys.parquet").is_file():
+        keys = pd.read_parquet(path / "keys.parquet")
+        table = keys.reindex(columns=list(REFERENCE_COLUMNS))
+        table["dna_barcode"] = [barcode_key(b) for b in table["dna_barcode"]]
+    elif path.is_dir():
+        raise InputError(f"{path} is neither a prepared dataset (bioscan-hf prepare) nor an index (bioscan-hf index)")
+    elif not path.is_file():
+        raise FileNotFoundError(f"{path}: no such reference file or folder")
+    elif is_fasta(path):
+        rows = [
+            {"processid": rid, "dna_barcode": barcode, **taxonomy_from_header(header), "country": None}
+            for rid, header, barcode, _ in iter_fasta(path, problems)
+        ]
+        table = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
+        if table.empty or table[list(CALL_RANKS)].isna().all().all():
+            raise InputError(
+                f"{path}: no FASTA header carries a taxonomy; reference headers need SINTAX "
+                "(>id;tax=o:Diptera,f:Culicidae,g:Aedes,s:Aedes_aegypti;) or BOLD (>processid|taxon|COI-5P|BIN) form"
+            )
+    elif _is_bold_tsv(path):
+        table = pd.DataFrame(list(_bold_records(path, problems))).reindex(columns=list(REFERENCE_COLUMNS))
+    else:
+        raise InputError(
+            f"{path}: not a reference this tool reads; give a prepared dataset folder, an index folder, "
+            "a BOLD combined TSV export or a FASTA with taxonomy in its headers"
+        )
+    if table.empty:
+        raise InputError(f"{path}: no usable reference records")
+    return table.astype(object).where(table.notna(), None).reset_index(drop=True)
+
+
+def filter_references(table: pd.DataFrame, within: str | None = None, country: str | None = None) -> pd.DataFrame:
+    """References under the taxon `within` (at any rank) and from `country` (case-insensitive)."""
+    keep = pd.Series(True, index=table.index)
+    if within:
+        name = within.strip().casefold()
+        keep &= table[list(CALL_RANKS)].apply(lambda col: col.str.casefold() == name).any(axis=1)
+    if country:
+        keep &= table["country"].fillna("").str.casefold() == country.strip().casefold()
+    kept = table[keep].reset_index(drop=True)
+    if kept.empty:
+        raise InputError(f"no reference record is within {within!r} / from {country!r}; check the spelling")
+    return kept
+
+
+def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
+    with _open_text(path) as handle:
+        dialect = "excel-tab" if path.name.lower().rstrip(".gz").endswith((".tsv", ".txt")) else "excel"
+        reader = csv.reader(handle, dialect=dialect)
+        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
+        id_col = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+        seq_col = next((header.index(c) for c in SEQUENCE_COLUMNS if c in header), None)
+        if id_col is None or seq_col is None:
+            raise InputError(
+                f"{path} line 1: need an id column ({', '.join(ID_COLUMNS)}) and a sequence column "
+                f"({', '.join(SEQUENCE_COLUMNS)}); the header has {', '.join(header) or 'nothing'}"
+            )
+        seen: set[str] = set()
+        for number, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.add(path, number, row[0] if row else "", f"{len(row)} fields, expected {len(header)}", SKIP_ADVICE)
+                continue
+            record, text = row[id_col].strip(), row[seq_col]
+            problem = barcode_problem(text)
+            if not record or record in seen or problem:
+                reason = problem or ("no id" if not record else "the id is repeated")
+                problems.add(path, number, record, reason, SKIP_ADVICE)
+                continue
+            seen.add(record)
+            yield Query(record, sequence=barcode_key(text))
+
+
+def iter_queries(
+    source: str | os.PathLike, split: str = "test", problems: Problems | None = None
+) -> Iterator[Query]:
+    """The queries of `source`, one by one (see the module docstring for the formats)."""
+    path = user_path(source)
+    problems = problems if problems is not None else Problems()
+    if is_prepared_dataset(path):
+        table = _dataset_table(path, (split,))
+        for row in table.itertuples(index=False):
+            truth = {rank: getattr(row, rank) for rank in CALL_RANKS}
+            yield Query(row.processid, sequence=row.dna_barcode, truth=truth)
+    elif path.is_dir():
+        photos = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not photos:
+            raise InputError(f"{path}: a folder of queries must hold photos ({', '.join(IMAGE_SUFFIXES)})")
+        for photo in photos:
+            yield Query(photo.stem, image=str(photo))
+    elif not path.is_file():
+        raise FileNotFoundError(f"{path}: no such query file or folder")
+    elif is_fasta(path):
+        for record, _, barcode, _ in iter_fasta(path, problems):
+            yield Query(record, sequence=barcode)
+    elif _is_bold_tsv(path):
+        for row in _bold_records(path, problems):
+            yield Query(row["processid"], sequence=row["dna_barcode"], truth={r: row[r] for r in CALL_RANKS})
+    else:
+        yield from _delimited_queries(path, problems)
