@@ -702,6 +702,93 @@ def _add_tables(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _parse_thresholds(text: str) -> dict[str, float]:
+    """`species=0.97,genus=0.94` → {"species": 0.97, "genus": 0.94} (percentages accepted)."""
+    from bioscan_hf.identify import CALL_RANKS
+
+    thresholds = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        rank, _, value = item.partition("=")
+        if rank not in CALL_RANKS or not value:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected RANK=IDENTITY with RANK in {', '.join(CALL_RANKS)}")
+        number = float(value)
+        thresholds[rank] = number / 100 if number > 1 else number
+    return thresholds
+
+
+def _add_identify(sub: argparse._SubParsersAction) -> None:
+    from bioscan_hf.identify.engine import DEFAULT_CANDIDATES, DEFAULT_THRESHOLDS
+
+    defaults = ", ".join(f"{rank} {value:.0%}" for rank, value in DEFAULT_THRESHOLDS.items())
+    p = sub.add_parser(
+        "identify",
+        help="identify barcodes (or photos) against a reference library, per rank with confidence",
+        description="Identify each query against a reference library and write one row per query: a call per "
+        "rank (order, family, subfamily, genus, species, BIN) with a confidence and the number of reference "
+        "records supporting it, the best hit (processid, % identity) and a note where a rank is not called "
+        "('no match at species: likely undescribed'). DNA: the references sharing the most codon-aware "
+        "spaced seeds are aligned exactly (edlib); a rank is called only when the best identity reaches its "
+        f"threshold ({defaults}; BOLD ID engine style) and the hits within 1% of the best vote. "
+        "QUERIES: FASTA, TSV/CSV (id + sequence columns), a BOLD TSV, a prepared dataset (with --split) or "
+        "a folder of photos (needs --model CLIBD_FOLDER). REFERENCE: a prepared dataset (--reference-splits), "
+        "an index folder, a BOLD TSV, or a FASTA with SINTAX (tax=o:…,g:…,s:…) or BOLD (id|taxon|marker|BIN) "
+        "headers. Runs in chunks; a stopped run resumes from its finished chunks when run again.",
+        epilog="example: bioscan-hf identify plate.fasta --reference bioscan-5m --out plate.tsv --top-k 5",
+    )
+    p.add_argument("queries", help="FASTA, TSV/CSV, BOLD TSV, prepared dataset folder, or folder of photos")
+    p.add_argument("--reference", required=True, help="prepared dataset, index folder, BOLD TSV or taxonomy FASTA")
+    p.add_argument("--out", required=True, help="results file: .tsv, .csv, .json or .parquet")
+    p.add_argument("--split", default="test", help="query split when QUERIES is a prepared dataset (default test)")
+    p.add_argument(
+        "--reference-splits",
+        default="train,key_unseen",
+        help="reference splits when REFERENCE is a prepared dataset (default train,key_unseen)",
+    )
+    p.add_argument("--top-k", type=int, default=0, help="also write the best K hits per query to OUT's .hits file")
+    p.add_argument(
+        "--model", help=f"shortlist by an encoder's neighbours instead of seeds; photos need CLIBD. {MODEL_SPEC_HELP}"
+    )
+    p.add_argument("--within", help="only references under this taxon, at any rank (e.g. Diptera)")
+    p.add_argument("--country", help="only references collected in this country")
+    p.add_argument(
+        "--thresholds", type=_parse_thresholds, help="per-rank identity thresholds, e.g. species=0.97,genus=0.94"
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=DEFAULT_CANDIDATES,
+        help=f"distinct reference barcodes aligned per query (default {DEFAULT_CANDIDATES})",
+    )
+    p.add_argument("--chunk-size", type=int, default=1000, help="queries per resumable chunk (default 1000)")
+    p.add_argument("--num-proc", type=int, default=1, help="processes aligning queries (default 1)")
+    p.add_argument(
+        "--skip-bad", action="store_true", help="leave unusable records out and list them in OUT's .skipped.tsv"
+    )
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.identify import identify
+
+        result = identify(
+            args.queries,
+            args.reference,
+            args.out,
+            reference_splits=tuple(s.strip() for s in args.reference_splits.split(",") if s.strip()),
+            query_split=args.split,
+            model=args.model,
+            top_k=args.top_k,
+            within=args.within,
+            country=args.country,
+            thresholds=args.thresholds,
+            candidates=args.candidates,
+            chunk_size=args.chunk_size,
+            num_proc=args.num_proc,
+            skip_bad=args.skip_bad,
+        )
+        print(result.report())
+
+    p.set_defaults(func=run)
+
+
 def _add_index(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "index",
@@ -808,6 +895,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_tables,
         _add_index,
+        _add_identify,
         _add_push_space,
     ):
         add(sub)

@@ -1,52 +1,46 @@
-"""Model-free references: k-mer profiles (cosine 1-NN) and alignment identity (the stand-in for BLAST).
+"""Model-free reference for the DNA protocols: alignment 1-NN (the stand-in for BLAST).
 
-k-mer profile: counts of all overlapping k-mers over ACGT (a k-mer with any other letter is skipped),
-L2-normalised. Alignment: each query's candidates are its top keys by k-mer profile; the candidate with
-the highest alignment identity wins. Identity comes from edlib (Myers' bit-vector edit distance, exact
-and far faster than a Python dynamic programme), aligning the shorter sequence end to end inside the
-longer one (edlib's HW mode), so partial reads are not penalised for bases they lack:
-identity = 1 − edit distance / length of the shorter sequence.
+Each query's nearest key is the one with the best alignment score among the keys its spaced seeds
+shortlist: the engine of `bioscan-hf identify` (`bioscan_hf.identify`), over distinct key barcodes.
+k-mer profiles (the other model-free baseline) are an encoder: `bioscan_hf.embedding.kmer`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import edlib
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
-from bioscan_hf.embedding.kmer import kmer_profiles
-from bioscan_hf.evaluation.knn import nearest_keys
-
-
-def alignment_identity(a: str, b: str) -> float:
-    """Identity of the shorter sequence aligned end to end inside the longer one (edlib, HW mode)."""
-    a, b = a.strip("N"), b.strip("N")
-    query, target = (a, b) if len(a) <= len(b) else (b, a)
-    if not query:
-        return 0.0
-    distance = edlib.align(query, target, mode="HW", task="distance")["editDistance"]
-    return 1.0 - distance / len(query)
+from bioscan_hf.data.barcodes import barcode_key
+from bioscan_hf.identify.align import rank_hits
+from bioscan_hf.identify.engine import DEFAULT_CANDIDATES
+from bioscan_hf.identify.seeds import SeedIndex
 
 
 def alignment_nearest(
     keys: Sequence[str],
     queries: Sequence[str],
-    candidates: int = 100,
-    k: int = 6,
+    candidates: int = DEFAULT_CANDIDATES,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each query, the key with the highest alignment identity among its top k-mer candidates.
+    """For each query, the key with the best alignment score among its shortlisted candidates.
 
-    Returns (key index [Q], identity [Q]).
+    Returns (key index [Q], identity [Q]); a query sharing no seed with any key gets key 0, identity 0.
     """
-    key_profiles, query_profiles = kmer_profiles(keys, k), kmer_profiles(queries, k)
-    shortlist, _ = nearest_keys(key_profiles, query_profiles, min(candidates, len(keys)))
-    best = np.zeros(len(queries), dtype=np.int64)
-    identity = np.zeros(len(queries), dtype=np.float64)
-    for q in tqdm(range(len(queries)), desc="aligning queries", disable=not progress):
-        scores = [alignment_identity(queries[q], keys[c]) for c in shortlist[q]]
-        pick = int(np.argmax(scores))
-        best[q], identity[q] = shortlist[q][pick], scores[pick]
-    return best, identity
+    key_codes, distinct_keys = pd.factorize(pd.Series([barcode_key(k) for k in keys]))
+    first_record = np.full(len(distinct_keys), -1, dtype=np.int64)
+    for record, code in enumerate(key_codes[::-1]):
+        first_record[code] = len(keys) - 1 - record  # lowest record index of each distinct key
+    distinct_keys = list(distinct_keys)
+    query_codes, distinct_queries = pd.factorize(pd.Series([barcode_key(q) for q in queries]))
+    distinct_queries = list(distinct_queries)
+    shortlists = SeedIndex(distinct_keys).shortlist(distinct_queries, candidates)
+    best = np.zeros(len(distinct_queries), dtype=np.int64)
+    identity = np.zeros(len(distinct_queries), dtype=np.float64)
+    for q in tqdm(range(len(distinct_queries)), desc="aligning queries", disable=not progress):
+        hits = rank_hits(distinct_queries[q], distinct_keys, shortlists[q])
+        if hits:
+            best[q], identity[q] = first_record[hits[0][0]], hits[0][1].identity
+    return best[query_codes], identity[query_codes]

@@ -8,4 +8,13 @@ from bioscan_hf.identify.engine import DEFAULT_THRESHOLDS, Identifier, Reference
 from bioscan_hf.identify.run import IdentifyRun, identify
 from bioscan_hf.identify.sources import CALL_RANKS, InputError, read_references
 
-__all__ = ["CALL_RANKS", "DEFAULT_THRESHOLDS", "IdentifyRun", "Identifier", "InputError", "Reference", "identify", "read_references"]
+__all__ = [
+    "CALL_RANKS",
+    "DEFAULT_THRESHOLDS",
+    "IdentifyRun",
+    "Identifier",
+    "InputError",
+    "Reference",
+    "identify",
+    "read_references",
+]

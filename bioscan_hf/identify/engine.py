@@ -8,7 +8,8 @@ species 98%, genus 95%, family 90%, order 85%; the BIN, like species, 98%). The 
 the hits within `VOTE_MARGIN` of the best identity and above the threshold; the call is their most
 common label (counted over records) and its confidence is the share of voting records that carry it,
 shrunk towards 0 when few vote (`agree / (voters + 1)`): one reference alone never gives more than 0.5.
-Below the threshold the rank is left uncalled and the note says so (at species: likely undescribed, the
+A rank is also left uncalled where the voting references carry no label there (no note). Below the
+threshold the rank is left uncalled and the note says so (at species: likely undescribed, the
 open-world case of BIOSCAN-5M's unseen splits).
 
 For a photo (a CLIBD model, `--model`): the nearest reference barcodes in CLIBD's shared space vote the
@@ -111,8 +112,6 @@ def call(reference: Reference, hits: Sequence[Hit], thresholds: dict[str, float]
         else:
             floor = max(thresholds[rank], best.identity - margin)
             label, agree, voters = reference.vote([h.key for h in hits if h.identity >= floor], rank)
-        if best is not None and label is None and not why:
-            why = "the matching references are unlabelled at this rank"
         row[rank] = label
         row[f"{rank}_confidence"] = round(agree / (voters + 1), 4) if label else 0.0
         row[f"{rank}_support"] = agree

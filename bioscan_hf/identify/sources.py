@@ -298,7 +298,9 @@ def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                problems.add(path, number, row[0] if row else "", f"{len(row)} fields, expected {len(header)}", SKIP_ADVICE)
+                problems.add(
+                    path, number, row[0] if row else "", f"{len(row)} fields, expected {len(header)}", SKIP_ADVICE
+                )
                 continue
             record, text = row[id_col].strip(), row[seq_col]
             problem = barcode_problem(text)
@@ -310,9 +312,7 @@ def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
             yield Query(record, sequence=barcode_key(text))
 
 
-def iter_queries(
-    source: str | os.PathLike, split: str = "test", problems: Problems | None = None
-) -> Iterator[Query]:
+def iter_queries(source: str | os.PathLike, split: str = "test", problems: Problems | None = None) -> Iterator[Query]:
     """The queries of `source`, one by one (see the module docstring for the formats)."""
     path = user_path(source)
     problems = problems if problems is not None else Problems()

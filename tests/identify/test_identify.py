@@ -1,0 +1,328 @@
+"""The identification engine: shortlist, alignment, calls, sources, damaged input, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bioscan_hf.identify import InputError, identify, read_references
+from bioscan_hf.identify.align import align
+from bioscan_hf.identify.engine import Identifier, Reference
+from bioscan_hf.identify.report import summarize
+from bioscan_hf.identify.seeds import SeedIndex, seed_codes
+from bioscan_hf.identify.sources import Query, iter_queries, taxonomy_from_header
+
+RNG = np.random.default_rng(0)
+
+
+def mutate(sequence: str, fraction: float, rng: np.random.Generator) -> str:
+    """`sequence` with `fraction` of its positions substituted (each by another base)."""
+    bases = list(sequence)
+    for i in rng.choice(len(bases), int(round(fraction * len(bases))), replace=False):
+        bases[i] = rng.choice([b for b in "ACGT" if b != bases[i]])
+    return "".join(bases)
+
+
+def library(rng: np.random.Generator) -> pd.DataFrame:
+    """Two orders × two genera × three species, 4 records each (two haplotypes), 400-nt barcodes:
+    species 6% apart within a genus, genera 15% apart, orders unrelated."""
+    rows = []
+    for o in range(2):
+        order = "".join(rng.choice(list("ACGT"), 400))
+        for g in range(2):
+            genus = mutate(order, 0.15, rng)
+            for s in range(3):
+                species = mutate(genus, 0.06, rng)
+                for h in range(4):
+                    barcode = species if h < 2 else mutate(species, 0.005, rng)
+                    rows.append(
+                        {
+                            "processid": f"P{o}{g}{s}{h}",
+                            "dna_barcode": barcode,
+                            "order": f"Order{o}",
+                            "family": f"Fam{o}",
+                            "subfamily": None,
+                            "genus": f"Gen{o}{g}",
+                            "species": f"Gen{o}{g} sp{s}",
+                            "dna_bin": f"BOLD:{o}{g}{s}",
+                            "country": "Canada" if o == 0 else "Costa Rica",
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+LIBRARY = library(RNG)
+
+
+def test_seed_codes_skip_windows_with_n() -> None:
+    assert len(seed_codes("ACGT" * 4)) == 1  # one 16-base window
+    assert len(seed_codes("NCGTACGTACGTACGT")) == 0
+    assert len(seed_codes("ACGTACGTNCGTACGT")) == 1  # position 8 is one the seed skips
+    assert len(seed_codes("ACG")) == 0
+
+
+def test_shortlist_orders_by_shared_seeds_and_finds_the_alignment_best() -> None:
+    barcodes = list(dict.fromkeys(LIBRARY["dna_barcode"]))
+    index = SeedIndex(barcodes)
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        target = int(rng.integers(len(barcodes)))
+        query = mutate(barcodes[target], 0.03, rng)[20:380]  # a partial, diverged read
+        found = index.shortlist([query], 5)[0]
+        every = sorted(range(len(barcodes)), key=lambda k: -align(query, barcodes[k]).score)
+        assert every[0] in found  # the alignment-best of all references is in the top 5 by seeds
+        shared = [len(np.intersect1d(seed_codes(query), seed_codes(barcodes[k]))) for k in found]
+        assert shared == sorted(shared, reverse=True)
+    assert index.shortlist(["A" * 40], 5) == [] or len(index.shortlist(["A" * 40], 5)[0]) == 0
+
+
+def test_alignment_score_prefers_full_length_over_short_exact_fragments() -> None:
+    full = "".join(RNG.choice(list("ACGT"), 600))
+    near = mutate(full, 0.02, RNG)
+    fragment = full[100:250]
+    assert align(full, fragment).identity == 1.0 and align(full, near).identity == pytest.approx(0.98, abs=0.005)
+    assert align(full, near).score > align(full, fragment).score
+    assert align("NNNACGTACGTNN", "ACGTACGT").identity == 1.0
+
+
+def _identify_one(sequence: str, **kwargs) -> dict:
+    rows, _ = Identifier(Reference(LIBRARY), **kwargs).identify([Query("q", sequence=sequence)])
+    return rows[0]
+
+
+def test_calls_per_rank_with_thresholds_and_votes() -> None:
+    exact = _identify_one(LIBRARY["dna_barcode"][0])
+    assert exact["species"] == "Gen00 sp0" and exact["identity"] == 1.0 and exact["best_hit"] == "P0000"
+    assert exact["species_support"] == 4 and exact["species_confidence"] == pytest.approx(4 / 5, abs=1e-4)
+    assert exact["note"] == "" and exact["dna_bin"] == "BOLD:000"
+    diverged = _identify_one(mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)))
+    assert diverged["species"] is None and diverged["genus"] == "Gen00" and diverged["order"] == "Order0"
+    assert diverged["note"].startswith("no match at species") and diverged["note"].endswith("likely undescribed")
+    unrelated = _identify_one("".join(np.random.default_rng(3).choice(list("ACGT"), 400)))
+    assert unrelated["order"] is None and unrelated["species_confidence"] == 0.0
+    loose = _identify_one(
+        mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)), thresholds={"species": 0.9}
+    )
+    assert loose["species"] == "Gen00 sp0"
+
+
+def test_votes_count_records_and_tie_break_by_table_order() -> None:
+    table = LIBRARY.iloc[:2].copy()
+    table["species"] = ["A a", "B b"]  # one barcode, two names: a 1–1 vote
+    row = Identifier(Reference(table)).identify([Query("q", sequence=table["dna_barcode"].iat[0])])[0][0]
+    assert (
+        row["species"] == "A a"
+        and row["species_support"] == 1
+        and row["species_confidence"] == pytest.approx(1 / 3, abs=1e-4)
+    )
+
+
+def test_sintax_and_bold_fasta_headers() -> None:
+    sintax = taxonomy_from_header("X1;tax=k:Animalia,o:Diptera,f:Culicidae,g:Aedes,s:Aedes_aegypti;")
+    assert sintax["order"] == "Diptera" and sintax["species"] == "Aedes aegypti" and sintax["genus"] == "Aedes"
+    bold = taxonomy_from_header("ABC123-19|Aedes aegypti|COI-5P|BOLD:AAA1234")
+    assert bold["species"] == "Aedes aegypti" and bold["genus"] == "Aedes" and bold["dna_bin"] == "BOLD:AAA1234"
+    assert taxonomy_from_header("P1|Culicidae|COI-5P")["family"] == "Culicidae"
+    assert taxonomy_from_header("P1|Diptera|COI-5P")["order"] == "Diptera"
+    assert taxonomy_from_header("P1|Aedes|COI-5P")["genus"] == "Aedes"
+
+
+def _fasta(path: Path, rows: pd.DataFrame, header) -> Path:
+    path.write_text("".join(f">{header(r)}\n{r.dna_barcode[:200]}\n{r.dna_barcode[200:]}\n" for r in rows.itertuples()))
+    return path
+
+
+def test_fasta_reference_and_queries_end_to_end(tmp_path: Path) -> None:
+    reference = _fasta(
+        tmp_path / "ref.fasta",
+        LIBRARY,
+        lambda r: f"{r.processid};tax=o:{r.order},g:{r.genus},s:{r.species.replace(' ', '_')};",
+    )
+    table = read_references(reference)
+    assert len(table) == len(LIBRARY) and table["species"].iat[0] == "Gen00 sp0"
+    queries = _fasta(tmp_path / "plate.fasta", LIBRARY.iloc[[0, 13]], lambda r: f"q_{r.processid} extra words")
+    run = identify(queries, reference, tmp_path / "out.tsv", top_k=2, progress=False)
+    out = pd.read_csv(tmp_path / "out.tsv", sep="\t")
+    assert list(out["query"]) == ["q_P0000", "q_P0101"]
+    assert list(out["species"]) == ["Gen00 sp0", "Gen01 sp0"]
+    hits = pd.read_csv(tmp_path / "out.hits.tsv", sep="\t")
+    assert len(hits) == 4 and list(hits["hit"]) == [1, 2, 1, 2]
+    assert json.loads((tmp_path / "out.summary.json").read_text())[0]["rank"] == "order"
+    assert run.results["identity"].iat[0] == 1.0
+
+
+@pytest.mark.damaged_input
+def test_damaged_fasta_query_names_file_line_and_record(tmp_path: Path) -> None:
+    bad = tmp_path / "plate.fasta"
+    bad.write_text(">ok1\nACGTACGTACGTACGTACGT\n>bad2\nACGTXACGT\n>ok3\nACGTACGTACGTACGTAAAA\n")
+    with pytest.raises(InputError, match=r"plate.fasta line 3 \(bad2\): not DNA: 'X'.*--skip-bad"):
+        list(iter_queries(bad))
+
+
+@pytest.mark.damaged_input
+def test_skip_bad_lists_every_skipped_record(tmp_path: Path) -> None:
+    bad = tmp_path / "plate.fasta"
+    good = LIBRARY["dna_barcode"][0]
+    bad.write_text(f">ok1\n{good}\n>bad2\nACGTXACGT\n>empty3\n---\n>ok1\n{good}\n>ok4\n{good}\n")
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    run = identify(bad, reference, tmp_path / "out.csv", skip_bad=True, progress=False)
+    assert list(run.results["query"]) == ["ok1", "ok4"]
+    skipped = pd.read_csv(tmp_path / "out.skipped.tsv", sep="\t")
+    assert list(skipped["record"]) == ["bad2", "empty3", "ok1"] and list(skipped["line"]) == [3, 5, 7]
+    assert "repeated" in skipped["reason"].iat[2] and "skipped 3" in run.report()
+
+
+@pytest.mark.damaged_input
+def test_reference_fasta_without_taxonomy_is_refused(tmp_path: Path) -> None:
+    plain = _fasta(tmp_path / "ref.fa", LIBRARY.iloc[:3], lambda r: r.processid)
+    with pytest.raises(InputError, match="no FASTA header carries a taxonomy"):
+        read_references(plain)
+
+
+@pytest.mark.damaged_input
+def test_query_table_needs_id_and_sequence_columns(tmp_path: Path) -> None:
+    table = tmp_path / "plate.tsv"
+    table.write_text("well\tdna\nA1\tACGT\n")
+    with pytest.raises(InputError, match=r"plate.tsv line 1: need an id column"):
+        list(iter_queries(table))
+    table.write_text("id\tsequence\nA1\tACGTACGT\nA2\tACGT\textra\n")
+    with pytest.raises(InputError, match=r"plate.tsv line 3 \(A2\): 3 fields, expected 2"):
+        list(iter_queries(table))
+
+
+@pytest.mark.damaged_input
+def test_bold_tsv_reference_with_a_bad_row(tmp_path: Path, bold_tsv: Path) -> None:
+    import gzip
+
+    lines = gzip.open(bold_tsv, "rt", encoding="utf-8").read().splitlines()[:40]
+    header = lines[0].split("\t")
+    broken = lines[5].split("\t")
+    broken[header.index("nucleotides")] = "ACGT?ACGT"
+    lines[5] = "\t".join(broken)
+    path = tmp_path / "export.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"export.tsv line 6 \({broken[0]}\): not DNA"):
+        read_references(path)
+    assert (
+        len(
+            read_references(
+                path, problems=__import__("bioscan_hf.identify.sources", fromlist=["Problems"]).Problems(skip=True)
+            )
+        )
+        >= 30
+    )
+
+
+def test_resume_after_a_stop_reuses_finished_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")
+    whole = identify(queries, reference, tmp_path / "whole.parquet", chunk_size=2, progress=False).results
+    calls = {"n": 0}
+    original = Identifier.identify
+
+    def stop_on_second_chunk(self, chunk, top_k=0):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, chunk, top_k)
+
+    monkeypatch.setattr(Identifier, "identify", stop_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        identify(queries, reference, tmp_path / "run.parquet", chunk_size=2, progress=False)
+    assert [p.name for p in sorted((tmp_path / "run.parquet.parts").glob("part-*"))] == ["part-00000.parquet"]
+    monkeypatch.setattr(Identifier, "identify", original)
+    with pytest.raises(InputError, match="other queries, reference or options"):
+        identify(queries, reference, tmp_path / "run.parquet", chunk_size=3, progress=False)
+    resumed = identify(queries, reference, tmp_path / "run.parquet", chunk_size=2, progress=False)
+    assert resumed.chunks_reused == 1 and not (tmp_path / "run.parquet.parts").exists()
+    pd.testing.assert_frame_equal(resumed.results, whole)
+
+
+def test_two_processes_equal_one_and_filters(tmp_path: Path) -> None:
+    reference = _fasta(
+        tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid};tax=o:{r.order},g:{r.genus},s:{r.species};"
+    )
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY, lambda r: f"q{r.processid}")
+    one = identify(queries, reference, tmp_path / "one.json", progress=False).results
+    two = identify(queries, reference, tmp_path / "two.json", num_proc=2, chunk_size=20, progress=False).results
+    pd.testing.assert_frame_equal(one, two)
+    assert json.loads((tmp_path / "one.json").read_text())[0]["query"] == "qP0000"
+    within = identify(queries, reference, tmp_path / "w.tsv", within="Order1", progress=False).results
+    assert set(within["order"].dropna()) == {"Order1"}
+    with pytest.raises(InputError, match="no reference record is within"):
+        identify(queries, reference, tmp_path / "x.tsv", within="Lepidoptera", progress=False)
+
+
+def test_summary_matches_a_plain_count() -> None:
+    rng = np.random.default_rng(4)
+    n = 200
+    labels = rng.choice(["a", "b", "c"], n)
+    called = np.where(rng.random(n) < 0.7, np.where(rng.random(n) < 0.8, labels, "b"), None)
+    confidence = np.where(called != None, rng.random(n), 0.0)  # noqa: E711
+    frame = pd.DataFrame(
+        {"species": called, "species_confidence": confidence, "species_support": 1, "true_species": labels}
+    )
+    for rank in ("order", "family", "subfamily", "genus", "dna_bin"):
+        frame[rank], frame[f"{rank}_confidence"], frame[f"true_{rank}"] = None, 0.0, None
+    species = summarize(frame)[4]
+    made = [i for i in range(n) if called[i] is not None]
+    assert species["coverage"] == pytest.approx(round(len(made) / n, 4))
+    assert species["accuracy_of_calls"] == pytest.approx(
+        round(sum(called[i] == labels[i] for i in made) / len(made), 4)
+    )
+    confident = [i for i in made if confidence[i] >= 0.9]
+    assert species["confident_calls"] == len(confident)
+    assert sum(b["calls"] for b in species["reliability"]) == len(made)
+
+
+def test_cli_identify_on_a_prepared_dataset(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "calls.tsv"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bioscan_hf.cli",
+            "identify",
+            str(prepared),
+            "--reference",
+            str(prepared),
+            "--out",
+            str(out),
+            "--top-k",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| species |" in done.stdout and "accuracy of calls" in done.stdout
+    results = pd.read_csv(out, sep="\t")
+    assert {"species", "species_confidence", "species_support", "best_hit", "identity", "note", "true_species"} <= set(
+        results.columns
+    )
+    seen = results[results["true_species"].notna()]
+    assert (seen["species"] == seen["true_species"]).mean() > 0.9  # test species all have reference records
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bioscan_hf.cli",
+            "identify",
+            str(prepared),
+            "--reference",
+            str(prepared),
+            "--out",
+            str(tmp_path / "x.xlsx"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1 and "must end in .tsv, .csv, .json, .parquet" in bad.stderr
