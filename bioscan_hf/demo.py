@@ -55,7 +55,7 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     notes = []
-    steps = 3 + 2 * bool(pretrain_steps) + bool(pretrain_steps and clibd_steps and not bold)
+    steps = 4 + 2 * bool(pretrain_steps) + bool(pretrain_steps and clibd_steps and not bold)
     if release is not None:
         source, configs = Path(release), None
         print(f"[1/{steps}] using the release in {source}")
@@ -103,7 +103,7 @@ def run_demo(
     runs = [out / "evaluation" / name for name in ("barcodebert", "kmer6") if (out / "evaluation" / name).is_dir()]
     runs += [out / "retrieval"] if (out / "retrieval" / "run.json").is_file() else []
     if runs:
-        print(f"[{steps}/{steps}] laying the runs out as the paper's tables in {out / 'tables'}")
+        print(f"[{steps - 1}/{steps}] laying the runs out as the paper's tables in {out / 'tables'}")
         tables = write_tables(runs, out / "tables")
         sections += [
             "## The paper's tables from these runs",
@@ -116,6 +116,8 @@ def run_demo(
             .replace("\n## ", "\n### ")
             .replace("](ami_by_rank.png)", f"]({tables.parent.name}/ami_by_rank.png)"),
         ]
+    print(f"[{steps}/{steps}] identifying the test barcodes against the keys (train + key_unseen)")
+    sections += identify_section(out, notes[-1] if notes else "")
     text = "\n\n".join(sections)
     path = out / "report.md"
     path.write_text(text + "\n")
@@ -132,6 +134,23 @@ def run_demo(
     else:
         print(f"  python …/spaces/bioscan-retrieval/app.py --index {out / 'index'}   (from a bioscan-hf checkout)")
     return path
+
+
+def identify_section(out: Path, origin: str) -> list[str]:
+    """`bioscan-hf identify` on the test split against the keys, with its per-rank summary."""
+    from bioscan_hf.identify import identify
+
+    result = identify(out / "dataset", out / "dataset", out / "identify" / "test.tsv", top_k=5)
+    command = (
+        f"{runnable('bioscan-hf')} identify {out / 'dataset'} --split test --reference {out / 'dataset'} "
+        f"--out {out / 'identify' / 'test.tsv'} --top-k 5"
+    )
+    return [
+        "## Identifying the test barcodes",
+        f"`{command}`: each test barcode against the keys, called per rank only where the best hit's identity "
+        "reaches the rank's threshold. " + origin,
+        result.report().replace(f" → {result.out}", f" → `{result.out}`"),
+    ]
 
 
 #: The demo's BarcodeBERT: small enough to pre-train in a couple of CPU minutes.
