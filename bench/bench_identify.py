@@ -14,7 +14,7 @@ barcodes; index build time and memory, and query time for 1,000 real queries.
 
     python bench/bench_identify.py [--skip-scale] [--out bench/identify.json]
 
-Needs Debian's ncbi-blast+ and vsearch (apt-get install ncbi-blast+ vsearch).
+Needs Debian's ncbi-blast+, vsearch and time (apt-get install ncbi-blast+ vsearch time).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -40,13 +39,17 @@ from bench_knn_dedup import prepared_bold  # noqa: E402
 
 
 def timed(command: list[str]) -> tuple[float, float]:
-    """Run a command; its wall seconds and peak resident memory (MB, from the child's rusage)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    """Run a command; its wall seconds and peak resident memory (MB, GNU time's %M of that process)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - start
+        return wall, int(rss.read().split()[-1]) / 1024
 
 
 def write_fasta(split, path: Path) -> None:
