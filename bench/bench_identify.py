@@ -77,6 +77,7 @@ def first_hits(path: Path) -> pd.Series:
 
 def peers(workdir: Path) -> dict:
     from bioscan_hf.data.prepared import load_prepared, rank_values
+    from bioscan_hf.identify.report import summarize
 
     data = load_prepared(prepared_bold(workdir), "metadata")
     frames = {}
@@ -148,8 +149,6 @@ def peers(workdir: Path) -> dict:
             if tool == "bioscan-hf identify":
                 ours = pd.read_csv(workdir / f"{split}.ours.tsv", sep="\t", dtype={"best_hit": str})
                 top = ours.set_index("query")["best_hit"]
-                from bioscan_hf.identify.report import summarize
-
                 results[split]["calibration"] = summarize(ours)
             else:
                 top = first_hits(workdir / f"{split}.{'blast' if tool == 'blastn' else 'vsearch'}.tsv")

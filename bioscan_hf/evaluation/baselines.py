@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from bioscan_hf.data.barcodes import barcode_key
+from bioscan_hf.evaluation.knn import first_of_each
 from bioscan_hf.identify.align import rank_hits
 from bioscan_hf.identify.engine import DEFAULT_CANDIDATES
 from bioscan_hf.identify.seeds import SeedIndex
@@ -29,13 +29,12 @@ def alignment_nearest(
 
     Returns (key index [Q], identity [Q]); a query sharing no seed with any key gets key 0, identity 0.
     """
-    key_codes, distinct_keys = pd.factorize(pd.Series([barcode_key(k) for k in keys]))
-    first_record = np.full(len(distinct_keys), -1, dtype=np.int64)
-    for record, code in enumerate(key_codes[::-1]):
-        first_record[code] = len(keys) - 1 - record  # lowest record index of each distinct key
-    distinct_keys = list(distinct_keys)
-    query_codes, distinct_queries = pd.factorize(pd.Series([barcode_key(q) for q in queries]))
-    distinct_queries = list(distinct_queries)
+    key_barcodes = [barcode_key(k) for k in keys]
+    first_record, _ = first_of_each(key_barcodes)  # lowest record index of each distinct key
+    distinct_keys = [key_barcodes[r] for r in first_record]
+    query_barcodes = [barcode_key(q) for q in queries]
+    first_query, query_codes = first_of_each(query_barcodes)
+    distinct_queries = [query_barcodes[r] for r in first_query]
     shortlists = SeedIndex(distinct_keys).shortlist(distinct_queries, candidates)
     best = np.zeros(len(distinct_queries), dtype=np.int64)
     identity = np.zeros(len(distinct_queries), dtype=np.float64)

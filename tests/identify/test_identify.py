@@ -16,7 +16,7 @@ from bioscan_hf.identify.align import align
 from bioscan_hf.identify.engine import Identifier, Reference
 from bioscan_hf.identify.report import summarize
 from bioscan_hf.identify.seeds import SeedIndex, seed_codes
-from bioscan_hf.identify.sources import Query, iter_queries, taxonomy_from_header
+from bioscan_hf.identify.sources import Problems, Query, iter_queries, taxonomy_from_header
 
 RNG = np.random.default_rng(0)
 
@@ -209,14 +209,7 @@ def test_bold_tsv_reference_with_a_bad_row(tmp_path: Path, bold_tsv: Path) -> No
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=rf"export.tsv line 6 \({broken[0]}\): not DNA"):
         read_references(path)
-    assert (
-        len(
-            read_references(
-                path, problems=__import__("bioscan_hf.identify.sources", fromlist=["Problems"]).Problems(skip=True)
-            )
-        )
-        >= 30
-    )
+    assert len(read_references(path, problems=Problems(skip=True))) >= 30
 
 
 def test_resume_after_a_stop_reuses_finished_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,26 +274,16 @@ def test_summary_matches_a_plain_count() -> None:
     assert sum(b["calls"] for b in species["reliability"]) == len(made)
 
 
+def _cli_identify(dataset: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = ["identify", str(dataset), "--reference", str(dataset), "--out", str(out), *extra]
+    return subprocess.run(
+        [sys.executable, "-m", "bioscan_hf.cli", *command], capture_output=True, text=True, check=False
+    )
+
+
 def test_cli_identify_on_a_prepared_dataset(prepared: Path, tmp_path: Path) -> None:
     out = tmp_path / "calls.tsv"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bioscan_hf.cli",
-            "identify",
-            str(prepared),
-            "--reference",
-            str(prepared),
-            "--out",
-            str(out),
-            "--top-k",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _cli_identify(prepared, out, "--top-k", "3")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| species |" in done.stdout and "accuracy of calls" in done.stdout
     results = pd.read_csv(out, sep="\t")
@@ -309,20 +292,5 @@ def test_cli_identify_on_a_prepared_dataset(prepared: Path, tmp_path: Path) -> N
     )
     seen = results[results["true_species"].notna()]
     assert (seen["species"] == seen["true_species"]).mean() > 0.9  # test species all have reference records
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bioscan_hf.cli",
-            "identify",
-            str(prepared),
-            "--reference",
-            str(prepared),
-            "--out",
-            str(tmp_path / "x.xlsx"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = _cli_identify(prepared, tmp_path / "x.xlsx")
     assert bad.returncode == 1 and "must end in .tsv, .csv, .json, .parquet" in bad.stderr
