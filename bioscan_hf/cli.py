@@ -543,6 +543,63 @@ MODEL_SPEC_HELP = (
     "the encoder: a BarcodeBERT or CLIBD folder, hf:PATH_OR_ID (any transformers DNA or vision model), "
     "timm:NAME[:WEIGHTS_FILE], kmerK (e.g. kmer6)"
 )
+EMBEDDINGS_HELP = (
+    "a Parquet file of `bioscan-hf embed` by the same --model (checked): the records it holds are read "
+    "instead of embedded again; the others are embedded"
+)
+
+
+def _add_embed(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "embed",
+        help="write embeddings of any encoder to Parquet (ids + vectors), once, for index/identify/evaluate",
+        description="Embed the records of a prepared dataset split, a FASTA, a TSV/CSV (id + sequence), a "
+        "BOLD TSV or a folder of photos with any encoder and write OUT (.parquet): one row per record and "
+        "modality with columns id, modality (dna/image) and embedding (float32, as the model outputs it); the "
+        "model, its fingerprint and the source are in the file's metadata. Pass the file to `index`, "
+        "`identify` or `evaluate` with --embeddings to skip embedding those records again. Under "
+        "`accelerate launch` the processes share the records; the file equals one process's.",
+        epilog="examples:\n  bioscan-hf embed bioscan-5m --split train --model bb/final --out train.parquet\n"
+        "  accelerate launch --multi_gpu --num_processes 2 $(which bioscan-hf) embed bioscan-5m --split test "
+        "--model clibd/final --modality both --out test.parquet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", help="prepared dataset folder, FASTA, TSV/CSV, BOLD TSV or folder of photos")
+    p.add_argument("--model", required=True, help=MODEL_SPEC_HELP)
+    _add_encoder_options(p)
+    p.add_argument("--out", required=True, help="the embeddings file to write (.parquet)")
+    p.add_argument(
+        "--split", default="test", help="split(s) of a prepared dataset, e.g. train,key_unseen (default test)"
+    )
+    p.add_argument("--config", help="dataset config (default: metadata for barcodes, cropped_256 for photos)")
+    p.add_argument(
+        "--modality",
+        choices=("dna", "image", "both"),
+        help="what to embed from a dataset (default: barcodes when the model has a DNA tower, else photos)",
+    )
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave unusable records and undecodable photos out and list them in OUT's .skipped.tsv",
+    )
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.embedding.store import embed_to_parquet
+
+        result = embed_to_parquet(
+            args.source,
+            args.model,
+            args.out,
+            split=args.split,
+            config=args.config,
+            modality=args.modality,
+            skip_bad=args.skip_bad,
+            encoder_options=_encoder_options(args),
+        )
+        if result.main_process:
+            print(result.report())
+
+    p.set_defaults(func=run)
 
 
 def _add_encoder_options(p: argparse.ArgumentParser) -> None:
@@ -636,6 +693,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "--baseline", help="retrieval: the no-alignment CLIBD folder (default: MODEL/../initial when it exists)"
     )
     p.add_argument("--no-baseline", action="store_true", help="retrieval: score MODEL only")
+    p.add_argument("--embeddings", help=EMBEDDINGS_HELP)
 
     def run(args: argparse.Namespace) -> None:
         if args.task == "retrieval":
@@ -658,6 +716,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
             split=args.split,
             one_sample_per_barcode=args.one_sample_per_barcode,
             probe=args.probe,
+            embeddings=args.embeddings,
         )
         for name, value in metrics.items():
             print(f"{name:45s} {value:.4f}" if isinstance(value, float) else f"{name:45s} {value}")
@@ -670,7 +729,15 @@ def _run_retrieval(args: argparse.Namespace) -> None:
     from bioscan_hf.evaluation.retrieval import default_baseline, evaluate_retrieval
 
     baseline = None if args.no_baseline else args.baseline or default_baseline(args.model)
-    metrics = evaluate_retrieval(args.dataset, args.model, args.out, baseline, config=args.config, queries=args.queries)
+    metrics = evaluate_retrieval(
+        args.dataset,
+        args.model,
+        args.out,
+        baseline,
+        config=args.config,
+        queries=args.queries,
+        embeddings=args.embeddings,
+    )
     for name, value in metrics.items():
         if "_top1_" in name and name.endswith("_hm"):
             print(f"{name:50s} {value:.4f}")
@@ -748,6 +815,7 @@ def _add_identify(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model", help=f"shortlist by an encoder's neighbours instead of seeds; photos need CLIBD. {MODEL_SPEC_HELP}"
     )
+    p.add_argument("--embeddings", help=f"with --model: {EMBEDDINGS_HELP} (references and queries, by id)")
     p.add_argument("--within", help="only references under this taxon, at any rank (e.g. Diptera)")
     p.add_argument("--country", help="only references collected in this country")
     p.add_argument(
@@ -775,6 +843,7 @@ def _add_identify(sub: argparse._SubParsersAction) -> None:
             reference_splits=tuple(s.strip() for s in args.reference_splits.split(",") if s.strip()),
             query_split=args.split,
             model=args.model,
+            embeddings=args.embeddings,
             top_k=args.top_k,
             within=args.within,
             country=args.country,
@@ -814,6 +883,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
         help="lists an approximate index searches per query (default 192: p95 < 50 ms at 1M keys on 2 cores; "
         "more = higher recall, slower: BENCHMARKS.md has the trade-off at 1M and 5.15M keys)",
     )
+    p.add_argument("--embeddings", help=EMBEDDINGS_HELP)
 
     def run(args: argparse.Namespace) -> None:
         from bioscan_hf.paths import runnable
@@ -827,6 +897,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
             config=args.config,
             approximate=args.approximate,
             encoder_options=_encoder_options(args),
+            embeddings=args.embeddings,
             **options,
         )
         print(f"index written to {folder}; start the Space (from a bioscan-hf checkout) with:")
@@ -892,6 +963,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_convert_barcodebert,
         _add_model_card,
         _add_push_model,
+        _add_embed,
         _add_evaluate,
         _add_tables,
         _add_index,

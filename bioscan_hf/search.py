@@ -25,7 +25,8 @@ from bioscan_hf.data.barcodes import barcode_problem
 from bioscan_hf.data.images import ImageDecodeError, decode_image, thumbnail_jpeg
 from bioscan_hf.data.prepared import load_prepared, rank_values
 from bioscan_hf.embedding import load_encoder
-from bioscan_hf.embedding.base import normalize
+from bioscan_hf.embedding.base import Encoder, normalize
+from bioscan_hf.embedding.store import StoredEmbeddings, read_embeddings
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode
 from bioscan_hf.paths import user_path
 
@@ -71,6 +72,7 @@ def build_index(
     approximate: bool = False,
     nprobe: int = DEFAULT_NPROBE,
     encoder_options: dict | None = None,
+    embeddings: str | os.PathLike | None = None,
 ) -> Path:
     """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
 
@@ -79,7 +81,8 @@ def build_index(
     are left out of the image index and listed in index.json). A model folder is copied into
     `out/model`, so the index folder alone answers queries wherever it is moved or uploaded. Exact
     inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
-    keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md).
+    keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md). `embeddings`:
+    a file of `bioscan-hf embed` by the same model; the keys it holds are read, not embedded again.
     """
     encoder_options = encoder_options or {}
     encoder = load_encoder(model, **encoder_options)
@@ -96,12 +99,16 @@ def build_index(
     rows: dict[str, np.ndarray] = {}
     recorded = {k: v for k, v in encoder_options.items() if k in QUERY_ENCODER_OPTIONS}
     info: dict = {"model": str(model), "encoder": type(encoder).__name__, "config": config, **recorded}
+    stored = read_embeddings(embeddings) if embeddings else None
+    if stored is not None:
+        stored.check_model(encoder)
+        info["embeddings"] = os.fspath(embeddings)
     if encoder.has_dna:
-        vectors["dna"], rows["dna"] = encoder.embed_dna(keys["dna_barcode"][:]), np.arange(len(keys))
+        vectors["dna"], rows["dna"] = _key_barcodes(encoder, keys, stored), np.arange(len(keys))
     if encoder.has_images:
         if "image" not in keys.features:
             raise ValueError(f"config {config!r} has no images; an index of {model} needs an image config")
-        image, ok, thumbnails = encoder.embed_image_records(keys, thumbnail=thumbnail_jpeg)
+        image, ok, thumbnails = _key_photos(encoder, keys, stored)
         vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
         table["thumbnail"] = thumbnails
         info["undecodable_images"] = encoder.undecodable
@@ -130,6 +137,36 @@ def build_index(
         info["nprobe"] = nprobe
     (out / "index.json").write_text(json.dumps(info, indent=2))
     return out
+
+
+def _key_barcodes(encoder: Encoder, keys: datasets.Dataset, stored: StoredEmbeddings | None) -> np.ndarray:
+    """The keys' barcode embeddings, read from `stored` where it holds them."""
+    barcodes = keys["dna_barcode"][:]
+    if stored is None:
+        return encoder.embed_dna(barcodes)
+    return stored.fill("dna", keys["processid"][:], lambda rows: encoder.embed_dna([barcodes[i] for i in rows]))[0]
+
+
+def _key_photos(
+    encoder: Encoder, keys: datasets.Dataset, stored: StoredEmbeddings | None
+) -> tuple[np.ndarray, np.ndarray, list[bytes | None]]:
+    """The keys' photo embeddings, the mask of those that decoded, and thumbnails; photos whose vectors
+    `stored` holds are only decoded for their thumbnails."""
+    if stored is None or "image" not in stored.vectors:
+        return encoder.embed_image_records(keys, thumbnail=thumbnail_jpeg)
+    vectors, found = stored.fill("image", keys["processid"][:])
+    ok, thumbnails = found.copy(), [None] * len(keys)
+    missing = np.flatnonzero(~found)
+    if len(missing):
+        rest, rest_ok, rest_thumbnails = encoder.embed_image_records(keys.select(missing), thumbnail=thumbnail_jpeg)
+        vectors[missing], ok[missing] = rest, rest_ok
+        for row, small in zip(missing, rest_thumbnails):
+            thumbnails[row] = small
+    rows = np.flatnonzero(found)
+    photos = keys.select(rows).select_columns(["processid", "image"]).cast_column("image", datasets.Image(decode=False))
+    for row, record in zip(rows, photos):
+        thumbnails[row] = thumbnail_jpeg(decode_image(record["image"], f"record {record['processid']}"))
+    return vectors, ok, thumbnails
 
 
 #: Above this many keys an approximate index stores 8-bit codes instead of float32 vectors (4× less memory:

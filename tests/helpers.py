@@ -17,6 +17,21 @@ TINY_CLIBD = {
 }
 
 
+def tiny_clibd_folder(folder: Path, seed: int | None = None) -> Path:
+    """A saved `TINY_CLIBD` with its processor (k=4 barcodes, 32-px images), random weights (`seed`)."""
+    import torch
+
+    from bioscan_hf.models.barcodebert import KmerTokenizerFast
+    from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
+    from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    ClibdModel(ClibdConfig(**TINY_CLIBD)).save_pretrained(folder)
+    ClibdProcessor(KmerTokenizerFast(k=4), build_taxonomy_tokenizer(["Diptera"]), image_size=32).save_pretrained(folder)
+    return folder
+
+
 def accelerate_two_processes(*command: str, program: str | None = None) -> list[str]:
     """`accelerate launch` of a `bioscan-hf` sub-command (or of the Python script `program`) in 2 processes;
     without GPUs `--multi_gpu` starts torch.distributed processes that train on the CPU (gloo)."""

@@ -79,6 +79,9 @@ class Encoder:
     image_dim: int | None = None
     #: the model holding the parameters (None for parameter-free encoders such as k-mer profiles)
     model: torch.nn.Module | None = None
+    #: the spec and pooling option it was loaded with (`load_encoder`): what embeddings files record
+    spec: str = ""
+    pooling_option: str | None = None
 
     def __init__(self, batch_size: int = 64, device: str | None = None, num_workers: int | None = None) -> None:
         self.batch_size = batch_size

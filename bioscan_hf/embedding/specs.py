@@ -49,12 +49,24 @@ def load_encoder(
 ) -> Encoder:
     """The encoder a spec names (see the module docstring). `pooling`: mean/cls for DNA models,
     cls/avg for image models; `trust_remote_code` only when the user passes it."""
+    encoder = _load_encoder(os.fspath(spec), pooling, trust_remote_code, device, dtype, batch_size)
+    encoder.spec, encoder.pooling_option = os.fspath(spec), pooling
+    return encoder
+
+
+def _load_encoder(
+    text: str,
+    pooling: str | None,
+    trust_remote_code: bool,
+    device: str | None,
+    dtype: str | None,
+    batch_size: int | None,
+) -> Encoder:
     from bioscan_hf.embedding.clibd import ClibdEncoder
     from bioscan_hf.embedding.dna import TransformersDnaEncoder
     from bioscan_hf.embedding.images import TimmImageEncoder, TransformersImageEncoder
     from bioscan_hf.embedding.kmer import KmerEncoder
 
-    text = os.fspath(spec)
     sizes = {"batch_size": batch_size} if batch_size else {}
     if text == "align":
         raise EncoderError("--model align has no embeddings: it is a scorer for the knn task (and baselines) only")

@@ -8,14 +8,27 @@ import datasets
 import numpy as np
 
 from bioscan_hf.embedding.base import Encoder, EncoderError
+from bioscan_hf.embedding.store import StoredEmbeddings
+
+
+def embed_distinct(encoder: Encoder, barcodes: Sequence[str]) -> np.ndarray:
+    """Embeddings of `barcodes`, each distinct barcode embedded once (BOLD exports repeat about half)."""
+    ids = encoder.prepare_barcodes(barcodes)
+    position: dict[str, int] = {}
+    inverse = [position.setdefault(b, len(position)) for b in ids]
+    return encoder.embed_dna(list(position))[inverse]
 
 
 class SplitEmbeddings:
-    """An encoder plus each split's barcode and image embeddings, computed on first use."""
+    """An encoder plus each split's barcode and image embeddings, computed on first use; with `stored` (an
+    embeddings file of the same model, `bioscan-hf embed`) the records it holds are read, not embedded."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, stored: StoredEmbeddings | None = None) -> None:
         self.encoder = encoder
         self.name = encoder.name
+        self.stored = stored
+        if stored is not None:
+            stored.check_model(encoder)
         self._cache: dict[tuple[str, str], object] = {}
 
     def default_modality(self) -> str:
@@ -32,19 +45,20 @@ class SplitEmbeddings:
         records = self._records(data, split)
         key = (records._fingerprint, "dna")  # the same split of two configs may hold different records
         if key not in self._cache:
-            self._cache[key] = self.embed_distinct(records["dna_barcode"][:])  # [:]: a list, not row by row
+            barcodes = records["dna_barcode"][:]  # [:]: a list, not row by row
+
+            def compute(rows: np.ndarray) -> np.ndarray:
+                return embed_distinct(self.encoder, [barcodes[i] for i in rows])
+
+            if self.stored is None:
+                self._cache[key] = compute(np.arange(len(barcodes)))
+            else:
+                self._cache[key] = self.stored.fill("dna", records["processid"][:], compute)[0]
         return self._cache[key]
 
     def barcode_ids(self, data: datasets.DatasetDict, split: str) -> list[str]:
         """A split's barcodes as the encoder reads them: records with equal ids have equal embeddings."""
         return self.encoder.prepare_barcodes(self._records(data, split)["dna_barcode"][:])
-
-    def embed_distinct(self, barcodes: Sequence[str]) -> np.ndarray:
-        """Embeddings of `barcodes`, each distinct barcode embedded once (BOLD exports repeat about half)."""
-        ids = self.encoder.prepare_barcodes(barcodes)
-        position: dict[str, int] = {}
-        inverse = [position.setdefault(b, len(position)) for b in ids]
-        return self.encoder.embed_dna(list(position))[inverse]
 
     def images(self, data: datasets.DatasetDict, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of a split's images and the mask of those that decoded (see `Encoder.undecodable`)."""
@@ -53,6 +67,13 @@ class SplitEmbeddings:
         if key not in self._cache:
             if "image" not in records.features:
                 raise EncoderError(f"split {split!r} has no images: load an image config such as cropped_256")
-            vectors, ok, _ = self.encoder.embed_image_records(records)
+            if self.stored is None or "image" not in self.stored.vectors:
+                vectors, ok, _ = self.encoder.embed_image_records(records)
+            else:
+                vectors, ok = self.stored.fill("image", records["processid"][:])
+                missing = np.flatnonzero(~ok)
+                if len(missing):
+                    rest, rest_ok, _ = self.encoder.embed_image_records(records.select(missing))
+                    vectors[missing], ok[missing] = rest, rest_ok
             self._cache[key] = (vectors, ok)
         return self._cache[key]

@@ -20,6 +20,7 @@ import numpy as np
 from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
 from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
+from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
 from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clustering
 from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe_ranks, micro_macro_accuracy
@@ -37,12 +38,16 @@ def _split(data: datasets.DatasetDict, name: str) -> datasets.Dataset:
     return data[name]
 
 
-def _embedder(model: str | SplitEmbeddings, **encoder_options) -> SplitEmbeddings:
-    """Split embeddings of a model given as a spec string (see `bioscan_hf.embedding`) or already loaded."""
+def _embedder(
+    model: str | SplitEmbeddings, embeddings: str | os.PathLike | None = None, **encoder_options
+) -> SplitEmbeddings:
+    """Split embeddings of a model given as a spec string (see `bioscan_hf.embedding`) or already loaded;
+    `embeddings`: a file of `bioscan-hf embed` by the same model, read instead of embedding its records."""
     if isinstance(model, SplitEmbeddings):
         return model
     try:
-        return SplitEmbeddings(load_encoder(model, **encoder_options))
+        stored = read_embeddings(embeddings) if embeddings else None
+        return SplitEmbeddings(load_encoder(model, **encoder_options), stored)
     except EncoderError as err:
         raise EvaluationError(str(err)) from None
 
@@ -200,6 +205,7 @@ def evaluate_dna(
     split: str = "test",
     one_sample_per_barcode: bool = False,
     probe: str = "lbfgs",
+    embeddings: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs.
 
@@ -208,7 +214,8 @@ def evaluate_dna(
     Image models (and `modality="image"`) cluster the images of `image_config`; knn and linear score
     barcodes. `split="val"` scores the probes on val / val_unseen (model selection, Table A15);
     `one_sample_per_barcode` keeps one record per distinct barcode in every split (Fig. A11); `probe`
-    picks the linear probe's solver (`bioscan_hf.evaluation.probes`).
+    picks the linear probe's solver (`bioscan_hf.evaluation.probes`). `embeddings`: a file of `bioscan-hf
+    embed` by `model`; its records are read instead of embedded again.
     """
     if split not in PROBE_SPLITS:
         raise ValueError(f"split must be one of {', '.join(PROBE_SPLITS)}, not {split!r}")
@@ -223,7 +230,7 @@ def evaluate_dna(
     metrics: dict[str, float] = {}
     plots: dict = {}
     # each split embedded once for all tasks
-    embedder = model if model == "align" else _embedder(model, **(encoder_options or {}))
+    embedder = model if model == "align" else _embedder(model, embeddings, **(encoder_options or {}))
     if "knn" in tasks:
         metrics.update(knn_task(data, embedder, split=split))
     if "linear" in tasks:
@@ -253,6 +260,7 @@ def evaluate_dna(
         "probe": probe,
         "modality": modality or ("dna" if model == "align" else embedder.default_modality()),
         "encoder_options": encoder_options or {},
+        "embeddings": os.fspath(embeddings) if embeddings else None,
         "dataset": str(dataset_dir),
         "data_origin": data_origin(dataset_dir),
     }

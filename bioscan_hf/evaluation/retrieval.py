@@ -23,6 +23,7 @@ from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
 from bioscan_hf.embedding import EncoderError
 from bioscan_hf.embedding.clibd import ClibdEncoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
+from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.evaluation.knn import EvaluationError, micro_macro, nearest_keys
 from bioscan_hf.formatting import markdown_table
 
@@ -154,16 +155,19 @@ def evaluate_retrieval(
     baseline_dir: str | os.PathLike | None = None,
     config: str = "cropped_256",
     queries: str = "test",
+    embeddings: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """Score a CLIBD folder (and the no-alignment baseline, prefixed `baseline_`); write metrics.json,
-    retrieval.md (Table-5 layout) and retrieval.png into `out`."""
+    retrieval.md (Table-5 layout) and retrieval.png into `out`. `embeddings`: a file of `bioscan-hf embed`
+    by the same CLIBD (`--modality both`), read instead of embedding its records again."""
     data = load_prepared(dataset_dir, config)
     if "image" not in data[next(iter(data))].features:
         raise ValueError(f"config {config!r} has no images; evaluate retrieval on an image config such as cropped_256")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     encoder = ClibdEncoder(model_dir)
-    metrics = retrieval_metrics(data, SplitEmbeddings(encoder), queries)
+    stored = read_embeddings(embeddings) if embeddings else None
+    metrics = retrieval_metrics(data, SplitEmbeddings(encoder, stored), queries)
     undecodable = dict(encoder.undecodable)
     if baseline_dir is not None:
         baseline = SplitEmbeddings(ClibdEncoder(baseline_dir))
@@ -173,6 +177,7 @@ def evaluate_retrieval(
         "protocol": "retrieval",
         "model": str(model_dir),
         "baseline": str(baseline_dir) if baseline_dir is not None else None,
+        "embeddings": os.fspath(embeddings) if embeddings else None,
         "queries": queries,
         "config": config,
         "dataset": str(dataset_dir),

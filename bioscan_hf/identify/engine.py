@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bioscan_hf.data.sources import CALL_RANKS, Query
 from bioscan_hf.identify.align import Alignment, rank_hits
 from bioscan_hf.identify.seeds import SeedIndex
-from bioscan_hf.identify.sources import CALL_RANKS, Query
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "order": 0.85,
@@ -136,7 +136,8 @@ class Identifier:
     """Identifies batches of queries against one reference.
 
     `encoder`: an `Encoder` of `bioscan_hf.embedding` for `--model` (DNA shortlist by its neighbours, or
-    photo queries with CLIBD); None: spaced seeds and alignment.
+    photo queries with CLIBD); None: spaced seeds and alignment. `stored`: embeddings of that encoder
+    (`bioscan-hf embed`), read by processid / query id instead of embedding those records again.
     """
 
     def __init__(
@@ -147,12 +148,16 @@ class Identifier:
         margin: float = VOTE_MARGIN,
         encoder=None,
         num_proc: int = 1,
+        stored=None,
     ) -> None:
         self.reference = reference
         self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
         self.candidates = candidates
         self.margin = margin
         self.encoder = encoder
+        self.stored = stored
+        if stored is not None:
+            stored.check_model(encoder)
         self.num_proc = max(1, num_proc)
         self._pool = None
         self._key_vectors = None
@@ -171,17 +176,32 @@ class Identifier:
         from bioscan_hf.embedding.base import normalize
 
         if self._key_vectors is None:
-            keys = normalize(self.encoder.embed_dna(self.reference.barcodes))
+            barcodes = self.reference.barcodes
+            first_records = [
+                self.reference.table["processid"].iat[int(self.reference.records(k)[0])] for k in range(len(barcodes))
+            ]
+            keys = normalize(
+                self._vectors("dna", first_records, lambda rows: self.encoder.embed_dna([barcodes[i] for i in rows]))
+            )
             self._key_vectors = faiss.IndexFlatIP(keys.shape[1])
             self._key_vectors.add(keys)
         similarities, ids = self._key_vectors.search(normalize(vectors), min(k, len(self.reference.barcodes)))
         return [row[row >= 0] for row in ids], similarities
 
-    def shortlist(self, sequences: list[str]) -> list[np.ndarray]:
-        """Candidate reference barcodes per query sequence."""
+    def _vectors(self, modality: str, ids: Sequence[str], compute) -> np.ndarray:
+        """Embeddings of records `ids`: from the stored file where it has them, else `compute(positions)`."""
+        if self.stored is None or modality not in self.stored.vectors:
+            return compute(np.arange(len(ids)))
+        return self.stored.fill(modality, ids, compute)[0]
+
+    def shortlist(self, sequences: list[str], ids: Sequence[str] | None = None) -> list[np.ndarray]:
+        """Candidate reference barcodes per query sequence (`ids`: the queries', for stored embeddings)."""
         if self.encoder is None:
             return self.reference.seeds.shortlist(sequences, self.candidates)
-        return self._neighbours(self.encoder.embed_dna(sequences, progress=False), self.candidates)[0]
+        vectors = self._vectors(
+            "dna", ids or sequences, lambda rows: self.encoder.embed_dna([sequences[i] for i in rows], progress=False)
+        )
+        return self._neighbours(vectors, self.candidates)[0]
 
     def align(self, sequences: list[str], shortlists: list[np.ndarray]) -> list[list[tuple[int, Alignment]]]:
         """Exact alignment of each sequence with its candidates (in `num_proc` processes)."""
@@ -198,9 +218,13 @@ class Identifier:
     def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
         """One result row per query, and the hit rows (the best `top_k` per query)."""
         hits_of: dict[str, list[Hit]] = {}
-        sequences = sorted({q.sequence for q in queries if q.sequence})  # each distinct barcode once
+        first_id: dict[str, str] = {}
+        for query in queries:
+            if query.sequence:
+                first_id.setdefault(query.sequence, query.id)
+        sequences = sorted(first_id)  # each distinct barcode once
         if sequences:
-            aligned = self.align(sequences, self.shortlist(sequences))
+            aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
             for sequence, found in zip(sequences, aligned):
                 hits_of[sequence] = [Hit(key, a.identity, a.score) for key, a in found]
         photos = [q for q in queries if q.image]
@@ -221,8 +245,13 @@ class Identifier:
 
         if self.encoder is None or not getattr(self.encoder, "has_images", False):
             raise ValueError("photo queries need --model with a CLIBD folder (photos are matched to barcodes)")
-        images = [decode_image(q.image, q.image) for q in photos]
-        ids, similarities = self._neighbours(self.encoder.embed_images(images, progress=False), PHOTO_NEIGHBOURS)
+
+        def compute(rows: np.ndarray) -> np.ndarray:
+            images = [decode_image(photos[i].image, photos[i].image) for i in rows]
+            return self.encoder.embed_images(images, progress=False)
+
+        vectors = self._vectors("image", [q.id for q in photos], compute)
+        ids, similarities = self._neighbours(vectors, PHOTO_NEIGHBOURS)
         return {
             q.image: [Hit(int(k), None, float(s)) for k, s in zip(row, sims)]
             for q, row, sims in zip(photos, ids, similarities)

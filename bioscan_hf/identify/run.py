@@ -22,16 +22,17 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from bioscan_hf.identify.engine import DEFAULT_CANDIDATES, Identifier, Reference
-from bioscan_hf.identify.report import summarize, summary_table
-from bioscan_hf.identify.sources import (
+from bioscan_hf.data.sources import (
     DEFAULT_REFERENCE_SPLITS,
     InputError,
     Problems,
     filter_references,
     iter_queries,
     read_references,
+    skipped_path,
 )
+from bioscan_hf.identify.engine import DEFAULT_CANDIDATES, Identifier, Reference
+from bioscan_hf.identify.report import summarize, summary_table
 from bioscan_hf.paths import user_path
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".json", ".parquet")
@@ -68,11 +69,6 @@ def companion(out: Path, name: str, suffix: str | None = None) -> Path:
     return out.with_name(f"{out.stem}.{name}{suffix or out.suffix}")
 
 
-def skipped_path(out: Path) -> Path:
-    """Where the list of skipped records goes."""
-    return companion(out, "skipped", ".tsv")
-
-
 def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write by suffix: .tsv, .csv, .json (records), .parquet."""
     if path.suffix == ".parquet":
@@ -96,6 +92,7 @@ def identify(
     reference_splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
     query_split: str = "test",
     model: str | None = None,
+    embeddings: str | os.PathLike | None = None,
     top_k: int = 0,
     within: str | None = None,
     country: str | None = None,
@@ -115,6 +112,7 @@ def identify(
     options = {
         "query_split": query_split,
         "model": model,
+        "embeddings": os.fspath(embeddings) if embeddings else None,
         "top_k": top_k,
         "within": within,
         "country": country,
@@ -127,7 +125,7 @@ def identify(
     parts = out.with_name(out.name + ".parts")
     if parts.is_dir():
         previous = json.loads((parts / "settings.json").read_text()) if (parts / "settings.json").is_file() else None
-        if previous != settings:
+        if previous != settings and any(parts.glob("part-?????.parquet")):  # no chunk finished: start afresh
             raise InputError(
                 f"{parts} holds chunks of a run with other queries, reference or options; "
                 "remove that folder to start again, or rerun with the same options to resume"
@@ -135,12 +133,16 @@ def identify(
     parts.mkdir(parents=True, exist_ok=True)
     (parts / "settings.json").write_text(json.dumps(settings, indent=1))
 
-    encoder = None
+    encoder = stored = None
     if model:
         from bioscan_hf.embedding import load_encoder
+        from bioscan_hf.embedding.store import read_embeddings
 
         encoder = load_encoder(model)
-    engine = Identifier(Reference(table), thresholds, candidates, encoder=encoder, num_proc=num_proc)
+        stored = read_embeddings(embeddings) if embeddings else None
+    elif embeddings:
+        raise InputError("--embeddings needs --model: the model that wrote them, to embed anything they lack")
+    engine = Identifier(Reference(table), thresholds, candidates, encoder=encoder, num_proc=num_proc, stored=stored)
     stream = iter_queries(queries, query_split, problems)
     reused = 0
     bar = tqdm(desc="identifying", unit="query", disable=not progress, smoothing=0.1)

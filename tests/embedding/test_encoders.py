@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_CLIBD, tiny_bert_dna, tiny_remote_code_dna, tiny_timm_weights, tiny_vit_folder
+from helpers import (
+    tiny_bert_dna,
+    tiny_clibd_folder,
+    tiny_remote_code_dna,
+    tiny_timm_weights,
+    tiny_vit_folder,
+)
 from PIL import Image
 
 from bioscan_hf.embedding import EncoderError, load_encoder
@@ -114,18 +120,8 @@ def test_transformers_vision_folder_cls_and_average(tmp_path: Path) -> None:
         cls.embed_dna(BARCODES)
 
 
-def _clibd_folder(folder: Path) -> Path:
-    from bioscan_hf.models.barcodebert import KmerTokenizerFast
-    from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
-    from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
-
-    ClibdModel(ClibdConfig(**TINY_CLIBD)).save_pretrained(folder)
-    ClibdProcessor(KmerTokenizerFast(k=4), build_taxonomy_tokenizer(["Diptera"]), image_size=32).save_pretrained(folder)
-    return folder
-
-
 def test_clibd_towers_and_empty_input(tmp_path: Path) -> None:
-    encoder = load_encoder(_clibd_folder(tmp_path / "clibd"), device="cpu")
+    encoder = load_encoder(tiny_clibd_folder(tmp_path / "clibd"), device="cpu")
     assert encoder.has_dna and encoder.has_images and encoder.dna_dim == encoder.image_dim == 16
     # the known bug: empty input raised AttributeError (config.hidden_size) for CLIBD
     assert encoder.embed_dna([], progress=False).shape == (0, 16)

@@ -72,18 +72,12 @@ def test_directions_masks_and_unlabelled_records() -> None:
 
 def test_undecodable_images_are_left_out_and_named(tmp_path) -> None:
     import datasets
-    from helpers import TINY_CLIBD
+    from helpers import tiny_clibd_folder
     from PIL import Image
 
     from bioscan_hf.embedding.clibd import ClibdEncoder
-    from bioscan_hf.models.barcodebert import KmerTokenizerFast
-    from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
-    from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
 
-    ClibdModel(ClibdConfig(**TINY_CLIBD)).save_pretrained(tmp_path)
-    ClibdProcessor(KmerTokenizerFast(k=4), build_taxonomy_tokenizer(["Diptera"]), image_size=32).save_pretrained(
-        tmp_path
-    )
+    tiny_clibd_folder(tmp_path)
     buffer = io.BytesIO()
     Image.new("RGB", (60, 40), (120, 90, 30)).save(buffer, format="JPEG")
     photo = {"bytes": buffer.getvalue(), "path": None}

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import TINY_CLIBD
+from helpers import tiny_clibd_folder
 
 from bioscan_hf.cli import main
 
@@ -21,19 +21,6 @@ def _tiny_barcodebert(folder: Path, k: int, layers: int) -> Path:
     )
     BarcodeBertModel(config).save_pretrained(folder)
     KmerTokenizerFast(k=k).save_pretrained(folder)
-    return folder
-
-
-def _clibd(folder: Path, seed: int) -> Path:
-    import torch
-
-    from bioscan_hf.models.barcodebert import KmerTokenizerFast
-    from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
-    from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
-
-    torch.manual_seed(seed)
-    ClibdModel(ClibdConfig(**TINY_CLIBD)).save_pretrained(folder)
-    ClibdProcessor(KmerTokenizerFast(k=4), build_taxonomy_tokenizer(["Diptera"]), image_size=32).save_pretrained(folder)
     return folder
 
 
@@ -54,7 +41,8 @@ def test_tables_from_runs(prepared: Path, tmp_path: Path) -> None:
         args = ["evaluate", "knn", *dataset, "--model", str(model), "--split", "val"]
         assert main([*args, "--out", str(runs / f"val-{k}-{layers}")]) == 0
     for name, seed in (("clibd-a", 0), ("clibd-b", 1)):
-        args = ["evaluate", "retrieval", *dataset, "--model", str(_clibd(tmp_path / name, seed)), "--no-baseline"]
+        model = tiny_clibd_folder(tmp_path / name, seed)
+        args = ["evaluate", "retrieval", *dataset, "--model", str(model), "--no-baseline"]
         assert main([*args, "--out", str(runs / name)]) == 0
     out = tmp_path / "tables"
     assert main(["tables", *sorted(str(p) for p in runs.iterdir()), "--out", str(out)]) == 0

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bioscan_hf.data.sources import Problems, Query, iter_queries, taxonomy_from_header
 from bioscan_hf.identify import InputError, identify, read_references
 from bioscan_hf.identify.align import align
 from bioscan_hf.identify.engine import Identifier, Reference
 from bioscan_hf.identify.report import summarize
 from bioscan_hf.identify.seeds import SeedIndex, seed_codes
-from bioscan_hf.identify.sources import Problems, Query, iter_queries, taxonomy_from_header
 
 RNG = np.random.default_rng(0)
 

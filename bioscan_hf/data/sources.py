@@ -1,4 +1,4 @@
-"""What `identify` reads: reference libraries and query batches, from the formats people keep them in.
+"""Sequence and reference files as people keep them: what `identify` and `embed` read.
 
 References (`read_references`): a prepared dataset folder (chosen splits), an index folder of `bioscan-hf
 index`, a BOLD combined TSV export, or a FASTA whose headers carry taxonomy, in SINTAX form
@@ -31,7 +31,7 @@ import pandas as pd
 from bioscan_hf.data.barcodes import barcode_key, barcode_problem
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
 from bioscan_hf.data.bold import ImportReport, iter_bold_rows
-from bioscan_hf.data.images import IMAGE_SUFFIXES
+from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import completed_configs, load_prepared, rank_values
 from bioscan_hf.paths import user_path
 
@@ -61,17 +61,27 @@ class Problems:
     """Records left out because the user asked to skip unusable ones: (file, line, record, reason)."""
 
     skip: bool = False
-    rows: list[tuple[str, int, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, int | None, str, str]] = field(default_factory=list)
 
-    def add(self, path: str | os.PathLike, line: int, record: str, reason: str, advice: str) -> None:
-        """Record a problem, or raise it when not skipping."""
+    def add(self, path: str | os.PathLike, line: int | None, record: str, reason: str, advice: str) -> None:
+        """Record a problem, or raise it when not skipping (`line` None: a file with no lines, a photo)."""
         if not self.skip:
-            raise InputError(f"{path} line {line} ({record or 'no id'}): {reason}; {advice}")
+            where = f"{path} line {line}" if line is not None else str(path)
+            raise InputError(f"{where} ({record or 'no id'}): {reason}; {advice}")
         self.rows.append((str(path), line, record, reason))
 
     def to_frame(self) -> pd.DataFrame:
         """The skipped records, one row each."""
-        return pd.DataFrame(self.rows, columns=["file", "line", "record", "reason"])
+        return pd.DataFrame(self.rows, columns=SKIPPED_COLUMNS)
+
+
+#: Columns of the list of skipped records (`<output stem>.skipped.tsv`).
+SKIPPED_COLUMNS = ["file", "line", "record", "reason"]
+
+
+def skipped_path(out: Path) -> Path:
+    """Where the records a run left out (`--skip-bad`) are listed: `<out stem>.skipped.tsv` beside `out`."""
+    return out.with_name(f"{out.stem}.skipped.tsv")
 
 
 SKIP_ADVICE = "fix or remove the record, or pass --skip-bad to leave such records out (they are listed)"
@@ -326,6 +336,11 @@ def iter_queries(source: str | os.PathLike, split: str = "test", problems: Probl
         if not photos:
             raise InputError(f"{path}: a folder of queries must hold photos ({', '.join(IMAGE_SUFFIXES)})")
         for photo in photos:
+            try:
+                decode_image(photo, str(photo))  # a broken photo is named here, before any model runs
+            except ImageDecodeError as err:
+                problems.add(photo, None, photo.stem, str(err).removeprefix(f"{photo}: "), SKIP_ADVICE)
+                continue
             yield Query(photo.stem, image=str(photo))
     elif not path.is_file():
         raise FileNotFoundError(f"{path}: no such query file or folder")
