@@ -280,6 +280,42 @@ class Searcher:
         options = {k: self.info[k] for k in QUERY_ENCODER_OPTIONS if k in self.info}
         self.encoder = load_encoder(model, **options)  # queries are embedded as the keys were
         self._by_processid = {pid: i for i, pid in enumerate(self.keys["processid"])}
+        self._identifier = None
+
+    def identify_dna(self, text: str, k: int = 10) -> SearchResult:
+        """Identify a barcode (raw or FASTA text; the first of several records, as `search_dna`) against
+        the key barcodes with the identification engine (`bioscan_hf.identify`): the `k` best hits by
+        alignment with their identity, and a call per rank with its confidence and support."""
+        from bioscan_hf.data.sources import REFERENCE_COLUMNS, Query
+        from bioscan_hf.identify.engine import Identifier, Reference
+
+        records = parse_dna_records(text)
+        if self._identifier is None:  # the seed index is built once, on the first barcode query
+            self._identifier = Identifier(Reference(self.keys[list(REFERENCE_COLUMNS)]))
+        rows, hits = self._identifier.identify([Query(records[0][0] or "query", sequence=records[0][1])], top_k=k)
+        call = rows[0]
+        prediction = pd.DataFrame(
+            [
+                {
+                    "rank": rank,
+                    "prediction": call[rank] or "(no call)",
+                    "confidence": call[f"{rank}_confidence"],
+                    "support": call[f"{rank}_support"],
+                }
+                for rank in (*PREDICTED_RANKS, "dna_bin")
+            ]
+        )
+        found = pd.DataFrame(hits, columns=["processid", "records", "identity"])
+        rows_of_hits = [self._by_processid[pid] for pid in found["processid"]]
+        neighbours = self.keys.iloc[rows_of_hits].reset_index(drop=True)
+        thumbnails = list(neighbours["thumbnail"]) if "thumbnail" in neighbours else [None] * len(neighbours)
+        shown = neighbours.drop(columns=[c for c in ("dna_barcode", "thumbnail") if c in neighbours])
+        shown.insert(0, "identity", found["identity"].to_numpy())
+        shown.insert(2, "same_barcode_records", found["records"].to_numpy())
+        notes = [call["note"]] if call["note"] else []
+        if len(records) > 1:
+            notes.append(_first_record_note(records))
+        return SearchResult(shown, prediction, thumbnails, "\n\n".join(notes))
 
     def _search(self, vector: np.ndarray, keys: str, k: int, exclude: str | None) -> SearchResult:
         if keys not in self.indexes:
@@ -305,10 +341,7 @@ class Searcher:
         vector = self.encoder.embed_dna([sequence], progress=False)
         result = self._search(vector, keys, k, exclude)
         if len(records) > 1:
-            result.note = (
-                f"{len(records)} FASTA records were read; only the first ({records[0][0] or 'unnamed'}) was searched. "
-                "Paste one record at a time to search the others."
-            )
+            result.note = _first_record_note(records)
         return result
 
     def search_image(self, image: bytes | str | os.PathLike, k: int = 10, keys: str = "image") -> SearchResult:
@@ -332,6 +365,13 @@ class Searcher:
             raise QueryError(f"unknown processid {processid!r}: it is not among the {len(self.keys):,} indexed keys")
         barcode = self.keys.dna_barcode[self._by_processid[processid]]
         return self.search_dna(barcode, k, keys, exclude=processid)
+
+
+def _first_record_note(records: list[tuple[str, str]]) -> str:
+    return (
+        f"{len(records)} FASTA records were read; only the first ({records[0][0] or 'unnamed'}) was searched. "
+        "Paste one record at a time to search the others (or run bioscan-hf identify on the file)."
+    )
 
 
 def vote(neighbours: pd.DataFrame) -> pd.DataFrame:

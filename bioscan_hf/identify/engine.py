@@ -108,7 +108,7 @@ def call(reference: Reference, hits: Sequence[Hit], thresholds: dict[str, float]
         elif best.identity is None:  # photo: neighbours vote, no identity threshold
             label, agree, voters = reference.vote([h.key for h in hits], rank)
         elif best.identity < thresholds[rank]:
-            why = f"best hit {best.identity:.1%} < {thresholds[rank]:.0%}"
+            why = f"best hit {best.identity:.2%} < {thresholds[rank]:.0%}"
         else:
             floor = max(thresholds[rank], best.identity - margin)
             label, agree, voters = reference.vote([h.key for h in hits if h.identity >= floor], rank)

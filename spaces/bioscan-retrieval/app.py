@@ -3,6 +3,10 @@
 Start: `python spaces/bioscan-retrieval/app.py`. Without an index, the first start builds one from the
 embedded synthetic sample: it trains a small CLIBD for a few CPU minutes so photos and barcodes share
 one space. Point it at your own index with `BIOSCAN_SPACE_INDEX=folder` (written by `bioscan-hf index`).
+
+A barcode searched among the reference barcodes is identified by alignment (`bioscan-hf identify`'s
+engine): % identity per hit and a call per rank with its confidence. Photos, processids and barcodes
+searched among photos use the index's model (cosine similarity and the neighbours' vote).
 """
 
 from __future__ import annotations
@@ -60,9 +64,37 @@ def _gallery(result: SearchResult) -> list[tuple[Image.Image, str]]:
     items = []
     for thumbnail, (_, row) in zip(result.thumbnails, result.neighbours.iterrows()):
         if thumbnail is not None:
-            caption = f"{row['species'] or row['genus'] or row['family'] or '?'} · {row['similarity']:.3f}"
+            score = f"{100 * row['identity']:.1f}%" if "identity" in row else f"{row['similarity']:.3f}"
+            caption = f"{_name(row)} · {score}"
             items.append((Image.open(io.BytesIO(thumbnail)), caption))
     return items
+
+
+def _name(row: pd.Series) -> str:
+    return row["species"] or row["genus"] or row["family"] or row["order"] or "?"
+
+
+def _status(result: SearchResult) -> str:
+    """One line on the best match and the call: identity and per-rank confidence for a barcode identified
+    by alignment, similarity and the neighbours' vote for an embedding search."""
+    if result.neighbours.empty:
+        return "No reference barcode is similar to the query: nothing in this index matches it."
+    best = result.neighbours.iloc[0]
+    if "identity" in result.neighbours:
+        called = result.prediction[result.prediction["confidence"] > 0]
+        finest = called[called["rank"] != "dna_bin"].iloc[-1] if len(called[called["rank"] != "dna_bin"]) else None
+        call = (
+            f"identified to {finest['rank']} as **{finest['prediction']}** (confidence {finest['confidence']:.2f}, "
+            f"{finest['support']} reference records agree)"
+            if finest is not None
+            else "no rank could be called"
+        )
+        return f"Best match: **{_name(best)}** ({100 * best['identity']:.1f}% identity); {call}."
+    top = result.prediction.iloc[-1]
+    return (
+        f"Best match: **{_name(best)}** (similarity {best['similarity']:.3f}); species vote: {top['prediction']} "
+        f"({100 * top['agreement']:.0f}% of neighbours agree)."
+    )
 
 
 def _answer(run) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -71,13 +103,7 @@ def _answer(run) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         result = run()
     except QueryError as err:  # the message may echo the user's text: escaped, never rendered as HTML
         return f"**Cannot search:** {html.escape(str(err))}", [], empty, empty, empty
-    top = result.prediction.iloc[-1]
-    best = result.neighbours.iloc[0]
-    status = (
-        f"Best match: **{best['species'] or best['genus'] or best['family']}** (similarity "
-        f"{best['similarity']:.3f}); species vote: {top['prediction']} ({100 * top['agreement']:.0f}% of neighbours "
-        "agree)."
-    )
+    status = _status(result)
     if result.note:
         status = f"{html.escape(result.note)}\n\n{status}"
     sites = result.neighbours[["coord-lon", "coord-lat", "species"]].dropna(subset=["coord-lon", "coord-lat"])
@@ -113,6 +139,8 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
                 text = Path(_checked_upload(fasta, "FASTA file", max_upload_bytes)).read_text(errors="replace")
             else:
                 text = sequence
+            if modality(keys) == "dna":  # barcode against barcodes: the identification engine (alignment)
+                return searcher.identify_dna(text, int(k))
             return searcher.search_dna(text, int(k), modality(keys))
 
         return _answer(run)
@@ -144,8 +172,12 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
             pid_button = gr.Button("Search", variant="primary")
         status = gr.Markdown(label="status", elem_id="status")
         gallery = gr.Gallery(label="nearest reference specimens", columns=5, height="auto")
-        prediction = gr.Dataframe(label="predicted taxonomy (share of neighbours that agree)")
-        neighbours = gr.Dataframe(label="nearest reference specimens: taxonomy, BIN, similarity")
+        prediction = gr.Dataframe(
+            label="predicted taxonomy: per-rank call with confidence (barcodes) or share of neighbours that agree"
+        )
+        neighbours = gr.Dataframe(
+            label="nearest reference specimens: % identity (barcodes, aligned) or similarity, taxonomy, BIN"
+        )
         sites = gr.ScatterPlot(x="longitude", y="latitude", color="species", label="collection sites")
         outputs = [status, gallery, neighbours, prediction, sites]
         image_button.click(search_image, [image, keys, k], outputs, api_name="search_image")

@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 import faiss
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -103,6 +104,29 @@ def test_dna_searcher_finds_the_key_itself(dna_index: Path, key_photo: tuple[str
         searcher.search_dna(key.dna_barcode, keys="image")
 
 
+def test_barcodes_are_identified_by_alignment_with_calls(dna_index: Path) -> None:
+    searcher = Searcher(dna_index)
+    labelled = searcher.keys[searcher.keys.species.notna()]
+    key = labelled.iloc[0]
+    twins = searcher.keys[searcher.keys.dna_barcode == key.dna_barcode]
+    result = searcher.identify_dna(f">{key.processid}\n{key.dna_barcode}", k=5)
+    assert result.neighbours.identity.iloc[0] == 1.0 and result.neighbours.processid.iloc[0] in set(twins.processid)
+    assert result.neighbours.same_barcode_records.iloc[0] == len(twins)
+    assert result.neighbours.identity.between(0, 1).all() and len(result.neighbours) == 5
+    calls = result.prediction.set_index("rank")
+    assert list(calls.index) == ["order", "family", "subfamily", "genus", "species", "dna_bin"]
+    assert calls.loc["order", "prediction"] == key.order and calls.loc["order", "confidence"] > 0
+    # a barcode 3% away from the key: its genus is called, its species is not
+    rng = np.random.default_rng(1)
+    far = "".join(
+        b if rng.random() > 0.03 else {"A": "C", "C": "G", "G": "T", "T": "A"}.get(b, b) for b in key.dna_barcode
+    )
+    distant = searcher.identify_dna(far, k=3)
+    assert 0.95 <= distant.neighbours.identity.iloc[0] < 0.98
+    assert distant.prediction.set_index("rank").loc["species", "prediction"] == "(no call)"
+    assert "no match at species" in distant.note and "likely undescribed" in distant.note
+
+
 def test_clibd_searcher_photos_and_barcodes(clibd_index: Path, key_photo: tuple[str, Path]) -> None:
     searcher = Searcher(clibd_index)
     assert searcher.modalities == ["dna", "image"]
@@ -168,8 +192,9 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
     )
     assert "Best match" in status and len(neighbours["data"]) == 5 and len(gallery) == 5
     status, _, neighbours, prediction, _ = client.predict(key.dna_barcode, None, dna_keys, 5, api_name="/search_dna")
-    assert "Best match" in status and len(neighbours["data"]) == 5
-    assert prediction["headers"] == ["rank", "prediction", "agreement"]
+    assert "Best match" in status and "100.0% identity" in status and len(neighbours["data"]) <= 5
+    assert neighbours["headers"][:2] == ["identity", "processid"] and neighbours["data"][0][0] == 1.0
+    assert prediction["headers"] == ["rank", "prediction", "confidence", "support"]
     status, *_ = client.predict(handle_file(str(key_photo[1])), dna_keys, 3, api_name="/search_image")
     assert "Best match" in status
     real_photos = sorted((REAL_IMAGES / "cropped_256").glob("*.jpg"))
@@ -179,12 +204,12 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
     fasta = tmp_path / "query.fasta"
     fasta.write_text(f">{key.processid} uploaded\n{key.dna_barcode[:300]}\n{key.dna_barcode[300:]}\n")
     status, _, neighbours, _, _ = client.predict("", handle_file(str(fasta)), dna_keys, 3, api_name="/search_dna")
-    assert "Best match" in status and neighbours["data"][0][0] > 0.999  # the key itself (or its barcode twin)
+    assert "Best match" in status and neighbours["data"][0][0] == 1.0  # the key itself (or its barcode twin)
     other = searcher.keys.iloc[1]
     fasta.write_text(f">{key.processid}\n{key.dna_barcode}\n>{other.processid}\n{other.dna_barcode}\n")
     status, _, neighbours, _, _ = client.predict("", handle_file(str(fasta)), dna_keys, 3, api_name="/search_dna")
     assert f"2 FASTA records were read; only the first ({key.processid}) was searched" in status
-    assert neighbours["data"][0][0] > 0.999
+    assert neighbours["data"][0][0] == 1.0
     status, *_ = client.predict("ACGT<script>alert(1)</script>", None, dna_keys, 5, api_name="/search_dna")
     assert "Cannot search" in status and "&lt;" in status and "<script>" not in status  # escaped, never live HTML
     status, _, neighbours, _, _ = client.predict(key.processid, dna_keys, 3, api_name="/search_processid")
@@ -252,7 +277,7 @@ def test_page_renders_results_in_headless_chromium(space) -> None:
         browser.find_element(By.CSS_SELECTOR, "#search-dna").click()
         wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "Best match"))
         status = browser.find_element(By.CSS_SELECTOR, "#status").text
-        assert "species vote" in status
+        assert "% identity" in status and "identified to" in status
         assert searcher.keys.processid.iloc[0] in browser.page_source  # the neighbours table shows the key itself
         box.clear()
         box.send_keys('ACGT<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>')
