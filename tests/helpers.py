@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -163,3 +165,18 @@ def tiny_vit_folder(folder: Path) -> Path:
         folder
     )
     return folder
+
+
+def require_tools(*names: str, package: str) -> list[str]:
+    """Paths of the Debian tools `names`; without them the test skips with the apt command, or fails where
+    CI installs them (`BIOSCAN_HF_REQUIRE_TOOLS`, set by .ci/run on a machine with apt)."""
+    import pytest
+
+    found = [shutil.which(name) for name in names]
+    if all(found):
+        return found
+    missing = ", ".join(n for n, f in zip(names, found) if not f)
+    message = f"{missing} not installed (Debian: apt-get install {package})"
+    if os.environ.get("BIOSCAN_HF_REQUIRE_TOOLS"):
+        pytest.fail(message + "; .ci/run installs it on this machine, so its absence is a failure here")
+    pytest.skip(message)

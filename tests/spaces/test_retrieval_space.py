@@ -15,6 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from helpers import require_tools
 from PIL import Image
 
 from bioscan_hf.data.prepared import load_prepared
@@ -235,12 +236,7 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
 @pytest.mark.damaged_input
 def test_page_renders_results_in_headless_chromium(space) -> None:
     """Type a barcode, press Search, wait for the results; the screenshot is kept in test-artifacts/."""
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        message = "Debian chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("BIOSCAN_HF_REQUIRE_BROWSER"):
-            pytest.fail(message + "; CI installs them (.ci/run), so this is a failure there")
-        pytest.skip(message)
+    chromium, driver_path = require_tools("chromium", "chromedriver", package="chromium chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
