@@ -12,9 +12,9 @@ accuracy of calls and reliability (confidence bins) on both query splits.
 Scale: synthetic references made by mutating real barcodes (0–12% substitutions), 100k and 1M distinct
 barcodes; index build time and memory, and query time for 1,000 real queries.
 
-    python bench/bench_identify.py [--skip-scale] [--out bench/identify.json]
+    python bench/bench_identify.py [--skip-scale | --only-scale] [--out bench/identify.json]
 
-Needs Debian's ncbi-blast+, vsearch and time (apt-get install ncbi-blast+ vsearch time).
+Needs Debian's ncbi-blast+, vsearch and time: installed here when run as root with apt, else the command is printed.
 """
 
 from __future__ import annotations
@@ -166,6 +166,8 @@ def scale(workdir: Path) -> list[dict]:
     import psutil
 
     from bioscan_hf.data.prepared import load_prepared
+    from bioscan_hf.data.sources import Query
+    from bioscan_hf.identify.engine import Identifier, Reference
     from bioscan_hf.identify.seeds import SeedIndex, projected_bytes
 
     data = load_prepared(workdir / "dataset", "metadata")
@@ -185,6 +187,7 @@ def scale(workdir: Path) -> list[dict]:
             where = rng.integers(0, len(seq), n)
             seq[where] = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.integers(0, 4, n)]
             refs.append(seq.tobytes().decode())
+        refs = list(dict.fromkeys(refs))  # distinct, as the engine indexes them
         process = psutil.Process()
         before = process.memory_info().rss
         start = time.perf_counter()
@@ -194,37 +197,67 @@ def scale(workdir: Path) -> list[dict]:
         start = time.perf_counter()
         index.shortlist(queries, 50)
         query = time.perf_counter() - start
+        # the whole engine (shortlist, alignment of 50 candidates, calls) on the same references
+        table = pd.DataFrame({"processid": [f"R{i}" for i in range(size)], "dna_barcode": refs})
+        for column in ("order", "family", "subfamily", "genus", "species", "dna_bin", "country"):
+            table[column] = None
+        reference = Reference(table)
+        reference._seeds = index  # the index measured above
+        start = time.perf_counter()
+        Identifier(reference).identify([Query(f"Q{i}", sequence=q) for i, q in enumerate(queries)])
+        identify = time.perf_counter() - start
         rows.append(
             {
-                "references": size,
+                "references": len(refs),
                 "build_s": round(build, 1),
                 "index_gb": round(held / 1e9, 2),
                 "rss_growth_gb": round((process.memory_info().rss - before) / 1e9, 2),
                 "shortlist_ms_per_query": round(1000 * query / len(queries), 2),
+                "identify_ms_per_query": round(1000 * identify / len(queries), 2),
+                "peak_rss_gb": round(process.memory_info().rss / 1e9, 2),
                 "projected_gb_at_2.3M": round(projected_bytes(2_300_000) / 1e9, 1),
             }
         )
         print(rows[-1], flush=True)
-        del index, refs
+        del index, refs, table, reference
     return rows
+
+
+PEER_PACKAGES = ("ncbi-blast+", "vsearch", "time")
+
+
+def install_peers() -> None:
+    """Install the peers from Debian where this machine can (root with apt); else stop with the command."""
+    tools = ("blastn", "makeblastdb", "vsearch", "/usr/bin/time")
+    if all(shutil.which(tool) for tool in tools):
+        return
+    command = ["apt-get", "install", "-y", "-q", *PEER_PACKAGES]
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        )
+    missing = [tool for tool in tools if not shutil.which(tool)]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not found: {' '.join(command)} (as root)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--only-scale", action="store_true", help="only the 100k / 1M reference part")
     parser.add_argument("--out", default=str(HERE / "identify.json"))
     args = parser.parse_args()
-    for tool in ("blastn", "makeblastdb", "vsearch"):
-        if not shutil.which(tool):
-            raise SystemExit(f"{tool} not found: apt-get install ncbi-blast+ vsearch")
+    install_peers()
     workdir = Path(os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="bench-identify-"))
     prepared_bold(workdir)
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "blastn": subprocess.run(["blastn", "-version"], capture_output=True, text=True).stdout.splitlines()[0],
         "vsearch": subprocess.run(["vsearch", "--version"], capture_output=True, text=True).stderr.splitlines()[0],
-        "peers": peers(workdir),
     }
+    if not args.only_scale:
+        report["peers"] = peers(workdir)
     if not args.skip_scale:
         report["scale"] = scale(workdir)
     Path(args.out).write_text(json.dumps(report, indent=1))
