@@ -198,7 +198,7 @@ def scale(workdir: Path) -> list[dict]:
         index.shortlist(queries, 50)
         query = time.perf_counter() - start
         # the whole engine (shortlist, alignment of 50 candidates, calls) on the same references
-        table = pd.DataFrame({"processid": [f"R{i}" for i in range(size)], "dna_barcode": refs})
+        table = pd.DataFrame({"processid": [f"R{i}" for i in range(len(refs))], "dna_barcode": refs})
         for column in ("order", "family", "subfamily", "genus", "species", "dna_bin", "country"):
             table[column] = None
         reference = Reference(table)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bioscan_hf.data.sources import Problems, Query, iter_queries, taxonomy_from_header
+from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, taxonomy_from_header
 from bioscan_hf.identify import InputError, identify, read_references
-from bioscan_hf.identify.align import align
-from bioscan_hf.identify.engine import Identifier, Reference
+from bioscan_hf.identify.align import Alignment, align, rank_hits
+from bioscan_hf.identify.engine import DEFAULT_THRESHOLDS, VOTE_MARGIN, Hit, Identifier, Reference, call
 from bioscan_hf.identify.report import summarize
 from bioscan_hf.identify.seeds import SeedIndex, seed_codes
 
@@ -91,6 +91,71 @@ def test_alignment_score_prefers_full_length_over_short_exact_fragments() -> Non
     assert align("NNNACGTACGTNN", "ACGTACGT").identity == 1.0
 
 
+def test_alignment_edges_padding_fragments_and_empty_reads() -> None:
+    read = "ACGTTGCAAGCTTAGCCATG"
+    # N padding is stripped from either side before the shorter sequence is chosen
+    assert align("N" * 30 + read, read + "GGCC").identity == 1.0
+    assert align(read + "GGCC", "N" * 30 + read).identity == 1.0
+    # a reference that is a fragment of the query: the fragment is aligned inside the query
+    assert align(read + "TTTTTTTT", read[2:15]) == Alignment(13, 1.0, 13)
+    assert align(read, read[:-1] + "A").overlap == len(read)
+    # nothing left after stripping: no alignment at all
+    assert align("NNNN", read) == Alignment(0, 0.0, 0) and align(read, "") == Alignment(0, 0.0, 0)
+
+
+def test_hits_tie_break_by_identity_then_position() -> None:
+    query = "ACGTACGTAAACCCGGGTTT"
+    # same score (20 − 3·1 = 17 for a 20-nt overlap with one edit; 17 for an exact 17-nt fragment),
+    # higher identity first; equal hits by position
+    references = [query[:-1] + "A", query[:17], query[:17]]
+    ranked = [position for position, _ in rank_hits(query, references, np.array([0, 2, 1]))]
+    assert ranked == [1, 2, 0]
+
+
+def test_call_edges_no_hits_photos_thresholds_and_notes() -> None:
+    reference = Reference(LIBRARY)
+    empty = call(reference, [], DEFAULT_THRESHOLDS, VOTE_MARGIN)
+    assert all(empty[rank] is None and empty[f"{rank}_confidence"] == 0.0 for rank in CALL_RANKS)
+    assert all(empty[f"{rank}_support"] == 0 for rank in CALL_RANKS)
+    assert empty["note"] == "no match at order (no reference shares a seed with the query)"
+    # a photo's neighbours (no identity) vote without thresholds: the keys of rows 0 and 2 are two barcodes
+    # of Gen00 sp0 (2 + 1 records), the key of row 12 one of Gen01 sp0 (2 records)
+    keys = [int(k) for k in pd.factorize(LIBRARY["dna_barcode"])[0][[0, 2, 12]]]
+    photo = call(reference, [Hit(k, None, 0.5) for k in keys], DEFAULT_THRESHOLDS, VOTE_MARGIN)
+    assert photo["order"] == "Order0" and photo["order_support"] == 5 and photo["order_confidence"] == 0.8333
+    assert photo["species"] == "Gen00 sp0" and photo["species_support"] == 3 and photo["note"] == ""
+    # exactly at a threshold is called; the hits exactly at the vote floor vote
+    at = call(reference, [Hit(keys[0], 0.98, 1.0), Hit(keys[1], 0.97, 0.9)], DEFAULT_THRESHOLDS, VOTE_MARGIN)
+    assert at["species"] == "Gen00 sp0" and at["species_support"] == 2  # keys[1] is below 98%: not voting
+    assert at["species_confidence"] == round(2 / 3, 4)
+    assert at["genus_support"] == 3 and at["genus_confidence"] == 0.75  # both vote (0.97 = 98% − 1%)
+    genus_only = call(reference, [Hit(keys[0], 0.955, 1.0)], DEFAULT_THRESHOLDS, VOTE_MARGIN)
+    assert genus_only["note"] == "no match at species (best hit 95.50% < 98%): likely undescribed"
+    family_only = call(reference, [Hit(keys[0], 0.93, 1.0)], DEFAULT_THRESHOLDS, VOTE_MARGIN)
+    assert family_only["note"] == "no match at genus (best hit 93.00% < 95%)"  # not "undescribed": a genus note
+    # the BIN alone uncalled leaves no note (the note is about the taxonomy)
+    bin_only = call(reference, [Hit(keys[0], 0.99, 1.0)], {**DEFAULT_THRESHOLDS, "dna_bin": 0.995}, VOTE_MARGIN)
+    assert bin_only["dna_bin"] is None and bin_only["species"] == "Gen00 sp0" and bin_only["note"] == ""
+
+
+def test_votes_without_keys_or_labels() -> None:
+    reference = Reference(LIBRARY.assign(subfamily=None))
+    assert reference.vote([], "species") == (None, 0, 0)
+    assert reference.vote([0, 1], "subfamily") == (None, 0, 0)
+
+
+def test_encoder_shortlist_and_stored_vectors_give_the_seed_calls() -> None:
+    from bioscan_hf.embedding.kmer import KmerEncoder
+
+    queries = [Query(f"q{i}", sequence=mutate(b, 0.01, np.random.default_rng(i))) for i, b in
+               enumerate(LIBRARY["dna_barcode"][::4])]  # fmt: skip
+    seeds = pd.DataFrame(Identifier(Reference(LIBRARY)).identify(queries)[0])
+    encoder = KmerEncoder(5)
+    by_model = pd.DataFrame(Identifier(Reference(LIBRARY), encoder=encoder, candidates=8).identify(queries)[0])
+    assert (by_model["hits"] == 8).all()  # the candidates aligned
+    pd.testing.assert_frame_equal(by_model.drop(columns="hits"), seeds.drop(columns="hits"))
+
+
 def _identify_one(sequence: str, **kwargs) -> dict:
     rows, _ = Identifier(Reference(LIBRARY), **kwargs).identify([Query("q", sequence=sequence)])
     return rows[0]
@@ -110,6 +175,45 @@ def test_calls_per_rank_with_thresholds_and_votes() -> None:
         mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)), thresholds={"species": 0.9}
     )
     assert loose["species"] == "Gen00 sp0"
+
+
+def test_result_and_hit_rows_name_every_field() -> None:
+    truth = {rank: f"true {rank}" for rank in CALL_RANKS}
+    sequence = LIBRARY["dna_barcode"][0]
+    queries = [
+        Query("exact", sequence=sequence, truth=truth),
+        Query("repeat", sequence=sequence),  # the same barcode again: aligned once, reported twice
+        Query("nothing", sequence="ACGT" * 3),  # shares no seed
+    ]
+    rows, hits = Identifier(Reference(LIBRARY)).identify(queries, top_k=2)
+    exact, repeat, nothing = rows
+    assert {k: exact[k] for k in ("query", "best_hit", "identity", "similarity", "hits")} == {
+        "query": "exact",
+        "best_hit": "P0000",
+        "identity": 1.0,
+        "similarity": None,
+        "hits": exact["hits"],
+    } and exact["hits"] >= 2
+    assert {k: exact[f"true_{k}"] for k in CALL_RANKS} == truth and "true_order" not in repeat
+    assert repeat["query"] == "repeat" and repeat["species"] == exact["species"]
+    assert {k: nothing[k] for k in ("query", "best_hit", "identity", "similarity", "hits")} == {
+        "query": "nothing",
+        "best_hit": None,
+        "identity": None,
+        "similarity": None,
+        "hits": 0,
+    }
+    assert [(h["query"], h["hit"]) for h in hits] == [("exact", 1), ("exact", 2), ("repeat", 1), ("repeat", 2)]
+    first, second = hits[:2]
+    assert {k: first[k] for k in ("processid", "records", "identity", "species", "dna_bin")} == {
+        "processid": "P0000",
+        "records": 2,
+        "identity": 1.0,
+        "species": "Gen00 sp0",
+        "dna_bin": "BOLD:000",
+    }
+    assert first["score"] == len(sequence) and second["score"] < first["score"]
+    assert second["identity"] == round(second["identity"], 4) < 1.0 and set(first) == set(second)
 
 
 def test_votes_count_records_and_tie_break_by_table_order() -> None:
