@@ -63,7 +63,8 @@ class TransformersDnaEncoder(Encoder):
             raise EncoderError(f"{path}: its tokenizer has no padding token, so barcodes cannot be batched")
         self.max_length = self._max_length()
         self.truncated = 0
-        self.dna_dim = int(self._dna_batch(["ACGT" * 8]).shape[1])
+        with torch.inference_mode():
+            self.dna_dim = int(self._dna_batch(["ACGT" * 8]).shape[1])
         #: how many barcodes were cut at `max_length` so far
         self.truncated = 0
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from bioscan_hf.data.barcodes import barcode_key, barcode_problem
 from bioscan_hf.data.bold import REQUIRED_COLUMNS, clean_barcode, import_bold
 from bioscan_hf.data.metadata import read_metadata
 from bioscan_hf.data.schema import METADATA_ZIP_NAME, is_placeholder_species
@@ -61,6 +62,13 @@ def _row(pid: str, species: str = "Tuta absoluta", marker: str = "COI-5P", seq: 
 
 def test_barcode_policy() -> None:
     assert clean_barcode("acg-t ry\n") == "ACGTNN"
+    assert barcode_key("acgtn-NN\n") == "ACGT" and barcode_key("NNACGT") == "NNACGT"  # trailing padding only
+    assert barcode_problem(None) == barcode_problem("") == "empty barcode"
+    assert barcode_problem("-- NN\n") == "empty barcode (nothing but gaps, whitespace or N)"
+    assert barcode_problem("ACGTU") is None and barcode_problem("acgtryk") is None
+    assert barcode_problem("ACGT!") == "not DNA: '!' at position 4 ('ACGT!')"
+    assert barcode_problem("Z" * 24) == f"not DNA: 'Z' at position 0 ('{'Z' * 24}')"  # 24 shown whole
+    assert barcode_problem("Z" * 25) == f"not DNA: 'Z' at position 0 ('{'Z' * 24}…')"
 
 
 @pytest.mark.damaged_input

@@ -150,8 +150,16 @@ def test_encoder_shortlist_and_stored_vectors_give_the_seed_calls() -> None:
     queries = [Query(f"q{i}", sequence=mutate(b, 0.01, np.random.default_rng(i))) for i, b in
                enumerate(LIBRARY["dna_barcode"][::4])]  # fmt: skip
     seeds = pd.DataFrame(Identifier(Reference(LIBRARY)).identify(queries)[0])
-    encoder = KmerEncoder(5)
+    embedded: list[int] = []
+
+    class CountingKmers(KmerEncoder):
+        def embed_dna(self, sequences, progress=True, sort_by_length=True):
+            embedded.append(len(sequences))
+            return super().embed_dna(sequences, progress, sort_by_length)
+
+    encoder = CountingKmers(5)
     by_model = pd.DataFrame(Identifier(Reference(LIBRARY), encoder=encoder, candidates=8).identify(queries)[0])
+    assert embedded == [len(queries), LIBRARY["dna_barcode"].nunique()]  # the queries, then each key barcode once
     assert (by_model["hits"] == 8).all()  # the candidates aligned
     pd.testing.assert_frame_equal(by_model.drop(columns="hits"), seeds.drop(columns="hits"))
 
@@ -184,9 +192,11 @@ def test_result_and_hit_rows_name_every_field() -> None:
         Query("exact", sequence=sequence, truth=truth),
         Query("repeat", sequence=sequence),  # the same barcode again: aligned once, reported twice
         Query("nothing", sequence="ACGT" * 3),  # shares no seed
+        Query("near", sequence=mutate(sequence[:300], 7 / 300, np.random.default_rng(4))),
     ]
     rows, hits = Identifier(Reference(LIBRARY)).identify(queries, top_k=2)
-    exact, repeat, nothing = rows
+    exact, repeat, nothing, near = rows
+    assert near["identity"] == round(1 - 7 / 300, 4) == 0.9767  # 7 substitutions in 300 bases, 4 decimals
     assert {k: exact[k] for k in ("query", "best_hit", "identity", "similarity", "hits")} == {
         "query": "exact",
         "best_hit": "P0000",
@@ -203,7 +213,7 @@ def test_result_and_hit_rows_name_every_field() -> None:
         "similarity": None,
         "hits": 0,
     }
-    assert [(h["query"], h["hit"]) for h in hits] == [("exact", 1), ("exact", 2), ("repeat", 1), ("repeat", 2)]
+    assert [(h["query"], h["hit"]) for h in hits][:4] == [("exact", 1), ("exact", 2), ("repeat", 1), ("repeat", 2)]
     first, second = hits[:2]
     assert {k: first[k] for k in ("processid", "records", "identity", "species", "dna_bin")} == {
         "processid": "P0000",

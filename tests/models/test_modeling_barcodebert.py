@@ -46,6 +46,8 @@ def test_embedding_ignores_padding() -> None:
     torch.testing.assert_close(
         model.get_dna_embeddings(**alone)[0], model.get_dna_embeddings(**padded)[0], rtol=1e-5, atol=1e-5
     )
+    model.get_dna_embeddings(**alone).sum().backward()  # no hidden torch.no_grad(): a probe can train through it
+    assert model.embeddings.word_embeddings.weight.grad is not None
     out = model(**padded)
     assert out.pooler_output.shape == (2, 32) and out.last_hidden_state.shape[:2] == padded["input_ids"].shape
 

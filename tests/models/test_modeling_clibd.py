@@ -64,7 +64,14 @@ def test_missing_modalities_leave_their_pairs() -> None:
 def test_features_loss_and_round_trip(tmp_path: Path, tiny_clibd_inputs: dict) -> None:
     model = ClibdModel(ClibdConfig(**TINY)).eval()
     batch = tiny_clibd_inputs
-    out = model(**batch)
+    plain = model(**batch)  # as CLIP: no loss unless asked
+    assert plain.loss is None and plain.pair_losses is None
+    out = model(**batch, return_loss=True)
+    scale = out.logit_scale
+    torch.testing.assert_close(out.logits_per_image, scale * out.image_embeds @ out.dna_embeds.t())
+    torch.testing.assert_close(out.logits_per_dna, out.logits_per_image.t())
+    torch.testing.assert_close(out.logits_dna_text, scale * out.dna_embeds @ out.text_embeds.t())
+    assert out.logits_image_text.shape == (3, 3) and model(pixel_values=batch["pixel_values"]).logits_per_image is None
     for name in ("image_embeds", "dna_embeds", "text_embeds"):
         norms = getattr(out, name).norm(dim=-1)
         torch.testing.assert_close(norms, torch.ones_like(norms))
@@ -76,7 +83,7 @@ def test_features_loss_and_round_trip(tmp_path: Path, tiny_clibd_inputs: dict) -
     loaded = AutoModel.from_pretrained(tmp_path).eval()
     assert isinstance(loaded, ClibdModel)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(**batch).loss, model(**batch).loss)
+        torch.testing.assert_close(loaded(**batch, return_loss=True).loss, model(**batch, return_loss=True).loss)
         torch.testing.assert_close(
             loaded.get_dna_features(batch["dna_input_ids"], batch["dna_attention_mask"]), out.dna_embeds.detach()
         )
@@ -109,7 +116,7 @@ def test_processor_with_real_photos_and_missing_modalities() -> None:
     assert batch["image_mask"].tolist() == [True, False, True] and batch["dna_mask"].tolist() == [True, True, False]
     assert text_tok.unk_token_id not in batch["text_input_ids"][0].tolist()
     model = ClibdModel(ClibdConfig(**{**TINY, "text_config": {**TINY["text_config"], "vocab_size": len(text_tok)}}))
-    out = model(**batch)
+    out = model(**batch, return_loss=True)
     # only record 0 has both an image and a barcode: a one-record pair has no negatives and is skipped
     assert torch.isfinite(out.loss) and set(out.pair_losses) == {"image_text", "dna_text"}
     with pytest.raises(ValueError, match="2 barcodes"):

@@ -62,14 +62,18 @@ def test_lora_adapters_save_load_and_merge(tmp_path: Path, tiny_clibd_inputs: di
                 param.add_(0.05 * torch.randn_like(param))
     inputs = tiny_clibd_inputs
     with torch.no_grad():
-        expected = model(**inputs)
+        expected = model(**inputs, return_loss=True)
     model.save_pretrained(tmp_path / "adapter")
     reloaded = PeftModel.from_pretrained(ClibdModel.from_pretrained(tmp_path / "base"), tmp_path / "adapter").eval()
     merged = model.merge_and_unload()
     merged.save_pretrained(tmp_path / "merged")
     reopened = AutoModel.from_pretrained(tmp_path / "merged").eval()
     with torch.no_grad():
-        for other in (reloaded(**inputs), merged(**inputs), reopened(**inputs)):
+        for other in (
+            reloaded(**inputs, return_loss=True),
+            merged(**inputs, return_loss=True),
+            reopened(**inputs, return_loss=True),
+        ):
             torch.testing.assert_close(other.loss, expected.loss, rtol=1e-4, atol=1e-5)
             torch.testing.assert_close(other.image_embeds, expected.image_embeds, rtol=1e-4, atol=1e-5)
             torch.testing.assert_close(other.dna_embeds, expected.dna_embeds, rtol=1e-4, atol=1e-5)

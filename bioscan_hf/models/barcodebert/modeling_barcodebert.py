@@ -42,9 +42,9 @@ class BarcodeBertPreTrainedModel(BertPreTrainedModel):
     # classifier (the usual fine-tuning path): not worth a load report.
     _keys_to_ignore_on_load_unexpected = [r"^cls\."]
 
-    @torch.no_grad()
     def get_dna_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Barcode embeddings [B, hidden]: the mean of the encoder's last hidden layer over real tokens."""
+        """Barcode embeddings [B, hidden]: the mean of the encoder's last hidden layer over real tokens
+        (differentiable: wrap the call in `torch.no_grad()` for inference)."""
         return self.base_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
 
 

@@ -76,14 +76,24 @@ class LogitScale(nn.Module):
 
 @dataclass
 class ClibdOutput(ModelOutput):
-    """Loss, the per-pair losses, and the normalised embedding of each modality given."""
+    """CLIP-style outputs: the scaled similarities of each pair of modalities given, the normalised
+    embeddings, and (with `return_loss=True`) the loss and the per-pair losses.
+
+    `logits_per_image` [images, barcodes] scores each photo against each barcode (CLIBD's retrieval: a photo
+    identified by reference barcodes) and `logits_per_dna` is its transpose; `logits_image_text` and
+    `logits_dna_text` score against the taxonomy texts.
+    """
 
     loss: torch.Tensor | None = None
-    pair_losses: dict | None = None
+    logits_per_image: torch.Tensor | None = None
+    logits_per_dna: torch.Tensor | None = None
+    logits_image_text: torch.Tensor | None = None
+    logits_dna_text: torch.Tensor | None = None
     image_embeds: torch.Tensor | None = None
     dna_embeds: torch.Tensor | None = None
     text_embeds: torch.Tensor | None = None
     logit_scale: torch.Tensor | None = None
+    pair_losses: dict | None = None
 
 
 def create_image_tower(config: ClibdConfig, checkpoint: str | os.PathLike | None = None) -> nn.Module:
@@ -185,8 +195,10 @@ class ClibdModel(ClibdPreTrainedModel):
         image_mask: torch.Tensor | None = None,
         dna_mask: torch.Tensor | None = None,
         text_mask: torch.Tensor | None = None,
-        return_loss: bool = True,
+        return_loss: bool = False,
     ) -> ClibdOutput:
+        """Embed the modalities given; their pairwise logits; the loss when `return_loss` (as CLIP, off by
+        default; the trainer asks for it). Masks mark the records that have a modality (default: all)."""
         features = {}
         if pixel_values is not None:
             features["image"] = self.get_image_features(pixel_values)
@@ -207,8 +219,16 @@ class ClibdModel(ClibdPreTrainedModel):
             gathered = {name: gather_with_grad(f) for name, f in features.items()}
             gathered_masks = {name: gather_with_grad(m.to(torch.bool)) for name, m in masks.items()}
             loss, pair_losses = clibd_loss(gathered, gathered_masks, scale)
+        logits = {
+            f"{a}_{b}": scale * features[a] @ features[b].t() for a, b in PAIRS if a in features and b in features
+        }
+        image_dna = logits.get("image_dna")
         return ClibdOutput(
             loss=loss,
+            logits_per_image=image_dna,
+            logits_per_dna=None if image_dna is None else image_dna.t(),
+            logits_image_text=logits.get("image_text"),
+            logits_dna_text=logits.get("dna_text"),
             pair_losses=pair_losses,
             image_embeds=features.get("image"),
             dna_embeds=features.get("dna"),
