@@ -12,9 +12,16 @@ from bioscan_hf.evaluation.knn import (
     first_of_each,
     knn_probe,
     knn_probe_ranks,
+    micro_macro,
     micro_macro_accuracy,
     nearest_keys,
 )
+
+
+def test_nothing_to_score_is_an_error() -> None:
+    with pytest.raises(EvaluationError, match="^no queries to score$"):
+        micro_macro(np.array([], dtype=bool), [])
+    assert micro_macro([1, 0, 1], ["a", "a", "b"]) == (2 / 3, (0.5 + 1.0) / 2)  # 0/1 read as right/wrong
 
 
 def test_micro_vs_macro_with_imbalance() -> None:

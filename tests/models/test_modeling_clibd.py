@@ -53,7 +53,12 @@ def test_missing_modalities_leave_their_pairs() -> None:
         info_nce(feats["image"][keep], feats["dna"][keep], torch.tensor(5.0)).item()
     )
     assert loss.item() == pytest.approx(sum(p.item() for p in pairs.values()) / 3)
-    with pytest.raises(ValueError, match="at least two records"):
+    # a modality absent from the whole batch: the pairs without it still count (the absent pair is skipped,
+    # not the end of the loop)
+    for present in (("image", "text"), ("dna", "text")):
+        _, only = clibd_loss({m: feats[m] for m in present}, masks, torch.tensor(5.0))
+        assert set(only) == {"_".join(present)}
+    with pytest.raises(ValueError, match="^a CLIBD batch needs at least two records sharing two modalities$"):
         clibd_loss(
             {"image": feats["image"], "dna": feats["dna"]},
             {"image": torch.tensor([True, False, False, False]), "dna": masks["dna"]},
