@@ -21,7 +21,7 @@ space: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m ruff check bioscan_hf tests bench dataset_script spaces
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 --durations=15 $(ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 --dist worksteal --durations=15 $(ARGS)
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/bench_metadata_reader.py

@@ -61,3 +61,9 @@ def tiny_clibd_inputs() -> dict:
         "text_input_ids": text,
         "text_attention_mask": torch.ones_like(text),
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first, so that under `-n 2` the longest (the README snippets) starts at once on one
+    worker while the other takes the rest, instead of starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
