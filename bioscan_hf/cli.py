@@ -797,7 +797,8 @@ def _add_identify(sub: argparse._SubParsersAction) -> None:
         "spaced seeds are aligned exactly (edlib); a rank is called only when the best identity reaches its "
         f"threshold ({defaults}; BOLD ID engine style) and the hits within 1% of the best vote. "
         "QUERIES: FASTA, TSV/CSV (id + sequence columns), a BOLD TSV, a prepared dataset (with --split) or "
-        "a folder of photos (needs --model CLIBD_FOLDER). REFERENCE: a prepared dataset (--reference-splits), "
+        "a folder of photos (--model CLIBD_FOLDER: matched to reference barcodes; --photo-keys: to the photos of "
+        "an index folder). REFERENCE: a prepared dataset (--reference-splits), "
         "an index folder, a BOLD TSV, or a FASTA with SINTAX (tax=o:…,g:…,s:…) or BOLD (id|taxon|marker|BIN) "
         "headers. Runs in chunks; a stopped run resumes from its finished chunks when run again.",
         epilog="example: bioscan-hf identify plate.fasta --reference bioscan-5m --out plate.tsv --top-k 5",
@@ -816,6 +817,12 @@ def _add_identify(sub: argparse._SubParsersAction) -> None:
         "--model", help=f"shortlist by an encoder's neighbours instead of seeds; photos need CLIBD. {MODEL_SPEC_HELP}"
     )
     p.add_argument("--embeddings", help=f"with --model: {EMBEDDINGS_HELP} (references and queries, by id)")
+    p.add_argument(
+        "--photo-keys",
+        action="store_true",
+        help="photo queries: match the reference photos of REF (an index folder of a CLIBD or image model, "
+        "embedded with its own model) instead of reference barcodes",
+    )
     p.add_argument("--within", help="only references under this taxon, at any rank (e.g. Diptera)")
     p.add_argument("--country", help="only references collected in this country")
     p.add_argument(
@@ -844,6 +851,7 @@ def _add_identify(sub: argparse._SubParsersAction) -> None:
             query_split=args.split,
             model=args.model,
             embeddings=args.embeddings,
+            photo_keys=args.photo_keys,
             top_k=args.top_k,
             within=args.within,
             country=args.country,

@@ -61,6 +61,9 @@ class Reference:
         self.table = table
         codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
         self.barcodes: list[str] = list(barcodes)
+        #: distinct-barcode key of each record, and each record's row by processid
+        self.key_of_record = codes
+        self.row_of = {pid: row for row, pid in enumerate(table["processid"])}
         order = np.argsort(codes, kind="stable")
         self._records = order  # record rows grouped by barcode
         self._starts = np.searchsorted(codes[order], np.arange(len(barcodes) + 1))
@@ -138,6 +141,8 @@ class Identifier:
     `encoder`: an `Encoder` of `bioscan_hf.embedding` for `--model` (DNA shortlist by its neighbours, or
     photo queries with CLIBD); None: spaced seeds and alignment. `stored`: embeddings of that encoder
     (`bioscan-hf embed`), read by processid / query id instead of embedding those records again.
+    `photo_keys`: a `bioscan_hf.search.Searcher` over an index with reference photos: photo queries are
+    matched to those photos (with the index's model) instead of to reference barcodes.
     """
 
     def __init__(
@@ -149,6 +154,7 @@ class Identifier:
         encoder=None,
         num_proc: int = 1,
         stored=None,
+        photo_keys=None,
     ) -> None:
         self.reference = reference
         self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
@@ -156,6 +162,7 @@ class Identifier:
         self.margin = margin
         self.encoder = encoder
         self.stored = stored
+        self.photo_keys = photo_keys
         if stored is not None:
             stored.check_model(encoder)
         self.num_proc = max(1, num_proc)
@@ -251,11 +258,28 @@ class Identifier:
             return self.encoder.embed_images(images, progress=False)
 
         vectors = self._vectors("image", [q.id for q in photos], compute)
+        if self.photo_keys is not None:
+            return {q.image: self._photo_key_hits(vector) for q, vector in zip(photos, vectors)}
         ids, similarities = self._neighbours(vectors, PHOTO_NEIGHBOURS)
         return {
             q.image: [Hit(int(k), None, float(s)) for k, s in zip(row, sims)]
             for q, row, sims in zip(photos, ids, similarities)
         }
+
+    def _photo_key_hits(self, vector: np.ndarray) -> list[Hit]:
+        """The reference barcodes of the nearest reference photos (each barcode once, at its best photo);
+        photos of records filtered out of the reference (--within, --country) are passed over."""
+        from bioscan_hf.embedding.base import normalize
+
+        index = self.photo_keys.indexes["image"]
+        similarities, rows = index.search(normalize(vector[None]), min(4 * PHOTO_NEIGHBOURS, index.ntotal))
+        hits: dict[int, Hit] = {}
+        for row, similarity in zip(rows[0], similarities[0]):
+            record = self.reference.row_of.get(self.photo_keys.keys["processid"].iat[int(row)]) if row >= 0 else None
+            if record is not None:
+                key = int(self.reference.key_of_record[record])
+                hits.setdefault(key, Hit(key, None, float(similarity)))
+        return list(hits.values())[:PHOTO_NEIGHBOURS]
 
     def _best(self, hits: list[Hit]) -> dict:
         if not hits:

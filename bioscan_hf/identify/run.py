@@ -93,6 +93,7 @@ def identify(
     query_split: str = "test",
     model: str | None = None,
     embeddings: str | os.PathLike | None = None,
+    photo_keys: bool = False,
     top_k: int = 0,
     within: str | None = None,
     country: str | None = None,
@@ -113,6 +114,7 @@ def identify(
         "query_split": query_split,
         "model": model,
         "embeddings": os.fspath(embeddings) if embeddings else None,
+        "photo_keys": photo_keys,
         "top_k": top_k,
         "within": within,
         "country": country,
@@ -133,8 +135,11 @@ def identify(
     parts.mkdir(parents=True, exist_ok=True)
     (parts / "settings.json").write_text(json.dumps(settings, indent=1))
 
-    encoder = stored = None
-    if model:
+    encoder = stored = searcher = None
+    if photo_keys:
+        searcher = _photo_index(reference, model)
+        encoder = searcher.encoder  # photos are embedded as the index's photos were
+    elif model:
         from bioscan_hf.embedding import load_encoder
         from bioscan_hf.embedding.store import read_embeddings
 
@@ -142,7 +147,9 @@ def identify(
         stored = read_embeddings(embeddings) if embeddings else None
     elif embeddings:
         raise InputError("--embeddings needs --model: the model that wrote them, to embed anything they lack")
-    engine = Identifier(Reference(table), thresholds, candidates, encoder=encoder, num_proc=num_proc, stored=stored)
+    engine = Identifier(
+        Reference(table), thresholds, candidates, encoder=encoder, num_proc=num_proc, stored=stored, photo_keys=searcher
+    )
     stream = iter_queries(queries, query_split, problems)
     reused = 0
     bar = tqdm(desc="identifying", unit="query", disable=not progress, smoothing=0.1)
@@ -178,6 +185,21 @@ def identify(
     companion(out, "summary", ".json").write_text(json.dumps(summary, indent=1))
     shutil.rmtree(parts)
     return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, reused)
+
+
+def _photo_index(reference: str | os.PathLike, model: str | None):
+    """The index folder whose reference photos photo queries are matched to (`--photo-keys`)."""
+    from bioscan_hf.search import Searcher
+
+    folder = user_path(reference)
+    if not (folder / "image.faiss").is_file():
+        raise InputError(
+            f"{reference}: --photo-keys needs an index folder with reference photos (bioscan-hf index --model "
+            "CLIBD_FOLDER or an image model); this one has none"
+        )
+    if model:
+        raise InputError("--photo-keys embeds photos with the index's own model; leave out --model")
+    return Searcher(folder)
 
 
 def _write_part(frame: pd.DataFrame, path: Path) -> None:

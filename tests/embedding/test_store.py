@@ -129,6 +129,22 @@ def test_photo_queries_identified_with_clibd_and_stored_embeddings_reused(
     assert main([*args, "--out", str(again), "--skip-bad", "--embeddings", str(photos)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(again, sep="\t"), results)
 
+    # photo keys: the photos matched to the reference photos of an index folder, with the index's model
+    from bioscan_hf.search import build_index
+
+    index = build_index(prepared, str(model), tmp_path / "index")
+    keyed = tmp_path / "keyed.tsv"
+    queries = [str(tmp_path / "photos"), "--reference", str(index), "--skip-bad", "--top-k", "2"]
+    assert main(["identify", *queries, "--photo-keys", "--out", str(keyed)]) == 0
+    by_photo = pd.read_csv(keyed, sep="\t")
+    assert sorted(by_photo["query"]) == sorted(ids) and by_photo["similarity"].notna().all()
+    key_ids = set(pd.read_parquet(index / "keys.parquet")["processid"])
+    assert set(pd.read_csv(tmp_path / "keyed.hits.tsv", sep="\t")["processid"]) <= key_ids
+    assert main(["identify", *queries, "--photo-keys", "--model", str(model), "--out", str(keyed)]) == 1
+    assert "leave out --model" in capsys.readouterr().err
+    assert main(["identify", *args[1:4], "--photo-keys", "--skip-bad", "--out", str(keyed)]) == 1
+    assert "--photo-keys needs an index folder with reference photos" in capsys.readouterr().err
+
 
 def test_two_accelerate_processes_write_the_file_of_one(prepared: Path, tmp_path: Path) -> None:
     model = tiny_clibd_folder(tmp_path / "clibd", seed=1)
