@@ -159,3 +159,30 @@ def test_one_search_for_every_rank_equals_a_full_search_per_rank(seed: int, n_ke
         alone = knn_probe(keys, key_labels[rank], queries, query_labels[rank])
         assert together[rank]["predicted"].tolist() == alone["predicted"].tolist(), rank
         assert together[rank]["micro"] == alone["micro"]
+
+
+def test_bad_embeddings_are_named_with_their_row() -> None:
+    good = np.eye(4, dtype=np.float32)
+    broken = good.copy()
+    broken[2, 1] = np.nan
+    with pytest.raises(EvaluationError, match=r"^keys: 1 row\(s\) contain NaN or inf, first at row 2$"):
+        nearest_keys(broken, good)
+    with pytest.raises(EvaluationError, match=r"^queries: 1 row\(s\) contain NaN or inf, first at row 2$"):
+        nearest_keys(good, broken)
+    with pytest.raises(EvaluationError, match="^keys have 4 dimensions, queries 3$"):
+        nearest_keys(good, good[:, :3])
+
+
+def test_first_key_is_found_past_a_crowd_of_unlabelled_keys() -> None:
+    """A query whose 16 nearest distinct keys are unlabelled is searched again among the labelled ones;
+    the labelled key at row 0 must be among them."""
+    rng = np.random.default_rng(0)
+    query = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    crowd = query + 0.01 * rng.normal(size=(20, 3)).astype(np.float32)  # unlabelled, nearest
+    keys = np.vstack([[0.9, 0.3, 0.0], crowd, [0.0, 0.0, 1.0]]).astype(np.float32)
+    labels = ["A", *([None] * 20), "B"]
+    result = knn_probe_ranks(
+        keys, {"genus": labels}, query, {"genus": ["A"]}, [f"k{i}" for i in range(len(keys))], ["q"]
+    )["genus"]
+    assert list(result["predicted"]) == ["A"] and result["micro"] == 1.0
+    assert result["n_queries"] == 1 and result["n_keys"] == 2 and result["n_searched_keys"] == 22
