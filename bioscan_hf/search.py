@@ -25,8 +25,8 @@ from bioscan_hf.data.barcodes import barcode_problem
 from bioscan_hf.data.images import ImageDecodeError, decode_image, thumbnail_jpeg
 from bioscan_hf.data.prepared import load_prepared, rank_values
 from bioscan_hf.embedding import load_encoder
-from bioscan_hf.embedding.base import Encoder, normalize
-from bioscan_hf.embedding.store import StoredEmbeddings, read_embeddings
+from bioscan_hf.embedding.base import normalize
+from bioscan_hf.embedding.store import read_embeddings, stored_or_embedded, stored_or_embedded_images
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode
 from bioscan_hf.paths import user_path
 
@@ -104,11 +104,15 @@ def build_index(
         stored.check_model(encoder)
         info["embeddings"] = os.fspath(embeddings)
     if encoder.has_dna:
-        vectors["dna"], rows["dna"] = _key_barcodes(encoder, keys, stored), np.arange(len(keys))
+        barcodes = keys["dna_barcode"][:]
+        vectors["dna"] = stored_or_embedded(
+            stored, "dna", keys["processid"][:], lambda positions: encoder.embed_dna([barcodes[i] for i in positions])
+        )
+        rows["dna"] = np.arange(len(keys))
     if encoder.has_images:
         if "image" not in keys.features:
             raise ValueError(f"config {config!r} has no images; an index of {model} needs an image config")
-        image, ok, thumbnails = _key_photos(encoder, keys, stored)
+        image, ok, thumbnails = stored_or_embedded_images(encoder, keys, stored, thumbnail=thumbnail_jpeg)
         vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
         table["thumbnail"] = thumbnails
         info["undecodable_images"] = encoder.undecodable
@@ -137,36 +141,6 @@ def build_index(
         info["nprobe"] = nprobe
     (out / "index.json").write_text(json.dumps(info, indent=2))
     return out
-
-
-def _key_barcodes(encoder: Encoder, keys: datasets.Dataset, stored: StoredEmbeddings | None) -> np.ndarray:
-    """The keys' barcode embeddings, read from `stored` where it holds them."""
-    barcodes = keys["dna_barcode"][:]
-    if stored is None:
-        return encoder.embed_dna(barcodes)
-    return stored.fill("dna", keys["processid"][:], lambda rows: encoder.embed_dna([barcodes[i] for i in rows]))[0]
-
-
-def _key_photos(
-    encoder: Encoder, keys: datasets.Dataset, stored: StoredEmbeddings | None
-) -> tuple[np.ndarray, np.ndarray, list[bytes | None]]:
-    """The keys' photo embeddings, the mask of those that decoded, and thumbnails; photos whose vectors
-    `stored` holds are only decoded for their thumbnails."""
-    if stored is None or "image" not in stored.vectors:
-        return encoder.embed_image_records(keys, thumbnail=thumbnail_jpeg)
-    vectors, found = stored.fill("image", keys["processid"][:])
-    ok, thumbnails = found.copy(), [None] * len(keys)
-    missing = np.flatnonzero(~found)
-    if len(missing):
-        rest, rest_ok, rest_thumbnails = encoder.embed_image_records(keys.select(missing), thumbnail=thumbnail_jpeg)
-        vectors[missing], ok[missing] = rest, rest_ok
-        for row, small in zip(missing, rest_thumbnails):
-            thumbnails[row] = small
-    rows = np.flatnonzero(found)
-    photos = keys.select(rows).select_columns(["processid", "image"]).cast_column("image", datasets.Image(decode=False))
-    for row, record in zip(rows, photos):
-        thumbnails[row] = thumbnail_jpeg(decode_image(record["image"], f"record {record['processid']}"))
-    return vectors, ok, thumbnails
 
 
 #: Above this many keys an approximate index stores 8-bit codes instead of float32 vectors (4× less memory:

@@ -127,6 +127,13 @@ class Encoder:
             out[index] = self._dna_batch([sequences[i] for i in index]).float().cpu().numpy()
         return out
 
+    def embed_distinct(self, sequences: Sequence[str]) -> np.ndarray:
+        """`embed_dna` with each distinct barcode embedded once (BOLD exports repeat about half)."""
+        ids = self.prepare_barcodes(sequences)
+        position: dict[str, int] = {}
+        inverse = [position.setdefault(b, len(position)) for b in ids]
+        return self.embed_dna(list(position))[inverse]
+
     # images ----------------------------------------------------------------------------------------------
     def image_transform(self, image: Image.Image) -> torch.Tensor:
         raise NotImplementedError

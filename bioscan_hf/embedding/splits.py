@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import datasets
 import numpy as np
 
 from bioscan_hf.embedding.base import Encoder, EncoderError
-from bioscan_hf.embedding.store import StoredEmbeddings
-
-
-def embed_distinct(encoder: Encoder, barcodes: Sequence[str]) -> np.ndarray:
-    """Embeddings of `barcodes`, each distinct barcode embedded once (BOLD exports repeat about half)."""
-    ids = encoder.prepare_barcodes(barcodes)
-    position: dict[str, int] = {}
-    inverse = [position.setdefault(b, len(position)) for b in ids]
-    return encoder.embed_dna(list(position))[inverse]
+from bioscan_hf.embedding.store import StoredEmbeddings, stored_or_embedded, stored_or_embedded_images
 
 
 class SplitEmbeddings:
@@ -48,12 +38,9 @@ class SplitEmbeddings:
             barcodes = records["dna_barcode"][:]  # [:]: a list, not row by row
 
             def compute(rows: np.ndarray) -> np.ndarray:
-                return embed_distinct(self.encoder, [barcodes[i] for i in rows])
+                return self.encoder.embed_distinct([barcodes[i] for i in rows])
 
-            if self.stored is None:
-                self._cache[key] = compute(np.arange(len(barcodes)))
-            else:
-                self._cache[key] = self.stored.fill("dna", records["processid"][:], compute)[0]
+            self._cache[key] = stored_or_embedded(self.stored, "dna", records["processid"][:], compute)
         return self._cache[key]
 
     def barcode_ids(self, data: datasets.DatasetDict, split: str) -> list[str]:
@@ -67,13 +54,6 @@ class SplitEmbeddings:
         if key not in self._cache:
             if "image" not in records.features:
                 raise EncoderError(f"split {split!r} has no images: load an image config such as cropped_256")
-            if self.stored is None or "image" not in self.stored.vectors:
-                vectors, ok, _ = self.encoder.embed_image_records(records)
-            else:
-                vectors, ok = self.stored.fill("image", records["processid"][:])
-                missing = np.flatnonzero(~ok)
-                if len(missing):
-                    rest, rest_ok, _ = self.encoder.embed_image_records(records.select(missing))
-                    vectors[missing], ok[missing] = rest, rest_ok
+            vectors, ok, _ = stored_or_embedded_images(self.encoder, records, self.stored)
             self._cache[key] = (vectors, ok)
         return self._cache[key]

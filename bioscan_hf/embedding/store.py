@@ -27,6 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bioscan_hf.data.images import ImageDecodeError, decode_image
+from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.data.sources import (
     SKIPPED_COLUMNS,
     InputError,
@@ -116,6 +118,42 @@ class StoredEmbeddings:
         return out, found
 
 
+def stored_or_embedded(
+    stored: StoredEmbeddings | None, modality: str, ids: Sequence[str], compute: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Vectors of records `ids`: read from `stored` where it holds them, `compute(positions)` for the rest
+    (for all of them without a file)."""
+    if stored is None:
+        return compute(np.arange(len(ids)))
+    return stored.fill(modality, ids, compute)[0]
+
+
+def stored_or_embedded_images(
+    encoder: Encoder,
+    records: datasets.Dataset,
+    stored: StoredEmbeddings | None,
+    thumbnail: Callable | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[bytes | None]]:
+    """`encoder.embed_image_records` of a split's records (columns processid, image), reading the vectors
+    `stored` holds: those photos are decoded only for their thumbnails, when `thumbnail` is given."""
+    if stored is None or "image" not in stored.vectors:
+        return encoder.embed_image_records(records, thumbnail=thumbnail)
+    vectors, found = stored.fill("image", records["processid"][:])
+    ok, thumbnails = found.copy(), [None] * len(records)
+    missing = np.flatnonzero(~found)
+    if len(missing):
+        rest, rest_ok, rest_thumbnails = encoder.embed_image_records(records.select(missing), thumbnail=thumbnail)
+        vectors[missing], ok[missing] = rest, rest_ok
+        for row, small in zip(missing, rest_thumbnails):
+            thumbnails[row] = small
+    if thumbnail is not None:
+        rows = np.flatnonzero(found)
+        photos = records.select(rows).select_columns(["processid", "image"])
+        for row, record in zip(rows, photos.cast_column("image", datasets.Image(decode=False))):
+            thumbnails[row] = thumbnail(decode_image(record["image"], f"record {record['processid']}"))
+    return vectors, ok, thumbnails
+
+
 def read_embeddings(path: str | os.PathLike) -> StoredEmbeddings:
     """An embeddings file written by `embed_to_parquet` (or `bioscan-hf embed`)."""
     path = user_path(path)
@@ -161,7 +199,6 @@ class EmbedRun:
 
 
 def _write_skipped(rows: Iterable[Sequence], path: Path) -> None:
-
     pd.DataFrame(list(rows), columns=SKIPPED_COLUMNS).to_csv(path, sep="\t", index=False)
 
 
@@ -183,8 +220,6 @@ class _Records:
 def _read_source(
     source: str | os.PathLike, encoder: Encoder, split: str, config: str | None, modality: str | None, problems
 ) -> tuple[list[_Records], dict]:
-    from bioscan_hf.data.prepared import load_prepared
-
     path = user_path(source)
     wanted = [modality] if modality and modality != "both" else None
     if is_prepared_dataset(path):
@@ -228,17 +263,13 @@ def _embed_share(
     encoder: Encoder, part: _Records, share: np.ndarray, failed: list[tuple[str, str]]
 ) -> tuple[list[str], np.ndarray]:
     """(ids, vectors) of the records at positions `share`; undecodable photos go to `failed`."""
-    from bioscan_hf.embedding.splits import embed_distinct
-
     if part.modality == "dna":
-        return [part.ids[i] for i in share], embed_distinct(encoder, [part.barcodes[i] for i in share])
+        return [part.ids[i] for i in share], encoder.embed_distinct([part.barcodes[i] for i in share])
     if part.dataset is not None:
         encoder.undecodable.clear()
         vectors, ok, _ = encoder.embed_image_records(part.dataset.select(share))
         failed += sorted(encoder.undecodable.items())
         return [part.ids[i] for i, good in zip(share, ok) if good], vectors[ok]
-    from bioscan_hf.data.images import ImageDecodeError, decode_image
-
     images, kept = [], []
     for i in share:
         try:

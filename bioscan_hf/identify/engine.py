@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -61,9 +62,8 @@ class Reference:
         self.table = table
         codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
         self.barcodes: list[str] = list(barcodes)
-        #: distinct-barcode key of each record, and each record's row by processid
+        #: distinct-barcode key of each record
         self.key_of_record = codes
-        self.row_of = {pid: row for row, pid in enumerate(table["processid"])}
         order = np.argsort(codes, kind="stable")
         self._records = order  # record rows grouped by barcode
         self._starts = np.searchsorted(codes[order], np.arange(len(barcodes) + 1))
@@ -72,6 +72,11 @@ class Reference:
             values, names = pd.factorize(table[rank], use_na_sentinel=True)
             self.labels[rank] = (values, np.asarray(names, dtype=object))
         self._seeds: SeedIndex | None = None
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Each record's row by processid (built on first use: only photo keys need it)."""
+        return {pid: row for row, pid in enumerate(self.table["processid"])}
 
     @property
     def seeds(self) -> SeedIndex:
@@ -197,9 +202,9 @@ class Identifier:
 
     def _vectors(self, modality: str, ids: Sequence[str], compute) -> np.ndarray:
         """Embeddings of records `ids`: from the stored file where it has them, else `compute(positions)`."""
-        if self.stored is None or modality not in self.stored.vectors:
-            return compute(np.arange(len(ids)))
-        return self.stored.fill(modality, ids, compute)[0]
+        from bioscan_hf.embedding.store import stored_or_embedded
+
+        return stored_or_embedded(self.stored, modality, ids, compute)
 
     def shortlist(self, sequences: list[str], ids: Sequence[str] | None = None) -> list[np.ndarray]:
         """Candidate reference barcodes per query sequence (`ids`: the queries', for stored embeddings)."""
