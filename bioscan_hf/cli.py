@@ -418,7 +418,7 @@ def _add_train_clibd(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="cropped_256", help="image config to train on (default cropped_256)")
     p.add_argument("--out", required=True, help="output folder (checkpoints, initial/, final/, adapter/)")
     p.add_argument(
-        "--preset", choices=("published", "small"), default="published", help="model size (small: CPU minutes)"
+        "--preset", default="published", help="model size: published or small (CPU minutes); see ClibdConfig presets"
     )
     p.add_argument("--image-checkpoint", help="timm weights file for the image model (.safetensors/.pth)")
     p.add_argument("--dna-model", help="BarcodeBERT folder to start the DNA tower from")
@@ -463,7 +463,10 @@ def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
         "convert-barcodebert",
         help="convert a published BarcodeBERT checkpoint to our classes",
         description="Convert the Hub repo layout (BERT weights + config.json) or a training .pth "
-        "file into a BarcodeBERT folder with the original k-mer vocabulary.",
+        "file into a BarcodeBERT folder with the original k-mer vocabulary. Recognised: the first release "
+        "(k=4/5/6 12-12 .pth files without config, and the k=5 model inside CLIBD), the current releases "
+        "(e.g. BIOSCAN-5M's 8-4-4, CANADA-1.5M 4-4-4); the release, vocabulary and pooling are recorded in "
+        "the config.",
     )
     p.add_argument("source", help="Hub-layout folder or .pth/.pt file")
     p.add_argument("--out", required=True, help="folder for the converted model and tokenizer")
@@ -471,7 +474,9 @@ def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--legacy-attend-to-padding",
         action="store_true",
-        help="reproduce the original code's embeddings (padding attended to and averaged)",
+        default=None,
+        help="reproduce the original code's embeddings (padding attended to and averaged); the default for the "
+        "first release (its vocabulary of 4**k + 3 tokens)",
     )
 
     def run(args: argparse.Namespace) -> None:
@@ -481,9 +486,48 @@ def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
 
         config = json.loads(open(args.config).read()) if args.config else None
         report = convert_barcodebert(args.source, args.out, config, args.legacy_attend_to_padding)
-        print(f"{report['target']} (k={report['k']}) with {report['converted_keys']} tensors saved to {args.out}")
+        print(f"{report['release']}: {report['target']} with {report['converted_keys']} tensors saved to {args.out}")
+        print(f"vocabulary {report['vocab_preset']!r} (k={report['k']}); pooling: {report['pooling']}")
         if report["dropped_keys"]:
             print(f"not carried over: {', '.join(report['dropped_keys'])}")
+
+    p.set_defaults(func=run)
+
+
+def _add_convert_clibd(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert-clibd",
+        help="convert a published CLIBD checkpoint (best.pth) to a ClibdModel folder",
+        description="Convert a published CLIBD checkpoint (Hub repo bioscan-ml/clibd, "
+        "ckpt/bioscan_clip/<version>/<dataset>/<run>/best.pth: the original SimpleCLIP state dict) into a "
+        "folder that AutoModel/AutoProcessor open: LoRA merged, every key mapped or listed, and a processor "
+        "that reproduces the original inputs (256 → 224 px without normalisation, 5-mers of 660 nt, "
+        "BERT-small text padded to 20). Image+DNA runs (no text tower) are supported; OpenCLIP/BioCLIP runs "
+        "are refused with a message.",
+        epilog="example:\n  hf download bioscan-ml/clibd ckpt/bioscan_clip/ver_1_0/bioscan_5m/image_dna_text_4gpu/"
+        "best.pth --local-dir clibd-release\n  bioscan-hf convert-clibd clibd-release/ckpt/bioscan_clip/ver_1_0/"
+        "bioscan_5m/image_dna_text_4gpu/best.pth --out clibd-5m",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("checkpoint", help="the release's best.pth (a SimpleCLIP state dict)")
+    p.add_argument("--out", required=True, help="folder for the converted model and processor")
+    p.add_argument(
+        "--text-tokenizer",
+        help="BERT-small's tokenizer: a local folder or Hub id (default prajjwal1/bert-small, downloaded)",
+    )
+    for tower in ("image", "dna", "text"):
+        p.add_argument(f"--{tower}-heads", type=int, help=f"attention heads of the {tower} tower (default hidden / 64)")
+
+    def run(args: argparse.Namespace) -> None:
+        from bioscan_hf.models.clibd.convert_clibd import convert_clibd
+
+        heads = {t: getattr(args, f"{t}_heads") for t in ("image", "dna", "text") if getattr(args, f"{t}_heads")}
+        report = convert_clibd(args.checkpoint, args.out, text_tokenizer=args.text_tokenizer, heads=heads)
+        towers = " + ".join(report["towers"])
+        print(f"{report['release']}: CLIBD ({towers}) with {report['converted_keys']} tensors saved to {args.out}")
+        print(f"LoRA merged into the {' + '.join(report['lora_merged']) or 'no'} tower(s)")
+        if report["dropped_keys"]:
+            print("not carried over:\n  " + "\n  ".join(report["dropped_keys"]))
 
     p.set_defaults(func=run)
 
@@ -969,6 +1013,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train_cnn,
         _add_train_clibd,
         _add_convert_barcodebert,
+        _add_convert_clibd,
         _add_model_card,
         _add_push_model,
         _add_embed,

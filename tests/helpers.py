@@ -25,12 +25,13 @@ def tiny_clibd_folder(folder: Path, seed: int | None = None) -> Path:
 
     from bioscan_hf.models.barcodebert import KmerTokenizerFast
     from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
-    from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
+    from bioscan_hf.models.clibd.processing_clibd import ClibdImageProcessor, ClibdProcessor, build_taxonomy_tokenizer
 
     if seed is not None:
         torch.manual_seed(seed)
     ClibdModel(ClibdConfig(**TINY_CLIBD)).save_pretrained(folder)
-    ClibdProcessor(KmerTokenizerFast(k=4), build_taxonomy_tokenizer(["Diptera"]), image_size=32).save_pretrained(folder)
+    text_tokenizer = build_taxonomy_tokenizer(["Diptera"])
+    ClibdProcessor(ClibdImageProcessor(crop_size=32), KmerTokenizerFast(k=4), text_tokenizer).save_pretrained(folder)
     return folder
 
 
@@ -180,3 +181,26 @@ def require_tools(*names: str, package: str) -> list[str]:
     if os.environ.get("BIOSCAN_HF_REQUIRE_TOOLS"):
         pytest.fail(message + "; .ci/run installs it on this machine, so its absence is a failure here")
     pytest.skip(message)
+
+
+def run_without_package(code: str):
+    """Run Python `code` in a fresh interpreter where importing bioscan_hf fails (as on a machine that
+    only has transformers and its dependencies), offline; returns the completed process."""
+    import subprocess
+    import textwrap
+
+    block = textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "bioscan_hf":
+                    raise ImportError("bioscan_hf is not installed here")
+        sys.meta_path.insert(0, Block())
+    """)
+    return subprocess.run(
+        [sys.executable, "-c", block + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        cwd="/",
+    )

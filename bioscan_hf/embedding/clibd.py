@@ -39,11 +39,11 @@ class ClibdEncoder(Encoder):
         return [(s or "").rstrip("N") for s in sequences]
 
     def _dna_batch(self, sequences: list[str]) -> torch.Tensor:
-        batch = self.processor.dna_tokenizer(sequences, padding=True, return_tensors="pt").to(self.device)
+        batch = self.processor.tokenize_dna(sequences).to(self.device)
         return self.model.get_dna_features(batch["input_ids"], batch["attention_mask"])
 
     def image_transform(self, image):
-        return self.processor.transform(image)
+        return self.processor.image_processor.transform(image)
 
     def _image_batch(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.get_image_features(pixels.to(self.model.dtype))

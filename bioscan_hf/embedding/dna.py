@@ -76,11 +76,13 @@ class TransformersDnaEncoder(Encoder):
         return int(positions) if positions else None
 
     def _tokens(self, sequences: list[str]) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(sequences, padding=True, return_tensors="pt")
+        # a model that averages its padding too (the first BarcodeBERT release) reads the original fixed width
+        padding = "max_length" if getattr(self.model.config, "legacy_attend_to_padding", False) else True
+        batch = self.tokenizer(sequences, padding=padding, return_tensors="pt")
         if self.max_length is not None and batch["input_ids"].shape[1] > self.max_length:
             self.truncated += int((batch["attention_mask"].sum(dim=1) > self.max_length).sum())
             batch = self.tokenizer(
-                sequences, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                sequences, padding=padding, truncation=True, max_length=self.max_length, return_tensors="pt"
             )
         return {k: v.to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
 

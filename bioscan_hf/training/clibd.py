@@ -12,7 +12,6 @@ processor (LoRA merged), which `AutoModel.from_pretrained` opens.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -27,7 +26,13 @@ from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
-from bioscan_hf.models.clibd.processing_clibd import TEXT_RANKS, ClibdProcessor, build_taxonomy_tokenizer, taxonomy_text
+from bioscan_hf.models.clibd.processing_clibd import (
+    TEXT_RANKS,
+    ClibdImageProcessor,
+    ClibdProcessor,
+    build_taxonomy_tokenizer,
+    taxonomy_text,
+)
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
 
 logger = logging.getLogger(__name__)
@@ -35,25 +40,6 @@ logger = logging.getLogger(__name__)
 TRAIN_SPLITS = ("pretrain", "train")
 COLUMNS = ("processid", "dna_barcode", *TEXT_RANKS, "image")
 UNDECODABLE_REPORT = "undecodable_images.tsv"
-
-#: Model sizes: the released CLIBD, and a small one that trains in CPU minutes (the demo's).
-PRESETS: dict[str, dict] = {
-    "published": {},
-    "small": {
-        "image_model": "vit_tiny_patch16_224",
-        "image_model_kwargs": {"depth": 4, "embed_dim": 128, "num_heads": 4, "patch_size": 8},
-        "image_size": 64,
-        "projection_dim": 128,
-        "dna_config": {
-            "k_mer": 4,
-            "hidden_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "intermediate_size": 512,
-        },
-        "text_config": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512},
-    },
-}
 
 #: LoRA targets: query/value of both BERT towers, and the fused qkv projection of each ViT block (timm
 #: has no separate query/value layers, so LoRA there adapts the key projection as well).
@@ -84,7 +70,8 @@ class ClibdCollator:
     """Rows of a prepared image config → `ClibdModel` inputs via a `ClibdProcessor`.
 
     Images arrive undecoded (`Image(decode=False)`) and are decoded here, so an unreadable one is
-    reported and masked out instead of stopping the run. A barcode of only N is treated as missing.
+    reported and masked out instead of stopping the run; with `augment` they go through the image
+    processor's training augmentation. A barcode of only N is treated as missing.
     """
 
     def __init__(
@@ -93,8 +80,10 @@ class ClibdCollator:
         names: dict[str, list[str]],
         use_text: bool = True,
         report: str | os.PathLike | None = None,
+        augment: bool = True,
     ) -> None:
         self.processor = processor
+        self.augmentation = processor.image_processor.training_transform() if augment else None
         self.names = names
         self.use_text = use_text
         self.report = Path(report) if report else None
@@ -104,10 +93,11 @@ class ClibdCollator:
         if example.get("image") is None:
             return None
         try:
-            return decode_image(example["image"], f"record {example['processid']}")
+            image = decode_image(example["image"], f"record {example['processid']}")
         except ImageDecodeError as err:
             self._report(example["processid"], str(err))
             return None
+        return self.augmentation(image.convert("RGB")) if self.augmentation else image
 
     def _report(self, processid: str, problem: str) -> None:
         if processid in self.undecodable:
@@ -179,22 +169,20 @@ def initial_model(
 
     Without a BERT folder the text tower starts fresh over a word-level tokenizer of the taxonomy names.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    settings = {**copy.deepcopy(PRESETS[preset]), **config_overrides}
+    config = ClibdConfig.from_preset(preset, **config_overrides)
     text_tokenizer: PreTrainedTokenizerBase
     if text_model:
         text_tokenizer = AutoTokenizer.from_pretrained(text_model)
     else:
         text_tokenizer = build_taxonomy_tokenizer(name for values in names.values() for name in values)
-        settings["text_config"] = {**settings.get("text_config", {}), "vocab_size": len(text_tokenizer)}
-    model = ClibdModel.from_towers(ClibdConfig(**settings), image_checkpoint, dna_model, text_model)
+        config.text_config.vocab_size = len(text_tokenizer)
+    model = ClibdModel.from_towers(config, image_checkpoint, dna_model, text_model)
     dna_tokenizer = (
         KmerTokenizerFast.from_pretrained(dna_model)
         if dna_model
         else KmerTokenizerFast(k=model.config.dna_config.k_mer)
     )
-    processor = ClibdProcessor(dna_tokenizer, text_tokenizer, image_size=model.config.image_size)
+    processor = ClibdProcessor(ClibdImageProcessor(crop_size=model.config.image_size), dna_tokenizer, text_tokenizer)
     return model, processor
 
 
@@ -247,10 +235,7 @@ def train_clibd(
         model = get_peft_model(model, lora_config(lora_rank))
         model.peft_config["default"].base_model_name_or_path = str(initial)
     report = output_dir / UNDECODABLE_REPORT
-    train_processor = ClibdProcessor(
-        processor.dna_tokenizer, processor.text_tokenizer, processor.image_size, train=True
-    )
-    collator = ClibdCollator(train_processor, rank_names(train), use_text, report=report)
+    collator = ClibdCollator(processor, rank_names(train), use_text, report=report)
     trainer = ClibdTrainer(model=model, args=args, train_dataset=train, data_collator=collator, callbacks=callbacks)
     run = train_and_save(trainer, output_dir, resume, save=False)
     if trainer.is_world_process_zero():

@@ -129,7 +129,7 @@ def test_clibd_towers_and_empty_input(tmp_path: Path) -> None:
     dna = encoder.embed_dna(["ACGTACGTAANNN", "ACGTACGTAA"], progress=False)
     np.testing.assert_allclose(dna[0], dna[1], rtol=1e-5)  # trailing N stripped, as in training
     with torch.no_grad():
-        pixels = torch.stack([encoder.processor.transform(p) for p in _photos()])
+        pixels = torch.stack([encoder.image_transform(p) for p in _photos()])
         expected = encoder.model.get_image_features(pixels).numpy()
     np.testing.assert_allclose(encoder.embed_images(_photos(), progress=False), expected, rtol=1e-4, atol=1e-5)
 

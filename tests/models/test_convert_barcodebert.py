@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,46 @@ def test_unknown_layout_names_the_keys(tmp_path: Path) -> None:
         convert_barcodebert(tmp_path / "x.pth", tmp_path / "out")
     bad = dict(ORIGINAL, vocab_size=300)
     torch.save({"model": BertForMaskedLM(BertConfig(**bad)).state_dict(), "config": bad}, tmp_path / "y.pth")
-    with pytest.raises(ConversionError, match="not 4\\*\\*k \\+ 2"):
+    with pytest.raises(ConversionError, match="neither 4\\*\\*k \\+ 2 nor 4\\*\\*k \\+ 3"):
         convert_barcodebert(tmp_path / "y.pth", tmp_path / "out")
     torch.save({"model": {}}, tmp_path / "z.pth")
-    with pytest.raises(ConversionError, match="no BERT config"):
+    with pytest.raises(ConversionError, match="no BERT config inside the file and no BERT weights"):
         convert_barcodebert(tmp_path / "z.pth", tmp_path / "out")
+
+
+def _original_v1_ids(sequence: str, k: int) -> list[int]:
+    """The first release's input pipeline, written out: pad with N to 660 nt (or cut), non-overlapping
+    k-mers, vocabulary <MASK> <CLS> <UNK> then the k-mers (anything else <UNK>), and a leading 0."""
+    vocab = {"".join(p): i + 3 for i, p in enumerate(itertools.product("ACGT", repeat=k))}
+    padded = sequence[:660] + "N" * max(0, 660 - len(sequence))
+    return [0] + [vocab.get(padded[i : i + k], 2) for i in range(0, len(padded) - k + 1, k)]
+
+
+def test_first_release_without_config_is_recognised(tmp_path: Path) -> None:
+    """The k=4/5/6 paper models (and the k=5 model CLIBD starts from): a bare state dict with `module.`
+    prefixes and no config; vocabulary 4**k + 3; embeddings averaged over all 133 positions."""
+    torch.manual_seed(3)
+    config = dict(ORIGINAL, vocab_size=4**4 + 3, hidden_size=128, num_attention_heads=2, max_position_embeddings=200)
+    original = BertForMaskedLM(BertConfig(**config)).eval()
+    torch.save({f"module.{k}": v for k, v in original.state_dict().items()}, tmp_path / "new_model_4.pth")
+    report = convert_barcodebert(tmp_path / "new_model_4.pth", tmp_path / "ours")
+    assert report["vocab_preset"] == "v1" and report["k"] == 4 and "padding included" in report["pooling"]
+    ours = AutoModel.from_pretrained(tmp_path / "ours").eval()
+    assert ours.config.release.startswith("BarcodeBERT v1 4-2-2") and ours.config.legacy_attend_to_padding
+    assert ours.config.num_attention_heads == 2  # hidden 128 / 64, as the release's 768 / 64 = 12
+    tok = AutoTokenizer.from_pretrained(tmp_path / "ours")
+    barcodes = ["ACGTACGTNNACGGT", "ACGRACGTTTGA" * 70, "TTTTAAAACCCC"]
+    batch = tok(barcodes, padding="max_length", return_tensors="pt")
+    assert batch["input_ids"].tolist() == [_original_v1_ids(b, 4) for b in barcodes]
+    with torch.no_grad():
+        expected = original.bert(input_ids=batch["input_ids"]).last_hidden_state.mean(dim=1)
+        torch.testing.assert_close(ours.get_dna_embeddings(**batch), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_clibd_checkpoint_is_sent_to_convert_clibd(tmp_path: Path) -> None:
+    torch.save(
+        {"dna_encoder.base_dna_encoder.bert.embeddings.word_embeddings.weight": torch.zeros(259, 8)},
+        tmp_path / "best.pth",
+    )
+    with pytest.raises(ConversionError, match="is a CLIBD checkpoint: convert it with `bioscan-hf convert-clibd`"):
+        convert_barcodebert(tmp_path / "best.pth", tmp_path / "out", config=ORIGINAL)

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import torch
+from helpers import run_without_package
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
 from bioscan_hf.models.barcodebert import (
@@ -90,13 +91,7 @@ def test_round_trip_in_a_fresh_process(tmp_path: Path) -> None:
 
 def test_remote_code_loads_without_the_package(tmp_path: Path) -> None:
     folder, _ = _save(tmp_path)
-    result = _run(f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "bioscan_hf":
-                    raise ImportError("bioscan_hf is not installed here")
-        sys.meta_path.insert(0, Block())
+    result = run_without_package(f"""
         import torch
         from transformers import AutoModelForMaskedLM, AutoTokenizer
         model = AutoModelForMaskedLM.from_pretrained({str(folder)!r}, trust_remote_code=True).eval()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_CLIBD
+from helpers import TINY_CLIBD, run_without_package, tiny_clibd_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoModel
@@ -98,20 +98,21 @@ def test_processor_with_real_photos_and_missing_modalities() -> None:
     from PIL import Image
 
     from bioscan_hf.models.clibd.processing_clibd import (
+        ClibdImageProcessor,
         ClibdProcessor,
         build_taxonomy_tokenizer,
-        image_transform,
         taxonomy_text,
     )
 
     photos = sorted((Path(__file__).resolve().parents[3] / "shared" / "data" / "images" / "cropped_256").glob("*"))
     image = Image.open(photos[0]) if photos else Image.new("RGB", (341, 256), (200, 180, 160))
-    assert image_transform(train=False)(image).shape == (3, 224, 224)
-    assert image_transform(train=True)(image).shape == (3, 224, 224)
+    published = ClibdImageProcessor()
+    assert published.transform(image).shape == (3, 224, 224)
+    assert published.training_transform()(image).shape == (3, 224, 224)
     record = {"order": "Diptera", "family": "Phoridae", "genus": "Megaselia", "species": None}
     assert taxonomy_text(record) == "Diptera Phoridae Megaselia"
     text_tok = build_taxonomy_tokenizer(["Diptera", "Phoridae", "Megaselia", "Megaselia scalaris"])
-    processor = ClibdProcessor(KmerTokenizerFast(k=4), text_tok, image_size=32)
+    processor = ClibdProcessor(ClibdImageProcessor(crop_size=32), KmerTokenizerFast(k=4), text_tok)
     batch = processor(
         [image, None, image],
         ["ACGTACGTAAAT", "TTTTACGTACGG", None],
@@ -124,7 +125,7 @@ def test_processor_with_real_photos_and_missing_modalities() -> None:
     out = model(**batch, return_loss=True)
     # only record 0 has both an image and a barcode: a one-record pair has no negatives and is skipped
     assert torch.isfinite(out.loss) and set(out.pair_losses) == {"image_text", "dna_text"}
-    with pytest.raises(ValueError, match="2 barcodes"):
+    with pytest.raises(ValueError, match="1 images, 2 barcodes, 1 texts"):
         processor([image], ["ACGT", "ACGT"], ["Diptera"])
 
 
@@ -176,3 +177,37 @@ def test_info_nce_is_not_one_sided() -> None:
     cols = torch.nn.functional.cross_entropy(logits.t(), targets).item()
     assert abs(rows - cols) > 0.1
     assert info_nce(a, b, torch.tensor(10.0)).item() == pytest.approx((rows + cols) / 2, rel=1e-5)
+
+
+def test_saved_clibd_and_processor_load_without_the_package(tmp_path: Path) -> None:
+    """A CLIBD folder is a Hub model of its own: model and processor load with trust_remote_code where
+    bioscan_hf cannot be imported, and give the same features."""
+    from PIL import Image
+
+    from bioscan_hf.models.clibd import ClibdProcessor
+
+    folder = tiny_clibd_folder(tmp_path / "clibd", seed=0)
+    model = ClibdModel.from_pretrained(folder).eval()
+    processor = ClibdProcessor.from_pretrained(folder)
+    Image.new("RGB", (40, 30), (120, 200, 60)).save(tmp_path / "photo.png")
+    batch = processor([Image.open(tmp_path / "photo.png")], ["ACGTACGTTTGA"], ["Diptera"])
+    with torch.no_grad():
+        out = model(**batch)
+    torch.save({"image": out.image_embeds, "dna": out.dna_embeds, "text": out.text_embeds}, tmp_path / "expected.pt")
+    result = run_without_package(f"""
+        import sys, torch
+        from PIL import Image
+        from transformers import AutoModel, AutoProcessor
+        model = AutoModel.from_pretrained({str(folder)!r}, trust_remote_code=True).eval()
+        processor = AutoProcessor.from_pretrained({str(folder)!r}, trust_remote_code=True)
+        batch = processor([Image.open({str(tmp_path / "photo.png")!r})], ["ACGTACGTTTGA"], ["Diptera"])
+        expected = torch.load({str(tmp_path / "expected.pt")!r})
+        with torch.no_grad():
+            out = model(**batch)
+        for name in ("image", "dna", "text"):
+            torch.testing.assert_close(getattr(out, name + "_embeds"), expected[name])
+        assert "bioscan_hf" not in sys.modules
+        print(type(model).__module__, type(processor).__module__)
+    """)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("transformers_modules") == 2, result.stdout

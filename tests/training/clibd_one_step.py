@@ -21,7 +21,12 @@ from transformers import TrainerCallback, set_seed
 
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
-from bioscan_hf.models.clibd.processing_clibd import TEXT_RANKS, ClibdProcessor, build_taxonomy_tokenizer
+from bioscan_hf.models.clibd.processing_clibd import (
+    TEXT_RANKS,
+    ClibdImageProcessor,
+    ClibdProcessor,
+    build_taxonomy_tokenizer,
+)
 from bioscan_hf.training.clibd import ClibdCollator, ClibdTrainer
 from bioscan_hf.training.trainer import training_arguments
 
@@ -76,7 +81,9 @@ def main(out: str) -> None:
     }
     set_seed(0)
     model = ClibdModel(ClibdConfig(**settings))
-    processor = ClibdProcessor(KmerTokenizerFast(k=4), text_tokenizer, image_size=settings["image_size"])
+    processor = ClibdProcessor(
+        ClibdImageProcessor(crop_size=settings["image_size"]), KmerTokenizerFast(k=4), text_tokenizer
+    )
     args = training_arguments(
         Path(out) / "run",
         per_device_train_batch_size=GLOBAL_BATCH // int(os.environ.get("WORLD_SIZE", "1")),
@@ -91,7 +98,7 @@ def main(out: str) -> None:
         model=model,
         args=args,
         train_dataset=records(),
-        data_collator=ClibdCollator(processor, NAMES),
+        data_collator=ClibdCollator(processor, NAMES, augment=False),
         callbacks=[recorder],
     )
     trainer.train()

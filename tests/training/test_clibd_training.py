@@ -16,7 +16,7 @@ from bioscan_hf.cli import main
 from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertForMaskedLM, KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
-from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor, build_taxonomy_tokenizer
+from bioscan_hf.models.clibd.processing_clibd import ClibdImageProcessor, ClibdProcessor, build_taxonomy_tokenizer
 from bioscan_hf.training.clibd import ClibdCollator, lora_config, rank_names, training_data
 
 TINY = TINY_CLIBD
@@ -84,7 +84,7 @@ def test_collator_reports_undecodable_images_and_masks_missing_modalities(prepar
     train = training_data(prepared)
     names = rank_names(train)
     text = build_taxonomy_tokenizer(n for values in names.values() for n in values)
-    processor = ClibdProcessor(KmerTokenizerFast(k=4), text, image_size=32, train=True)
+    processor = ClibdProcessor(ClibdImageProcessor(crop_size=32), KmerTokenizerFast(k=4), text)
     report = tmp_path / "undecodable.tsv"
     collator = ClibdCollator(processor, names, report=report)
     rows = [train[i] for i in range(4)]

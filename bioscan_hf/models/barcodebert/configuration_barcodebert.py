@@ -6,7 +6,10 @@ from huggingface_hub.dataclasses import strict
 from transformers import BertConfig
 
 #: Special tokens per vocabulary preset (the tokenizer module holds the same table).
-N_SPECIAL_TOKENS = {"clean": 5, "original": 2}
+N_SPECIAL_TOKENS = {"clean": 5, "original": 2, "v1": 3}
+#: The padding token per preset: clean [PAD]=0; original and v1 pad with [UNK] (their [MASK]=0 must not
+#: double as padding).
+PAD_TOKEN_IDS = {"clean": 0, "original": 1, "v1": 2}
 
 
 @strict
@@ -14,8 +17,9 @@ class BarcodeBertConfig(BertConfig):
     """Configuration of BarcodeBERT; defaults are BIOSCAN-5M's best model, "8-4-4" (SPEC §2).
 
     Fields are named as in `BertConfig` (`hidden_size`, `num_hidden_layers`, …) plus the k-mer settings:
-    `k_mer`, `stride` (default k), `max_nucleotides`, `vocab_preset` ("clean" or "original", see the
-    tokenizer). `vocab_size` and `pad_token_id` follow from the preset when left unset.
+    `k_mer`, `stride` (default k), `max_nucleotides`, `vocab_preset` ("clean", "original" or "v1", see
+    the tokenizer); `release` names the published checkpoint a converted model came from. `vocab_size`
+    and `pad_token_id` follow from the preset when left unset.
     `legacy_attend_to_padding=True` reproduces the original code's flaw (no attention mask, padding
     averaged into the embedding) for checkpoints whose numbers depend on it.
     `sparse_prediction=True` makes the masked-LM head score only the masked positions when labels are
@@ -35,6 +39,7 @@ class BarcodeBertConfig(BertConfig):
     intermediate_size: int = 3072
     pad_token_id: int | None = None
     legacy_attend_to_padding: bool = False
+    release: str | None = None
     sparse_prediction: bool = True
 
     def __post_init__(self, **kwargs):
@@ -45,6 +50,5 @@ class BarcodeBertConfig(BertConfig):
         if self.vocab_size is None:
             self.vocab_size = 4**self.k_mer + N_SPECIAL_TOKENS[self.vocab_preset]
         if self.pad_token_id is None:
-            # clean: [PAD]=0; original: padding uses [UNK]=1 (its [MASK]=0 must not double as padding)
-            self.pad_token_id = 0 if self.vocab_preset == "clean" else 1
+            self.pad_token_id = PAD_TOKEN_IDS[self.vocab_preset]
         super().__post_init__(**kwargs)

@@ -6,8 +6,10 @@ Accepted inputs:
 - a `.pth` / `.pt` file of the training code: a state dict, or a dict holding one under `model`,
   `state_dict` or `model_state_dict` (DDP's `module.` prefixes are removed), with the BERT config under
   `config` / `bert_config` or given separately.
-Pickles are loaded with `torch.load(..., weights_only=True)`. The vocabulary is the original one
-(`[MASK]`=0, `[UNK]`=1, k-mers from 2); k follows from `vocab_size = 4**k + 2`.
+Pickles are loaded with `torch.load(..., weights_only=True)`. The release follows from the vocabulary:
+`4**k + 2` tokens (`[MASK]`=0, `[UNK]`=1, k-mers from 2: the current releases, e.g. BIOSCAN-5M's 8-4-4),
+or `4**k + 3` (`[MASK]`=0, `[CLS]`=1, `[UNK]`=2: the first release's k=4/5/6 models, whose files carry no
+config (it is read from the weights' shapes), and the k=5 model CLIBD starts from).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from safetensors.torch import load_file
 
 from .configuration_barcodebert import BarcodeBertConfig
 from .modeling_barcodebert import BarcodeBertForMaskedLM, BarcodeBertModel
-from .tokenization_barcodebert import KmerTokenizerFast
+from .tokenization_barcodebert import KmerTokenizerFast, special_tokens
 
 #: BERT config fields carried over to `BarcodeBertConfig`.
 BERT_FIELDS = (
@@ -47,8 +49,29 @@ class ConversionError(ValueError):
     """The checkpoint's keys or config do not fit BarcodeBERT."""
 
 
+def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of a training checkpoint file (`.pth`/`.pt`: a state dict, or a dict holding one under
+    `model`, `state_dict` or `model_state_dict`), with DDP's `module.` prefixes removed."""
+    return _tensors(_nested_state(torch.load(path, map_location="cpu", weights_only=True)))
+
+
+def _nested_state(payload: object) -> dict:
+    for key in ("model", "state_dict", "model_state_dict"):
+        if isinstance(payload, dict) and isinstance(payload.get(key), dict):
+            return payload[key]
+    if not isinstance(payload, dict):
+        raise ConversionError(f"expected a state dict, found a {type(payload).__name__}")
+    return payload
+
+
+def _tensors(state: dict) -> dict[str, torch.Tensor]:
+    return {key.removeprefix("module."): value for key, value in state.items() if torch.is_tensor(value)}
+
+
 def load_checkpoint(source: str | os.PathLike, config: dict | None = None) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a state dict and its BERT config from a Hub-layout folder or a training `.pth` file."""
+    """Read a state dict and its BERT config from a Hub-layout folder or a training `.pth` file.
+
+    Without a stored config (the first release's files), the config is read from the weights' shapes."""
     source = Path(source)
     if source.is_dir():
         weights = next((source / name for name in WEIGHT_FILES if (source / name).exists()), None)
@@ -60,26 +83,53 @@ def load_checkpoint(source: str | os.PathLike, config: dict | None = None) -> tu
             state = torch.load(weights, map_location="cpu", weights_only=True)
         if config is None:
             config = json.loads((source / "config.json").read_text())
-    else:
-        payload = torch.load(source, map_location="cpu", weights_only=True)
-        state = payload
-        for key in ("model", "state_dict", "model_state_dict"):
-            if isinstance(payload, dict) and isinstance(payload.get(key), dict):
-                state = payload[key]
-                break
-        if config is None and isinstance(payload, dict):
-            config = payload.get("config") or payload.get("bert_config")
-        if not isinstance(config, dict):
-            raise ConversionError(f"{source}: no BERT config inside the file; pass it with --config config.json")
-    state = {key.removeprefix("module."): value for key, value in state.items() if torch.is_tensor(value)}
+        return _tensors(state), config
+    payload = torch.load(source, map_location="cpu", weights_only=True)
+    state = _tensors(_nested_state(payload))
+    if config is None and isinstance(payload, dict):
+        config = payload.get("config") or payload.get("bert_config")
+    if not isinstance(config, dict):
+        config = config_from_weights(state, source)
     return state, config
 
 
-def _k_from_vocab(vocab_size: int) -> int:
+def config_from_weights(state: dict[str, torch.Tensor], source: str | os.PathLike) -> dict:
+    """BERT config fields read from the weights' shapes, for files saved without one (the first release).
+
+    The head count is not in the weights: the release's 12 (hidden size / 64)."""
+    embeddings = state.get("bert.embeddings.word_embeddings.weight", state.get("embeddings.word_embeddings.weight"))
+    if embeddings is None:
+        raise ConversionError(f"{source}: no BERT config inside the file and no BERT weights to read one from")
+    prefix = "bert." if "bert.embeddings.word_embeddings.weight" in state else ""
+    layers = {key.split(".")[3 if prefix else 2] for key in state if key.startswith(f"{prefix}encoder.layer.")}
+    return {
+        "vocab_size": embeddings.shape[0],
+        "hidden_size": embeddings.shape[1],
+        "num_hidden_layers": len(layers),
+        "num_attention_heads": max(1, embeddings.shape[1] // 64),
+        "intermediate_size": state[f"{prefix}encoder.layer.0.intermediate.dense.weight"].shape[0],
+        "max_position_embeddings": state[f"{prefix}embeddings.position_embeddings.weight"].shape[0],
+    }
+
+
+def vocabulary_of(vocab_size: int) -> tuple[int, str]:
+    """(k, vocabulary preset) of a published BarcodeBERT vocabulary size: 4**k + 2 is the current release's
+    `[MASK] [UNK]` vocabulary, 4**k + 3 the first release's `[MASK] [CLS] [UNK]` (also inside CLIBD)."""
     for k in range(1, 13):
-        if 4**k + 2 == vocab_size:
-            return k
-    raise ConversionError(f"vocab_size {vocab_size} is not 4**k + 2: not an original BarcodeBERT vocabulary")
+        for preset in ("original", "v1"):
+            if 4**k + len(special_tokens(preset)) == vocab_size:
+                return k, preset
+    raise ConversionError(
+        f"vocab_size {vocab_size} is neither 4**k + 2 nor 4**k + 3: not a published BarcodeBERT vocabulary"
+    )
+
+
+def release_of(k: int, preset: str, config: dict) -> str:
+    """A name for the release a checkpoint belongs to (recorded in the converted config)."""
+    shape = f"{k}-{config.get('num_hidden_layers', 12)}-{config.get('num_attention_heads', 12)}"
+    if preset == "v1":
+        return f"BarcodeBERT v1 {shape} (first release; k=5 is the DNA tower CLIBD starts from)"
+    return f"BarcodeBERT {shape}"
 
 
 def convert_state_dict(state: dict[str, torch.Tensor], target: str) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -112,18 +162,30 @@ def convert_barcodebert(
     source: str | os.PathLike,
     out: str | os.PathLike,
     config: dict | None = None,
-    legacy_attend_to_padding: bool = False,
+    legacy_attend_to_padding: bool | None = None,
 ) -> dict:
-    """Convert a checkpoint into `out` (model + original-vocabulary tokenizer); returns a report.
+    """Convert a checkpoint into `out` (model + matching tokenizer); returns a report.
 
+    The release is recognised from the vocabulary (`vocabulary_of`) and recorded in the config with its
+    vocabulary preset and pooling: the first release (k=4/5/6, 12 layers, and the k=5 model inside CLIBD)
+    pools over all positions of its fixed 133-token inputs, as its code did (`legacy_attend_to_padding`);
+    later releases (e.g. BIOSCAN-5M's 8-4-4) pool over real tokens unless `legacy_attend_to_padding=True`.
     The target is `BarcodeBertForMaskedLM` when the checkpoint has a BERT MLM head, else the encoder
     `BarcodeBertModel` (the token-classification pre-training head is dropped and listed).
     """
     state, bert_config = load_checkpoint(source, config)
-    k = _k_from_vocab(int(bert_config["vocab_size"]))
+    if any(key.startswith(("dna_encoder.", "image_encoder.", "language_encoder.")) for key in state):
+        raise ConversionError(f"{source} is a CLIBD checkpoint: convert it with `bioscan-hf convert-clibd`")
+    k, preset = vocabulary_of(int(bert_config["vocab_size"]))
+    if legacy_attend_to_padding is None:
+        legacy_attend_to_padding = preset == "v1"
     fields = {name: bert_config[name] for name in BERT_FIELDS if name in bert_config}
     ours = BarcodeBertConfig(
-        k_mer=k, vocab_preset="original", legacy_attend_to_padding=legacy_attend_to_padding, **fields
+        k_mer=k,
+        vocab_preset=preset,
+        legacy_attend_to_padding=legacy_attend_to_padding,
+        release=release_of(k, preset, fields),
+        **fields,
     )
     target = "masked_lm" if any(key.startswith("cls.predictions.decoder") for key in state) else "model"
     mapped, dropped = convert_state_dict(state, target)
@@ -134,5 +196,14 @@ def convert_barcodebert(
     if missing or unexpected:
         raise ConversionError(f"checkpoint does not fit: missing {missing}, unexpected {unexpected}")
     model.save_pretrained(out)
-    KmerTokenizerFast(k=k, preset="original").save_pretrained(out)
-    return {"target": type(model).__name__, "k": k, "converted_keys": len(mapped), "dropped_keys": dropped}
+    KmerTokenizerFast(k=k, preset=preset, max_nucleotides=ours.max_nucleotides).save_pretrained(out)
+    pooling = "mean over all positions, padding included" if legacy_attend_to_padding else "mean over real tokens"
+    return {
+        "target": type(model).__name__,
+        "k": k,
+        "release": ours.release,
+        "vocab_preset": preset,
+        "pooling": pooling,
+        "converted_keys": len(mapped),
+        "dropped_keys": dropped,
+    }

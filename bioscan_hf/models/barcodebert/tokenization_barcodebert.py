@@ -16,7 +16,9 @@ Input policy (the same on every path):
 Vocabulary presets: `"clean"` (default): `[PAD] [UNK] [CLS] [SEP] [MASK]`, then the 4^k k-mers, inputs
 wrapped as `[CLS] … [SEP]`. `"original"`: the published BarcodeBERT order, `[MASK]`=0, `[UNK]`=1, then
 the k-mers from 2, no `[CLS]`/`[SEP]`, padding with `[UNK]` (masked out by `attention_mask`), so original
-checkpoints map one to one.
+checkpoints map one to one. `"v1"`: the first BarcodeBERT release (the k=4/5/6 paper models and the k=5
+model inside the published CLIBD): `[MASK]`=0, `[CLS]`=1, `[UNK]`=2, k-mers from 3, and each input
+starts with id 0, as the published pipeline wrote it (`[0, *vocab(kmers)]`); padding with `[UNK]`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 logger = logging.getLogger(__name__)
 
-PRESETS = ("clean", "original")
+PRESETS = ("clean", "original", "v1")
 IUPAC_AMBIGUITY = "RYSWKMBDHV"
 _REMOVED = " \t\r\n\v\f-."
 _TRANSLATION = str.maketrans(
@@ -62,6 +64,8 @@ def special_tokens(preset: str) -> list[str]:
         return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     if preset == "original":
         return ["[MASK]", "[UNK]"]
+    if preset == "v1":
+        return ["[MASK]", "[CLS]", "[UNK]"]
     raise ValueError(f"unknown vocabulary preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 
@@ -106,11 +110,19 @@ class _KmerEncodingMixin:
         self.strict = strict
         self.kmer_offset = len(special_tokens(preset))
         self.max_kmers = (max_nucleotides - k) // self.stride + 1
-        self.with_cls_sep = preset == "clean"
+        #: tokens around the k-mers when special tokens are added: [CLS] … [SEP], or v1's leading [MASK]
+        self.prefix_token, self.suffix_token = {"clean": ("[CLS]", "[SEP]"), "v1": ("[MASK]", None)}.get(
+            preset, (None, None)
+        )
         self.truncated_count = 0
         for key, value in _special_kwargs(preset).items():
             kwargs.setdefault(key, value)
-        kwargs.setdefault("model_max_length", self.max_kmers + (2 if self.with_cls_sep else 0))
+        kwargs.setdefault("model_max_length", self.max_kmers + self.n_special_added)
+
+    @property
+    def n_special_added(self) -> int:
+        """How many special tokens surround the k-mers of one input."""
+        return (self.prefix_token is not None) + (self.suffix_token is not None)
 
     def _split_kmers(self, text: str) -> list[str]:
         """The k-mer strings of one normalized sequence (a short final piece stays short → [UNK])."""
@@ -220,7 +232,9 @@ class _KmerEncodingMixin:
     ) -> BatchEncoding:
         single = isinstance(text, str)
         ids, n_kmers = self.encode_kmers([text] if single else list(text))
-        extra = 2 if add_special_tokens and self.with_cls_sep else 0
+        prefix = int(add_special_tokens and self.prefix_token is not None)
+        suffix = int(add_special_tokens and self.suffix_token is not None)
+        extra = prefix + suffix
         if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
             if max_length < extra:
                 raise ValueError(f"max_length={max_length} leaves no room for the special tokens")
@@ -240,15 +254,17 @@ class _KmerEncodingMixin:
         matrix = np.full((len(lengths), width), self.pad_token_id, dtype=np.int64)
         if left:
             rows, within = _ragged_index(n_kmers)
-            matrix[rows, within + extra // 2 + shift[rows]] = ids
+            matrix[rows, within + prefix + shift[rows]] = ids
         else:  # row-major boolean assignment keeps the flat ids' order, without index arrays
-            kmer_columns = matrix[:, extra // 2 : extra // 2 + int(n_kmers.max(initial=0))]
+            kmer_columns = matrix[:, prefix : prefix + int(n_kmers.max(initial=0))]
             kmer_columns[np.arange(kmer_columns.shape[1])[None, :] < n_kmers[:, None]] = ids
         special = np.zeros(matrix.shape, dtype=bool)
-        if extra:
-            matrix[batch, shift] = self.cls_token_id
-            matrix[batch, shift + n_kmers + 1] = self.sep_token_id
-            special[batch, shift] = special[batch, shift + n_kmers + 1] = True
+        if prefix:
+            matrix[batch, shift] = self.convert_tokens_to_ids(self.prefix_token)
+            special[batch, shift] = True
+        if suffix:
+            matrix[batch, shift + n_kmers + 1] = self.convert_tokens_to_ids(self.suffix_token)
+            special[batch, shift + n_kmers + 1] = True
         columns = np.arange(width)[None, :]
         mask = (columns >= shift[:, None]) & (columns < (shift + lengths)[:, None])
         data = {"input_ids": matrix}
@@ -298,6 +314,14 @@ def _ragged_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _special_kwargs(preset: str) -> dict[str, str]:
     if preset == "original":
         return {"mask_token": "[MASK]", "unk_token": "[UNK]", "pad_token": "[UNK]"}
+    if preset == "v1":
+        return {
+            "mask_token": "[MASK]",
+            "cls_token": "[CLS]",
+            "unk_token": "[UNK]",
+            "pad_token": "[UNK]",
+            "bos_token": "[MASK]",
+        }
     return {
         "pad_token": "[PAD]",
         "unk_token": "[UNK]",
@@ -330,7 +354,7 @@ class KmerTokenizer(_KmerEncodingMixin, PythonBackend):
             if saved != list(self.vocab):
                 raise ValueError(f"{vocab_file} does not hold the k={k} {preset!r} vocabulary")
         self.ids_to_tokens = list(self.vocab)
-        kwargs.setdefault("special_tokens_pattern", "cls_sep" if self.with_cls_sep else "none")
+        kwargs.setdefault("special_tokens_pattern", {"clean": "cls_sep", "v1": "bos"}.get(preset, "none"))
         super().__init__(
             k=k, stride=self.stride, max_nucleotides=max_nucleotides, preset=preset, strict=strict, **kwargs
         )
@@ -381,6 +405,10 @@ def build_backend(k: int, preset: str, max_kmers: int) -> Tokenizer:
     if preset == "clean":
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+        )
+    elif preset == "v1":
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[MASK] $A", pair="[MASK] $A $B", special_tokens=[("[MASK]", 0)]
         )
     return tokenizer
 

@@ -9,6 +9,7 @@ False entry in `image_mask` / `dna_mask` / `text_mask`) is left out of the pairs
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +18,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from transformers import BertConfig, BertModel, PreTrainedModel
+from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
 from transformers.utils import ModelOutput
 
 from ..barcodebert.modeling_barcodebert import BarcodeBertModel, masked_mean
+from ..remote_code import save_flat_modules
 from .configuration_clibd import ClibdConfig
 
-MODALITIES = ("image", "dna", "text")
 PAIRS = (("image", "dna"), ("image", "text"), ("dna", "text"))
 
 
@@ -117,18 +119,39 @@ class ClibdPreTrainedModel(PreTrainedModel):
     base_model_prefix = "clibd"
     _supports_sdpa = True
 
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs) -> None:
+        """`PreTrainedModel.save_pretrained`, plus the module files (BarcodeBERT's too) and the `auto_map` that
+        let `AutoModel.from_pretrained(folder, trust_remote_code=True)` load it without bioscan-hf."""
+        # not registered with register_for_auto_class: transformers' own copy cannot follow the sibling import
+        self.config.auto_map = {
+            "AutoConfig": "configuration_clibd.ClibdConfig",
+            "AutoModel": "modeling_clibd.ClibdModel",
+        }
+        super().save_pretrained(save_directory, *args, **kwargs)
+        needed = (BarcodeBertModel.config_class, BarcodeBertModel, save_flat_modules, type(self.config), ClibdModel)
+        save_flat_modules(save_directory, (sys.modules[obj.__module__] for obj in needed))
+
 
 class ClibdModel(ClibdPreTrainedModel):
     """The three towers, their projections and the learnable temperature."""
 
     def __init__(self, config: ClibdConfig) -> None:
         super().__init__(config)
-        self.image_model = create_image_tower(config)
-        self.dna_model = BarcodeBertModel(config.dna_config)
-        self.text_model = BertModel(config.text_config, add_pooling_layer=False)
-        self.image_projection = nn.Linear(self.image_model.num_features, config.projection_dim, bias=False)
-        self.dna_projection = nn.Linear(config.dna_config.hidden_size, config.projection_dim, bias=False)
-        self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=False)
+        bias, towers = config.projection_bias, config.towers
+        self.image_model = self.image_projection = self.dna_model = self.dna_head = self.dna_projection = None
+        self.text_model = self.text_projection = None
+        if "image" in towers:
+            self.image_model = create_image_tower(config)
+            self.image_projection = nn.Linear(self.image_model.num_features, config.projection_dim, bias=bias)
+        if "dna" in towers:
+            self.dna_model = BarcodeBertModel(config.dna_config)
+            # the published CLIBD maps BarcodeBERT's tokens through its MLM head transform before projecting
+            if config.dna_pooling == "softmax_mean":
+                self.dna_head = BertPredictionHeadTransform(config.dna_config)
+            self.dna_projection = nn.Linear(config.dna_config.hidden_size, config.projection_dim, bias=bias)
+        if "text" in towers:
+            self.text_model = BertModel(config.text_config, add_pooling_layer=False)
+            self.text_projection = nn.Linear(config.text_config.hidden_size, config.projection_dim, bias=bias)
         self.logit_scale = LogitScale(config.logit_scale_init_value, config.logit_scale_max)
         self.post_init()
 
@@ -143,6 +166,8 @@ class ClibdModel(ClibdPreTrainedModel):
             self.text_projection,
         ):
             nn.init.normal_(module.weight, std=self.config.initializer_range)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
     @classmethod
     def from_towers(
@@ -171,19 +196,36 @@ class ClibdModel(ClibdPreTrainedModel):
             model.text_model.load_state_dict(text.state_dict())
         return model
 
+    def _require(self, tower: str) -> None:
+        if tower not in self.config.towers:
+            raise ValueError(
+                f"this CLIBD has no {tower} tower (it was trained on {' + '.join(self.config.towers)}); "
+                f"leave the {tower} inputs out"
+            )
+
     def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """L2-normalised image embeddings [B, projection_dim]."""
+        self._require("image")
         return nn.functional.normalize(self.image_projection(self.image_model(pixel_values)), dim=-1)
 
     def get_dna_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """L2-normalised barcode embeddings (BarcodeBERT's masked mean, projected)."""
-        pooled = self.dna_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
-        return nn.functional.normalize(self.dna_projection(pooled), dim=-1)
+        """L2-normalised barcode embeddings: BarcodeBERT's masked mean, projected; or with
+        `dna_pooling="softmax_mean"` the published CLIBD's softmax of the projected tokens, averaged."""
+        self._require("dna")
+        output = self.dna_model(input_ids=input_ids, attention_mask=attention_mask)
+        if self.dna_head is None:
+            return nn.functional.normalize(self.dna_projection(output.pooler_output), dim=-1)
+        scores = self.dna_projection(self.dna_head(output.last_hidden_state)).softmax(dim=-1)
+        mask = None if self.config.dna_config.legacy_attend_to_padding else attention_mask
+        return nn.functional.normalize(masked_mean(scores, mask), dim=-1)
 
     def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """L2-normalised taxonomy-text embeddings (mean over real tokens, projected)."""
+        """L2-normalised taxonomy-text embeddings: the mean over real tokens (every position with
+        `text_pooling="mean"`), projected."""
+        self._require("text")
         hidden = self.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return nn.functional.normalize(self.text_projection(masked_mean(hidden, attention_mask)), dim=-1)
+        pooled = masked_mean(hidden, attention_mask if self.config.text_pooling == "masked_mean" else None)
+        return nn.functional.normalize(self.text_projection(pooled), dim=-1)
 
     def forward(
         self,

@@ -1,0 +1,29 @@
+"""Model folders that load with `trust_remote_code=True` in a Python without bioscan-hf.
+
+transformers copies a model's module file, and the modules it imports relatively from its own package,
+into a saved folder. CLIBD's modules also import BarcodeBERT's from the sibling package (`..barcodebert`),
+which transformers cannot follow; `save_flat_modules` writes every module the model needs beside
+`config.json`, with `from ..package.module import` (and `from ..module import`) rewritten to
+`from .module import`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+_SIBLING_IMPORT = re.compile(r"^from \.\.(?:\w+\.)?(\w+) import", re.MULTILINE)
+
+
+def save_flat_modules(folder: str | os.PathLike, modules: Iterable[ModuleType]) -> list[str]:
+    """Copy the source of `modules` into `folder`, sibling-package imports made folder-local; returns the
+    file names written."""
+    written = []
+    for module in modules:
+        source = Path(module.__file__)
+        (Path(folder) / source.name).write_text(_SIBLING_IMPORT.sub(r"from .\1 import", source.read_text()))
+        written.append(source.name)
+    return written
