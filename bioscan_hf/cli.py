@@ -262,110 +262,129 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _add_training_options(p: argparse.ArgumentParser, epochs: float, batch: int, lr: float) -> None:
-    p.add_argument("--epochs", type=float, default=epochs, help=f"training epochs (default {epochs})")
-    p.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimizer steps (overrides epochs)")
-    p.add_argument("--batch-size", type=int, default=batch, help=f"per-process batch size (default {batch})")
-    p.add_argument(
-        "--lr", type=float, default=lr, help=f"learning rate: the OneCycle peak; the CNN's starting rate (default {lr})"
-    )
-    p.add_argument("--save-steps", type=int, default=500, help="checkpoint every N steps (resume picks the last)")
-    p.add_argument("--logging-steps", type=int, default=50, help="log the loss every N steps")
-    p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
-    p.add_argument("--seed", type=int, default=42, help="random seed (initialisation, masking, shuffling)")
-    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+#: The training commands: a one-line summary and a description. Each is parsed by its own HfArgumentParser
+#: (bioscan_hf/training/arguments.py: the command's options, then every TrainingArguments field).
+TRAINING_COMMANDS: dict[str, tuple[str, str]] = {
+    "pretrain": (
+        "pre-train BarcodeBERT (masked k-mers) with Trainer",
+        "Pre-train BarcodeBERT on the unique barcodes of pretrain + other_heldout (trailing N stripped). "
+        "Defaults follow the published 8-4-4 recipe: k=8, 4 layers, 4 heads, hidden 768, 50% of tokens masked "
+        "to [MASK], AdamW + OneCycle, batch 128, lr 2e-4, 35 epochs. Runs under `accelerate launch` for several "
+        "processes; resumes from OUT's last checkpoint.",
+    ),
+    "finetune": (
+        "fine-tune a DNA model (BarcodeBERT, any transformers model) for species with Trainer",
+        "Fine-tune a DNA model to classify species on train — a BarcodeBERT folder, or hf:PATH_OR_ID of any "
+        "transformers model with a sequence-classification head (DNABERT-2, Nucleotide Transformer …) — and "
+        "report micro and macro accuracy on val and test (OUT/final/metrics.json, read by `bioscan-hf tables`). "
+        "Runs under `accelerate launch` too.",
+    ),
+    "train-cnn": (
+        "train the CNN baseline of Table 4 (one-hot barcodes) for species with Trainer",
+        "Train the CNN baseline (BarcodeBERT's paper; BIOSCAN-5M Table 4): barcodes one-hot over A C G T N, cut "
+        "or padded to 660 bases, three convolution blocks, a 500-d embedding, a species classifier; SGD "
+        "(momentum 0.9) with the rate halved every 3 epochs. Reports val and test accuracy; its 500-d features "
+        "serve `bioscan-hf evaluate knn --model OUT/final`.",
+    ),
+    "train-clibd": (
+        "align images, barcodes and taxonomy text (CLIBD) with Trainer",
+        "Contrastive training of CLIBD on the paired images, barcodes and taxonomy of pretrain + train in an "
+        "image config of a prepared dataset. Towers start from local checkpoints when given (timm weights file, "
+        "BarcodeBERT folder, BERT folder). LoRA (rank 4 on query/value; the ViT's fused qkv) or full "
+        "fine-tuning; bf16 on GPUs that have it. Runs under `accelerate launch` (features gathered across "
+        "processes). OUT/initial = the towers before alignment (the no-alignment baseline), OUT/final = the "
+        "trained model (LoRA merged), OUT/adapter = the LoRA adapter. Undecodable images are listed in "
+        "OUT/undecodable_images.tsv.",
+    ),
+}
 
 
-def _training_overrides(args: argparse.Namespace) -> dict:
-    return {
-        "num_train_epochs": args.epochs,
-        "max_steps": args.max_steps,
-        "per_device_train_batch_size": args.batch_size,
-        "per_device_eval_batch_size": args.batch_size,
-        "learning_rate": args.lr,
-        "save_steps": args.save_steps,
-        "logging_steps": args.logging_steps,
-        "use_cpu": args.cpu or None,
-    }
+def _add_training_commands(sub: argparse._SubParsersAction) -> None:
+    """List the training commands; `main` hands their arguments to their own parsers."""
+    for name, (summary, description) in TRAINING_COMMANDS.items():
+        sub.add_parser(name, help=summary, description=description)
 
 
-def _add_pretrain(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "pretrain",
-        help="pre-train BarcodeBERT (masked k-mers) with Trainer",
-        description="Pre-train BarcodeBERT on the unique barcodes of pretrain + other_heldout "
-        "(trailing N stripped). Defaults follow the published 8-4-4 recipe: k=8, 4 layers, 4 heads, "
-        "hidden 768, 50% of tokens masked to [MASK], AdamW + OneCycle, batch 128, lr 2e-4. Runs "
-        "under `accelerate launch` for several processes; resumes from OUT's last checkpoint.",
-    )
-    p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
-    p.add_argument("--k", type=int, default=8, help="k-mer length (default 8)")
-    p.add_argument("--hidden-size", type=int, default=768, help="hidden size (default 768, as published)")
-    p.add_argument("--layers", type=int, default=4, help="transformer layers (default 4)")
-    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
-    p.add_argument(
-        "--masking",
-        choices=("published", "bert"),
-        default="published",
-        help="published: 50%% masked, all [MASK]; bert: 15%% masked, 80/10/10",
-    )
-    _add_training_options(p, epochs=35, batch=128, lr=2e-4)
+def _run_training(name: str, argv: Sequence[str]) -> None:
+    """Parse a training command's arguments with its HfArgumentParser and run it."""
+    from bioscan_hf.training import arguments
 
-    def run(args: argparse.Namespace) -> None:
+    summary, description = TRAINING_COMMANDS[name]
+    if name == "pretrain":
         from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
 
-        shape = ModelShape(
-            k=args.k, hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_attention_heads=args.heads
-        )
+        run = arguments.parse_training_command(arguments.PretrainArguments, argv, f"bioscan-hf {name}", description, {})
+        o = run.options
+        shape = ModelShape(k=o.k, hidden_size=o.hidden_size, num_hidden_layers=o.layers, num_attention_heads=o.heads)
         result = pretrain_barcodebert(
-            args.dataset,
-            args.out,
+            o.dataset,
+            run.output_dir,
             shape=shape,
-            scheme=args.masking,
-            seed=args.seed,
-            resume=not args.no_resume,
-            **_training_overrides(args),
+            scheme=o.masking,
+            seed=run.seed,
+            resume=not o.no_resume,
+            **run.overrides,
         )
         if result.resumed_from:
             print(f"resumed from {result.resumed_from}")
         print(f"model saved to {result.model_dir}")
+    elif name == "finetune":
+        from bioscan_hf.training.species import FINETUNE_RECIPE, finetune_species
 
-    p.set_defaults(func=run)
-
-
-def _add_finetune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "finetune",
-        help="fine-tune a DNA model (BarcodeBERT, any transformers model) for species with Trainer",
-        description="Fine-tune a DNA model to classify species on train — a BarcodeBERT folder, or "
-        "hf:PATH_OR_ID of any transformers model with a sequence-classification head (DNABERT-2, "
-        "Nucleotide Transformer …) — and report micro and macro accuracy on val and test "
-        "(OUT/final/metrics.json, read by `bioscan-hf tables`). Runs under `accelerate launch` too.",
-    )
-    p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--model", required=True, help="a BarcodeBERT folder (e.g. pretrain's OUT/final) or hf:PATH_OR_ID")
-    p.add_argument(
-        "--trust-remote-code", action="store_true", help="let an hf: model run the code in its folder (DNABERT-2…)"
-    )
-    p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
-    _add_training_options(p, epochs=10, batch=128, lr=2e-4)
-
-    def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.training.species import finetune_species
-
+        run = arguments.parse_training_command(
+            arguments.FinetuneArguments, argv, f"bioscan-hf {name}", description, FINETUNE_RECIPE
+        )
+        o = run.options
         result = finetune_species(
-            args.dataset,
-            args.model,
-            args.out,
-            seed=args.seed,
-            resume=not args.no_resume,
-            trust_remote_code=args.trust_remote_code,
-            **_training_overrides(args),
+            o.dataset,
+            o.model,
+            run.output_dir,
+            seed=run.seed,
+            resume=not o.no_resume,
+            trust_remote_code=o.trust_remote_code,
+            **run.overrides,
         )
         _print_species_scores(result)
+    elif name == "train-cnn":
+        from bioscan_hf.training.species import CNN_RECIPE, train_cnn
 
-    p.set_defaults(func=run)
+        run = arguments.parse_training_command(
+            arguments.TrainCnnArguments, argv, f"bioscan-hf {name}", description, CNN_RECIPE
+        )
+        result = train_cnn(
+            run.options.dataset, run.output_dir, seed=run.seed, resume=not run.options.no_resume, **run.overrides
+        )
+        _print_species_scores(result)
+    else:
+        from bioscan_hf.paths import runnable
+        from bioscan_hf.training.clibd import CLIBD_RECIPE, train_clibd
+
+        run = arguments.parse_training_command(
+            arguments.TrainClibdArguments, argv, f"bioscan-hf {name}", description, CLIBD_RECIPE
+        )
+        o = run.options
+        result = train_clibd(
+            o.dataset,
+            run.output_dir,
+            config=o.config,
+            preset=o.preset,
+            image_checkpoint=o.image_checkpoint,
+            dna_model=o.dna_model,
+            text_model=o.text_model,
+            finetune=o.finetune,
+            lora_rank=o.lora_rank,
+            use_text=not o.no_text,
+            seed=run.seed,
+            resume=not o.no_resume,
+            **run.overrides,
+        )
+        if result.resumed_from:
+            print(f"resumed from {result.resumed_from}")
+        print(f"model saved to {result.model_dir}; score it with:")
+        print(
+            f"  {runnable('bioscan-hf')} evaluate retrieval --dataset {o.dataset} --model {result.model_dir} "
+            "--out retrieval"
+        )
 
 
 def _print_species_scores(result) -> None:
@@ -376,86 +395,6 @@ def _print_species_scores(result) -> None:
                 f"macro accuracy {result.metrics[f'{split}_macro_accuracy']:.4f}"
             )
     print(f"model saved to {result.model_dir}")
-
-
-def _add_train_cnn(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train-cnn",
-        help="train the CNN baseline of Table 4 (one-hot barcodes) for species with Trainer",
-        description="Train the CNN baseline (BarcodeBERT's paper; BIOSCAN-5M Table 4): barcodes one-hot "
-        "over A C G T N, cut or padded to 660 bases, three convolution blocks, a 500-d embedding, a species "
-        "classifier; SGD (momentum 0.9) with the rate halved every 3 epochs. Reports val and test accuracy; "
-        "its 500-d features serve `bioscan-hf evaluate knn --model OUT/final`.",
-    )
-    p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--out", required=True, help="output folder (checkpoints; the model lands in OUT/final)")
-    _add_training_options(p, epochs=12, batch=32, lr=0.005)
-
-    def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.training.species import train_cnn
-
-        result = train_cnn(
-            args.dataset, args.out, seed=args.seed, resume=not args.no_resume, **_training_overrides(args)
-        )
-        _print_species_scores(result)
-
-    p.set_defaults(func=run)
-
-
-def _add_train_clibd(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train-clibd",
-        help="align images, barcodes and taxonomy text (CLIBD) with Trainer",
-        description="Contrastive training of CLIBD on the paired images, barcodes and taxonomy of "
-        "pretrain + train in an image config of a prepared dataset. Towers start from local "
-        "checkpoints when given (timm weights file, BarcodeBERT folder, BERT folder). LoRA (rank 4 on "
-        "query/value; the ViT's fused qkv) or full fine-tuning; bf16 on GPUs that have it. Runs under "
-        "`accelerate launch` (features gathered across processes). OUT/initial = the towers before "
-        "alignment (the no-alignment baseline), OUT/final = the trained model (LoRA merged), "
-        "OUT/adapter = the LoRA adapter. Undecodable images are listed in OUT/undecodable_images.tsv.",
-    )
-    p.add_argument("--dataset", required=True, help="folder written by `bioscan-hf prepare` with an image config")
-    p.add_argument("--config", default="cropped_256", help="image config to train on (default cropped_256)")
-    p.add_argument("--out", required=True, help="output folder (checkpoints, initial/, final/, adapter/)")
-    p.add_argument(
-        "--preset", default="published", help="model size: published or small (CPU minutes); see ClibdConfig presets"
-    )
-    p.add_argument("--image-checkpoint", help="timm weights file for the image model (.safetensors/.pth)")
-    p.add_argument("--dna-model", help="BarcodeBERT folder to start the DNA tower from")
-    p.add_argument("--text-model", help="BERT folder (with its tokenizer) to start the text tower from")
-    p.add_argument("--finetune", choices=("lora", "full"), default="lora", help="LoRA adapters or all weights")
-    p.add_argument("--lora-rank", type=int, default=4, help="LoRA rank (default 4)")
-    p.add_argument("--no-text", action="store_true", help="train the image–DNA pair only")
-    _add_training_options(p, epochs=15, batch=500, lr=1e-4)
-
-    def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.paths import runnable
-        from bioscan_hf.training.clibd import train_clibd
-
-        result = train_clibd(
-            args.dataset,
-            args.out,
-            config=args.config,
-            preset=args.preset,
-            image_checkpoint=args.image_checkpoint,
-            dna_model=args.dna_model,
-            text_model=args.text_model,
-            finetune=args.finetune,
-            lora_rank=args.lora_rank,
-            use_text=not args.no_text,
-            seed=args.seed,
-            resume=not args.no_resume,
-            **_training_overrides(args),
-        )
-        if result.resumed_from:
-            print(f"resumed from {result.resumed_from}")
-        print(f"model saved to {result.model_dir}; score it with:")
-        print(
-            f"  {runnable('bioscan-hf')} evaluate retrieval --dataset {args.dataset} --model {result.model_dir} "
-            "--out retrieval"
-        )
-
-    p.set_defaults(func=run)
 
 
 def _add_convert_barcodebert(sub: argparse._SubParsersAction) -> None:
@@ -1008,10 +947,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_download,
         _add_verify,
         _add_import_bold,
-        _add_pretrain,
-        _add_finetune,
-        _add_train_cnn,
-        _add_train_clibd,
+        _add_training_commands,
         _add_convert_barcodebert,
         _add_convert_clibd,
         _add_model_card,
@@ -1043,6 +979,14 @@ def console() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bioscan-hf` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TRAINING_COMMANDS:  # parsed by their HfArgumentParser (every TrainingArguments field)
+        try:
+            _run_training(argv[0], argv[1:])
+        except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+            print(f"bioscan-hf {argv[0]}: error: {err}", file=sys.stderr)
+            return 1
+        return 0
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

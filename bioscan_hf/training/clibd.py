@@ -41,6 +41,16 @@ TRAIN_SPLITS = ("pretrain", "train")
 COLUMNS = ("processid", "dna_barcode", *TEXT_RANKS, "image")
 UNDECODABLE_REPORT = "undecodable_images.tsv"
 
+#: CLIBD's training arguments (SPEC §4: 500 per process, 15 epochs), on top of `TRAINING_DEFAULTS`.
+CLIBD_RECIPE = {
+    "per_device_train_batch_size": 500,
+    "learning_rate": 1e-4,
+    "num_train_epochs": 15,
+    "train_sampling_strategy": "random",
+    # JPEG decoding and augmentation in worker processes keep a GPU fed; on a CPU they would compete
+    "dataloader_num_workers": 4 if torch.cuda.is_available() else 0,
+}
+
 #: LoRA targets: query/value of both BERT towers, and the fused qkv projection of each ViT block (timm
 #: has no separate query/value layers, so LoRA there adapts the key projection as well).
 LORA_TARGETS = (
@@ -207,16 +217,7 @@ def train_clibd(
         raise ValueError(f"finetune must be 'lora' or 'full', not {finetune!r}")
     output_dir = Path(output_dir)
     train = training_data(dataset_dir, config)
-    defaults = {
-        "per_device_train_batch_size": 500,
-        "learning_rate": 1e-4,
-        "num_train_epochs": 15,
-        # JPEG decoding and augmentation in worker processes keep a GPU fed; on a CPU they would compete
-        "dataloader_num_workers": 4 if torch.cuda.is_available() else 0,
-    }
-    args = training_arguments(
-        output_dir, seed=seed, train_sampling_strategy="random", **{**defaults, **training_overrides}
-    )
+    args = training_arguments(output_dir, seed=seed, **{**CLIBD_RECIPE, **training_overrides})
     initial = output_dir / "initial"
     set_seed(seed)  # before the towers are drawn: a seeded run starts from the same model
     # The main process writes OUT/initial (unless resuming from it) and starts a fresh bad-image report;

@@ -22,6 +22,18 @@ from bioscan_hf.training.barcodebert import with_lengths
 from bioscan_hf.training.collators import BarcodeClassificationCollator, CollatorEpochCallback
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
 
+#: Species fine-tuning's training arguments (BarcodeBERT's recipe: 10 epochs), on top of `TRAINING_DEFAULTS`.
+FINETUNE_RECIPE = {"num_train_epochs": 10}
+#: The CNN baseline's published recipe: SGD lr 0.005 with momentum 0.9 (halved every 3 epochs), 12 epochs, batch 32.
+CNN_RECIPE = {
+    "num_train_epochs": 12,
+    "per_device_train_batch_size": 32,
+    "learning_rate": 0.005,
+    "weight_decay": 0.0,
+    "optim": "sgd",
+    "optim_args": "momentum=0.9",
+}
+
 
 def species_labels(data: datasets.DatasetDict) -> tuple[datasets.DatasetDict, list[str]]:
     """Keep labelled records of train/val/test and map species to contiguous ids over train's species."""
@@ -127,7 +139,7 @@ def finetune_species(
         check_kmer_tokenizer(classifier.config, tokenizer, location)
     if classifier.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         classifier.config.pad_token_id = tokenizer.pad_token_id  # models that pool at the last real token
-    overrides = {"num_train_epochs": 10, **training_overrides}
+    overrides = {**FINETUNE_RECIPE, **training_overrides}
     return _train_and_score(
         OneCycleTrainer, classifier, tokenizer, data, dataset_dir, output_dir, str(model), seed, resume, overrides, kmer
     )
@@ -166,15 +178,7 @@ def train_cnn(
         num_labels=len(species), id2label=dict(enumerate(species)), label2id={s: i for i, s in enumerate(species)}
     )
     model = BarcodeCnnForSequenceClassification(config)
-    overrides = {
-        "num_train_epochs": 12,
-        "per_device_train_batch_size": 32,
-        "learning_rate": 0.005,
-        "weight_decay": 0.0,
-        "optim": "sgd",
-        "optim_args": "momentum=0.9",
-        **training_overrides,
-    }
+    overrides = {**CNN_RECIPE, **training_overrides}
     return _train_and_score(
         StepDecayTrainer, model, tokenizer, data, dataset_dir, output_dir, "cnn", seed, resume, overrides, False
     )

@@ -65,28 +65,32 @@ class TrainingRun:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+#: Our `TrainingArguments` defaults: BarcodeBERT's published pre-training recipe where it applies (batch 128,
+#: lr 2e-4, 35 epochs), CPU-friendly otherwise. Each command's own recipe (`*_RECIPE`) goes on top.
+TRAINING_DEFAULTS = {
+    "per_device_train_batch_size": 128,
+    "learning_rate": 2e-4,
+    "weight_decay": 0.01,
+    "num_train_epochs": 35,
+    "train_sampling_strategy": "group_by_length",
+    "remove_unused_columns": False,
+    "save_strategy": "steps",
+    "save_steps": 500,
+    "save_total_limit": 2,
+    "logging_steps": 50,
+    "report_to": "none",
+    "dataloader_num_workers": 0,
+    "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+    # Without a GPU, processes started by `accelerate launch --multi_gpu` / torchrun train on the CPU (gloo).
+    "use_cpu": not torch.cuda.is_available(),
+    "ddp_find_unused_parameters": False,
+}
+
+
 def training_arguments(output_dir: str | os.PathLike, **overrides) -> TrainingArguments:
-    """Our defaults (published recipe where it applies; CPU-friendly otherwise) with `overrides`."""
-    defaults = {
-        "per_device_train_batch_size": 128,
-        "learning_rate": 2e-4,
-        "weight_decay": 0.01,
-        "num_train_epochs": 35,
-        "train_sampling_strategy": "group_by_length",
-        "remove_unused_columns": False,
-        "save_strategy": "steps",
-        "save_steps": 500,
-        "save_total_limit": 2,
-        "logging_steps": 50,
-        "report_to": "none",
-        "dataloader_num_workers": 0,
-        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-        # Without a GPU, processes started by `accelerate launch --multi_gpu` / torchrun train on the CPU (gloo).
-        "use_cpu": not torch.cuda.is_available(),
-        "ddp_find_unused_parameters": False,
-    }
-    defaults.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainingArguments(output_dir=str(output_dir), **defaults)
+    """`TRAINING_DEFAULTS` with `overrides` (None values ignored)."""
+    values = {**TRAINING_DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainingArguments(output_dir=str(output_dir), **values)
 
 
 def train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool, save: bool = True) -> TrainingRun:
