@@ -9,6 +9,7 @@ which transformers cannot follow; `save_flat_modules` writes every module the mo
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from collections.abc import Iterable
@@ -27,3 +28,11 @@ def save_flat_modules(folder: str | os.PathLike, modules: Iterable[ModuleType]) 
         (Path(folder) / source.name).write_text(_SIBLING_IMPORT.sub(r"from .\1 import", source.read_text()))
         written.append(source.name)
     return written
+
+
+def push_finished_folder(obj: object, save_directory: str | os.PathLike, kwargs: dict) -> None:
+    """`save_pretrained(..., push_to_hub=True)` for objects that add files after transformers' own save
+    (which would upload before them): `obj.push_to_hub`, which saves afresh, with the hub options given."""
+    accepted = inspect.signature(obj.push_to_hub).parameters
+    repo_id = kwargs.pop("repo_id", Path(save_directory).name)
+    obj.push_to_hub(repo_id, **{key: value for key, value in kwargs.items() if key in accepted})

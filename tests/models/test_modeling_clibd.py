@@ -211,3 +211,34 @@ def test_saved_clibd_and_processor_load_without_the_package(tmp_path: Path) -> N
     """)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("transformers_modules") == 2, result.stdout
+
+
+def test_push_to_hub_uploads_the_loadable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`push_to_hub` / `save_pretrained(push_to_hub=True)` of the model and the processor upload folders that
+    hold the module files (up to the network call: the upload is recorded, not sent)."""
+    from types import SimpleNamespace
+
+    from huggingface_hub import HfApi
+    from transformers.utils import hub
+
+    from bioscan_hf.models.clibd import ClibdProcessor
+
+    uploads: list[tuple[str, set[str]]] = []
+
+    def record(self, folder, repo_id, **_):
+        uploads.append((repo_id, {str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file()}))
+
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: SimpleNamespace(repo_id=repo_id))
+    monkeypatch.setattr(hub, "create_and_tag_model_card", lambda *a, **kw: SimpleNamespace(save=lambda path: None))
+    monkeypatch.setattr(hub.PushToHubMixin, "_upload_modified_files", record)
+    folder = tiny_clibd_folder(tmp_path / "clibd")
+    model, processor = ClibdModel.from_pretrained(folder), ClibdProcessor.from_pretrained(folder)
+    model.push_to_hub("me/clibd")
+    processor.save_pretrained(tmp_path / "local", push_to_hub=True, repo_id="me/clibd", commit_message="processor")
+    (model_repo, model_files), (processor_repo, processor_files) = uploads
+    assert model_repo == processor_repo == "me/clibd"
+    assert {"config.json", "model.safetensors", "modeling_clibd.py", "modeling_barcodebert.py"} <= model_files
+    assert {"processor_config.json", "processing_clibd.py", "tokenization_barcodebert.py"} <= processor_files
+    assert (
+        "dna_tokenizer/tokenizer.json" in processor_files and (tmp_path / "local" / "processor_config.json").is_file()
+    )

@@ -35,8 +35,8 @@ import torch
 from transformers import AutoTokenizer, BertConfig, PreTrainedTokenizerBase
 
 from ..barcodebert.configuration_barcodebert import BarcodeBertConfig
-from ..barcodebert.convert_barcodebert import ConversionError, read_checkpoint
-from ..barcodebert.tokenization_barcodebert import KmerTokenizerFast, special_tokens
+from ..barcodebert.convert_barcodebert import ConversionError, read_checkpoint, vocabulary_of
+from ..barcodebert.tokenization_barcodebert import KmerTokenizerFast
 from .configuration_clibd import ClibdConfig
 from .modeling_clibd import ClibdModel
 from .processing_clibd import ClibdImageProcessor, ClibdProcessor, build_taxonomy_tokenizer
@@ -60,6 +60,8 @@ TEXT_TOKENIZER = "prajjwal1/bert-small"
 HEAD_DIM = 64
 #: The published inputs: 660 nt of DNA, 20 text tokens, 256 → 224 px images without normalisation.
 MAX_NUCLEOTIDES, TEXT_LENGTH, RESIZE, CROP = 660, 20, 256, 224
+#: The LoRA down-projections (A) of the authors' two wrappers: their presence means a tower has LoRA.
+LORA_DOWN = ("linear_a_q", "linear_a_v", "w_a")
 _LORA_QKV = re.compile(r"^(blocks\.\d+\.attn\.qkv)\.(qkv|linear_[ab]_[qv])\.(weight|bias)$")
 _LORA_LINEAR = re.compile(r"^(.*\.attention\.self\.(?:query|value))\.(w|w_a|w_b)\.(weight|bias)$")
 
@@ -170,6 +172,7 @@ def map_state_dict(
     }
     weights: dict[str, torch.Tensor] = {}
     dropped: list[str] = []
+    unknown = [key for key in state if not key.startswith((IMAGE, DNA, TEXT, TEXT_PROJECTION, "logit_scale"))]
     image = merge_lora_qkv(_split(state, IMAGE))
     if image:
         fields["towers"].append("image")
@@ -195,12 +198,12 @@ def map_state_dict(
     if dna:
         fields["towers"].append("dna")
         bert = _bert_fields(_split(dna, "bert."), heads.get("dna"))
-        k = next((k for k in range(1, 13) if 4**k + len(special_tokens("v1")) == bert["vocab_size"]), None)
-        if k is None:
+        k, preset = vocabulary_of(bert["vocab_size"])
+        if preset != "v1":
             raise ConversionError(
-                f"the DNA tower's vocabulary has {bert['vocab_size']} tokens; the published CLIBD's BarcodeBERT has "
-                "4**k + 3 (<MASK> <CLS> <UNK> then the k-mers). Runs with the newer BarcodeBERT vocabularies are "
-                "not supported"
+                f"the DNA tower's vocabulary has {bert['vocab_size']} tokens (a newer BarcodeBERT's); the published "
+                "CLIBD's has 4**k + 3 (<MASK> <CLS> <UNK> then the k-mers). Runs with the newer BarcodeBERT, whose "
+                "input pipeline the published code does not define, are not supported"
             )
         fields["dna_config"] = BarcodeBertConfig(
             k_mer=k,
@@ -224,7 +227,7 @@ def map_state_dict(
             elif key == "cls.predictions.bias":
                 dropped.append(f"{DNA}{key} (the MLM vocabulary bias; unused once the decoder was replaced)")
             else:
-                weights[f"unmapped:{DNA}{key}"] = value
+                unknown.append(f"{DNA}{key}")
     text = merge_lora_linear(_split(state, TEXT))
     if text:
         fields["towers"].append("text")
@@ -240,12 +243,8 @@ def map_state_dict(
             weights[f"text_projection.{key}"] = value
     if "logit_scale" in state:
         weights["logit_scale.log_value"] = state["logit_scale"].reshape(())
-    known = (IMAGE, DNA, TEXT, TEXT_PROJECTION, "logit_scale")
-    unknown = sorted(
-        [key for key in state if not key.startswith(known)] + [k[9:] for k in weights if k.startswith("unmapped:")]
-    )
     if unknown:
-        raise ConversionError(f"cannot map {len(unknown)} key(s) onto ClibdModel: {', '.join(unknown)}")
+        raise ConversionError(f"cannot map {len(unknown)} key(s) onto ClibdModel: {', '.join(sorted(unknown))}")
     if len(fields["towers"]) < 2:
         raise ConversionError(
             f"found towers {fields['towers']}; a CLIBD checkpoint has at least two of image, dna, text"
@@ -314,6 +313,10 @@ def convert_clibd(
                 ("dna", DNA, _LORA_LINEAR),
                 ("text", TEXT, _LORA_LINEAR),
             )
-            if any(key.startswith(prefix) and pattern.match(key.removeprefix(prefix)) and "_a" in key for key in state)
+            if any(
+                (match := pattern.match(key.removeprefix(prefix))) and match.group(2) in LORA_DOWN
+                for key in state
+                if key.startswith(prefix)
+            )
         ],
     }

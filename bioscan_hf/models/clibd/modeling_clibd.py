@@ -22,7 +22,7 @@ from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
 from transformers.utils import ModelOutput
 
 from ..barcodebert.modeling_barcodebert import BarcodeBertModel, masked_mean
-from ..remote_code import save_flat_modules
+from ..remote_code import push_finished_folder, save_flat_modules
 from .configuration_clibd import ClibdConfig
 
 PAIRS = (("image", "dna"), ("image", "text"), ("dna", "text"))
@@ -119,17 +119,21 @@ class ClibdPreTrainedModel(PreTrainedModel):
     base_model_prefix = "clibd"
     _supports_sdpa = True
 
-    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs) -> None:
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
         """`PreTrainedModel.save_pretrained`, plus the module files (BarcodeBERT's too) and the `auto_map` that
-        let `AutoModel.from_pretrained(folder, trust_remote_code=True)` load it without bioscan-hf."""
+        let `AutoModel.from_pretrained(folder, trust_remote_code=True)` load it without bioscan-hf.
+        With `push_to_hub=True` the finished folder is uploaded (`push_to_hub`, which saves the same way)."""
+        push = kwargs.pop("push_to_hub", False)
         # not registered with register_for_auto_class: transformers' own copy cannot follow the sibling import
         self.config.auto_map = {
             "AutoConfig": "configuration_clibd.ClibdConfig",
             "AutoModel": "modeling_clibd.ClibdModel",
         }
-        super().save_pretrained(save_directory, *args, **kwargs)
+        super().save_pretrained(save_directory, **kwargs)
         needed = (BarcodeBertModel.config_class, BarcodeBertModel, save_flat_modules, type(self.config), ClibdModel)
         save_flat_modules(save_directory, (sys.modules[obj.__module__] for obj in needed))
+        if push:
+            push_finished_folder(self, save_directory, kwargs)
 
 
 class ClibdModel(ClibdPreTrainedModel):

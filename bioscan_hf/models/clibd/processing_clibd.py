@@ -14,10 +14,12 @@ whose pooling averages over a fixed 133 DNA and 20 text positions.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -145,11 +147,17 @@ class ClibdProcessor(ProcessorMixin):
 
     def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> list[str]:
         """`ProcessorMixin.save_pretrained`, plus the DNA tokenizer's module at the folder's top level, where
-        `trust_remote_code` looks for it (transformers resolves a subfolder tokenizer's code from the root)."""
+        `trust_remote_code` looks for it (transformers resolves a subfolder tokenizer's code from the root).
+        With `push_to_hub=True` the finished folder is uploaded (`push_to_hub`, which saves the same way)."""
+        push = kwargs.pop("push_to_hub", False)
         files = super().save_pretrained(save_directory, **kwargs)
         for tokenizer in (self.dna_tokenizer, self.text_tokenizer):
             if tokenizer._auto_class:  # custom code (no relative imports in a tokenizer module)
                 shutil.copy(sys.modules[type(tokenizer).__module__].__file__, save_directory)
+        if push:  # transformers' own upload would run before the copy; this module imports nothing relatively
+            accepted = inspect.signature(self.push_to_hub).parameters
+            repo_id = kwargs.pop("repo_id", Path(save_directory).name)
+            self.push_to_hub(repo_id, **{key: value for key, value in kwargs.items() if key in accepted})
         return files
 
     @property
