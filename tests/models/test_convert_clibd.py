@@ -245,6 +245,7 @@ def test_image_dna_run_without_text_tower(tmp_path: Path) -> None:
         model.get_text_features(torch.zeros(1, 3, dtype=torch.long))
 
 
+@pytest.mark.damaged_input
 def test_unsupported_and_damaged_checkpoints_are_named(tmp_path: Path) -> None:
     torch.save({"open_clip_model.visual.proj": torch.zeros(2), "dna_encoder.x": torch.zeros(1)}, tmp_path / "oc.pth")
     with pytest.raises(ConversionError, match="built on OpenCLIP/BioCLIP .* not supported yet"):

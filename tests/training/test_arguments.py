@@ -59,6 +59,7 @@ def test_fields_aliases_and_recipe() -> None:
     assert clibd.overrides == {"bf16": False} and clibd.options.finetune == "lora"
 
 
+@pytest.mark.damaged_input
 def test_config_file_under_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "run.yaml").write_text("dataset: d\noutput_dir: o\nlearning_rate: 0.0003\nlayers: 2\nmax_steps: 9\n")
     run = _parse(["--config-file", str(tmp_path / "run.yaml"), "--max-steps", "5"])
