@@ -1,11 +1,12 @@
 """Inputs for CLIBD: a transformers `ProcessorMixin` over an image processor, the k-mer tokenizer and a
-taxonomy-text tokenizer, registered with `AutoProcessor` (CLIP's layout: `preprocessor_config.json`,
-`processor_config.json`, the tokenizers in `dna_tokenizer/` and `text_tokenizer/`).
+taxonomy-text tokenizer, registered with `AutoProcessor` (saved as transformers 5 saves CLIP's:
+`processor_config.json` with the image processor's settings, the tokenizers in `dna_tokenizer/` and
+`text_tokenizer/`).
 
 Images (SPEC §4): resize the shorter side to 256, centre crop 224, then normalise; the training
 augmentation (random resized crop, flips, rotation) is `ClibdImageProcessor.training_transform`, applied
 by the training collator. The steps run on float tensors in the published code's order, and with
-`image_mean=None` no normalisation is applied, as in the published CLIBD. Text: "order family genus
+`do_normalize=False` no normalisation is applied, as in the published CLIBD. Text: "order family genus
 species" (missing ranks left out), at most 20 tokens; our models use a word-level tokenizer over the
 taxonomy's own vocabulary (built from the dataset's label names, so no download is needed).
 Padding: "longest" for our models (their pooling ignores padding); "max_length" for the published CLIBD,
