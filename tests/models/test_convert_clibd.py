@@ -8,6 +8,7 @@ import itertools
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import timm
 import torch
@@ -17,6 +18,7 @@ from torchvision import transforms
 from transformers import AutoModel, AutoProcessor, BertConfig, BertForMaskedLM, BertModel, BertTokenizerFast
 
 from bioscan_hf.cli import main
+from bioscan_hf.embedding.clibd import ClibdEncoder
 from bioscan_hf.models.barcodebert.convert_barcodebert import ConversionError
 from bioscan_hf.models.clibd import ClibdImageProcessor
 from bioscan_hf.models.clibd.convert_clibd import convert_clibd
@@ -214,6 +216,10 @@ def test_each_tower_matches_the_original(tmp_path: Path, lora: bool) -> None:
     torch.testing.assert_close(out.dna_embeds, expected["dna"], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(out.text_embeds[:3], expected["text"], rtol=1e-4, atol=1e-5)
     assert out.logit_scale.item() == pytest.approx(torch.exp(original.logit_scale).item(), rel=1e-6)
+    # the embedding layer (evaluate, index, identify, the Space) reads the converted folder the same way
+    encoder = ClibdEncoder(tmp_path / "ours")
+    np.testing.assert_allclose(encoder.embed_dna(BARCODES, progress=False), expected["dna"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(encoder.embed_images(photos, progress=False), expected["image"].numpy(), atol=1e-5)
 
 
 def test_the_published_image_transform_is_reproduced() -> None:
