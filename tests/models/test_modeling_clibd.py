@@ -242,3 +242,60 @@ def test_push_to_hub_uploads_the_loadable_folder(tmp_path: Path, monkeypatch: py
     assert (
         "dna_tokenizer/tokenizer.json" in processor_files and (tmp_path / "local" / "processor_config.json").is_file()
     )
+
+
+@pytest.mark.parametrize(
+    "pooling",
+    [{}, {"dna_pooling": "softmax_mean"}],
+    ids=["masked-mean", "softmax-mean-with-mask"],
+)
+def test_padding_never_changes_an_embedding(pooling: dict) -> None:
+    """With the attention masks honoured (SPEC §4), a barcode or a text embeds the same alone and beside a
+    longer one; the published CLIBD's averaging over padding is the switch that breaks this, on purpose."""
+    from bioscan_hf.models.clibd.processing_clibd import build_taxonomy_tokenizer
+
+    torch.manual_seed(0)
+    text_tok = build_taxonomy_tokenizer(["Diptera Phoridae Megaselia scalaris"])
+    config = {**TINY, **pooling, "text_config": {**TINY["text_config"], "vocab_size": len(text_tok)}}
+    model = ClibdModel(ClibdConfig(**config)).eval()
+    dna_tok = KmerTokenizerFast(k=4)
+    barcodes, texts = ["ACGTACGTTTGA", "ACGTACGTTTGAACGGATTACCAGT" * 3], ["Diptera", "Diptera Phoridae Megaselia"]
+    with torch.no_grad():
+        both = model.get_dna_features(**_renamed(dna_tok(barcodes, padding=True, return_tensors="pt")))
+        alone = model.get_dna_features(**_renamed(dna_tok(barcodes[:1], return_tensors="pt")))
+        torch.testing.assert_close(both[:1], alone, rtol=1e-5, atol=1e-6)
+        both = model.get_text_features(**_renamed(text_tok(texts, padding=True, return_tensors="pt")))
+        alone = model.get_text_features(**_renamed(text_tok(texts[:1], return_tensors="pt")))
+        torch.testing.assert_close(both[:1], alone, rtol=1e-5, atol=1e-6)
+        model.config.text_pooling = "mean"  # the published switch: padding now counts
+        assert not torch.allclose(
+            model.get_text_features(**_renamed(text_tok(texts, padding=True, return_tensors="pt")))[:1], alone
+        )
+
+
+def _renamed(encoding) -> dict:
+    return {"input_ids": encoding["input_ids"], "attention_mask": encoding["attention_mask"]}
+
+
+def test_projections_and_two_modality_batches() -> None:
+    """Our projections: no bias, drawn with std `initializer_range`; the published layout has biases. A batch
+    of two modalities without masks still gets its loss."""
+    torch.manual_seed(0)
+    wide = {**TINY, "projection_dim": 256}
+    ours, published = ClibdModel(ClibdConfig(**wide)), ClibdModel(ClibdConfig(**wide, projection_bias=True))
+    for name in ("image_projection", "dna_projection", "text_projection"):
+        assert getattr(ours, name).bias is None
+        assert getattr(published, name).bias is not None and not getattr(published, name).bias.any()
+        assert getattr(ours, name).weight.std().item() == pytest.approx(0.02, rel=0.1)
+    pixels = torch.rand(3, 3, 32, 32)
+    dna = KmerTokenizerFast(k=4)(["ACGTACGT", "TTTTGGGGCC", "ACGGA"], padding=True, return_tensors="pt")
+    out = ours(
+        pixel_values=pixels, dna_input_ids=dna["input_ids"], dna_attention_mask=dna["attention_mask"], return_loss=True
+    )
+    assert set(out.pair_losses) == {"image_dna"} and torch.isfinite(out.loss)
+    image_dna = ClibdModel(ClibdConfig(**TINY, towers=["image", "dna"]))
+    assert image_dna.text_model is None and image_dna.text_projection is None
+    with pytest.raises(ValueError, match=r"^this CLIBD has no text tower \(it was trained on image \+ dna\); leave"):
+        image_dna.get_text_features(torch.zeros(1, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="towers must be at least two of image, dna, text"):
+        ClibdConfig(**TINY, towers=["image"])

@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
+from transformers.tokenization_python import PythonBackend
 
 from bioscan_hf.models.barcodebert import KmerTokenizer, KmerTokenizerFast
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import kmer_vocab, normalize_barcode
@@ -177,3 +178,107 @@ def test_batch_equals_per_sequence_and_a_plain_reference(sequences: list[str], k
     if stride == k:  # the fast tokenizer (non-overlapping only) agrees too
         fast = KmerTokenizerFast(k=k, strict=False)(sequences, padding=True)
         assert fast["input_ids"] == batch["input_ids"] and fast["attention_mask"] == batch["attention_mask"]
+
+
+class GenericKmerTokenizer(KmerTokenizer):
+    """The slow tokenizer on transformers' own per-sequence encoding path (PythonBackend): the reference for
+    the batching options that the vectorized encoder implements by itself."""
+
+    def _encode_plus(self, *args, **kwargs):
+        return PythonBackend._encode_plus(self, *args, **kwargs)
+
+
+ENCODING_OPTIONS = [
+    {},
+    {"padding": True},
+    {"padding": "max_length", "max_length": 12},
+    {"padding": True, "padding_side": "left"},
+    {"padding": "max_length", "max_length": 9, "padding_side": "left"},
+    {"padding": True, "pad_to_multiple_of": 8},
+    {"truncation": True, "max_length": 4},
+    {"truncation": True, "max_length": 4, "padding": True, "padding_side": "left"},
+    {"add_special_tokens": False, "padding": True},
+    {"return_special_tokens_mask": True, "padding": True},
+    {"return_special_tokens_mask": True},
+    {"return_length": True, "padding": True},
+    {"return_length": True},
+    {"return_attention_mask": False, "padding": True},
+]
+
+
+def _plain(value):
+    """A comparable form that keeps the container type: tensors and arrays by dtype, lists as lists."""
+    if torch.is_tensor(value):
+        return ("tensor", str(value.dtype), value.tolist())
+    if isinstance(value, np.ndarray):
+        return ("array", str(value.dtype), value.tolist())
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize("preset", ["clean", "original", "v1"])
+@pytest.mark.parametrize(
+    "options", ENCODING_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "none"
+)
+def test_every_option_equals_transformers_own_path(preset: str, options: dict) -> None:
+    """The vectorized encoder against PythonBackend's per-sequence encoding: ids, masks, lengths, container
+    types and dtypes, for one sequence and a batch, as lists, NumPy and torch."""
+    reference = GenericKmerTokenizer(k=3, preset=preset)
+    batch = ["ACGTACGTACGTAC", "ACGNNTAC", "TTTACGTAGGCATTGCAAT", "AC"]
+    for cls in BOTH:
+        ours = cls(k=3, preset=preset)
+        for text, tensors in itertools.product((batch[0], batch), (None, "np", "pt")):
+            if tensors and not isinstance(text, str) and not options.get("padding"):
+                continue  # ragged rows cannot become one tensor (both raise)
+            expected = reference(text, return_tensors=tensors, **options)
+            got = ours(text, return_tensors=tensors, **options)
+            assert set(got) == set(expected), (cls.__name__, text, tensors)
+            for key in expected:
+                assert _plain(got[key]) == _plain(expected[key]), (cls.__name__, key, text, tensors)
+
+
+MESSY = [
+    "acgtACGTuuAG",  # lower case and RNA
+    "ACGT-ACG.TAC GTA\tCG\n",  # alignment gaps and whitespace
+    "ACRYSWKMBDHVACGT",  # every IUPAC ambiguity code
+    "NNACGTACGTNNNN",  # leading N kept, trailing N stripped
+    "ACGTTGCA" * 100,  # longer than 660 nt
+]
+
+
+@pytest.mark.parametrize("preset", ["clean", "original", "v1"])
+def test_the_saved_tokenizer_json_applies_the_policy_alone(preset: str, tmp_path: Path) -> None:
+    """tokenizer.json is what tokenizers users in other languages read: its normalizer, k-mer split and
+    template must give our ids without any Python on top (single sequences and pairs)."""
+    from tokenizers import Tokenizer
+
+    fast = KmerTokenizerFast(k=4, preset=preset, strict=False)
+    fast.save_pretrained(tmp_path)
+    bare = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert [e.ids for e in bare.encode_batch(MESSY)] == fast(MESSY)["input_ids"]
+    assert fast.tokenize(MESSY[0]) == ["ACGT", "ACGT", "TTAG"]
+    first, second = (
+        fast(MESSY[0], add_special_tokens=False)["input_ids"],
+        fast(MESSY[2], add_special_tokens=False)["input_ids"],
+    )
+    prefix = {"clean": [fast.cls_token_id], "original": [], "v1": [fast.mask_token_id]}[preset]
+    separator = [fast.sep_token_id] if preset == "clean" else []
+    assert bare.encode(MESSY[0], MESSY[2]).ids == prefix + first + separator + second + separator
+
+
+@pytest.mark.parametrize("preset", ["clean", "original", "v1"])
+def test_slow_tokenizer_round_trip_and_a_foreign_vocabulary(preset: str, tmp_path: Path) -> None:
+    tok = KmerTokenizer(k=5, max_nucleotides=300, strict=False, preset=preset)
+    specials = {"clean": ("[PAD]", "[CLS]"), "original": ("[UNK]", None), "v1": ("[UNK]", "[CLS]")}[preset]
+    assert (tok.pad_token, tok.cls_token, tok.unk_token, tok.mask_token) == (*specials, "[UNK]", "[MASK]")
+    assert tok.bos_token == ("[MASK]" if preset == "v1" else None)
+    files = tok.save_pretrained(tmp_path)
+    vocab = (tmp_path / "vocab.txt").read_text().split("\n")
+    assert vocab[: len(tok.vocab)] == list(tok.vocab) and vocab[-1] == "" and str(tmp_path / "vocab.txt") in files
+    loaded = KmerTokenizer.from_pretrained(tmp_path)
+    assert (loaded.k, loaded.stride, loaded.max_nucleotides, loaded.preset, loaded.strict) == (5, 5, 300, preset, False)
+    assert loaded("ACGTAXACGTA")["input_ids"] == tok("ACGTAXACGTA")["input_ids"]
+    assert tok.save_vocabulary(str(tmp_path), filename_prefix="dna") == (str(tmp_path / "dna-vocab.txt"),)
+    (tmp_path / "vocab.txt").write_text("\n".join(kmer_vocab(4, preset)) + "\n")
+    with pytest.raises(ValueError, match=f"does not hold the k=5 '{preset}' vocabulary"):
+        KmerTokenizer.from_pretrained(tmp_path)
+    assert KmerTokenizer().k == KmerTokenizerFast().k == 8  # BIOSCAN-5M's 8-4-4 by default

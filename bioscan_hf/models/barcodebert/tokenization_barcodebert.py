@@ -283,10 +283,13 @@ class _KmerEncodingMixin:
             else:
                 rows_list = [row[:n].tolist() for row, n in zip(array, lengths)]
                 out[key] = rows_list[0] if single else rows_list
-        if return_length:
-            out["length"] = int(lengths[0]) if single else lengths.tolist()
         converted = padded and return_tensors in ("pt", "np") and not single
-        return BatchEncoding(out, tensor_type=None if converted else return_tensors, prepend_batch_axis=False)
+        if return_length and converted:
+            out["length"] = torch.from_numpy(lengths) if return_tensors == "pt" else lengths
+        elif return_length:
+            out["length"] = int(lengths[0]) if single else lengths.tolist()
+        # one sequence with return_tensors gets a batch axis of 1, as on transformers' own path
+        return BatchEncoding(out, tensor_type=None if converted else return_tensors, prepend_batch_axis=single)
 
 
 def _check_batch(sequences: list[str], lengths: np.ndarray, stored: np.ndarray, codes: np.ndarray) -> None:
