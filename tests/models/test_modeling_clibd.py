@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -237,7 +238,16 @@ def test_push_to_hub_uploads_the_loadable_folder(tmp_path: Path, monkeypatch: py
     processor.save_pretrained(tmp_path / "local", push_to_hub=True, repo_id="me/clibd", commit_message="processor")
     (model_repo, model_files), (processor_repo, processor_files) = uploads
     assert model_repo == processor_repo == "me/clibd"
-    assert {"config.json", "model.safetensors", "modeling_clibd.py", "modeling_barcodebert.py"} <= model_files
+    modules = {"configuration_clibd.py", "modeling_clibd.py", "configuration_barcodebert.py", "modeling_barcodebert.py"}
+    assert {"config.json", "model.safetensors", "remote_code.py", *modules} <= model_files
+    config = json.loads((folder / "config.json").read_text())
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration_clibd.ClibdConfig",
+        "AutoModel": "modeling_clibd.ClibdModel",
+    }
+    for name in modules:  # sibling-package imports made folder-local
+        source = (folder / name).read_text()
+        assert "from .." not in source and (name.startswith("configuration_barcodebert") or "from ." in source)
     assert {"processor_config.json", "processing_clibd.py", "tokenization_barcodebert.py"} <= processor_files
     assert (
         "dna_tokenizer/tokenizer.json" in processor_files and (tmp_path / "local" / "processor_config.json").is_file()

@@ -67,6 +67,24 @@ def test_strict_mode_rejects_non_dna(cls) -> None:
         tok("Hello world")
     lenient = cls(k=4, strict=False)
     assert lenient("ACJTACGT")["input_ids"][1] == lenient.unk_token_id
+    # the sequence and position named exactly: at a sequence's first base, past the 660-nt cut, at the end,
+    # outside ASCII; an empty sequence before a bad one is named first; a non-string names its index
+    for batch, message in [
+        (["ACGT", "XACG"], "sequence 1: 'X' at position 0 is"),
+        (["ACGT", "ACGT" * 200 + "J"], "sequence 1: 'J' at position 800 is"),
+        (["ACGTX"], "sequence 0: 'X' at position 4 is"),
+        (["ACGTAé"], "sequence 0: 'é' at position 5 is"),
+        (["ACGT", "", "ACXT"], "sequence 1: empty"),
+        (["ACXT", ""], "sequence 0: 'X' at position 2"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            tok(batch)
+    for k in (3, 4):  # the overlapping-window path (k=3 at stride 1) and the reshape path
+        with pytest.raises(ValueError, match="sequence 1: 'J' at position 800 is"):
+            KmerTokenizer(k=k, stride=1 if k == 3 else None)(["ACGT", "ACGT" * 200 + "J"])
+    with pytest.raises(TypeError, match="^sequence 1: expected a str, got NoneType$"):
+        tok(["ACGT", None, "ACGT"])
+    assert lenient("ACGTAé")["input_ids"][1:-1] == [lenient.convert_tokens_to_ids("ACGT"), lenient.unk_token_id]
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -75,6 +93,18 @@ def test_long_sequences_are_cut_with_a_count(cls, caplog: pytest.LogCaptureFixtu
     ids = tok(["A" * 700, "C" * 100])["input_ids"]
     assert len(ids[0]) == 82 + 2  # 660 nt → 82 k-mers of 8, as the original
     assert "1 sequence(s) longer than 660 nt were truncated" in caplog.text
+    tok(["A" * 660])  # exactly 660 nt is not cut
+    assert tok.truncated_count == 1
+    tok(["A" * 661, "C" * 661])
+    assert tok.truncated_count == 3
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_pairs_and_pretokenized_input_take_transformers_path(cls) -> None:
+    tok = cls(k=4)
+    a, b = tok.convert_tokens_to_ids(["ACGT", "TTTT"])
+    assert tok("ACGT", "TTTT")["input_ids"] == [tok.cls_token_id, a, tok.sep_token_id, b, tok.sep_token_id]
+    assert tok(["ACGT"], ["TTTT"])["input_ids"] == [[tok.cls_token_id, a, tok.sep_token_id, b, tok.sep_token_id]]
 
 
 @pytest.mark.parametrize("cls", BOTH)
