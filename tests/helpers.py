@@ -19,6 +19,10 @@ TINY_CLIBD = {
 }
 
 
+#: `bioscan-hf pretrain` options for a BarcodeBERT that trains in seconds.
+TINY_PRETRAIN_OPTIONS = ["--k", "4", "--hidden-size", "32", "--layers", "1", "--heads", "2"]
+
+
 def tiny_clibd_folder(folder: Path, seed: int | None = None) -> Path:
     """A saved `TINY_CLIBD` with its processor (k=4 barcodes, 32-px images), random weights (`seed`)."""
     import torch

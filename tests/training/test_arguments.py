@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY_PRETRAIN_OPTIONS
 
 from bioscan_hf.cli import main
 from bioscan_hf.training.arguments import PretrainArguments, TrainClibdArguments, parse_training_command
@@ -88,14 +89,7 @@ def test_gradient_accumulation_run(prepared: Path, tmp_path: Path) -> None:
         str(prepared),
         "--out",
         str(out),
-        "--k",
-        "4",
-        "--hidden-size",
-        "32",
-        "--layers",
-        "1",
-        "--heads",
-        "2",
+        *TINY_PRETRAIN_OPTIONS,
         "--max-steps",
         "2",
         "--batch-size",

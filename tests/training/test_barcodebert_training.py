@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import accelerate_two_processes
+from helpers import TINY_PRETRAIN_OPTIONS, accelerate_two_processes
 
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
@@ -99,14 +99,7 @@ def _pretrain_command(prepared: Path, out: Path, steps: int) -> list[str]:
         str(prepared),
         "--out",
         str(out),
-        "--k",
-        "4",
-        "--hidden-size",
-        "32",
-        "--layers",
-        "1",
-        "--heads",
-        "2",
+        *TINY_PRETRAIN_OPTIONS,
         "--max-steps",
         str(steps),
         "--batch-size",

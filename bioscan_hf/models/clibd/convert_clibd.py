@@ -93,15 +93,21 @@ def _check_supported(state: dict[str, torch.Tensor], source: str | os.PathLike) 
             )
 
 
-def merge_lora_qkv(tower: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """timm ViT weights with the authors' qkv LoRA merged: W_q += B_q·A_q, W_v += B_v·A_v."""
-    merged, parts = {}, {}
+def _lora_parts(tower: dict[str, torch.Tensor], pattern: re.Pattern) -> tuple[dict, dict[str, dict]]:
+    """The weights outside the authors' LoRA wrappers, and those inside grouped by the wrapped layer."""
+    rest, parts = {}, {}
     for key, value in tower.items():
-        match = _LORA_QKV.match(key)
+        match = pattern.match(key)
         if match:
             parts.setdefault(match.group(1), {})[f"{match.group(2)}.{match.group(3)}"] = value
         else:
-            merged[key] = value
+            rest[key] = value
+    return rest, parts
+
+
+def merge_lora_qkv(tower: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """timm ViT weights with the authors' qkv LoRA merged: W_q += B_q·A_q, W_v += B_v·A_v."""
+    merged, parts = _lora_parts(tower, _LORA_QKV)
     for name, p in parts.items():
         weight = p["qkv.weight"].clone()
         dim = weight.shape[1]
@@ -116,13 +122,7 @@ def merge_lora_qkv(tower: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def merge_lora_linear(tower: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """BERT weights with the authors' query/value LoRA (`w`, `w_a`, `w_b`) merged: W += B·A."""
-    merged, parts = {}, {}
-    for key, value in tower.items():
-        match = _LORA_LINEAR.match(key)
-        if match:
-            parts.setdefault(match.group(1), {})[f"{match.group(2)}.{match.group(3)}"] = value
-        else:
-            merged[key] = value
+    merged, parts = _lora_parts(tower, _LORA_LINEAR)
     for name, p in parts.items():
         weight = p["w.weight"].clone()
         if "w_a.weight" in p:
