@@ -309,3 +309,23 @@ def test_projections_and_two_modality_batches() -> None:
         image_dna.get_text_features(torch.zeros(1, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="towers must be at least two of image, dna, text"):
         ClibdConfig(**TINY, towers=["image"])
+
+
+@pytest.mark.damaged_input
+def test_a_processor_saved_by_an_earlier_version_gets_the_fix(tmp_path: Path) -> None:
+    """Before the processor became a ProcessorMixin its processor_config.json held only the image size: the
+    error prints the line that re-saves it, and that line works."""
+    import shutil
+    import subprocess
+    import sys
+
+    from bioscan_hf.models.clibd import ClibdProcessor
+
+    folder = tiny_clibd_folder(tmp_path / "old")
+    (folder / "processor_config.json").write_text('{"image_size": 32}\n')
+    with pytest.raises(OSError, match="saved by an earlier bioscan-hf; re-save it once with") as error:
+        ClibdProcessor.from_pretrained(folder)
+    fix = str(error.value).split("\n", 1)[1].strip()
+    shutil.rmtree(folder / "dna_tokenizer" / "__pycache__", ignore_errors=True)
+    subprocess.run([sys.executable, "-c", fix], check=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert ClibdProcessor.from_pretrained(folder).image_size == 32

@@ -16,6 +16,7 @@ whose pooling averages over a fixed 133 DNA and 20 text positions.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import shutil
 import sys
@@ -160,6 +161,22 @@ class ClibdProcessor(ProcessorMixin):
             repo_id = kwargs.pop("repo_id", Path(save_directory).name)
             self.push_to_hub(repo_id, **{key: value for key, value in kwargs.items() if key in accepted})
         return files
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> ClibdProcessor:
+        """`ProcessorMixin.from_pretrained`; a folder saved by an earlier bioscan-hf (its processor_config.json
+        held only the image size) gets the line of Python that re-saves it."""
+        settings = Path(pretrained_model_name_or_path) / "processor_config.json"
+        if settings.is_file() and "image_processor" not in (old := json.loads(settings.read_text())):
+            folder = str(pretrained_model_name_or_path)
+            raise OSError(
+                f"{folder}: its processor was saved by an earlier bioscan-hf; re-save it once with\n"
+                f"  from transformers import AutoTokenizer; from bioscan_hf.models.clibd import ClibdImageProcessor, "
+                f"ClibdProcessor; ClibdProcessor(ClibdImageProcessor(crop_size={old.get('image_size', 224)}), "
+                f"AutoTokenizer.from_pretrained({folder + '/dna_tokenizer'!r}), "
+                f"AutoTokenizer.from_pretrained({folder + '/text_tokenizer'!r})).save_pretrained({folder!r})"
+            )
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @property
     def image_size(self) -> int:
