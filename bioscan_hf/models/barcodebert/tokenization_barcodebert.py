@@ -58,6 +58,15 @@ for _i, _base in enumerate(b"ACGT"):
     _CODE[_base] = _i
 
 
+#: The tokens framing each input's k-mers when special tokens are added, per preset: (before, after).
+#: One table for the vectorized encoder, the slow tokenizer's pattern and the tokenizer.json template.
+FRAMES: dict[str, tuple[str | None, str | None]] = {
+    "clean": ("[CLS]", "[SEP]"),
+    "original": (None, None),
+    "v1": ("[MASK]", None),  # the published pipeline's leading id 0
+}
+
+
 def special_tokens(preset: str) -> list[str]:
     """Special tokens of a vocabulary preset, in id order."""
     if preset == "clean":
@@ -110,10 +119,7 @@ class _KmerEncodingMixin:
         self.strict = strict
         self.kmer_offset = len(special_tokens(preset))
         self.max_kmers = (max_nucleotides - k) // self.stride + 1
-        #: tokens around the k-mers when special tokens are added: [CLS] … [SEP], or v1's leading [MASK]
-        self.prefix_token, self.suffix_token = {"clean": ("[CLS]", "[SEP]"), "v1": ("[MASK]", None)}.get(
-            preset, (None, None)
-        )
+        self.prefix_token, self.suffix_token = FRAMES[preset]
         self.truncated_count = 0
         for key, value in _special_kwargs(preset).items():
             kwargs.setdefault(key, value)
@@ -263,8 +269,8 @@ class _KmerEncodingMixin:
             matrix[batch, shift] = self.convert_tokens_to_ids(self.prefix_token)
             special[batch, shift] = True
         if suffix:
-            matrix[batch, shift + n_kmers + 1] = self.convert_tokens_to_ids(self.suffix_token)
-            special[batch, shift + n_kmers + 1] = True
+            matrix[batch, shift + prefix + n_kmers] = self.convert_tokens_to_ids(self.suffix_token)
+            special[batch, shift + prefix + n_kmers] = True
         columns = np.arange(width)[None, :]
         mask = (columns >= shift[:, None]) & (columns < (shift + lengths)[:, None])
         data = {"input_ids": matrix}
@@ -357,7 +363,8 @@ class KmerTokenizer(_KmerEncodingMixin, PythonBackend):
             if saved != list(self.vocab):
                 raise ValueError(f"{vocab_file} does not hold the k={k} {preset!r} vocabulary")
         self.ids_to_tokens = list(self.vocab)
-        kwargs.setdefault("special_tokens_pattern", {"clean": "cls_sep", "v1": "bos"}.get(preset, "none"))
+        patterns = {("[CLS]", "[SEP]"): "cls_sep", ("[MASK]", None): "bos", (None, None): "none"}
+        kwargs.setdefault("special_tokens_pattern", patterns[FRAMES[preset]])
         super().__init__(
             k=k, stride=self.stride, max_nucleotides=max_nucleotides, preset=preset, strict=strict, **kwargs
         )
@@ -386,7 +393,7 @@ class KmerTokenizer(_KmerEncodingMixin, PythonBackend):
 
 
 def build_backend(k: int, preset: str, max_kmers: int) -> Tokenizer:
-    """The `tokenizers` pipeline: policy normalizer → FixedLength(k) → WordLevel → [CLS]/[SEP] template.
+    """The `tokenizers` pipeline: policy normalizer → FixedLength(k) → WordLevel → the preset's frame.
 
     The normalizer applies the input policy and keeps the first `max_kmers` k-mers' worth of bases.
     """
@@ -405,13 +412,14 @@ def build_backend(k: int, preset: str, max_kmers: int) -> Tokenizer:
     )
     tokenizer.pre_tokenizer = pre_tokenizers.FixedLength(length=k)
     tokenizer.decoder = decoders.Fuse()
-    if preset == "clean":
+    before, after = FRAMES[preset]
+    if before or after:
+        framed = [token for token in (before, "$A", after) if token]
+        tail = [token for token in ("$B", after) if token]
         tokenizer.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-        )
-    elif preset == "v1":
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single="[MASK] $A", pair="[MASK] $A $B", special_tokens=[("[MASK]", 0)]
+            single=" ".join(framed),
+            pair=" ".join(framed + tail),
+            special_tokens=[(token, vocab[token]) for token in (before, after) if token],
         )
     return tokenizer
 
