@@ -309,7 +309,7 @@ def _run_training(name: str, argv: Sequence[str]) -> None:
     """Parse a training command's arguments with its HfArgumentParser and run it."""
     from bioscan_hf.training import arguments
 
-    summary, description = TRAINING_COMMANDS[name]
+    description = TRAINING_COMMANDS[name][1]
     if name == "pretrain":
         from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
 

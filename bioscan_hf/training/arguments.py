@@ -39,19 +39,26 @@ def _help(text: str, **extra) -> dict:
     return {"help": text, **extra}
 
 
-def _require(options: object) -> None:
-    """Options marked "(required)" must be given, on the command line or in the config file (which is why
+@dataclass
+class CommandArguments:
+    """What every training command takes: the prepared dataset and whether to resume.
+
+    Options marked "(required)" must be given, on the command line or in the config file (which is why
     argparse does not enforce them)."""
-    for f in dataclasses.fields(options):
-        if "(required)" in f.metadata.get("help", "") and getattr(options, f.name) is None:
-            raise ValueError(f"--{f.name.replace('_', '-')} is required")
+
+    dataset: str | None = field(default=None, metadata=_help("folder written by `bioscan-hf prepare` (required)"))
+    no_resume: bool = field(default=False, metadata=_help("start over even if checkpoints exist"))
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if "(required)" in f.metadata.get("help", "") and getattr(self, f.name) is None:
+                raise ValueError(f"--{f.name.replace('_', '-')} is required")
 
 
 @dataclass
-class PretrainArguments:
+class PretrainArguments(CommandArguments):
     """`bioscan-hf pretrain`: the data and the encoder's shape (defaults: the published 8-4-4)."""
 
-    dataset: str | None = field(default=None, metadata=_help("folder written by `bioscan-hf prepare` (required)"))
     k: int = field(default=8, metadata=_help("k-mer length"))
     hidden_size: int = field(default=768, metadata=_help("hidden size"))
     layers: int = field(default=4, metadata=_help("transformer layers"))
@@ -62,42 +69,27 @@ class PretrainArguments:
             "published: 50%% masked, all [MASK]; bert: 15%% masked, 80/10/10", choices=tuple(MASKING_SCHEMES)
         ),
     )
-    no_resume: bool = field(default=False, metadata=_help("start over even if checkpoints exist"))
-
-    def __post_init__(self) -> None:
-        _require(self)
 
 
 @dataclass
-class FinetuneArguments:
+class FinetuneArguments(CommandArguments):
     """`bioscan-hf finetune`: the data and the model to fine-tune."""
 
-    dataset: str | None = field(default=None, metadata=_help("folder written by `bioscan-hf prepare` (required)"))
     model: str | None = field(
         default=None, metadata=_help("a BarcodeBERT folder (e.g. pretrain's OUT/final) or hf:PATH_OR_ID (required)")
     )
     trust_remote_code: bool = field(
         default=False, metadata=_help("let an hf: model run the code in its folder (DNABERT-2…)")
     )
-    no_resume: bool = field(default=False, metadata=_help("start over even if checkpoints exist"))
-
-    def __post_init__(self) -> None:
-        _require(self)
 
 
 @dataclass
-class TrainCnnArguments:
-    """`bioscan-hf train-cnn`: the data."""
-
-    dataset: str | None = field(default=None, metadata=_help("folder written by `bioscan-hf prepare` (required)"))
-    no_resume: bool = field(default=False, metadata=_help("start over even if checkpoints exist"))
-
-    def __post_init__(self) -> None:
-        _require(self)
+class TrainCnnArguments(CommandArguments):
+    """`bioscan-hf train-cnn`: the data alone (the CNN's shape is the published one)."""
 
 
 @dataclass
-class TrainClibdArguments:
+class TrainClibdArguments(CommandArguments):
     """`bioscan-hf train-clibd`: the data, the model's size and starting towers, LoRA or full fine-tuning."""
 
     dataset: str | None = field(
@@ -111,10 +103,6 @@ class TrainClibdArguments:
     finetune: str = field(default="lora", metadata=_help("LoRA adapters or all weights", choices=("lora", "full")))
     lora_rank: int = field(default=4, metadata=_help("LoRA rank"))
     no_text: bool = field(default=False, metadata=_help("train the image–DNA pair only"))
-    no_resume: bool = field(default=False, metadata=_help("start over even if checkpoints exist"))
-
-    def __post_init__(self) -> None:
-        _require(self)
 
 
 def training_parser(command: type, prog: str, description: str, recipe: dict) -> HfArgumentParser:
@@ -160,7 +148,8 @@ def parse_training_command(
     pre.add_argument("--config-file")
     config_file = pre.parse_known_args(argv)[0].config_file
     file_values = read_options(config_file) if config_file else {}
-    fields = {f.name for dtype in (command, TrainingArguments) for f in dataclasses.fields(dtype) if f.init}
+    training_fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    fields = training_fields | {f.name for f in dataclasses.fields(command) if f.init}
     unknown = sorted(set(file_values) - fields)
     if unknown:
         parser.error(f"unknown option(s) in the config file: {', '.join(unknown)}")
@@ -177,6 +166,5 @@ def parse_training_command(
         options = command(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(command)})
     except ValueError as err:
         parser.error(str(err))
-    training_fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init} - {"output_dir", "seed"}
-    overrides = {name: getattr(namespace, name) for name in sorted(given & training_fields)}
+    overrides = {name: getattr(namespace, name) for name in sorted(given & training_fields - {"output_dir", "seed"})}
     return TrainingCommand(options, namespace.output_dir, namespace.seed, overrides)
