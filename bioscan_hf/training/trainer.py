@@ -88,8 +88,10 @@ TRAINING_DEFAULTS = {
 
 
 def training_arguments(output_dir: str | os.PathLike, **overrides) -> TrainingArguments:
-    """`TRAINING_DEFAULTS` with `overrides` (None values ignored)."""
+    """`TRAINING_DEFAULTS` with `overrides` (None values ignored); evaluation batches are as large as
+    training batches unless set."""
     values = {**TRAINING_DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    values.setdefault("per_device_eval_batch_size", values["per_device_train_batch_size"])
     return TrainingArguments(output_dir=str(output_dir), **values)
 
 

@@ -108,5 +108,6 @@ def test_gradient_accumulation_run(prepared: Path, tmp_path: Path) -> None:
     assert (
         args.gradient_accumulation_steps == 2 and args.per_device_train_batch_size == 8 and args.save_strategy == "no"
     )
+    assert args.per_device_eval_batch_size == 8  # follows --batch-size, as the old option did
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 2 and not list(out.glob("checkpoint-*"))
