@@ -14,8 +14,11 @@ class EvaluationError(ValueError):
     """Inputs to a probe are unusable (NaN, empty, mismatched lengths, missing labels)."""
 
 
-def check_embeddings(name: str, vectors: np.ndarray, labels: Sequence | None = None) -> np.ndarray:
-    """Validate an embedding matrix (2-D, finite, non-empty, one label per row) and return it as float32."""
+def check_embeddings(
+    name: str, vectors: np.ndarray, labels: Sequence | None = None, what: str = "labels"
+) -> np.ndarray:
+    """Validate an embedding matrix (2-D, finite, non-empty, one label or id per row) and return it as
+    float32; `what` names the per-row values in the error."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) == 0:
         raise EvaluationError(f"{name}: expected a non-empty [N, D] matrix, got shape {vectors.shape}")
@@ -23,7 +26,7 @@ def check_embeddings(name: str, vectors: np.ndarray, labels: Sequence | None = N
     if bad.any():
         raise EvaluationError(f"{name}: {bad.sum()} row(s) contain NaN or inf, first at row {np.flatnonzero(bad)[0]}")
     if labels is not None and len(labels) != len(vectors):
-        raise EvaluationError(f"{name}: {len(vectors)} embeddings but {len(labels)} labels")
+        raise EvaluationError(f"{name}: {len(vectors)} embeddings but {len(labels)} {what}")
     return vectors
 
 
@@ -140,8 +143,11 @@ def knn_probe_ranks(
 ) -> dict[str, dict]:
     """`knn_probe` at several ranks from one search over distinct ids (see `nearest_labelled_keys`):
     the same predictions as one full search per rank, at a fraction of the work."""
-    keys = check_embeddings("keys", keys, key_ids)
-    queries = check_embeddings("queries", queries, query_ids)
+    keys = check_embeddings("keys", keys, key_ids, "ids")
+    queries = check_embeddings("queries", queries, query_ids, "ids")
+    for side, vectors, labels_by_rank in (("keys", keys, key_labels), ("queries", queries, query_labels)):
+        for rank, labels in labels_by_rank.items():
+            check_embeddings(side, vectors, labels, f"labels at {rank}")
     nearest = nearest_labelled_keys(keys, key_labels, queries, key_ids, query_ids, missing)
     results = {}
     for rank, rows in nearest.items():
@@ -179,7 +185,9 @@ def knn_probe(
         raise EvaluationError("no key carries the queried rank's label")
     if not (query_labels != missing).any():
         raise EvaluationError("no query carries the queried rank's label")
-    if key_ids is not None and query_ids is not None:
+    if (key_ids is None) != (query_ids is None):
+        raise EvaluationError("give both key_ids and query_ids (one search per distinct id), or neither")
+    if key_ids is not None:
         return knn_probe_ranks(
             keys, {"rank": key_labels}, queries, {"rank": query_labels}, key_ids, query_ids, missing
         )["rank"]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from bioscan_hf.evaluation.knn import (
     EvaluationError,
+    check_embeddings,
     first_of_each,
     knn_probe,
     knn_probe_ranks,
@@ -186,3 +187,70 @@ def test_first_key_is_found_past_a_crowd_of_unlabelled_keys() -> None:
     )["genus"]
     assert list(result["predicted"]) == ["A"] and result["micro"] == 1.0
     assert result["n_queries"] == 1 and result["n_keys"] == 2 and result["n_searched_keys"] == 22
+
+
+def test_inputs_are_read_as_float32_and_one_neighbour_by_default() -> None:
+    checked = check_embeddings("keys", [[1, 2], [3, 4]])
+    assert checked.dtype == np.float32 and checked.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    indices, similarities = nearest_keys(np.eye(3), np.eye(3)[:2])
+    assert indices.tolist() == [[0], [1]] and similarities.shape == (2, 1)
+
+
+def test_a_label_other_than_none_marks_unlabelled_records_on_every_path() -> None:
+    """`missing` reaches the one-search path too: "" keys are never neighbours, "" queries are not scored."""
+    keys = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    queries = np.array([[1.0, 0.05], [0.0, 1.0]])
+    key_labels, query_labels = ["", "A", "B"], ["A", ""]
+    full = knn_probe(keys, key_labels, queries, query_labels, missing="")
+    distinct = knn_probe(keys, key_labels, queries, query_labels, missing="", key_ids=[0, 1, 2], query_ids=[0, 1])
+    ranks = knn_probe_ranks(keys, {"genus": key_labels}, queries, {"genus": query_labels}, [0, 1, 2], [0, 1], "")
+    for result in (full, distinct, ranks["genus"]):
+        assert result["predicted"].tolist() == ["A"] and result["micro"] == 1.0
+        assert result["n_queries"] == 1 and result["n_keys"] == 2
+
+
+def test_every_rank_is_answered_from_one_search_when_labelled_keys_are_near(monkeypatch) -> None:
+    """The promise of `nearest_labelled_keys`: one search over the distinct keys, deep enough for every
+    rank; a second search only for queries whose nearest `depth` keys are all unlabelled."""
+    from bioscan_hf.evaluation import knn
+
+    searches = []
+
+    def counting(keys, queries, k=1):
+        searches.append(k)
+        return nearest_keys(keys, queries, k)
+
+    monkeypatch.setattr(knn, "nearest_keys", counting)
+    rng = np.random.default_rng(1)
+    keys, queries = rng.normal(size=(40, 4)), rng.normal(size=(10, 4))
+    labels = {"genus": np.where(np.arange(40) % 3 == 0, None, "g"), "species": ["s"] * 40}
+    truth = {"genus": ["g"] * 10, "species": ["s"] * 10}
+    knn.knn_probe_ranks(keys, labels, queries, truth, list(range(40)), list(range(10)))
+    assert searches == [16]
+
+
+def test_inconsistent_inputs_name_the_side_and_the_counts() -> None:
+    good = np.eye(3)
+    labels = {"genus": ["a"] * 3}
+    with pytest.raises(EvaluationError, match="^keys: 3 embeddings but 2 labels$"):
+        knn_probe(good, ["a", "b"], good, ["a"] * 3)
+    with pytest.raises(EvaluationError, match="^queries: 3 embeddings but 2 labels$"):
+        knn_probe(good, ["a"] * 3, good, ["a", "b"])
+    with pytest.raises(EvaluationError, match="^keys: 3 embeddings but 2 ids$"):
+        knn_probe_ranks(good, labels, good, labels, [0, 1], [0, 1, 2])
+    with pytest.raises(EvaluationError, match="^queries: 3 embeddings but 2 ids$"):
+        knn_probe_ranks(good, labels, good, labels, [0, 1, 2], [0, 1])
+    with pytest.raises(EvaluationError, match="^keys: 3 embeddings but 2 labels at genus$"):
+        knn_probe_ranks(good, {"genus": ["a"] * 2}, good, labels, [0, 1, 2], [0, 1, 2])
+    with pytest.raises(EvaluationError, match="^queries: 3 embeddings but 4 labels at genus$"):
+        knn_probe_ranks(good, labels, good, {"genus": ["a"] * 4}, [0, 1, 2], [0, 1, 2])
+    with pytest.raises(EvaluationError, match="^no key carries the queried rank's label$"):
+        knn_probe(good, [None] * 3, good, ["a"] * 3)
+    with pytest.raises(EvaluationError, match="^no query carries the queried rank's label$"):
+        knn_probe(good, ["a"] * 3, good, [None] * 3)
+    with pytest.raises(EvaluationError, match="^no key carries a label at genus$"):
+        knn_probe_ranks(good, {"genus": [None] * 3}, good, {"genus": ["a"] * 3}, [0, 1, 2], [0, 1, 2])
+    with pytest.raises(EvaluationError, match="^no query carries a label at genus$"):
+        knn_probe_ranks(good, {"genus": ["a"] * 3}, good, {"genus": [None] * 3}, [0, 1, 2], [0, 1, 2])
+    with pytest.raises(EvaluationError, match="^give both key_ids and query_ids"):
+        knn_probe(good, ["a"] * 3, good, ["a"] * 3, key_ids=[0, 1, 2])
