@@ -11,10 +11,11 @@ import torch
 from helpers import TINY_CLIBD, run_without_package, tiny_clibd_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transformers import AutoModel
+from transformers import AutoModel, BertConfig, BertModel
 
-from bioscan_hf.models.barcodebert import KmerTokenizerFast
+from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertForMaskedLM, KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel, clibd_loss, info_nce
+from bioscan_hf.models.clibd.modeling_clibd import create_image_tower, gather_with_grad
 
 TINY = TINY_CLIBD
 
@@ -236,8 +237,12 @@ def test_push_to_hub_uploads_the_loadable_folder(tmp_path: Path, monkeypatch: py
     model, processor = ClibdModel.from_pretrained(folder), ClibdProcessor.from_pretrained(folder)
     model.push_to_hub("me/clibd")
     processor.save_pretrained(tmp_path / "local", push_to_hub=True, repo_id="me/clibd", commit_message="processor")
-    (model_repo, model_files), (processor_repo, processor_files) = uploads
-    assert model_repo == processor_repo == "me/clibd"
+    model.save_pretrained(tmp_path / "sharded", push_to_hub=True, repo_id="me/clibd-2", max_shard_size="40KB")
+    (model_repo, model_files), (processor_repo, processor_files), (saved_repo, saved_files) = uploads
+    assert model_repo == processor_repo == "me/clibd" and saved_repo == "me/clibd-2"
+    shards = {name for name in saved_files if name.startswith("model-")}  # max_shard_size reached the save
+    assert len(shards) > 1 and len(list((tmp_path / "sharded").glob("model-*.safetensors"))) == len(shards)
+    assert saved_files - shards == model_files - {"model.safetensors"} | {"model.safetensors.index.json"}
     modules = {"configuration_clibd.py", "modeling_clibd.py", "configuration_barcodebert.py", "modeling_barcodebert.py"}
     assert {"config.json", "model.safetensors", "remote_code.py", *modules} <= model_files
     config = json.loads((folder / "config.json").read_text())
@@ -329,3 +334,56 @@ def test_a_processor_saved_by_an_earlier_version_gets_the_fix(tmp_path: Path) ->
     shutil.rmtree(folder / "dna_tokenizer" / "__pycache__", ignore_errors=True)
     subprocess.run([sys.executable, "-c", fix], check=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
     assert ClibdProcessor.from_pretrained(folder).image_size == 32
+
+
+def test_towers_start_from_local_checkpoints(tmp_path: Path) -> None:
+    import timm
+    from safetensors.torch import save_file
+
+    dna = BarcodeBertForMaskedLM(BarcodeBertConfig(k_mer=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2))
+    dna.save_pretrained(tmp_path / "dna")
+    text = BertModel(BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=2))
+    text.save_pretrained(tmp_path / "text")
+    vit = timm.create_model(TINY["image_model"], num_classes=5, img_size=32, **TINY["image_model_kwargs"])
+    save_file(vit.state_dict(), tmp_path / "vit.safetensors")
+    config = ClibdConfig(**{k: v for k, v in TINY.items() if not k.endswith("_config")})
+    model = ClibdModel.from_towers(config, tmp_path / "vit.safetensors", tmp_path / "dna", tmp_path / "text")
+    torch.testing.assert_close(
+        model.dna_model.embeddings.word_embeddings.weight, dna.bert.embeddings.word_embeddings.weight
+    )
+    torch.testing.assert_close(
+        model.text_model.encoder.layer[0].attention.self.query.weight, text.encoder.layer[0].attention.self.query.weight
+    )
+    torch.testing.assert_close(model.image_model.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
+    assert model.config.dna_config.hidden_size == 32 and model.config.text_config.vocab_size == 60
+    missing = tmp_path / "missing.pth"
+    message = rf"^image checkpoint {missing} is not a file \(\.safetensors, \.pth or \.bin\)$"
+    with pytest.raises(FileNotFoundError, match=message):
+        ClibdModel.from_towers(config, missing)
+
+
+def test_towers_keep_their_libraries_initialisation() -> None:
+    """CLIBD initialises its projections and temperature only: a fresh image tower is the one timm draws."""
+    config = ClibdConfig(**TINY)
+    torch.manual_seed(3)
+    alone = create_image_tower(config).state_dict()
+    torch.manual_seed(3)
+    inside = ClibdModel(config).image_model.state_dict()
+    assert alone.keys() == inside.keys()
+    for name, tensor in alone.items():
+        torch.testing.assert_close(inside[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_gather_concatenates_every_process_in_rank_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decision and the layout of `gather_with_grad` (the collective itself runs in the 2-process tests)."""
+    import torch.distributed as dist
+    import torch.distributed.nn.functional as dist_functional
+
+    features = torch.arange(6.0).reshape(3, 2)
+    assert gather_with_grad(features) is features  # no process group
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 1)
+    assert gather_with_grad(features) is features
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist_functional, "all_gather", lambda tensor: (tensor, tensor + 100))
+    assert gather_with_grad(features).tolist() == [*features.tolist(), *(features + 100).tolist()]

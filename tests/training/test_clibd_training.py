@@ -10,40 +10,16 @@ import pytest
 import torch
 from helpers import TINY_CLIBD, accelerate_two_processes
 from peft import PeftModel, get_peft_model
-from transformers import AutoModel, BertConfig, BertModel
+from transformers import AutoModel
 
 from bioscan_hf.cli import main
 from bioscan_hf.data.prepared import load_prepared
-from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertForMaskedLM, KmerTokenizerFast
+from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
 from bioscan_hf.models.clibd.processing_clibd import ClibdImageProcessor, ClibdProcessor, build_taxonomy_tokenizer
 from bioscan_hf.training.clibd import ClibdCollator, lora_config, rank_names, training_data
 
 TINY = TINY_CLIBD
-
-
-def test_towers_start_from_local_checkpoints(tmp_path: Path) -> None:
-    import timm
-    from safetensors.torch import save_file
-
-    dna = BarcodeBertForMaskedLM(BarcodeBertConfig(k_mer=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2))
-    dna.save_pretrained(tmp_path / "dna")
-    text = BertModel(BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=2))
-    text.save_pretrained(tmp_path / "text")
-    vit = timm.create_model(TINY["image_model"], num_classes=5, img_size=32, **TINY["image_model_kwargs"])
-    save_file(vit.state_dict(), tmp_path / "vit.safetensors")
-    config = ClibdConfig(**{k: v for k, v in TINY.items() if not k.endswith("_config")})
-    model = ClibdModel.from_towers(config, tmp_path / "vit.safetensors", tmp_path / "dna", tmp_path / "text")
-    torch.testing.assert_close(
-        model.dna_model.embeddings.word_embeddings.weight, dna.bert.embeddings.word_embeddings.weight
-    )
-    torch.testing.assert_close(
-        model.text_model.encoder.layer[0].attention.self.query.weight, text.encoder.layer[0].attention.self.query.weight
-    )
-    torch.testing.assert_close(model.image_model.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
-    assert model.config.dna_config.hidden_size == 32 and model.config.text_config.vocab_size == 60
-    with pytest.raises(FileNotFoundError, match="not a file"):
-        ClibdModel.from_towers(config, tmp_path / "missing.pth")
 
 
 def test_lora_adapters_save_load_and_merge(tmp_path: Path, tiny_clibd_inputs: dict) -> None:
