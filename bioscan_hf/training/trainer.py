@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 from torch.optim.lr_scheduler import OneCycleLR
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerState, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -95,11 +95,31 @@ def training_arguments(output_dir: str | os.PathLike, **overrides) -> TrainingAr
     return TrainingArguments(output_dir=str(output_dir), **values)
 
 
+def resumable_state(trainer: Trainer, checkpoint: str | os.PathLike) -> TrainerState:
+    """The checkpoint's trainer state, refused when it was written by a run of another length: the OneCycle
+    schedule is fixed by the run's total steps, so a run resumes only with the options that planned it."""
+    state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
+    if state.max_steps != planned:
+        raise ValueError(
+            f"{checkpoint} belongs to a run of {state.max_steps} steps, and these options plan {planned} steps; "
+            "resume with the options that started it, or start over with --no-resume (or another --out)"
+        )
+    return state
+
+
 def train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool, save: bool = True) -> TrainingRun:
     """Train (from the last checkpoint when resuming), save the trainer state and, with `save`, the model
     and tokenizer to `output_dir/final` (without it the caller saves the model there)."""
     checkpoint = get_last_checkpoint(str(output_dir)) if resume and Path(output_dir).is_dir() else None
-    trainer.train(resume_from_checkpoint=checkpoint)
+    state = resumable_state(trainer, checkpoint) if checkpoint else None
+    if state is not None and state.global_step >= state.max_steps:
+        # Trainer would train one batch past the end (and OneCycle refuses to step past its total)
+        print(f"training already finished at {checkpoint}: saving its model (--no-resume starts over)")
+        trainer.state = state
+        trainer._load_from_checkpoint(checkpoint)
+    else:
+        trainer.train(resume_from_checkpoint=checkpoint)
     final = Path(output_dir) / "final"
     if save:
         trainer.save_model(str(final))

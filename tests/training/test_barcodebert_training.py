@@ -16,6 +16,7 @@ import pytest
 import torch
 from helpers import TINY_PRETRAIN_OPTIONS, accelerate_two_processes
 
+from bioscan_hf.cli import main
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
 from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
 from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator, random_offsets
@@ -153,6 +154,32 @@ def test_resume_after_kill(prepared: Path, tmp_path: Path) -> None:
     for a, b in zip(optimizers[0]["state"].values(), optimizers[1]["state"].values()):
         for key in a:
             torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6)
+
+
+def test_a_finished_run_run_again(prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The same command again saves the finished model (Trainer would train a batch past the end, which
+    OneCycle refuses); another step count is refused before training, naming the checkpoint."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "run"
+    command = _pretrain_command(prepared, out, 5)[1:]
+    assert main(command) == 0
+    first = load_file(out / "final" / "model.safetensors")
+    (out / "final" / "model.safetensors").unlink()
+    capsys.readouterr()
+    assert main(command) == 0
+    assert f"training already finished at {out / 'checkpoint-5'}" in capsys.readouterr().out
+    again = load_file(out / "final" / "model.safetensors")
+    assert first.keys() == again.keys() and all(torch.equal(first[name], again[name]) for name in first)
+    assert main(_pretrain_command(prepared, out, 8)[1:]) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"error: {out / 'checkpoint-5'} belongs to a run of 5 steps, and these options plan 8 steps; resume "
+            "with the options that started it, or start over with --no-resume (or another --out)"
+        )
+    )
 
 
 def test_two_processes_with_accelerate(prepared: Path, tmp_path: Path) -> None:
