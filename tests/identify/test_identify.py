@@ -224,6 +224,7 @@ def test_result_and_hit_rows_name_every_field() -> None:
     }
     assert first["score"] == len(sequence) and second["score"] < first["score"]
     assert second["identity"] == round(second["identity"], 4) < 1.0 and set(first) == set(second)
+    assert [h["identity"] for h in hits if h["query"] == "near"][0] == 0.9767  # hit rows: 4 decimals too
 
 
 def test_votes_count_records_and_tie_break_by_table_order() -> None:
@@ -235,6 +236,20 @@ def test_votes_count_records_and_tie_break_by_table_order() -> None:
         and row["species_support"] == 1
         and row["species_confidence"] == pytest.approx(1 / 3, abs=1e-4)
     )
+
+
+def test_a_barcodes_records_keep_table_order_in_a_large_table() -> None:
+    """`best_hit` names a barcode's first record and votes tie-break by table order: the records of a barcode
+    must stay in table order (an unstable sort shuffles them once a table holds more than a few dozen)."""
+    rng = np.random.default_rng(0)
+    table = LIBRARY.iloc[rng.choice([0, 2, 4], 300)].reset_index(drop=True)
+    table["processid"] = [f"R{i:03d}" for i in range(len(table))]
+    reference = Reference(table)
+    for key, barcode in enumerate(reference.barcodes):
+        rows = reference.records(key).tolist()
+        assert rows == list(np.flatnonzero(table["dna_barcode"] == barcode))
+    rows, hits = Identifier(reference).identify([Query("q", sequence=table["dna_barcode"].iat[0])])
+    assert rows[0]["best_hit"] == "R000" and hits == []  # no hit rows unless top_k asks
 
 
 def test_sintax_and_bold_fasta_headers() -> None:
