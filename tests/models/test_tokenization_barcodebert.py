@@ -92,7 +92,10 @@ def test_long_sequences_are_cut_with_a_count(cls, caplog: pytest.LogCaptureFixtu
     tok = cls(k=8)
     ids = tok(["A" * 700, "C" * 100])["input_ids"]
     assert len(ids[0]) == 82 + 2  # 660 nt → 82 k-mers of 8, as the original
-    assert "1 sequence(s) longer than 660 nt were truncated" in caplog.text
+    assert (
+        "1 sequence(s) longer than 660 nt were truncated; later truncations are counted in tokenizer.truncated_count"
+        in caplog.text
+    )
     tok(["A" * 660])  # exactly 660 nt is not cut
     assert tok.truncated_count == 1
     tok(["A" * 661, "C" * 661])
@@ -312,3 +315,78 @@ def test_slow_tokenizer_round_trip_and_a_foreign_vocabulary(preset: str, tmp_pat
     with pytest.raises(ValueError, match=f"does not hold the k=5 '{preset}' vocabulary"):
         KmerTokenizer.from_pretrained(tmp_path)
     assert KmerTokenizer().k == KmerTokenizerFast().k == 8  # BIOSCAN-5M's 8-4-4 by default
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_settings_survive_save_and_load(cls, tmp_path: Path) -> None:
+    """Every k-mer setting is written to tokenizer_config.json and read back (AutoTokenizer, which always
+    builds the fast class, only where the fast class can read the settings; otherwise it says what to do)."""
+    stride = 2 if cls is KmerTokenizer else None  # the fast tokenizer reads non-overlapping k-mers only
+    cls(k=5, stride=stride, max_nucleotides=300, preset="v1", strict=False).save_pretrained(tmp_path)
+    loaded = [cls.from_pretrained(tmp_path)]
+    if cls is KmerTokenizerFast:
+        loaded.append(AutoTokenizer.from_pretrained(tmp_path))
+        assert type(loaded[-1]) is KmerTokenizerFast
+    for again in loaded:
+        settings = (again.k, again.stride, again.max_nucleotides, again.preset, again.strict)
+        assert settings == (5, stride or 5, 300, "v1", False)
+        assert again.max_kmers == (300 - 5) // (stride or 5) + 1
+    if cls is KmerTokenizer:
+        with pytest.raises(ValueError, match=r"KmerTokenizer.from_pretrained\(path\); AutoTokenizer builds the fast"):
+            AutoTokenizer.from_pretrained(tmp_path)  # transformers 5 builds the fast class, which cannot overlap
+
+
+def test_k_and_preset_limits_are_named() -> None:
+    from bioscan_hf.models.barcodebert.tokenization_barcodebert import _KmerEncodingMixin, special_tokens
+
+    for k in (1, 12):  # the boundaries are accepted (k = 12 is checked without building its 16.7M-word vocabulary)
+        _KmerEncodingMixin()._init_kmer_settings(k, None, 660, "clean", True, {})
+    for k in (0, 13):
+        with pytest.raises(ValueError, match=f"^k must be between 1 and 12, got {k}$"):
+            KmerTokenizerFast(k=k)
+    assert special_tokens("v1") == ["[MASK]", "[CLS]", "[UNK]"]
+    with pytest.raises(ValueError, match=r"^unknown vocabulary preset 'bpe'; choose one of clean, original, v1$"):
+        special_tokens("bpe")
+
+
+def test_the_input_policy_defaults_and_messages() -> None:
+    with pytest.raises(ValueError, match="^sequence 0: 'X' at position 3 is not a nucleotide"):
+        normalize_barcode("ACGX")  # strict by default, the first sequence
+    with pytest.raises(TypeError, match="^sequence 0: expected a str, got int$"):
+        normalize_barcode(5)
+    for cls in BOTH:
+        with pytest.raises(TypeError, match="^sequence 1: expected a str, got int$"):
+            cls(k=4)(["ACGT", 5])
+        assert cls(k=4)("ACGUACGT")["input_ids"] == cls(k=4)("acgtACGT")["input_ids"] == [2, 32, 32, 3]  # U = T
+    strict, lenient = KmerTokenizer(k=4), KmerTokenizer(k=4, strict=False)
+    with pytest.raises(ValueError, match="^sequence 0: 'X' at position 7"):
+        strict.tokenize("ACGTACGX")
+    assert lenient.tokenize("ACGTACGX") == ["ACGT", "ACGX"] and lenient("ACGTACGX")["input_ids"] == [2, 32, 1, 3]
+    with pytest.raises(ValueError, match="^sequence 0: 'é' at position 4 is not a nucleotide"):
+        KmerTokenizer(k=4, stride=1)("ACGTé")  # overlapping k-mers: the same message, not a codec error
+    fast = KmerTokenizerFast(k=4)
+    assert fast.tokenize("ACGTACGT", pair="GGGGCCCC") == ["ACGT", "ACGT", "GGGG", "CCCC"]
+    with pytest.raises(ValueError, match="^sequence 0: 'X' at position 3"):
+        fast.tokenize("ACGX")
+    assert KmerTokenizerFast(k=4, strict=False).tokenize("ACGX") == ["[UNK]"]
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_options_the_vectorized_path_leaves_to_transformers(cls) -> None:
+    """Words, overflowing tokens, offsets and pairs go through transformers' own path with every option;
+    the vectorized path keeps transformers' rules for empty batches, max_length and truncation."""
+    tok = cls(k=4)
+    assert tok(["ACGT", "ACGG"], is_split_into_words=True)["input_ids"] == [2, 32, 31, 3]
+    overflow = tok("ACGTACGTAAAACCCC", truncation=True, max_length=4, return_overflowing_tokens=True)
+    assert {"overflowing_tokens", "overflow_to_sample_mapping"} & set(overflow)
+    pair = tok("ACGTACGT", "GGGGCCCC", padding="max_length", max_length=10)
+    assert pair["input_ids"] == [2, 32, 32, 3, 175, 90, 3, 0, 0, 0]
+    if cls is KmerTokenizerFast:
+        offsets = tok("ACGTACGT", return_offsets_mapping=True)["offset_mapping"]
+        assert offsets == [(0, 0), (0, 4), (4, 8), (0, 0)]
+    assert dict(tok([])) == {"input_ids": [], "attention_mask": []}
+    assert tok([], padding=True, return_tensors="np")["input_ids"].shape == (0, 0)
+    assert len(tok("ACGT" * 4, padding="max_length", max_length=3)["input_ids"]) == 6  # padding never truncates
+    assert tok("ACGTACGT", truncation=True, max_length=2)["input_ids"] == [2, 3]
+    with pytest.raises(ValueError, match="^max_length=1 leaves no room for the special tokens$"):
+        tok("ACGT", truncation=True, max_length=1)

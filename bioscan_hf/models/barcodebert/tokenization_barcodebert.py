@@ -441,7 +441,9 @@ class KmerTokenizerFast(_KmerEncodingMixin, TokenizersBackend):
     ) -> None:
         if stride not in (None, k):
             raise ValueError(
-                f"KmerTokenizerFast uses non-overlapping k-mers (stride = k); use KmerTokenizer for stride={stride}"
+                f"KmerTokenizerFast uses non-overlapping k-mers (stride = k); use KmerTokenizer for stride={stride} "
+                "(a saved one: KmerTokenizer.from_pretrained(path); AutoTokenizer builds the fast class in "
+                "transformers 5)"
             )
         self._init_kmer_settings(k, stride, max_nucleotides, preset, strict, kwargs)
         kwargs.pop("tokenizer_file", None)
