@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, taxonomy_from_header
+from bioscan_hf.embedding.store import StoredEmbeddings, encoder_fingerprint
 from bioscan_hf.identify import InputError, identify, read_references
 from bioscan_hf.identify.align import Alignment, align, rank_hits
 from bioscan_hf.identify.engine import DEFAULT_THRESHOLDS, VOTE_MARGIN, Hit, Identifier, Reference, call
@@ -162,6 +163,21 @@ def test_encoder_shortlist_and_stored_vectors_give_the_seed_calls() -> None:
     assert embedded == [len(queries), LIBRARY["dna_barcode"].nunique()]  # the queries, then each key barcode once
     assert (by_model["hits"] == 8).all()  # the candidates aligned
     pd.testing.assert_frame_equal(by_model.drop(columns="hits"), seeds.drop(columns="hits"))
+
+    # an embeddings file (`identify --embeddings`) supplies the vectors it holds: keys by their first record,
+    # queries by id; only what it lacks is embedded
+    keys = LIBRARY.drop_duplicates("dna_barcode")
+    stored_ids = [*keys["processid"], *(q.id for q in queries)]
+    vectors = encoder.embed_dna([*keys["dna_barcode"], *(q.sequence for q in queries)])
+    info = {"fingerprint": encoder_fingerprint(encoder), "model": "kmer5"}
+    for held, computed in ((len(stored_ids), []), (len(keys), [len(queries)])):
+        file = StoredEmbeddings(
+            Path("e.parquet"), info, {"dna": {i: row for row, i in enumerate(stored_ids[:held])}}, {"dna": vectors}
+        )
+        embedded.clear()
+        reused = Identifier(Reference(LIBRARY), encoder=encoder, candidates=8, stored=file).identify(queries)[0]
+        assert embedded == computed
+        pd.testing.assert_frame_equal(pd.DataFrame(reused), by_model)
 
 
 def _identify_one(sequence: str, **kwargs) -> dict:
@@ -375,6 +391,12 @@ def test_two_processes_equal_one_and_filters(tmp_path: Path) -> None:
     two = identify(queries, reference, tmp_path / "two.json", num_proc=2, chunk_size=20, progress=False).results
     pd.testing.assert_frame_equal(one, two)
     assert json.loads((tmp_path / "one.json").read_text())[0]["query"] == "qP0000"
+    engine = Identifier(Reference(LIBRARY), num_proc=2)
+    records = [Query(p, sequence=b) for p, b in zip(LIBRARY["processid"], LIBRARY["dna_barcode"])]
+    first = engine.identify(records)[0]
+    engine.close()  # the pool goes; a later call starts another
+    assert engine.identify(records)[0] == first
+    engine.close()
     within = identify(queries, reference, tmp_path / "w.tsv", within="Order1", progress=False).results
     assert set(within["order"].dropna()) == {"Order1"}
     with pytest.raises(InputError, match="no reference record is within"):
