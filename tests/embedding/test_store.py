@@ -120,6 +120,9 @@ def test_photo_queries_identified_with_clibd_and_stored_embeddings_reused(
     assert pd.read_csv(tmp_path / "photos.skipped.tsv", sep="\t")["record"].tolist() == ["zz-broken"]
     hits = pd.read_csv(tmp_path / "photos.hits.tsv", sep="\t")
     assert hits.groupby("query").size().tolist() == [3] * len(ids)
+    best = hits[hits["hit"] == 1].set_index("query")["score"]  # a photo's best hit: its cosine, 4 decimals
+    assert results.set_index("query")["similarity"].to_dict() == best.round(4).to_dict()
+    assert best.between(-1, 1).all() and (best.round(4) != best.round(0)).any()
 
     # the photos and the reference barcodes embedded once, then read by identify
     photos = tmp_path / "photos.parquet"
