@@ -289,6 +289,7 @@ def test_the_saved_tokenizer_json_applies_the_policy_alone(preset: str, tmp_path
     bare = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     assert [e.ids for e in bare.encode_batch(MESSY)] == fast(MESSY)["input_ids"]
     assert fast.tokenize(MESSY[0]) == ["ACGT", "ACGT", "TTAG"]
+    assert bare.encode("ACGUacgu", add_special_tokens=False).tokens == ["ACGT", "ACGT"]  # RNA U read as T
     first, second = (
         fast(MESSY[0], add_special_tokens=False)["input_ids"],
         fast(MESSY[2], add_special_tokens=False)["input_ids"],
@@ -385,6 +386,8 @@ def test_options_the_vectorized_path_leaves_to_transformers(cls) -> None:
         offsets = tok("ACGTACGT", return_offsets_mapping=True)["offset_mapping"]
         assert offsets == [(0, 0), (0, 4), (4, 8), (0, 0)]
     assert dict(tok([])) == {"input_ids": [], "attention_mask": []}
+    if cls is KmerTokenizer:  # a list of ints is token ids to transformers' slow path: left to it
+        assert tok([5, 6])["input_ids"] == [2, 5, 6, 3]
     assert tok([], padding=True, return_tensors="np")["input_ids"].shape == (0, 0)
     assert len(tok("ACGT" * 4, padding="max_length", max_length=3)["input_ids"]) == 6  # padding never truncates
     assert tok("ACGTACGT", truncation=True, max_length=2)["input_ids"] == [2, 3]
