@@ -25,9 +25,15 @@ def check_embeddings(
     bad = ~np.isfinite(vectors).all(axis=1)
     if bad.any():
         raise EvaluationError(f"{name}: {bad.sum()} row(s) contain NaN or inf, first at row {np.flatnonzero(bad)[0]}")
-    if labels is not None and len(labels) != len(vectors):
-        raise EvaluationError(f"{name}: {len(vectors)} embeddings but {len(labels)} {what}")
+    if labels is not None:
+        check_rows(name, len(vectors), labels, what)
     return vectors
+
+
+def check_rows(name: str, n_rows: int, values: Sequence, what: str = "labels") -> None:
+    """One label or id per embedding row."""
+    if len(values) != n_rows:
+        raise EvaluationError(f"{name}: {n_rows} embeddings but {len(values)} {what}")
 
 
 def nearest_keys(keys: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -146,8 +152,8 @@ def knn_probe_ranks(
     keys = check_embeddings("keys", keys, key_ids, "ids")
     queries = check_embeddings("queries", queries, query_ids, "ids")
     for side, vectors, labels_by_rank in (("keys", keys, key_labels), ("queries", queries, query_labels)):
-        for rank, labels in labels_by_rank.items():
-            check_embeddings(side, vectors, labels, f"labels at {rank}")
+        for rank, labels in labels_by_rank.items():  # the matrices are checked once, above
+            check_rows(side, len(vectors), labels, f"labels at {rank}")
     nearest = nearest_labelled_keys(keys, key_labels, queries, key_ids, query_ids, missing)
     results = {}
     for rank, rows in nearest.items():
