@@ -103,7 +103,7 @@ def bench_knn(n_keys: int, n_queries: int, dim: int = 768) -> dict:
     import faiss
     from sklearn.neighbors import KNeighborsClassifier
 
-    from bioscan_hf.evaluation.knn import nearest_keys
+    from bioscan_hf.core.vectors import nearest_keys
 
     rng = np.random.default_rng(1)
     keys, labels = taxonomy_embeddings(n_keys, dim, seed=1)

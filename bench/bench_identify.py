@@ -77,7 +77,7 @@ def first_hits(path: Path) -> pd.Series:
 
 def peers(workdir: Path) -> dict:
     from bioscan_hf.data.prepared import load_prepared, rank_values
-    from bioscan_hf.identify.report import summarize
+    from bioscan_hf.search.report import summarize
 
     data = load_prepared(prepared_bold(workdir), "metadata")
     frames = {}
@@ -167,8 +167,8 @@ def scale(workdir: Path) -> list[dict]:
 
     from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.data.sources import Query
-    from bioscan_hf.identify.engine import Identifier, Reference
-    from bioscan_hf.identify.seeds import SeedIndex, projected_bytes
+    from bioscan_hf.search.engine import Identifier, Reference
+    from bioscan_hf.search.seeds import SeedIndex, projected_bytes
 
     data = load_prepared(workdir / "dataset", "metadata")
     real = sorted(set(data["train"]["dna_barcode"][:]))

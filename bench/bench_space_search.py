@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_evaluation import taxonomy_embeddings  # noqa: E402
 
-from bioscan_hf.search import ivf_index, ivf_list_count, trained_ivf  # noqa: E402  (what `bioscan-hf index --approximate` builds)
+from bioscan_hf.core.vectors import ivf_index, ivf_list_count, trained_ivf  # noqa: E402  (what `bioscan-hf index --approximate` builds)
 
 
 def latencies(index: faiss.Index, queries: np.ndarray, k: int = 10, repeats: int = 1) -> tuple[np.ndarray, list[float]]:

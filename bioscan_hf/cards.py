@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from bioscan_hf.formatting import markdown_table
+from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.hub import read_metrics, render_model_card
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel

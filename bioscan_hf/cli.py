@@ -356,7 +356,7 @@ def _run_training(name: str, argv: Sequence[str]) -> None:
         )
         _print_species_scores(result)
     else:
-        from bioscan_hf.paths import runnable
+        from bioscan_hf.core.paths import runnable
         from bioscan_hf.training.clibd import CLIBD_RECIPE, train_clibd
 
         run = arguments.parse_training_command(
@@ -754,7 +754,7 @@ def _add_tables(sub: argparse._SubParsersAction) -> None:
 
 def _parse_thresholds(text: str) -> dict[str, float]:
     """`species=0.97,genus=0.94` → {"species": 0.97, "genus": 0.94} (percentages accepted)."""
-    from bioscan_hf.identify import CALL_RANKS
+    from bioscan_hf.data.sources import CALL_RANKS
 
     thresholds = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -767,7 +767,7 @@ def _parse_thresholds(text: str) -> dict[str, float]:
 
 
 def _add_identify(sub: argparse._SubParsersAction) -> None:
-    from bioscan_hf.identify.engine import DEFAULT_CANDIDATES, DEFAULT_THRESHOLDS
+    from bioscan_hf.search.engine import DEFAULT_CANDIDATES, DEFAULT_THRESHOLDS
 
     defaults = ", ".join(f"{rank} {value:.0%}" for rank, value in DEFAULT_THRESHOLDS.items())
     p = sub.add_parser(
@@ -824,7 +824,7 @@ def _add_identify(sub: argparse._SubParsersAction) -> None:
     )
 
     def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.identify import identify
+        from bioscan_hf.search import identify
 
         result = identify(
             args.queries,
@@ -877,7 +877,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embeddings", help=EMBEDDINGS_HELP)
 
     def run(args: argparse.Namespace) -> None:
-        from bioscan_hf.paths import runnable
+        from bioscan_hf.core.paths import runnable
         from bioscan_hf.search import build_index
 
         options = {"nprobe": args.nprobe} if args.nprobe else {}

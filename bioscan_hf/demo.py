@@ -12,6 +12,8 @@ from pathlib import Path
 import datasets
 
 from bioscan_hf.cards import write_clibd_card
+from bioscan_hf.core.formatting import markdown_table
+from bioscan_hf.core.paths import runnable
 from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import plot_orders_per_split, rank_table, split_table
@@ -19,8 +21,6 @@ from bioscan_hf.data.sample import write_sample_release
 from bioscan_hf.evaluation.dna import evaluate_dna
 from bioscan_hf.evaluation.retrieval import evaluate_retrieval
 from bioscan_hf.evaluation.tables import write_tables
-from bioscan_hf.formatting import markdown_table
-from bioscan_hf.paths import runnable
 from bioscan_hf.presets import DEMO_STEPS
 from bioscan_hf.training.barcodebert import PRETRAIN_SPLITS, ModelShape, pretrain_barcodebert
 from bioscan_hf.training.clibd import train_clibd
@@ -138,7 +138,7 @@ def run_demo(
 
 def identify_section(out: Path, origin: str) -> list[str]:
     """`bioscan-hf identify` on the test split against the keys, with its per-rank summary."""
-    from bioscan_hf.identify import identify
+    from bioscan_hf.search import identify
 
     result = identify(out / "dataset", out / "dataset", out / "identify" / "test.tsv", top_k=5)
     command = (

@@ -4,7 +4,7 @@ Every COI-5P row with a usable barcode is kept; rows that cannot be used (anothe
 a barcode that is not DNA, a malformed line, a repeated processid) are listed in `import_report.tsv`
 with their file and line, never silently dropped, and never written into the release. Rows kept but
 changed (text that was not UTF-8, read as Latin-1; an annotation changed by the conflict rule) are
-listed there too. Barcode policy: `bioscan_hf.data.barcodes`.
+listed there too. Barcode policy: `bioscan_hf.core.barcodes`.
 
 Conflicting annotations (BIOSCAN-5M appendix, "Conflicted annotations"): records sharing a barcode
 should share a taxonomy. Per rank, coarse to fine, among the records of one barcode labelled at that
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from bioscan_hf.data.barcodes import barcode_key, barcode_problem, clean_barcode
+from bioscan_hf.core.barcodes import barcode_key, barcode_problem, clean_barcode
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import RANKS, expected_chunk
-from bioscan_hf.paths import user_path
 
 BOLD_RANK_COLUMNS = {rank: f"{rank}_name" for rank in RANKS}
 REQUIRED_COLUMNS = ("processid", "nucleotides", "markercode", *BOLD_RANK_COLUMNS.values())

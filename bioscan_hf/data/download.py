@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.checksums import ChecksumError, md5sum
 from bioscan_hf.data.schema import METADATA_ZIP_NAME, PUBLISHED_MD5
-from bioscan_hf.paths import user_path
 
 #: URL templates; `{name}` is the release file name. Zenodo record 11973457 hosts the release.
 DEFAULT_MIRRORS: tuple[str, ...] = ("https://zenodo.org/records/11973457/files/{name}?download=1",)

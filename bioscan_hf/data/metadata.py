@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from bioscan_hf.data.barcodes import NOT_DNA_TEXT, barcode_problem
+from bioscan_hf.core.barcodes import NOT_DNA_TEXT, barcode_problem
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS, METADATA_CSV_PATH, SPLITS, resolve_split
-from bioscan_hf.paths import user_path
 
 #: Bytes parsed per Arrow block; bounds the reader's working memory.
 BLOCK_SIZE = 16 << 20

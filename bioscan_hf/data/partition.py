@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bioscan_hf.data.barcodes import barcode_key
+from bioscan_hf.core.barcodes import barcode_key
 from bioscan_hf.data.schema import is_placeholder_species
 
 MIN_SAMPLES_EVAL = 8

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import datasets
 
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.release import CONFIGS, MANIFEST_NAME
-from bioscan_hf.paths import user_path
 
 #: Written into `data/CONFIG/` when a config's shards and card entry are complete.
 COMPLETE_MARKER = "_complete.json"

@@ -23,6 +23,7 @@ import datasets
 from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError, file_key, release_summary
 from bioscan_hf.data.prepared import COMPLETE_MARKER, completed_configs
@@ -38,7 +39,6 @@ from bioscan_hf.data.release import (
     row_count_check,
 )
 from bioscan_hf.hub import upload_folder
-from bioscan_hf.paths import user_path
 
 #: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
 OUTPUT_VERSION = 2

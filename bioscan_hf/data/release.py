@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.schema import (
     IMAGE_PACKAGES,
     METADATA_COLUMNS,
@@ -30,7 +31,6 @@ from bioscan_hf.data.schema import (
     expected_chunk,
     image_member_path,
 )
-from bioscan_hf.paths import user_path
 
 #: `BIOSCAN_5M_{package}[_{group}][.{part}].zip`, as published.
 IMAGE_ZIP_PATTERN = re.compile(

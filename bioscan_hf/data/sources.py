@@ -1,7 +1,7 @@
-"""Sequence and reference files as people keep them: what `identify` and `embed` read.
+"""Sequence files as people keep them: the records `identify`, `embed` and the reference reader
+(`bioscan_hf.search.references`) read.
 
-References (`read_references`): a prepared dataset folder (chosen splits), an index folder of `bioscan-hf
-index`, a BOLD combined TSV export, or a FASTA whose headers carry taxonomy, in SINTAX form
+Taxonomy in FASTA headers (`taxonomy_from_header`), in SINTAX form
 (`>id;tax=o:Diptera,f:Culicidae,g:Aedes,s:Aedes_aegypti;`) or BOLD's (`>processid|taxon|marker|BIN`, the
 taxon's rank read from its form: two words a species, `-idae` a family, `-inae` a subfamily, an insect
 order's name an order, any other single word a genus).
@@ -28,19 +28,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from bioscan_hf.data.barcodes import barcode_key, barcode_problem
+from bioscan_hf.core.barcodes import barcode_key, barcode_problem
+from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
 from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import completed_configs, load_prepared, rank_values
-from bioscan_hf.paths import user_path
 
-#: Ranks `identify` calls, coarse to fine, then the BIN.
+#: The ranks a record's taxonomy is read at (and `identify` calls), coarse to fine, then the BIN.
 CALL_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species", "dna_bin")
-#: Columns of a reference table (one row per reference record).
-REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
-#: Reference splits of a prepared dataset by default: BIOSCAN-5M's keys.
-DEFAULT_REFERENCE_SPLITS: tuple[str, ...] = ("train", "key_unseen")
 FASTA_SUFFIXES = (".fa", ".fasta", ".fas", ".fna", ".fa.gz", ".fasta.gz", ".fas.gz", ".fna.gz")
 ID_COLUMNS = ("id", "processid", "sampleid", "name", "seqid")
 SEQUENCE_COLUMNS = ("sequence", "dna_barcode", "nucleotides", "barcode", "seq")
@@ -50,10 +47,6 @@ INSECT_ORDERS = frozenset(
     "Lepidoptera Mantodea Mecoptera Megaloptera Neuroptera Odonata Orthoptera Phasmatodea Plecoptera "
     "Psocodea Raphidioptera Siphonaptera Strepsiptera Thysanoptera Trichoptera Zoraptera Zygentoma".split()
 )
-
-
-class InputError(ValueError):
-    """A query or reference record that cannot be used; the message names file, line and record."""
 
 
 @dataclass
@@ -114,7 +107,7 @@ def is_fasta(path: Path) -> bool:
     return False
 
 
-def _is_bold_tsv(path: Path) -> bool:
+def is_bold_tsv(path: Path) -> bool:
     with _open_text(path) as handle:
         header = handle.readline().rstrip("\r\n").lstrip("\ufeff").split("\t")
     return all(column in header for column in BOLD_COLUMNS)
@@ -192,7 +185,7 @@ def taxonomy_from_header(header: str) -> dict[str, str | None]:
     return ranks
 
 
-def _bold_records(path: Path, problems: Problems) -> Iterator[dict]:
+def bold_records(path: Path, problems: Problems) -> Iterator[dict]:
     report = ImportReport()
     seen: set[str] = set()
     for row in iter_bold_rows([path], report):
@@ -220,7 +213,7 @@ def _bold_records(path: Path, problems: Problems) -> Iterator[dict]:
         problems.add(path, line, pid, why, SKIP_ADVICE)
 
 
-def _dataset_table(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
+def dataset_table(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
     data = load_prepared(folder, "metadata")
     missing = [s for s in splits if s not in data]
     if missing:
@@ -234,61 +227,6 @@ def _dataset_table(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
         table["country"] = part["country"][:]
         frames.append(pd.DataFrame(table))
     return pd.concat(frames, ignore_index=True)
-
-
-def read_references(
-    source: str | os.PathLike,
-    splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
-    problems: Problems | None = None,
-) -> pd.DataFrame:
-    """A reference library as a table with `REFERENCE_COLUMNS`, one row per record."""
-    path = user_path(source)
-    problems = problems if problems is not None else Problems()
-    if is_prepared_dataset(path):
-        table = _dataset_table(path, splits)
-    elif path.is_dir() and (path / "keys.parquet").is_file():
-        keys = pd.read_parquet(path / "keys.parquet")
-        table = keys.reindex(columns=list(REFERENCE_COLUMNS))
-        table["dna_barcode"] = [barcode_key(b) for b in table["dna_barcode"]]
-    elif path.is_dir():
-        raise InputError(f"{path} is neither a prepared dataset (bioscan-hf prepare) nor an index (bioscan-hf index)")
-    elif not path.is_file():
-        raise FileNotFoundError(f"{path}: no such reference file or folder")
-    elif is_fasta(path):
-        rows = [
-            {"processid": rid, "dna_barcode": barcode, **taxonomy_from_header(header), "country": None}
-            for rid, header, barcode, _ in iter_fasta(path, problems)
-        ]
-        table = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
-        if table.empty or table[list(CALL_RANKS)].isna().all().all():
-            raise InputError(
-                f"{path}: no FASTA header carries a taxonomy; reference headers need SINTAX "
-                "(>id;tax=o:Diptera,f:Culicidae,g:Aedes,s:Aedes_aegypti;) or BOLD (>processid|taxon|COI-5P|BIN) form"
-            )
-    elif _is_bold_tsv(path):
-        table = pd.DataFrame(list(_bold_records(path, problems))).reindex(columns=list(REFERENCE_COLUMNS))
-    else:
-        raise InputError(
-            f"{path}: not a reference this tool reads; give a prepared dataset folder, an index folder, "
-            "a BOLD combined TSV export or a FASTA with taxonomy in its headers"
-        )
-    if table.empty:
-        raise InputError(f"{path}: no usable reference records")
-    return table.astype(object).where(table.notna(), None).reset_index(drop=True)
-
-
-def filter_references(table: pd.DataFrame, within: str | None = None, country: str | None = None) -> pd.DataFrame:
-    """References under the taxon `within` (at any rank) and from `country` (case-insensitive)."""
-    keep = pd.Series(True, index=table.index)
-    if within:
-        name = within.strip().casefold()
-        keep &= table[list(CALL_RANKS)].apply(lambda col: col.str.casefold() == name).any(axis=1)
-    if country:
-        keep &= table["country"].fillna("").str.casefold() == country.strip().casefold()
-    kept = table[keep].reset_index(drop=True)
-    if kept.empty:
-        raise InputError(f"no reference record is within {within!r} / from {country!r}; check the spelling")
-    return kept
 
 
 def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
@@ -327,7 +265,7 @@ def iter_queries(source: str | os.PathLike, split: str = "test", problems: Probl
     path = user_path(source)
     problems = problems if problems is not None else Problems()
     if is_prepared_dataset(path):
-        table = _dataset_table(path, (split,))
+        table = dataset_table(path, (split,))
         for row in table.itertuples(index=False):
             truth = {rank: getattr(row, rank) for rank in CALL_RANKS}
             yield Query(row.processid, sequence=row.dna_barcode, truth=truth)
@@ -347,8 +285,8 @@ def iter_queries(source: str | os.PathLike, split: str = "test", problems: Probl
     elif is_fasta(path):
         for record, _, barcode, _ in iter_fasta(path, problems):
             yield Query(record, sequence=barcode)
-    elif _is_bold_tsv(path):
-        for row in _bold_records(path, problems):
+    elif is_bold_tsv(path):
+        for row in bold_records(path, problems):
             yield Query(row["processid"], sequence=row["dna_barcode"], truth={r: row[r] for r in CALL_RANKS})
     else:
         yield from _delimited_queries(path, problems)

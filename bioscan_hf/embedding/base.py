@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Sequence
 
 import datasets
-import faiss
 import numpy as np
 import torch
 from PIL import Image
@@ -39,13 +38,6 @@ def torch_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
         return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
     except KeyError:
         raise EncoderError(f"unknown dtype {dtype!r}; choose float32, float16 or bfloat16") from None
-
-
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """L2-normalised float32 copy (rows of zeros stay zero)."""
-    vectors = np.array(vectors, dtype=np.float32, copy=True)
-    faiss.normalize_L2(vectors)
-    return vectors
 
 
 class DecodeImages:

@@ -7,12 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
 from bioscan_hf.embedding.base import Encoder
-
-_CODE = np.full(256, 4, dtype=np.int64)
-for _i, _base in enumerate(b"ACGT"):
-    _CODE[_base] = _i
-    _CODE[_base + 32] = _i  # lower case
 
 
 def kmer_profiles(sequences: Sequence[str], k: int = 6, batch_size: int = 2048) -> np.ndarray:
@@ -20,12 +16,12 @@ def kmer_profiles(sequences: Sequence[str], k: int = 6, batch_size: int = 2048) 
     out = np.zeros((len(sequences), 4**k), dtype=np.float32)
     for start in range(0, len(sequences), batch_size):
         for row, text in enumerate(sequences[start : start + batch_size], start=start):
-            codes = _CODE[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]
+            codes = base_codes(text)
             if len(codes) < k:
                 continue
             windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-            valid = (windows < 4).all(axis=1)
-            values = windows[valid] @ (4 ** np.arange(k - 1, -1, -1))
+            valid = (windows < UNKNOWN_CODE).all(axis=1)
+            values = windows[valid].astype(np.int64) @ (4 ** np.arange(k - 1, -1, -1))
             out[row] = np.bincount(values, minlength=4**k)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     np.divide(out, norms, out=out, where=norms > 0)

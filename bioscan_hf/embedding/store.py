@@ -13,7 +13,6 @@ the main process joins the parts in order, so the file is the same as one proces
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.data.sources import (
@@ -38,41 +39,15 @@ from bioscan_hf.data.sources import (
     skipped_path,
 )
 from bioscan_hf.embedding.base import Encoder, EncoderError
-from bioscan_hf.paths import user_path
 
 MODALITIES = ("dna", "image")
 #: Schema metadata key of an embeddings file.
 METADATA_KEY = b"bioscan_hf"
-#: Files of a model folder that do not change its embeddings.
-_NOT_WEIGHTS = {"README.md", ".gitattributes"}
-
-
-def model_fingerprint(spec: str | os.PathLike, pooling: str | None = None) -> str:
-    """A short hash identifying what embeds: the files of a model folder (or a timm weights file), else the
-    spec itself (`kmer6`, a Hub id), and the pooling."""
-    text = os.fspath(spec)
-    digest = hashlib.sha256(f"pooling={pooling or ''}\n".encode())
-    location = text.split(":", 2)[-1] if text.startswith("timm:") else text.removeprefix("hf:")
-    path = user_path(location) if location else None
-    if path is not None and path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.name not in _NOT_WEIGHTS)
-    elif path is not None and path.is_file():
-        files = [path]
-    else:
-        files = []
-    if not files:
-        digest.update(text.encode())
-    for file in files:
-        digest.update(file.name.encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def encoder_fingerprint(encoder: Encoder) -> str:
     """The fingerprint of the model an encoder was loaded from (see `load_encoder`)."""
-    return model_fingerprint(encoder.spec or encoder.name, encoder.pooling_option)
+    return ModelSpec.parse(encoder.spec or encoder.name).fingerprint(encoder.pooling_option)
 
 
 @dataclass
@@ -316,7 +291,7 @@ def embed_to_parquet(
     import torch
     from accelerate import PartialState
 
-    from bioscan_hf.embedding.specs import load_encoder
+    from bioscan_hf.embedding.registry import load_encoder
 
     out = user_path(out)
     if out.suffix != ".parquet":

@@ -1,7 +1,7 @@
 """Model-free reference for the DNA protocols: alignment 1-NN (the stand-in for BLAST).
 
 Each query's nearest key is the one with the best alignment score among the keys its spaced seeds
-shortlist: the engine of `bioscan-hf identify` (`bioscan_hf.identify`), over distinct key barcodes.
+shortlist: the engine of `bioscan-hf identify` (`bioscan_hf.search`), over distinct key barcodes.
 k-mer profiles (the other model-free baseline) are an encoder: `bioscan_hf.embedding.kmer`.
 """
 
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from bioscan_hf.data.barcodes import barcode_key
+from bioscan_hf.core.barcodes import barcode_key
 from bioscan_hf.evaluation.knn import first_of_each
-from bioscan_hf.identify.align import rank_hits
-from bioscan_hf.identify.engine import DEFAULT_CANDIDATES
-from bioscan_hf.identify.seeds import SeedIndex
+from bioscan_hf.search.align import rank_hits
+from bioscan_hf.search.engine import DEFAULT_CANDIDATES
+from bioscan_hf.search.seeds import SeedIndex
 
 
 def alignment_nearest(

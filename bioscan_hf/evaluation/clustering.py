@@ -16,7 +16,8 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster
 from sklearn.metrics import adjusted_mutual_info_score
 
-from bioscan_hf.evaluation.knn import EvaluationError, check_embeddings
+from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.vectors import check_embeddings
 
 UMAP_DIMENSIONS, UMAP_NEIGHBOURS, UMAP_MIN_DIST = 50, 30, 0.0
 

@@ -17,15 +17,17 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.formatting import markdown_table
+from bioscan_hf.core.metrics import micro_macro_accuracy
 from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
 from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
 from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clustering
-from bioscan_hf.evaluation.knn import EvaluationError, first_of_each, knn_probe_ranks, micro_macro_accuracy
+from bioscan_hf.evaluation.knn import first_of_each, knn_probe_ranks
 from bioscan_hf.evaluation.probes import linear_probe
-from bioscan_hf.formatting import markdown_table
 
 TASKS = ("knn", "linear", "cluster")
 KNN_RANKS = ("order", "family", "genus")
@@ -137,7 +139,7 @@ def linear_task(
 
 def one_per_barcode(data: datasets.DatasetDict) -> datasets.DatasetDict:
     """Each split reduced to its first record of every distinct barcode (the paper's Fig. A11 protocol)."""
-    from bioscan_hf.data.barcodes import barcode_key
+    from bioscan_hf.core.barcodes import barcode_key
 
     def first(split: datasets.Dataset) -> datasets.Dataset:
         rows, _ = first_of_each([barcode_key(b) for b in split["dna_barcode"][:]])

@@ -1,67 +1,14 @@
-"""Nearest-neighbour probes with FAISS (exact inner product on L2-normalised vectors = cosine)."""
+"""The 1-NN probe of the paper (genus of the nearest key barcode; exact FAISS search over distinct barcodes)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import faiss
 import numpy as np
 
-from bioscan_hf.embedding.base import normalize
-
-
-class EvaluationError(ValueError):
-    """Inputs to a probe are unusable (NaN, empty, mismatched lengths, missing labels)."""
-
-
-def check_embeddings(
-    name: str, vectors: np.ndarray, labels: Sequence | None = None, what: str = "labels"
-) -> np.ndarray:
-    """Validate an embedding matrix (2-D, finite, non-empty, one label or id per row) and return it as
-    float32; `what` names the per-row values in the error."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.ndim != 2 or len(vectors) == 0:
-        raise EvaluationError(f"{name}: expected a non-empty [N, D] matrix, got shape {vectors.shape}")
-    bad = ~np.isfinite(vectors).all(axis=1)
-    if bad.any():
-        raise EvaluationError(f"{name}: {bad.sum()} row(s) contain NaN or inf, first at row {np.flatnonzero(bad)[0]}")
-    if labels is not None:
-        check_rows(name, len(vectors), labels, what)
-    return vectors
-
-
-def check_rows(name: str, n_rows: int, values: Sequence, what: str = "labels") -> None:
-    """One label or id per embedding row."""
-    if len(values) != n_rows:
-        raise EvaluationError(f"{name}: {n_rows} embeddings but {len(values)} {what}")
-
-
-def nearest_keys(keys: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and cosine similarities [Q, k] of each query's k nearest keys (exact FAISS search)."""
-    keys = normalize(check_embeddings("keys", keys))
-    queries = normalize(check_embeddings("queries", queries))
-    if keys.shape[1] != queries.shape[1]:
-        raise EvaluationError(f"keys have {keys.shape[1]} dimensions, queries {queries.shape[1]}")
-    index = faiss.IndexFlatIP(keys.shape[1])
-    index.add(keys)
-    similarities, indices = index.search(queries, k)
-    return indices, similarities
-
-
-def micro_macro_accuracy(predicted: Sequence, true: Sequence) -> tuple[float, float]:
-    """Micro accuracy and macro accuracy (mean over true classes of per-class accuracy)."""
-    predicted, true = np.asarray(predicted), np.asarray(true)
-    return micro_macro(predicted == true, true)
-
-
-def micro_macro(correct: np.ndarray, true: Sequence) -> tuple[float, float]:
-    """Share of `correct` queries, and its mean over the queries' true classes."""
-    correct, true = np.asarray(correct, dtype=bool), np.asarray(true)
-    if len(true) == 0:
-        raise EvaluationError("no queries to score")
-    _, inverse = np.unique(true, return_inverse=True)
-    per_class = np.bincount(inverse, weights=correct) / np.bincount(inverse)
-    return float(correct.mean()), float(per_class.mean())
+from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.metrics import micro_macro_accuracy
+from bioscan_hf.core.vectors import check_embeddings, check_rows, nearest_keys
 
 
 def first_of_each(ids: Sequence) -> tuple[np.ndarray, np.ndarray]:

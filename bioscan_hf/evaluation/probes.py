@@ -23,7 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from bioscan_hf.evaluation.knn import EvaluationError, check_embeddings, micro_macro_accuracy
+from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.metrics import micro_macro_accuracy
+from bioscan_hf.core.vectors import check_embeddings
 
 PROBE_METHODS = ("lbfgs", "sgd")
 

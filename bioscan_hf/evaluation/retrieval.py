@@ -19,13 +19,15 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.formatting import markdown_table
+from bioscan_hf.core.metrics import micro_macro
+from bioscan_hf.core.vectors import nearest_keys
 from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
 from bioscan_hf.embedding import EncoderError
 from bioscan_hf.embedding.clibd import ClibdEncoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.embedding.store import read_embeddings
-from bioscan_hf.evaluation.knn import EvaluationError, micro_macro, nearest_keys
-from bioscan_hf.formatting import markdown_table
 
 RANKS = ("order", "family", "genus", "species")
 TOP_K = (1, 3, 5)

@@ -13,10 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bioscan_hf.core.formatting import markdown_table, write_csv
+from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.prepared import origin_note
 from bioscan_hf.evaluation.dna import CLUSTER_RANKS
 from bioscan_hf.evaluation.retrieval import retrieval_rows
-from bioscan_hf.formatting import markdown_table, write_csv
 
 PAPER = "BIOSCAN-5M paper (Gharaee et al., NeurIPS 2024 Datasets and Benchmarks), as recorded in SPEC §3"
 
@@ -89,21 +90,8 @@ def _pct(value: float | None) -> str:
 
 
 def display_name(spec: str) -> str:
-    """A model spec as a table shows it: a folder by its name (a `final` folder by its parent's), with
-    its hf:/timm: prefix; kmerK as it is."""
-    prefix = next((p for p in ("hf:", "timm:") if spec.startswith(p)), "")
-    rest = spec[len(prefix) :]
-    if prefix == "timm:":
-        return prefix + rest.split(":", 1)[0]
-    path = Path(rest)
-    if len(path.parts) <= 1:
-        return spec
-    return prefix + (path.parent.name if path.name == "final" else path.name)
-
-
-def _model_config(model: str) -> dict:
-    config = Path(os.path.expanduser(model.removeprefix("hf:"))) / "config.json"
-    return json.loads(config.read_text()) if config.is_file() else {}
+    """A model spec as a table shows it (`ModelSpec.display_name`)."""
+    return ModelSpec.parse(spec).display_name
 
 
 def table4(runs: list[Run]) -> list[dict]:
@@ -151,7 +139,7 @@ def table_a15(runs: list[Run]) -> list[dict]:
     for run in runs:
         if run.protocol != "dna" or run.info.get("split") != "val":
             continue
-        config = _model_config(run.model)
+        config = ModelSpec.parse(run.model).config() or {}
         if "k_mer" not in config:
             continue
         rows.append(

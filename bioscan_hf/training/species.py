@@ -15,6 +15,7 @@ import torch
 from torch.optim.lr_scheduler import StepLR
 from transformers import Trainer, set_seed
 
+from bioscan_hf.core.metrics import micro_macro_accuracy
 from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.embedding.dna import NO_LENGTH_LIMIT
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
@@ -54,10 +55,8 @@ def species_labels(data: datasets.DatasetDict) -> tuple[datasets.DatasetDict, li
 
 def accuracy(prediction) -> dict[str, float]:
     """Micro and macro (mean per-class) accuracy of a classification `EvalPrediction`."""
-    predicted = np.argmax(prediction.predictions, axis=-1)
-    labels = prediction.label_ids
-    per_class = [np.mean(predicted[labels == c] == c) for c in np.unique(labels)]
-    return {"accuracy": float(np.mean(predicted == labels)), "macro_accuracy": float(np.mean(per_class))}
+    micro, macro = micro_macro_accuracy(np.argmax(prediction.predictions, axis=-1), prediction.label_ids)
+    return {"accuracy": micro, "macro_accuracy": macro}
 
 
 def _train_and_score(

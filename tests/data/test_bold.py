@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from bioscan_hf.data.barcodes import barcode_key, barcode_problem
+from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.data.bold import REQUIRED_COLUMNS, clean_barcode, import_bold
 from bioscan_hf.data.metadata import read_metadata
 from bioscan_hf.data.schema import METADATA_ZIP_NAME, is_placeholder_species

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bioscan_hf.data.barcodes import barcode_key, clean_barcode
+from bioscan_hf.core.barcodes import barcode_key, clean_barcode
 from bioscan_hf.data.partition import TEST_CAP, assign_splits, seen_test_quota, species_set
 from bioscan_hf.data.schema import is_placeholder_species
 from bioscan_hf.models.barcodebert.tokenization_barcodebert import normalize_barcode

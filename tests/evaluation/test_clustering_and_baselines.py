@@ -9,12 +9,12 @@ import pytest
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import adjusted_mutual_info_score
 
+from bioscan_hf.core.errors import EvaluationError
 from bioscan_hf.embedding.kmer import kmer_profiles
 from bioscan_hf.evaluation.baselines import alignment_nearest
 from bioscan_hf.evaluation.clustering import cluster_ami, combine, zero_shot_clustering
-from bioscan_hf.evaluation.knn import EvaluationError
 from bioscan_hf.evaluation.probes import linear_probe
-from bioscan_hf.identify.align import alignment_identity
+from bioscan_hf.search.align import alignment_identity
 
 
 def _blobs(n_per: int = 40, n_classes: int = 6, dim: int = 10, seed: int = 0):

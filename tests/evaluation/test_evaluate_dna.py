@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from bioscan_hf.cli import main
+from bioscan_hf.core.errors import EvaluationError
 from bioscan_hf.embedding.kmer import KmerEncoder
 from bioscan_hf.evaluation.dna import evaluate_dna
-from bioscan_hf.evaluation.knn import EvaluationError
 
 
 def test_evaluate_all_with_kmer_profile(prepared: Path, tmp_path: Path) -> None:
@@ -73,11 +73,11 @@ def test_concat_model_reaches_the_clustering(prepared: Path, monkeypatch: pytest
 
 
 def test_val_split_one_sample_per_barcode_and_closed_world_alignment(prepared: Path, tmp_path: Path) -> None:
-    from bioscan_hf.data.barcodes import barcode_key
+    from bioscan_hf.core.barcodes import barcode_key
+    from bioscan_hf.core.metrics import micro_macro_accuracy
     from bioscan_hf.data.prepared import load_prepared, rank_values
     from bioscan_hf.evaluation.baselines import alignment_nearest
     from bioscan_hf.evaluation.dna import closed_world_task, one_per_barcode
-    from bioscan_hf.evaluation.knn import micro_macro_accuracy
 
     args = ["evaluate", "baselines", "--dataset", str(prepared), "--split", "val", "--one-sample-per-barcode"]
     assert main([*args, "--out", str(tmp_path)]) == 0

@@ -7,16 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bioscan_hf.evaluation.knn import (
-    EvaluationError,
-    check_embeddings,
-    first_of_each,
-    knn_probe,
-    knn_probe_ranks,
-    micro_macro,
-    micro_macro_accuracy,
-    nearest_keys,
-)
+from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.metrics import micro_macro, micro_macro_accuracy
+from bioscan_hf.core.vectors import check_embeddings, nearest_keys
+from bioscan_hf.evaluation.knn import first_of_each, knn_probe, knn_probe_ranks
 
 
 def test_nothing_to_score_is_an_error() -> None:

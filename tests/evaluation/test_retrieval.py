@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from bioscan_hf.evaluation.knn import EvaluationError
+from bioscan_hf.core.errors import EvaluationError
 from bioscan_hf.evaluation.retrieval import harmonic_mean, score_direction, topk_accuracy
 
 # Keys on the unit circle at 0°, 10°, 90°, 100°, 180°; labels A A B B C.

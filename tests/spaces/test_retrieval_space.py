@@ -333,7 +333,7 @@ def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypat
 def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    import bioscan_hf.search as retrieval
+    import bioscan_hf.core.vectors as retrieval
 
     rng = np.random.default_rng(0)
     keys = rng.normal(size=(4_000, 32)).astype("f4")

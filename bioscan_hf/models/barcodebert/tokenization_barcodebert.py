@@ -23,10 +23,12 @@ starts with id 0, as the published pipeline wrote it (`[0, *vocab(kmers)]`); pad
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import os
-import re
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,26 +38,37 @@ from transformers.tokenization_python import PythonBackend
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
+from bioscan_hf.core.barcodes import (  # rewritten to `.barcodes` in saved folders (write_module_files)
+    BASES,
+    NOT_A_BASE,
+    NOT_NUCLEOTIDE,
+    POLICY,
+    TRANSLATION,
+    UNKNOWN,
+    UNKNOWN_CODE,
+    base_codes,
+    regex_class,
+)
+
 logger = logging.getLogger(__name__)
 
 PRESETS = ("clean", "original", "v1")
-IUPAC_AMBIGUITY = "RYSWKMBDHV"
-_REMOVED = " \t\r\n\v\f-."
-_TRANSLATION = str.maketrans(
-    {
-        **{c: c.upper() for c in "acgtn"},
-        "u": "T",
-        "U": "T",
-        **dict.fromkeys(IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower(), "N"),
-        **dict.fromkeys(_REMOVED, None),
-    }
-)
-_NOT_NUCLEOTIDE = re.compile(r"[^ACGTN]")
-#: Byte → base code: A, C, G, T → 0–3, N → 4, anything else → 5 (not a nucleotide).
-_CODE = np.full(256, 5, dtype=np.uint8)
-_CODE[ord("N")] = 4
-for _i, _base in enumerate(b"ACGT"):
-    _CODE[_base] = _i
+
+
+#: How this module imports the barcode policy, and how a saved folder's copy imports it from beside itself.
+_POLICY_IMPORT = ("from bioscan_hf.core.barcodes import", "from .barcodes import")
+
+
+def write_module_files(folder: str | os.PathLike) -> list[str]:
+    """Write this module and the barcode policy it imports (`barcodes.py`) into `folder`, the import made
+    folder-local, so a folder naming the tokenizer in its `auto_map` loads with `trust_remote_code=True`
+    where bioscan-hf is not installed. Returns the file names written."""
+    source = Path(__file__).read_text(encoding="utf-8").replace(*_POLICY_IMPORT)
+    (Path(folder) / Path(__file__).name).write_text(source, encoding="utf-8")
+    (Path(folder) / "barcodes.py").write_text(
+        Path(sys.modules[regex_class.__module__].__file__).read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    return [Path(__file__).name, "barcodes.py"]
 
 
 #: The tokens framing each input's k-mers when special tokens are added, per preset: (before, after).
@@ -79,8 +92,8 @@ def special_tokens(preset: str) -> list[str]:
 
 
 def kmer_vocab(k: int, preset: str = "clean") -> dict[str, int]:
-    """Special tokens, then every k-mer over ACGT in `itertools.product("ACGT")` order."""
-    tokens = special_tokens(preset) + ["".join(p) for p in itertools.product("ACGT", repeat=k)]
+    """Special tokens, then every k-mer over ACGT in `itertools.product(BASES)` order."""
+    tokens = special_tokens(preset) + ["".join(p) for p in itertools.product(BASES, repeat=k)]
     return {token: i for i, token in enumerate(tokens)}
 
 
@@ -88,9 +101,9 @@ def normalize_barcode(sequence: str, index: int = 0, strict: bool = True) -> str
     """Apply the input policy to one sequence (see the module docstring); `index` names it in errors."""
     if not isinstance(sequence, str):
         raise TypeError(f"sequence {index}: expected a str, got {type(sequence).__name__}")
-    text = sequence.translate(_TRANSLATION).rstrip("N")
+    text = sequence.translate(TRANSLATION).rstrip(UNKNOWN)
     if strict:
-        bad = _NOT_NUCLEOTIDE.search(text)
+        bad = NOT_NUCLEOTIDE.search(text)
         if bad:
             raise ValueError(
                 f"sequence {index}: {bad.group()!r} at position {bad.start()} is not a nucleotide "
@@ -105,6 +118,20 @@ class _KmerEncodingMixin:
     """The vectorized batch encoder shared by both tokenizer classes."""
 
     model_input_names = ["input_ids", "attention_mask"]
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs) -> tuple[str, ...]:
+        """transformers' save, then (a tokenizer registered for the Auto classes) the module files that
+        `trust_remote_code` loads (`write_module_files`); with `push_to_hub=True` the finished folder is
+        uploaded (`push_to_hub`, which saves the same way)."""
+        push = kwargs.pop("push_to_hub", False)
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        if self._auto_class:
+            write_module_files(save_directory)
+        if push:
+            accepted = inspect.signature(self.push_to_hub).parameters
+            repo_id = kwargs.pop("repo_id", Path(save_directory).name)
+            self.push_to_hub(repo_id, **{key: value for key, value in kwargs.items() if key in accepted})
+        return files
 
     def _init_kmer_settings(
         self, k: int, stride: int | None, max_nucleotides: int, preset: str, strict: bool, kwargs: dict
@@ -142,7 +169,7 @@ class _KmerEncodingMixin:
         windows, ids — runs on the bytes of the whole batch at once with NumPy.
         """
         try:
-            texts = [s.translate(_TRANSLATION).rstrip("N") for s in sequences]
+            texts = [s.translate(TRANSLATION).rstrip(UNKNOWN) for s in sequences]
         except (AttributeError, TypeError):
             bad = next(i for i, s in enumerate(sequences) if not isinstance(s, str))
             raise TypeError(f"sequence {bad}: expected a str, got {type(sequences[bad]).__name__}") from None
@@ -153,19 +180,19 @@ class _KmerEncodingMixin:
         n_kmers = -(-used // self.stride)
         if self.stride == self.k:
             return self._non_overlapping_ids(sequences, texts, lengths, n_kmers), n_kmers
-        codes = _CODE[np.frombuffer("".join(texts).encode("ascii", "replace"), dtype=np.uint8)]
+        codes = base_codes("".join(texts))
         if self.strict:
             _check_batch(sequences, lengths, lengths, codes)
         offsets = np.cumsum(lengths) - lengths
         rows, within = _ragged_index(n_kmers)
         starts = offsets[rows] + within * self.stride
         ends = (offsets + used)[rows]
-        codes = np.concatenate([codes, np.full(self.k, 4, dtype=np.uint8)])
+        codes = np.concatenate([codes, np.full(self.k, UNKNOWN_CODE, dtype=np.uint8)])
         value = np.zeros(len(starts), dtype=np.int64)
         unknown = np.zeros(len(starts), dtype=bool)
         for t in range(self.k):
             code = codes[starts + t]
-            unknown |= (code >= 4) | (starts + t >= ends)
+            unknown |= (code >= UNKNOWN_CODE) | (starts + t >= ends)
             value = value * 4 + np.minimum(code, 3)
         return np.where(unknown, self.unk_token_id, value + self.kmer_offset), n_kmers
 
@@ -175,15 +202,15 @@ class _KmerEncodingMixin:
         """Ids when stride = k: each text is cut to its k-mers and N-padded to a multiple of k, so the
         batch's bytes reshape to one k-mer per row (a short final k-mer holds N and becomes [UNK])."""
         k, cap = self.k, self.max_kmers * self.k
-        fill = ["N" * i for i in range(k)]
+        fill = [UNKNOWN * i for i in range(k)]
         pieces = [t[:cap] if len(t) >= cap else t + fill[-len(t) % k] for t in texts]
-        codes = _CODE[np.frombuffer("".join(pieces).encode("ascii", "replace"), dtype=np.uint8)]
+        codes = base_codes("".join(pieces))
         if self.strict:
             _check_batch(sequences, lengths, n_kmers * k, codes)
             for i in np.flatnonzero(lengths > cap):  # the cut-off tails are checked too
-                if _NOT_NUCLEOTIDE.search(texts[i], cap):
+                if NOT_NUCLEOTIDE.search(texts[i], cap):
                     normalize_barcode(sequences[i], int(i), strict=True)
-        unknown = codes >= 4
+        unknown = codes >= UNKNOWN_CODE
         if k in (1, 2, 4, 8):  # a k-mer's flags are k adjacent bytes: read them as one integer
             unknown = unknown.view(f"u{k}") != 0
         else:
@@ -304,7 +331,7 @@ def _check_batch(sequences: list[str], lengths: np.ndarray, stored: np.ndarray, 
     `stored` is how many base codes each sequence occupies in `codes` (after cutting and padding).
     """
     empty = np.flatnonzero(lengths == 0)
-    invalid = np.flatnonzero(codes == 5) if codes.max(initial=0) == 5 else np.zeros(0, dtype=np.int64)
+    invalid = np.flatnonzero(codes == NOT_A_BASE) if codes.max(initial=0) == NOT_A_BASE else np.zeros(0, dtype=np.int64)
     if invalid.size:
         first = int(np.searchsorted(np.cumsum(stored), invalid[0], side="right"))
         if not empty.size or empty[0] > first:
@@ -399,14 +426,16 @@ def build_backend(k: int, preset: str, max_kmers: int) -> Tokenizer:
     """
     vocab = kmer_vocab(k, preset)
     tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
-    ambiguity = IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower()
+    readings: dict[str, str] = {}  # target letter → the characters the policy reads as it
+    for character, target in POLICY.items():
+        if target is not None:
+            readings[target] = readings.get(target, "") + character
+    removed = "".join(c for c, target in POLICY.items() if target is None)
     tokenizer.normalizer = normalizers.Sequence(
         [
-            normalizers.Replace(Regex(r"[\s\-.]"), ""),
-            *[normalizers.Replace(c, c.upper()) for c in "acgtn"],
-            normalizers.Replace(Regex("[uU]"), "T"),
-            normalizers.Replace(Regex(f"[{ambiguity}]"), "N"),
-            normalizers.Replace(Regex("N+$"), ""),
+            normalizers.Replace(Regex(regex_class(removed)), ""),
+            *[normalizers.Replace(Regex(regex_class(chars)), target) for target, chars in readings.items()],
+            normalizers.Replace(Regex(f"{UNKNOWN}+$"), ""),
             normalizers.Replace(Regex(rf"\A.{{{max_kmers * k}}}\K[\s\S]+"), ""),
         ]
     )

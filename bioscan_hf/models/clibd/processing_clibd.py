@@ -154,8 +154,12 @@ class ClibdProcessor(ProcessorMixin):
         push = kwargs.pop("push_to_hub", False)
         files = super().save_pretrained(save_directory, **kwargs)
         for tokenizer in (self.dna_tokenizer, self.text_tokenizer):
-            if tokenizer._auto_class:  # custom code (no relative imports in a tokenizer module)
-                shutil.copy(sys.modules[type(tokenizer).__module__].__file__, save_directory)
+            if tokenizer._auto_class:  # custom code: its module files (the k-mer tokenizer's and its policy)
+                write_files = getattr(sys.modules[type(tokenizer).__module__], "write_module_files", None)
+                if write_files is not None:
+                    write_files(save_directory)
+                else:
+                    shutil.copy(sys.modules[type(tokenizer).__module__].__file__, save_directory)
         if push:  # transformers' own upload would run before the copy; this module imports nothing relatively
             accepted = inspect.signature(self.push_to_hub).parameters
             repo_id = kwargs.pop("repo_id", Path(save_directory).name)

@@ -7,10 +7,12 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
+from ...core.barcodes import BASES as NUCLEOTIDES
+from ...core.barcodes import UNKNOWN
 from .configuration_cnn import BarcodeCnnConfig
 
 #: Input ids of the one-hot channels; any other id (padding) is an all-zero column.
-BASES = "ACGTN"
+BASES = NUCLEOTIDES + UNKNOWN
 
 
 class BarcodeCnnPreTrainedModel(PreTrainedModel):

@@ -3,7 +3,7 @@
 import datasets
 import evaluate
 
-from bioscan_hf.evaluation.knn import micro_macro_accuracy
+from bioscan_hf.core.metrics import micro_macro_accuracy
 
 _DESCRIPTION = "Micro accuracy and macro accuracy (the mean over true classes of each class's accuracy)."
 _KWARGS = """
@@ -17,7 +17,7 @@ Returns:
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class BioscanAccuracy(evaluate.Metric):
-    """Thin `evaluate` wrapper over `bioscan_hf.evaluation.knn.micro_macro_accuracy`."""
+    """Thin `evaluate` wrapper over `bioscan_hf.core.metrics.micro_macro_accuracy`."""
 
     def _info(self):
         return evaluate.MetricInfo(

@@ -23,25 +23,24 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
+
 #: Read two, skip one, over 16 bases: 11 informative positions, 4**11 possible seeds.
 SEED_PATTERN = "1101101101101101"
 _POSITIONS = np.array([i for i, c in enumerate(SEED_PATTERN) if c == "1"])
 _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
-_CODE = np.full(256, 255, dtype=np.uint8)
-for _value, _base in enumerate(b"ACGT"):
-    _CODE[_base] = _value
 #: Entries of a query × reference count block kept in memory at once (bounds the memory of a search).
 _BLOCK_ENTRIES = 50_000_000
 
 
 def seed_codes(barcode: str) -> np.ndarray:
     """The distinct seeds of one barcode (sorted int64 codes); windows holding an `N` give none."""
-    bases = _CODE[np.frombuffer(barcode.encode("ascii", "replace"), dtype=np.uint8)]
+    bases = base_codes(barcode)
     if len(bases) < len(SEED_PATTERN):
         return np.zeros(0, dtype=np.int64)
     windows = np.lib.stride_tricks.sliding_window_view(bases, len(SEED_PATTERN))[:, _POSITIONS]
-    windows = windows[(windows != 255).all(axis=1)].astype(np.int64)
+    windows = windows[(windows < UNKNOWN_CODE).all(axis=1)].astype(np.int64)
     return np.unique(windows @ _WEIGHTS)
 
 

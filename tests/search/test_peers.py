@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from helpers import require_tools
 
-from bioscan_hf.data.sources import Problems, Query, read_references
-from bioscan_hf.identify.engine import Identifier, Reference
+from bioscan_hf.data.sources import Problems, Query
+from bioscan_hf.search.engine import Identifier, Reference
+from bioscan_hf.search.references import read_references
 
 pytestmark = pytest.mark.real_data
 

@@ -22,18 +22,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from bioscan_hf.data.sources import (
-    DEFAULT_REFERENCE_SPLITS,
-    InputError,
-    Problems,
-    filter_references,
-    iter_queries,
-    read_references,
-    skipped_path,
-)
-from bioscan_hf.identify.engine import DEFAULT_CANDIDATES, Identifier, Reference
-from bioscan_hf.identify.report import summarize, summary_table
-from bioscan_hf.paths import user_path
+from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.paths import user_path
+from bioscan_hf.data.sources import Problems, iter_queries, skipped_path
+from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier, Reference
+from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, filter_references, read_references
+from bioscan_hf.search.report import summarize, summary_table
+from bioscan_hf.search.searcher import Searcher
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".json", ".parquet")
 CHUNK_SIZE = 1_000
@@ -189,8 +184,6 @@ def identify(
 
 def _photo_index(reference: str | os.PathLike, model: str | None):
     """The index folder whose reference photos photo queries are matched to (`--photo-keys`)."""
-    from bioscan_hf.search import Searcher
-
     folder = user_path(reference)
     if not (folder / "image.faiss").is_file():
         raise InputError(

@@ -13,11 +13,11 @@ import pytest
 
 from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, taxonomy_from_header
 from bioscan_hf.embedding.store import StoredEmbeddings, encoder_fingerprint
-from bioscan_hf.identify import InputError, identify, read_references
-from bioscan_hf.identify.align import Alignment, align, rank_hits
-from bioscan_hf.identify.engine import DEFAULT_THRESHOLDS, VOTE_MARGIN, Hit, Identifier, Reference, call
-from bioscan_hf.identify.report import summarize
-from bioscan_hf.identify.seeds import SeedIndex, seed_codes
+from bioscan_hf.search import InputError, identify, read_references
+from bioscan_hf.search.align import Alignment, align, rank_hits
+from bioscan_hf.search.engine import DEFAULT_THRESHOLDS, VOTE_MARGIN, Hit, Identifier, Reference, call
+from bioscan_hf.search.report import summarize
+from bioscan_hf.search.seeds import SeedIndex, seed_codes
 
 RNG = np.random.default_rng(0)
 

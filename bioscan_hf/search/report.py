@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.data.sources import CALL_RANKS
-from bioscan_hf.formatting import markdown_table
 
 CONFIDENCE_BINS: tuple[float, ...] = (0.0, 0.5, 0.7, 0.9, 1.0)
 CONFIDENT = 0.9

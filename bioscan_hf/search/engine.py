@@ -26,9 +26,12 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from bioscan_hf.core.vectors import exact_index, normalize
+from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.sources import CALL_RANKS, Query
-from bioscan_hf.identify.align import Alignment, rank_hits
-from bioscan_hf.identify.seeds import SeedIndex
+from bioscan_hf.embedding.store import stored_or_embedded
+from bioscan_hf.search.align import Alignment, rank_hits
+from bioscan_hf.search.seeds import SeedIndex
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "order": 0.85,
@@ -183,10 +186,6 @@ class Identifier:
 
     def _neighbours(self, vectors: np.ndarray, k: int) -> tuple[list[np.ndarray], np.ndarray]:
         """Nearest distinct reference barcodes of embedded queries (the encoder's space), with similarities."""
-        import faiss
-
-        from bioscan_hf.embedding.base import normalize
-
         if self._key_vectors is None:
             barcodes = self.reference.barcodes
             first_records = [
@@ -195,15 +194,12 @@ class Identifier:
             keys = normalize(
                 self._vectors("dna", first_records, lambda rows: self.encoder.embed_dna([barcodes[i] for i in rows]))
             )
-            self._key_vectors = faiss.IndexFlatIP(keys.shape[1])
-            self._key_vectors.add(keys)
+            self._key_vectors = exact_index(keys)
         similarities, ids = self._key_vectors.search(normalize(vectors), min(k, len(self.reference.barcodes)))
         return [row[row >= 0] for row in ids], similarities
 
     def _vectors(self, modality: str, ids: Sequence[str], compute) -> np.ndarray:
         """Embeddings of records `ids`: from the stored file where it has them, else `compute(positions)`."""
-        from bioscan_hf.embedding.store import stored_or_embedded
-
         return stored_or_embedded(self.stored, modality, ids, compute)
 
     def shortlist(self, sequences: list[str], ids: Sequence[str] | None = None) -> list[np.ndarray]:
@@ -253,8 +249,6 @@ class Identifier:
         return rows, hit_rows
 
     def _photo_hits(self, photos: Sequence[Query]) -> dict[str, list[Hit]]:
-        from bioscan_hf.data.images import decode_image
-
         if self.encoder is None or not getattr(self.encoder, "has_images", False):
             raise ValueError("photo queries need --model with a CLIBD folder (photos are matched to barcodes)")
 
@@ -274,8 +268,6 @@ class Identifier:
     def _photo_key_hits(self, vector: np.ndarray) -> list[Hit]:
         """The reference barcodes of the nearest reference photos (each barcode once, at its best photo);
         photos of records filtered out of the reference (--within, --country) are passed over."""
-        from bioscan_hf.embedding.base import normalize
-
         index = self.photo_keys.indexes["image"]
         similarities, rows = index.search(normalize(vector[None]), min(4 * PHOTO_NEIGHBOURS, index.ntotal))
         hits: dict[int, Hit] = {}

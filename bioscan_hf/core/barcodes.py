@@ -1,0 +1,86 @@
+"""The barcode alphabet and cleaning policy: one table from which every reader, encoder and tokenizer of
+the package derives its rules (the data layer's checks, the k-mer tokenizer's vectorized path and its
+saved `tokenizers` normalizer, the k-mer profile and spaced-seed encoders, the CNN's base ids, the Space's
+query check).
+
+The policy: whitespace, alignment gaps `-` and `.` are removed, lower case is upper-cased, RNA `U` reads
+as `T`, IUPAC ambiguity codes become `N`. Trailing `N`s are padding, so two records whose barcodes differ
+only by gaps, case or trailing `N` carry the same barcode: `barcode_key` is what the partition rules
+group on (SPEC §1.3).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+#: The four nucleotides, in the order of every base code and k-mer vocabulary.
+BASES = "ACGT"
+#: An unknown base.
+UNKNOWN = "N"
+#: IUPAC codes for two or more possible bases: read as `N`.
+IUPAC_AMBIGUITY = "RYSWKMBDHV"
+#: Characters removed before anything else: whitespace and alignment gaps.
+REMOVED = " \t\r\n\v\f-."
+
+#: The policy as one table: character → what it is read as (None: removed). Upper-case nucleotides are
+#: read as themselves; any character not in the table is not DNA.
+POLICY: dict[str, str | None] = {
+    **{base.lower(): base for base in BASES + UNKNOWN},
+    "u": "T",
+    "U": "T",
+    **dict.fromkeys(IUPAC_AMBIGUITY + IUPAC_AMBIGUITY.lower(), UNKNOWN),
+    **dict.fromkeys(REMOVED, None),
+}
+TRANSLATION = str.maketrans(POLICY)
+#: Every character a barcode text may hold before cleaning.
+DNA_TEXT_LETTERS = BASES + UNKNOWN + "".join(POLICY)
+#: A character a barcode text may not hold (before cleaning), as a regular expression.
+NOT_DNA_TEXT = "[^" + re.escape(DNA_TEXT_LETTERS) + "]"
+_NOT_DNA = re.compile(NOT_DNA_TEXT)
+#: A character that is not a nucleotide after cleaning.
+NOT_NUCLEOTIDE = re.compile(f"[^{BASES}{UNKNOWN}]")
+
+#: Byte → base code: A, C, G, T (either case) → 0–3, N → 4, any other byte → 5 (`NOT_A_BASE`).
+UNKNOWN_CODE, NOT_A_BASE = len(BASES), len(BASES) + 1
+BASE_CODE = np.full(256, NOT_A_BASE, dtype=np.uint8)
+for _code, _base in enumerate(BASES):
+    BASE_CODE[ord(_base)] = BASE_CODE[ord(_base.lower())] = _code
+BASE_CODE[ord(UNKNOWN)] = UNKNOWN_CODE
+
+
+def base_codes(text: str) -> np.ndarray:
+    """`BASE_CODE` of each character of `text` (uint8; a non-ASCII character is `NOT_A_BASE`)."""
+    return BASE_CODE[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]
+
+
+def regex_class(characters: str) -> str:
+    """A character class matching `characters`, written with `\\xHH` escapes, so that Python's `re` and
+    the Oniguruma engine of `tokenizers` read it alike."""
+    return "[" + "".join(f"\\x{ord(c):02X}" for c in characters) + "]"
+
+
+def clean_barcode(text: str) -> str:
+    """Upper case, no gaps or whitespace, `U` as `T`, ambiguity codes as `N` (trailing `N` kept)."""
+    return text.upper().translate(TRANSLATION)
+
+
+def barcode_key(text: str) -> str:
+    """The barcode a record carries, for grouping: cleaned, trailing `N` padding removed."""
+    return clean_barcode(text).rstrip(UNKNOWN)
+
+
+def barcode_problem(text: str | None) -> str | None:
+    """Why a barcode cannot be used (empty, or a character that is not a nucleotide), or None."""
+    text = text or ""
+    bad = _NOT_DNA.search(text)
+    if bad:
+        return f"not DNA: {bad.group()!r} at position {bad.start()} ({_preview(text)})"
+    if not barcode_key(text):
+        return "empty barcode (nothing but gaps, whitespace or N)" if text else "empty barcode"
+    return None
+
+
+def _preview(text: str, width: int = 24) -> str:
+    return repr(text[:width] + ("…" if len(text) > width else ""))

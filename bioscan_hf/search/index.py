@@ -1,0 +1,125 @@
+"""Reference indexes: embed the key specimens of a prepared dataset and write FAISS indexes and their key
+table (`build_index`), read by `Searcher`, the Space and `identify --reference INDEX`.
+
+With a DNA model (BarcodeBERT folder, `hf:…`, `kmerK`) the keys are barcodes; with an image model photos
+(with thumbnails); with a CLIBD folder both, in one space, so a photo can be searched against reference
+barcodes and the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import datasets
+import faiss
+import numpy as np
+import pandas as pd
+
+from bioscan_hf.core.specs import ModelSpec
+from bioscan_hf.core.vectors import DEFAULT_NPROBE, id_index, normalize
+from bioscan_hf.data.images import thumbnail_jpeg
+from bioscan_hf.data.prepared import load_prepared, rank_values
+from bioscan_hf.embedding import load_encoder
+from bioscan_hf.embedding.store import read_embeddings, stored_or_embedded, stored_or_embedded_images
+
+KEY_SPLITS = ("train", "key_unseen")
+PREDICTED_RANKS = ("order", "family", "subfamily", "genus", "species")
+TABLE_COLUMNS = (
+    "processid",
+    "split",
+    *PREDICTED_RANKS,
+    "dna_bin",
+    "country",
+    "province_state",
+    "coord-lat",
+    "coord-lon",
+    "dna_barcode",
+)
+#: Where an index keeps a copy of the model that embeds queries (a folder model; `kmerK` needs none).
+MODEL_FOLDER = "model"
+#: encoder options recorded in index.json, so queries are embedded as the keys were
+QUERY_ENCODER_OPTIONS = ("pooling", "trust_remote_code")
+
+
+
+def build_index(
+    dataset_dir: str | os.PathLike,
+    model: str,
+    out: str | os.PathLike,
+    config: str | None = None,
+    splits: tuple[str, ...] = KEY_SPLITS,
+    approximate: bool = False,
+    nprobe: int = DEFAULT_NPROBE,
+    encoder_options: dict | None = None,
+    embeddings: str | os.PathLike | None = None,
+) -> Path:
+    """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
+
+    `model`: a BarcodeBERT folder or `kmerK` (DNA keys, from the `metadata` config), or a CLIBD folder
+    (DNA and image keys, from an image config, default `cropped_256`; keys whose image does not decode
+    are left out of the image index and listed in index.json). A model folder is copied into
+    `out/model`, so the index folder alone answers queries wherever it is moved or uploaded. Exact
+    inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
+    keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md). `embeddings`:
+    a file of `bioscan-hf embed` by the same model; the keys it holds are read, not embedded again.
+    """
+    encoder_options = encoder_options or {}
+    encoder = load_encoder(model, **encoder_options)
+    config = config or ("cropped_256" if encoder.has_images else "metadata")
+    data = load_prepared(dataset_dir, config)
+    parts = [data[s] for s in splits if s in data and data[s].num_rows]
+    if not parts:
+        raise ValueError(f"{dataset_dir} has no records in {', '.join(splits)} to index")
+    keys = datasets.concatenate_datasets(parts)
+    table = {c: keys[c] for c in TABLE_COLUMNS if c not in PREDICTED_RANKS and c != "dna_bin"}
+    for rank in (*PREDICTED_RANKS, "dna_bin"):
+        table[rank] = rank_values(keys, rank)
+    vectors: dict[str, np.ndarray] = {}
+    rows: dict[str, np.ndarray] = {}
+    recorded = {k: v for k, v in encoder_options.items() if k in QUERY_ENCODER_OPTIONS}
+    info: dict = {"model": str(model), "encoder": type(encoder).__name__, "config": config, **recorded}
+    stored = read_embeddings(embeddings) if embeddings else None
+    if stored is not None:
+        stored.check_model(encoder)
+        info["embeddings"] = os.fspath(embeddings)
+    if encoder.has_dna:
+        barcodes = keys["dna_barcode"][:]
+        vectors["dna"] = stored_or_embedded(
+            stored, "dna", keys["processid"][:], lambda positions: encoder.embed_dna([barcodes[i] for i in positions])
+        )
+        rows["dna"] = np.arange(len(keys))
+    if encoder.has_images:
+        if "image" not in keys.features:
+            raise ValueError(f"config {config!r} has no images; an index of {model} needs an image config")
+        image, ok, thumbnails = stored_or_embedded_images(encoder, keys, stored, thumbnail=thumbnail_jpeg)
+        vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
+        table["thumbnail"] = thumbnails
+        info["undecodable_images"] = encoder.undecodable
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = ModelSpec.parse(model)
+    if spec.folder is not None:  # the query encoder travels with the index (e.g. to a Space by push-space)
+        ignore = shutil.ignore_patterns("checkpoint-*")
+        shutil.copytree(spec.folder, out / MODEL_FOLDER, dirs_exist_ok=True, ignore=ignore)
+        info.update(model=str(spec.with_location(MODEL_FOLDER)), source_model=str(model))
+    for modality, matrix in vectors.items():
+        matrix = normalize(matrix)
+        index = id_index(matrix, approximate, nprobe)
+        index.add_with_ids(matrix, rows[modality].astype(np.int64))
+        faiss.write_index(index, str(out / f"{modality}.faiss"))
+    columns = [*TABLE_COLUMNS, *(["thumbnail"] if encoder.has_images else [])]
+    pd.DataFrame(table)[columns].to_parquet(out / "keys.parquet", index=False)
+    info.update(
+        modalities=list(vectors),
+        keys=len(keys),
+        dim=int(next(iter(vectors.values())).shape[1]),
+        approximate=approximate,
+        splits=list(splits),
+    )
+    if approximate:
+        info["nprobe"] = nprobe
+    (out / "index.json").write_text(json.dumps(info, indent=2))
+    return out

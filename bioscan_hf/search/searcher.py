@@ -1,0 +1,168 @@
+"""`Searcher`: answers queries by barcode, photo or processid against an index folder of `build_index`
+with the nearest keys and a predicted taxonomy; barcodes among barcode keys go through the identify engine."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+import pandas as pd
+
+from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.specs import ModelSpec
+from bioscan_hf.core.vectors import DEFAULT_NPROBE, normalize, set_nprobe
+from bioscan_hf.data.images import ImageDecodeError, decode_image
+from bioscan_hf.data.sources import Query
+from bioscan_hf.embedding import load_encoder
+from bioscan_hf.search.engine import Identifier, Reference
+from bioscan_hf.search.index import PREDICTED_RANKS, QUERY_ENCODER_OPTIONS
+from bioscan_hf.search.queries import QueryError, parse_dna_records
+from bioscan_hf.search.references import REFERENCE_COLUMNS
+
+
+@dataclass
+class SearchResult:
+    """Nearest keys (with similarity), the predicted taxonomy with the neighbours' agreement, and the
+    neighbours' thumbnails (JPEG bytes; None where the index has none)."""
+
+    neighbours: pd.DataFrame
+    prediction: pd.DataFrame
+    thumbnails: list[bytes | None] = field(default_factory=list)
+    #: Something the user should know about the query (e.g. only the first of several records searched).
+    note: str = ""
+
+
+class Searcher:
+    """Loads an index folder written by `build_index` and answers queries.
+
+    `keys` chooses the key modality: "dna" (reference barcodes) or "image" (reference photos, CLIBD
+    indexes only). Queries by photo need a CLIBD index.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        folder = user_path(folder)
+        if not (folder / "index.json").is_file():
+            raise FileNotFoundError(
+                f"{folder} is not an index folder (no index.json); write one with `bioscan-hf index`"
+            )
+        self.folder = folder
+        self.info = json.loads((folder / "index.json").read_text())
+        self.modalities = self.info.get("modalities", ["dna"])
+        self.indexes = {m: faiss.read_index(str(folder / f"{m}.faiss")) for m in self.modalities}
+        if self.info["approximate"]:
+            for index in self.indexes.values():
+                set_nprobe(index, self.info.get("nprobe", DEFAULT_NPROBE))
+        self.keys = pd.read_parquet(folder / "keys.parquet")
+        model = ModelSpec.parse(self.info["model"])
+        if model.prefix in ("", "hf") and (folder / model.location).is_dir():  # the copy inside the index folder
+            model = model.with_location(folder / model.location)
+        options = {k: self.info[k] for k in QUERY_ENCODER_OPTIONS if k in self.info}
+        self.encoder = load_encoder(model, **options)  # queries are embedded as the keys were
+        self._by_processid = {pid: i for i, pid in enumerate(self.keys["processid"])}
+        self._identifier = None
+
+    def identify_dna(self, text: str, k: int = 10) -> SearchResult:
+        """Identify a barcode (raw or FASTA text; the first of several records, as `search_dna`) against
+        the key barcodes with the identification engine (`bioscan_hf.search.engine`): the `k` best hits by
+        alignment with their identity, and a call per rank with its confidence and support."""
+        records = parse_dna_records(text)
+        if self._identifier is None:  # the seed index is built once, on the first barcode query
+            self._identifier = Identifier(Reference(self.keys[list(REFERENCE_COLUMNS)]))
+        rows, hits = self._identifier.identify([Query(records[0][0] or "query", sequence=records[0][1])], top_k=k)
+        call = rows[0]
+        prediction = pd.DataFrame(
+            [
+                {
+                    "rank": rank,
+                    "prediction": call[rank] or "(no call)",
+                    "confidence": call[f"{rank}_confidence"],
+                    "support": call[f"{rank}_support"],
+                }
+                for rank in (*PREDICTED_RANKS, "dna_bin")
+            ]
+        )
+        found = pd.DataFrame(hits, columns=["processid", "records", "identity"])
+        rows_of_hits = [self._by_processid[pid] for pid in found["processid"]]
+        neighbours = self.keys.iloc[rows_of_hits].reset_index(drop=True)
+        thumbnails = list(neighbours["thumbnail"]) if "thumbnail" in neighbours else [None] * len(neighbours)
+        shown = neighbours.drop(columns=[c for c in ("dna_barcode", "thumbnail") if c in neighbours])
+        shown.insert(0, "identity", found["identity"].to_numpy())
+        shown.insert(2, "same_barcode_records", found["records"].to_numpy())
+        notes = [call["note"]] if call["note"] else []
+        if len(records) > 1:
+            notes.append(_first_record_note(records))
+        return SearchResult(shown, prediction, thumbnails, "\n\n".join(notes))
+
+    def _search(self, vector: np.ndarray, keys: str, k: int, exclude: str | None) -> SearchResult:
+        if keys not in self.indexes:
+            raise QueryError(f"this index has no {keys} keys; it has {', '.join(self.modalities)}")
+        index = self.indexes[keys]
+        k = max(1, min(int(k), index.ntotal))
+        similarities, ids = index.search(normalize(vector), k + (1 if exclude else 0))
+        found = [(int(i), float(s)) for i, s in zip(ids[0], similarities[0]) if i >= 0]
+        found = [(i, s) for i, s in found if self.keys.processid[i] != exclude][:k]
+        neighbours = self.keys.iloc[[i for i, _ in found]].copy()
+        neighbours.insert(0, "similarity", [round(s, 4) for _, s in found])
+        thumbnails = list(neighbours["thumbnail"]) if "thumbnail" in neighbours else [None] * len(neighbours)
+        shown = neighbours.drop(columns=[c for c in ("dna_barcode", "thumbnail") if c in neighbours])
+        return SearchResult(shown.reset_index(drop=True), vote(neighbours), thumbnails)
+
+    def search_dna(self, text: str, k: int = 10, keys: str = "dna", exclude: str | None = None) -> SearchResult:
+        """The `k` nearest keys of a barcode (raw or FASTA text); of several FASTA records, the first is
+        searched and `note` says so (search each with `search_dna` per record)."""
+        if not self.encoder.has_dna:
+            raise QueryError(f"this index holds photo keys from {self.info['model']}, which does not embed barcodes")
+        records = parse_dna_records(text)
+        sequence = records[0][1]
+        vector = self.encoder.embed_dna([sequence], progress=False)
+        result = self._search(vector, keys, k, exclude)
+        if len(records) > 1:
+            result.note = _first_record_note(records)
+        return result
+
+    def search_image(self, image: bytes | str | os.PathLike, k: int = 10, keys: str = "image") -> SearchResult:
+        """The `k` nearest keys of a photo (bytes or a file path); needs an index of an image encoder (CLIBD
+        for photo → barcode keys)."""
+        if not self.encoder.has_images:
+            raise QueryError(
+                f"this index holds DNA keys from {self.info['model']}; photo queries need an index built with a "
+                "CLIBD model (bioscan-hf index --model CLIBD_FOLDER)"
+            )
+        try:
+            decoded = decode_image(image, "the uploaded file")
+        except ImageDecodeError as err:
+            raise QueryError(str(err)) from None
+        return self._search(self.encoder.embed_images([decoded], progress=False), keys, k, None)
+
+    def search_processid(self, processid: str, k: int = 10, keys: str = "dna") -> SearchResult:
+        """The nearest other keys of a key specimen, found by its processid (queried by its barcode)."""
+        processid = (processid or "").strip()
+        if processid not in self._by_processid:
+            raise QueryError(f"unknown processid {processid!r}: it is not among the {len(self.keys):,} indexed keys")
+        barcode = self.keys.dna_barcode[self._by_processid[processid]]
+        return self.search_dna(barcode, k, keys, exclude=processid)
+
+
+def _first_record_note(records: list[tuple[str, str]]) -> str:
+    return (
+        f"{len(records)} FASTA records were read; only the first ({records[0][0] or 'unnamed'}) was searched. "
+        "Paste one record at a time to search the others (or run bioscan-hf identify on the file)."
+    )
+
+
+def vote(neighbours: pd.DataFrame) -> pd.DataFrame:
+    """Per rank: the most common label among the neighbours and the share that agrees with it."""
+    rows = []
+    for rank in PREDICTED_RANKS:
+        values = neighbours[rank].dropna()
+        if values.empty:
+            rows.append({"rank": rank, "prediction": "(no labelled neighbour)", "agreement": 0.0})
+            continue
+        counts = values.value_counts()
+        rows.append(
+            {"rank": rank, "prediction": counts.index[0], "agreement": round(counts.iloc[0] / len(neighbours), 3)}
+        )
+    return pd.DataFrame(rows)
