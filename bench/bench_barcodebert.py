@@ -119,14 +119,8 @@ def bench_mlm(barcodes: list[str], device: str, steps: int, batch_size: int) -> 
     import datasets
     from transformers import TrainerCallback
 
-    from bioscan_hf.models.barcodebert import KmerTokenizerFast
-    from bioscan_hf.training.barcodebert import (
-        BarcodeBertForMaskedLM,
-        ModelShape,
-        OneCycleTrainer,
-        training_arguments,
-        with_lengths,
-    )
+    from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertForMaskedLM, KmerTokenizerFast
+    from bioscan_hf.training.barcodebert import OneCycleTrainer, training_arguments, with_lengths
     from bioscan_hf.training.collators import BarcodeMLMCollator
 
     tok = KmerTokenizerFast(k=8, strict=False)
@@ -158,7 +152,7 @@ def bench_mlm(barcodes: list[str], device: str, steps: int, batch_size: int) -> 
             disable_tqdm=True,
         )
         trainer = OneCycleTrainer(
-            model=BarcodeBertForMaskedLM(ModelShape().config()),
+            model=BarcodeBertForMaskedLM(BarcodeBertConfig.from_preset("8-4-4")),
             args=args,
             train_dataset=train,
             data_collator=CountTokens(tok, seed=0),

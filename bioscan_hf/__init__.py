@@ -26,6 +26,7 @@ _OLD_PATHS = {
     "bioscan_hf.paths": "bioscan_hf.core.paths",
     "bioscan_hf.formatting": "bioscan_hf.core.formatting",
     "bioscan_hf.data.barcodes": "bioscan_hf.core.barcodes",
+    "bioscan_hf.cards": "bioscan_hf.hub.cards",
 }
 
 

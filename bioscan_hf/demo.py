@@ -11,7 +11,6 @@ from pathlib import Path
 
 import datasets
 
-from bioscan_hf.cards import write_clibd_card
 from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.core.paths import runnable
 from bioscan_hf.data.bold import import_bold
@@ -21,9 +20,16 @@ from bioscan_hf.data.sample import write_sample_release
 from bioscan_hf.evaluation.dna import evaluate_dna
 from bioscan_hf.evaluation.retrieval import evaluate_retrieval
 from bioscan_hf.evaluation.tables import write_tables
-from bioscan_hf.presets import DEMO_STEPS
-from bioscan_hf.training.barcodebert import PRETRAIN_SPLITS, ModelShape, pretrain_barcodebert
+from bioscan_hf.hub.cards import write_clibd_card
+from bioscan_hf.models.barcodebert import BarcodeBertConfig
+from bioscan_hf.search import build_index
+from bioscan_hf.training.barcodebert import PRETRAIN_SPLITS, pretrain_barcodebert
 from bioscan_hf.training.clibd import train_clibd
+from bioscan_hf.training.trainer import TrainingRun
+
+#: The demo's training steps (BarcodeBERT pre-training, CLIBD alignment): the default run (≤ 5 minutes on
+#: 2 CPU cores, BENCHMARKS.md) and `--full`.
+DEMO_STEPS: dict[str, tuple[int, int]] = {"quick": (300, 60), "full": (1000, 300)}
 
 SYNTHETIC_NOTE = (
     "**Synthetic data.** The embedded sample is generated: its barcodes evolve along a made-up taxonomy and "
@@ -154,7 +160,7 @@ def identify_section(out: Path, origin: str) -> list[str]:
 
 
 #: The demo's BarcodeBERT: small enough to pre-train in a couple of CPU minutes.
-DEMO_SHAPE = ModelShape(k=4, hidden_size=128, num_hidden_layers=2, num_attention_heads=4)
+DEMO_BARCODEBERT = BarcodeBertConfig.from_preset("small")
 
 
 def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed: int) -> list[str]:
@@ -164,7 +170,7 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
     run = pretrain_barcodebert(
         out / "dataset",
         out / "barcodebert",
-        shape=DEMO_SHAPE,
+        config=DEMO_BARCODEBERT,
         seed=seed,
         max_steps=steps,
         per_device_train_batch_size=32,
@@ -193,10 +199,11 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
         )
     ]
     (out / "dna_comparison.json").write_text(json.dumps(rows, indent=2))
+    shape = DEMO_BARCODEBERT
     return [
         "## DNA embeddings: a small BarcodeBERT against model-free references",
-        f"BarcodeBERT: {DEMO_SHAPE.num_hidden_layers} layers, {DEMO_SHAPE.num_attention_heads} heads, hidden "
-        f"{DEMO_SHAPE.hidden_size}, k={DEMO_SHAPE.k}; {steps} steps of masked k-mer modelling (batch 32) on the "
+        f"BarcodeBERT: {shape.num_hidden_layers} layers, {shape.num_attention_heads} heads, "
+        f"hidden {shape.hidden_size}, k={shape.k_mer}; {steps} steps of masked k-mer modelling (batch 32) on the "
         f"unique {' + '.join(s for s in PRETRAIN_SPLITS if s in data)} barcodes, {minutes:.1f} CPU minutes here; "
         f"MLM loss {losses[0]:.2f} → "
         f"{losses[-1]:.2f}. Model: `{run.model_dir}`.",
@@ -210,13 +217,12 @@ def barcodebert_section(out: Path, data: datasets.DatasetDict, steps: int, seed:
     ]
 
 
-def clibd_section(out: Path, steps: int, seed: int, dna_model: Path) -> list[str]:
-    """Train the small CLIBD (DNA tower = the demo's BarcodeBERT) on the sample's paired images and
-    barcodes, score it and its towers before alignment by retrieval, and write its model card."""
-    started = time.perf_counter()
-    run = train_clibd(
-        out / "dataset",
-        out / "clibd",
+def train_demo_clibd(dataset: Path, out: Path, steps: int, seed: int = 0, dna_model: Path | None = None) -> TrainingRun:
+    """The demo's CLIBD (preset `small`, full fine-tuning), `steps` steps on the paired images and barcodes
+    of a prepared dataset; the DNA tower starts from `dna_model` when given."""
+    return train_clibd(
+        dataset,
+        out,
         preset="small",
         dna_model=dna_model,
         finetune="full",  # the small image tower starts from random weights: LoRA alone cannot teach it
@@ -227,6 +233,24 @@ def clibd_section(out: Path, steps: int, seed: int, dna_model: Path) -> list[str
         logging_steps=max(1, steps // 5),
         save_steps=steps,
     )
+
+
+def demo_index(folder: Path, clibd_steps: int = 100, scale: str | int = "small", seed: int = 0) -> Path:
+    """The demo's pipeline up to a retrieval index, for the Space started without one: the embedded
+    synthetic sample, prepared, a demo CLIBD trained on it (`train_demo_clibd`), its DNA and image keys
+    indexed into `folder` (the work files go beside it)."""
+    work = Path(folder).parent
+    write_sample_release(work / "release", scale=scale, seed=seed)
+    prepare(work / "release", work / "dataset", configs=["metadata", "cropped_256"])
+    run = train_demo_clibd(work / "dataset", work / "clibd", clibd_steps, seed)
+    return build_index(work / "dataset", str(run.model_dir), folder)
+
+
+def clibd_section(out: Path, steps: int, seed: int, dna_model: Path) -> list[str]:
+    """Train the small CLIBD (DNA tower = the demo's BarcodeBERT) on the sample's paired images and
+    barcodes, score it and its towers before alignment by retrieval, and write its model card."""
+    started = time.perf_counter()
+    run = train_demo_clibd(out / "dataset", out / "clibd", steps, seed, dna_model=dna_model)
     minutes = (time.perf_counter() - started) / 60
     losses = [entry["loss"] for entry in run.log_history if "loss" in entry]
     metrics = evaluate_retrieval(out / "dataset", run.model_dir, out / "retrieval", out / "clibd" / "initial")

@@ -82,5 +82,38 @@ def barcode_problem(text: str | None) -> str | None:
     return None
 
 
+def normalize_barcode(sequence: str, index: int = 0, strict: bool = True) -> str:
+    """The policy applied to one sequence, trailing `N` padding stripped (the tokenizers' input); `strict`:
+    raise on a character that is not DNA or an empty result. `index` names the sequence in errors."""
+    if not isinstance(sequence, str):
+        raise TypeError(f"sequence {index}: expected a str, got {type(sequence).__name__}")
+    text = sequence.translate(TRANSLATION).rstrip(UNKNOWN)
+    if strict:
+        bad = NOT_NUCLEOTIDE.search(text)
+        if bad:
+            raise ValueError(
+                f"sequence {index}: {bad.group()!r} at position {bad.start()} is not a nucleotide "
+                f"(A, C, G, T/U, IUPAC codes, N, gaps); pass strict=False to read it as unknown"
+            )
+        if not text:
+            raise ValueError(f"sequence {index}: empty after removing gaps, whitespace and trailing N padding")
+    return text
+
+
+def check_codes(sequences: list[str], lengths: np.ndarray, stored: np.ndarray, codes: np.ndarray) -> None:
+    """Raise, naming the sequence, on an empty sequence or a character that is not DNA in a batch's codes.
+
+    `stored` is how many base codes each sequence occupies in `codes` (after cutting and padding).
+    """
+    empty = np.flatnonzero(lengths == 0)
+    invalid = np.flatnonzero(codes == NOT_A_BASE) if codes.max(initial=0) == NOT_A_BASE else np.zeros(0, dtype=np.int64)
+    if invalid.size:
+        first = int(np.searchsorted(np.cumsum(stored), invalid[0], side="right"))
+        if not empty.size or empty[0] > first:
+            normalize_barcode(sequences[first], first, strict=True)  # raises with the character's position
+    if empty.size:
+        normalize_barcode(sequences[int(empty[0])], int(empty[0]), strict=True)
+
+
 def _preview(text: str, width: int = 24) -> str:
     return repr(text[:width] + ("…" if len(text) > width else ""))

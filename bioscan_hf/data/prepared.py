@@ -8,6 +8,7 @@ from pathlib import Path
 
 import datasets
 
+from bioscan_hf.core.output import short_library_bars_hidden
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.release import CONFIGS, MANIFEST_NAME
 
@@ -27,13 +28,15 @@ def completed_configs(out: str | os.PathLike) -> dict[str, dict]:
 
 
 def load_prepared(folder: str | os.PathLike, config: str = "metadata") -> datasets.DatasetDict:
-    """Open a config of a prepared dataset folder with `load_dataset` (clear error if it is not one)."""
+    """Open a config of a prepared dataset folder with `load_dataset` (clear error if it is not one). Its
+    "Generating <split> split" bars are hidden unless `--verbose`: every command opens a folder, often twice."""
     folder = user_path(folder)
     if not (folder / "README.md").exists() or not completed_configs(folder):
         raise FileNotFoundError(f"{folder} is not a prepared dataset folder; run `bioscan-hf prepare` first")
     if config not in completed_configs(folder):
         raise ValueError(f"{folder} has no {config!r} config; it has {', '.join(completed_configs(folder))}")
-    return datasets.load_dataset(str(folder), config)
+    with short_library_bars_hidden():
+        return datasets.load_dataset(str(folder), config)
 
 
 #: What results on each data origin mean, said wherever they are shown.

@@ -38,7 +38,7 @@ from bioscan_hf.data.release import (
     resolve_config,
     row_count_check,
 )
-from bioscan_hf.hub import upload_folder
+from bioscan_hf.hub.upload import upload_folder
 
 #: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
 OUTPUT_VERSION = 2

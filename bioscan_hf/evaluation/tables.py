@@ -16,7 +16,8 @@ from pathlib import Path
 from bioscan_hf.core.formatting import markdown_table, write_csv
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.prepared import origin_note
-from bioscan_hf.evaluation.dna import CLUSTER_RANKS
+from bioscan_hf.evaluation.protocols import PROTOCOLS
+from bioscan_hf.evaluation.protocols.cluster import CLUSTER_RANKS
 from bioscan_hf.evaluation.retrieval import retrieval_rows
 
 PAPER = "BIOSCAN-5M paper (Gharaee et al., NeurIPS 2024 Datasets and Benchmarks), as recorded in SPEC §3"
@@ -108,17 +109,10 @@ def table4(runs: list[Run]) -> list[dict]:
         m = run.metrics
         if run.protocol == "finetune":
             row(run.model)["fine-tuned"] = _pct(m.get("test_accuracy"))
-        elif run.protocol == "dna":
-            if "linear_species_micro" in m:
-                row(run.model)["linear probe"] = _pct(m["linear_species_micro"])
-            if "knn_genus_micro" in m:
-                row(run.model)["1-NN genus"] = _pct(m["knn_genus_micro"])
-            if "baseline_align_knn_genus_micro" in m:
-                align = row("alignment (edlib, ours)")
-                align["1-NN genus"] = _pct(m["baseline_align_knn_genus_micro"])
-                align["fine-tuned"] = _pct(m.get("baseline_align_closed_species_micro"))
-            if "baseline_kmer6_knn_genus_micro" in m:
-                row("kmer6")["1-NN genus"] = _pct(m["baseline_kmer6_knn_genus_micro"])
+        elif run.protocol == "dna":  # the cells each registered protocol adds (row None: the run's model)
+            for protocol in PROTOCOLS.values():
+                for spec, cells in (protocol.table4(m) if protocol.table4 else {}).items():
+                    row(run.model if spec is None else spec).update({k: _pct(v) for k, v in cells.items()})
     ours = [{"source": "ours", **r} for r in rows.values()]
     published = [
         {

@@ -44,7 +44,6 @@ MODEL_FOLDER = "model"
 QUERY_ENCODER_OPTIONS = ("pooling", "trust_remote_code")
 
 
-
 def build_index(
     dataset_dir: str | os.PathLike,
     model: str,

@@ -17,6 +17,9 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from bioscan_hf.core.options import OutputOptions
+from bioscan_hf.models.barcodebert.configuration_barcodebert import PRESETS as BARCODEBERT_PRESETS
+from bioscan_hf.models.barcodebert.configuration_barcodebert import BarcodeBertConfig
 from bioscan_hf.training.collators import MASKING_SCHEMES
 from bioscan_hf.training.trainer import TRAINING_DEFAULTS
 
@@ -57,18 +60,33 @@ class CommandArguments:
 
 @dataclass
 class PretrainArguments(CommandArguments):
-    """`bioscan-hf pretrain`: the data and the encoder's shape (defaults: the published 8-4-4)."""
+    """`bioscan-hf pretrain`: the data and the encoder's size (a preset of `BarcodeBertConfig`, default the
+    published 8-4-4, with any of its fields given over it)."""
 
-    k: int = field(default=8, metadata=_help("k-mer length"))
-    hidden_size: int = field(default=768, metadata=_help("hidden size"))
-    layers: int = field(default=4, metadata=_help("transformer layers"))
-    heads: int = field(default=4, metadata=_help("attention heads"))
+    preset: str = field(
+        default="8-4-4", metadata=_help("BarcodeBERT size, k-layers-heads", choices=tuple(BARCODEBERT_PRESETS))
+    )
+    k_mer: int | None = field(default=None, metadata=_help("k-mer length (default: the preset's)", aliases=["--k"]))
+    hidden_size: int | None = field(default=None, metadata=_help("hidden size (default: the preset's)"))
+    num_hidden_layers: int | None = field(
+        default=None, metadata=_help("transformer layers (default: the preset's)", aliases=["--layers"])
+    )
+    num_attention_heads: int | None = field(
+        default=None, metadata=_help("attention heads (default: the preset's)", aliases=["--heads"])
+    )
     masking: str = field(
         default="published",
         metadata=_help(
             "published: 50%% masked, all [MASK]; bert: 15%% masked, 80/10/10", choices=tuple(MASKING_SCHEMES)
         ),
     )
+
+    def model_config(self) -> BarcodeBertConfig:
+        """The preset with the fields given over it."""
+        fields = ("k_mer", "hidden_size", "num_hidden_layers", "num_attention_heads")
+        return BarcodeBertConfig.from_preset(
+            self.preset, **{name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+        )
 
 
 @dataclass
@@ -107,7 +125,9 @@ class TrainClibdArguments(CommandArguments):
 
 def training_parser(command: type, prog: str, description: str, recipe: dict) -> HfArgumentParser:
     """The command's parser: its dataclass, then `TrainingArguments` with our aliases and `recipe` defaults."""
-    parser = HfArgumentParser((command, TrainingArguments), prog=prog, description=description, epilog=EPILOG)
+    parser = HfArgumentParser(
+        (command, TrainingArguments, OutputOptions), prog=prog, description=description, epilog=EPILOG
+    )
     for name, (alias, kind) in ALIASES.items():
         parser.add_argument(alias, dest=name, type=kind, help=f"same as --{name}")
     parser.add_argument("--cpu", dest="use_cpu", action="store_true", help="same as --use_cpu")
@@ -128,6 +148,16 @@ def read_options(path: str | Path) -> dict:
     return values
 
 
+def _field_names(command: type, values: dict) -> dict:
+    """Option-file keys as field names: an option's alias (`k`, `layers`) names its field (`k_mer`, …)."""
+    names = {
+        alias.lstrip("-").replace("-", "_"): f.name
+        for f in dataclasses.fields(command)
+        for alias in f.metadata.get("aliases", [])
+    }
+    return {names.get(key, key): value for key, value in values.items()}
+
+
 @dataclass
 class TrainingCommand:
     """A parsed training command: its own options, where it writes, its seed, and the `TrainingArguments`
@@ -137,6 +167,7 @@ class TrainingCommand:
     output_dir: str
     seed: int
     overrides: dict
+    output: OutputOptions = dataclasses.field(default_factory=OutputOptions)
 
 
 def parse_training_command(
@@ -147,7 +178,7 @@ def parse_training_command(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config-file")
     config_file = pre.parse_known_args(argv)[0].config_file
-    file_values = read_options(config_file) if config_file else {}
+    file_values = _field_names(command, read_options(config_file)) if config_file else {}
     training_fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
     fields = training_fields | {f.name for f in dataclasses.fields(command) if f.init}
     unknown = sorted(set(file_values) - fields)
@@ -167,4 +198,5 @@ def parse_training_command(
     except ValueError as err:
         parser.error(str(err))
     overrides = {name: getattr(namespace, name) for name in sorted(given & training_fields - {"output_dir", "seed"})}
-    return TrainingCommand(options, namespace.output_dir, namespace.seed, overrides)
+    output = OutputOptions(quiet=namespace.quiet, verbose=namespace.verbose)
+    return TrainingCommand(options, namespace.output_dir, namespace.seed, overrides, output)

@@ -8,7 +8,6 @@ length together (`train_sampling_strategy="group_by_length"`), and resume from t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import datasets
 from transformers import set_seed
@@ -23,28 +22,6 @@ from bioscan_hf.training.collators import BarcodeMLMCollator, CollatorEpochCallb
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
 
 PRETRAIN_SPLITS = ("pretrain", "other_heldout")
-
-
-@dataclass
-class ModelShape:
-    """The encoder's size (defaults: the published 8-4-4 BarcodeBERT)."""
-
-    k: int = 8
-    hidden_size: int = 768
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    intermediate_size: int | None = None
-
-    def config(self, **extra) -> BarcodeBertConfig:
-        """A `BarcodeBertConfig` of this shape."""
-        return BarcodeBertConfig(
-            k_mer=self.k,
-            hidden_size=self.hidden_size,
-            num_hidden_layers=self.num_hidden_layers,
-            num_attention_heads=self.num_attention_heads,
-            intermediate_size=self.intermediate_size or 4 * self.hidden_size,
-            **extra,
-        )
 
 
 def unique_barcodes(data: datasets.DatasetDict, splits=PRETRAIN_SPLITS) -> datasets.Dataset:
@@ -73,7 +50,7 @@ def with_lengths(dataset: datasets.Dataset, tokenizer: KmerTokenizerFast) -> dat
 def pretrain_barcodebert(
     dataset_dir: str | os.PathLike,
     output_dir: str | os.PathLike,
-    shape: ModelShape | None = None,
+    config: BarcodeBertConfig | None = None,
     scheme: str = "published",
     seed: int = 42,
     resume: bool = True,
@@ -81,14 +58,15 @@ def pretrain_barcodebert(
 ) -> TrainingRun:
     """Pre-train BarcodeBERT by masked k-mer modelling on unique pretrain + other_heldout barcodes.
 
-    The final model and tokenizer go to `output_dir/final` (`AutoModel.from_pretrained` opens it).
+    `config`: the encoder's size (default: the published 8-4-4; `BarcodeBertConfig.from_preset` names the
+    others). The final model and tokenizer go to `output_dir/final` (`AutoModel.from_pretrained` opens it).
     """
-    shape = shape or ModelShape()
-    tokenizer = KmerTokenizerFast(k=shape.k)
+    config = config or BarcodeBertConfig()
+    tokenizer = KmerTokenizerFast(k=config.k_mer)
     data = load_prepared(dataset_dir)
     train = with_lengths(unique_barcodes(data), tokenizer)
     set_seed(seed)  # before the weights are drawn: a seeded run starts from the same model
-    model = BarcodeBertForMaskedLM(shape.config())
+    model = BarcodeBertForMaskedLM(config)
     args = training_arguments(output_dir, seed=seed, **training_overrides)
     collator = BarcodeMLMCollator(tokenizer, scheme=scheme, seed=seed)
     trainer = OneCycleTrainer(

@@ -39,25 +39,9 @@ def ensure_index(folder: Path = INDEX, clibd_steps: int = 100, scale: str | int 
     trained on the sample's photos and barcodes, then its DNA and image keys."""
     if (folder / "index.json").exists():
         return folder
-    from bioscan_hf.data.publish import prepare
-    from bioscan_hf.data.sample import write_sample_release
-    from bioscan_hf.search import build_index
-    from bioscan_hf.training.clibd import train_clibd
+    from bioscan_hf.demo import demo_index  # the demo's pipeline (training: only on a first start)
 
-    work = folder.parent
-    write_sample_release(work / "release", scale=scale, seed=0)
-    prepare(work / "release", work / "dataset", configs=["metadata", "cropped_256"])
-    run = train_clibd(
-        work / "dataset",
-        work / "clibd",
-        preset="small",
-        finetune="full",
-        max_steps=clibd_steps,
-        per_device_train_batch_size=64,
-        learning_rate=1e-3,
-        save_steps=clibd_steps,
-    )
-    return build_index(work / "dataset", str(run.model_dir), folder)
+    return demo_index(folder, clibd_steps=clibd_steps, scale=scale)
 
 
 def _gallery(result: SearchResult) -> list[tuple[Image.Image, str]]:

@@ -28,8 +28,8 @@ def test_hf_dna_model_through_knn_linear_and_cluster(prepared: Path, tmp_path: P
     assert -1.0 <= metrics["cluster_ami_genus"] <= 1.0  # adjusted for chance: a random model may score below 0
     from bioscan_hf.data.prepared import load_prepared, rank_values
     from bioscan_hf.embedding import load_encoder
-    from bioscan_hf.evaluation.dna import KNN_RANKS
     from bioscan_hf.evaluation.knn import knn_probe
+    from bioscan_hf.evaluation.protocols.knn import KNN_RANKS
 
     data = load_prepared(prepared)  # the CLS pooling reached the scores: recompute 1-NN with it
     encoder = load_encoder(model, pooling="cls", device="cpu")
@@ -51,7 +51,7 @@ def test_image_encoder_clusters_images_and_concatenates_with_dna(
     assert main(["evaluate", "cluster", "--dataset", str(prepared), "--model", spec, "--out", str(out)]) == 0
     alone = _metrics(out)
     assert alone["cluster_undecodable_images"] == 0 and -1.0 <= alone["cluster_ami_genus"] <= 1.0
-    from bioscan_hf.evaluation import dna
+    from bioscan_hf.evaluation.protocols import cluster as dna
 
     seen = {}
     original = dna.zero_shot_clustering

@@ -52,8 +52,8 @@ def test_cluster_on_concatenated_embeddings(prepared: Path, tmp_path: Path) -> N
 def test_concat_model_reaches_the_clustering(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--concat-model` z-scores both models' embeddings and clusters their concatenation (not one alone)."""
     from bioscan_hf.data.prepared import load_prepared
-    from bioscan_hf.evaluation import dna
     from bioscan_hf.evaluation.clustering import combine
+    from bioscan_hf.evaluation.protocols import cluster as dna
 
     seen = {}
 
@@ -77,7 +77,8 @@ def test_val_split_one_sample_per_barcode_and_closed_world_alignment(prepared: P
     from bioscan_hf.core.metrics import micro_macro_accuracy
     from bioscan_hf.data.prepared import load_prepared, rank_values
     from bioscan_hf.evaluation.baselines import alignment_nearest
-    from bioscan_hf.evaluation.dna import closed_world_task, one_per_barcode
+    from bioscan_hf.evaluation.protocols.base import one_per_barcode
+    from bioscan_hf.evaluation.protocols.baselines import closed_world_task
 
     args = ["evaluate", "baselines", "--dataset", str(prepared), "--split", "val", "--one-sample-per-barcode"]
     assert main([*args, "--out", str(tmp_path)]) == 0

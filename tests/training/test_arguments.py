@@ -45,7 +45,7 @@ def test_fields_aliases_and_recipe() -> None:
             "5",
         ]
     )
-    assert run.output_dir == "o" and run.seed == 7 and run.options.k == 5 and run.options.masking == "published"
+    assert run.output_dir == "o" and run.seed == 7 and run.options.k_mer == 5 and run.options.masking == "published"
     assert run.overrides == {
         "gradient_accumulation_steps": 4,
         "learning_rate": 0.001,
@@ -64,7 +64,7 @@ def test_fields_aliases_and_recipe() -> None:
 def test_config_file_under_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "run.yaml").write_text("dataset: d\noutput_dir: o\nlearning_rate: 0.0003\nlayers: 2\nmax_steps: 9\n")
     run = _parse(["--config-file", str(tmp_path / "run.yaml"), "--max-steps", "5"])
-    assert run.options.dataset == "d" and run.options.layers == 2 and run.output_dir == "o"
+    assert run.options.dataset == "d" and run.options.num_hidden_layers == 2 and run.output_dir == "o"
     assert run.overrides == {"learning_rate": 0.0003, "max_steps": 5}
     (tmp_path / "run.json").write_text(json.dumps({"dataset": "d", "out": "o", "learning_rat": 1}))
     with pytest.raises(SystemExit):

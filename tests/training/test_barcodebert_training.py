@@ -17,12 +17,12 @@ import torch
 from helpers import TINY_PRETRAIN_OPTIONS, accelerate_two_processes
 
 from bioscan_hf.cli import main
-from bioscan_hf.models.barcodebert import KmerTokenizerFast
-from bioscan_hf.training.barcodebert import ModelShape, pretrain_barcodebert
+from bioscan_hf.models.barcodebert import BarcodeBertConfig, KmerTokenizerFast
+from bioscan_hf.training.barcodebert import pretrain_barcodebert
 from bioscan_hf.training.collators import BarcodeClassificationCollator, BarcodeMLMCollator, random_offsets
 from bioscan_hf.training.species import finetune_species
 
-TINY = ModelShape(k=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+TINY = BarcodeBertConfig(k_mer=4, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
 BIN = Path(sys.executable).parent
 
 
@@ -70,11 +70,13 @@ def test_classification_collator() -> None:
 
 
 def test_tiny_pretraining_loss_falls(prepared: Path, tmp_path: Path) -> None:
-    shape = ModelShape(k=4, hidden_size=64, num_hidden_layers=1, num_attention_heads=2, intermediate_size=128)
+    shape = BarcodeBertConfig(
+        k_mer=4, hidden_size=64, num_hidden_layers=1, num_attention_heads=2, intermediate_size=128
+    )
     run = pretrain_barcodebert(
         prepared,
         tmp_path,
-        shape=shape,
+        config=shape,
         max_steps=100,
         per_device_train_batch_size=16,
         learning_rate=5e-3,
@@ -201,7 +203,7 @@ def test_two_processes_with_accelerate(prepared: Path, tmp_path: Path) -> None:
 
 def test_finetune_reports_val_and_test(prepared: Path, tmp_path: Path) -> None:
     pretrained = pretrain_barcodebert(
-        prepared, tmp_path / "pt", shape=TINY, max_steps=5, use_cpu=True, per_device_train_batch_size=16
+        prepared, tmp_path / "pt", config=TINY, max_steps=5, use_cpu=True, per_device_train_batch_size=16
     )
     run = finetune_species(
         prepared,

@@ -5,6 +5,24 @@ from __future__ import annotations
 from huggingface_hub.dataclasses import strict
 from transformers import BertConfig
 
+#: Size presets beside the config, named k-layers-heads as the papers name them (hidden size 768, feed-forward
+#: 4 × hidden, unless said): BIOSCAN-5M's 8-4-4 (the defaults), CANADA-1.5M's 4-4-4, the first release's
+#: 12-layer models, and "small" (the demo's: CPU minutes). `BarcodeBertConfig.from_preset(name, **fields)`.
+PRESETS: dict[str, dict] = {
+    "8-4-4": {},
+    "4-4-4": {"k_mer": 4},
+    "4-12-12": {"k_mer": 4, "num_hidden_layers": 12, "num_attention_heads": 12},
+    "5-12-12": {"k_mer": 5, "num_hidden_layers": 12, "num_attention_heads": 12},
+    "6-12-12": {"k_mer": 6, "num_hidden_layers": 12, "num_attention_heads": 12},
+    "small": {
+        "k_mer": 4,
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 512,
+    },
+}
+
 #: Special tokens per vocabulary preset (the tokenizer module holds the same table).
 N_SPECIAL_TOKENS = {"clean": 5, "original": 2, "v1": 3}
 #: The padding token per preset: clean [PAD]=0; original and v1 pad with [UNK] (their [MASK]=0 must not
@@ -52,3 +70,14 @@ class BarcodeBertConfig(BertConfig):
         if self.pad_token_id is None:
             self.pad_token_id = PAD_TOKEN_IDS[self.vocab_preset]
         super().__post_init__(**kwargs)
+
+    @classmethod
+    def from_preset(cls, preset: str = "8-4-4", **fields) -> BarcodeBertConfig:
+        """The config of a named size (`PRESETS`), with `fields` over it; a hidden size given without a
+        feed-forward size gets 4 × hidden, as every preset has."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown BarcodeBERT preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        values = {**PRESETS[preset], **fields}
+        if "hidden_size" in fields and "intermediate_size" not in fields:
+            values["intermediate_size"] = 4 * values["hidden_size"]
+        return cls(**values)

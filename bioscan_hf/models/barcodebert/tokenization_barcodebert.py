@@ -4,14 +4,11 @@ Two classes with identical ids: `KmerTokenizer` (Python) and `KmerTokenizerFast`
 library: normalizer + `FixedLength` pre-tokenizer + `WordLevel` model, giving `tokenizer.json`). Both
 encode batches through one vectorized NumPy encoder, far faster than per-sequence tokenizing.
 
-Input policy (the same on every path):
-- whitespace, alignment gaps `-` and `.` are removed; lower case is upper-cased; RNA `U` reads as `T`;
-- IUPAC ambiguity codes (R, Y, S, W, K, M, B, D, H, V) become `N`;
-- trailing `N`s are padding and are stripped; leading `N`s are real unknowns and kept;
-- a k-mer containing `N` (or, when not strict, any other letter) is `[UNK]`; a final k-mer shorter
-  than k is `[UNK]` too, as in the original, where sequences were completed with `N` padding;
-- sequences longer than `max_nucleotides` are cut there (a warning counts them);
-- `strict=True` (default) raises on characters that are not nucleotides and on empty sequences.
+Input policy, the same on every path: the package's barcode policy (`bioscan_hf.core.barcodes`: gaps and
+whitespace removed, upper case, `U` as `T`, IUPAC codes as `N`), trailing `N` padding stripped, leading `N`s
+kept; a k-mer holding `N` (or, when not strict, any other letter) is `[UNK]`, and so is a final k-mer shorter
+than k (the original completed sequences with `N`); sequences longer than `max_nucleotides` are cut there (a
+warning counts them); `strict=True` (default) raises on non-nucleotides and on empty sequences.
 
 Vocabulary presets: `"clean"` (default): `[PAD] [UNK] [CLS] [SEP] [MASK]`, then the 4^k k-mers, inputs
 wrapped as `[CLS] … [SEP]`. `"original"`: the published BarcodeBERT order, `[MASK]`=0, `[UNK]`=1, then
@@ -40,13 +37,14 @@ from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
 from bioscan_hf.core.barcodes import (  # rewritten to `.barcodes` in saved folders (write_module_files)
     BASES,
-    NOT_A_BASE,
     NOT_NUCLEOTIDE,
     POLICY,
     TRANSLATION,
     UNKNOWN,
     UNKNOWN_CODE,
     base_codes,
+    check_codes,
+    normalize_barcode,
     regex_class,
 )
 
@@ -80,14 +78,19 @@ FRAMES: dict[str, tuple[str | None, str | None]] = {
 }
 
 
+#: Each preset's special tokens in id order, and the transformers keywords naming them (original and v1 pad
+#: with [UNK]: their [MASK]=0 must not double as padding; v1's inputs begin with [MASK] as a bos token).
+SPECIALS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "clean": (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], {"pad_token": "[PAD]", "sep_token": "[SEP]"}),
+    "original": (["[MASK]", "[UNK]"], {"pad_token": "[UNK]"}),
+    "v1": (["[MASK]", "[CLS]", "[UNK]"], {"pad_token": "[UNK]", "bos_token": "[MASK]"}),
+}
+
+
 def special_tokens(preset: str) -> list[str]:
     """Special tokens of a vocabulary preset, in id order."""
-    if preset == "clean":
-        return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    if preset == "original":
-        return ["[MASK]", "[UNK]"]
-    if preset == "v1":
-        return ["[MASK]", "[CLS]", "[UNK]"]
+    if preset in SPECIALS:
+        return list(SPECIALS[preset][0])
     raise ValueError(f"unknown vocabulary preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 
@@ -95,23 +98,6 @@ def kmer_vocab(k: int, preset: str = "clean") -> dict[str, int]:
     """Special tokens, then every k-mer over ACGT in `itertools.product(BASES)` order."""
     tokens = special_tokens(preset) + ["".join(p) for p in itertools.product(BASES, repeat=k)]
     return {token: i for i, token in enumerate(tokens)}
-
-
-def normalize_barcode(sequence: str, index: int = 0, strict: bool = True) -> str:
-    """Apply the input policy to one sequence (see the module docstring); `index` names it in errors."""
-    if not isinstance(sequence, str):
-        raise TypeError(f"sequence {index}: expected a str, got {type(sequence).__name__}")
-    text = sequence.translate(TRANSLATION).rstrip(UNKNOWN)
-    if strict:
-        bad = NOT_NUCLEOTIDE.search(text)
-        if bad:
-            raise ValueError(
-                f"sequence {index}: {bad.group()!r} at position {bad.start()} is not a nucleotide "
-                f"(A, C, G, T/U, IUPAC codes, N, gaps); pass strict=False to read it as unknown"
-            )
-        if not text:
-            raise ValueError(f"sequence {index}: empty after removing gaps, whitespace and trailing N padding")
-    return text
 
 
 class _KmerEncodingMixin:
@@ -182,7 +168,7 @@ class _KmerEncodingMixin:
             return self._non_overlapping_ids(sequences, texts, lengths, n_kmers), n_kmers
         codes = base_codes("".join(texts))
         if self.strict:
-            _check_batch(sequences, lengths, lengths, codes)
+            check_codes(sequences, lengths, lengths, codes)
         offsets = np.cumsum(lengths) - lengths
         rows, within = _ragged_index(n_kmers)
         starts = offsets[rows] + within * self.stride
@@ -206,7 +192,7 @@ class _KmerEncodingMixin:
         pieces = [t[:cap] if len(t) >= cap else t + fill[-len(t) % k] for t in texts]
         codes = base_codes("".join(pieces))
         if self.strict:
-            _check_batch(sequences, lengths, n_kmers * k, codes)
+            check_codes(sequences, lengths, n_kmers * k, codes)
             for i in np.flatnonzero(lengths > cap):  # the cut-off tails are checked too
                 if NOT_NUCLEOTIDE.search(texts[i], cap):
                     normalize_barcode(sequences[i], int(i), strict=True)
@@ -325,21 +311,6 @@ class _KmerEncodingMixin:
         return BatchEncoding(out, tensor_type=None if converted else return_tensors, prepend_batch_axis=single)
 
 
-def _check_batch(sequences: list[str], lengths: np.ndarray, stored: np.ndarray, codes: np.ndarray) -> None:
-    """Strict mode: raise, naming the sequence, on an empty sequence or a character that is not DNA.
-
-    `stored` is how many base codes each sequence occupies in `codes` (after cutting and padding).
-    """
-    empty = np.flatnonzero(lengths == 0)
-    invalid = np.flatnonzero(codes == NOT_A_BASE) if codes.max(initial=0) == NOT_A_BASE else np.zeros(0, dtype=np.int64)
-    if invalid.size:
-        first = int(np.searchsorted(np.cumsum(stored), invalid[0], side="right"))
-        if not empty.size or empty[0] > first:
-            normalize_barcode(sequences[first], first, strict=True)  # raises with the character's position
-    if empty.size:
-        normalize_barcode(sequences[int(empty[0])], int(empty[0]), strict=True)
-
-
 def _ragged_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For items laid out back to back, `counts[i]` per row: each item's row and position within it."""
     rows = np.repeat(np.arange(len(counts)), counts)
@@ -348,23 +319,9 @@ def _ragged_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _special_kwargs(preset: str) -> dict[str, str]:
-    if preset == "original":
-        return {"mask_token": "[MASK]", "unk_token": "[UNK]", "pad_token": "[UNK]"}
-    if preset == "v1":
-        return {
-            "mask_token": "[MASK]",
-            "cls_token": "[CLS]",
-            "unk_token": "[UNK]",
-            "pad_token": "[UNK]",
-            "bos_token": "[MASK]",
-        }
-    return {
-        "pad_token": "[PAD]",
-        "unk_token": "[UNK]",
-        "cls_token": "[CLS]",
-        "sep_token": "[SEP]",
-        "mask_token": "[MASK]",
-    }
+    tokens, roles = SPECIALS[preset]
+    named = {"mask_token": "[MASK]", "unk_token": "[UNK]", "cls_token": "[CLS]"}
+    return {**{role: token for role, token in named.items() if token in tokens}, **roles}
 
 
 class KmerTokenizer(_KmerEncodingMixin, PythonBackend):

@@ -1,4 +1,5 @@
-"""Model cards of trained models: `model_cards/*.md` rendered with a saved model's config and metrics."""
+"""Model cards: rendered from the templates in `bioscan_hf/model_cards/` with the metrics a run recorded
+(`render_model_card`), and written into a trained BarcodeBERT or CLIBD folder (`write_*_card`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,68 @@ import os
 from pathlib import Path
 
 import torch
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from bioscan_hf.core.formatting import markdown_table
-from bioscan_hf.hub import read_metrics, render_model_card
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
+
+CARD_TEMPLATES = Path(__file__).resolve().parents[1] / "model_cards"
+
+
+def results_table(metrics: dict[str, float]) -> str:
+    """Metrics (fractions) as a markdown table of percentages."""
+    if not metrics:
+        return "No evaluation results were recorded for this checkpoint."
+    rows = "\n".join(f"| {name} | {100 * value:.2f} |" for name, value in sorted(metrics.items()))
+    return "| metric | % |\n|---|---|\n" + rows
+
+
+def render_model_card(
+    template: str,
+    config: dict,
+    metrics: dict[str, float],
+    repo_id: str,
+    data_note: str,
+    dataset_name: str = "BIOSCAN-5M",
+    results: str | None = None,
+    **fields,
+) -> ModelCard:
+    """Render `model_cards/{template}.md` from a model's config and its evaluation results
+    (`metrics` go into the card's metadata; `results`, when given, replaces the default results table)."""
+    eval_results = [
+        EvalResult(
+            task_type="text-classification" if "accuracy" in name else "feature-extraction",
+            dataset_type="bioscan-5m",
+            dataset_name=dataset_name,
+            metric_type=name,
+            metric_value=value,
+        )
+        for name, value in sorted(metrics.items())
+    ]
+    card_data = ModelCardData(
+        library_name="transformers",
+        license="mit",
+        tags=["biology", "dna-barcodes", "bioscan", config.get("model_type", "")],
+        datasets=["bioscan-ml/BIOSCAN-5M"],
+        model_name=repo_id,
+        eval_results=eval_results or None,
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(CARD_TEMPLATES / f"{template}.md"),
+        model_name=repo_id,
+        repo_id=repo_id,
+        data_note=data_note,
+        results_table=results if results is not None else results_table(metrics),
+        **{**config, **fields},
+    )
+
+
+def read_metrics(model_dir: str | os.PathLike) -> dict[str, float]:
+    """The `metrics.json` a training run left beside the model (empty when absent)."""
+    path = Path(model_dir) / "metrics.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def write_barcodebert_card(

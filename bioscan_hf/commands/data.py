@@ -1,0 +1,158 @@
+"""Data commands: `sample`, `prepare`, `push`, `download`, `verify`, `import-bold`."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from bioscan_hf.commands.common import Command, comma_list, scale
+from bioscan_hf.core.options import option
+from bioscan_hf.data.bold import import_bold
+from bioscan_hf.data.checksums import verify_md5
+from bioscan_hf.data.download import DEFAULT_MIRRORS, download_file, release_file_names
+from bioscan_hf.data.publish import prepare, push
+from bioscan_hf.data.sample import write_sample_release
+
+
+@dataclass(kw_only=True)
+class SampleOptions:
+    out: str = option("folder to write the release into")
+    seed: int = option("random seed (same seed → same files)", 0)
+    scale: str = option("small (2,000 records), medium (20,000) or a number", "small")
+    no_images: bool = option("write the metadata only", False)
+
+
+def run_sample(o: SampleOptions) -> None:
+    path = write_sample_release(o.out, scale=scale(o.scale), seed=o.seed, images=not o.no_images)
+    print(f"synthetic release written to {path}")
+
+
+@dataclass(kw_only=True)
+class PrepareOptions:
+    release: str = option("release folder: zips as downloaded, extracted, or a mix")
+    out: str = option("output folder (the future Hub repo)")
+    configs: str | None = option("comma-separated configs (default: every config whose files are present)", None)
+    num_proc: int | None = option("parallel worker processes", None)
+    max_shard_size: str = option("Parquet shard size bound (default 500MB)", "500MB")
+    on_missing_image: str = option(
+        "a missing/corrupt image stops the run (error) or is skipped and reported (skip)",
+        "error",
+        choices=("error", "skip"),
+    )
+    overwrite: bool = option("rebuild configs that are already finished", False)
+    repo_id: str = option("repo id used in the card's usage example", "bioscan-5m")
+
+
+def run_prepare(o: PrepareOptions) -> None:
+    summary = prepare(
+        o.release,
+        o.out,
+        configs=comma_list(o.configs) or None,
+        num_proc=o.num_proc,
+        max_shard_size=o.max_shard_size,
+        on_missing_image=o.on_missing_image,
+        overwrite=o.overwrite,
+        repo_id=o.repo_id,
+    )
+    for name, why in summary["skipped"].items():
+        print(f"skipped {name}: {why}")
+    for name, why in summary["rebuilt"].items():
+        print(f"rebuilt {name}: {why}")
+    for name, missing in summary["skipped_images"].items():
+        print(f"{name}: {len(missing)} record(s) skipped for missing/corrupt images, e.g.")
+        for line in missing[:5]:
+            print(f"  {line}")
+        print(f"  (all listed in {o.out}/data/{name}/_complete.json and in the dataset card)")
+    for warning in summary["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(f"built: {', '.join(summary['built']) or '-'}; reused: {', '.join(summary['reused']) or '-'}")
+    print(f"load it with: datasets.load_dataset({o.out!r}, 'CONFIG', split='test')")
+
+
+@dataclass(kw_only=True)
+class PushOptions:
+    folder: str = option("folder written by `bioscan-hf prepare`", positional=True)
+    repo_id: str = option("Hub dataset repo, e.g. me/bioscan-5m")
+    private: bool = option("create the repo as private", False)
+    token: str | None = option("Hub token (default: the logged-in one)", None)
+
+
+def run_push(o: PushOptions) -> None:
+    print(f"uploaded to {push(o.folder, o.repo_id, token=o.token, private=o.private)}")
+
+
+@dataclass(kw_only=True)
+class DownloadOptions:
+    out: str = option("folder to download into")
+    packages: str = option("comma-separated 256 px image packages: cropped_256,original_256", "")
+    file: list[str] = option("a release file name to fetch (repeatable)", [], append=True)
+    mirror: list[str] = option(
+        "URL template with {name}, tried in order (default: Zenodo record 11973457)", [], append=True
+    )
+
+
+def run_download(o: DownloadOptions) -> None:
+    for name in o.file or release_file_names(comma_list(o.packages)):
+        print(f"have {download_file(name, o.out, mirrors=o.mirror or DEFAULT_MIRRORS)}")
+
+
+@dataclass(kw_only=True)
+class VerifyOptions:
+    files: list[str] = option("release files to check (e.g. BIOSCAN_5M_cropped_256.zip)", positional="+")
+    md5: str | None = option("expected digest (default: the published one for the file name)", None)
+
+
+def run_verify(o: VerifyOptions) -> None:
+    for path in o.files:
+        print(f"{path}: ok ({verify_md5(path, o.md5)})")
+
+
+@dataclass(kw_only=True)
+class ImportBoldOptions:
+    tsv: list[str] = option("BOLD combined TSV export(s)", positional="+")
+    out: str = option("folder for the metadata zip and import_report.tsv")
+    undescribed_fraction: float = option(
+        "share of species given placeholder names, so unseen/heldout splits exist (default 0.2)", 0.2
+    )
+    unlabelled_fraction: float = option("share of records whose species label is removed (they go to pretrain)", 0.0)
+    seed: int = option("random seed of the partition (same seed → same splits)", 0)
+    keep_conflicts: bool = option(
+        "keep conflicting annotations of one barcode as exported (default: the paper's rule — per rank, the "
+        "majority value if ≥ 90%% of the barcode's records agree, else the annotation is cut there; every "
+        "change is listed in import_report.tsv)",
+        False,
+    )
+
+
+def run_import_bold(o: ImportBoldOptions) -> None:
+    report = import_bold(
+        o.tsv, o.out, o.undescribed_fraction, o.unlabelled_fraction, o.seed, resolve_conflicts=not o.keep_conflicts
+    )
+    print(report.summary())
+
+
+COMMANDS: dict[str, Command] = {
+    "sample": Command(
+        SampleOptions,
+        run_sample,
+        "Generate a deterministic, synthetic BIOSCAN-5M release: the metadata zip and zips for all four image "
+        "packages. Synthetic data, for trying the toolkit.",
+    ),
+    "prepare": Command(
+        PrepareOptions,
+        run_prepare,
+        "Build Parquet shards per config and split, plus a README.md dataset card, so that "
+        "datasets.load_dataset(OUT, CONFIG, split=...) works offline. Finished configs are reused when re-run; "
+        "an interrupted config restarts.",
+    ),
+    "push": Command(PushOptions, run_push, "Upload a prepared dataset folder to the Hugging Face Hub."),
+    "download": Command(DownloadOptions, run_download, "Download release files (mirrors, resume, md5 check)."),
+    "verify": Command(VerifyOptions, run_verify, "Check release files against their published md5 digests (cached)."),
+    "import-bold": Command(
+        ImportBoldOptions,
+        run_import_bold,
+        "Read BOLD exports (.tsv or .tsv.gz), keep every COI-5P row with a barcode, resolve conflicting "
+        "annotations of one barcode, apply BIOSCAN-5M's partition rules and write a metadata zip. Unusable rows "
+        "(skipped) and changed rows are listed with their file and line in OUT/import_report.tsv.",
+    ),
+}

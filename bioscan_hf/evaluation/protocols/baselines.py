@@ -1,0 +1,50 @@
+"""The model-free references beside any encoder: 1-NN genus of k-mer profiles (kmer6) and of alignment,
+and closed-world alignment species (keys `train`, queries `test`: the paper's BLAST column of Table 4)."""
+
+from __future__ import annotations
+
+import datasets
+
+from bioscan_hf.embedding.splits import SplitEmbeddings
+from bioscan_hf.evaluation.protocols.base import PROBE_SPLITS, Context, Protocol, nearest_key_scores
+from bioscan_hf.evaluation.protocols.knn import knn_task
+
+ALIGNMENT_ROW = "alignment (edlib, ours)"
+
+
+def closed_world_task(
+    data: datasets.DatasetDict, model: str | SplitEmbeddings, prefix: str = "closed", split: str = "test"
+) -> dict[str, float]:
+    """Closed-world 1-NN species accuracy: keys `train`, queries `test` (seen species; `val` with split="val")."""
+    key_split, query_split = PROBE_SPLITS[split]["linear"]
+    return nearest_key_scores(data, model, key_split, query_split, ("species",), prefix)
+
+
+def run(context: Context) -> dict[str, float]:
+    data, split = context.data, context.split
+    kmer6 = context.embedder if context.model == "kmer6" else "kmer6"  # reuse the k-mer embeddings if scored
+    return {
+        **knn_task(data, kmer6, prefix="baseline_kmer6_knn", split=split),
+        **knn_task(data, "align", prefix="baseline_align_knn", split=split),
+        **closed_world_task(data, "align", prefix="baseline_align_closed", split=split),
+    }
+
+
+def table4(m: dict[str, float]) -> dict[str | None, dict[str, float | None]]:
+    cells: dict[str | None, dict[str, float | None]] = {}
+    if "baseline_align_knn_genus_micro" in m:
+        cells[ALIGNMENT_ROW] = {
+            "1-NN genus": m["baseline_align_knn_genus_micro"],
+            "fine-tuned": m.get("baseline_align_closed_species_micro"),
+        }
+    if "baseline_kmer6_knn_genus_micro" in m:
+        cells["kmer6"] = {"1-NN genus": m["baseline_kmer6_knn_genus_micro"]}
+    return cells
+
+
+PROTOCOL = Protocol(
+    "baselines",
+    "1-NN genus of kmer6 and alignment; closed-world alignment species, test → train",
+    run,
+    table4=table4,
+)
