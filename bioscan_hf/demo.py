@@ -22,7 +22,7 @@ from bioscan_hf.evaluation.retrieval import evaluate_retrieval
 from bioscan_hf.evaluation.tables import write_tables
 from bioscan_hf.hub.cards import write_clibd_card
 from bioscan_hf.models.barcodebert import BarcodeBertConfig
-from bioscan_hf.search import build_index
+from bioscan_hf.search import build_index, identify
 from bioscan_hf.training.barcodebert import PRETRAIN_SPLITS, pretrain_barcodebert
 from bioscan_hf.training.clibd import train_clibd
 from bioscan_hf.training.trainer import TrainingRun
@@ -144,8 +144,6 @@ def run_demo(
 
 def identify_section(out: Path, origin: str) -> list[str]:
     """`bioscan-hf identify` on the test split against the keys, with its per-rank summary."""
-    from bioscan_hf.search import identify
-
     result = identify(out / "dataset", out / "dataset", out / "identify" / "test.tsv", top_k=5)
     command = (
         f"{runnable('bioscan-hf')} identify {out / 'dataset'} --split test --reference {out / 'dataset'} "

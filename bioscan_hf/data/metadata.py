@@ -21,6 +21,7 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import NOT_DNA_TEXT, barcode_problem
 from bioscan_hf.core.paths import user_path
@@ -375,8 +376,6 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
     One streaming pass over the CSV, cached per file: builders then read any shard (one row group)
     directly instead of re-parsing the whole CSV per shard. Returns split → (path, rows).
     """
-    import pyarrow.parquet as pq
-
     source = user_path(source)
     folder = cache_dir() / "staged" / f"{file_key(source)}-{rows_per_group}-{STAGING_VERSION}"
     manifest = folder / "manifest.json"

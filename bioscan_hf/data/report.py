@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import datasets
+from matplotlib.figure import Figure
 
 from bioscan_hf.data.schema import LABEL_COLUMNS, SPLITS
 
@@ -40,17 +41,13 @@ def rank_table(data: datasets.DatasetDict) -> list[dict]:
 
 def plot_orders_per_split(data: datasets.DatasetDict, path: str | Path) -> Path:
     """A stacked bar chart of records per split coloured by insect order; saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     order_names = next(iter(data.values())).features["order"].names
     splits = [s for s in SPLITS if s in data]
     counts = {s: Counter(data[s]["order"]) for s in splits}
     top = [o for o, _ in sum(counts.values(), Counter()).most_common(8)]
     totals = [sum(counts[s].values()) for s in splits]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.subplots()
     bottom = [0.0] * len(splits)
     for order in top:
         shares = [counts[s][order] / t if t else 0.0 for s, t in zip(splits, totals)]
@@ -63,9 +60,10 @@ def plot_orders_per_split(data: datasets.DatasetDict, path: str | Path) -> Path:
     ax.set_ylabel("share of the split's records (total above)")
     ax.set_title("Records per split, by order")
     ax.legend(fontsize=8, ncol=4, loc="lower center", bbox_to_anchor=(0.5, -0.45))
-    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    ax.tick_params(axis="x", labelrotation=30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -8,6 +8,7 @@ genus. It exists so that every part of the toolkit runs, and models learn, witho
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import io
 import zipfile
@@ -154,7 +155,6 @@ def _barcode_text(seq: np.ndarray, rng: np.random.Generator) -> str:
 
 def draw_specimen(taxon: Taxon, rng: np.random.Generator) -> tuple[Image.Image, tuple[int, int, int, int]]:
     """A 1024×768 photo-like image of a specimen in its well, and the organism's bounding box."""
-    import colorsys
 
     hue, aspect, stripes, hue_shift, size_factor = taxon.looks
     image = Image.new("RGB", (1024, 768), (int(rng.integers(200, 230)),) * 3)

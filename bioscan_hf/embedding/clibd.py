@@ -6,8 +6,12 @@ import os
 from collections.abc import Sequence
 
 import torch
+from transformers import AutoModel
 
+import bioscan_hf.models  # noqa: F401  (registers CLIBD with the Auto classes)
 from bioscan_hf.embedding.base import Encoder, torch_dtype
+from bioscan_hf.models.checks import model_location
+from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor
 
 
 class ClibdEncoder(Encoder):
@@ -21,12 +25,6 @@ class ClibdEncoder(Encoder):
         batch_size: int = 64,
         num_workers: int | None = None,
     ) -> None:
-        from transformers import AutoModel
-
-        import bioscan_hf.models  # noqa: F401  (registers CLIBD with the Auto classes)
-        from bioscan_hf.models.checks import model_location
-        from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor
-
         super().__init__(batch_size=batch_size, device=device, num_workers=num_workers)
         location = model_location(model_dir)
         self.name = str(model_dir)

@@ -12,9 +12,12 @@ import logging
 import os
 
 import torch
+from transformers import AutoModel, AutoTokenizer
 
+import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
 from bioscan_hf.embedding.base import Encoder, EncoderError, torch_dtype
 from bioscan_hf.models.barcodebert.modeling_barcodebert import masked_mean
+from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +45,6 @@ class TransformersDnaEncoder(Encoder):
         dtype: str | torch.dtype | None = None,
         batch_size: int = 256,
     ) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
-        import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
-        from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
-
         super().__init__(batch_size=batch_size, device=device)
         if pooling not in DNA_POOLINGS:
             raise EncoderError(f"unknown DNA pooling {pooling!r}; choose one of {', '.join(DNA_POOLINGS)}")

@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import timm
 import torch
 from torchvision import transforms
+from transformers import AutoImageProcessor, AutoModel
 
 from bioscan_hf.embedding.base import Encoder, EncoderError, torch_dtype
+from bioscan_hf.models.checks import model_location
 
 IMAGE_POOLINGS = ("cls", "avg")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -51,8 +54,6 @@ class TimmImageEncoder(Encoder):
         batch_size: int = 64,
         num_workers: int | None = None,
     ) -> None:
-        import timm
-
         super().__init__(batch_size=batch_size, device=device, num_workers=num_workers)
         _check_pooling(pooling)
         kwargs: dict = {"num_classes": 0}
@@ -95,10 +96,6 @@ class TransformersImageEncoder(Encoder):
         batch_size: int = 64,
         num_workers: int | None = None,
     ) -> None:
-        from transformers import AutoImageProcessor, AutoModel
-
-        from bioscan_hf.models.checks import model_location
-
         super().__init__(batch_size=batch_size, device=device, num_workers=num_workers)
         _check_pooling(pooling)
         location = model_location(path)

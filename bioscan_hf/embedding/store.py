@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
+from accelerate import PartialState
 
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
@@ -39,6 +41,7 @@ from bioscan_hf.data.sources import (
     skipped_path,
 )
 from bioscan_hf.embedding.base import Encoder, EncoderError
+from bioscan_hf.embedding.registry import load_encoder
 
 MODALITIES = ("dna", "image")
 #: Schema metadata key of an embeddings file.
@@ -288,11 +291,6 @@ def embed_to_parquet(
     `skip_bad` are left out and listed in `<out stem>.skipped.tsv`. Under `accelerate launch` the
     processes share the records.
     """
-    import torch
-    from accelerate import PartialState
-
-    from bioscan_hf.embedding.registry import load_encoder
-
     out = user_path(out)
     if out.suffix != ".parquet":
         raise EncoderError(f"{out}: an embeddings file ends in .parquet")

@@ -39,7 +39,7 @@ def combine(embeddings: Sequence[np.ndarray]) -> np.ndarray:
 
 def reduce_umap(vectors: np.ndarray, seed: int = 0, n_components: int = UMAP_DIMENSIONS) -> np.ndarray:
     """UMAP to `n_components` dimensions (30 neighbours, min_dist 0, fixed seed), as in the paper."""
-    import umap
+    import umap  # here, not at the top: umap-learn compiles with numba on import (seconds per process)
 
     vectors = check_embeddings("embeddings", vectors)
     n_components = min(n_components, len(vectors) - 2)

@@ -19,13 +19,16 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 
+import datasets
 import numpy as np
 import torch
 from torch import nn
+from transformers import Trainer
 
 from bioscan_hf.core.errors import EvaluationError
 from bioscan_hf.core.metrics import micro_macro_accuracy
 from bioscan_hf.core.vectors import check_embeddings
+from bioscan_hf.training.trainer import training_arguments
 
 PROBE_METHODS = ("lbfgs", "sgd")
 
@@ -92,11 +95,6 @@ def fit_sgd(
     seed: int = 0,
 ) -> nn.Linear:
     """The paper's recipe: a linear layer trained with SGD through `Trainer`."""
-    import datasets
-    from transformers import Trainer
-
-    from bioscan_hf.training.trainer import training_arguments
-
     layer = LinearHead(features.shape[1], n_classes)
     data = datasets.Dataset.from_dict({"features": features.numpy(), "labels": targets.numpy()}).with_format("torch")
     with tempfile.TemporaryDirectory() as scratch:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+from matplotlib.figure import Figure
 
 from bioscan_hf.core.errors import EvaluationError
 from bioscan_hf.core.formatting import markdown_table
@@ -233,15 +234,11 @@ def retrieval_report(
 
 def plot_retrieval(metrics: dict[str, float], path: Path) -> None:
     """Bars of top-1 macro H.M. per rank and direction, no alignment beside CLIBD."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     directions = [d for d in DIRECTIONS if f"{d}_order_top1_macro_hm" in metrics]
     if not directions:
         return
-    fig, axes = plt.subplots(1, len(directions), figsize=(3.2 * len(directions), 3.2), sharey=True)
+    fig = Figure(figsize=(3.2 * len(directions), 3.2))
+    axes = fig.subplots(1, len(directions), sharey=True)
     x = np.arange(len(RANKS))
     for ax, direction in zip(np.atleast_1d(axes), directions):
         for shift, prefix, label in ((-0.2, "baseline_", "no alignment"), (0.2, "", "CLIBD")):
@@ -256,4 +253,3 @@ def plot_retrieval(metrics: dict[str, float], path: Path) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from bioscan_hf.core.formatting import markdown_table, write_csv
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.prepared import origin_note
@@ -205,12 +207,8 @@ def plot_ami_by_rank(runs: list[Run], path: Path) -> bool:
     clustered = [r for r in runs if r.protocol == "dna" and "cluster_ami_species" in r.metrics]
     if not clustered:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for run in clustered:
         values = [run.metrics.get(f"cluster_ami_{rank}", float("nan")) for rank in CLUSTER_RANKS]
         ax.plot(CLUSTER_RANKS, values, marker="o", label=_encoders(run)[-60:])
@@ -220,7 +218,6 @@ def plot_ami_by_rank(runs: list[Run], path: Path) -> bool:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return True
 
 

@@ -11,6 +11,7 @@ import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from bioscan_hf.core.formatting import markdown_table
+from bioscan_hf.evaluation.retrieval import retrieval_rows
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel
 from bioscan_hf.models.clibd import ClibdConfig, ClibdModel
 
@@ -94,8 +95,6 @@ def write_clibd_card(
 ) -> Path:
     """Render `model_cards/clibd.md` for a saved CLIBD into `model_dir/README.md`, with the retrieval
     table of `evaluate retrieval`'s output folder when given."""
-    from bioscan_hf.evaluation.retrieval import retrieval_rows
-
     model_dir = Path(model_dir)
     config = ClibdConfig.from_pretrained(model_dir)
     with torch.device("meta"):  # the parameter count needs the shapes, not the weights

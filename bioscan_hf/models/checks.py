@@ -10,6 +10,8 @@ import re
 import struct
 from pathlib import Path
 
+from huggingface_hub import constants
+
 #: What a Hub model id looks like (`name` or `org/name`); anything else is a local path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -34,8 +36,6 @@ def model_location(path: str | os.PathLike) -> str:
         raise ModelFolderError(f"{text}: is a file; a model is a folder holding config.json and its weights")
     missing = f"model folder {text} not found (check the path; `ls {folder.parent}` shows what is there)"
     if _HUB_ID.match(text) and not text.startswith((".", "/")):
-        from huggingface_hub import constants
-
         if constants.HF_HUB_OFFLINE:
             raise ModelFolderError(f"{missing}; offline (HF_HUB_OFFLINE=1), so it was not looked up as a Hub id")
         return text

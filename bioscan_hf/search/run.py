@@ -25,6 +25,8 @@ from tqdm.auto import tqdm
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.sources import Problems, iter_queries, skipped_path
+from bioscan_hf.embedding import load_encoder
+from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier, Reference
 from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, filter_references, read_references
 from bioscan_hf.search.report import summarize, summary_table
@@ -135,9 +137,6 @@ def identify(
         searcher = _photo_index(reference, model)
         encoder = searcher.encoder  # photos are embedded as the index's photos were
     elif model:
-        from bioscan_hf.embedding import load_encoder
-        from bioscan_hf.embedding.store import read_embeddings
-
         encoder = load_encoder(model)
         stored = read_embeddings(embeddings) if embeddings else None
     elif embeddings:

@@ -13,12 +13,14 @@ import datasets
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import StepLR
-from transformers import Trainer, set_seed
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, set_seed
 
+import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
 from bioscan_hf.core.metrics import micro_macro_accuracy
 from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.embedding.dna import NO_LENGTH_LIMIT
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
+from bioscan_hf.models.cnn import BarcodeCnnConfig, BarcodeCnnForSequenceClassification, base_tokenizer
 from bioscan_hf.training.barcodebert import with_lengths
 from bioscan_hf.training.collators import BarcodeClassificationCollator, CollatorEpochCallback
 from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_save, training_arguments
@@ -118,10 +120,6 @@ def finetune_species(
 ) -> TrainingRun:
     """Fine-tune a DNA model — a BarcodeBERT folder or `hf:PATH_OR_ID` of any transformers model with a
     sequence-classification head — for species on train (OneCycle, BarcodeBERT's recipe); score val, test."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
-
     data, species = species_labels(load_prepared(dataset_dir))
     location = model_location(str(model).removeprefix("hf:"))
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
@@ -168,8 +166,6 @@ def train_cnn(
     """Train the CNN baseline for species on train with its published recipe (SGD lr 0.005, momentum 0.9,
     the rate halved every 3 epochs, 12 epochs, batch 32); score val and test. Its 500-d features serve
     the 1-NN probe: `bioscan-hf evaluate knn --model OUT/final`."""
-    from bioscan_hf.models.cnn import BarcodeCnnConfig, BarcodeCnnForSequenceClassification, base_tokenizer
-
     data, species = species_labels(load_prepared(dataset_dir))
     tokenizer = base_tokenizer()
     set_seed(seed)  # before the weights are drawn

@@ -32,7 +32,7 @@ def gather_with_grad(features: torch.Tensor) -> torch.Tensor:
     """Features of every process, concatenated, keeping gradients (identity without distribution)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return features
-    from torch.distributed.nn.functional import all_gather
+    from torch.distributed.nn.functional import all_gather  # only here: torch builds without distributed lack it
 
     return torch.cat(all_gather(features), dim=0)
 

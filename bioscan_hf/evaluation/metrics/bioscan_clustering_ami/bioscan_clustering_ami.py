@@ -2,6 +2,7 @@
 
 import datasets
 import evaluate
+import numpy as np
 
 from bioscan_hf.evaluation.clustering import zero_shot_clustering
 
@@ -35,7 +36,5 @@ class BioscanClusteringAmi(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, seed=0, reduce=True):
-        import numpy as np
-
         scores, _ = zero_shot_clustering(np.asarray(predictions), {"rank": references}, seed=seed, reduce=reduce)
         return {"ami": scores["rank"]}
