@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem, clean_barcode
+from bioscan_hf.core.output import progress_bar
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
@@ -161,7 +161,7 @@ def import_bold(
     report = ImportReport()
     records: list[dict] = []
     seen_ids: set[str] = set()
-    for row in tqdm(iter_bold_rows(paths, report), desc="reading BOLD rows", unit="row"):
+    for row in progress_bar(iter_bold_rows(paths, report), desc="reading BOLD rows", unit="row"):
         pid, where = row["processid"], row["_where"]
         problem = None if not row["nucleotides"] else barcode_problem(row["nucleotides"])
         if row["markercode"] != "COI-5P":

@@ -7,8 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from bioscan_hf.core.output import progress_bar
 from bioscan_hf.data.metadata import cache_dir, file_key
 from bioscan_hf.data.schema import PUBLISHED_MD5
 
@@ -41,7 +40,7 @@ def md5sum(path: str | os.PathLike, use_cache: bool = True, progress: bool = Tru
     digest = hashlib.md5()
     with (
         open(path, "rb") as handle,
-        tqdm(
+        progress_bar(
             total=path.stat().st_size, unit="B", unit_scale=True, desc=f"md5 {path.name}", disable=not progress
         ) as bar,
     ):

@@ -9,8 +9,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from bioscan_hf.core.output import progress_bar
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.checksums import ChecksumError, md5sum
 from bioscan_hf.data.schema import METADATA_ZIP_NAME, PUBLISHED_MD5
@@ -123,7 +122,7 @@ def _fetch(url: str, partial: Path, timeout: float, progress: bool) -> None:
         total = int(total) + (have if resumed else 0) if total else None
         with (
             open(partial, "ab" if resumed else "wb") as handle,
-            tqdm(
+            progress_bar(
                 total=total,
                 initial=have if resumed else 0,
                 unit="B",

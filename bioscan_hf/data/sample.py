@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from tqdm.auto import tqdm
 
+from bioscan_hf.core.output import progress_bar
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import (
@@ -272,7 +272,7 @@ def _write_images(out: Path, rows: list[dict], taxa: list[Taxon], owner: list[in
         return archives[name]
 
     try:
-        for row, t in zip(tqdm(rows, desc="drawing specimen images", unit="img"), owner):
+        for row, t in zip(progress_bar(rows, desc="drawing specimen images", unit="img"), owner):
             original, bbox = draw_specimen(taxa[t], rng)
             cropped = original.crop(bbox)
             area = (bbox[2] - bbox[0]) * (bbox[3] - bbox[1])

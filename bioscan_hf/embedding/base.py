@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
+from bioscan_hf.core.output import progress_bar
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 
 
@@ -114,7 +114,9 @@ class Encoder:
         out = np.zeros((len(sequences), self.dna_dim), dtype=np.float32)
         lengths = np.array([len(s) for s in sequences])
         order = np.argsort(-lengths, kind="stable") if sort_by_length else np.arange(len(sequences))
-        for start in tqdm(range(0, len(order), self.batch_size), desc="embedding barcodes", disable=not progress):
+        for start in progress_bar(
+            range(0, len(order), self.batch_size), desc="embedding barcodes", disable=not progress
+        ):
             index = order[start : start + self.batch_size]
             out[index] = self._dna_batch([sequences[i] for i in index]).float().cpu().numpy()
         return out
@@ -138,7 +140,9 @@ class Encoder:
         """Embeddings [N, D] (float32) of decoded images, with this encoder's evaluation transform."""
         self._require("image")
         out = np.zeros((len(images), self.image_dim), dtype=np.float32)
-        for start in tqdm(range(0, len(images), self.batch_size), desc="embedding images", disable=not progress):
+        for start in progress_bar(
+            range(0, len(images), self.batch_size), desc="embedding images", disable=not progress
+        ):
             chunk = images[start : start + self.batch_size]
             pixels = torch.stack([self.image_transform(image.convert("RGB")) for image in chunk])
             out[start : start + len(chunk)] = self._image_batch(pixels.to(self.device)).float().cpu().numpy()
@@ -163,7 +167,7 @@ class Encoder:
             num_workers=self.num_workers,
             collate_fn=DecodeImages(self.image_transform, thumbnail),
         )
-        for batch in tqdm(loader, desc="embedding images"):
+        for batch in progress_bar(loader, desc="embedding images"):
             self.undecodable.update(batch["failed"])
             if batch["pixels"] is None:
                 continue

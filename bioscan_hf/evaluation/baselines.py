@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from bioscan_hf.core.barcodes import barcode_key
+from bioscan_hf.core.output import progress_bar
 from bioscan_hf.evaluation.knn import first_of_each
 from bioscan_hf.search.align import rank_hits
 from bioscan_hf.search.engine import DEFAULT_CANDIDATES
@@ -38,7 +38,7 @@ def alignment_nearest(
     shortlists = SeedIndex(distinct_keys).shortlist(distinct_queries, candidates)
     best = np.zeros(len(distinct_queries), dtype=np.int64)
     identity = np.zeros(len(distinct_queries), dtype=np.float64)
-    for q in tqdm(range(len(distinct_queries)), desc="aligning queries", disable=not progress):
+    for q in progress_bar(range(len(distinct_queries)), desc="aligning queries", disable=not progress):
         hits = rank_hits(distinct_queries[q], distinct_keys, shortlists[q])
         if hits:
             best[q], identity[q] = first_record[hits[0][0]], hits[0][1].identity

@@ -20,9 +20,9 @@ from itertools import islice
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.output import progress_bar
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.sources import Problems, iter_queries, skipped_path
 from bioscan_hf.embedding import load_encoder
@@ -146,7 +146,7 @@ def identify(
     )
     stream = iter_queries(queries, query_split, problems)
     reused = 0
-    bar = tqdm(desc="identifying", unit="query", disable=not progress, smoothing=0.1)
+    bar = progress_bar(desc="identifying", unit="query", disable=not progress, smoothing=0.1)
     try:
         for number in range(1_000_000_000):
             chunk = list(islice(stream, chunk_size))

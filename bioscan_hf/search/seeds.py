@@ -21,9 +21,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
+from bioscan_hf.core.output import progress_bar
 
 #: Read two, skip one, over 16 bases: 11 informative positions, 4**11 possible seeds.
 SEED_PATTERN = "1101101101101101"
@@ -46,7 +46,9 @@ def seed_codes(barcode: str) -> np.ndarray:
 
 def seed_matrix(barcodes: Sequence[str], progress: bool = False) -> sp.csr_matrix:
     """Barcodes × seeds presence matrix (CSR, uint16 ones)."""
-    codes = [seed_codes(b) for b in tqdm(barcodes, desc="seeding barcodes", unit="barcode", disable=not progress)]
+    codes = [
+        seed_codes(b) for b in progress_bar(barcodes, desc="seeding barcodes", unit="barcode", disable=not progress)
+    ]
     indptr = np.zeros(len(codes) + 1, dtype=np.int64)
     np.cumsum([len(c) for c in codes], out=indptr[1:])
     indices = np.concatenate(codes).astype(np.int32) if codes else np.zeros(0, dtype=np.int32)

@@ -76,7 +76,7 @@ PLANTED = [
     ),
     (
         "clustering: --concat-model ignored",
-        "bioscan_hf/evaluation/dna.py",
+        "bioscan_hf/evaluation/protocols/cluster.py",
         "vectors = combine(per_model) if also else per_model[0]",
         "vectors = per_model[0]",
         ["tests/evaluation/test_evaluate_dna.py::test_concat_model_reaches_the_clustering"],
@@ -84,13 +84,13 @@ PLANTED = [
     (
         "tokenizer: overlapping k-mers may run past a sequence's end inside a batch",
         "bioscan_hf/models/barcodebert/tokenization_barcodebert.py",
-        "unknown |= (code >= 4) | (starts + t >= ends)",
-        "unknown |= code >= 4",
+        "unknown |= (code >= UNKNOWN_CODE) | (starts + t >= ends)",
+        "unknown |= code >= UNKNOWN_CODE",
         ["tests/models/test_tokenization_barcodebert.py"],
     ),
     (
         "metrics: macro accuracy averaged over queries instead of classes",
-        "bioscan_hf/evaluation/knn.py",
+        "bioscan_hf/core/metrics.py",
         "return float(correct.mean()), float(per_class.mean())",
         "return float(correct.mean()), float(correct.mean())",
         ["tests/evaluation/test_knn.py"],
