@@ -39,7 +39,11 @@ class PrepareOptions:
         "error",
         choices=("error", "skip"),
     )
-    overwrite: bool = option("rebuild configs that are already finished", False)
+    overwrite: bool = option(
+        "rebuild configs that are already finished, and write into a folder holding files prepare did not write "
+        "(same-named files are replaced; no other file is deleted)",
+        False,
+    )
     repo_id: str = option("repo id used in the card's usage example", "bioscan-5m")
 
 

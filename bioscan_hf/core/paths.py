@@ -1,9 +1,10 @@
-"""Paths as users type them: every path argument accepts `~` (the shell does not expand it inside
-Python strings, e.g. `data_dir="~/bioscan5m"`)."""
+"""Paths as users type them (every path argument accepts `~`: the shell does not expand it inside Python
+strings, e.g. `data_dir="~/bioscan5m"`), and the rules for ids that become paths and for text fields."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -24,3 +25,28 @@ def runnable(program: str) -> str:
     except ValueError:  # another drive (Windows)
         return str(path)
     return relative if len(relative) < len(str(path)) and not relative.startswith("../..") else str(path)
+
+
+#: Control characters: never part of an id, a label or any other text field (a NUL would make
+#: `Arthrop\x00oda` a second class name).
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f]"
+#: What an id that becomes part of a path or a file name (a processid, an image name, a query id) may not
+#: hold: a path separator, `..`, or a control character.
+UNSAFE_ID = r"[/\\\x00-\x1f\x7f]|\.\."
+_UNSAFE_ID = re.compile(UNSAFE_ID)
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` cannot be an id that names a file, or None."""
+    bad = _UNSAFE_ID.search(value)
+    if bad is None:
+        return None
+    what = {"/": "a path separator '/'", "\\": "a path separator '\\'", "..": "'..'"}.get(bad.group())
+    return f"holds {what or f'a control character {bad.group()!r}'} at position {bad.start()}"
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be a text field (a control character), or None."""
+    bad = _CONTROL.search(value)
+    return None if bad is None else f"holds a control character {bad.group()!r} at position {bad.start()}"

@@ -26,7 +26,7 @@ import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem, clean_barcode
 from bioscan_hf.core.output import progress_bar
-from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.paths import id_problem, text_problem, user_path
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import RANKS, expected_chunk
@@ -107,6 +107,19 @@ def _decode(raw: bytes) -> tuple[str, bool]:
         return raw.decode("latin-1"), True
 
 
+def unusable_text(row: dict[str, str]) -> str | None:
+    """Why a row's text cannot be used: a processid that could not name a file, or a control character in
+    any field (it would become part of a label); None when it can."""
+    problem = id_problem(row["processid"])
+    if problem:
+        return f"processid {row['processid']!r} {problem}"
+    for column, value in row.items():
+        problem = text_problem(value)
+        if problem:
+            return f"column {column!r} {problem}"
+    return None
+
+
 def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> Iterator[dict[str, str]]:
     """Rows of BOLD TSV files (gzip or plain) as dicts of stripped strings; bad lines go to `report`."""
     for path in map(user_path, paths):
@@ -132,6 +145,10 @@ def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> 
                 )
                 continue
             row = {k: v.strip() for k, v in zip(header, values)}
+            problem = unusable_text(row)
+            if problem:
+                report.unusable.append((row["processid"] or where, f"{problem} ({where})"))
+                continue
             row["_where"] = where
             if latin1:
                 report.changed.append((row["processid"] or where, f"not UTF-8 text, read as Latin-1 ({where})"))

@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import NOT_DNA_TEXT, barcode_problem
-from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.paths import CONTROL_CHARACTERS, UNSAFE_ID, id_problem, text_problem, user_path
 from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS, METADATA_CSV_PATH, SPLITS, resolve_split
 
 #: Bytes parsed per Arrow block; bounds the reader's working memory.
@@ -328,6 +328,15 @@ def check_records(source: str | os.PathLike, batch: pa.RecordBatch, lines: pa.Ar
             f"{source} line {lines[row].as_py()}: empty processid; every record needs one (it names the image "
             "file): fix or remove that line"
         )
+    unsafe = pc.fill_null(pc.match_substring_regex(pid, UNSAFE_ID), False)
+    if pc.any(unsafe).as_py():
+        row = pc.index(unsafe, True).as_py()
+        raise MetadataError(
+            f"{source} line {lines[row].as_py()}: processid {pid[row].as_py()!r} {id_problem(pid[row].as_py())}; "
+            "a processid names the record's image file, so it may hold no path separator, '..' or control "
+            "character: fix or remove that line"
+        )
+    check_text_fields(source, batch, lines)
     barcode = batch.column("dna_barcode")
     bad = pc.or_(
         pc.fill_null(pc.match_substring_regex(barcode, NOT_DNA_TEXT), False),
@@ -341,6 +350,20 @@ def check_records(source: str | os.PathLike, batch: pa.RecordBatch, lines: pa.Ar
             f"{record_location(source, batch, lines, row)}: dna_barcode {problem}; a barcode holds A, C, G, T, N "
             "(IUPAC codes, gaps): fix or remove that line"
         )
+
+
+def check_text_fields(source: str | os.PathLike, batch: pa.RecordBatch, lines: pa.Array) -> None:
+    """Refuse a control character (a NUL, an escape…) in any text column: it would become part of a label."""
+    for name, column in zip(batch.schema.names, batch.columns):
+        if not pa.types.is_string(column.type):
+            continue
+        bad = pc.fill_null(pc.match_substring_regex(column, CONTROL_CHARACTERS), False)
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            raise MetadataError(
+                f"{record_location(source, batch, lines, row)}: column {name!r} "
+                f"{text_problem(column[row].as_py())}; remove it from that line (a damaged or mis-encoded copy?)"
+            )
 
 
 def check_unique_processids(source: str | os.PathLike, ids: list[tuple[pa.Array, pa.Array, pa.Array]]) -> None:

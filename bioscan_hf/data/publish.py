@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +24,7 @@ import datasets
 from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from bioscan_hf.core.outputs import OWNER_FILE, claim_output_folder, release_output_folder, swap_in
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError, file_key, release_summary
@@ -115,37 +117,72 @@ def prepare(
     release, out = user_path(release), user_path(out)
     chosen, skipped = plan_configs(release, configs)
     chosen.sort(key=list(CONFIGS).index)  # whole packages first: their split groups can then point at them
-    out.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"built": [], "reused": [], "rebuilt": {}, "skipped": skipped, "skipped_images": {}}
     metadata = find_metadata(release)
-    counts = release_summary(metadata)["split_counts"]
-    warning = row_count_check(release, sum(counts.values()))
-    summary["warnings"] = [warning] if warning else []
-    if (release / MANIFEST_NAME).is_file():  # a generated release: its origin travels with the dataset
-        shutil.copy(release / MANIFEST_NAME, out / MANIFEST_NAME)
-    for name in chosen:
-        target = out / "data" / name
-        fingerprint = config_fingerprint(release, name, on_missing_image)
-        stale = _stale_reason(target, fingerprint)
-        if target.exists() and (overwrite or stale):
-            if stale and not overwrite:
-                summary["rebuilt"][name] = stale
-            shutil.rmtree(target)
-            _refresh_card(out, repo_id)  # the card never lists a config that is gone
-        if (target / COMPLETE_MARKER).exists():
-            summary["reused"].append(name)
-        elif _alias_split_group(out, name, fingerprint):
-            summary["built"].append(name)
-        else:
-            _build_config(release, out, name, num_proc, max_shard_size, on_missing_image, fingerprint)
-            summary["built"].append(name)
-        marker = json.loads((target / COMPLETE_MARKER).read_text())
-        if marker["skipped_images"]:
-            summary["skipped_images"][name] = marker["skipped_images"]
-        summary["warnings"] += _row_shortfall(name, marker, counts)
-        write_card(out, repo_id=repo_id, warnings=summary["warnings"])  # a finished config is usable at once
-    shutil.rmtree(out / ".staging", ignore_errors=True)
+    created = claim_output_folder(out, "prepare", overwrite)
+    try:
+        counts = release_summary(metadata)["split_counts"]
+        summary: dict = {"built": [], "reused": [], "rebuilt": {}, "skipped": skipped, "skipped_images": {}}
+        warning = row_count_check(release, sum(counts.values()))
+        summary["warnings"] = [warning] if warning else []
+        for name in chosen:
+            _prepare_config(release, out, name, counts, summary, num_proc, max_shard_size, on_missing_image, overwrite)
+            if (release / MANIFEST_NAME).is_file():  # a generated release: its origin travels with the dataset
+                shutil.copy(release / MANIFEST_NAME, out / MANIFEST_NAME)
+            write_card(out, repo_id=repo_id, warnings=summary["warnings"])  # a finished config is usable at once
+    finally:  # a failed run leaves nothing half-made: its staging goes, and a folder it created and left empty
+        shutil.rmtree(out / ".staging", ignore_errors=True)
+        release_output_folder(out, created)
     return summary
+
+
+def _prepare_config(
+    release: Path,
+    out: Path,
+    name: str,
+    counts: dict[str, int],
+    summary: dict,
+    num_proc: int | None,
+    max_shard_size,
+    on_missing_image: str,
+    overwrite: bool,
+) -> None:
+    """Reuse, alias or build one config into `out/data/NAME`; a finished config is replaced only by a
+    complete one (a failed rebuild keeps it, and the error says so)."""
+    target = out / "data" / name
+    fingerprint = config_fingerprint(release, name, on_missing_image)
+    stale = _stale_reason(target, fingerprint)
+    finished = (target / COMPLETE_MARKER).exists()
+    if finished and not (overwrite or stale):
+        summary["reused"].append(name)
+    else:
+        try:
+            if not _alias_split_group(out, name, fingerprint):
+                _build_config(release, out, name, num_proc, max_shard_size, on_missing_image, fingerprint)
+        except (ValueError, OSError, RuntimeError) as err:
+            if finished:
+                raise _kept(err, name) from err
+            raise
+        if stale and not overwrite:
+            summary["rebuilt"][name] = stale
+        summary["built"].append(name)
+    marker = json.loads((target / COMPLETE_MARKER).read_text())
+    if marker["skipped_images"]:
+        summary["skipped_images"][name] = marker["skipped_images"]
+    summary["warnings"] += _row_shortfall(name, marker, counts)
+
+
+def _kept(err: Exception, name: str) -> Exception:
+    """The same error, saying that the finished config a previous run built was kept."""
+    note = f"; the {name} config a previous run finished was kept as it was (it does not match these inputs)"
+    try:
+        return type(err)(f"{err}{note}")
+    except TypeError:
+        return err
+
+
+def is_config_file(path: Path) -> bool:
+    """Whether a file in `data/CONFIG/` is one prepare writes (a shard or the completion marker)."""
+    return path.name == COMPLETE_MARKER or re.fullmatch(r"\w+-\d{5}-of-\d{5}\.parquet", path.name) is not None
 
 
 def config_fingerprint(release: Path, name: str, on_missing_image: str) -> str:
@@ -181,13 +218,6 @@ def _row_shortfall(name: str, marker: dict, counts: dict[str, int]) -> list[str]
     return [f"{name} holds fewer records than the metadata ({where}): {len(marker['skipped_images'])} skipped images"]
 
 
-def _refresh_card(out: Path, repo_id: str) -> None:
-    if completed_configs(out):
-        write_card(out, repo_id=repo_id)
-    else:
-        (out / "README.md").unlink(missing_ok=True)
-
-
 def _alias_split_group(out: Path, name: str, fingerprint: str) -> bool:
     """Make a split-group config (e.g. `cropped_256_eval`) point at its whole package's finished shards
     instead of writing the same images twice; False when the package is not built in `out`."""
@@ -205,8 +235,11 @@ def _alias_split_group(out: Path, name: str, fingerprint: str) -> bool:
         "skipped_images": skipped,
         "fingerprint": fingerprint,
     }
-    (out / "data" / name).mkdir(parents=True, exist_ok=True)
-    (out / "data" / name / COMPLETE_MARKER).write_text(json.dumps(alias))
+    staging = out / ".staging" / name
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "data").mkdir(parents=True)
+    (staging / "data" / COMPLETE_MARKER).write_text(json.dumps(alias))
+    swap_in(staging / "data", out / "data" / name, is_config_file, staging / "old", COMPLETE_MARKER)
     return True
 
 
@@ -261,10 +294,8 @@ def _build_config(
         )
     marker = {"config": name, "dataset_info": info, "skipped_images": skipped, "fingerprint": fingerprint}
     (folder / COMPLETE_MARKER).write_text(json.dumps(marker))
-    target = out / "data" / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(target, ignore_errors=True)
-    folder.rename(target)  # atomic: the config appears complete or not at all
+    # the marker moves in last, so the config looks complete only once every shard is in place
+    swap_in(folder, out / "data" / name, is_config_file, staging / "old", COMPLETE_MARKER)
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -333,6 +364,6 @@ def push(folder: str | os.PathLike, repo_id: str, token: str | None = None, priv
         repo_type="dataset",
         token=token,
         private=private,
-        ignore_patterns=[".staging/*", ".staging/**"],
+        ignore_patterns=[".staging/*", ".staging/**", OWNER_FILE],
         message="Upload BIOSCAN-5M prepared with bioscan-hf",
     )

@@ -30,7 +30,7 @@ import pandas as pd
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.paths import id_problem, text_problem, user_path
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
 from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
@@ -128,8 +128,12 @@ def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, 
         record = re.split(r"[\s;|]", header, maxsplit=1)[0]
         text = "".join(parts)
         problem = barcode_problem(text)
+        unsafe = id_problem(record) and f"the id {record!r} {id_problem(record)}"
+        unsafe = unsafe or (text_problem(header) and f"the header {text_problem(header)}")
         if not record:
             problems.add(path, line, "", "the header has no id", SKIP_ADVICE)
+        elif unsafe:
+            problems.add(path, line, record, unsafe, SKIP_ADVICE)
         elif record in seen:
             problems.add(path, line, record, "the id is repeated (an earlier record has it)", SKIP_ADVICE)
         elif problem:
@@ -251,7 +255,7 @@ def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
                 )
                 continue
             record, text = row[id_col].strip(), row[seq_col]
-            problem = barcode_problem(text)
+            problem = barcode_problem(text) or (id_problem(record) and f"the id {record!r} {id_problem(record)}")
             if not record or record in seen or problem:
                 reason = problem or ("no id" if not record else "the id is repeated")
                 problems.add(path, number, record, reason, SKIP_ADVICE)

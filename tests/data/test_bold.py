@@ -158,6 +158,28 @@ def test_unusable_barcodes_are_reported_never_written(
 
 
 @pytest.mark.damaged_input
+def test_ids_that_would_become_paths_and_control_characters_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A processid names image files and chunk files: one with '..' or a separator is refused; a NUL in any
+    field would become part of a label. Both rows are listed; every other row is written as it was."""
+    nul = _row("NUL1")
+    nul[HEADER.index("order_name")] = "Lepidop\x00tera"
+    rows = [_row("GOOD1"), _row("../../outside"), _row("A\\B"), nul, _row("GOOD2")]
+    tsv = _tsv(tmp_path / "a.tsv", rows)
+    before = tsv.read_bytes()
+    rc, output = _cli(capsys, "import-bold", str(tsv), "--out", str(tmp_path / "out"), "--undescribed-fraction", "0")
+    assert rc == 0 and "unusable rows: 3" in output
+    report = _report(tmp_path / "out")
+    assert report["../../outside"] == ("skipped", "processid '../../outside' holds '..' at position 0 (a.tsv line 3)")
+    assert report["A\\B"] == ("skipped", "processid 'A\\\\B' holds a path separator '\\' at position 1 (a.tsv line 4)")
+    assert report["NUL1"] == ("skipped", "column 'order_name' holds a control character '\\x00' at position 7 (a.tsv line 5)")
+    table = read_metadata(tmp_path / "out" / METADATA_ZIP_NAME)
+    assert table.column("processid").to_pylist() == ["GOOD1", "GOOD2"]
+    assert tsv.read_bytes() == before
+
+
+@pytest.mark.damaged_input
 def test_latin1_text_is_read_and_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "latin1.tsv"
     rows = [_row("P1"), _row("P2")]

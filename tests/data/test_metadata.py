@@ -200,6 +200,20 @@ DAMAGED_METADATA = {
         r"DNA: '<' at position 4",
     ),
     "barcode with digits": (_set("dna_barcode", "ACGT1234"), r"line 42 \(processid '{pid}'\): dna_barcode not DNA"),
+    "processid that walks out of the release": (
+        _set("processid", "../../../etc/x"),
+        r"line 42: processid '\.\./\.\./\.\./etc/x' holds '\.\.' at position 0; a processid names the "
+        r"record's image file, so it may hold no path separator, '\.\.' or control character",
+    ),
+    "processid with a path separator": (
+        _set("processid", "BIOUG/123"),
+        r"line 42: processid 'BIOUG/123' holds a path separator '/' at position 5",
+    ),
+    "NUL inside a taxonomy field": (
+        _set("order", "Arthrop\x00oda"),
+        r"line 42 \(processid '{pid}'\): column 'order' holds a control character '\\x00' at position 7; "
+        r"remove it from that line",
+    ),
     "barcode with emoji": (_set("dna_barcode", "AC🦋GT"), r"line 42 \(processid '{pid}'\): dna_barcode not DNA: '🦋'"),
     "empty barcode": (_set("dna_barcode", ""), r"line 42 \(processid '{pid}'\): dna_barcode empty barcode"),
     "row repeated": (

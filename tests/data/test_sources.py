@@ -1,0 +1,37 @@
+"""The sequence files people keep (`bioscan_hf.data.sources`): ids that would become paths and control
+characters are refused with file, line and id, or listed when the user asked to skip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bioscan_hf.core.errors import InputError
+from bioscan_hf.data.sources import Problems, iter_queries
+
+BARCODE = "ACGTTGCA" * 10
+
+
+@pytest.mark.damaged_input
+def test_fasta_ids_and_headers(tmp_path: Path) -> None:
+    fasta = tmp_path / "plate.fasta"
+    fasta.write_text(f">ok1\n{BARCODE}\n>../../escape\n{BARCODE}\n>ok2 note\x1b[31m\n{BARCODE}\n>ok3\n{BARCODE}\n")
+    before = fasta.read_bytes()
+    with pytest.raises(InputError, match=r"plate.fasta line 3 \(\.\./\.\./escape\): the id '\.\./\.\./escape' holds "):
+        list(iter_queries(fasta))
+    problems = Problems(skip=True)
+    assert [q.id for q in iter_queries(fasta, problems=problems)] == ["ok1", "ok3"]
+    assert [(line, record, reason) for _, line, record, reason in problems.rows] == [
+        (3, "../../escape", "the id '../../escape' holds '..' at position 0"),
+        (5, "ok2", "the header holds a control character '\\x1b' at position 8"),
+    ]
+    assert fasta.read_bytes() == before
+
+
+@pytest.mark.damaged_input
+def test_table_ids(tmp_path: Path) -> None:
+    table = tmp_path / "plate.tsv"
+    table.write_text(f"id\tsequence\nok\t{BARCODE}\nsub/dir\t{BARCODE}\n")
+    with pytest.raises(InputError, match=r"plate.tsv line 3 \(sub/dir\): the id 'sub/dir' holds a path separator"):
+        list(iter_queries(table))
