@@ -23,9 +23,7 @@ def test_positional_repeatable_and_dashed_options() -> None:
     parser = CommandParser([Example], prog="x")
     argv = ["f1", "f2", "a", "--out", "o", "--mirror", "m1", "--mirror", "m2", "--no-images", "--num-proc", "3"]
     (options,), output = parser.parse_command([*argv, "--quiet"])
-    assert options == Example(
-        files=["f1", "f2"], task="a", out="o", num_proc=3, mirror=["m1", "m2"], no_images=True
-    )
+    assert options == Example(files=["f1", "f2"], task="a", out="o", num_proc=3, mirror=["m1", "m2"], no_images=True)
     assert output == OutputOptions(quiet=True, verbose=False)
     (options,), _ = parser.parse_command(["f", "b", "--out", "o"])
     assert options.mirror == [] and options.num_proc is None and not options.no_images

@@ -173,7 +173,8 @@ def test_ids_that_would_become_paths_and_control_characters_are_reported(
     report = _report(tmp_path / "out")
     assert report["../../outside"] == ("skipped", "processid '../../outside' holds '..' at position 0 (a.tsv line 3)")
     assert report["A\\B"] == ("skipped", "processid 'A\\\\B' holds a path separator '\\' at position 1 (a.tsv line 4)")
-    assert report["NUL1"] == ("skipped", "column 'order_name' holds a control character '\\x00' at position 7 (a.tsv line 5)")
+    nul_reason = "column 'order_name' holds a control character '\\x00' at position 7 (a.tsv line 5)"
+    assert report["NUL1"] == ("skipped", nul_reason)
     table = read_metadata(tmp_path / "out" / METADATA_ZIP_NAME)
     assert table.column("processid").to_pylist() == ["GOOD1", "GOOD2"]
     assert tsv.read_bytes() == before
