@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -262,6 +264,25 @@ def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
                 continue
             seen.add(record)
             yield Query(record, sequence=barcode_key(text))
+
+
+def source_digest(source: str | os.PathLike, split: str | None = None) -> str:
+    """A digest of what a source holds (not where it is): a file's bytes; a prepared dataset's finished
+    configs (their build fingerprints) and the split read; a folder's files, names and bytes. Resumes and
+    provenance key on it."""
+    path = user_path(source)
+    digest = hashlib.sha256()
+    if is_prepared_dataset(path):
+        fingerprints = {n: m.get("fingerprint") for n, m in completed_configs(path).items()}
+        digest.update(json.dumps({"split": split, "configs": fingerprints}).encode())
+        return digest.hexdigest()[:16]
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def iter_queries(source: str | os.PathLike, split: str = "test", problems: Problems | None = None) -> Iterator[Query]:

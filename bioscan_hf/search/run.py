@@ -24,7 +24,7 @@ import pandas as pd
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import progress_bar
 from bioscan_hf.core.paths import user_path
-from bioscan_hf.data.sources import Problems, iter_queries, skipped_path
+from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier, Reference
@@ -76,9 +76,27 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
 
 
-def _settings(queries: str, reference: str, options: dict, references: pd.DataFrame) -> dict:
-    digest = hashlib.sha256("\n".join(references["processid"].astype(str)).encode()).hexdigest()[:16]
-    return {"queries": queries, "reference": reference, "reference_records": digest, **options}
+def _settings(queries: str, query_split: str, reference: str, options: dict, references: pd.DataFrame) -> dict:
+    """What a run's results depend on: the queries' and the references' content (digests), and the options."""
+    records = pd.util.hash_pandas_object(references.astype(str), index=False).to_numpy().tobytes()
+    return {
+        "queries": queries,
+        "queries_content": source_digest(queries, query_split),
+        "reference": reference,
+        "reference_records": hashlib.sha256(records).hexdigest()[:16],
+        **options,
+    }
+
+
+#: What each setting of a run is, for the message naming what changed.
+_SETTING_NAMES = {"queries_content": "the queries' content", "reference_records": "the reference records"}
+
+
+def _changed(previous: dict | None, settings: dict) -> list[str]:
+    if previous is None:
+        return ["the settings of the stopped run are unreadable"]
+    keys = [k for k in settings if previous.get(k) != settings[k]]
+    return [_SETTING_NAMES.get(k, f"--{k.replace('_', '-')}") for k in keys]
 
 
 def identify(
@@ -120,17 +138,45 @@ def identify(
         "chunk_size": chunk_size,
         "skip_bad": skip_bad,
     }
-    settings = _settings(str(queries), str(reference), options, table)
+    settings = _settings(str(queries), query_split, str(reference), options, table)
     parts = out.with_name(out.name + ".parts")
-    if parts.is_dir():
-        previous = json.loads((parts / "settings.json").read_text()) if (parts / "settings.json").is_file() else None
-        if previous != settings and any(parts.glob("part-?????.parquet")):  # no chunk finished: start afresh
+    if parts.is_dir() and any(parts.glob("part-?????.parquet")):  # no chunk finished: start afresh
+        try:
+            previous = json.loads((parts / "settings.json").read_text())
+        except (OSError, ValueError):
+            previous = None
+        changed = _changed(previous, settings)
+        if changed:
             raise InputError(
-                f"{parts} holds chunks of a run with other queries, reference or options; "
-                "remove that folder to start again, or rerun with the same options to resume"
+                f"{parts} holds chunks of a run with other queries, reference or options ({', '.join(changed)} "
+                "changed); remove that folder to start again, or rerun with the same inputs and options to resume"
             )
     parts.mkdir(parents=True, exist_ok=True)
     (parts / "settings.json").write_text(json.dumps(settings, indent=1))
+    try:
+        return _run(queries, reference, out, parts, settings, table, problems, options, num_proc, progress)
+    except BaseException:
+        if not any(parts.glob("part-?????.parquet")):  # nothing to resume from: leave nothing behind
+            shutil.rmtree(parts, ignore_errors=True)
+        raise
+
+
+def _run(
+    queries: str | os.PathLike,
+    reference: str | os.PathLike,
+    out: Path,
+    parts: Path,
+    settings: dict,
+    table: pd.DataFrame,
+    problems: Problems,
+    options: dict,
+    num_proc: int,
+    progress: bool,
+) -> IdentifyRun:
+    """The chunked run of `identify` (resuming from the finished chunks in `parts`)."""
+    model, embeddings, photo_keys = options["model"], options["embeddings"], options["photo_keys"]
+    thresholds, candidates, top_k = options["thresholds"], options["candidates"], options["top_k"]
+    query_split, chunk_size = options["query_split"], options["chunk_size"]
 
     encoder = stored = searcher = None
     if photo_keys:
@@ -177,6 +223,7 @@ def identify(
         skipped.to_csv(skipped_path(out), sep="\t", index=False)
     summary = summarize(results)
     companion(out, "summary", ".json").write_text(json.dumps(summary, indent=1))
+    companion(out, "provenance", ".json").write_text(json.dumps(settings, indent=1))  # what the results came from
     shutil.rmtree(parts)
     return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, reused)
 

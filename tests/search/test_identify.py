@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, taxonomy_from_header
+from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, source_digest, taxonomy_from_header
 from bioscan_hf.embedding.store import StoredEmbeddings, encoder_fingerprint
 from bioscan_hf.search import InputError, identify, read_references
 from bioscan_hf.search.align import Alignment, align, rank_hits
@@ -380,6 +381,49 @@ def test_resume_after_a_stop_reuses_finished_chunks(tmp_path: Path, monkeypatch:
     resumed = identify(queries, reference, tmp_path / "run.parquet", chunk_size=2, progress=False)
     assert resumed.chunks_reused == 1 and not (tmp_path / "run.parquet.parts").exists()
     pd.testing.assert_frame_equal(resumed.results, whole)
+
+
+@pytest.mark.damaged_input
+def test_a_resume_checks_the_queries_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped, then run again with the same --out after the query file was edited: refused, naming what
+    changed (the finished chunks of the old file are never mixed with the new one)."""
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")
+    original = Identifier.identify
+    calls = {"n": 0}
+
+    def stop_on_second_chunk(self, chunk, top_k=0):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, chunk, top_k)
+
+    monkeypatch.setattr(Identifier, "identify", stop_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        identify(queries, reference, tmp_path / "run.tsv", chunk_size=2, progress=False)
+    monkeypatch.setattr(Identifier, "identify", original)
+    parts = sorted((tmp_path / "run.tsv.parts").iterdir())
+    before = {p.name: p.read_bytes() for p in parts}
+    edited = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[1::4], lambda r: f"q{r.processid}")  # same path
+    with pytest.raises(InputError, match=r"\(the queries' content changed\); remove that folder"):
+        identify(edited, reference, tmp_path / "run.tsv", chunk_size=2, progress=False)
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "run.tsv.parts").iterdir())} == before
+    assert not (tmp_path / "run.tsv").exists()
+    shutil.rmtree(tmp_path / "run.tsv.parts")
+    run = identify(edited, reference, tmp_path / "run.tsv", chunk_size=2, progress=False)
+    assert sorted(run.results["query"]) == sorted(f"q{pid}" for pid in LIBRARY.iloc[1::4].processid)
+    provenance = json.loads((tmp_path / "run.provenance.json").read_text())
+    assert provenance["queries_content"] == source_digest(edited) and provenance["chunk_size"] == 2
+
+
+@pytest.mark.damaged_input
+def test_a_run_that_fails_before_any_chunk_leaves_nothing(tmp_path: Path) -> None:
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = tmp_path / "q.fasta"
+    queries.write_text(">a\nACGTNOTDNA\n")
+    with pytest.raises(InputError, match="q.fasta line 1 \\(a\\): not DNA"):
+        identify(queries, reference, tmp_path / "calls.tsv", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.fasta", "ref.fasta"]
 
 
 def test_two_processes_equal_one_and_filters(tmp_path: Path) -> None:
