@@ -10,13 +10,14 @@ from bioscan_hf.search.index import build_index
 from bioscan_hf.search.queries import QueryError, parse_dna_query, parse_dna_records
 from bioscan_hf.search.references import read_references
 from bioscan_hf.search.run import IdentifyRun, identify
-from bioscan_hf.search.searcher import Searcher, SearchResult, vote
+from bioscan_hf.search.searcher import IndexFolderError, Searcher, SearchResult, vote
 
 __all__ = [
     "CALL_RANKS",
     "DEFAULT_THRESHOLDS",
     "IdentifyRun",
     "Identifier",
+    "IndexFolderError",
     "InputError",
     "QueryError",
     "Reference",

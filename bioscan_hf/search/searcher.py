@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 import faiss
 import numpy as np
@@ -21,6 +24,25 @@ from bioscan_hf.search.engine import Identifier, Reference
 from bioscan_hf.search.index import PREDICTED_RANKS, QUERY_ENCODER_OPTIONS
 from bioscan_hf.search.queries import QueryError, parse_dna_records
 from bioscan_hf.search.references import REFERENCE_COLUMNS
+
+T = TypeVar("T")
+#: What to do about a damaged index folder.
+REBUILD = "rebuild the index folder with `bioscan-hf index --dataset DATASET --model MODEL --out FOLDER`"
+
+
+class IndexFolderError(OSError):
+    """An index folder with a file missing or damaged; the message names the file and how to rebuild."""
+
+
+def _read(path: Path, read: Callable[[Path], T]) -> T:
+    """`read(path)`, or an `IndexFolderError` naming the file when it is missing or damaged."""
+    if not path.is_file():
+        raise IndexFolderError(f"{path} is missing; {REBUILD}")
+    try:
+        return read(path)
+    except Exception as err:  # faiss, pyarrow and json each raise their own kinds on a damaged file
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise IndexFolderError(f"{path} is damaged ({reason}); {REBUILD}") from err
 
 
 @dataclass
@@ -49,13 +71,17 @@ class Searcher:
                 f"{folder} is not an index folder (no index.json); write one with `bioscan-hf index`"
             )
         self.folder = folder
-        self.info = json.loads((folder / "index.json").read_text())
+        self.info = _read(folder / "index.json", lambda path: json.loads(path.read_text()))
         self.modalities = self.info.get("modalities", ["dna"])
-        self.indexes = {m: faiss.read_index(str(folder / f"{m}.faiss")) for m in self.modalities}
-        if self.info["approximate"]:
+        self.indexes = {
+            m: _read(folder / f"{m}.faiss", lambda path: faiss.read_index(str(path))) for m in self.modalities
+        }
+        if self.info.get("approximate"):
             for index in self.indexes.values():
                 set_nprobe(index, self.info.get("nprobe", DEFAULT_NPROBE))
-        self.keys = pd.read_parquet(folder / "keys.parquet")
+        self.keys = _read(folder / "keys.parquet", pd.read_parquet)
+        if any(index.ntotal > len(self.keys) for index in self.indexes.values()):
+            raise IndexFolderError(f"{folder / 'keys.parquet'} lists fewer keys than the FAISS indexes hold; {REBUILD}")
         model = ModelSpec.parse(self.info["model"])
         if model.prefix in ("", "hf") and (folder / model.location).is_dir():  # the copy inside the index folder
             model = model.with_location(folder / model.location)

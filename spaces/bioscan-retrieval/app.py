@@ -14,13 +14,14 @@ from __future__ import annotations
 import html
 import io
 import os
+import re
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from bioscan_hf.search import QueryError, Searcher, SearchResult
+from bioscan_hf.search import IndexFolderError, QueryError, Searcher, SearchResult
 
 HERE = Path(__file__).resolve().parent
 INDEX = Path(os.environ.get("BIOSCAN_SPACE_INDEX", HERE / "artifacts" / "index"))
@@ -54,6 +55,18 @@ def _gallery(result: SearchResult) -> list[tuple[Image.Image, str]]:
     return items
 
 
+#: Characters that start Markdown markup inside a line (links and images `[…](…)`, emphasis, code, tables,
+#: strike-through) and the `:` of bare `https://` autolinks.
+_MARKUP = re.compile(r"([\\`*_\[\]~|:])")
+
+
+def as_text(text: str) -> str:
+    """Text that came from a user or a dataset (ids, FASTA headers, names, messages echoing them), made
+    safe for a Markdown component: HTML escaped and Markdown markup backslash-escaped, so it shows as the
+    characters typed and never becomes a link, an image or markup."""
+    return _MARKUP.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def _name(row: pd.Series) -> str:
     return row["species"] or row["genus"] or row["family"] or row["order"] or "?"
 
@@ -68,15 +81,17 @@ def _status(result: SearchResult) -> str:
         called = result.prediction[result.prediction["confidence"] > 0]
         finest = called[called["rank"] != "dna_bin"].iloc[-1] if len(called[called["rank"] != "dna_bin"]) else None
         call = (
-            f"identified to {finest['rank']} as **{finest['prediction']}** (confidence {finest['confidence']:.2f}, "
+            f"identified to {finest['rank']} as **{as_text(str(finest['prediction']))}** "
+            f"(confidence {finest['confidence']:.2f}, "
             f"{finest['support']} reference records agree)"
             if finest is not None
             else "no rank could be called"
         )
-        return f"Best match: **{_name(best)}** ({100 * best['identity']:.1f}% identity); {call}."
+        return f"Best match: **{as_text(_name(best))}** ({100 * best['identity']:.1f}% identity); {call}."
     top = result.prediction.iloc[-1]
     return (
-        f"Best match: **{_name(best)}** (similarity {best['similarity']:.3f}); species vote: {top['prediction']} "
+        f"Best match: **{as_text(_name(best))}** (similarity {best['similarity']:.3f}); species vote: "
+        f"{as_text(str(top['prediction']))} "
         f"({100 * top['agreement']:.0f}% of neighbours agree)."
     )
 
@@ -86,10 +101,10 @@ def _answer(run) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     try:
         result = run()
     except QueryError as err:  # the message may echo the user's text: escaped, never rendered as HTML
-        return f"**Cannot search:** {html.escape(str(err))}", [], empty, empty, empty
+        return f"**Cannot search:** {as_text(str(err))}", [], empty, empty, empty
     status = _status(result)
     if result.note:
-        status = f"{html.escape(result.note)}\n\n{status}"
+        status = f"{as_text(result.note)}\n\n{status}"
     sites = result.neighbours[["coord-lon", "coord-lat", "species"]].dropna(subset=["coord-lon", "coord-lat"])
     sites = sites.rename(columns={"coord-lon": "longitude", "coord-lat": "latitude"}).fillna({"species": "?"})
     return status, _gallery(result), result.neighbours, result.prediction, sites
@@ -152,8 +167,10 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
             )
             dna_button = gr.Button("Search", variant="primary", elem_id="search-dna")
         with gr.Tab("processid"):
-            processid = gr.Textbox(label="processid of an indexed specimen", placeholder="e.g. GMMVA27218-22")
-            pid_button = gr.Button("Search", variant="primary")
+            processid = gr.Textbox(
+                label="processid of an indexed specimen", placeholder="e.g. GMMVA27218-22", elem_id="processid-query"
+            )
+            pid_button = gr.Button("Search", variant="primary", elem_id="search-processid")
         status = gr.Markdown(label="status", elem_id="status")
         gallery = gr.Gallery(label="nearest reference specimens", columns=5, height="auto")
         prediction = gr.Dataframe(
@@ -171,6 +188,14 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
     return app
 
 
+def error_page(message: str) -> gr.Blocks:
+    """The page served when the index folder cannot be opened: which file, and how to rebuild it."""
+    with gr.Blocks(title="BIOSCAN specimen identification") as app:
+        gr.Markdown("# The reference index could not be opened")
+        gr.Markdown(as_text(message), elem_id="status")
+    return app
+
+
 def main() -> None:
     """Command line: `python app.py [--index DIR] [--host H] [--port P]` (environment variables work too)."""
     import argparse
@@ -183,7 +208,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     args = parser.parse_args()
     folder = args.index if (args.index / "index.json").exists() else ensure_index(args.index)
-    app = build_app(Searcher(folder))
+    try:
+        app = build_app(Searcher(folder))
+    except IndexFolderError as err:  # a page that says which file is damaged and how to rebuild it
+        app = error_page(str(err))
     app.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD_BYTES)
 
 

@@ -281,6 +281,26 @@ def test_page_renders_results_in_headless_chromium(space) -> None:
         wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "Cannot search"))
         assert "<img src=x" in browser.find_element(By.CSS_SELECTOR, "#status").text  # shown as text
         assert browser.execute_script("return window.__pwned") is None  # never run
+        # Markdown from a FASTA header or an id is shown as the characters typed: no live image or link
+        key, other = searcher.keys.iloc[0], searcher.keys.iloc[1]
+        payload = "![t](http://127.0.0.1:9/track.png) [click here](https://example.com/x) *b* `c`"
+        box.clear()
+        box.send_keys(f">{payload}\n{key.dna_barcode}\n>second\n{other.dna_barcode}\n")
+        browser.find_element(By.CSS_SELECTOR, "#search-dna").click()
+        wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "only the first"))
+        shown = browser.find_element(By.CSS_SELECTOR, "#status")
+        assert payload.split(" [")[0] in shown.text and "[click here](https://example.com/x)" in shown.text
+        assert not shown.find_elements(By.CSS_SELECTOR, "img, a, em, code")
+        browser.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='processid']").click()
+        pid_box = wait.until(
+            expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "#processid-query textarea"))
+        )
+        pid_box.send_keys(payload)
+        browser.find_element(By.CSS_SELECTOR, "#search-processid").click()
+        wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "unknown processid"))
+        shown = browser.find_element(By.CSS_SELECTOR, "#status")
+        assert "![t](http://127.0.0.1:9/track.png)" in shown.text
+        assert not shown.find_elements(By.CSS_SELECTOR, "img, a, em, code")
         ARTIFACTS.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "space_dna_query.png"))
     finally:
@@ -346,3 +366,31 @@ def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyP
     _, ids = index.search(keys[:20], 1)
     assert (ids[:, 0] == np.arange(20)).mean() >= 0.95  # 8-bit codes still find the key itself
     assert isinstance(retrieval.ivf_index(keys, compress=False), faiss.IndexIVFFlat)  # an explicit choice wins
+
+
+@pytest.mark.damaged_input
+@pytest.mark.parametrize(
+    ("damage", "file", "reason"),
+    [
+        (lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2]), "dna.faiss", "is damaged"),
+        (lambda f: f.write_bytes(b"PAR1 not parquet"), "keys.parquet", "is damaged"),
+        (lambda f: f.write_text('{"modalities": ['), "index.json", "is damaged"),
+        (lambda f: f.unlink(), "keys.parquet", "is missing"),
+    ],
+)
+def test_a_damaged_index_folder_names_the_file_and_the_fix(dna_index: Path, tmp_path: Path, damage, file, reason):
+    from bioscan_hf.search import IndexFolderError
+
+    folder = tmp_path / "index"
+    shutil.copytree(dna_index, folder)
+    damage(folder / file)
+    with pytest.raises(IndexFolderError, match=rf"{folder / file} {reason}.*rebuild the index folder with `bioscan-hf"):
+        Searcher(folder)
+    spec = importlib.util.spec_from_file_location("space_app_error", APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        Searcher(folder)
+    except IndexFolderError as err:
+        page = module.error_page(str(err))
+    assert any(file in str(getattr(block, "value", "")) for block in page.blocks.values())
