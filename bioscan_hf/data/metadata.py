@@ -86,6 +86,14 @@ def read_header(source: str | os.PathLike) -> list[str]:
         raise MetadataError(f"{source}: empty metadata file")
     columns = next(csv.reader([line]))
     missing = [c for c in METADATA_COLUMNS if c not in columns]
+    found = next((d for d in ";\t|" if len(columns) == 1 and d in line), None)
+    if missing and found:
+        name = {";": "semicolons", "\t": "tabs", "|": "bars"}[found]
+        raise MetadataError(
+            f"{source} line 1: the header is one column: the file is separated by {name}, where the release's "
+            "metadata CSV uses commas; save it with commas (e.g. as CSV from a spreadsheet), or use the file as "
+            "downloaded"
+        )
     if missing:
         raise MetadataError(f"{source}: metadata is missing column(s) {', '.join(missing)}")
     return columns
@@ -262,6 +270,10 @@ def _check_splits(batch: pa.RecordBatch, source, lines: pa.Array) -> None:
         if all(column[row].as_py() is None for column in batch.columns):
             raise MetadataError(
                 f"{source} line {lines[row].as_py()}: an empty line inside the file; remove it (a damaged copy?)"
+            )
+        if array[row].as_py() == "split":
+            raise MetadataError(
+                f"{source} line {lines[row].as_py()}: the header line again (two files joined?); remove that line"
             )
         raise MetadataError(
             f"{record_location(source, batch, lines, row)}: unknown split {array[row].as_py()!r}; "

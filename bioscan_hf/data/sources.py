@@ -20,10 +20,10 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,8 +92,36 @@ class Query:
     truth: dict[str, str | None] | None = None
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a plain or gzip-compressed UTF-8 file. A gzip stream that ends early or is
+    damaged, a `.gz` that is not gzip, and bytes that are not UTF-8 are `InputError`s naming the file, the
+    line (and byte offset) and what to do."""
+    number, offset = 0, 0
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):  # noqa: B007 (number is used in the errors)
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise InputError(
+                        f"{path} line {number}: byte {offset + err.start} (0x{raw[err.start]:02x}) is not UTF-8 text "
+                        "(encoding tried: UTF-8); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                    ) from None
+                offset += len(raw)
+                yield number, text
+    except gzip.BadGzipFile:
+        raise InputError(
+            f"{path}: named .gz but not gzip-compressed; rename it without .gz, or compress it with gzip"
+        ) from None
+    except (EOFError, zlib.error) as err:
+        raise InputError(
+            f"{path}: the gzip stream ends early or is damaged after line {number} ({err}); the file is truncated: "
+            "copy or download it again"
+        ) from None
+
+
+def _first_line(path: Path) -> str:
+    return next((text for _, text in text_lines(path)), "")
 
 
 def is_fasta(path: Path) -> bool:
@@ -102,16 +130,14 @@ def is_fasta(path: Path) -> bool:
         return True
     if not path.is_file():
         return False
-    with _open_text(path) as handle:
-        for line in handle:
-            if line.strip():
-                return line.lstrip().startswith(">")
+    for _, line in text_lines(path):
+        if line.strip():
+            return line.lstrip().startswith(">")
     return False
 
 
 def is_bold_tsv(path: Path) -> bool:
-    with _open_text(path) as handle:
-        header = handle.readline().rstrip("\r\n").lstrip("\ufeff").split("\t")
+    header = _first_line(path).rstrip("\r\n").lstrip("\ufeff").split("\t")
     return all(column in header for column in BOLD_COLUMNS)
 
 
@@ -146,18 +172,17 @@ def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, 
         return None
 
     header, parts, start = None, [], 0
-    with _open_text(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if line.startswith(">"):
-                done = finish(header, parts, start)
-                if done:
-                    yield done
-                header, parts, start = line[1:].strip(), [], number
-            elif line:
-                if header is None:
-                    raise InputError(f"{path} line {number}: sequence text before the first '>' header; not FASTA")
-                parts.append(line)
+    for number, raw in text_lines(path):
+        line = raw.strip()
+        if line.startswith(">"):
+            done = finish(header, parts, start)
+            if done:
+                yield done
+            header, parts, start = line[1:].strip(), [], number
+        elif line:
+            if header is None:
+                raise InputError(f"{path} line {number}: sequence text before the first '>' header; not FASTA")
+            parts.append(line)
     done = finish(header, parts, start)
     if done:
         yield done
@@ -236,34 +261,42 @@ def dataset_table(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
-    with _open_text(path) as handle:
-        dialect = "excel-tab" if path.name.lower().rstrip(".gz").endswith((".tsv", ".txt")) else "excel"
-        reader = csv.reader(handle, dialect=dialect)
-        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
-        id_col = next((header.index(c) for c in ID_COLUMNS if c in header), None)
-        seq_col = next((header.index(c) for c in SEQUENCE_COLUMNS if c in header), None)
-        if id_col is None or seq_col is None:
-            raise InputError(
-                f"{path} line 1: need an id column ({', '.join(ID_COLUMNS)}) and a sequence column "
-                f"({', '.join(SEQUENCE_COLUMNS)}); the header has {', '.join(header) or 'nothing'}"
-            )
-        seen: set[str] = set()
-        for number, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                problems.add(
-                    path, number, row[0] if row else "", f"{len(row)} fields, expected {len(header)}", SKIP_ADVICE
-                )
-                continue
-            record, text = row[id_col].strip(), row[seq_col]
-            problem = barcode_problem(text) or (id_problem(record) and f"the id {record!r} {id_problem(record)}")
-            if not record or record in seen or problem:
-                reason = problem or ("no id" if not record else "the id is repeated")
-                problems.add(path, number, record, reason, SKIP_ADVICE)
-                continue
-            seen.add(record)
-            yield Query(record, sequence=barcode_key(text))
+    expected = "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".txt")) else ","
+    reader = csv.reader((text for _, text in text_lines(path)), dialect="excel-tab" if expected == "\t" else "excel")
+    raw_header = next(reader, [])
+    header = [h.strip().lstrip("\ufeff").lower() for h in raw_header]
+    id_col = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+    seq_col = next((header.index(c) for c in SEQUENCE_COLUMNS if c in header), None)
+    if id_col is None or seq_col is None:
+        found = next((d for d in "\t,;|" if d != expected and len(header) == 1 and d in header[0]), None)
+        names = {"\t": "tabs", ",": "commas", ";": "semicolons", "|": "bars"}
+        hint = (
+            f"; the file is separated by {names[found]}, not {names[expected]}: save it with {names[expected]} "
+            "(a .csv holds commas, a .tsv tabs)"
+            if found
+            else ""
+        )
+        raise InputError(
+            f"{path} line 1: need an id column ({', '.join(ID_COLUMNS)}) and a sequence column "
+            f"({', '.join(SEQUENCE_COLUMNS)}); the header has {', '.join(header) or 'nothing'}{hint}"
+        )
+    seen: set[str] = set()
+    for number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if [cell.strip().lower() for cell in row] == header:
+            raise InputError(f"{path} line {number}: the header line again (two files joined?); remove that line")
+        if len(row) != len(header):
+            problems.add(path, number, row[0] if row else "", f"{len(row)} fields, expected {len(header)}", SKIP_ADVICE)
+            continue
+        record, text = row[id_col].strip(), row[seq_col]
+        problem = barcode_problem(text) or (id_problem(record) and f"the id {record!r} {id_problem(record)}")
+        if not record or record in seen or problem:
+            reason = problem or ("no id" if not record else "the id is repeated")
+            problems.add(path, number, record, reason, SKIP_ADVICE)
+            continue
+        seen.add(record)
+        yield Query(record, sequence=barcode_key(text))
 
 
 def source_digest(source: str | os.PathLike, split: str | None = None) -> str:

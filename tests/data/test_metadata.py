@@ -304,3 +304,21 @@ def test_extra_columns_are_published_and_a_cut_at_a_row_boundary_is_reported(
     assert "the metadata holds 149 rows" in (tmp_path / "out" / "README.md").read_text()
     train = datasets.load_dataset(str(tmp_path / "out"), "metadata", split="train")
     assert set(train["collector"]) == {"CBG"}  # extra columns kept, never dropped
+
+
+@pytest.mark.damaged_input
+def test_another_delimiter_and_a_repeated_header_are_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = _rows(200)
+    release = _release_with_csv(tmp_path / "r1", rows)
+    csv_path = release / Path(METADATA_CSV_PATH).name
+    csv_path.write_text(csv_path.read_text().replace(",", ";"))
+    before = csv_path.read_bytes()
+    rc, output = _prepare(capsys, release, tmp_path / "o1")
+    assert rc == 1 and "line 1: the header is one column: the file is separated by semicolons" in output, output
+    assert csv_path.read_bytes() == before and not (tmp_path / "o1").exists()
+    release = _release_with_csv(tmp_path / "r2", rows)
+    csv_path = release / Path(METADATA_CSV_PATH).name
+    lines = csv_path.read_text().splitlines(keepends=True)
+    csv_path.write_text("".join([*lines[:100], lines[0], *lines[100:]]))
+    rc, output = _prepare(capsys, release, tmp_path / "o2")
+    assert rc == 1 and "line 101: the header line again (two files joined?); remove that line" in output, output

@@ -3,6 +3,7 @@ characters are refused with file, line and id, or listed when the user asked to 
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,38 @@ def test_table_ids(tmp_path: Path) -> None:
     table.write_text(f"id\tsequence\nok\t{BARCODE}\nsub/dir\t{BARCODE}\n")
     with pytest.raises(InputError, match=r"plate.tsv line 3 \(sub/dir\): the id 'sub/dir' holds a path separator"):
         list(iter_queries(table))
+
+
+@pytest.mark.damaged_input
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "plate.fasta.gz",
+            gzip.compress(f">a\n{BARCODE}\n>b\n{BARCODE}\n".encode())[:-12],
+            r"plate.fasta.gz: the gzip stream ends early or is damaged after line \d+ .*copy or download it again",
+        ),
+        ("plate.fasta.gz", f">a\n{BARCODE}\n".encode(), r"plate.fasta.gz: named .gz but not gzip-compressed"),
+        (
+            "plate.fasta",
+            b">a\nACGT\x91ACGT\n",
+            r"plate.fasta line 2: byte 7 \(0x91\) is not UTF-8 text \(encoding tried: UTF-8\); save the file as UTF-8",
+        ),
+        (
+            "plate.csv",
+            f"id;sequence\na;{BARCODE}\n".encode(),
+            r"plate.csv line 1: .*the header has id;sequence; the file is separated by semicolons, not commas",
+        ),
+        (
+            "plate.tsv",
+            f"id\tsequence\na\t{BARCODE}\nid\tsequence\nb\t{BARCODE}\n".encode(),
+            r"plate.tsv line 3: the header line again \(two files joined\?\); remove that line",
+        ),
+    ],
+)
+def test_damaged_files_name_the_place_and_the_fix(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        list(iter_queries(path, problems=Problems(skip=True)))  # not skippable: the file itself is damaged
+    assert path.read_bytes() == content
