@@ -45,6 +45,10 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 VOTE_MARGIN = 0.01
 #: Distinct reference barcodes aligned per query (BENCHMARKS.md: as accurate as aligning all of them).
 DEFAULT_CANDIDATES = 50
+#: Below this share of the query covered by the best hit, no rank is called: a query much longer than
+#: the barcode it matches (a barcode repeated, a contig) would otherwise be called on a fragment of itself.
+#: Partial reads shorter than the references are covered whole and are called as before.
+MIN_QUERY_COVERAGE = 0.8
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
 
@@ -56,6 +60,8 @@ class Hit:
     key: int
     identity: float | None
     score: float
+    #: Share of the query's bases the alignment covers (None for photos).
+    coverage: float | None = None
 
 
 class Reference:
@@ -118,6 +124,8 @@ def call(reference: Reference, hits: Sequence[Hit], thresholds: dict[str, float]
             why = "no reference shares a seed with the query"
         elif best.identity is None:  # photo: neighbours vote, no identity threshold
             label, agree, voters = reference.vote([h.key for h in hits], rank)
+        elif best.coverage is not None and best.coverage < MIN_QUERY_COVERAGE:
+            why = f"the best hit covers {best.coverage:.1%} of the query; trim the query to its barcode"
         elif best.identity < thresholds[rank]:
             why = f"best hit {best.identity:.2%} < {thresholds[rank]:.0%}"
         else:
@@ -234,7 +242,8 @@ class Identifier:
         if sequences:
             aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
             for sequence, found in zip(sequences, aligned):
-                hits_of[sequence] = [Hit(key, a.identity, a.score) for key, a in found]
+                length = max(1, len(sequence.strip("N")))
+                hits_of[sequence] = [Hit(key, a.identity, a.score, a.overlap / length) for key, a in found]
         photos = [q for q in queries if q.image]
         if photos:
             hits_of.update(self._photo_hits(photos))
@@ -280,11 +289,12 @@ class Identifier:
 
     def _best(self, hits: list[Hit]) -> dict:
         if not hits:
-            return {"best_hit": None, "identity": None, "similarity": None, "hits": 0}
+            return {"best_hit": None, "identity": None, "qcovs": None, "similarity": None, "hits": 0}
         best = hits[0]
         return {
             "best_hit": self.reference.table["processid"].iat[int(self.reference.records(best.key)[0])],
             "identity": None if best.identity is None else round(best.identity, 4),
+            "qcovs": None if best.coverage is None else round(best.coverage, 4),
             "similarity": round(best.score, 4) if best.identity is None else None,
             "hits": len(hits),
         }
@@ -298,6 +308,7 @@ class Identifier:
             "processid": first["processid"],
             "records": len(records),
             "identity": None if hit.identity is None else round(hit.identity, 4),
+            "qcovs": None if hit.coverage is None else round(hit.coverage, 4),
             "score": hit.score,
             **{rank: first[rank] for rank in CALL_RANKS},
         }

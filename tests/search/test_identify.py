@@ -384,6 +384,23 @@ def test_resume_after_a_stop_reuses_finished_chunks(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.damaged_input
+def test_a_query_far_longer_than_its_hit_is_not_called(tmp_path: Path) -> None:
+    """A 10 kb query (one barcode repeated) matches a reference at 100% over 6% of itself: no rank is
+    called and the note says why; a partial read (shorter than the references) is still called."""
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    barcode = LIBRARY.dna_barcode.iloc[0]
+    queries = tmp_path / "q.fasta"
+    queries.write_text(f">long\n{barcode * 15}\n>read\n{barcode[100:500]}\n")
+    run = identify(queries, reference, tmp_path / "calls.tsv", top_k=2, progress=False)
+    long, read = (run.results.set_index("query").loc[name] for name in ("long", "read"))
+    assert long["identity"] == 1.0 and long["qcovs"] < 0.1 and pd.isna(long["order"]) and pd.isna(long["species"])
+    assert long["note"].startswith(f"no match at order (the best hit covers {long['qcovs']:.1%} of the query")
+    assert read["qcovs"] == 1.0 and read["genus"] == LIBRARY.genus.iloc[0]
+    hits = pd.read_csv(tmp_path / "calls.hits.tsv", sep="\t")
+    assert set(hits[hits["query"] == "read"]["qcovs"]) == {1.0}
+
+
+@pytest.mark.damaged_input
 def test_a_resume_checks_the_queries_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stopped, then run again with the same --out after the query file was edited: refused, naming what
     changed (the finished chunks of the old file are never mixed with the new one)."""
