@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.paths import user_path
 
 #: What `--model` accepts, for every command's help.
@@ -78,7 +79,15 @@ class ModelSpec:
         """The folder's config.json as a dict, or None (no local folder, or no config in it)."""
         folder = self.folder
         file = folder / "config.json" if folder is not None else None
-        return json.loads(file.read_text()) if file is not None and file.is_file() else None
+        if file is None or not file.is_file():
+            return None
+        try:
+            return json.loads(file.read_text())
+        except ValueError as err:
+            raise InputError(
+                f"{file}: not valid JSON ({err}): a damaged or truncated config.json; copy, download or convert the "
+                "model again"
+            ) from None
 
     @property
     def display_name(self) -> str:

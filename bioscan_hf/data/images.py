@@ -49,7 +49,12 @@ def decode_image(data: bytes | dict | str | Path, name: str, max_pixels: int = M
             return image.convert("RGB")
     except ImageDecodeError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except UnidentifiedImageError as err:
+        raise ImageDecodeError(
+            f"{name}: not a readable image (no image format recognised in its {len(data):,} bytes, which begin "
+            f"{data[:8]!r}); give a JPEG or PNG photo"
+        ) from err
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ImageDecodeError(f"{name}: not a readable image ({type(err).__name__}: {err})") from err
 
 

@@ -60,13 +60,14 @@ def evaluate_dna(
     unknown = [t for t in tasks if t not in PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(PROTOCOLS)}")
+    # the model first (a missing or damaged folder stops the run before the dataset is opened); each split is
+    # embedded once for all tasks
+    embedder = model if model == "align" else embedder_of(model, embeddings, **(encoder_options or {}))
     data = load_prepared(dataset_dir)
     if one_sample_per_barcode:
         data = one_per_barcode(data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    # each split embedded once for all tasks
-    embedder = model if model == "align" else embedder_of(model, embeddings, **(encoder_options or {}))
     context = Context(
         dataset_dir,
         data,

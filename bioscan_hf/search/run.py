@@ -25,7 +25,7 @@ from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import progress_bar
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest
-from bioscan_hf.embedding import load_encoder
+from bioscan_hf.embedding import Encoder, load_encoder
 from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier, Reference
 from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, filter_references, read_references
@@ -124,6 +124,10 @@ def identify(
     if out.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
     problems = Problems(skip=skip_bad)
+    if embeddings and not model:
+        raise InputError("--embeddings needs --model: the model that wrote them, to embed anything they lack")
+    # the model first: a missing or damaged folder stops the run before the reference is read
+    encoder = load_encoder(model) if model and not photo_keys else None
     table = filter_references(read_references(reference, reference_splits, problems), within, country)
     options = {
         "query_split": query_split,
@@ -154,7 +158,7 @@ def identify(
     parts.mkdir(parents=True, exist_ok=True)
     (parts / "settings.json").write_text(json.dumps(settings, indent=1))
     try:
-        return _run(queries, reference, out, parts, settings, table, problems, options, num_proc, progress)
+        return _run(queries, reference, out, parts, settings, table, problems, options, encoder, num_proc, progress)
     except BaseException:
         if not any(parts.glob("part-?????.parquet")):  # nothing to resume from: leave nothing behind
             shutil.rmtree(parts, ignore_errors=True)
@@ -170,6 +174,7 @@ def _run(
     table: pd.DataFrame,
     problems: Problems,
     options: dict,
+    encoder: Encoder | None,
     num_proc: int,
     progress: bool,
 ) -> IdentifyRun:
@@ -178,15 +183,12 @@ def _run(
     thresholds, candidates, top_k = options["thresholds"], options["candidates"], options["top_k"]
     query_split, chunk_size = options["query_split"], options["chunk_size"]
 
-    encoder = stored = searcher = None
+    stored = searcher = None
     if photo_keys:
         searcher = _photo_index(reference, model)
         encoder = searcher.encoder  # photos are embedded as the index's photos were
-    elif model:
-        encoder = load_encoder(model)
-        stored = read_embeddings(embeddings) if embeddings else None
     elif embeddings:
-        raise InputError("--embeddings needs --model: the model that wrote them, to embed anything they lack")
+        stored = read_embeddings(embeddings)
     engine = Identifier(
         Reference(table), thresholds, candidates, encoder=encoder, num_proc=num_proc, stored=stored, photo_keys=searcher
     )

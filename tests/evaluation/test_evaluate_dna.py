@@ -102,3 +102,18 @@ def test_val_split_one_sample_per_barcode_and_closed_world_alignment(prepared: P
         "closed_species_macro": pytest.approx(macro),
     }
     assert "knn_genus_micro" not in metrics and 0.0 <= metrics["baseline_kmer6_knn_genus_micro"] <= 1.0
+
+
+@pytest.mark.damaged_input
+def test_a_missing_or_damaged_model_is_named_before_the_dataset_is_opened(tmp_path: Path, capsys) -> None:
+    base = ["evaluate", "knn", "--dataset", str(tmp_path / "no-dataset"), "--out", str(tmp_path / "o")]
+    assert main([*base, "--model", str(tmp_path / "no-model")]) == 1
+    err = capsys.readouterr().err
+    assert f"model folder {tmp_path / 'no-model'} not found" in err and "no-dataset" not in err
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "config.json").write_text('{"model_type": "barcodeb')
+    assert main([*base, "--model", str(damaged)]) == 1
+    err = capsys.readouterr().err
+    assert f"{damaged / 'config.json'}: not valid JSON" in err and "damaged or truncated config.json" in err
+    assert not (tmp_path / "o").exists()
