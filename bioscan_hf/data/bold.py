@@ -90,8 +90,10 @@ def _lines(path: Path) -> Iterator[bytes]:
     line_no = 0
     try:
         with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
-            for line_no, line in enumerate(handle, start=1):  # noqa: B007 (line_no used in the error)
-                yield line
+            for chunk in handle:
+                for line in chunk.splitlines(keepends=True):  # \n, \r\n and a lone \r all end a line
+                    line_no += 1
+                    yield line
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise BoldError(
             f"{path}: the gzip stream is damaged or truncated after line {line_no} ({type(err).__name__}: {err}); "

@@ -99,16 +99,18 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     number, offset = 0, 0
     try:
         with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):  # noqa: B007 (number is used in the errors)
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    raise InputError(
-                        f"{path} line {number}: byte {offset + err.start} (0x{raw[err.start]:02x}) is not UTF-8 text "
-                        "(encoding tried: UTF-8); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
-                    ) from None
-                offset += len(raw)
-                yield number, text
+            for chunk in handle:
+                for raw in chunk.splitlines(keepends=True):  # \n, \r\n and a lone \r all end a line
+                    number += 1
+                    try:
+                        text = raw.decode("utf-8")
+                    except UnicodeDecodeError as err:
+                        raise InputError(
+                            f"{path} line {number}: byte {offset + err.start} (0x{raw[err.start]:02x}) is not UTF-8 "
+                            "text (encoding tried: UTF-8); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                        ) from None
+                    offset += len(raw)
+                    yield number, text
     except gzip.BadGzipFile:
         raise InputError(
             f"{path}: named .gz but not gzip-compressed; rename it without .gz, or compress it with gzip"
