@@ -30,6 +30,11 @@ class IndexOptions(EncoderOptions):
         None,
     )
     embeddings: str | None = option(EMBEDDINGS_HELP, None)
+    overwrite: bool = option(
+        "write into a folder holding files index did not write (same-named files are replaced; no other file "
+        "is deleted)",
+        False,
+    )
 
 
 def run_index(o: IndexOptions) -> None:
@@ -41,6 +46,7 @@ def run_index(o: IndexOptions) -> None:
         approximate=o.approximate,
         encoder_options=o.encoder_options(),
         embeddings=o.embeddings,
+        overwrite=o.overwrite,
         **({"nprobe": o.nprobe} if o.nprobe else {}),
     )
     print(f"index written to {folder}; start the Space (from a bioscan-hf checkout) with:")

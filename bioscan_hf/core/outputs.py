@@ -24,7 +24,7 @@ def claim_output_folder(folder: Path, command: str, overwrite: bool = False) -> 
     if folder.exists() and not folder.is_dir():
         raise OutputFolderError(f"{folder} is a file; the output of {command} is a folder: give a folder path")
     created = not folder.exists()
-    if not created and _owner(folder) != command:
+    if not created and owner(folder) != command:
         foreign = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
         if foreign and not overwrite:
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
@@ -38,7 +38,8 @@ def claim_output_folder(folder: Path, command: str, overwrite: bool = False) -> 
     return created
 
 
-def _owner(folder: Path) -> str | None:
+def owner(folder: Path) -> str | None:
+    """The command that wrote `folder` (its owner file), or None."""
     try:
         return json.loads((folder / OWNER_FILE).read_text()).get("command")
     except (OSError, ValueError, AttributeError):

@@ -18,6 +18,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from bioscan_hf.core.outputs import OutputFolderError, claim_output_folder, owner, release_output_folder
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.core.vectors import DEFAULT_NPROBE, id_index, normalize
 from bioscan_hf.data.images import thumbnail_jpeg
@@ -54,6 +56,7 @@ def build_index(
     nprobe: int = DEFAULT_NPROBE,
     encoder_options: dict | None = None,
     embeddings: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
 
@@ -64,7 +67,33 @@ def build_index(
     inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
     keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md). `embeddings`:
     a file of `bioscan-hf embed` by the same model; the keys it holds are read, not embedded again.
+
+    `out` must be new, empty or an index folder written before (`overwrite=True` writes into another
+    folder); the index is built in `out/.staging` and moved in only when complete, `index.json` last, so
+    a failed run leaves a previous index as it was.
     """
+    out = user_path(out)
+    ours = owner(out) == "index" if out.is_dir() else True
+    created = claim_output_folder(out, "index", overwrite)
+    try:
+        found = _build_index(dataset_dir, model, out, config, splits, approximate, nprobe, encoder_options, embeddings)
+        return _move_in(found, out, ours)
+    finally:
+        shutil.rmtree(out / ".staging", ignore_errors=True)
+        release_output_folder(out, created)
+
+
+def _build_index(
+    dataset_dir: str | os.PathLike,
+    model: str,
+    out: Path,
+    config: str | None,
+    splits: tuple[str, ...],
+    approximate: bool,
+    nprobe: int,
+    encoder_options: dict | None,
+    embeddings: str | os.PathLike | None,
+) -> Path:
     encoder_options = encoder_options or {}
     encoder = load_encoder(model, **encoder_options)
     config = config or ("cropped_256" if encoder.has_images else "metadata")
@@ -97,12 +126,12 @@ def build_index(
         vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
         table["thumbnail"] = thumbnails
         info["undecodable_images"] = encoder.undecodable
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out / ".staging"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
     spec = ModelSpec.parse(model)
     if spec.folder is not None:  # the query encoder travels with the index (e.g. to a Space by push-space)
-        ignore = shutil.ignore_patterns("checkpoint-*")
-        shutil.copytree(spec.folder, out / MODEL_FOLDER, dirs_exist_ok=True, ignore=ignore)
+        shutil.copytree(spec.folder, out / MODEL_FOLDER, ignore=shutil.ignore_patterns("checkpoint-*"))
         info.update(model=str(spec.with_location(MODEL_FOLDER)), source_model=str(model))
     for modality, matrix in vectors.items():
         matrix = normalize(matrix)
@@ -121,4 +150,19 @@ def build_index(
     if approximate:
         info["nprobe"] = nprobe
     (out / "index.json").write_text(json.dumps(info, indent=2))
+    return out
+
+
+def _move_in(staging: Path, out: Path, ours: bool) -> Path:
+    """Move a complete index from `staging` into `out`, `index.json` last (an old index stops looking
+    complete first); a model folder is replaced only where this command wrote the one there."""
+    for path in staging.iterdir():
+        if (out / path.name).is_dir() and not ours:
+            raise OutputFolderError(f"{out / path.name} is a folder index did not write; give another --out")
+    (out / "index.json").unlink(missing_ok=True)
+    for path in sorted(staging.iterdir(), key=lambda p: p.name == "index.json"):
+        target = out / path.name
+        if target.is_dir():
+            shutil.rmtree(target)  # the model copy an earlier run of index wrote here
+        path.replace(target)
     return out
