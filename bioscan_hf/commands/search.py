@@ -177,7 +177,7 @@ COMMANDS: dict[str, Command] = {
         "reference barcodes; --photo-keys: to the photos of an index folder). REFERENCE: a prepared dataset "
         "(--reference-splits), an index folder, a BOLD TSV, or a FASTA with SINTAX (tax=o:…,g:…,s:…) or BOLD "
         "(id|taxon|marker|BIN) headers. Runs in chunks; a stopped run resumes from its finished chunks when run "
-        "again.",
+        "again with the same inputs and options (checked by content: a changed query file is refused, named).",
         "example: bioscan-hf identify plate.fasta --reference bioscan-5m --out plate.tsv --top-k 5",
     ),
     "push-space": Command(PushSpaceOptions, run_push_space, "Upload the retrieval Space (app and index) to the Hub."),

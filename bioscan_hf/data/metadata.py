@@ -1,9 +1,8 @@
 """Streaming reader for the BIOSCAN-5M metadata CSV, plain or inside the metadata zip.
 
-The release CSV is ~4 GB. Users today parse all of it with pandas and then filter; here Arrow's
-streaming CSV reader parses it block by block, types each column once (SPEC §1.2) and keeps only
-the rows of the requested splits, so memory stays bounded by one block plus the result.
-"""
+The release CSV is ~4 GB. Users today parse all of it with pandas and then filter; here Arrow's streaming CSV
+reader parses it block by block, types each column once (SPEC §1.2) and keeps only the rows of the requested
+splits, so memory stays bounded by one block plus the result."""
 
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS, METADATA_CSV
 #: Bytes parsed per Arrow block; bounds the reader's working memory.
 BLOCK_SIZE = 16 << 20
 #: Bumped when staging checks more (staged files of older versions are not trusted).
-STAGING_VERSION = 2
+STAGING_VERSION = 3
 #: Errors raised by a damaged file under Arrow's reader (a bad zip member raises zlib/BadZipFile).
 _READ_ERRORS = (pa.ArrowInvalid, zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError)
 
@@ -75,6 +74,9 @@ def open_metadata(source: str | os.PathLike) -> Iterator[IO[bytes]]:
             yield handle
 
 
+_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
 def read_header(source: str | os.PathLike) -> list[str]:
     """Column names of the metadata CSV, checked against the schema (missing columns are an error)."""
     try:
@@ -86,13 +88,11 @@ def read_header(source: str | os.PathLike) -> list[str]:
         raise MetadataError(f"{source}: empty metadata file")
     columns = next(csv.reader([line]))
     missing = [c for c in METADATA_COLUMNS if c not in columns]
-    found = next((d for d in ";\t|" if len(columns) == 1 and d in line), None)
+    found = next((name for d, name in _DELIMITERS.items() if len(columns) == 1 and d in line), None)
     if missing and found:
-        name = {";": "semicolons", "\t": "tabs", "|": "bars"}[found]
         raise MetadataError(
-            f"{source} line 1: the header is one column: the file is separated by {name}, where the release's "
-            "metadata CSV uses commas; save it with commas (e.g. as CSV from a spreadsheet), or use the file as "
-            "downloaded"
+            f"{source} line 1: the header is one column: the file is separated by {found}, where the release's "
+            "metadata CSV uses commas; save it with commas (e.g. as CSV from a spreadsheet), or use it as downloaded"
         )
     if missing:
         raise MetadataError(f"{source}: metadata is missing column(s) {', '.join(missing)}")
@@ -267,14 +267,11 @@ def _check_splits(batch: pa.RecordBatch, source, lines: pa.Array) -> None:
     invalid = pc.invert(pc.fill_null(pc.is_in(array, value_set=pa.array(SPLITS)), False))
     if pc.any(invalid).as_py():
         row = pc.index(invalid, True).as_py()
+        where = f"{source} line {lines[row].as_py()}"
         if all(column[row].as_py() is None for column in batch.columns):
-            raise MetadataError(
-                f"{source} line {lines[row].as_py()}: an empty line inside the file; remove it (a damaged copy?)"
-            )
+            raise MetadataError(f"{where}: an empty line inside the file; remove it (a damaged copy?)")
         if array[row].as_py() == "split":
-            raise MetadataError(
-                f"{source} line {lines[row].as_py()}: the header line again (two files joined?); remove that line"
-            )
+            raise MetadataError(f"{where}: the header line again (two files joined?); remove that line")
         raise MetadataError(
             f"{record_location(source, batch, lines, row)}: unknown split {array[row].as_py()!r}; "
             f"valid splits: {', '.join(SPLITS)}"
@@ -343,10 +340,10 @@ def check_records(source: str | os.PathLike, batch: pa.RecordBatch, lines: pa.Ar
     unsafe = pc.fill_null(pc.match_substring_regex(pid, UNSAFE_ID), False)
     if pc.any(unsafe).as_py():
         row = pc.index(unsafe, True).as_py()
+        value = pid[row].as_py()
         raise MetadataError(
-            f"{source} line {lines[row].as_py()}: processid {pid[row].as_py()!r} {id_problem(pid[row].as_py())}; "
-            "a processid names the record's image file, so it may hold no path separator, '..' or control "
-            "character: fix or remove that line"
+            f"{source} line {lines[row].as_py()}: processid {value!r} {id_problem(value)}; a processid names the "
+            "record's image file, so it may hold no path separator, '..' or control character: fix or remove that line"
         )
     check_text_fields(source, batch, lines)
     barcode = batch.column("dna_barcode")
@@ -366,9 +363,7 @@ def check_records(source: str | os.PathLike, batch: pa.RecordBatch, lines: pa.Ar
 
 def check_text_fields(source: str | os.PathLike, batch: pa.RecordBatch, lines: pa.Array) -> None:
     """Refuse a control character (a NUL, an escape…) in any text column: it would become part of a label."""
-    for name, column in zip(batch.schema.names, batch.columns):
-        if not pa.types.is_string(column.type):
-            continue
+    for name, column in ((n, c) for n, c in zip(batch.schema.names, batch.columns) if pa.types.is_string(c.type)):
         bad = pc.fill_null(pc.match_substring_regex(column, CONTROL_CHARACTERS), False)
         if pc.any(bad).as_py():
             row = pc.index(bad, True).as_py()

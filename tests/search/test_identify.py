@@ -358,24 +358,29 @@ def test_bold_tsv_reference_with_a_bad_row(tmp_path: Path, bold_tsv: Path) -> No
     assert len(read_references(path, problems=Problems(skip=True))) >= 30
 
 
-def test_resume_after_a_stop_reuses_finished_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
-    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")
-    whole = identify(queries, reference, tmp_path / "whole.parquet", chunk_size=2, progress=False).results
+def _stop_on_second_chunk(queries: Path, reference: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run of `identify` (chunks of 2) stopped as it starts its second chunk, as a killed run would be."""
     calls = {"n": 0}
     original = Identifier.identify
 
-    def stop_on_second_chunk(self, chunk, top_k=0):
+    def stop(self, chunk, top_k=0):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
         return original(self, chunk, top_k)
 
-    monkeypatch.setattr(Identifier, "identify", stop_on_second_chunk)
-    with pytest.raises(KeyboardInterrupt):
-        identify(queries, reference, tmp_path / "run.parquet", chunk_size=2, progress=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(Identifier, "identify", stop)
+        with pytest.raises(KeyboardInterrupt):
+            identify(queries, reference, out, chunk_size=2, progress=False)
+
+
+def test_resume_after_a_stop_reuses_finished_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")
+    whole = identify(queries, reference, tmp_path / "whole.parquet", chunk_size=2, progress=False).results
+    _stop_on_second_chunk(queries, reference, tmp_path / "run.parquet", monkeypatch)
     assert [p.name for p in sorted((tmp_path / "run.parquet.parts").glob("part-*"))] == ["part-00000.parquet"]
-    monkeypatch.setattr(Identifier, "identify", original)
     with pytest.raises(InputError, match="other queries, reference or options"):
         identify(queries, reference, tmp_path / "run.parquet", chunk_size=3, progress=False)
     resumed = identify(queries, reference, tmp_path / "run.parquet", chunk_size=2, progress=False)
@@ -406,19 +411,7 @@ def test_a_resume_checks_the_queries_content(tmp_path: Path, monkeypatch: pytest
     changed (the finished chunks of the old file are never mixed with the new one)."""
     reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
     queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")
-    original = Identifier.identify
-    calls = {"n": 0}
-
-    def stop_on_second_chunk(self, chunk, top_k=0):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return original(self, chunk, top_k)
-
-    monkeypatch.setattr(Identifier, "identify", stop_on_second_chunk)
-    with pytest.raises(KeyboardInterrupt):
-        identify(queries, reference, tmp_path / "run.tsv", chunk_size=2, progress=False)
-    monkeypatch.setattr(Identifier, "identify", original)
+    _stop_on_second_chunk(queries, reference, tmp_path / "run.tsv", monkeypatch)
     parts = sorted((tmp_path / "run.tsv.parts").iterdir())
     before = {p.name: p.read_bytes() for p in parts}
     edited = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[1::4], lambda r: f"q{r.processid}")  # same path
