@@ -27,6 +27,7 @@ _OLD_PATHS = {
     "bioscan_hf.formatting": "bioscan_hf.core.formatting",
     "bioscan_hf.data.barcodes": "bioscan_hf.core.barcodes",
     "bioscan_hf.cards": "bioscan_hf.hub.cards",
+    "bioscan_hf.evaluation.dna": "bioscan_hf.evaluation.encoders",
 }
 
 

@@ -17,7 +17,7 @@ from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import plot_orders_per_split, rank_table, split_table
 from bioscan_hf.data.sample import write_sample_release
-from bioscan_hf.evaluation.dna import evaluate_dna
+from bioscan_hf.evaluation.encoders import evaluate_dna
 from bioscan_hf.evaluation.retrieval import evaluate_retrieval
 from bioscan_hf.evaluation.tables import write_tables
 from bioscan_hf.hub.cards import write_clibd_card

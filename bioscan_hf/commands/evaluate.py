@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bioscan_hf.commands.common import DATASET_HELP, EMBEDDINGS_HELP, MODEL_SPEC_HELP, Command, EncoderOptions
 from bioscan_hf.core.options import option
-from bioscan_hf.evaluation.dna import TASKS, evaluate_dna
+from bioscan_hf.evaluation.encoders import TASKS, evaluate_dna
 from bioscan_hf.evaluation.protocols import PROTOCOLS
 from bioscan_hf.evaluation.retrieval import default_baseline, evaluate_retrieval
 from bioscan_hf.evaluation.tables import write_tables

@@ -44,7 +44,7 @@ def test_table_ids(tmp_path: Path) -> None:
     [
         (
             "plate.fasta.gz",
-            gzip.compress(f">a\n{BARCODE}\n>b\n{BARCODE}\n".encode())[:-12],
+            gzip.compress(f">a\n{BARCODE}\n>b\n{BARCODE}\n".encode(), mtime=0)[:-12],
             r"plate.fasta.gz: the gzip stream ends early or is damaged after line \d+ .*copy or download it again",
         ),
         ("plate.fasta.gz", f">a\n{BARCODE}\n".encode(), r"plate.fasta.gz: named .gz but not gzip-compressed"),
@@ -64,6 +64,7 @@ def test_table_ids(tmp_path: Path) -> None:
             r"plate.tsv line 3: the header line again \(two files joined\?\); remove that line",
         ),
     ],
+    ids=["gzip cut short", "not gzip", "not UTF-8", "semicolons", "header repeated"],
 )
 def test_damaged_files_name_the_place_and_the_fix(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     path = tmp_path / name

@@ -42,7 +42,7 @@ def test_embed_a_split_reads_back_equal_and_opens_with_load_dataset(prepared: Pa
 def test_evaluate_and_index_read_stored_vectors_instead_of_embedding(
     prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bioscan_hf.evaluation.dna import evaluate_dna
+    from bioscan_hf.evaluation.encoders import evaluate_dna
     from bioscan_hf.search import Searcher, build_index
 
     stored = tmp_path / "e.parquet"
@@ -67,7 +67,7 @@ def test_evaluate_and_index_read_stored_vectors_instead_of_embedding(
 def test_embeddings_of_another_model_are_refused(prepared: Path, tmp_path: Path) -> None:
     stored = tmp_path / "k4.parquet"
     embed_to_parquet(prepared, "kmer4", stored, split="train")
-    from bioscan_hf.evaluation.dna import evaluate_dna
+    from bioscan_hf.evaluation.encoders import evaluate_dna
 
     with pytest.raises(ValueError, match=r"holds embeddings of kmer4 .* not of kmer5: pass --model kmer4"):
         evaluate_dna(prepared, "kmer5", tmp_path / "eval", tasks=("knn",), embeddings=stored)

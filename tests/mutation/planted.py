@@ -79,7 +79,7 @@ PLANTED = [
         "bioscan_hf/evaluation/protocols/cluster.py",
         "vectors = combine(per_model) if also else per_model[0]",
         "vectors = per_model[0]",
-        ["tests/evaluation/test_evaluate_dna.py::test_concat_model_reaches_the_clustering"],
+        ["tests/evaluation/test_encoders.py::test_concat_model_reaches_the_clustering"],
     ),
     (
         "tokenizer: overlapping k-mers may run past a sequence's end inside a batch",

@@ -1,10 +1,8 @@
-"""Score a DNA encoder — any spec of `bioscan_hf.embedding` (a BarcodeBERT folder, `hf:PATH_OR_ID`, the
-k-mer profile `kmer6`) — or alignment (`align`) on a prepared dataset with the paper's protocols, and
-write `metrics.json`, a markdown table and plots.
-
-Protocols (SPEC §3): 1-NN (keys `train`, queries `test_unseen`, nearest key by cosine; the headline is
-the genus: `knn_genus_micro` / `knn_genus_macro`); linear probe (train → test, species); zero-shot
-clustering (test + test_unseen → UMAP 50 → Ward → AMI per rank). Metric values are fractions in 0..1.
+"""Score any encoder — a spec of `bioscan_hf.embedding` (a BarcodeBERT folder, `hf:PATH_OR_ID`, a timm or
+CLIBD model, the k-mer profile `kmer6`) — or alignment (`align`) on a prepared dataset with the registered
+protocols (`bioscan_hf.evaluation.protocols`: 1-NN, linear probe, zero-shot clustering of barcodes or
+photos, the model-free baselines), and write `metrics.json`, `run.json`, a markdown table and plots. Metric
+values are fractions in 0..1. (`evaluate_dna` keeps its name from when every encoder was a DNA one.)
 """
 
 from __future__ import annotations

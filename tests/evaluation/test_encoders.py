@@ -11,7 +11,7 @@ import pytest
 from bioscan_hf.cli import main
 from bioscan_hf.core.errors import EvaluationError
 from bioscan_hf.embedding.kmer import KmerEncoder
-from bioscan_hf.evaluation.dna import evaluate_dna
+from bioscan_hf.evaluation.encoders import evaluate_dna
 
 
 def test_evaluate_all_with_kmer_profile(prepared: Path, tmp_path: Path) -> None:
