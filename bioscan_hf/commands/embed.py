@@ -24,6 +24,7 @@ class EmbedOptions(EncoderOptions):
     skip_bad: bool = option(
         "leave unusable records and undecodable photos out and list them in OUT's .skipped.tsv", False
     )
+    overwrite: bool = option("replace OUT even if it is not an embeddings file bioscan-hf wrote", False)
 
 
 def run(o: EmbedOptions) -> None:
@@ -36,6 +37,7 @@ def run(o: EmbedOptions) -> None:
         modality=o.modality,
         skip_bad=o.skip_bad,
         encoder_options=o.encoder_options(),
+        overwrite=o.overwrite,
     )
     if result.main_process:
         print(result.report())

@@ -104,6 +104,7 @@ class IdentifyOptions:
     chunk_size: int = option("queries per resumable chunk (default 1000)", 1000)
     num_proc: int = option("processes aligning queries (default 1)", 1)
     skip_bad: bool = option("leave unusable records out and list them in OUT's .skipped.tsv", False)
+    overwrite: bool = option("replace OUT even if identify did not write it", False)
 
 
 def run_identify(o: IdentifyOptions) -> None:
@@ -124,6 +125,7 @@ def run_identify(o: IdentifyOptions) -> None:
         chunk_size=o.chunk_size,
         num_proc=o.num_proc,
         skip_bad=o.skip_bad,
+        overwrite=o.overwrite,
     )
     print(result.report())
 

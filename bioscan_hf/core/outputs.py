@@ -71,3 +71,25 @@ def swap_in(new: Path, target: Path, ours: Callable[[Path], bool], trash: Path, 
         path.rename(target / path.name)
     shutil.rmtree(trash)
     new.rmdir()
+
+
+def check_output_file(path: Path, ours: bool, command: str, overwrite: bool = False) -> None:
+    """Refuse, before any work, to replace a file that `command` did not write (`ours`: it recognises the
+    file as its own output), unless `overwrite`; a folder where a file is expected is refused too."""
+    if path.is_dir():
+        raise OutputFolderError(f"{path} is a folder; the output of {command} is a file: give a file path")
+    if path.exists() and not ours and not overwrite:
+        raise OutputFolderError(
+            f"{path} exists and was not written by bioscan-hf {command}; nothing was written. Give another path, "
+            "or pass --overwrite to replace it"
+        )
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """`write(temporary path)` beside `path`, then the complete file replaces `path` in one step."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write(partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

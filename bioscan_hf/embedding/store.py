@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import torch
 from accelerate import PartialState
 
+from bioscan_hf.core.outputs import check_output_file
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.images import ImageDecodeError, decode_image
@@ -130,6 +131,14 @@ def stored_or_embedded_images(
         for row, record in zip(rows, photos.cast_column("image", datasets.Image(decode=False))):
             thumbnails[row] = thumbnail(decode_image(record["image"], f"record {record['processid']}"))
     return vectors, ok, thumbnails
+
+
+def _is_embeddings_file(path: Path) -> bool:
+    """Whether `path` is an embeddings file this toolkit wrote (its schema metadata says so)."""
+    try:
+        return METADATA_KEY in (pq.read_schema(path).metadata or {})
+    except (OSError, pa.ArrowException):
+        return False
 
 
 def read_embeddings(path: str | os.PathLike) -> StoredEmbeddings:
@@ -281,8 +290,10 @@ def embed_to_parquet(
     modality: str | None = None,
     skip_bad: bool = False,
     encoder_options: dict | None = None,
+    overwrite: bool = False,
 ) -> EmbedRun:
-    """Embed the records of `source` with `model` and write `out` (.parquet).
+    """Embed the records of `source` with `model` and write `out` (.parquet); an existing `out` is replaced
+    only when it is an embeddings file (or with `overwrite`), and only by a complete one.
 
     `source`: a prepared dataset (its `split`, or several: "train,key_unseen"; `config` default metadata
     for barcodes, cropped_256 for photos), FASTA, TSV/CSV (id + sequence), a BOLD TSV or a folder of
@@ -294,6 +305,7 @@ def embed_to_parquet(
     out = user_path(out)
     if out.suffix != ".parquet":
         raise EncoderError(f"{out}: an embeddings file ends in .parquet")
+    check_output_file(out, _is_embeddings_file(out), "embed", overwrite)
     state = PartialState(cpu=not torch.cuda.is_available())  # without GPUs: gloo processes on the CPU
     options = dict(encoder_options or {})
     if state.num_processes > 1 and "device" not in options and state.device.type != "cpu":

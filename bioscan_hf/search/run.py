@@ -23,6 +23,7 @@ import pandas as pd
 
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.outputs import check_output_file, write_atomically
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest
 from bioscan_hf.embedding import Encoder, load_encoder
@@ -66,14 +67,15 @@ def companion(out: Path, name: str, suffix: str | None = None) -> Path:
     return out.with_name(f"{out.stem}.{name}{suffix or out.suffix}")
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write by suffix: .tsv, .csv, .json (records), .parquet."""
-    if path.suffix == ".parquet":
+def write_table(frame: pd.DataFrame, path: Path, suffix: str | None = None) -> None:
+    """Write by suffix (`path`'s, or `suffix`): .tsv, .csv, .json (records), .parquet."""
+    suffix = suffix or path.suffix
+    if suffix == ".parquet":
         frame.to_parquet(path, index=False)
-    elif path.suffix == ".json":
+    elif suffix == ".json":
         path.write_text(frame.to_json(orient="records", indent=1, force_ascii=False))
     else:
-        frame.to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
 
 
 def _settings(queries: str, query_split: str, reference: str, options: dict, references: pd.DataFrame) -> dict:
@@ -118,11 +120,15 @@ def identify(
     num_proc: int = 1,
     skip_bad: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> IdentifyRun:
-    """Identify every query of `queries` against `reference` and write the results to `out`."""
+    """Identify every query of `queries` against `reference` and write the results to `out` (an existing
+    `out` is replaced only when identify wrote it, or with `overwrite`, and only by the complete table)."""
     out = user_path(out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    written_before = companion(out, "summary", ".json").is_file()
+    check_output_file(out, written_before, "identify", overwrite)
     problems = Problems(skip=skip_bad)
     if embeddings and not model:
         raise InputError("--embeddings needs --model: the model that wrote them, to embed anything they lack")
@@ -216,10 +222,10 @@ def _run(
     if not chunks:
         raise InputError(f"{queries}: no usable query records")
     results = pd.concat([pd.read_parquet(p) for p in chunks], ignore_index=True)
-    write_table(results, out)
+    write_atomically(out, lambda path: write_table(results, path, out.suffix))
     if top_k:
         hits = pd.concat([pd.read_parquet(p.with_suffix(".hits.parquet")) for p in chunks], ignore_index=True)
-        write_table(hits, companion(out, "hits"))
+        write_atomically(companion(out, "hits"), lambda path: write_table(hits, path, out.suffix))
     skipped = problems.to_frame()
     if len(skipped):
         skipped.to_csv(skipped_path(out), sep="\t", index=False)

@@ -166,3 +166,18 @@ def test_two_accelerate_processes_write_the_file_of_one(prepared: Path, tmp_path
     assert (ids_two, modalities_two) == (ids_one, modalities_one)
     np.testing.assert_allclose(vectors_two, vectors_one, rtol=1e-5, atol=1e-6)
     assert not (tmp_path / "two.parquet.parts").exists()
+
+
+@pytest.mark.damaged_input
+def test_embed_never_replaces_a_file_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text(">a\nACGTACGTTGCAACGT\n>b\nTTGCAACGTACGTACG\n")
+    mine = tmp_path / "mine.parquet"
+    pd.DataFrame({"x": [1, 2]}).to_parquet(mine)
+    before = mine.read_bytes()
+    args = ["embed", str(fasta), "--model", "kmer3", "--out", str(mine)]
+    assert main(args) == 1
+    assert f"{mine} exists and was not written by bioscan-hf embed; nothing was written" in capsys.readouterr().err
+    assert mine.read_bytes() == before
+    assert main([*args, "--overwrite"]) == 0 and main(args) == 0  # then it is an embeddings file: replaced
+    assert len(pd.read_parquet(mine)) == 2

@@ -499,3 +499,24 @@ def test_cli_identify_on_a_prepared_dataset(prepared: Path, tmp_path: Path) -> N
     assert (seen["species"] == seen["true_species"]).mean() > 0.9  # test species all have reference records
     bad = _cli_identify(prepared, tmp_path / "x.xlsx")
     assert bad.returncode == 1 and "must end in .tsv, .csv, .json, .parquet" in bad.stderr
+
+
+@pytest.mark.damaged_input
+def test_an_output_file_identify_did_not_write_is_never_replaced(tmp_path: Path, capsys) -> None:
+    from bioscan_hf.cli import main
+
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::8], lambda r: f"q{r.processid}")
+    mine = tmp_path / "calls.tsv"
+    mine.write_text("my own spreadsheet\n")
+    args = ["identify", str(queries), "--reference", str(reference), "--out", str(mine)]
+    assert main(args) == 1
+    assert f"{mine} exists and was not written by bioscan-hf identify; nothing was written" in capsys.readouterr().err
+    assert mine.read_text() == "my own spreadsheet\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "calls.tsv",
+        "q.fasta",
+        "ref.fasta",
+    ]
+    assert main([*args, "--overwrite"]) == 0 and "query\t" in mine.read_text()
+    assert main(args) == 0  # its own output now: replaced by the complete new table
+    assert not list(tmp_path.glob("*.partial"))
