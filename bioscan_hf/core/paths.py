@@ -14,6 +14,13 @@ def user_path(path: str | os.PathLike) -> Path:
     return Path(os.path.expanduser(os.fspath(path)))
 
 
+def hash_file(digest, path: Path) -> None:
+    """Feed the bytes of the file at `path` to a hashlib `digest`, 4 MiB at a time."""
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+
+
 def runnable(program: str) -> str:
     """How to call `program` (`bioscan-hf`, `python`, `accelerate`) of this environment so that a printed
     command runs as shown, activated or not: its path beside the running Python, relative when shorter."""

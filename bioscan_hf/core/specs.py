@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.paths import hash_file, user_path
 
 #: What `--model` accepts, for every command's help.
 SPEC_HELP = (
@@ -123,7 +123,5 @@ class ModelSpec:
             digest.update(self.text.encode())
         for file in files:
             digest.update(file.name.encode())
-            with open(file, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 22), b""):
-                    digest.update(block)
+            hash_file(digest, file)
         return digest.hexdigest()[:16]

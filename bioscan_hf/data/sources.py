@@ -32,7 +32,7 @@ import pandas as pd
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.paths import id_problem, text_problem, user_path
+from bioscan_hf.core.paths import hash_file, id_problem, text_problem, user_path
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
 from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
@@ -314,9 +314,7 @@ def source_digest(source: str | os.PathLike, split: str | None = None) -> str:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
     for file in files:
         digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0")
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
+        hash_file(digest, file)
     return digest.hexdigest()[:16]
 
 

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import torch
 from accelerate import PartialState
 
-from bioscan_hf.core.outputs import check_output_file
+from bioscan_hf.core.outputs import check_output_file, write_atomically
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.images import ImageDecodeError, decode_image
@@ -355,9 +355,7 @@ def embed_to_parquet(
         table = pa.concat_tables(shares)
         table = table.replace_schema_metadata({METADATA_KEY: json.dumps(info)})
         out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        pq.write_table(table, partial)
-        partial.replace(out)
+        write_atomically(out, lambda path: pq.write_table(table, path))
         skipped_path(out).unlink(missing_ok=True)
         if len(skipped):
             _write_skipped(skipped.itertuples(index=False), skipped_path(out))
