@@ -1,18 +1,22 @@
-"""`bioscan-hf identify` against blastn and VSEARCH on the real BOLD file (../shared/data), in one run;
-then the seed index at 100k and 1M references.
+"""`bioscan-hf identify` against blastn, VSEARCH (`--usearch_global`) and SINTAX (`vsearch --sintax`) on
+the real BOLD file (../shared/data), in one run; then the seed index at 100k and 1M references.
 
-The file is imported with BIOSCAN-style partitions (`import-bold`, seed 0). Keys: `train`; queries:
-`test_unseen` (species absent from the keys: genus 1-NN accuracy, micro and macro) and `test` (species
-present: species 1-NN accuracy). Each tool reports its top hit per query: ours (`bioscan-hf identify`
-on the prepared splits), blastn 2.12 (megablast, `-max_target_seqs 10 -num_threads 2`, first hit) on FASTA
-of the same records and `vsearch --usearch_global --id 0.5 --maxaccepts 1 --maxrejects 32 --threads 2`. Wall
-time and peak memory of each tool's process are measured here. Ours also reports per-rank coverage,
-accuracy of calls and reliability (confidence bins) on both query splits.
+Partition (`species_partition`): in every genus with two or more species, a quarter of the species
+(at least one, never all) leave the reference whole: their records are the `unseen` queries (species
+absent, genus present, as BIOSCAN-5M's unseen splits). Of the other records, one in ten is a `seen`
+query (its species is in the reference). Both query sets are subsampled (`--unseen`, `--seen`). Every tool
+reads the same files: the reference as a SINTAX FASTA (`>processid;tax=o:…,f:…,g:…,s:…;`), queries as
+FASTA.
 
-Scale: synthetic references made by mutating real barcodes (0–12% substitutions), 100k and 1M distinct
-barcodes; index build time and memory, and query time for 1,000 real queries.
+Measured: the genus of the top hit on unseen species and the species of the top hit on seen species
+(micro and macro accuracy, wall time and peak memory of each tool's process); ours also per rank:
+coverage, accuracy of calls, species calls on unseen species (over-classification), expected calibration
+error (its calibration is fitted on the reference alone, never on these queries); SINTAX's coverage and
+accuracy at its 0.8 cutoff beside; the recall of blastn's top hit in our shortlist, and how often our top
+hit's identity equals the best found by aligning every distinct reference.
 
     python bench/bench_identify.py [--skip-scale | --only-scale] [--out bench/identify.json]
+    python bench/bench_identify.py --write-default   # refit the package's default calibration
 
 Needs Debian's ncbi-blast+, vsearch and time: installed here when run as root with apt, else the command is printed.
 """
@@ -38,7 +42,7 @@ sys.path.insert(0, str(HERE))
 from bench_knn_dedup import prepared_bold  # noqa: E402
 
 
-def timed(command: list[str]) -> tuple[float, float]:
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
     """Run a command; its wall seconds and peak resident memory (MB, GNU time's %M of that process)."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
@@ -47,20 +51,56 @@ def timed(command: list[str]) -> tuple[float, float]:
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=env,
         )
         wall = time.perf_counter() - start
         return wall, int(rss.read().split()[-1]) / 1024
 
 
-def write_fasta(split, path: Path) -> None:
+BOLD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bold" / "insects_dev.tsv.gz"
+RANK_LETTERS = {"order": "o", "family": "f", "genus": "g", "species": "s"}
+
+
+def bold_table() -> pd.DataFrame:
+    """The real BOLD file as a reference table (bioscan-hf's BOLD reader)."""
+    from bioscan_hf.data.sources import CALL_RANKS, Problems, bold_records
+
+    table = pd.DataFrame(list(bold_records(BOLD, Problems())))
+    table = table.reindex(columns=["processid", "dna_barcode", *CALL_RANKS, "country"])
+    return table.astype(object).where(table.notna(), None)
+
+
+def species_partition(table: pd.DataFrame, unseen: int, seen: int, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """keys / unseen / seen as described in the module docstring."""
+    rng = np.random.default_rng(seed)
+    held = set()
+    for _, species in sorted(table.groupby("genus")["species"].unique().items()):
+        species = sorted(species)
+        if len(species) >= 2:
+            held.update(rng.choice(species, max(1, min(len(species) - 1, round(len(species) / 4))), replace=False))
+    is_unseen = table["species"].isin(held).to_numpy()
+    is_seen = ~is_unseen & (rng.random(len(table)) < 0.1)
+    return {
+        "keys": table[~is_unseen & ~is_seen],
+        "unseen": table[is_unseen].sample(min(unseen, int(is_unseen.sum())), random_state=seed),
+        "seen": table[is_seen].sample(min(seen, int(is_seen.sum())), random_state=seed),
+    }
+
+
+def write_fasta(frame: pd.DataFrame, path: Path, sintax: bool = False) -> None:
     with open(path, "w") as handle:
-        for pid, barcode in zip(split["processid"][:], split["dna_barcode"][:]):
-            handle.write(f">{pid}\n{barcode}\n")
+        for row in frame.itertuples():
+            header = row.processid
+            if sintax:
+                lineage = [f"{k}:{getattr(row, r)}" for r, k in RANK_LETTERS.items() if getattr(row, r)]
+                header += ";tax=" + ",".join(lineage).replace(" ", "_") + ";"
+            handle.write(f">{header}\n{row.dna_barcode}\n")
 
 
 def accuracy(top_hit: pd.Series, queries: pd.DataFrame, keys: pd.DataFrame, rank: str) -> dict:
-    """1-NN accuracy at `rank`: micro and macro over the queries labelled there (no hit = wrong)."""
-    predicted = top_hit.reindex(queries.index).map(keys[rank])
+    """Top-hit accuracy at `rank`: micro and macro over the queries labelled there (no hit = wrong)."""
+    queries = queries.set_index("processid")
+    predicted = top_hit.reindex(queries.index).map(keys.set_index("processid")[rank])
     labelled = queries[rank].notna()
     right = (predicted == queries[rank])[labelled]
     return {
@@ -75,47 +115,103 @@ def first_hits(path: Path) -> pd.Series:
     return hits.drop_duplicates(0).set_index(0)[1]
 
 
-def peers(workdir: Path) -> dict:
-    from bioscan_hf.data.prepared import load_prepared, rank_values
-    from bioscan_hf.search.report import summarize
+def sintax_calls(path: Path, queries: pd.DataFrame) -> dict:
+    """SINTAX's coverage and accuracy per rank at its cutoff (column 4 of --tabbedout)."""
+    out = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False).set_index(0)
+    called = {rank: {} for rank in RANK_LETTERS}
+    for pid, lineage in out[3].items():
+        for item in filter(None, lineage.split(",")):
+            letter, _, name = item.partition(":")
+            for rank, key in RANK_LETTERS.items():
+                if key == letter:
+                    called[rank][pid] = name.replace("_", " ")
+    result = {}
+    for rank in RANK_LETTERS:
+        truth = queries.set_index("processid")[rank]
+        calls = pd.Series(called[rank]).reindex(truth.index)
+        made = calls.notna()
+        result[rank] = {
+            "coverage": round(float(made.mean()), 4),
+            "accuracy_of_calls": round(float((calls == truth)[made].mean()), 4) if made.any() else None,
+        }
+    return result
 
-    data = load_prepared(prepared_bold(workdir), "metadata")
-    frames = {}
-    for split in ("train", "test", "test_unseen"):
-        write_fasta(data[split], workdir / f"{split}.fasta")
-        table = {"processid": data[split]["processid"][:]}
-        for rank in ("genus", "species"):
-            table[rank] = rank_values(data[split], rank)
-        frames[split] = pd.DataFrame(table).set_index("processid")
+
+def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Series, exhaustive: int) -> dict:
+    """How often blastn's top hit is in our shortlist; how often our top hit's score equals the best of
+    aligning every distinct reference (on `exhaustive` queries)."""
+    from bioscan_hf.search.align import align
+    from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
+    from bioscan_hf.search.references import Reference
+
+    reference = Reference(keys.reset_index(drop=True))
+    engine = Identifier(reference)
+    sequences = list(queries["dna_barcode"])
+    shortlists = engine.shortlist(sequences)
+    key_of = dict(zip(keys["processid"], reference.key_of_record))
+    found = [
+        key_of.get(blast_top.get(pid)) in set(s.tolist())
+        for pid, s in zip(queries["processid"], shortlists)
+        if pid in blast_top
+    ]
+    sample = queries.sample(min(exhaustive, len(queries)), random_state=0)
+    same = 0
+    for sequence in sample["dna_barcode"]:
+        best_all = max(align(sequence, b).score for b in reference.barcodes)
+        ours = engine.align([sequence], engine.shortlist([sequence]))[0]
+        same += bool(ours) and ours[0][1].score == best_all
+    return {
+        "candidates": DEFAULT_CANDIDATES,
+        "blastn_top_hit_in_shortlist": round(float(np.mean(found)), 4),
+        "exhaustive_best_score_reached": round(same / len(sample), 4),
+        "exhaustive_queries": len(sample),
+    }
+
+
+def peers(workdir: Path, unseen: int, seen: int) -> dict:
+    from bioscan_hf.data.sources import CALL_RANKS
+    from bioscan_hf.search.report import known_labels, summarize
+
+    parts = species_partition(bold_table(), unseen, seen)
+    write_fasta(parts["keys"], workdir / "keys.sintax.fasta", sintax=True)
+    write_fasta(parts["keys"], workdir / "keys.fasta")
+    for split in ("unseen", "seen"):
+        write_fasta(parts[split], workdir / f"{split}.fasta")
     bin_dir = Path(sys.executable).parent
     subprocess.run(
-        ["makeblastdb", "-in", str(workdir / "train.fasta"), "-dbtype", "nucl", "-out", str(workdir / "train")],
+        ["makeblastdb", "-in", str(workdir / "keys.fasta"), "-dbtype", "nucl", "-out", str(workdir / "keys")],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    results = {}
-    for split, rank in (("test_unseen", "genus"), ("test", "species")):
+    results: dict = {
+        "partition": {
+            k: {"records": len(v), "species": int(v["species"].nunique()), "genera": int(v["genus"].nunique())}
+            for k, v in parts.items()
+        }
+    }
+    cache = workdir / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    ours_env = {**os.environ, "BIOSCAN_HF_CACHE": str(cache)}
+    for split, rank in (("unseen", "genus"), ("seen", "species")):
         queries = workdir / f"{split}.fasta"
         runs = {
             "bioscan-hf identify": [
                 str(bin_dir / "bioscan-hf"),
                 "identify",
-                str(workdir / "dataset"),
-                "--split",
-                split,
+                str(queries),
                 "--reference",
-                str(workdir / "dataset"),
-                "--reference-splits",
-                "train",
+                str(workdir / "keys.sintax.fasta"),
                 "--out",
                 str(workdir / f"{split}.ours.tsv"),
+                "--quiet",
+                "--overwrite",
             ],
             "blastn": [
                 "blastn",
                 "-query",
                 str(queries),
                 "-db",
-                str(workdir / "train"),
+                str(workdir / "keys"),
                 "-outfmt",
                 "6 qseqid sseqid pident",
                 "-max_target_seqs",
@@ -130,7 +226,7 @@ def peers(workdir: Path) -> dict:
                 "--usearch_global",
                 str(queries),
                 "--db",
-                str(workdir / "train.fasta"),
+                str(workdir / "keys.fasta"),
                 "--id",
                 "0.5",
                 "--maxaccepts",
@@ -142,23 +238,59 @@ def peers(workdir: Path) -> dict:
                 "--blast6out",
                 str(workdir / f"{split}.vsearch.tsv"),
             ],
+            "sintax": [
+                "vsearch",
+                "--sintax",
+                str(queries),
+                "--db",
+                str(workdir / "keys.sintax.fasta"),
+                "--sintax_cutoff",
+                "0.8",
+                "--threads",
+                "2",
+                "--tabbedout",
+                str(workdir / f"{split}.sintax.tsv"),
+            ],
         }
         results[split] = {}
         for tool, command in runs.items():
-            wall, peak = timed(command)
+            if tool == "bioscan-hf identify" and split == "unseen":  # the first run fits the calibration
+                wall, peak = timed(command, ours_env)
+                results["calibration_fit_and_identify_seconds"] = round(wall, 1)
+            wall, peak = timed(command, ours_env)
+            row = {"seconds": round(wall, 1), "peak_mb": round(peak)}
             if tool == "bioscan-hf identify":
-                ours = pd.read_csv(workdir / f"{split}.ours.tsv", sep="\t", dtype={"best_hit": str})
-                top = ours.set_index("query")["best_hit"]
-                results[split]["calibration"] = summarize(ours)
+                ours = pd.read_csv(workdir / f"{split}.ours.tsv", sep="\t", dtype={"best_hit": str, "query": str})
+                ours = ours.merge(
+                    parts[split].rename(columns={r: f"true_{r}" for r in CALL_RANKS}),
+                    left_on="query",
+                    right_on="processid",
+                )
+                row[rank] = accuracy(ours.set_index("query")["best_hit"], parts[split], parts["keys"], rank)
+                row["calls"] = summarize(ours, known_labels(parts["keys"]))
+            elif tool == "sintax":
+                row["calls"] = sintax_calls(workdir / f"{split}.sintax.tsv", parts[split])
             else:
                 top = first_hits(workdir / f"{split}.{'blast' if tool == 'blastn' else 'vsearch'}.tsv")
-            results[split][tool] = {
-                "seconds": round(wall, 1),
-                "peak_mb": round(peak),
-                rank: accuracy(top, frames[split], frames["train"], rank),
-            }
-            print(split, tool, results[split][tool], flush=True)
+                row[rank] = accuracy(top, parts[split], parts["keys"], rank)
+            results[split][tool] = row
+            print(split, tool, {k: v for k, v in row.items() if k != "calls"}, flush=True)
+    blast_top = first_hits(workdir / "unseen.blast.tsv")
+    results["shortlist"] = shortlist_recall(parts["keys"], parts["unseen"], blast_top, exhaustive=300)
+    print(results["shortlist"], flush=True)
     return results
+
+
+def write_default() -> None:
+    """Refit the package's default calibration on the whole real BOLD file."""
+    from bioscan_hf.search.calibrate import calibrate
+    from bioscan_hf.search.calibration import DEFAULT_FILE
+
+    table = bold_table()
+    calibration = calibrate(table, queries=6000)
+    calibration.fitted_on = f"the real BOLD file of bioscan-hf's tests ({len(table):,} records, 4 insect orders)"
+    calibration.save(DEFAULT_FILE)
+    print(calibration.report())
 
 
 def scale(workdir: Path) -> list[dict]:
@@ -167,10 +299,11 @@ def scale(workdir: Path) -> list[dict]:
 
     from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.data.sources import Query
-    from bioscan_hf.search.engine import Identifier, Reference
+    from bioscan_hf.search.engine import Identifier
+    from bioscan_hf.search.references import Reference
     from bioscan_hf.search.seeds import SeedIndex, projected_bytes
 
-    data = load_prepared(workdir / "dataset", "metadata")
+    data = load_prepared(prepared_bold(workdir), "metadata")
     real = sorted(set(data["train"]["dna_barcode"][:]))
     queries = list(data["test"]["dna_barcode"][:1000])
     rng = np.random.default_rng(0)
@@ -246,18 +379,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--only-scale", action="store_true", help="only the 100k / 1M reference part")
+    parser.add_argument("--unseen", type=int, default=3000, help="unseen-species queries (default 3000)")
+    parser.add_argument("--seen", type=int, default=1500, help="seen-species queries (default 1500)")
+    parser.add_argument("--write-default", action="store_true", help="refit the package's default calibration")
     parser.add_argument("--out", default=str(HERE / "identify.json"))
     args = parser.parse_args()
+    if args.write_default:
+        return write_default()
     install_peers()
     workdir = Path(os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="bench-identify-"))
-    prepared_bold(workdir)
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "blastn": subprocess.run(["blastn", "-version"], capture_output=True, text=True).stdout.splitlines()[0],
         "vsearch": subprocess.run(["vsearch", "--version"], capture_output=True, text=True).stderr.splitlines()[0],
     }
     if not args.only_scale:
-        report["peers"] = peers(workdir)
+        report["peers"] = peers(workdir, args.unseen, args.seen)
     if not args.skip_scale:
         report["scale"] = scale(workdir)
     Path(args.out).write_text(json.dumps(report, indent=1))

@@ -28,6 +28,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "score a model with the paper's protocols (DNA tasks, CLIBD retrieval)"),
     "tables": ("evaluate", "lay evaluation runs out as the paper's tables (Markdown + CSV), published numbers beside"),
     "index": ("search", "embed reference specimens and write FAISS indexes for the Space"),
-    "identify": ("search", "identify barcodes (or photos) against a reference library, per rank with confidence"),
+    "identify": ("identify", "identify barcodes (or photos) against a reference library, per rank with confidence"),
+    "calibrate": ("identify", "learn from a reference library how often identify's calls are right (per rank)"),
     "push-space": ("search", "upload the retrieval Space (app and index) to the Hub"),
 }

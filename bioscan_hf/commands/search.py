@@ -1,5 +1,5 @@
-"""Search commands: `index` (reference indexes for the Space), `identify` (a plate against a reference
-library) and `push-space` (the Space and its index to the Hub)."""
+"""Search commands: `index` (reference indexes for the Space) and `push-space` (the Space and its index to
+the Hub); identification is `commands/identify.py`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bioscan_hf.commands.common import EMBEDDINGS_HELP, MODEL_SPEC_HELP, Command, EncoderOptions, comma_list
+from bioscan_hf.commands.common import EMBEDDINGS_HELP, MODEL_SPEC_HELP, Command, EncoderOptions
 from bioscan_hf.core.options import option
 from bioscan_hf.core.paths import runnable
-from bioscan_hf.data.sources import CALL_RANKS
 from bioscan_hf.hub.upload import upload_folder
-from bioscan_hf.search import build_index, identify
-from bioscan_hf.search.engine import DEFAULT_CANDIDATES, DEFAULT_THRESHOLDS
+from bioscan_hf.search import build_index
 
 
 @dataclass(kw_only=True)
@@ -53,83 +51,6 @@ def run_index(o: IndexOptions) -> None:
     print(f"  {runnable('python')} spaces/bioscan-retrieval/app.py --index {folder}")
 
 
-def thresholds(text: str | None) -> dict[str, float] | None:
-    """`species=0.97,genus=0.94` → {"species": 0.97, "genus": 0.94} (percentages accepted)."""
-    if text is None:
-        return None
-    parsed = {}
-    for item in comma_list(text):
-        rank, _, value = item.partition("=")
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-        if rank.strip() not in CALL_RANKS or number is None or not 0 < number <= 100:
-            raise ValueError(
-                f"--thresholds {item!r}: expected RANK=IDENTITY, RANK one of {', '.join(CALL_RANKS)} and IDENTITY a "
-                "fraction or a percentage (e.g. species=0.97,genus=94)"
-            )
-        parsed[rank.strip()] = number / 100 if number > 1 else number
-    return parsed
-
-
-_DEFAULTS = ", ".join(f"{rank} {value:.0%}" for rank, value in DEFAULT_THRESHOLDS.items())
-
-
-@dataclass(kw_only=True)
-class IdentifyOptions:
-    queries: str = option("FASTA, TSV/CSV, BOLD TSV, prepared dataset folder, or folder of photos", positional=True)
-    reference: str = option("prepared dataset, index folder, BOLD TSV or taxonomy FASTA")
-    out: str = option("results file: .tsv, .csv, .json or .parquet")
-    split: str = option("query split when QUERIES is a prepared dataset (default test)", "test")
-    reference_splits: str = option(
-        "reference splits when REFERENCE is a prepared dataset (default train,key_unseen)", "train,key_unseen"
-    )
-    top_k: int = option("also write the best K hits per query to OUT's .hits file", 0)
-    model: str | None = option(
-        f"shortlist by an encoder's neighbours instead of seeds; photos need CLIBD. {MODEL_SPEC_HELP}", None
-    )
-    embeddings: str | None = option(f"with --model: {EMBEDDINGS_HELP} (references and queries, by id)", None)
-    photo_keys: bool = option(
-        "photo queries: match the reference photos of REF (an index folder of a CLIBD or image model, embedded "
-        "with its own model) instead of reference barcodes",
-        False,
-    )
-    within: str | None = option("only references under this taxon, at any rank (e.g. Diptera)", None)
-    country: str | None = option("only references collected in this country", None)
-    thresholds: str | None = option("per-rank identity thresholds, e.g. species=0.97,genus=0.94", None)
-    candidates: int = option(
-        f"distinct reference barcodes aligned per query (default {DEFAULT_CANDIDATES})", DEFAULT_CANDIDATES
-    )
-    chunk_size: int = option("queries per resumable chunk (default 1000)", 1000)
-    num_proc: int = option("processes aligning queries (default 1)", 1)
-    skip_bad: bool = option("leave unusable records out and list them in OUT's .skipped.tsv", False)
-    overwrite: bool = option("replace OUT even if identify did not write it", False)
-
-
-def run_identify(o: IdentifyOptions) -> None:
-    result = identify(
-        o.queries,
-        o.reference,
-        o.out,
-        reference_splits=tuple(comma_list(o.reference_splits)),
-        query_split=o.split,
-        model=o.model,
-        embeddings=o.embeddings,
-        photo_keys=o.photo_keys,
-        top_k=o.top_k,
-        within=o.within,
-        country=o.country,
-        thresholds=thresholds(o.thresholds),
-        candidates=o.candidates,
-        chunk_size=o.chunk_size,
-        num_proc=o.num_proc,
-        skip_bad=o.skip_bad,
-        overwrite=o.overwrite,
-    )
-    print(result.report())
-
-
 @dataclass(kw_only=True)
 class PushSpaceOptions:
     repo_id: str = option("Hub Space id, e.g. me/bioscan-retrieval")
@@ -165,22 +86,6 @@ COMMANDS: dict[str, Command] = {
         "the keys are barcodes (metadata config); with an image model (timm:…, hf:…) photos; with a CLIBD folder "
         "they are barcodes and photos in one space, with thumbnails (image config, default cropped_256), so the "
         "Space can identify a photo.",
-    ),
-    "identify": Command(
-        IdentifyOptions,
-        run_identify,
-        "Identify each query against a reference library and write one row per query: a call per rank (order, "
-        "family, subfamily, genus, species, BIN) with a confidence and the number of reference records supporting "
-        "it, the best hit (processid, % identity) and a note where a rank is not called ('no match at species: "
-        "likely undescribed'). DNA: the references sharing the most codon-aware spaced seeds are aligned exactly "
-        f"(edlib); a rank is called only when the best identity reaches its threshold ({_DEFAULTS}; BOLD ID "
-        "engine style) and the hits within 1% of the best vote. QUERIES: FASTA, TSV/CSV (id + sequence columns), "
-        "a BOLD TSV, a prepared dataset (with --split) or a folder of photos (--model CLIBD_FOLDER: matched to "
-        "reference barcodes; --photo-keys: to the photos of an index folder). REFERENCE: a prepared dataset "
-        "(--reference-splits), an index folder, a BOLD TSV, or a FASTA with SINTAX (tax=o:…,g:…,s:…) or BOLD "
-        "(id|taxon|marker|BIN) headers. Runs in chunks; a stopped run resumes from its finished chunks when run "
-        "again with the same inputs and options (checked by content: a changed query file is refused, named).",
-        "example: bioscan-hf identify plate.fasta --reference bioscan-5m --out plate.tsv --top-k 5",
     ),
     "push-space": Command(PushSpaceOptions, run_push_space, "Upload the retrieval Space (app and index) to the Hub."),
 }

@@ -57,3 +57,12 @@ def text_problem(value: str) -> str | None:
     """Why `value` cannot be a text field (a control character), or None."""
     bad = _CONTROL.search(value)
     return None if bad is None else f"holds a control character {bad.group()!r} at position {bad.start()}"
+
+
+def cache_dir() -> Path:
+    """Folder for bioscan-hf's own caches (label maps, verified checksums, calibrations):
+    `$BIOSCAN_HF_CACHE`, else `$XDG_CACHE_HOME/bioscan_hf` (~/.cache/bioscan_hf)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bioscan_hf"
+    path = Path(os.environ.get("BIOSCAN_HF_CACHE", default))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 
 from bioscan_hf.core.output import progress_bar
-from bioscan_hf.data.metadata import cache_dir, file_key
+from bioscan_hf.core.paths import cache_dir
+from bioscan_hf.data.metadata import file_key
 from bioscan_hf.data.schema import PUBLISHED_MD5
 
 CHUNK = 8 << 20

@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import NOT_DNA_TEXT, barcode_problem
-from bioscan_hf.core.paths import CONTROL_CHARACTERS, UNSAFE_ID, id_problem, text_problem, user_path
+from bioscan_hf.core.paths import CONTROL_CHARACTERS, UNSAFE_ID, cache_dir, id_problem, text_problem, user_path
 from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS, METADATA_CSV_PATH, SPLITS, resolve_split
 
 #: Bytes parsed per Arrow block; bounds the reader's working memory.
@@ -36,14 +36,6 @@ _READ_ERRORS = (pa.ArrowInvalid, zipfile.BadZipFile, zlib.error, EOFError, OSErr
 
 class MetadataError(ValueError):
     """The metadata file is missing columns, truncated or holds values outside the schema."""
-
-
-def cache_dir() -> Path:
-    """Folder for bioscan-hf's own caches (label maps, verified checksums)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bioscan_hf"
-    path = Path(os.environ.get("BIOSCAN_HF_CACHE", default))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @contextlib.contextmanager

@@ -5,10 +5,11 @@ scoring of calls (`report`). Data flows one way: references → seeds → align 
 
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.data.sources import CALL_RANKS
-from bioscan_hf.search.engine import DEFAULT_THRESHOLDS, Identifier, Reference
+from bioscan_hf.search.calls import DEFAULT_THRESHOLDS
+from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.index import build_index
 from bioscan_hf.search.queries import QueryError, parse_dna_query, parse_dna_records
-from bioscan_hf.search.references import read_references
+from bioscan_hf.search.references import Reference, read_references
 from bioscan_hf.search.run import IdentifyRun, identify
 from bioscan_hf.search.searcher import IndexFolderError, Searcher, SearchResult, vote
 

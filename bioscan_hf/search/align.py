@@ -12,6 +12,8 @@ a partial read is not penalised for bases it lacks:
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -51,3 +53,63 @@ def rank_hits(query: str, references: Sequence[str], positions: np.ndarray) -> l
     hits = [(int(p), align(query, references[p])) for p in positions]
     hits.sort(key=lambda hit: (-hit[1].score, -hit[1].identity, hit[0]))
     return hits
+
+
+#: BLAST's statistics for megablast's scoring (+1/−2, linear gaps of 2.5 per base: Karlin–Altschul λ, K).
+BLAST_LAMBDA, BLAST_K = 1.28, 0.46
+_CIGAR = re.compile(r"(\d+)([=XID])")
+
+
+class HitStats(NamedTuple):
+    """An alignment as BLAST's tabular output describes it (1-based inclusive coordinates)."""
+
+    pident: float
+    length: int
+    mismatch: int
+    gapopen: int
+    qstart: int
+    qend: int
+    sstart: int
+    send: int
+    #: megablast's raw score of the alignment: +1 per match, −2 per mismatch, −2.5 per gap base
+    raw_score: float
+
+    def bitscore(self) -> float:
+        """The raw score in bits (BLAST's normalised score)."""
+        return (BLAST_LAMBDA * self.raw_score - math.log(BLAST_K)) / math.log(2)
+
+    def evalue(self, query_length: int, reference_bases: int) -> float:
+        """Expected chance hits with this score in a library of `reference_bases` (no length correction)."""
+        return BLAST_K * query_length * reference_bases * math.exp(-BLAST_LAMBDA * self.raw_score)
+
+
+def describe(query: str, reference: str) -> HitStats:
+    """The alignment `align` scores, with BLAST's per-hit columns (`N` padding stripped, positions of the
+    unstripped sequences)."""
+    q, r = query.strip("N"), reference.strip("N")
+    q_lead, r_lead = len(query) - len(query.lstrip("N")), len(reference) - len(reference.lstrip("N"))
+    swapped = len(q) > len(r)
+    shorter, longer = (r, q) if swapped else (q, r)
+    if not shorter:
+        return HitStats(0.0, 0, 0, 0, 0, 0, 0, 0, 0.0)
+    found = edlib.align(shorter, longer, mode="HW", task="path")
+    start, end = found["locations"][0]
+    counts = {"=": 0, "X": 0, "I": 0, "D": 0}
+    gapopen = 0
+    for number, op in _CIGAR.findall(found["cigar"]):
+        counts[op] += int(number)
+        gapopen += op in "ID"
+    length = sum(counts.values())
+    spans = ((1, len(shorter)), (start + 1, end + 1))
+    (qstart, qend), (sstart, send) = spans[::-1] if swapped else spans
+    return HitStats(
+        pident=round(100 * counts["="] / length, 2),
+        length=length,
+        mismatch=counts["X"],
+        gapopen=gapopen,
+        qstart=qstart + q_lead,
+        qend=qend + q_lead,
+        sstart=sstart + r_lead,
+        send=send + r_lead,
+        raw_score=counts["="] - 2 * counts["X"] - 2.5 * (counts["I"] + counts["D"]),
+    )

@@ -1,147 +1,46 @@
-"""The identification engine: shortlist, exact alignment, and a call per rank with its confidence.
+"""The identification engine: shortlist, exact alignment, hits in BLAST's terms, and calls per rank.
 
 For a DNA query: the distinct reference barcodes sharing the most spaced seeds with it (`seeds.py`; or
 its nearest neighbours under `--model`, any encoder of `bioscan_hf.embedding`) are aligned exactly
-(`align.py`); hits are ranked by alignment score. At each rank the call is made only when the best hit's
-identity reaches that rank's threshold (`DEFAULT_THRESHOLDS`, in the style of BOLD's ID engine:
-species 98%, genus 95%, family 90%, order 85%; the BIN, like species, 98%). The references voting are
-the hits within `VOTE_MARGIN` of the best identity and above the threshold; the call is their most
-common label (counted over records) and its confidence is the share of voting records that carry it,
-shrunk towards 0 when few vote (`agree / (voters + 1)`): one reference alone never gives more than 0.5.
-A rank is also left uncalled where the voting references carry no label there (no note). Below the
-threshold the rank is left uncalled and the note says so (at species: likely undescribed, the
-open-world case of BIOSCAN-5M's unseen splits).
+(`align.py`). Hits are ranked by alignment score (BLAST-like: +1 per base of the shorter sequence, −3 per
+edit, so a full-length 97% match outranks a 100% match over a fragment), equal hits by identity, then by
+the records carrying the barcode (a barcode shared by two species: the better supported name first), and
+described as BLAST does
+(`pident`, `length`, `mismatch`, `gapopen`, `qcovs`, bitscore, e-value). Calls per rank: `calls.py`,
+with the calibrated probability of `calibration.py`.
 
-For a photo (a CLIBD model, `--model`): the nearest reference barcodes in CLIBD's shared space vote the
-same way (no identity: the similarity is reported, and no threshold applies).
+For a photo (a CLIBD model, `--model`): the nearest reference barcodes in CLIBD's shared space vote
+(no identity: the similarity is reported).
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from bioscan_hf.core.vectors import exact_index, normalize
 from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.sources import CALL_RANKS, Query
 from bioscan_hf.embedding.store import stored_or_embedded
-from bioscan_hf.search.align import Alignment, rank_hits
-from bioscan_hf.search.seeds import SeedIndex
+from bioscan_hf.search.align import Alignment, describe, rank_hits
+from bioscan_hf.search.calibration import Calibration, default_calibration
+from bioscan_hf.search.calls import (
+    DEFAULT_MIN_CONFIDENCE,
+    VOTE_MARGIN,
+    Hit,
+    call,
+    confidences,
+    photo_call,
+    rank_evidence,
+)
+from bioscan_hf.search.references import Reference
 
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "order": 0.85,
-    "family": 0.90,
-    "subfamily": 0.92,
-    "genus": 0.95,
-    "species": 0.98,
-    "dna_bin": 0.98,
-}
-#: Hits within this much identity of the best one vote on the call.
-VOTE_MARGIN = 0.01
 #: Distinct reference barcodes aligned per query (BENCHMARKS.md: as accurate as aligning all of them).
 DEFAULT_CANDIDATES = 50
-#: Below this share of the query covered by the best hit, no rank is called: a query much longer than
-#: the barcode it matches (a barcode repeated, a contig) would otherwise be called on a fragment of itself.
-#: Partial reads shorter than the references are covered whole and are called as before.
-MIN_QUERY_COVERAGE = 0.8
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
-
-
-@dataclass
-class Hit:
-    """A reference barcode found for a query."""
-
-    key: int
-    identity: float | None
-    score: float
-    #: Share of the query's bases the alignment covers (None for photos).
-    coverage: float | None = None
-
-
-class Reference:
-    """A reference table grouped by distinct barcode, with label codes per rank for fast votes."""
-
-    def __init__(self, table: pd.DataFrame) -> None:
-        self.table = table
-        codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
-        self.barcodes: list[str] = list(barcodes)
-        #: distinct-barcode key of each record
-        self.key_of_record = codes
-        order = np.argsort(codes, kind="stable")
-        self._records = order  # record rows grouped by barcode
-        self._starts = np.searchsorted(codes[order], np.arange(len(barcodes) + 1))
-        self.labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for rank in CALL_RANKS:
-            values, names = pd.factorize(table[rank], use_na_sentinel=True)
-            self.labels[rank] = (values, np.asarray(names, dtype=object))
-        self._seeds: SeedIndex | None = None
-
-    @cached_property
-    def row_of(self) -> dict[str, int]:
-        """Each record's row by processid (built on first use: only photo keys need it)."""
-        return {pid: row for row, pid in enumerate(self.table["processid"])}
-
-    @property
-    def seeds(self) -> SeedIndex:
-        """The spaced-seed index over the distinct barcodes (built on first use)."""
-        if self._seeds is None:
-            self._seeds = SeedIndex(self.barcodes, progress=len(self.barcodes) > 50_000)
-        return self._seeds
-
-    def records(self, key: int) -> np.ndarray:
-        """Rows of the table carrying distinct barcode `key`."""
-        return self._records[self._starts[key] : self._starts[key + 1]]
-
-    def vote(self, keys: Sequence[int], rank: str) -> tuple[str | None, int, int]:
-        """(most common label, records carrying it, labelled records) over the records of `keys`."""
-        if not len(keys):
-            return None, 0, 0
-        rows = np.concatenate([self.records(k) for k in keys])
-        values, names = self.labels[rank]
-        labelled = values[rows]
-        labelled = labelled[labelled >= 0]
-        if not len(labelled):
-            return None, 0, 0
-        counts = np.bincount(labelled)
-        best = int(np.argmax(counts))  # ties: the label met first in the reference table
-        return str(names[best]), int(counts[best]), len(labelled)
-
-
-def call(reference: Reference, hits: Sequence[Hit], thresholds: dict[str, float], margin: float) -> dict:
-    """Per-rank calls, confidences, support and a note for one query's hits (best first)."""
-    row: dict = {}
-    notes = []
-    best = hits[0] if hits else None
-    for rank in CALL_RANKS:
-        label, agree, voters, why = None, 0, 0, ""
-        if best is None:
-            why = "no reference shares a seed with the query"
-        elif best.identity is None:  # photo: neighbours vote, no identity threshold
-            label, agree, voters = reference.vote([h.key for h in hits], rank)
-        elif best.coverage is not None and best.coverage < MIN_QUERY_COVERAGE:
-            why = f"the best hit covers {best.coverage:.1%} of the query; trim the query to its barcode"
-        elif best.identity < thresholds[rank]:
-            why = f"best hit {best.identity:.2%} < {thresholds[rank]:.0%}"
-        else:
-            floor = max(thresholds[rank], best.identity - margin)
-            label, agree, voters = reference.vote([h.key for h in hits if h.identity >= floor], rank)
-        row[rank] = label
-        row[f"{rank}_confidence"] = round(agree / (voters + 1), 4) if label else 0.0
-        row[f"{rank}_support"] = agree
-        if why and rank != "dna_bin":
-            notes.append((rank, why))
-    if notes:
-        rank, why = notes[0]
-        row["note"] = f"no match at {rank} ({why})" + (": likely undescribed" if rank == "species" else "")
-    else:
-        row["note"] = ""
-    return row
 
 
 _WORKER_BARCODES: list[str] = []
@@ -171,9 +70,14 @@ class Identifier:
         num_proc: int = 1,
         stored=None,
         photo_keys=None,
+        calibration: Calibration | Callable[[], Calibration] | None = None,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     ) -> None:
         self.reference = reference
-        self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+        #: the fixed identity rule (BOLD style) when given; else calls need `min_confidence`
+        self.thresholds = thresholds
+        self.calibration = calibration  # None: the default (BOLD) calibration, read when first needed
+        self.min_confidence = min_confidence
         self.candidates = candidates
         self.margin = margin
         self.encoder = encoder
@@ -184,6 +88,7 @@ class Identifier:
         self.num_proc = max(1, num_proc)
         self._pool = None
         self._key_vectors = None
+        self._reference_bases = sum(len(b) for b in reference.barcodes)
 
     def close(self) -> None:
         """Stop the worker processes, if any."""
@@ -231,8 +136,8 @@ class Identifier:
         parts = self._pool.map(_align_many, [tasks[i : i + size] for i in range(0, len(tasks), size)])
         return [hits for part in parts for hits in part]
 
-    def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
-        """One result row per query, and the hit rows (the best `top_k` per query)."""
+    def hits(self, queries: Sequence[Query]) -> dict[str, list[Hit]]:
+        """Hits (best first) per distinct query barcode or photo."""
         hits_of: dict[str, list[Hit]] = {}
         first_id: dict[str, str] = {}
         for query in queries:
@@ -241,21 +146,63 @@ class Identifier:
         sequences = sorted(first_id)  # each distinct barcode once
         if sequences:
             aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
+            size = self.reference.record_count
             for sequence, found in zip(sequences, aligned):
                 length = max(1, len(sequence.strip("N")))
+                found = sorted(found, key=lambda hit: (-hit[1].score, -hit[1].identity, -size(hit[0]), hit[0]))
                 hits_of[sequence] = [Hit(key, a.identity, a.score, a.overlap / length) for key, a in found]
         photos = [q for q in queries if q.image]
         if photos:
             hits_of.update(self._photo_hits(photos))
+        return hits_of
+
+    def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
+        """One result row per query, and the hit rows (the best `top_k` per query)."""
+        hits_of = self.hits(queries)
+        found = [rank_evidence(self.reference, hits_of[q.sequence], self.margin) if q.sequence else {} for q in queries]
+        if any(f for f in found):
+            confidence = confidences(self._calibration(), [f for f in found if f])
         rows, hit_rows = [], []
-        for query in queries:
+        dna = 0
+        for query, evidence in zip(queries, found):
             hits = hits_of[query.sequence or query.image]
-            row = {"query": query.id, **self._best(hits), **call(self.reference, hits, self.thresholds, self.margin)}
+            described = [self._describe(query, hit) for hit in hits[: max(top_k, 1)]]
+            if query.sequence:
+                calls = call(hits, evidence, confidence[dna], self.min_confidence, self.thresholds)
+                dna += 1
+            else:
+                calls = photo_call(self.reference, hits)
+            row = {"query": query.id, **self._best(hits, described), **calls}
             if query.truth is not None:
                 row.update({f"true_{rank}": query.truth.get(rank) for rank in CALL_RANKS})
             rows.append(row)
-            hit_rows += [self._hit_row(query.id, n, hit) for n, hit in enumerate(hits[:top_k], start=1)]
+            hit_rows += [self._hit_row(query, n, hit, d) for n, (hit, d) in enumerate(zip(hits[:top_k], described), 1)]
         return rows, hit_rows
+
+    def _calibration(self) -> Calibration:
+        """The calibration given, fitted on first use when given as a function, or the default."""
+        if callable(self.calibration):
+            self.calibration = self.calibration()
+        return self.calibration or default_calibration()
+
+    def _describe(self, query: Query, hit: Hit) -> dict:
+        """A hit in BLAST's columns (DNA) or with its similarity (photos)."""
+        if hit.identity is None:
+            return {"similarity": round(hit.score, 4)}
+        stats = describe(query.sequence, self.reference.barcodes[hit.key])
+        return {
+            "pident": stats.pident,
+            "length": stats.length,
+            "mismatch": stats.mismatch,
+            "gapopen": stats.gapopen,
+            "qstart": stats.qstart,
+            "qend": stats.qend,
+            "sstart": stats.sstart,
+            "send": stats.send,
+            "qcovs": round(100 * hit.coverage, 2),
+            "evalue": float(f"{stats.evalue(len(query.sequence), self._reference_bases):.3g}"),
+            "bitscore": round(stats.bitscore(), 1),
+        }
 
     def _photo_hits(self, photos: Sequence[Query]) -> dict[str, list[Hit]]:
         if self.encoder is None or not getattr(self.encoder, "has_images", False):
@@ -287,30 +234,34 @@ class Identifier:
                 hits.setdefault(key, Hit(key, None, float(similarity)))
         return list(hits.values())[:PHOTO_NEIGHBOURS]
 
-    def _best(self, hits: list[Hit]) -> dict:
+    def _lineage(self, key: int) -> dict:
+        first = self.reference.table.iloc[self.reference.representative(key)]
+        return {"processid": first["processid"], **{rank: first[rank] for rank in CALL_RANKS}}
+
+    def _best(self, hits: list[Hit], described: list[dict]) -> dict:
+        """The best hit's id, identity, coverage and lineage (`best_hit_<rank>`)."""
         if not hits:
-            return {"best_hit": None, "identity": None, "qcovs": None, "similarity": None, "hits": 0}
-        best = hits[0]
+            return {"best_hit": None, **{f"best_hit_{rank}": None for rank in CALL_RANKS}}
+        lineage = self._lineage(hits[0].key)
+        shown = {
+            k: described[0][k] for k in ("pident", "length", "qcovs", "bitscore", "similarity") if k in described[0]
+        }
         return {
-            "best_hit": self.reference.table["processid"].iat[int(self.reference.records(best.key)[0])],
-            "identity": None if best.identity is None else round(best.identity, 4),
-            "qcovs": None if best.coverage is None else round(best.coverage, 4),
-            "similarity": round(best.score, 4) if best.identity is None else None,
-            "hits": len(hits),
+            "best_hit": lineage.pop("processid"),
+            **shown,
+            **{f"best_hit_{rank}": label for rank, label in lineage.items()},
         }
 
-    def _hit_row(self, query_id: str, n: int, hit: Hit) -> dict:
-        records = self.reference.records(hit.key)
-        first = self.reference.table.iloc[int(records[0])]
+    def _hit_row(self, query: Query, n: int, hit: Hit, described: dict) -> dict:
+        lineage = self._lineage(hit.key)
         return {
-            "query": query_id,
+            "query": query.id,
             "hit": n,
-            "processid": first["processid"],
-            "records": len(records),
-            "identity": None if hit.identity is None else round(hit.identity, 4),
-            "qcovs": None if hit.coverage is None else round(hit.coverage, 4),
+            "sseqid": lineage.pop("processid"),
+            "records": len(self.reference.records(hit.key)),
+            **described,
             "score": hit.score,
-            **{rank: first[rank] for rank in CALL_RANKS},
+            **lineage,
         }
 
 

@@ -1,11 +1,15 @@
 """Reference libraries for identification: a prepared dataset (chosen splits), an index folder of
 `bioscan-hf index`, a BOLD combined TSV export, or a FASTA whose headers carry taxonomy (SINTAX or BOLD
-form), read into one table with `REFERENCE_COLUMNS` (the record readers are the data layer's)."""
+form), read into one table with `REFERENCE_COLUMNS` (the record readers are the data layer's); `Reference`
+groups that table by distinct barcode for the identify engine."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from bioscan_hf.core.barcodes import barcode_key
@@ -22,6 +26,7 @@ from bioscan_hf.data.sources import (
     iter_fasta,
     taxonomy_from_header,
 )
+from bioscan_hf.search.seeds import SeedIndex
 
 #: Columns of a reference table (one row per reference record).
 REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
@@ -82,3 +87,80 @@ def filter_references(table: pd.DataFrame, within: str | None = None, country: s
     if kept.empty:
         raise InputError(f"no reference record is within {within!r} / from {country!r}; check the spelling")
     return kept
+
+
+class Reference:
+    """A reference table grouped by distinct barcode, with label codes per rank for fast votes."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
+        self.barcodes: list[str] = list(barcodes)
+        #: distinct-barcode key of each record
+        self.key_of_record = codes
+        order = np.argsort(codes, kind="stable")
+        self._records = order  # record rows grouped by barcode
+        self._starts = np.searchsorted(codes[order], np.arange(len(barcodes) + 1))
+        self.labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._key_labels: dict[str, np.ndarray] = {}
+        for rank in CALL_RANKS:
+            values, names = pd.factorize(table[rank], use_na_sentinel=True)
+            self.labels[rank] = (values, np.asarray(names, dtype=object))
+        self._seeds: SeedIndex | None = None
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Each record's row by processid (built on first use: only photo keys need it)."""
+        return {pid: row for row, pid in enumerate(self.table["processid"])}
+
+    @property
+    def seeds(self) -> SeedIndex:
+        """The spaced-seed index over the distinct barcodes (built on first use)."""
+        if self._seeds is None:
+            self._seeds = SeedIndex(self.barcodes, progress=len(self.barcodes) > 50_000)
+        return self._seeds
+
+    def records(self, key: int) -> np.ndarray:
+        """Rows of the table carrying distinct barcode `key`."""
+        return self._records[self._starts[key] : self._starts[key + 1]]
+
+    def representative(self, key: int) -> int:
+        """The row standing for distinct barcode `key` in hits: its first record carrying the barcode's
+        most common species (a barcode shared by two species is named by the better supported one)."""
+        rows = self.records(key)
+        values, _ = self.labels["species"]
+        self.key_label(key, "species")  # builds the per-barcode majority codes once
+        majority = self._key_labels["species"][key]
+        if majority >= 0:
+            rows = rows[values[rows] == majority]
+        return int(rows[0])
+
+    def record_count(self, key: int) -> int:
+        """How many records carry distinct barcode `key` (equal hits: the better supported first)."""
+        return int(self._starts[key + 1] - self._starts[key])
+
+    def vote(self, keys: Sequence[int], rank: str) -> tuple[str | None, int, int]:
+        """(most common label, records carrying it, labelled records) over the records of `keys`."""
+        if not len(keys):
+            return None, 0, 0
+        rows = np.concatenate([self.records(k) for k in keys])
+        values, names = self.labels[rank]
+        labelled = values[rows]
+        labelled = labelled[labelled >= 0]
+        if not len(labelled):
+            return None, 0, 0
+        counts = np.bincount(labelled)
+        best = int(np.argmax(counts))  # ties: the label met first in the reference table
+        return str(names[best]), int(counts[best]), len(labelled)
+
+    def key_label(self, key: int, rank: str) -> str | None:
+        """The most common label at `rank` among the records of distinct barcode `key` (None: unlabelled)."""
+        if rank not in self._key_labels:
+            values, _ = self.labels[rank]
+            frame = pd.DataFrame({"key": self.key_of_record, "label": values})
+            top = frame[frame["label"] >= 0].value_counts(sort=True).reset_index().drop_duplicates("key")
+            codes = np.full(len(self.barcodes), -1, dtype=np.int64)
+            codes[top["key"].to_numpy()] = top["label"].to_numpy()
+            self._key_labels[rank] = codes
+        code = self._key_labels[rank][key]
+        return None if code < 0 else str(self.labels[rank][1][code])

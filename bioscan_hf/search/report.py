@@ -1,20 +1,53 @@
-"""How good the calls are, where the queries' true taxonomy is known: per rank, the share of queries
-called (coverage), the accuracy of the calls made, and a reliability table (accuracy per confidence bin),
-the check that a confidence of 0.9 means right 9 times in 10."""
+"""How good the calls are, where the queries' true taxonomy is known. Per rank: the share of queries
+called (coverage), the accuracy of the calls made, over-classification (calls made for queries whose
+true taxon at that rank is absent from the reference: every such call is wrong), and whether the
+confidence means what it says: the expected calibration error over `CONFIDENCE_BINS` (the gap between
+confidence and accuracy, weighted by queries) with its reliability table, and a reliability diagram and
+coverage–accuracy curve per rank (`plot_reliability`)."""
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.data.sources import CALL_RANKS
 
-CONFIDENCE_BINS: tuple[float, ...] = (0.0, 0.5, 0.7, 0.9, 1.0)
-CONFIDENT = 0.9
+#: Ten equal-width confidence bins, as reliability diagrams use.
+CONFIDENCE_BINS = np.linspace(0.0, 1.0, 11)
 
 
-def rank_summary(results: pd.DataFrame, rank: str) -> dict:
-    """Coverage, accuracy of calls and reliability at `rank` (queries with a true label only, when known)."""
+def known_labels(reference: pd.DataFrame) -> dict[str, set[str]]:
+    """The labels a reference table holds at each rank (what can be called right)."""
+    return {rank: set(reference[rank].dropna()) for rank in CALL_RANKS}
+
+
+def _candidates(results: pd.DataFrame, rank: str) -> pd.Series:
+    """Each query's candidate at `rank` (called or not), or its call where the table holds only calls."""
+    column = f"_candidate_{rank}"
+    return results[column] if column in results else results[rank]
+
+
+def reliability(results: pd.DataFrame, rank: str) -> pd.DataFrame:
+    """Per confidence bin: queries, mean confidence and accuracy of the candidates (true label known)."""
+    truth, candidate = results[f"true_{rank}"], _candidates(results, rank)
+    judged = truth.notna() & candidate.notna()
+    frame = pd.DataFrame(
+        {"confidence": results.loc[judged, f"{rank}_confidence"], "right": (candidate == truth)[judged]}
+    )
+    bins = pd.cut(frame["confidence"], CONFIDENCE_BINS, include_lowest=True)
+    table = frame.groupby(bins, observed=True).agg(
+        queries=("right", "size"), mean_confidence=("confidence", "mean"), accuracy=("right", "mean")
+    )
+    return table.reset_index(names="bin")
+
+
+def rank_summary(results: pd.DataFrame, rank: str, labels: set[str] | None = None) -> dict:
+    """Coverage, accuracy of calls, over-classification and calibration at `rank` (queries with a true
+    label only, when known)."""
     truth_column = f"true_{rank}"
     known = results[results[truth_column].notna()] if truth_column in results else results
     called = known[known[rank].notna()]
@@ -23,25 +56,36 @@ def rank_summary(results: pd.DataFrame, rank: str) -> dict:
         "queries": len(known),
         "called": len(called),
         "coverage": round(len(called) / len(known), 4) if len(known) else None,
-        "confident_calls": int((called[f"{rank}_confidence"] >= CONFIDENT).sum()),
     }
     if truth_column not in results:
         return summary
-    right = called[rank] == called[truth_column]
-    confident = called[f"{rank}_confidence"] >= CONFIDENT
-    summary["accuracy_of_calls"] = round(float(right.mean()), 4) if len(called) else None
-    summary["accuracy_when_confident"] = round(float(right[confident].mean()), 4) if confident.any() else None
-    bins = pd.cut(called[f"{rank}_confidence"], CONFIDENCE_BINS, include_lowest=True, right=False)
-    summary["reliability"] = [
-        {"confidence": str(interval), "calls": int(len(group)), "accuracy": round(float(group.mean()), 4)}
-        for interval, group in right.groupby(bins, observed=True)
-    ]
+    summary["accuracy_of_calls"] = (
+        round(float((called[rank] == called[truth_column]).mean()), 4) if len(called) else None
+    )
+    if labels is not None:
+        absent = known[~known[truth_column].isin(labels)]
+        summary["queries_absent_from_reference"] = len(absent)
+        summary["over_classification"] = round(float(absent[rank].notna().mean()), 4) if len(absent) else None
+    table = reliability(known, rank)
+    if len(table):
+        weights = table["queries"] / table["queries"].sum()
+        ece = float((weights * (table["accuracy"] - table["mean_confidence"]).abs()).sum())
+        summary["expected_calibration_error"] = round(ece, 4)
+        summary["reliability"] = [
+            {
+                "confidence": str(row.bin),
+                "queries": int(row.queries),
+                "mean_confidence": round(float(row.mean_confidence), 4),
+                "accuracy": round(float(row.accuracy), 4),
+            }
+            for row in table.itertuples()
+        ]
     return summary
 
 
-def summarize(results: pd.DataFrame) -> list[dict]:
-    """`rank_summary` for every rank."""
-    return [rank_summary(results, rank) for rank in CALL_RANKS]
+def summarize(results: pd.DataFrame, labels: dict[str, set[str]] | None = None) -> list[dict]:
+    """`rank_summary` for every rank (`labels`: the reference's, from `known_labels`)."""
+    return [rank_summary(results, rank, labels[rank] if labels else None) for rank in CALL_RANKS]
 
 
 def summary_table(summaries: list[dict]) -> str:
@@ -52,13 +96,49 @@ def summary_table(summaries: list[dict]) -> str:
             "rank": s["rank"],
             "queries": s["queries"],
             "called": f"{s['coverage']:.1%}" if s["coverage"] is not None else "–",
-            "confident (≥0.9)": s["confident_calls"],
         }
         if "accuracy_of_calls" in s:
             row["accuracy of calls"] = _pct(s["accuracy_of_calls"])
-            row["accuracy when ≥0.9"] = _pct(s["accuracy_when_confident"])
+            if "over_classification" in s:
+                row["called though absent from the reference"] = (
+                    f"{_pct(s['over_classification'])} of {s['queries_absent_from_reference']}"
+                )
+            row["calibration error"] = _pct(s.get("expected_calibration_error"))
         rows.append(row)
     return markdown_table(rows)
+
+
+def plot_reliability(results: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Per rank (columns): the reliability diagram (accuracy against confidence, the diagonal is perfect
+    calibration) and the coverage–accuracy curve (calling the most confident share of queries first)."""
+    ranks = [r for r in CALL_RANKS if f"true_{r}" in results and results[f"true_{r}"].notna().any()]
+    figure = Figure(figsize=(3 * len(ranks), 6))
+    axes = figure.subplots(2, len(ranks), squeeze=False)
+    for column, rank in enumerate(ranks):
+        table = reliability(results, rank)
+        top, bottom = axes[0, column], axes[1, column]
+        top.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+        top.scatter(
+            table["mean_confidence"], table["accuracy"], s=10 + 60 * np.sqrt(table["queries"] / table["queries"].max())
+        )
+        top.set(
+            title=rank, xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence", ylabel="accuracy" if column == 0 else None
+        )
+        truth, candidate = results[f"true_{rank}"], _candidates(results, rank)
+        judged = truth.notna()
+        order = np.argsort(-results.loc[judged, f"{rank}_confidence"].to_numpy(), kind="stable")
+        right = (candidate == truth)[judged].to_numpy()[order]
+        coverage = np.arange(1, len(right) + 1) / len(right)
+        bottom.plot(coverage, np.cumsum(right) / np.arange(1, len(right) + 1))
+        bottom.set(
+            xlim=(0, 1),
+            ylim=(max(0.0, right.mean() - 0.1), 1.005),
+            xlabel="coverage",
+            ylabel="accuracy of calls" if column == 0 else None,
+        )
+    figure.suptitle("Reliability (top) and coverage–accuracy (bottom) per rank")
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
 
 
 def _pct(value: float | None) -> str:

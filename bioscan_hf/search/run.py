@@ -5,17 +5,21 @@ read; a run that stops (killed, out of time) starts again where it stopped when 
 queries, reference and options, reusing the finished chunks. When all are done they are joined into
 `out` (TSV, CSV, JSON or Parquet by its suffix) and the parts folder is removed. Beside `out`:
 `<stem>.hits.<ext>` (with `top_k`), `<stem>.skipped.tsv` (records left out with `skip_bad`) and
-`<stem>.summary.json` (per-rank coverage, and accuracy and reliability where the queries' taxonomy is
-known).
+`<stem>.summary.json` (per-rank coverage, and accuracy, over-classification, calibration error and
+reliability where the queries' taxonomy is known, with `<stem>.reliability.png`). With
+`outfmt="blast6"` the hits are written as BLAST's tabular format instead (`<stem>.hits.blast6`).
+
+Calls are calibrated on the reference itself (`calibrate.cached_calibration`: fitted on first use of a
+reference, kept in the cache folder), or by a calibration file given (`bioscan-hf calibrate`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -24,17 +28,39 @@ import pandas as pd
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import progress_bar
 from bioscan_hf.core.outputs import check_output_file, write_atomically
-from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.paths import hash_file, user_path
 from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest
 from bioscan_hf.embedding import Encoder, load_encoder
 from bioscan_hf.embedding.store import read_embeddings
-from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier, Reference
-from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, filter_references, read_references
-from bioscan_hf.search.report import summarize, summary_table
+from bioscan_hf.search.calibrate import cached_calibration, reference_digest
+from bioscan_hf.search.calibration import Calibration
+from bioscan_hf.search.calls import DEFAULT_MIN_CONFIDENCE
+from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
+from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, Reference, filter_references, read_references
+from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
 from bioscan_hf.search.searcher import Searcher
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".json", ".parquet")
 CHUNK_SIZE = 1_000
+#: `table`: the hits file as OUT's kind of table; `blast6`: BLAST's tabular format (`-outfmt 6`).
+OUTFMTS = ("table", "blast6")
+#: BLAST's 12 standard tabular columns.
+BLAST6_COLUMNS = (
+    "query",
+    "sseqid",
+    "pident",
+    "length",
+    "mismatch",
+    "gapopen",
+    "qstart",
+    "qend",
+    "sstart",
+    "send",
+    "evalue",
+    "bitscore",
+)
+#: Hits per query in BLAST format when --top-k is not given.
+BLAST6_HITS = 10
 
 
 @dataclass
@@ -79,19 +105,25 @@ def write_table(frame: pd.DataFrame, path: Path, suffix: str | None = None) -> N
 
 
 def _settings(queries: str, query_split: str, reference: str, options: dict, references: pd.DataFrame) -> dict:
-    """What a run's results depend on: the queries' and the references' content (digests), and the options."""
-    records = pd.util.hash_pandas_object(references.astype(str), index=False).to_numpy().tobytes()
+    """What a run's results depend on: the queries', the references' and the calibration file's content
+    (digests), and the options."""
+    calibration = options.get("calibration")
     return {
         "queries": queries,
         "queries_content": source_digest(queries, query_split),
         "reference": reference,
-        "reference_records": hashlib.sha256(records).hexdigest()[:16],
+        "reference_records": reference_digest(references),
         **options,
+        **({"calibration_content": hash_file(user_path(calibration))[:16]} if calibration else {}),
     }
 
 
 #: What each setting of a run is, for the message naming what changed.
-_SETTING_NAMES = {"queries_content": "the queries' content", "reference_records": "the reference records"}
+_SETTING_NAMES = {
+    "queries_content": "the queries' content",
+    "reference_records": "the reference records",
+    "calibration_content": "the calibration file's content",
+}
 
 
 def _changed(previous: dict | None, settings: dict) -> list[str]:
@@ -115,6 +147,9 @@ def identify(
     within: str | None = None,
     country: str | None = None,
     thresholds: dict[str, float] | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    calibration: str | os.PathLike | None = None,
+    outfmt: str = "table",
     candidates: int = DEFAULT_CANDIDATES,
     chunk_size: int = CHUNK_SIZE,
     num_proc: int = 1,
@@ -127,6 +162,10 @@ def identify(
     out = user_path(out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    if outfmt not in OUTFMTS:
+        raise InputError(f"--outfmt {outfmt!r}: expected one of {', '.join(OUTFMTS)}")
+    if not 0 <= min_confidence <= 1:
+        raise InputError(f"--min-confidence {min_confidence}: expected a probability between 0 and 1")
     written_before = companion(out, "summary", ".json").is_file()
     check_output_file(out, written_before, "identify", overwrite)
     problems = Problems(skip=skip_bad)
@@ -144,6 +183,9 @@ def identify(
         "within": within,
         "country": country,
         "thresholds": thresholds,
+        "min_confidence": min_confidence,
+        "calibration": os.fspath(calibration) if calibration else None,
+        "outfmt": outfmt,
         "candidates": candidates,
         "chunk_size": chunk_size,
         "skip_bad": skip_bad,
@@ -187,6 +229,8 @@ def _run(
     """The chunked run of `identify` (resuming from the finished chunks in `parts`)."""
     model, embeddings, photo_keys = options["model"], options["embeddings"], options["photo_keys"]
     thresholds, candidates, top_k = options["thresholds"], options["candidates"], options["top_k"]
+    if options["outfmt"] == "blast6":
+        top_k = top_k or BLAST6_HITS
     query_split, chunk_size = options["query_split"], options["chunk_size"]
 
     stored = searcher = None
@@ -195,8 +239,20 @@ def _run(
         encoder = searcher.encoder  # photos are embedded as the index's photos were
     elif embeddings:
         stored = read_embeddings(embeddings)
+    if options["calibration"]:
+        calibration = Calibration.load(user_path(options["calibration"]))
+    else:  # fitted when the first DNA query needs it (a run of photos never does)
+        calibration = partial(cached_calibration, table, candidates=candidates, progress=progress)
     engine = Identifier(
-        Reference(table), thresholds, candidates, encoder=encoder, num_proc=num_proc, stored=stored, photo_keys=searcher
+        Reference(table),
+        thresholds,
+        candidates,
+        encoder=encoder,
+        num_proc=num_proc,
+        stored=stored,
+        photo_keys=searcher,
+        calibration=calibration,
+        min_confidence=options["min_confidence"],
     )
     stream = iter_queries(queries, query_split, problems)
     reused = 0
@@ -221,19 +277,35 @@ def _run(
     chunks = sorted(parts.glob("part-?????.parquet"))
     if not chunks:
         raise InputError(f"{queries}: no usable query records")
-    results = pd.concat([pd.read_parquet(p) for p in chunks], ignore_index=True)
+    computed = pd.concat([pd.read_parquet(p) for p in chunks], ignore_index=True)
+    results = computed[[c for c in computed.columns if not c.startswith("_")]]
     write_atomically(out, lambda path: write_table(results, path, out.suffix))
     if top_k:
         hits = pd.concat([pd.read_parquet(p.with_suffix(".hits.parquet")) for p in chunks], ignore_index=True)
-        write_atomically(companion(out, "hits"), lambda path: write_table(hits, path, out.suffix))
+        if options["outfmt"] == "blast6":
+            write_atomically(companion(out, "hits", ".blast6"), lambda path: write_blast6(hits, path))
+        else:
+            write_atomically(companion(out, "hits"), lambda path: write_table(hits, path, out.suffix))
     skipped = problems.to_frame()
     if len(skipped):
         skipped.to_csv(skipped_path(out), sep="\t", index=False)
-    summary = summarize(results)
+    summary = summarize(computed, known_labels(table))
     companion(out, "summary", ".json").write_text(json.dumps(summary, indent=1))
+    if any("expected_calibration_error" in s for s in summary):
+        write_atomically(companion(out, "reliability", ".png"), lambda path: plot_reliability(computed, path))
     companion(out, "provenance", ".json").write_text(json.dumps(settings, indent=1))  # what the results came from
     shutil.rmtree(parts)
     return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, reused)
+
+
+def write_blast6(hits: pd.DataFrame, path: Path) -> None:
+    """Hits as BLAST's `-outfmt 6` (12 columns, no header); photo hits (no alignment) are left out."""
+    dna = hits.dropna(subset=["pident"]) if "pident" in hits else hits.iloc[:0]
+    frame = dna.reindex(columns=list(BLAST6_COLUMNS)).astype(object)
+    frame["pident"] = [f"{value:.3f}" for value in frame["pident"]]
+    frame["evalue"] = [f"{value:.3g}" for value in frame["evalue"]]
+    frame["bitscore"] = [f"{value:.1f}" for value in frame["bitscore"]]
+    frame.to_csv(path, sep="\t", header=False, index=False)
 
 
 def _photo_index(reference: str | os.PathLike, model: str | None):

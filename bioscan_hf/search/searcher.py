@@ -20,13 +20,15 @@ from bioscan_hf.core.vectors import DEFAULT_NPROBE, normalize, set_nprobe
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding import load_encoder
-from bioscan_hf.search.engine import Identifier, Reference
+from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.index import PREDICTED_RANKS, QUERY_ENCODER_OPTIONS
 from bioscan_hf.search.queries import QueryError, parse_dna_records
-from bioscan_hf.search.references import REFERENCE_COLUMNS
+from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference
 
 T = TypeVar("T")
 #: What to do about a damaged index folder.
+#: The columns of a barcode's hits the Space shows (as identify's hits file), before the key's metadata.
+HIT_COLUMNS = ("pident", "records", "length", "mismatch", "gapopen", "qcovs", "bitscore")
 REBUILD = "rebuild the index folder with `bioscan-hf index --dataset DATASET --model MODEL --out FOLDER`"
 
 
@@ -104,19 +106,23 @@ class Searcher:
                 {
                     "rank": rank,
                     "prediction": call[rank] or "(no call)",
+                    "candidate": call[f"_candidate_{rank}"] or "–",
                     "confidence": call[f"{rank}_confidence"],
                     "support": call[f"{rank}_support"],
                 }
                 for rank in (*PREDICTED_RANKS, "dna_bin")
             ]
         )
-        found = pd.DataFrame(hits, columns=["processid", "records", "identity"])
-        rows_of_hits = [self._by_processid[pid] for pid in found["processid"]]
+        found = pd.DataFrame(hits, columns=["sseqid", *HIT_COLUMNS])
+        rows_of_hits = [self._by_processid[pid] for pid in found["sseqid"]]
         neighbours = self.keys.iloc[rows_of_hits].reset_index(drop=True)
         thumbnails = list(neighbours["thumbnail"]) if "thumbnail" in neighbours else [None] * len(neighbours)
         shown = neighbours.drop(columns=[c for c in ("dna_barcode", "thumbnail") if c in neighbours])
-        shown.insert(0, "identity", found["identity"].to_numpy())
-        shown.insert(2, "same_barcode_records", found["records"].to_numpy())
+        shown.insert(0, "pident", found["pident"].to_numpy())
+        after = shown.columns.get_loc("processid") + 1
+        for position, column in enumerate(HIT_COLUMNS[1:]):
+            name = "same_barcode_records" if column == "records" else column
+            shown.insert(after + position, name, found[column].to_numpy())
         notes = [call["note"]] if call["note"] else []
         if len(records) > 1:
             notes.append(_first_record_note(records))

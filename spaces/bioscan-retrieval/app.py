@@ -49,7 +49,7 @@ def _gallery(result: SearchResult) -> list[tuple[Image.Image, str]]:
     items = []
     for thumbnail, (_, row) in zip(result.thumbnails, result.neighbours.iterrows()):
         if thumbnail is not None:
-            score = f"{100 * row['identity']:.1f}%" if "identity" in row else f"{row['similarity']:.3f}"
+            score = f"{row['pident']:.2f}%" if "pident" in row else f"{row['similarity']:.3f}"
             caption = f"{_name(row)} · {score}"
             items.append((Image.open(io.BytesIO(thumbnail)), caption))
     return items
@@ -72,13 +72,14 @@ def _name(row: pd.Series) -> str:
 
 
 def _status(result: SearchResult) -> str:
-    """One line on the best match and the call: identity and per-rank confidence for a barcode identified
-    by alignment, similarity and the neighbours' vote for an embedding search."""
+    """One line on the best match and the call: identity, coverage and the finest rank called (with its
+    calibrated confidence) for a barcode identified by alignment, similarity and the neighbours' vote for an
+    embedding search."""
     if result.neighbours.empty:
         return "No reference barcode is similar to the query: nothing in this index matches it."
     best = result.neighbours.iloc[0]
-    if "identity" in result.neighbours:
-        called = result.prediction[result.prediction["confidence"] > 0]
+    if "pident" in result.neighbours:
+        called = result.prediction[result.prediction["prediction"] != "(no call)"]
         finest = called[called["rank"] != "dna_bin"].iloc[-1] if len(called[called["rank"] != "dna_bin"]) else None
         call = (
             f"identified to {finest['rank']} as **{as_text(str(finest['prediction']))}** "
@@ -87,7 +88,10 @@ def _status(result: SearchResult) -> str:
             if finest is not None
             else "no rank could be called"
         )
-        return f"Best match: **{as_text(_name(best))}** ({100 * best['identity']:.1f}% identity); {call}."
+        return (
+            f"Best match: **{as_text(_name(best))}** ({best['pident']:.2f}% identity over {best['length']} bases, "
+            f"{best['qcovs']:.0f}% of the query); {call}."
+        )
     top = result.prediction.iloc[-1]
     return (
         f"Best match: **{as_text(_name(best))}** (similarity {best['similarity']:.3f}); species vote: "

@@ -115,7 +115,7 @@ def test_photo_queries_identified_with_clibd_and_stored_embeddings_reused(
     assert main([*args, "--out", str(out), "--skip-bad", "--top-k", "3"]) == 0
     results = pd.read_csv(out, sep="\t")
     assert sorted(results["query"]) == sorted(ids)
-    assert results["identity"].isna().all() and results["similarity"].notna().all()
+    assert "pident" not in results and results["similarity"].notna().all()
     assert results["order"].notna().all() and (results["order_confidence"] > 0).all()  # neighbours vote
     assert pd.read_csv(tmp_path / "photos.skipped.tsv", sep="\t")["record"].tolist() == ["zz-broken"]
     hits = pd.read_csv(tmp_path / "photos.hits.tsv", sep="\t")
@@ -142,7 +142,7 @@ def test_photo_queries_identified_with_clibd_and_stored_embeddings_reused(
     by_photo = pd.read_csv(keyed, sep="\t")
     assert sorted(by_photo["query"]) == sorted(ids) and by_photo["similarity"].notna().all()
     key_ids = set(pd.read_parquet(index / "keys.parquet")["processid"])
-    assert set(pd.read_csv(tmp_path / "keyed.hits.tsv", sep="\t")["processid"]) <= key_ids
+    assert set(pd.read_csv(tmp_path / "keyed.hits.tsv", sep="\t")["sseqid"]) <= key_ids
     assert main(["identify", *queries, "--photo-keys", "--model", str(model), "--out", str(keyed)]) == 1
     assert "leave out --model" in capsys.readouterr().err
     assert main(["identify", *args[1:4], "--photo-keys", "--skip-bad", "--out", str(keyed)]) == 1

@@ -15,8 +15,10 @@ import pytest
 from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, source_digest, taxonomy_from_header
 from bioscan_hf.embedding.store import StoredEmbeddings, encoder_fingerprint
 from bioscan_hf.search import InputError, identify, read_references
-from bioscan_hf.search.align import Alignment, align, rank_hits
-from bioscan_hf.search.engine import DEFAULT_THRESHOLDS, VOTE_MARGIN, Hit, Identifier, Reference, call
+from bioscan_hf.search.align import Alignment, align, describe, rank_hits
+from bioscan_hf.search.calls import DEFAULT_THRESHOLDS, Hit, call, evidence, photo_call, rank_evidence
+from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.references import Reference
 from bioscan_hf.search.report import summarize
 from bioscan_hf.search.seeds import SeedIndex, seed_codes
 
@@ -114,30 +116,58 @@ def test_hits_tie_break_by_identity_then_position() -> None:
     assert ranked == [1, 2, 0]
 
 
-def test_call_edges_no_hits_photos_thresholds_and_notes() -> None:
+def _confident(**ranks: float) -> dict[str, float]:
+    return {rank: ranks.get(rank, 0.99) for rank in CALL_RANKS}
+
+
+def test_call_edges_no_hits_photos_rules_and_notes() -> None:
     reference = Reference(LIBRARY)
-    empty = call(reference, [], DEFAULT_THRESHOLDS, VOTE_MARGIN)
+    empty = call([], {rank: None for rank in CALL_RANKS}, _confident(**dict.fromkeys(CALL_RANKS, 0.0)))
     assert all(empty[rank] is None and empty[f"{rank}_confidence"] == 0.0 for rank in CALL_RANKS)
-    assert all(empty[f"{rank}_support"] == 0 for rank in CALL_RANKS)
-    assert empty["note"] == "no match at order (no reference shares a seed with the query)"
-    # a photo's neighbours (no identity) vote without thresholds: the keys of rows 0 and 2 are two barcodes
+    assert all(empty[f"{rank}_support"] == 0 for rank in CALL_RANKS) and empty["lineage"] == ""
+    assert empty["note"] == "no call at order: no reference shares a seed with the query"
+    # a photo's neighbours (no identity) vote without calibration: the keys of rows 0 and 2 are two barcodes
     # of Gen00 sp0 (2 + 1 records), the key of row 12 one of Gen01 sp0 (2 records)
     keys = [int(k) for k in pd.factorize(LIBRARY["dna_barcode"])[0][[0, 2, 12]]]
-    photo = call(reference, [Hit(k, None, 0.5) for k in keys], DEFAULT_THRESHOLDS, VOTE_MARGIN)
+    photo = photo_call(reference, [Hit(k, None, 0.5) for k in keys])
     assert photo["order"] == "Order0" and photo["order_support"] == 5 and photo["order_confidence"] == 0.8333
     assert photo["species"] == "Gen00 sp0" and photo["species_support"] == 3 and photo["note"] == ""
-    # exactly at a threshold is called; the hits exactly at the vote floor vote
-    at = call(reference, [Hit(keys[0], 0.98, 1.0), Hit(keys[1], 0.97, 0.9)], DEFAULT_THRESHOLDS, VOTE_MARGIN)
-    assert at["species"] == "Gen00 sp0" and at["species_support"] == 2  # keys[1] is below 98%: not voting
-    assert at["species_confidence"] == round(2 / 3, 4)
-    assert at["genus_support"] == 3 and at["genus_confidence"] == 0.75  # both vote (0.97 = 98% − 1%)
-    genus_only = call(reference, [Hit(keys[0], 0.955, 1.0)], DEFAULT_THRESHOLDS, VOTE_MARGIN)
-    assert genus_only["note"] == "no match at species (best hit 95.50% < 98%): likely undescribed"
-    family_only = call(reference, [Hit(keys[0], 0.93, 1.0)], DEFAULT_THRESHOLDS, VOTE_MARGIN)
-    assert family_only["note"] == "no match at genus (best hit 93.00% < 95%)"  # not "undescribed": a genus note
+    assert photo["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00 sp0"
+    # the hits within half a point of the best identity vote: 0.975 does, 0.974 does not
+    hits = [Hit(keys[0], 0.98, 1.0, 1.0), Hit(keys[1], 0.975, 0.9, 1.0), Hit(keys[2], 0.974, 0.8, 1.0)]
+    found = rank_evidence(reference, hits)
+    assert (found["species"].label, found["species"].support, found["species"].voters) == ("Gen00 sp0", 3, 3)
+    assert found["subfamily"] is None  # no label at this rank: no candidate
+    assert found["species"].gap == pytest.approx(0.98 - 0.974)  # to the best hit of another species
+    # calibrated rule: exactly at --min-confidence is called; below it is not, with the candidate named
+    at = call(hits, found, _confident(species=0.8), min_confidence=0.8)
+    assert at["species"] == "Gen00 sp0" and at["species_confidence"] == 0.8 and at["note"] == ""
+    assert at["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00 sp0" and at["subfamily"] is None
+    below = call(hits, found, _confident(species=0.7999), min_confidence=0.8)
+    assert below["species"] is None and below["genus"] == "Gen00" and below["lineage"] == "o:Order0,f:Fam0,g:Gen00"
+    assert below["note"] == (
+        "no call at species: confidence 0.80 < 0.8 (best candidate Gen00 sp0); possibly a species missing from "
+        "the reference"
+    )
+    assert "s:Gen00 sp0(0.80)" in below["candidates"] and below["_candidate_species"] == "Gen00 sp0"
+    # below an uncalled rank nothing is called, however confident; the BIN is outside the Linnaean chain
+    blocked = call(hits, found, _confident(family=0.5), min_confidence=0.8)
+    assert blocked["order"] == "Order0" and blocked["family"] is None and blocked["genus"] is None
+    assert blocked["species"] is None and blocked["dna_bin"] == "BOLD:000"
+    assert blocked["note"].startswith("no call at family: confidence 0.50 < 0.8 (best candidate Fam0)")
+    # the fixed rule (--thresholds) reads the best identity only; the confidence shown stays calibrated
+    fixed = call(hits, found, _confident(species=0.1), thresholds=DEFAULT_THRESHOLDS)
+    assert fixed["species"] == "Gen00 sp0" and fixed["species_confidence"] == 0.1
+    genus_only = call(hits, found, _confident(), thresholds={**DEFAULT_THRESHOLDS, "species": 0.985})
+    assert genus_only["note"].startswith("no call at species: best identity 98.00% < 98.5%")
     # the BIN alone uncalled leaves no note (the note is about the taxonomy)
-    bin_only = call(reference, [Hit(keys[0], 0.99, 1.0)], {**DEFAULT_THRESHOLDS, "dna_bin": 0.995}, VOTE_MARGIN)
+    bin_only = call(hits, found, _confident(dna_bin=0.1), min_confidence=0.8)
     assert bin_only["dna_bin"] is None and bin_only["species"] == "Gen00 sp0" and bin_only["note"] == ""
+    # a best hit covering too little of the query calls nothing, whatever the rule
+    short = [Hit(keys[0], 1.0, 1.0, 0.5)]
+    covered = call(short, rank_evidence(reference, short), _confident())
+    assert covered["order"] is None and covered["note"].startswith("no call at order: the best hit covers 50.0%")
+    assert evidence(reference, [], "order") is None
 
 
 def test_votes_without_keys_or_labels() -> None:
@@ -162,8 +192,7 @@ def test_encoder_shortlist_and_stored_vectors_give_the_seed_calls() -> None:
     encoder = CountingKmers(5)
     by_model = pd.DataFrame(Identifier(Reference(LIBRARY), encoder=encoder, candidates=8).identify(queries)[0])
     assert embedded == [len(queries), LIBRARY["dna_barcode"].nunique()]  # the queries, then each key barcode once
-    assert (by_model["hits"] == 8).all()  # the candidates aligned
-    pd.testing.assert_frame_equal(by_model.drop(columns="hits"), seeds.drop(columns="hits"))
+    pd.testing.assert_frame_equal(by_model, seeds)
 
     # an embeddings file (`identify --embeddings`) supplies the vectors it holds: keys by their first record,
     # queries by id; only what it lacks is embedded
@@ -186,20 +215,24 @@ def _identify_one(sequence: str, **kwargs) -> dict:
     return rows[0]
 
 
-def test_calls_per_rank_with_thresholds_and_votes() -> None:
+def test_calls_per_rank_calibrated_or_by_thresholds() -> None:
     exact = _identify_one(LIBRARY["dna_barcode"][0])
-    assert exact["species"] == "Gen00 sp0" and exact["identity"] == 1.0 and exact["best_hit"] == "P0000"
-    assert exact["species_support"] == 4 and exact["species_confidence"] == pytest.approx(4 / 5, abs=1e-4)
-    assert exact["note"] == "" and exact["dna_bin"] == "BOLD:000"
+    assert exact["species"] == "Gen00 sp0" and exact["pident"] == 100.0 and exact["best_hit"] == "P0000"
+    assert exact["species_support"] == 4 and exact["species_confidence"] >= 0.9 and exact["note"] == ""
+    assert exact["dna_bin"] == "BOLD:000" and exact["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00 sp0"
     diverged = _identify_one(mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)))
     assert diverged["species"] is None and diverged["genus"] == "Gen00" and diverged["order"] == "Order0"
-    assert diverged["note"].startswith("no match at species") and diverged["note"].endswith("likely undescribed")
+    assert diverged["note"].startswith("no call at species: confidence") and diverged["pident"] == 97.0
+    assert diverged["species_confidence"] < exact["species_confidence"]
     unrelated = _identify_one("".join(np.random.default_rng(3).choice(list("ACGT"), 400)))
     assert unrelated["order"] is None and unrelated["species_confidence"] == 0.0
     loose = _identify_one(
-        mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)), thresholds={"species": 0.9}
+        mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)),
+        thresholds={**DEFAULT_THRESHOLDS, "species": 0.9},
     )
-    assert loose["species"] == "Gen00 sp0"
+    assert loose["species"] == "Gen00 sp0" and loose["species_confidence"] == diverged["species_confidence"]
+    eager = _identify_one(mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)), min_confidence=0.0)
+    assert eager["species"] == "Gen00 sp0"
 
 
 def test_result_and_hit_rows_name_every_field() -> None:
@@ -213,46 +246,55 @@ def test_result_and_hit_rows_name_every_field() -> None:
     ]
     rows, hits = Identifier(Reference(LIBRARY)).identify(queries, top_k=2)
     exact, repeat, nothing, near = rows
-    assert near["identity"] == round(1 - 7 / 300, 4) == 0.9767  # 7 substitutions in 300 bases, 4 decimals
-    assert {k: exact[k] for k in ("query", "best_hit", "identity", "similarity", "hits")} == {
+    # BLAST's per-hit terms: percent identity (two decimals), alignment length, query coverage (percent)
+    assert (near["pident"], near["length"], near["qcovs"]) == (97.67, 300, 100.0)  # 7 substitutions in 300
+    assert {k: exact[k] for k in ("query", "best_hit", "pident", "length", "qcovs")} == {
         "query": "exact",
         "best_hit": "P0000",
-        "identity": 1.0,
-        "similarity": None,
-        "hits": exact["hits"],
-    } and exact["hits"] >= 2
+        "pident": 100.0,
+        "length": len(sequence),
+        "qcovs": 100.0,
+    }
+    assert {k: exact[f"best_hit_{k}"] for k in CALL_RANKS} == {k: LIBRARY[k].iat[0] for k in CALL_RANKS}
+    assert "similarity" not in exact and "hits" not in exact  # no empty or constant columns for barcodes
     assert {k: exact[f"true_{k}"] for k in CALL_RANKS} == truth and "true_order" not in repeat
     assert repeat["query"] == "repeat" and repeat["species"] == exact["species"]
-    assert {k: nothing[k] for k in ("query", "best_hit", "identity", "similarity", "hits")} == {
-        "query": "nothing",
-        "best_hit": None,
-        "identity": None,
-        "similarity": None,
-        "hits": 0,
-    }
+    assert nothing["best_hit"] is None and "pident" not in nothing and nothing["lineage"] == ""
     assert [(h["query"], h["hit"]) for h in hits][:4] == [("exact", 1), ("exact", 2), ("repeat", 1), ("repeat", 2)]
     first, second = hits[:2]
-    assert {k: first[k] for k in ("processid", "records", "identity", "species", "dna_bin")} == {
-        "processid": "P0000",
+    assert {k: first[k] for k in ("sseqid", "records", "pident", "length", "mismatch", "gapopen", "species")} == {
+        "sseqid": "P0000",
         "records": 2,
-        "identity": 1.0,
+        "pident": 100.0,
+        "length": len(sequence),
+        "mismatch": 0,
+        "gapopen": 0,
         "species": "Gen00 sp0",
-        "dna_bin": "BOLD:000",
     }
-    assert first["score"] == len(sequence) and second["score"] < first["score"]
-    assert second["identity"] == round(second["identity"], 4) < 1.0 and set(first) == set(second)
-    assert [h["identity"] for h in hits if h["query"] == "near"][0] == 0.9767  # hit rows: 4 decimals too
+    assert (first["qstart"], first["qend"], first["sstart"], first["send"]) == (1, 400, 1, 400)
+    assert first["score"] == len(sequence) and second["score"] < first["score"] and set(first) == set(second)
+    assert second["mismatch"] == 2 and second["pident"] == 99.5 and second["bitscore"] < first["bitscore"]
+    assert first["evalue"] < 1e-100
+    near_hit = [h for h in hits if h["query"] == "near"][0]
+    # 7 edits: edlib's fewest-edits path may pair a gap for a substitution (6 mismatches, 1 gap column)
+    assert (near_hit["pident"], near_hit["length"]) == (97.67, 300) and near_hit["mismatch"] >= 6
+    assert (near_hit["qstart"], near_hit["qend"], near_hit["sstart"]) == (1, 300, 1)
+
+
+def test_blast_columns_of_an_alignment_with_gaps_and_padding() -> None:
+    reference = "".join(np.random.default_rng(5).choice(list("ACGT"), 200))
+    query = "NN" + reference[20:100] + reference[103:180]  # 3 bases deleted, inside a partial read
+    stats = describe(query, reference)
+    assert (stats.gapopen, stats.mismatch, stats.length) == (1, 0, 160)
+    assert (stats.qstart, stats.qend, stats.sstart, stats.send) == (3, 159, 21, 180)
+    assert stats.pident == round(100 * 157 / 160, 2) and stats.raw_score == 157 - 2.5 * 3
 
 
 def test_votes_count_records_and_tie_break_by_table_order() -> None:
     table = LIBRARY.iloc[:2].copy()
     table["species"] = ["A a", "B b"]  # one barcode, two names: a 1–1 vote
     row = Identifier(Reference(table)).identify([Query("q", sequence=table["dna_barcode"].iat[0])])[0][0]
-    assert (
-        row["species"] == "A a"
-        and row["species_support"] == 1
-        and row["species_confidence"] == pytest.approx(1 / 3, abs=1e-4)
-    )
+    assert row["_candidate_species"] == "A a" and row["species_support"] == 1
 
 
 def test_a_barcodes_records_keep_table_order_in_a_large_table() -> None:
@@ -300,7 +342,7 @@ def test_fasta_reference_and_queries_end_to_end(tmp_path: Path) -> None:
     hits = pd.read_csv(tmp_path / "out.hits.tsv", sep="\t")
     assert len(hits) == 4 and list(hits["hit"]) == [1, 2, 1, 2]
     assert json.loads((tmp_path / "out.summary.json").read_text())[0]["rank"] == "order"
-    assert run.results["identity"].iat[0] == 1.0
+    assert run.results["pident"].iat[0] == 100.0 and "_candidate_species" not in run.results
 
 
 @pytest.mark.damaged_input
@@ -398,11 +440,11 @@ def test_a_query_far_longer_than_its_hit_is_not_called(tmp_path: Path) -> None:
     queries.write_text(f">long\n{barcode * 15}\n>read\n{barcode[100:500]}\n")
     run = identify(queries, reference, tmp_path / "calls.tsv", top_k=2, progress=False)
     long, read = (run.results.set_index("query").loc[name] for name in ("long", "read"))
-    assert long["identity"] == 1.0 and long["qcovs"] < 0.1 and pd.isna(long["order"]) and pd.isna(long["species"])
-    assert long["note"].startswith(f"no match at order (the best hit covers {long['qcovs']:.1%} of the query")
-    assert read["qcovs"] == 1.0 and read["genus"] == LIBRARY.genus.iloc[0]
+    assert long["pident"] == 100.0 and long["qcovs"] < 10 and pd.isna(long["order"]) and pd.isna(long["species"])
+    assert long["note"].startswith(f"no call at genus: the best hit covers {long['qcovs']:.1f}% of the query")
+    assert read["qcovs"] == 100.0 and read["genus"] == LIBRARY.genus.iloc[0]
     hits = pd.read_csv(tmp_path / "calls.hits.tsv", sep="\t")
-    assert set(hits[hits["query"] == "read"]["qcovs"]) == {1.0}
+    assert set(hits[hits["query"] == "read"]["qcovs"]) == {100.0}
 
 
 @pytest.mark.damaged_input
@@ -460,23 +502,38 @@ def test_two_processes_equal_one_and_filters(tmp_path: Path) -> None:
 def test_summary_matches_a_plain_count() -> None:
     rng = np.random.default_rng(4)
     n = 200
-    labels = rng.choice(["a", "b", "c"], n)
-    called = np.where(rng.random(n) < 0.7, np.where(rng.random(n) < 0.8, labels, "b"), None)
-    confidence = np.where(called != None, rng.random(n), 0.0)  # noqa: E711
+    labels = rng.choice(["a", "b", "c", "new"], n)
+    candidate = np.where(rng.random(n) < 0.8, labels, "b")
+    confidence = rng.random(n)
+    called = np.where(confidence >= 0.3, candidate, None)
     frame = pd.DataFrame(
-        {"species": called, "species_confidence": confidence, "species_support": 1, "true_species": labels}
+        {
+            "species": called,
+            "_candidate_species": candidate,
+            "species_confidence": confidence,
+            "species_support": 1,
+            "true_species": labels,
+        }
     )
     for rank in ("order", "family", "subfamily", "genus", "dna_bin"):
-        frame[rank], frame[f"{rank}_confidence"], frame[f"true_{rank}"] = None, 0.0, None
-    species = summarize(frame)[4]
+        frame[rank], frame[f"_candidate_{rank}"], frame[f"{rank}_confidence"], frame[f"true_{rank}"] = (None,) * 4
+    species = summarize(frame, {rank: {"a", "b", "c"} for rank in CALL_RANKS})[4]
     made = [i for i in range(n) if called[i] is not None]
     assert species["coverage"] == pytest.approx(round(len(made) / n, 4))
     assert species["accuracy_of_calls"] == pytest.approx(
         round(sum(called[i] == labels[i] for i in made) / len(made), 4)
     )
-    confident = [i for i in made if confidence[i] >= 0.9]
-    assert species["confident_calls"] == len(confident)
-    assert sum(b["calls"] for b in species["reliability"]) == len(made)
+    absent = [i for i in range(n) if labels[i] == "new"]  # a species the reference lacks: any call is wrong
+    assert species["queries_absent_from_reference"] == len(absent)
+    assert species["over_classification"] == pytest.approx(
+        round(sum(called[i] is not None for i in absent) / len(absent), 4)
+    )
+    # the calibration error, counted by hand over ten equal bins of every candidate (called or not)
+    bins = np.minimum((confidence * 10).astype(int), 9)
+    right = candidate == labels
+    ece = sum(abs(right[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).sum() for b in set(bins)) / n
+    assert species["expected_calibration_error"] == pytest.approx(round(ece, 4), abs=1e-4)
+    assert sum(b["queries"] for b in species["reliability"]) == n
 
 
 def _cli_identify(dataset: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -492,11 +549,17 @@ def test_cli_identify_on_a_prepared_dataset(prepared: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| species |" in done.stdout and "accuracy of calls" in done.stdout
     results = pd.read_csv(out, sep="\t")
-    assert {"species", "species_confidence", "species_support", "best_hit", "identity", "note", "true_species"} <= set(
+    assert {"species", "species_confidence", "species_support", "best_hit", "pident", "note", "true_species"} <= set(
         results.columns
     )
+    assert {"lineage", "candidates", "best_hit_species"} <= set(results.columns)
+    assert (tmp_path / "calls.reliability.png").read_bytes().startswith(b"\x89PNG")
+    summary = json.loads((tmp_path / "calls.summary.json").read_text())
+    assert all("expected_calibration_error" in rank for rank in summary if rank["queries"])
     seen = results[results["true_species"].notna()]
-    assert (seen["species"] == seen["true_species"]).mean() > 0.9  # test species all have reference records
+    called = seen[seen["species"].notna()]
+    assert len(called) >= 3  # the sample reference is too small to calibrate itself: the BOLD default is used
+    assert (called["species"] == called["true_species"]).mean() > 0.9  # test species all have reference records
     bad = _cli_identify(prepared, tmp_path / "x.xlsx")
     assert bad.returncode == 1 and "must end in .tsv, .csv, .json, .parquet" in bad.stderr
 

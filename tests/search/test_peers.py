@@ -14,8 +14,9 @@ import pytest
 from helpers import require_tools
 
 from bioscan_hf.data.sources import Problems, Query
-from bioscan_hf.search.engine import Identifier, Reference
-from bioscan_hf.search.references import read_references
+from bioscan_hf.search.calibrate import calibrate
+from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.references import Reference, read_references
 
 pytestmark = pytest.mark.real_data
 
@@ -61,7 +62,7 @@ def test_accuracy_matches_blastn_and_vsearch(bold_tsv: Path, tmp_path: Path) -> 
 
     engine = Identifier(Reference(keys))
     rows, hits = engine.identify([Query(r.processid, sequence=r.dna_barcode) for r in queries.itertuples()], 1)
-    ours = pd.DataFrame(hits).set_index("query")["processid"]
+    ours = pd.DataFrame(hits).set_index("query")["sseqid"]
 
     db = tmp_path / "keys"
     subprocess.run([makeblastdb, "-in", tmp_path / "keys.fa", "-dbtype", "nucl", "-out", db], check=True,
@@ -81,3 +82,26 @@ def test_accuracy_matches_blastn_and_vsearch(bold_tsv: Path, tmp_path: Path) -> 
     assert genus["ours"] > 0.5 and species["ours"] > 0.9  # a real signal, not three tools failing alike
     calls = pd.DataFrame(rows).set_index("query")
     assert (calls.loc[seen.processid, "species"].notna()).mean() > 0.8  # seen species are called
+
+
+def test_calibrated_calls_on_unseen_and_seen_species(bold_tsv: Path) -> None:
+    """Calibrated on the keys alone, the calls on real held-out queries: species of unseen species are
+    rarely called, those of seen species almost always and rightly, and the genus of unseen species is
+    called for most queries and right."""
+    table = read_references(bold_tsv, problems=Problems(skip=True))
+    keys, unseen, seen = _split(table, np.random.default_rng(0))
+    calibration = calibrate(keys, queries=1000, progress=False)
+    assert not calibration.borrowed and calibration.held_out["species"] > 0
+    engine = Identifier(Reference(keys), calibration=calibration)
+    calls = {}
+    for name, frame in (("unseen", unseen), ("seen", seen)):
+        rows, _ = engine.identify([Query(r.processid, sequence=r.dna_barcode) for r in frame.itertuples()])
+        calls[name] = pd.DataFrame(rows).assign(
+            true_genus=frame.genus.to_numpy(), true_species=frame.species.to_numpy()
+        )
+    unseen_calls, seen_calls = calls["unseen"], calls["seen"]
+    assert unseen_calls["species"].notna().mean() <= 0.05
+    genus = unseen_calls[unseen_calls["genus"].notna()]
+    assert len(genus) >= 0.6 * len(unseen_calls) and (genus["genus"] == genus["true_genus"]).mean() >= 0.95
+    species = seen_calls[seen_calls["species"].notna()]
+    assert len(species) >= 0.9 * len(seen_calls) and (species["species"] == species["true_species"]).mean() >= 0.97

@@ -111,21 +111,33 @@ def test_barcodes_are_identified_by_alignment_with_calls(dna_index: Path) -> Non
     key = labelled.iloc[0]
     twins = searcher.keys[searcher.keys.dna_barcode == key.dna_barcode]
     result = searcher.identify_dna(f">{key.processid}\n{key.dna_barcode}", k=5)
-    assert result.neighbours.identity.iloc[0] == 1.0 and result.neighbours.processid.iloc[0] in set(twins.processid)
+    assert result.neighbours.pident.iloc[0] == 100.0 and result.neighbours.processid.iloc[0] in set(twins.processid)
     assert result.neighbours.same_barcode_records.iloc[0] == len(twins)
-    assert result.neighbours.identity.between(0, 1).all() and len(result.neighbours) == 5
+    assert result.neighbours.pident.between(0, 100).all() and len(result.neighbours) == 5
+    # the hit columns of identify's hits file, then the key's metadata
+    assert list(result.neighbours.columns[:8]) == [
+        "pident",
+        "processid",
+        "same_barcode_records",
+        "length",
+        "mismatch",
+        "gapopen",
+        "qcovs",
+        "bitscore",
+    ]
     calls = result.prediction.set_index("rank")
     assert list(calls.index) == ["order", "family", "subfamily", "genus", "species", "dna_bin"]
     assert calls.loc["order", "prediction"] == key.order and calls.loc["order", "confidence"] > 0
-    # a barcode 3% away from the key: its genus is called, its species is not
+    # a barcode 6% away from the key: its species is not called (its candidate is named)
     rng = np.random.default_rng(1)
     far = "".join(
-        b if rng.random() > 0.03 else {"A": "C", "C": "G", "G": "T", "T": "A"}.get(b, b) for b in key.dna_barcode
+        b if rng.random() > 0.06 else {"A": "C", "C": "G", "G": "T", "T": "A"}.get(b, b) for b in key.dna_barcode
     )
     distant = searcher.identify_dna(far, k=3)
-    assert 0.95 <= distant.neighbours.identity.iloc[0] < 0.98
+    assert 92 <= distant.neighbours.pident.iloc[0] < 96
     assert distant.prediction.set_index("rank").loc["species", "prediction"] == "(no call)"
-    assert "no match at species" in distant.note and "likely undescribed" in distant.note
+    assert distant.prediction.set_index("rank").loc["species", "candidate"] == key.species
+    assert "no call at species" in distant.note and "possibly a species missing" in distant.note
 
 
 def test_clibd_searcher_photos_and_barcodes(clibd_index: Path, key_photo: tuple[str, Path]) -> None:
@@ -193,9 +205,9 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
     )
     assert "Best match" in status and len(neighbours["data"]) == 5 and len(gallery) == 5
     status, _, neighbours, prediction, _ = client.predict(key.dna_barcode, None, dna_keys, 5, api_name="/search_dna")
-    assert "Best match" in status and "100.0% identity" in status and len(neighbours["data"]) <= 5
-    assert neighbours["headers"][:2] == ["identity", "processid"] and neighbours["data"][0][0] == 1.0
-    assert prediction["headers"] == ["rank", "prediction", "confidence", "support"]
+    assert "Best match" in status and "100.00% identity" in status and len(neighbours["data"]) <= 5
+    assert neighbours["headers"][:2] == ["pident", "processid"] and neighbours["data"][0][0] == 100.0
+    assert prediction["headers"] == ["rank", "prediction", "candidate", "confidence", "support"]
     status, *_ = client.predict(handle_file(str(key_photo[1])), dna_keys, 3, api_name="/search_image")
     assert "Best match" in status
     real_photos = sorted((REAL_IMAGES / "cropped_256").glob("*.jpg"))
@@ -205,12 +217,12 @@ def test_space_answers_over_http(space, key_photo: tuple[str, Path], tmp_path: P
     fasta = tmp_path / "query.fasta"
     fasta.write_text(f">{key.processid} uploaded\n{key.dna_barcode[:300]}\n{key.dna_barcode[300:]}\n")
     status, _, neighbours, _, _ = client.predict("", handle_file(str(fasta)), dna_keys, 3, api_name="/search_dna")
-    assert "Best match" in status and neighbours["data"][0][0] == 1.0  # the key itself (or its barcode twin)
+    assert "Best match" in status and neighbours["data"][0][0] == 100.0  # the key itself (or its barcode twin)
     other = searcher.keys.iloc[1]
     fasta.write_text(f">{key.processid}\n{key.dna_barcode}\n>{other.processid}\n{other.dna_barcode}\n")
     status, _, neighbours, _, _ = client.predict("", handle_file(str(fasta)), dna_keys, 3, api_name="/search_dna")
     assert f"2 FASTA records were read; only the first ({key.processid}) was searched" in status
-    assert neighbours["data"][0][0] == 1.0
+    assert neighbours["data"][0][0] == 100.0
     status, *_ = client.predict("ACGT<script>alert(1)</script>", None, dna_keys, 5, api_name="/search_dna")
     assert "Cannot search" in status and "&lt;" in status and "<script>" not in status  # escaped, never live HTML
     status, _, neighbours, _, _ = client.predict(key.processid, dna_keys, 3, api_name="/search_processid")

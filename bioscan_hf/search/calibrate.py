@@ -1,0 +1,193 @@
+"""Fitting a calibration on the reference itself, PROTAX-style: hold queries out of the reference, identify
+them against the rest with the same engine, and learn how often each rank's candidate is right.
+
+Three kinds of held-out queries, in `HELD_OUT_SHARES`: whole species (their records all leave the
+reference: the species-level "unknown taxon" case of BIOSCAN-5M's unseen splits), whole genera (the same
+one rank up) and single records (a specimen of a species the reference has). Species are drawn from
+genera with another species left in the reference, genera from families with another genus left. Every
+eligible group is held out in one of `FOLDS` folds (so a fold lacks a quarter of them, as BIOSCAN-5M's
+unseen splits lack theirs); each fold is identified against the reference without its groups (its own
+seed index), queries drawn uniformly from the held-out records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.outputs import check_output_file, write_atomically
+from bioscan_hf.core.paths import cache_dir, user_path
+from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, skipped_path
+from bioscan_hf.search.calibration import FEATURES, Calibration, fit
+from bioscan_hf.search.calls import evidence
+from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
+from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, Reference, read_references
+
+#: Shares of the held-out queries by kind.
+HELD_OUT_SHARES = {"species": 0.5, "genus": 0.0, "record": 0.5}
+#: Held-out queries in all (fewer where the reference has fewer groups to hold out).
+DEFAULT_QUERIES = 4_000
+FOLDS = 8
+
+
+def reference_digest(table: pd.DataFrame) -> str:
+    """A digest of a reference table's content (what a calibration fitted on it is valid for)."""
+    records = pd.util.hash_pandas_object(table.astype(str), index=False).to_numpy().tobytes()
+    return hashlib.sha256(records).hexdigest()[:16]
+
+
+def _groups(table: pd.DataFrame, rank: str, parent: str, rng: np.random.Generator) -> list[str]:
+    """Labels at `rank` whose `parent` holds another label at `rank`, shuffled."""
+    labelled = table.dropna(subset=[rank, parent])
+    siblings = labelled.groupby(parent)[rank].nunique()
+    names = sorted(labelled.loc[labelled[parent].map(siblings) >= 2, rank].unique())
+    return list(rng.permutation(names)) if names else []
+
+
+def held_out_folds(table: pd.DataFrame, queries: int, seed: int = 0) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Per fold: the reference rows removed, and the query rows by kind. Every eligible group is held out
+    in one fold (so each fold removes 1/FOLDS of them); queries are drawn uniformly from their records."""
+    rng = np.random.default_rng(seed)
+    removed: list[set[int]] = [set() for _ in range(FOLDS)]
+    by_kind: list[dict[str, np.ndarray]] = [{} for _ in range(FOLDS)]
+    for kind, rank, parent in (("genus", "genus", "family"), ("species", "species", "genus")):
+        budget = int(queries * HELD_OUT_SHARES[kind] / FOLDS)
+        pools: list[list[int]] = [[] for _ in range(FOLDS)]
+        if budget:
+            for number, name in enumerate(_groups(table, rank, parent, rng)):
+                rows = np.flatnonzero((table[rank] == name).to_numpy()).tolist()
+                if any(removed[f].intersection(rows) for f in range(FOLDS)):
+                    continue  # inside a genus already held out
+                removed[number % FOLDS].update(rows)
+                pools[number % FOLDS] += rows
+        for fold, pool in enumerate(pools):
+            by_kind[fold][kind] = rng.choice(pool, min(budget, len(pool)), replace=False) if pool else np.zeros(0, int)
+    taken = set().union(*removed)
+    free = np.setdiff1d(np.arange(len(table)), np.fromiter(taken, dtype=np.int64, count=len(taken)))
+    singles = rng.choice(free, min(len(free) // 2, int(queries * HELD_OUT_SHARES["record"])), replace=False)
+    for fold in range(FOLDS):
+        by_kind[fold]["record"] = singles[fold::FOLDS]
+        removed[fold].update(singles[fold::FOLDS].tolist())
+    return [(np.array(sorted(r), dtype=np.int64), k) for r, k in zip(removed, by_kind)]
+
+
+def calibrate(table: pd.DataFrame, **options) -> Calibration:
+    """Fit a calibration on `table` (a reference table, `REFERENCE_COLUMNS`) by held-out identification
+    (`options`: those of `held_out_evidence`)."""
+    features, right, counts = held_out_evidence(table, **options)
+    return fit(
+        features,
+        right,
+        fitted_on=f"reference {reference_digest(table)} ({len(table):,} records)",
+        held_out=counts,
+    )
+
+
+def held_out_evidence(
+    table: pd.DataFrame,
+    *,
+    candidates: int = DEFAULT_CANDIDATES,
+    queries: int = DEFAULT_QUERIES,
+    seed: int = 0,
+    progress: bool = True,
+    identifier: Callable[[Reference], Identifier] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+    """Per rank, the evidence features of held-out queries and whether their candidate was right; and
+    the held-out queries per kind. `identifier`: how to build the engine for a fold (default: seeds and
+    alignment with `candidates`)."""
+    build = identifier or (lambda reference: Identifier(reference, candidates=candidates))
+    features = {rank: [] for rank in CALL_RANKS}
+    right = {rank: [] for rank in CALL_RANKS}
+    counts = {kind: 0 for kind in HELD_OUT_SHARES}
+    folds = held_out_folds(table, queries, seed)
+    bar = progress_bar(
+        total=sum(sum(len(v) for v in q.values()) for _, q in folds),
+        desc="calibrating",
+        unit="query",
+        disable=not progress,
+    )
+    for removed, by_kind in folds:
+        rows = np.concatenate(list(by_kind.values()))
+        if not len(rows):
+            continue
+        kept = np.setdiff1d(np.arange(len(table)), removed)
+        engine = build(Reference(table.iloc[kept].reset_index(drop=True)))
+        batch = [_query(table, int(row)) for row in rows]
+        try:
+            hits_of = engine.hits(batch)
+        finally:
+            engine.close()
+        for query in batch:
+            for rank in CALL_RANKS:
+                found = evidence(engine.reference, hits_of[query.sequence], rank, engine.margin)
+                if found is not None and query.truth[rank] is not None:
+                    features[rank].append(found.features())
+                    right[rank].append(found.label == query.truth[rank])
+        for kind, kind_rows in by_kind.items():
+            counts[kind] += len(kind_rows)
+        bar.update(len(rows))
+    bar.close()
+    return (
+        {rank: np.asarray(x, dtype=np.float64).reshape(-1, len(FEATURES)) for rank, x in features.items()},
+        {rank: np.asarray(y, dtype=bool) for rank, y in right.items()},
+        counts,
+    )
+
+
+def _query(table: pd.DataFrame, row: int) -> Query:
+    record = table.iloc[row]
+    return Query(str(record["processid"]), sequence=record["dna_barcode"], truth={r: record[r] for r in CALL_RANKS})
+
+
+def cached_calibration(table: pd.DataFrame, **options) -> Calibration:
+    """`calibrate(table, **options)`, fitted once per reference content and options and kept in
+    bioscan-hf's cache folder (`core.paths.cache_dir`) as `calibration/<digest>-<options>.skops`."""
+    folder = cache_dir()
+    settings = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k != "progress")
+    path = folder / "calibration" / f"{reference_digest(table)}{'-' + settings if settings else ''}.skops"
+    if path.is_file():
+        return Calibration.load(path)
+    calibration = calibrate(table, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + f".{os.getpid()}.partial")
+    calibration.save(partial)
+    partial.replace(path)
+    return calibration
+
+
+def calibrate_reference(
+    reference: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    reference_splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
+    skip_bad: bool = False,
+    overwrite: bool = False,
+    **options,
+) -> Calibration:
+    """`bioscan-hf calibrate`: fit a calibration on a reference library and write it to `out` (replacing
+    only a calibration file, or anything with `overwrite`, and only by the complete new file)."""
+    out = user_path(out)
+    check_output_file(out, _is_calibration(out), "calibrate", overwrite)
+    problems = Problems(skip=skip_bad)
+    table = read_references(reference, reference_splits, problems)
+    calibration = calibrate(table, **options)
+    write_atomically(out, calibration.save)
+    skipped = problems.to_frame()
+    if len(skipped):
+        skipped.to_csv(skipped_path(out), sep="\t", index=False)
+    return calibration
+
+
+def _is_calibration(path: Path) -> bool:
+    try:
+        Calibration.load(path)
+    except InputError:
+        return False
+    return True

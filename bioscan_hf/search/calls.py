@@ -1,0 +1,185 @@
+"""Per-rank calls from a query's hits: the vote, the evidence the calibration reads, and the two rules.
+
+At each rank the references voting are the hits within `VOTE_MARGIN` of the best identity; their most
+common label (counted over records) is the rank's candidate. What the calibration reads about it
+(`Evidence`): the best identity, the share of the query the best hit covers, the share of voting records
+that agree and how many do, and the gap from the best identity to the best hit carrying another label.
+
+Two rules decide whether the candidate is called: the calibrated rule (default) calls it when the
+probability that it is right (`bioscan_hf.search.calibration`) reaches `min_confidence`; the fixed rule
+(`thresholds`, in the style of BOLD's ID engine) calls it when the best identity reaches the rank's
+threshold. In both, the confidence shown is the calibrated probability, and no rank is called when the
+best hit covers less than `MIN_QUERY_COVERAGE` of the query.
+
+Photo queries (CLIBD neighbours: no identity) are called by their neighbours' vote alone, with the share
+that agrees, shrunk towards 0 when few vote, as confidence (not calibrated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bioscan_hf.data.sources import CALL_RANKS
+from bioscan_hf.search.calibration import Calibration
+from bioscan_hf.search.references import Reference
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "order": 0.85,
+    "family": 0.90,
+    "subfamily": 0.92,
+    "genus": 0.95,
+    "species": 0.98,
+    "dna_bin": 0.98,
+}
+#: Hits within this much identity of the best one vote on the candidate (half a point: on the real BOLD
+#: file the genus of unseen species was right 93.9% of the time, against 91.8% with a point, 93.6% by
+#: the best hit alone).
+VOTE_MARGIN = 0.005
+#: Below this share of the query covered by the best hit, no rank is called: a query much longer than
+#: the barcode it matches (a barcode repeated, a contig) would otherwise be called on a fragment of itself.
+MIN_QUERY_COVERAGE = 0.8
+#: Calls need this calibrated probability by default. On the real BOLD file with whole species held out
+#: of the reference it is where species calls on seen species stay ≥ 95% covered and ≥ 99% right while
+#: fewer than 2% of unseen species get one (the reliability curves: BENCHMARKS.md).
+DEFAULT_MIN_CONFIDENCE = 0.8
+#: What the gap is when no hit in the shortlist carries another label (the shortlist's own spread is a
+#: lower bound; beyond this it stops mattering).
+MAX_GAP = 0.3
+#: SINTAX's rank letters, for the `lineage` column.
+SINTAX_LETTERS = {"order": "o", "family": "f", "subfamily": "sf", "genus": "g", "species": "s"}
+
+
+@dataclass
+class Hit:
+    """A reference barcode found for a query."""
+
+    key: int
+    identity: float | None
+    score: float
+    #: Share of the query's bases the alignment covers (None for photos).
+    coverage: float | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A rank's candidate and what its calibrated probability is computed from."""
+
+    label: str | None
+    support: int
+    voters: int
+    identity: float
+    coverage: float
+    gap: float
+
+    @property
+    def agreement(self) -> float:
+        return self.support / self.voters if self.voters else 0.0
+
+    def features(self) -> tuple[float, ...]:
+        """In `calibration.FEATURES` order."""
+        return (self.identity, self.coverage, self.agreement, self.support, self.voters, self.gap)
+
+
+def evidence(reference: Reference, hits: Sequence[Hit], rank: str, margin: float = VOTE_MARGIN) -> Evidence | None:
+    """The candidate at `rank` for a DNA query's hits (best first), or None without hits or labels."""
+    if not hits or hits[0].identity is None:
+        return None
+    best = hits[0]
+    voting = [h.key for h in hits if h.identity >= best.identity - margin]
+    label, support, voters = reference.vote(voting, rank)
+    if label is None:
+        return None
+    other = next((h.identity for h in hits if reference.key_label(h.key, rank) not in (None, label)), None)
+    gap = best.identity - (other if other is not None else hits[-1].identity)
+    return Evidence(label, support, voters, best.identity, best.coverage or 0.0, min(max(gap, 0.0), MAX_GAP))
+
+
+def rank_evidence(reference: Reference, hits: Sequence[Hit], margin: float = VOTE_MARGIN) -> dict[str, Evidence | None]:
+    """`evidence` at every rank."""
+    return {rank: evidence(reference, hits, rank, margin) for rank in CALL_RANKS}
+
+
+def confidences(calibration: Calibration, found: Sequence[dict[str, Evidence | None]]) -> list[dict[str, float]]:
+    """The calibrated probability of each rank's candidate, for many queries' evidence at once."""
+    result: list[dict[str, float]] = [{rank: 0.0 for rank in CALL_RANKS} for _ in found]
+    for rank in CALL_RANKS:
+        rows = [i for i, f in enumerate(found) if f[rank] is not None]
+        if rows:
+            for i, p in zip(rows, calibration.probabilities(rank, [found[i][rank] for i in rows])):
+                result[i][rank] = float(p)
+    return result
+
+
+def call(
+    hits: Sequence[Hit],
+    found: dict[str, Evidence | None],
+    confidence: dict[str, float],
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    thresholds: dict[str, float] | None = None,
+) -> dict:
+    """Per-rank calls, confidences, support, SINTAX lineages and a note for one DNA query, from its hits
+    (best first), the evidence at each rank and the candidates' calibrated probabilities.
+
+    Keys starting with `_` (the candidate at each rank) are for the summary, not for the output table."""
+    row: dict = {}
+    notes, called, candidates = [], [], []
+    blocked = ""  # a Linnaean rank is not called below one whose candidate was not called
+    for rank in CALL_RANKS:
+        evidence_here, p = found[rank], confidence[rank]
+        why = ""
+        if not hits:
+            why = "no reference shares a seed with the query"
+        elif evidence_here is None:
+            why = ""  # the voting references carry no label at this rank: nothing to call, nothing to note
+        elif evidence_here.coverage < MIN_QUERY_COVERAGE:
+            why = f"the best hit covers {evidence_here.coverage:.1%} of the query; trim the query to its barcode"
+        elif thresholds is not None and evidence_here.identity < thresholds[rank]:
+            why = f"best identity {100 * evidence_here.identity:.2f}% < {100 * thresholds[rank]:g}%"
+        elif thresholds is None and p < min_confidence:
+            why = f"confidence {p:.2f} < {min_confidence:g}"
+        elif blocked and rank != "dna_bin":
+            why = f"{blocked} is not called"
+        label = None if why or evidence_here is None else evidence_here.label
+        if evidence_here and why and rank != "dna_bin" and not blocked:
+            blocked = rank
+        row[rank] = label
+        row[f"{rank}_confidence"] = round(p, 4)
+        row[f"{rank}_support"] = evidence_here.support if evidence_here else 0
+        row[f"_candidate_{rank}"] = evidence_here.label if evidence_here else None
+        if rank in SINTAX_LETTERS and evidence_here:
+            candidates.append(f"{SINTAX_LETTERS[rank]}:{evidence_here.label}({p:.2f})")
+            if label:
+                called.append(f"{SINTAX_LETTERS[rank]}:{label}")
+        if why and rank != "dna_bin":
+            notes.append((rank, why, evidence_here.label if evidence_here else None))
+    row["lineage"] = ",".join(called)
+    row["candidates"] = ",".join(candidates)
+    row["note"] = _note(*notes[0]) if notes else ""
+    return row
+
+
+def _note(rank: str, why: str, candidate: str | None) -> str:
+    """The first uncalled rank, why, and its candidate: what a person reads before the columns."""
+    note = f"no call at {rank}: {why}"
+    if candidate:
+        note += f" (best candidate {candidate})"
+    return note + ("; possibly a species missing from the reference" if rank == "species" and candidate else "")
+
+
+def photo_call(reference: Reference, hits: Sequence[Hit]) -> dict:
+    """Neighbours vote; confidence = agreeing share shrunk towards 0 when few vote (`agree / (voters + 1)`)."""
+    row: dict = {}
+    called = []
+    for rank in CALL_RANKS:
+        label, agree, voters = reference.vote([h.key for h in hits], rank)
+        row[rank] = label
+        row[f"{rank}_confidence"] = round(agree / (voters + 1), 4) if label else 0.0
+        row[f"{rank}_support"] = agree
+        row[f"_candidate_{rank}"] = label
+        if label and rank in SINTAX_LETTERS:
+            called.append(f"{SINTAX_LETTERS[rank]}:{label}")
+    row["lineage"] = ",".join(called)
+    row["candidates"] = ""
+    row["note"] = ""
+    return row
