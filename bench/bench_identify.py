@@ -169,14 +169,12 @@ def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Se
 
 
 def peers(workdir: Path, unseen: int, seen: int) -> dict:
-    from bioscan_hf.data.sources import CALL_RANKS
-    from bioscan_hf.search.report import known_labels, summarize
-
     parts = species_partition(bold_table(), unseen, seen)
     write_fasta(parts["keys"], workdir / "keys.sintax.fasta", sintax=True)
     write_fasta(parts["keys"], workdir / "keys.fasta")
     for split in ("unseen", "seen"):
         write_fasta(parts[split], workdir / f"{split}.fasta")
+        write_fasta(parts[split], workdir / f"{split}.sintax.fasta", sintax=True)  # ours: truth for its summary
     bin_dir = Path(sys.executable).parent
     subprocess.run(
         ["makeblastdb", "-in", str(workdir / "keys.fasta"), "-dbtype", "nucl", "-out", str(workdir / "keys")],
@@ -198,7 +196,7 @@ def peers(workdir: Path, unseen: int, seen: int) -> dict:
             "bioscan-hf identify": [
                 str(bin_dir / "bioscan-hf"),
                 "identify",
-                str(queries),
+                str(workdir / f"{split}.sintax.fasta"),
                 "--reference",
                 str(workdir / "keys.sintax.fasta"),
                 "--out",
@@ -261,13 +259,9 @@ def peers(workdir: Path, unseen: int, seen: int) -> dict:
             row = {"seconds": round(wall, 1), "peak_mb": round(peak)}
             if tool == "bioscan-hf identify":
                 ours = pd.read_csv(workdir / f"{split}.ours.tsv", sep="\t", dtype={"best_hit": str, "query": str})
-                ours = ours.merge(
-                    parts[split].rename(columns={r: f"true_{r}" for r in CALL_RANKS}),
-                    left_on="query",
-                    right_on="processid",
-                )
                 row[rank] = accuracy(ours.set_index("query")["best_hit"], parts[split], parts["keys"], rank)
-                row["calls"] = summarize(ours, known_labels(parts["keys"]))
+                row["calls"] = json.loads((workdir / f"{split}.ours.summary.json").read_text())
+                shutil.copy(workdir / f"{split}.ours.reliability.png", HERE / f"identify_reliability_{split}.png")
             elif tool == "sintax":
                 row["calls"] = sintax_calls(workdir / f"{split}.sintax.tsv", parts[split])
             else:

@@ -341,8 +341,9 @@ def iter_queries(source: str | os.PathLike, split: str = "test", problems: Probl
     elif not path.is_file():
         raise FileNotFoundError(f"{path}: no such query file or folder")
     elif is_fasta(path):
-        for record, _, barcode, _ in iter_fasta(path, problems):
-            yield Query(record, sequence=barcode)
+        for record, header, barcode, _ in iter_fasta(path, problems):
+            taxonomy = taxonomy_from_header(header)  # SINTAX or BOLD headers carry the query's taxonomy
+            yield Query(record, sequence=barcode, truth=taxonomy if any(taxonomy.values()) else None)
     elif is_bold_tsv(path):
         for row in bold_records(path, problems):
             yield Query(row["processid"], sequence=row["dna_barcode"], truth={r: row[r] for r in CALL_RANKS})

@@ -26,7 +26,7 @@ from bioscan_hf.core.outputs import check_output_file, write_atomically
 from bioscan_hf.core.paths import cache_dir, user_path
 from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, skipped_path
 from bioscan_hf.search.calibration import FEATURES, Calibration, fit
-from bioscan_hf.search.calls import evidence
+from bioscan_hf.search.calls import rank_evidence
 from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
 from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, Reference, read_references
 
@@ -81,10 +81,11 @@ def held_out_folds(table: pd.DataFrame, queries: int, seed: int = 0) -> list[tup
 def calibrate(table: pd.DataFrame, **options) -> Calibration:
     """Fit a calibration on `table` (a reference table, `REFERENCE_COLUMNS`) by held-out identification
     (`options`: those of `held_out_evidence`)."""
-    features, right, counts = held_out_evidence(table, **options)
+    features, right, counts, groups = held_out_evidence(table, **options)
     return fit(
         features,
         right,
+        groups=groups,
         fitted_on=f"reference {reference_digest(table)} ({len(table):,} records)",
         held_out=counts,
     )
@@ -98,12 +99,13 @@ def held_out_evidence(
     seed: int = 0,
     progress: bool = True,
     identifier: Callable[[Reference], Identifier] | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
-    """Per rank, the evidence features of held-out queries and whether their candidate was right; and
-    the held-out queries per kind. `identifier`: how to build the engine for a fold (default: seeds and
-    alignment with `candidates`)."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int], dict[str, list[str | None]]]:
+    """Per rank, the evidence features of held-out queries and whether their candidate was right; the
+    held-out queries per kind; and per rank the candidate orders. `identifier`: how to build the engine
+    for a fold (default: seeds and alignment with `candidates`)."""
     build = identifier or (lambda reference: Identifier(reference, candidates=candidates))
     features = {rank: [] for rank in CALL_RANKS}
+    groups: dict[str, list[str | None]] = {rank: [] for rank in CALL_RANKS}
     right = {rank: [] for rank in CALL_RANKS}
     counts = {kind: 0 for kind in HELD_OUT_SHARES}
     folds = held_out_folds(table, queries, seed)
@@ -125,10 +127,10 @@ def held_out_evidence(
         finally:
             engine.close()
         for query in batch:
-            for rank in CALL_RANKS:
-                found = evidence(engine.reference, hits_of[query.sequence], rank, engine.margin)
+            for rank, found in rank_evidence(engine.reference, hits_of[query.sequence], engine.margin).items():
                 if found is not None and query.truth[rank] is not None:
                     features[rank].append(found.features())
+                    groups[rank].append(found.group)
                     right[rank].append(found.label == query.truth[rank])
         for kind, kind_rows in by_kind.items():
             counts[kind] += len(kind_rows)
@@ -138,6 +140,7 @@ def held_out_evidence(
         {rank: np.asarray(x, dtype=np.float64).reshape(-1, len(FEATURES)) for rank, x in features.items()},
         {rank: np.asarray(y, dtype=bool) for rank, y in right.items()},
         counts,
+        groups,
     )
 
 

@@ -2,7 +2,9 @@
 
 Per rank, a gradient-boosted classifier (scikit-learn's `HistGradientBoostingClassifier`) over what the
 hits say (`FEATURES`: best identity, the share of the query the best hit covers, the share and number of
-voting records that agree, the gap to the best hit with another label). On the real BOLD file it ranked
+voting records that agree, the gap to the best hit with another label) and the candidate's order, a
+category of its own where the held-out queries hold enough of it (`MIN_GROUP`: orders differ, e.g. how
+often an unseen species' nearest congener names its genus). On the real BOLD file it ranked
 unseen species' genus calls far better than a logistic regression (97% accurate at 86% coverage against
 78%) and was better calibrated (BENCHMARKS.md). Saved with skops, whose loader refuses any type but
 these models' (a calibration file from elsewhere cannot run code). Fitted by
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,15 +34,26 @@ FEATURES = ("identity", "coverage", "agreement", "support", "voters", "gap")
 DEFAULT_FILE = Path(__file__).with_name("bold_calibration.skops")
 #: Fewer held-out queries than this (or no wrong or no right one) and a rank takes the default's model.
 MIN_EXAMPLES = 200
-FORMAT = 1
+#: An order gets its own category in a rank's model from this many held-out queries.
+MIN_GROUP = 300
+#: Columns of `design`'s output (the last one the order's category).
+DESIGN_COLUMNS = 9
+FORMAT = 2
 #: The only types a calibration file may hold besides plain data (skops refuses others).
-TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+TRUSTED_TYPES = [
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # the categorical column's encoder keeps `partial(check_array, …)`: a partial of any other function is
+    # still refused, since skops checks the function it wraps by name
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
+]
 
 
-def design(features: np.ndarray) -> np.ndarray:
-    """The regression's inputs from raw `FEATURES` rows: identities and gaps on a log scale too, where
-    a point of identity near 100% means more than one near 90%."""
-    identity, coverage, agreement, support, voters, gap = np.asarray(features, dtype=np.float64).T
+def design(features: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The classifier's inputs from raw `FEATURES` rows and group codes (the last column, categorical):
+    identities and gaps on a log scale too, where a point of identity near 100% means more than one near
+    90%."""
+    identity, coverage, agreement, support, voters, gap = np.asarray(features, dtype=np.float64).reshape(-1, 6).T
     return np.column_stack(
         [
             identity,
@@ -49,29 +64,46 @@ def design(features: np.ndarray) -> np.ndarray:
             np.log1p(voters),
             gap,
             np.log(gap + 0.002),
+            np.asarray(groups, dtype=np.float64),
         ]
     )
 
 
 @dataclass
 class RankModel:
-    """One rank's classifier and the held-out queries it was fitted on."""
+    """One rank's classifier, the orders it tells apart, and the held-out queries it was fitted on."""
 
     model: HistGradientBoostingClassifier
     examples: int
     right: int
+    #: orders with their own category (at least `MIN_GROUP` held-out queries); the rest share one
+    groups: list[str] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, features: np.ndarray, right: np.ndarray) -> RankModel:
-        """Fit on held-out queries' features and whether their candidate was right."""
+    def fit(cls, features: np.ndarray, right: np.ndarray, groups: Sequence[str | None]) -> RankModel:
+        """Fit on held-out queries' features, candidate orders and whether their candidate was right."""
+        counts = Counter(g for g in groups if g is not None)
+        kept = sorted(g for g, n in counts.items() if n >= MIN_GROUP)
         model = HistGradientBoostingClassifier(
-            max_iter=100, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, random_state=0
+            max_iter=100,
+            learning_rate=0.05,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            categorical_features=[DESIGN_COLUMNS - 1],
+            random_state=0,
         )
-        return cls(model.fit(design(features), right), len(right), int(right.sum()))
+        fitted = cls(model, len(right), int(right.sum()), kept)
+        model.fit(design(features, fitted.codes(groups)), right)
+        return fitted
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
+    def codes(self, groups: Sequence[str | None]) -> np.ndarray:
+        """Category codes of candidate orders (unknown or rare orders: one shared code)."""
+        index = {g: i for i, g in enumerate(self.groups)}
+        return np.array([index.get(g, len(self.groups)) for g in groups], dtype=np.float64)
+
+    def predict(self, features: np.ndarray, groups: Sequence[str | None]) -> np.ndarray:
         """Probabilities that the candidates are right."""
-        return self.model.predict_proba(design(features))[:, 1]
+        return self.model.predict_proba(design(features, self.codes(groups)))[:, 1]
 
 
 @dataclass
@@ -90,11 +122,14 @@ class Calibration:
         model = self.ranks.get(rank)
         if model is None:
             return np.zeros(len(evidence))
-        return model.predict(np.asarray([e.features() for e in evidence], dtype=np.float64))
+        return model.predict(
+            np.asarray([e.features() for e in evidence], dtype=np.float64), [e.group for e in evidence]
+        )
 
     def report(self) -> str:
         """Lines for people: what it was fitted on and, per rank, how many held-out queries and how right."""
-        held = ", ".join(f"{n:,} {kind}" for kind, n in self.held_out.items() if n)
+        kinds = {"species": "of held-out species", "genus": "of held-out genera", "record": "held out alone"}
+        held = ", ".join(f"{n:,} {kinds.get(kind, kind)}" for kind, n in self.held_out.items() if n)
         lines = [f"calibration fitted on {self.fitted_on}" + (f"; held-out queries: {held}" if held else "")]
         for rank, model in self.ranks.items():
             source = f" (borrowed from the default: {self.borrowed[rank]})" if rank in self.borrowed else ""
@@ -145,14 +180,20 @@ def default_calibration() -> Calibration:
     return Calibration.load(DEFAULT_FILE)
 
 
-def fit(features: dict[str, np.ndarray], right: dict[str, np.ndarray], fitted_on: str, held_out: dict) -> Calibration:
-    """A calibration from held-out queries' features and correctness per rank; ranks with too few
-    examples, or without both outcomes, borrow the default's model."""
+def fit(
+    features: dict[str, np.ndarray],
+    right: dict[str, np.ndarray],
+    fitted_on: str,
+    held_out: dict,
+    groups: dict[str, list[str | None]] | None = None,
+) -> Calibration:
+    """A calibration from held-out queries' features, candidate orders and correctness per rank; ranks
+    with too few examples, or without both outcomes, borrow the default's model."""
     ranks, borrowed = {}, {}
     for rank, x in features.items():
         y = right[rank]
         if len(y) >= MIN_EXAMPLES and 0 < y.sum() < len(y):
-            ranks[rank] = RankModel.fit(x, y)
+            ranks[rank] = RankModel.fit(x, y, (groups or {}).get(rank) or [None] * len(y))
             continue
         borrowed[rank] = f"{len(y)} held-out queries, {int(y.sum())} right: too few to calibrate"
         if DEFAULT_FILE.is_file():

@@ -50,6 +50,11 @@ MAX_GAP = 0.3
 SINTAX_LETTERS = {"order": "o", "family": "f", "subfamily": "sf", "genus": "g", "species": "s"}
 
 
+def sintax(rank: str, label: str) -> str:
+    """One rank of a SINTAX lineage: `g:Aedes`, `s:Aedes_aegypti` (spaces as underscores)."""
+    return f"{SINTAX_LETTERS[rank]}:{label.replace(' ', '_')}"
+
+
 @dataclass
 class Hit:
     """A reference barcode found for a query."""
@@ -71,6 +76,8 @@ class Evidence:
     identity: float
     coverage: float
     gap: float
+    #: the candidate order (calibrations are grouped by order where the reference allows)
+    group: str | None = None
 
     @property
     def agreement(self) -> float:
@@ -81,7 +88,9 @@ class Evidence:
         return (self.identity, self.coverage, self.agreement, self.support, self.voters, self.gap)
 
 
-def evidence(reference: Reference, hits: Sequence[Hit], rank: str, margin: float = VOTE_MARGIN) -> Evidence | None:
+def evidence(
+    reference: Reference, hits: Sequence[Hit], rank: str, margin: float = VOTE_MARGIN, group: str | None = None
+) -> Evidence | None:
     """The candidate at `rank` for a DNA query's hits (best first), or None without hits or labels."""
     if not hits or hits[0].identity is None:
         return None
@@ -92,12 +101,15 @@ def evidence(reference: Reference, hits: Sequence[Hit], rank: str, margin: float
         return None
     other = next((h.identity for h in hits if reference.key_label(h.key, rank) not in (None, label)), None)
     gap = best.identity - (other if other is not None else hits[-1].identity)
-    return Evidence(label, support, voters, best.identity, best.coverage or 0.0, min(max(gap, 0.0), MAX_GAP))
+    coverage = best.coverage or 0.0
+    return Evidence(label, support, voters, best.identity, coverage, min(max(gap, 0.0), MAX_GAP), group)
 
 
 def rank_evidence(reference: Reference, hits: Sequence[Hit], margin: float = VOTE_MARGIN) -> dict[str, Evidence | None]:
-    """`evidence` at every rank."""
-    return {rank: evidence(reference, hits, rank, margin) for rank in CALL_RANKS}
+    """`evidence` at every rank, each grouped by the candidate order."""
+    order = evidence(reference, hits, "order", margin)
+    group = order.label if order else None
+    return {rank: evidence(reference, hits, rank, margin, group) for rank in CALL_RANKS}
 
 
 def confidences(calibration: Calibration, found: Sequence[dict[str, Evidence | None]]) -> list[dict[str, float]]:
@@ -148,9 +160,9 @@ def call(
         row[f"{rank}_support"] = evidence_here.support if evidence_here else 0
         row[f"_candidate_{rank}"] = evidence_here.label if evidence_here else None
         if rank in SINTAX_LETTERS and evidence_here:
-            candidates.append(f"{SINTAX_LETTERS[rank]}:{evidence_here.label}({p:.2f})")
+            candidates.append(f"{sintax(rank, evidence_here.label)}({p:.2f})")
             if label:
-                called.append(f"{SINTAX_LETTERS[rank]}:{label}")
+                called.append(sintax(rank, label))
         if why and rank != "dna_bin":
             notes.append((rank, why, evidence_here.label if evidence_here else None))
     row["lineage"] = ",".join(called)
@@ -178,7 +190,7 @@ def photo_call(reference: Reference, hits: Sequence[Hit]) -> dict:
         row[f"{rank}_support"] = agree
         row[f"_candidate_{rank}"] = label
         if label and rank in SINTAX_LETTERS:
-            called.append(f"{SINTAX_LETTERS[rank]}:{label}")
+            called.append(sintax(rank, label))
     row["lineage"] = ",".join(called)
     row["candidates"] = ""
     row["note"] = ""

@@ -15,6 +15,7 @@ reference, kept in the cache folder), or by a calibration file given (`bioscan-h
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -114,8 +115,14 @@ def _settings(queries: str, query_split: str, reference: str, options: dict, ref
         "reference": reference,
         "reference_records": reference_digest(references),
         **options,
-        **({"calibration_content": hash_file(user_path(calibration))[:16]} if calibration else {}),
+        **({"calibration_content": _file_digest(user_path(calibration))} if calibration else {}),
     }
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    hash_file(digest, path)
+    return digest.hexdigest()[:16]
 
 
 #: What each setting of a run is, for the message naming what changed.

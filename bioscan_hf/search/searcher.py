@@ -20,6 +20,7 @@ from bioscan_hf.core.vectors import DEFAULT_NPROBE, normalize, set_nprobe
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding import load_encoder
+from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.index import PREDICTED_RANKS, QUERY_ENCODER_OPTIONS
 from bioscan_hf.search.queries import QueryError, parse_dna_records
@@ -29,6 +30,8 @@ T = TypeVar("T")
 #: What to do about a damaged index folder.
 #: The columns of a barcode's hits the Space shows (as identify's hits file), before the key's metadata.
 HIT_COLUMNS = ("pident", "records", "length", "mismatch", "gapopen", "qcovs", "bitscore")
+#: A calibration of the index's references, used for barcode calls when present (else the BOLD default).
+CALIBRATION_FILE = "calibration.skops"
 REBUILD = "rebuild the index folder with `bioscan-hf index --dataset DATASET --model MODEL --out FOLDER`"
 
 
@@ -98,7 +101,11 @@ class Searcher:
         alignment with their identity, and a call per rank with its confidence and support."""
         records = parse_dna_records(text)
         if self._identifier is None:  # the seed index is built once, on the first barcode query
-            self._identifier = Identifier(Reference(self.keys[list(REFERENCE_COLUMNS)]))
+            calibration = self.folder / CALIBRATION_FILE  # `bioscan-hf calibrate FOLDER --out FOLDER/...`
+            self._identifier = Identifier(
+                Reference(self.keys[list(REFERENCE_COLUMNS)]),
+                calibration=Calibration.load(calibration) if calibration.is_file() else None,
+            )
         rows, hits = self._identifier.identify([Query(records[0][0] or "query", sequence=records[0][1])], top_k=k)
         call = rows[0]
         prediction = pd.DataFrame(

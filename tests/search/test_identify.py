@@ -132,7 +132,7 @@ def test_call_edges_no_hits_photos_rules_and_notes() -> None:
     photo = photo_call(reference, [Hit(k, None, 0.5) for k in keys])
     assert photo["order"] == "Order0" and photo["order_support"] == 5 and photo["order_confidence"] == 0.8333
     assert photo["species"] == "Gen00 sp0" and photo["species_support"] == 3 and photo["note"] == ""
-    assert photo["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00 sp0"
+    assert photo["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00_sp0"
     # the hits within half a point of the best identity vote: 0.975 does, 0.974 does not
     hits = [Hit(keys[0], 0.98, 1.0, 1.0), Hit(keys[1], 0.975, 0.9, 1.0), Hit(keys[2], 0.974, 0.8, 1.0)]
     found = rank_evidence(reference, hits)
@@ -142,14 +142,14 @@ def test_call_edges_no_hits_photos_rules_and_notes() -> None:
     # calibrated rule: exactly at --min-confidence is called; below it is not, with the candidate named
     at = call(hits, found, _confident(species=0.8), min_confidence=0.8)
     assert at["species"] == "Gen00 sp0" and at["species_confidence"] == 0.8 and at["note"] == ""
-    assert at["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00 sp0" and at["subfamily"] is None
+    assert at["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00_sp0" and at["subfamily"] is None
     below = call(hits, found, _confident(species=0.7999), min_confidence=0.8)
     assert below["species"] is None and below["genus"] == "Gen00" and below["lineage"] == "o:Order0,f:Fam0,g:Gen00"
     assert below["note"] == (
         "no call at species: confidence 0.80 < 0.8 (best candidate Gen00 sp0); possibly a species missing from "
         "the reference"
     )
-    assert "s:Gen00 sp0(0.80)" in below["candidates"] and below["_candidate_species"] == "Gen00 sp0"
+    assert "s:Gen00_sp0(0.80)" in below["candidates"] and below["_candidate_species"] == "Gen00 sp0"
     # below an uncalled rank nothing is called, however confident; the BIN is outside the Linnaean chain
     blocked = call(hits, found, _confident(family=0.5), min_confidence=0.8)
     assert blocked["order"] == "Order0" and blocked["family"] is None and blocked["genus"] is None
@@ -219,7 +219,7 @@ def test_calls_per_rank_calibrated_or_by_thresholds() -> None:
     exact = _identify_one(LIBRARY["dna_barcode"][0])
     assert exact["species"] == "Gen00 sp0" and exact["pident"] == 100.0 and exact["best_hit"] == "P0000"
     assert exact["species_support"] == 4 and exact["species_confidence"] >= 0.9 and exact["note"] == ""
-    assert exact["dna_bin"] == "BOLD:000" and exact["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00 sp0"
+    assert exact["dna_bin"] == "BOLD:000" and exact["lineage"] == "o:Order0,f:Fam0,g:Gen00,s:Gen00_sp0"
     diverged = _identify_one(mutate(LIBRARY["dna_barcode"][0], 0.03, np.random.default_rng(2)))
     assert diverged["species"] is None and diverged["genus"] == "Gen00" and diverged["order"] == "Order0"
     assert diverged["note"].startswith("no call at species: confidence") and diverged["pident"] == 97.0

@@ -140,6 +140,23 @@ def test_barcodes_are_identified_by_alignment_with_calls(dna_index: Path) -> Non
     assert "no call at species" in distant.note and "possibly a species missing" in distant.note
 
 
+def test_an_index_folders_calibration_is_used_for_barcode_calls(dna_index: Path, tmp_path: Path) -> None:
+    from bioscan_hf.search.calibrate import calibrate
+    from bioscan_hf.search.references import REFERENCE_COLUMNS
+
+    folder = tmp_path / "index"
+    shutil.copytree(dna_index, folder)
+    searcher = Searcher(folder)
+    calibrate(searcher.keys[list(REFERENCE_COLUMNS)], queries=20, progress=False).save(folder / "calibration.skops")
+    key = searcher.keys.iloc[0]
+    calibrated = Searcher(folder)
+    calibrated.identify_dna(key.dna_barcode)
+    assert calibrated._identifier.calibration.fitted_on.startswith("reference ")
+    plain = Searcher(dna_index)  # no file: the default fitted on the real BOLD file
+    plain.identify_dna(key.dna_barcode)
+    assert plain._identifier._calibration().fitted_on.startswith("the real BOLD file")
+
+
 def test_clibd_searcher_photos_and_barcodes(clibd_index: Path, key_photo: tuple[str, Path]) -> None:
     searcher = Searcher(clibd_index)
     assert searcher.modalities == ["dna", "image"]

@@ -1,0 +1,180 @@
+"""Calibrated calls: held-out folds, the fitted models, the calibration file and its command, and the
+hits in BLAST's tabular format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from search.test_identify import LIBRARY, _fasta, mutate
+
+from bioscan_hf.cli import main
+from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.paths import cache_dir
+from bioscan_hf.search import identify
+from bioscan_hf.search.calibrate import FOLDS, cached_calibration, calibrate, held_out_folds
+from bioscan_hf.search.calibration import FEATURES, Calibration, RankModel, default_calibration, fit
+from bioscan_hf.search.run import BLAST6_COLUMNS
+
+
+def _big_library() -> pd.DataFrame:
+    """LIBRARY with each genus holding 6 species, so species can be held out with congeners left."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for g, genus in enumerate(["GenA", "GenB"]):
+        root = "".join(rng.choice(list("ACGT"), 300))
+        for s in range(6):
+            species = mutate(root, 0.05, rng)
+            for r in range(5):
+                rows.append(
+                    {
+                        "processid": f"X{g}{s}{r}",
+                        "dna_barcode": species if r < 3 else mutate(species, 0.01, rng),
+                        "order": "Ord",
+                        "family": "Fam",
+                        "subfamily": None,
+                        "genus": genus,
+                        "species": f"{genus} sp{s}",
+                        "dna_bin": f"BOLD:{g}{s}",
+                        "country": None,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_held_out_folds_hold_species_out_whole_and_keep_a_congener() -> None:
+    table = _big_library()
+    folds = held_out_folds(table, queries=40, seed=0)
+    assert len(folds) == FOLDS
+    species_out = set()
+    for removed, by_kind in folds:
+        removed = set(removed.tolist())
+        for rows in by_kind.values():
+            assert set(rows.tolist()) <= removed  # every query is out of its fold's reference
+        for row in by_kind["species"]:
+            name = table["species"].iat[row]
+            species_out.add(name)
+            whole = set(np.flatnonzero(table["species"] == name).tolist())
+            assert whole <= removed  # the whole species, not just the query
+            genus = table["genus"].iat[row]
+            kept = table.drop(index=list(removed))
+            assert (kept["genus"] == genus).any()  # a congener stays: the genus can still be right
+        assert not set(by_kind["record"].tolist()) & set(by_kind["species"].tolist())
+    assert len(species_out) >= 4
+
+
+def test_fit_borrows_ranks_it_cannot_calibrate_and_ranks_by_evidence() -> None:
+    rng = np.random.default_rng(0)
+    n = 600
+    identity = rng.uniform(0.85, 1.0, n)
+    features = np.column_stack([identity, np.ones(n), np.ones(n), np.full(n, 3.0), np.full(n, 3.0), 1 - identity])
+    right = rng.random(n) < (identity - 0.85) / 0.15  # more identity, more often right
+    calibration = fit({"species": features, "genus": features[:50]}, {"species": right, "genus": right[:50]}, "t", {})
+    assert "genus" in calibration.borrowed and "too few" in calibration.borrowed["genus"]
+    assert calibration.ranks["genus"] is default_calibration().ranks["genus"]
+    model = calibration.ranks["species"]
+    assert isinstance(model, RankModel) and model.examples == n and model.right == int(right.sum())
+    assert model.groups == []  # no order given: one shared category
+    low, high = model.predict(np.array([[0.87, 1, 1, 3, 3, 0.13], [0.99, 1, 1, 3, 3, 0.01]]), [None, None])
+    assert 0 <= low < high <= 1
+    assert len(FEATURES) == features.shape[1]
+
+
+def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) -> None:
+    table = _big_library()
+    first = cached_calibration(table, queries=40, progress=False)
+    files = sorted((cache_dir() / "calibration").glob("*.skops"))
+    assert len(files) >= 1
+    stamp = {f: f.stat().st_mtime_ns for f in files}
+    again = cached_calibration(table, queries=40, progress=False)  # read from the cache, not refitted
+    assert {f: f.stat().st_mtime_ns for f in files} == stamp
+    x = np.array([[0.97, 1.0, 1.0, 3, 3, 0.02]])
+    assert again.ranks["species"].predict(x, ["Ord"]) == pytest.approx(first.ranks["species"].predict(x, ["Ord"]))
+    first.save(tmp_path / "c.skops")
+    loaded = Calibration.load(tmp_path / "c.skops")
+    assert loaded.fitted_on == first.fitted_on and loaded.borrowed == first.borrowed
+    assert loaded.ranks["genus"].predict(x, ["Ord"]) == pytest.approx(first.ranks["genus"].predict(x, ["Ord"]))
+
+
+@pytest.mark.damaged_input
+def test_a_damaged_or_foreign_calibration_file_is_refused(tmp_path: Path) -> None:
+    """A truncated file, a JSON file and a zip holding another type are refused with the file named; a
+    calibration never runs code it does not trust (skops' loader)."""
+    good = tmp_path / "good.skops"
+    calibrate(LIBRARY, queries=20, progress=False).save(good)
+    truncated = tmp_path / "truncated.skops"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    other = tmp_path / "other.skops"
+    other.write_text(json.dumps({"format": 1}))
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    foreign = tmp_path / "foreign.skops"
+    skops.io.dump(
+        {"format": 1, "features": list(FEATURES), "ranks": {"genus": {"model": LogisticRegression()}}}, foreign
+    )
+    for path in (truncated, other, foreign):
+        with pytest.raises(
+            InputError, match=rf"{path.name}: not a calibration this version reads .*bioscan-hf calibrate"
+        ):
+            Calibration.load(path)
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::8], lambda r: f"q{r.processid}")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(InputError, match="truncated.skops: not a calibration"):
+        identify(queries, reference, tmp_path / "calls.tsv", calibration=truncated, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+@pytest.mark.damaged_input
+def test_calibrate_command_writes_a_file_identify_reads_and_never_replaces_another(tmp_path: Path, capsys) -> None:
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    mine = tmp_path / "notes.skops"
+    mine.write_text("my notes\n")
+    assert main(["calibrate", str(reference), "--out", str(mine), "--queries", "20"]) == 1
+    assert "exists and was not written by bioscan-hf calibrate" in capsys.readouterr().err
+    assert mine.read_text() == "my notes\n"
+    out = tmp_path / "lib.skops"
+    assert main(["calibrate", str(reference), "--out", str(out), "--queries", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert "calibration fitted on reference" in printed and "borrowed from the default" in printed
+    assert f"--calibration {out}" in printed
+    assert main(["calibrate", str(reference), "--out", str(out), "--queries", "20", "--seed", "1"]) == 0  # its own
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")
+    calls = tmp_path / "calls.tsv"
+    args = ["identify", str(queries), "--reference", str(reference), "--out", str(calls), "--calibration", str(out)]
+    assert main([*args, "--outfmt", "blast6", "--top-k", "2"]) == 0
+    provenance = json.loads((tmp_path / "calls.provenance.json").read_text())
+    assert provenance["calibration"] == str(out) and len(provenance["calibration_content"]) == 16
+    # the hits in BLAST's tabular format: 12 columns, no header, the same hits as the table
+    blast6 = pd.read_csv(tmp_path / "calls.hits.blast6", sep="\t", header=None, names=list(BLAST6_COLUMNS))
+    assert len(blast6) == 2 * len(LIBRARY.iloc[::4]) and not (tmp_path / "calls.hits.tsv").exists()
+    first = blast6.iloc[0]
+    assert first["query"] == "qP0000" and first["sseqid"] == "P0000" and first["pident"] == 100.0
+    assert (first["length"], first["mismatch"], first["gapopen"], first["qstart"], first["sstart"]) == (400, 0, 0, 1, 1)
+    assert first["evalue"] < 1e-100 and first["bitscore"] > 700
+    assert (
+        main([*args, "--outfmt", "xml"]) == 1
+        and "--outfmt 'xml': expected one of table, blast6" in capsys.readouterr().err
+    )
+
+
+def test_labelled_fasta_queries_are_scored_with_reliability_plots(tmp_path: Path) -> None:
+    """Queries whose FASTA headers carry a SINTAX lineage are scored like a dataset split: coverage,
+    accuracy, over-classification and calibration error per rank, and the reliability figure."""
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = _fasta(
+        tmp_path / "q.fasta",
+        LIBRARY.iloc[::3],
+        lambda r: f"q{r.processid};tax=o:{r.order},f:{r.family},g:{r.genus},s:{r.species.replace(' ', '_')};",
+    )
+    run = identify(queries, reference, tmp_path / "calls.tsv", progress=False)
+    assert run.results["true_species"].notna().all() and run.results["true_species"].iat[0] == "Gen00 sp0"
+    species = {s["rank"]: s for s in run.summary}["species"]
+    assert species["queries"] == len(LIBRARY.iloc[::3]) and "expected_calibration_error" in species
+    assert species["queries_absent_from_reference"] == 0  # the reference holds every species
+    assert (tmp_path / "calls.reliability.png").read_bytes()[:4] == b"\x89PNG"
+    assert "calibration error" in run.report()
