@@ -151,8 +151,10 @@ def identify_section(out: Path, origin: str) -> list[str]:
     )
     return [
         "## Identifying the test barcodes",
-        f"`{command}`: each test barcode against the keys, called per rank only where the best hit's identity "
-        "reaches the rank's threshold. " + origin,
+        f"`{command}`: each test barcode against the keys, called per rank where the probability that the call "
+        "is right reaches 0.9 (`--min-confidence`). The sample's keys are too few to calibrate themselves at "
+        "most ranks, so those ranks use the calibration fitted on the real BOLD file (synthetic data scored "
+        "with a real-data calibration: read the calibration error below with that in mind). " + origin,
         result.report().replace(f" → {result.out}", f" → `{result.out}`"),
     ]
 

@@ -61,7 +61,8 @@ class IdentifyOptions:
     country: str | None = option("only references collected in this country", None)
     min_confidence: float = option(
         f"call a rank when the calibrated probability that its candidate is right reaches this (default "
-        f"{DEFAULT_MIN_CONFIDENCE}: where seen species stay ≥ 95%% called and unseen species < 2%%, BENCHMARKS.md)",
+        f"{DEFAULT_MIN_CONFIDENCE}: genus calls on unseen species ≥ 97%% right, species calls on seen species "
+        "≥ 95%% made, BENCHMARKS.md)",
         DEFAULT_MIN_CONFIDENCE,
     )
     calibration: str | None = option(

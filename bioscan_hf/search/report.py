@@ -100,8 +100,9 @@ def summary_table(summaries: list[dict]) -> str:
         if "accuracy_of_calls" in s:
             row["accuracy of calls"] = _pct(s["accuracy_of_calls"])
             if "over_classification" in s:
+                absent = s["queries_absent_from_reference"]
                 row["called though absent from the reference"] = (
-                    f"{_pct(s['over_classification'])} of {s['queries_absent_from_reference']}"
+                    f"{_pct(s['over_classification'])} of {absent:,}" if absent else "none absent"
                 )
             row["calibration error"] = _pct(s.get("expected_calibration_error"))
         rows.append(row)
