@@ -18,7 +18,7 @@ that agrees, shrunk towards 0 when few vote, as confidence (not calibrated).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bioscan_hf.data.sources import CALL_RANKS
 from bioscan_hf.search.calibration import Calibration
@@ -110,7 +110,8 @@ def rank_evidence(reference: Reference, hits: Sequence[Hit], margin: float = VOT
     """`evidence` at every rank, each grouped by the candidate order."""
     order = evidence(reference, hits, "order", margin)
     group = order.label if order else None
-    return {rank: evidence(reference, hits, rank, margin, group) for rank in CALL_RANKS}
+    found = {rank: evidence(reference, hits, rank, margin, group) for rank in CALL_RANKS if rank != "order"}
+    return {"order": replace(order, group=group) if order else None, **found}
 
 
 def confidences(calibration: Calibration, found: Sequence[dict[str, Evidence | None]]) -> list[dict[str, float]]:
