@@ -31,4 +31,5 @@ TABLE: dict[str, tuple[str, str]] = {
     "identify": ("identify", "identify barcodes (or photos) against a reference library, per rank with confidence"),
     "calibrate": ("identify", "learn from a reference library how often identify's calls are right (per rank)"),
     "push-space": ("search", "upload the retrieval Space (app and index) to the Hub"),
+    "audit": ("audit", "find mislabelled, contaminated and damaged records of a reference library; BAGS grades"),
 }

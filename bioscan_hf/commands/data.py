@@ -10,8 +10,25 @@ from bioscan_hf.core.options import option
 from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.checksums import verify_md5
 from bioscan_hf.data.download import DEFAULT_MIRRORS, download_file, release_file_names
+from bioscan_hf.data.exclusions import exclusions
 from bioscan_hf.data.publish import prepare, push
 from bioscan_hf.data.sample import write_sample_release
+
+
+@dataclass(kw_only=True)
+class ExcludeOptions:
+    """Records to leave out: the suspects of `bioscan-hf audit`."""
+
+    exclude: str | None = option(
+        "a suspects file of `bioscan-hf audit`: its records are left out (each listed; every other record "
+        "as without it)",
+        None,
+    )
+    exclude_min_score: float = option("with --exclude: only suspects scoring at least this (default 0.5)", 0.5)
+
+    def excluded(self) -> dict[str, str] | None:
+        """processid → why, or None without --exclude."""
+        return exclusions(self.exclude, self.exclude_min_score) if self.exclude else None
 
 
 @dataclass(kw_only=True)
@@ -28,7 +45,7 @@ def run_sample(o: SampleOptions) -> None:
 
 
 @dataclass(kw_only=True)
-class PrepareOptions:
+class PrepareOptions(ExcludeOptions):
     release: str = option("release folder: zips as downloaded, extracted, or a mix")
     out: str = option("output folder (the future Hub repo)")
     configs: str | None = option("comma-separated configs (default: every config whose files are present)", None)
@@ -57,7 +74,10 @@ def run_prepare(o: PrepareOptions) -> None:
         on_missing_image=o.on_missing_image,
         overwrite=o.overwrite,
         repo_id=o.repo_id,
+        exclude=o.excluded(),
     )
+    if len(summary["excluded"]):
+        print(f"excluded {len(summary['excluded']):,} suspect record(s), listed in {o.out}/excluded_records.tsv")
     for name, why in summary["skipped"].items():
         print(f"skipped {name}: {why}")
     for name, why in summary["rebuilt"].items():
@@ -112,7 +132,7 @@ def run_verify(o: VerifyOptions) -> None:
 
 
 @dataclass(kw_only=True)
-class ImportBoldOptions:
+class ImportBoldOptions(ExcludeOptions):
     tsv: list[str] = option("BOLD combined TSV export(s)", positional="+")
     out: str = option("folder for the metadata zip and import_report.tsv")
     undescribed_fraction: float = option(
@@ -130,7 +150,13 @@ class ImportBoldOptions:
 
 def run_import_bold(o: ImportBoldOptions) -> None:
     report = import_bold(
-        o.tsv, o.out, o.undescribed_fraction, o.unlabelled_fraction, o.seed, resolve_conflicts=not o.keep_conflicts
+        o.tsv,
+        o.out,
+        o.undescribed_fraction,
+        o.unlabelled_fraction,
+        o.seed,
+        resolve_conflicts=not o.keep_conflicts,
+        exclude=o.excluded(),
     )
     print(report.summary())
 

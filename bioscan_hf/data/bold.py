@@ -18,7 +18,7 @@ import gzip
 import os
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,8 @@ class ImportReport:
     unusable: list[tuple[str, str]] = field(default_factory=list)
     #: Rows kept but changed: (processid, what changed and why).
     changed: list[tuple[str, str]] = field(default_factory=list)
+    #: Records left out on purpose (`exclude`): (processid, why).
+    excluded: list[tuple[str, str]] = field(default_factory=list)
     annotations_changed: int = 0
     barcodes_cleaned: int = 0
     species_marked_undescribed: int = 0
@@ -69,6 +71,8 @@ class ImportReport:
             f"annotations changed by the conflict rule: {self.annotations_changed}",
             "records per split: " + ", ".join(f"{k} {v}" for k, v in self.splits.items()),
         ]
+        if self.excluded:
+            lines.append(f"records excluded on purpose (listed in the report file): {len(self.excluded)}")
         lines += [f"  unusable {pid}: {why}" for pid, why in self.unusable[:10]]
         if len(self.unusable) > 10:
             lines.append(f"  … and {len(self.unusable) - 10} more (see the report file)")
@@ -79,8 +83,10 @@ class ImportReport:
 
     def to_tsv(self) -> str:
         """The report file: every unusable row (skipped) and every changed row, one per line."""
-        rows = [(pid, "skipped", why) for pid, why in self.unusable] + [
-            (pid, "changed", why) for pid, why in self.changed
+        rows = [
+            *((pid, "skipped", why) for pid, why in self.unusable),
+            *((pid, "changed", why) for pid, why in self.changed),
+            *((pid, "excluded", why) for pid, why in self.excluded),
         ]
         return "processid\taction\treason\n" + "".join(f"{p}\t{a}\t{w}\n" for p, a, w in rows)
 
@@ -166,13 +172,16 @@ def import_bold(
     unlabelled_fraction: float = 0.0,
     seed: int = 0,
     resolve_conflicts: bool = True,
+    exclude: Mapping[str, str] | None = None,
 ) -> ImportReport:
     """Convert BOLD exports into a release folder `out` (metadata zip) with BIOSCAN-5M partitions.
 
     `undescribed_fraction` of species get placeholder names (`Genus sp. BOLD:…`) so that unseen and
     heldout splits exist; `unlabelled_fraction` of records lose their species label (→ pretrain);
-    `resolve_conflicts` applies the conflicted-annotation rule (module docstring). Nothing is written
-    when an input cannot be read.
+    `resolve_conflicts` applies the conflicted-annotation rule (module docstring). `exclude`: processid →
+    why, records left out of the release after the partition is drawn over all records, so every other
+    record lands in the split it would have without exclusion (each excluded one listed in the report). Nothing
+    is written when an input cannot be read or an id to exclude is not among the usable records.
     """
     for name, value in (("undescribed_fraction", undescribed_fraction), ("unlabelled_fraction", unlabelled_fraction)):
         if not 0.0 <= value <= 1.0:
@@ -212,7 +221,16 @@ def import_bold(
     for record, split in zip(records, splits):
         record["split"] = split
         record["chunk"] = expected_chunk(record["processid"], split)
-    report.splits = dict(Counter(splits))
+    exclude = exclude or {}
+    unknown = sorted(set(exclude) - {r["processid"] for r in records})
+    if unknown:
+        raise BoldError(
+            f"{len(unknown)} record(s) to exclude are not usable records of these exports (first: "
+            f"{', '.join(unknown[:5])}); the list was written for another library: audit these exports instead"
+        )
+    report.excluded = [(r["processid"], exclude[r["processid"]]) for r in records if r["processid"] in exclude]
+    records = [r for r in records if r["processid"] not in exclude]
+    report.splits = dict(Counter(r["split"] for r in records))
     out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_metadata_zip(out, records, origin="bioscan-hf import-bold")

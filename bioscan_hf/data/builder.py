@@ -48,6 +48,8 @@ class Bioscan5MConfig(datasets.BuilderConfig):
     on_missing_image: str = "error"
     #: Folder where skipped records are listed, one file per split shard (with on_missing_image="skip").
     report_dir: str | None = None
+    #: processids left out of every split (a curated release: `prepare --exclude`)
+    exclude: tuple[str, ...] = ()
 
 
 def extra_columns(header: list[str]) -> list[str]:
@@ -128,9 +130,12 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
                 raise MissingImageError(f"no {self.config.package} images for split {split} in {self.config.data_dir}")
             store = ImageStore(sources)
         skipped: list[str] = []
+        excluded = set(self.config.exclude)
         parquet = pq.ParquetFile(staged)
         for shard in shards:  # one shard = one row group of the staged split
             for record in parquet.read_row_group(shard).to_pylist():
+                if record["processid"] in excluded:
+                    continue
                 for name in LABEL_COLUMNS:
                     value = record[name]
                     record[name] = -1 if value is None else labels[name][value]

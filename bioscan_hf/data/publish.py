@@ -17,17 +17,19 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import datasets
+import pandas as pd
+import pyarrow.parquet as pq
 from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from bioscan_hf.core.outputs import OWNER_FILE, claim_output_folder, release_output_folder, swap_in
 from bioscan_hf.core.paths import user_path
-from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, Bioscan5M
-from bioscan_hf.data.metadata import MetadataError, file_key, release_summary
+from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, RECORDS_PER_SHARD, Bioscan5M
+from bioscan_hf.data.metadata import MetadataError, file_key, release_summary, stage_splits
 from bioscan_hf.data.prepared import COMPLETE_MARKER, completed_configs
 from bioscan_hf.data.release import (
     CONFIGS,
@@ -110,8 +112,13 @@ def prepare(
     on_missing_image: str = "error",
     overwrite: bool = False,
     repo_id: str = "bioscan-5m",
+    exclude: Mapping[str, str] | None = None,
 ) -> dict:
-    """Build each config into `out` (resuming finished ones) and write the card; returns a summary."""
+    """Build each config into `out` (resuming finished ones) and write the card; returns a summary.
+
+    `exclude`: processid → why, records left out of every config (e.g. the suspects of `bioscan-hf audit`);
+    each is listed in `out/excluded_records.tsv` and counted in the card, and every other record is
+    written as without it. An id the release does not hold is an error (a list for another library)."""
     if on_missing_image not in ON_MISSING_IMAGE:
         raise ValueError(f"on_missing_image must be one of {', '.join(ON_MISSING_IMAGE)}, got {on_missing_image!r}")
     release, out = user_path(release), user_path(out)
@@ -121,14 +128,22 @@ def prepare(
     created = claim_output_folder(out, "prepare", overwrite)
     try:
         counts = release_summary(metadata)["split_counts"]
+        warning = row_count_check(release, sum(counts.values()))  # the release as published, before exclusion
+        excluded = locate_excluded(metadata, exclude or {})
+        for split in excluded["split"]:
+            counts[split] -= 1
         summary: dict = {"built": [], "reused": [], "rebuilt": {}, "skipped": skipped, "skipped_images": {}}
-        warning = row_count_check(release, sum(counts.values()))
+        summary["excluded"] = excluded
         summary["warnings"] = [warning] if warning else []
+        ids = tuple(sorted(excluded["processid"]))
         for name in chosen:
-            _prepare_config(release, out, name, counts, summary, num_proc, max_shard_size, on_missing_image, overwrite)
+            _prepare_config(
+                release, out, name, counts, summary, num_proc, max_shard_size, on_missing_image, overwrite, ids
+            )
             if (release / MANIFEST_NAME).is_file():  # a generated release: its origin travels with the dataset
                 shutil.copy(release / MANIFEST_NAME, out / MANIFEST_NAME)
-            write_card(out, repo_id=repo_id, warnings=summary["warnings"])  # a finished config is usable at once
+            write_card(out, repo_id=repo_id, warnings=summary["warnings"], excluded=len(excluded))  # usable at once
+        _write_excluded(out, excluded)
     finally:  # a failed run leaves nothing half-made: its staging goes, and a folder it created and left empty
         shutil.rmtree(out / ".staging", ignore_errors=True)
         release_output_folder(out, created)
@@ -145,11 +160,12 @@ def _prepare_config(
     max_shard_size,
     on_missing_image: str,
     overwrite: bool,
+    exclude: tuple[str, ...] = (),
 ) -> None:
     """Reuse, alias or build one config into `out/data/NAME`; a finished config is replaced only by a
     complete one (a failed rebuild keeps it, and the error says so)."""
     target = out / "data" / name
-    fingerprint = config_fingerprint(release, name, on_missing_image)
+    fingerprint = config_fingerprint(release, name, on_missing_image, exclude)
     stale = _stale_reason(target, fingerprint)
     finished = (target / COMPLETE_MARKER).exists()
     if finished and not (overwrite or stale):
@@ -157,7 +173,7 @@ def _prepare_config(
     else:
         try:
             if not _alias_split_group(out, name, fingerprint):
-                _build_config(release, out, name, num_proc, max_shard_size, on_missing_image, fingerprint)
+                _build_config(release, out, name, num_proc, max_shard_size, on_missing_image, fingerprint, exclude)
         except (ValueError, OSError, RuntimeError) as err:
             if finished:
                 raise _kept(err, name) from err
@@ -185,11 +201,14 @@ def is_config_file(path: Path) -> bool:
     return path.name == COMPLETE_MARKER or re.fullmatch(r"\w+-\d{5}-of-\d{5}\.parquet", path.name) is not None
 
 
-def config_fingerprint(release: Path, name: str, on_missing_image: str) -> str:
+def config_fingerprint(release: Path, name: str, on_missing_image: str, exclude: tuple[str, ...] = ()) -> str:
     """What a built config depends on: the metadata file, the image files of its package, the options
-    and the output version. A finished config is reused only while this is unchanged."""
+    (the records excluded among them) and the output version. A finished config is reused only while this
+    is unchanged."""
     package, _ = CONFIGS[name]
     parts = [str(OUTPUT_VERSION), file_key(find_metadata(release)), on_missing_image if package else ""]
+    if exclude:
+        parts.append(hashlib.sha1("\n".join(exclude).encode()).hexdigest())
     sources = find_images(release).get(package) if package else None
     if sources is not None:
         parts += [file_key(path) for path in sorted(sources.zips)]
@@ -256,6 +275,7 @@ def _build_config(
     max_shard_size,
     on_missing_image: str,
     fingerprint: str,
+    exclude: tuple[str, ...] = (),
 ) -> None:
     staging = out / ".staging" / name
     shutil.rmtree(staging, ignore_errors=True)  # an interrupted earlier attempt restarts cleanly
@@ -265,6 +285,7 @@ def _build_config(
         cache_dir=str(staging / "cache"),
         on_missing_image=on_missing_image,
         report_dir=str(staging / "reports"),
+        exclude=exclude,
     )
     build = staging / "build"
     try:
@@ -299,9 +320,44 @@ def _build_config(
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m", warnings: list[str] = ()) -> Path:
+#: The list of records a curated copy leaves out (`prepare --exclude`), in the output folder.
+EXCLUDED_FILE = "excluded_records.tsv"
+
+
+def locate_excluded(metadata: Path, exclude: Mapping[str, str]) -> pd.DataFrame:
+    """The records to exclude with their split and why (processid, split, reason), in release order; an
+    id the release does not hold is a `PrepareError` naming the first few."""
+    found = []
+    if exclude:
+        for split, (path, _) in stage_splits(metadata, RECORDS_PER_SHARD).items():
+            ids = pq.read_table(path, columns=["processid"]).column(0).to_pylist()
+            found += [(pid, split, exclude[pid]) for pid in ids if pid in exclude]
+    unknown = sorted(set(exclude) - {pid for pid, _, _ in found})
+    if unknown:
+        raise PrepareError(
+            f"{len(unknown)} record(s) to exclude are not in {metadata} (first: {', '.join(unknown[:5])}); the "
+            "list was written for another library: audit this release (or its prepared dataset) and exclude "
+            "its suspects"
+        )
+    return pd.DataFrame(found, columns=["processid", "split", "reason"])
+
+
+def _write_excluded(out: Path, excluded: pd.DataFrame) -> None:
+    """List the excluded records in `out` (a list of an earlier curated run goes when none are)."""
+    path = out / EXCLUDED_FILE
+    if len(excluded):
+        partial = path.with_name(path.name + ".partial")
+        excluded.to_csv(partial, sep="\t", index=False)
+        partial.replace(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_card(
+    out: str | os.PathLike, repo_id: str = "bioscan-5m", warnings: list[str] = (), excluded: int = 0
+) -> Path:
     """Write README.md with YAML `configs` (data_files per split) and `dataset_info` per config; records
-    skipped and `warnings` (row counts that disagree) are stated in the card's text."""
+    skipped, `excluded` on purpose and `warnings` (row counts that disagree) are stated in the card's text."""
     out = Path(out)
     done = completed_configs(out)
     if not done:
@@ -335,6 +391,11 @@ def write_card(out: str | os.PathLike, repo_id: str = "bioscan-5m", warnings: li
         for name, m in done.items()
         if m["skipped_images"]
     ]
+    if excluded:
+        notes.append(
+            f"- {excluded:,} record(s) left out on purpose, as suspects of a curation audit "
+            f"(`bioscan-hf audit`); `{EXCLUDED_FILE}` lists each with its split and why."
+        )
     notes += [f"- {w}" for w in warnings]
     provenance = ("**Records missing from this copy:**\n\n" + "\n".join(notes)) if notes else ""
     card = DatasetCard.from_template(

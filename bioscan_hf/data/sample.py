@@ -2,8 +2,9 @@
 
 Synthetic, not real: barcodes evolve along a generated taxonomy tree (AT-rich COI-like codons, fast
 third codon positions, transitions over transversions, < 2% within species, several % between
-congeneric species) and images are drawn so that colour, shape and pattern follow order, family and
-genus. It exists so that every part of the toolkit runs, and models learn, without the 200 GB release.
+congeneric species, no stop codon in frame) and images are drawn so that colour, shape and pattern
+follow order, family and genus. It exists so that every part of the toolkit runs, and models learn,
+without the 200 GB release.
 """
 
 from __future__ import annotations
@@ -138,9 +139,20 @@ def _base26(n: int) -> str:
     return letters + f"{n % 10000:04d}"
 
 
+def open_reading_frame(seq: np.ndarray) -> np.ndarray:
+    """COI codes for protein, so a real barcode reads through in its frame: an in-frame stop of the
+    invertebrate mitochondrial code (TAA, TAG) becomes CAA/CAG, as selection would have kept it."""
+    codons = seq[: len(seq) // 3 * 3].reshape(-1, 3)
+    stops = (codons[:, 0] == 3) & (codons[:, 1] == 0) & ((codons[:, 2] == 0) | (codons[:, 2] == 2))
+    out = seq.copy()
+    out[np.flatnonzero(stops) * 3] = 1
+    return out
+
+
 def _barcode_text(seq: np.ndarray, rng: np.random.Generator) -> str:
-    """Render a haplotype as release text: variable length, rare leading N, trailing N padding."""
-    text = NUCLEOTIDES[seq].tobytes().decode()
+    """Render a haplotype as release text (in frame: `open_reading_frame`): variable length, rare leading
+    N, trailing N padding."""
+    text = NUCLEOTIDES[open_reading_frame(seq)].tobytes().decode()
     roll = rng.random()
     if roll < 0.3:
         text = text[: BARCODE_LENGTH - int(rng.integers(1, 120))]

@@ -246,8 +246,10 @@ def bold_records(path: Path, problems: Problems) -> Iterator[dict]:
         problems.add(path, line, pid, why, SKIP_ADVICE)
 
 
-def dataset_table(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
+def dataset_table(folder: Path, splits: tuple[str, ...] | None) -> pd.DataFrame:
+    """The records of a prepared dataset's `splits` (None: all), labels as names, with each one's split."""
     data = load_prepared(folder, "metadata")
+    splits = tuple(data) if splits is None else splits
     missing = [s for s in splits if s not in data]
     if missing:
         raise InputError(f"{folder} has no split {', '.join(missing)}; it has {', '.join(data)}")
@@ -258,6 +260,7 @@ def dataset_table(folder: Path, splits: tuple[str, ...]) -> pd.DataFrame:
         for rank in CALL_RANKS:
             table[rank] = rank_values(part, rank)
         table["country"] = part["country"][:]
+        table["split"] = split
         frames.append(pd.DataFrame(table))
     return pd.concat(frames, ignore_index=True)
 

@@ -98,12 +98,13 @@ def held_out_evidence(
     queries: int = DEFAULT_QUERIES,
     seed: int = 0,
     progress: bool = True,
+    num_proc: int = 1,
     identifier: Callable[[Reference], Identifier] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int], dict[str, list[str | None]]]:
     """Per rank, the evidence features of held-out queries and whether their candidate was right; the
     held-out queries per kind; and per rank the candidate orders. `identifier`: how to build the engine
-    for a fold (default: seeds and alignment with `candidates`)."""
-    build = identifier or (lambda reference: Identifier(reference, candidates=candidates))
+    for a fold (default: seeds and alignment with `candidates`, in `num_proc` processes)."""
+    build = identifier or (lambda reference: Identifier(reference, candidates=candidates, num_proc=num_proc))
     features = {rank: [] for rank in CALL_RANKS}
     groups: dict[str, list[str | None]] = {rank: [] for rank in CALL_RANKS}
     right = {rank: [] for rank in CALL_RANKS}
@@ -153,7 +154,7 @@ def cached_calibration(table: pd.DataFrame, **options) -> Calibration:
     """`calibrate(table, **options)`, fitted once per reference content and options and kept in
     bioscan-hf's cache folder (`core.paths.cache_dir`) as `calibration/<digest>-<options>.skops`."""
     folder = cache_dir()
-    settings = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k != "progress")
+    settings = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k not in ("progress", "num_proc"))
     path = folder / "calibration" / f"{reference_digest(table)}{'-' + settings if settings else ''}.skops"
     if path.is_file():
         return Calibration.load(path)

@@ -90,27 +90,35 @@ class Evidence:
 
 
 def evidence(
-    reference: Reference, hits: Sequence[Hit], rank: str, margin: float = VOTE_MARGIN, group: str | None = None
+    reference: Reference,
+    hits: Sequence[Hit],
+    rank: str,
+    margin: float = VOTE_MARGIN,
+    group: str | None = None,
+    without: int | None = None,
 ) -> Evidence | None:
-    """The candidate at `rank` for a DNA query's hits (best first), or None without hits or labels."""
+    """The candidate at `rank` for a DNA query's hits (best first), or None without hits or labels;
+    `without`: a reference record (row) left out of the votes (a record audited against the others)."""
     if not hits or hits[0].identity is None:
         return None
     best = hits[0]
     voting = [h.key for h in hits if h.identity >= best.identity - margin]
-    label, support, voters = reference.vote(voting, rank)
+    label, support, voters = reference.vote(voting, rank, without)
     if label is None:
         return None
-    other = next((h.identity for h in hits if reference.key_label(h.key, rank) not in (None, label)), None)
+    other = next((h.identity for h in hits if reference.key_label(h.key, rank, without) not in (None, label)), None)
     gap = best.identity - (other if other is not None else hits[-1].identity)
     coverage = best.coverage or 0.0
     return Evidence(label, support, voters, best.identity, coverage, min(max(gap, 0.0), MAX_GAP), group)
 
 
-def rank_evidence(reference: Reference, hits: Sequence[Hit], margin: float = VOTE_MARGIN) -> dict[str, Evidence | None]:
-    """`evidence` at every rank, each grouped by the candidate order."""
-    order = evidence(reference, hits, "order", margin)
+def rank_evidence(
+    reference: Reference, hits: Sequence[Hit], margin: float = VOTE_MARGIN, without: int | None = None
+) -> dict[str, Evidence | None]:
+    """`evidence` at every rank, each grouped by the candidate order (`without`: as `evidence`)."""
+    order = evidence(reference, hits, "order", margin, without=without)
     group = order.label if order else None
-    found = {rank: evidence(reference, hits, rank, margin, group) for rank in CALL_RANKS if rank != "order"}
+    found = {rank: evidence(reference, hits, rank, margin, group, without) for rank in CALL_RANKS if rank != "order"}
     return {"order": replace(order, group=group) if order else None, **found}
 
 

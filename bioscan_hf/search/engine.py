@@ -36,6 +36,7 @@ from bioscan_hf.search.calls import (
     rank_evidence,
 )
 from bioscan_hf.search.references import Reference
+from bioscan_hf.search.seeds import SeedIndex
 
 #: Distinct reference barcodes aligned per query (BENCHMARKS.md: as accurate as aligning all of them).
 DEFAULT_CANDIDATES = 50
@@ -44,10 +45,18 @@ PHOTO_NEIGHBOURS = 10
 
 
 _WORKER_BARCODES: list[str] = []
+_WORKER_SEEDS: SeedIndex | None = None
 
 
 def _align_many(tasks: list[tuple[str, np.ndarray]]) -> list[list[tuple[int, Alignment]]]:
     return [rank_hits(query, _WORKER_BARCODES, positions) for query, positions in tasks]
+
+
+def _seed_hits_many(task: tuple[list[str], int]) -> list[list[tuple[int, Alignment]]]:
+    """Shortlist by seeds, then align: one worker's share of the queries."""
+    sequences, candidates = task
+    shortlists = _WORKER_SEEDS.shortlist(sequences, candidates)
+    return [rank_hits(query, _WORKER_BARCODES, positions) for query, positions in zip(sequences, shortlists)]
 
 
 class Identifier:
@@ -126,14 +135,22 @@ class Identifier:
 
     def align(self, sequences: list[str], shortlists: list[np.ndarray]) -> list[list[tuple[int, Alignment]]]:
         """Exact alignment of each sequence with its candidates (in `num_proc` processes)."""
-        tasks = list(zip(sequences, shortlists))
-        _set_worker_barcodes(self.reference.barcodes)  # forked workers inherit it
-        if self.num_proc == 1 or len(tasks) < 2 * self.num_proc:
-            return _align_many(tasks)
+        return self._map(_align_many, list(zip(sequences, shortlists)))
+
+    def seed_hits(self, sequences: list[str]) -> list[list[tuple[int, Alignment]]]:
+        """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`)."""
+        return self._map(_seed_hits_many, sequences, lambda part: (part, self.candidates))
+
+    def _map(self, work, items: list, task=lambda part: part) -> list:
+        """`work(task(part))` over contiguous parts of `items`, in `num_proc` forked processes (which
+        inherit the reference's barcodes and seeds), results in order."""
+        _set_worker_state(self.reference.barcodes, self.reference.seeds if self.encoder is None else None)
+        if self.num_proc == 1 or len(items) < 2 * self.num_proc:
+            return work(task(items))
         if self._pool is None:
             self._pool = multiprocessing.get_context("fork").Pool(self.num_proc)
-        size = -(-len(tasks) // (4 * self.num_proc))
-        parts = self._pool.map(_align_many, [tasks[i : i + size] for i in range(0, len(tasks), size)])
+        size = -(-len(items) // (4 * self.num_proc))
+        parts = self._pool.map(work, [task(items[i : i + size]) for i in range(0, len(items), size)])
         return [hits for part in parts for hits in part]
 
     def hits(self, queries: Sequence[Query]) -> dict[str, list[Hit]]:
@@ -145,7 +162,10 @@ class Identifier:
                 first_id.setdefault(query.sequence, query.id)
         sequences = sorted(first_id)  # each distinct barcode once
         if sequences:
-            aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
+            if self.encoder is None:
+                aligned = self.seed_hits(sequences)
+            else:
+                aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
             size = self.reference.record_count
             for sequence, found in zip(sequences, aligned):
                 length = max(1, len(sequence.strip("N")))
@@ -265,6 +285,6 @@ class Identifier:
         }
 
 
-def _set_worker_barcodes(barcodes: list[str]) -> None:
-    global _WORKER_BARCODES
-    _WORKER_BARCODES = barcodes
+def _set_worker_state(barcodes: list[str], seeds: SeedIndex | None) -> None:
+    global _WORKER_BARCODES, _WORKER_SEEDS
+    _WORKER_BARCODES, _WORKER_SEEDS = barcodes, seeds

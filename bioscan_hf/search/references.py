@@ -36,14 +36,19 @@ DEFAULT_REFERENCE_SPLITS: tuple[str, ...] = ("train", "key_unseen")
 
 def read_references(
     source: str | os.PathLike,
-    splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
+    splits: tuple[str, ...] | None = DEFAULT_REFERENCE_SPLITS,
     problems: Problems | None = None,
+    where: bool = False,
 ) -> pd.DataFrame:
-    """A reference library as a table with `REFERENCE_COLUMNS`, one row per record."""
+    """A reference library as a table with `REFERENCE_COLUMNS`, one row per record (`splits` of a prepared
+    dataset; None: all of them). `where`: also each record's place in the source, a `line` column (files:
+    the line its record starts on) or a `split` column (prepared datasets)."""
     path = user_path(source)
     problems = problems if problems is not None else Problems()
+    columns = list(REFERENCE_COLUMNS)
     if is_prepared_dataset(path):
         table = dataset_table(path, splits)
+        columns += ["split"] if where else []
     elif path.is_dir() and (path / "keys.parquet").is_file():
         keys = pd.read_parquet(path / "keys.parquet")
         table = keys.reindex(columns=list(REFERENCE_COLUMNS))
@@ -54,17 +59,19 @@ def read_references(
         raise FileNotFoundError(f"{path}: no such reference file or folder")
     elif is_fasta(path):
         rows = [
-            {"processid": rid, "dna_barcode": barcode, **taxonomy_from_header(header), "country": None}
-            for rid, header, barcode, _ in iter_fasta(path, problems)
+            {"processid": rid, "dna_barcode": barcode, **taxonomy_from_header(header), "country": None, "line": line}
+            for rid, header, barcode, line in iter_fasta(path, problems)
         ]
-        table = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
+        table = pd.DataFrame(rows, columns=[*REFERENCE_COLUMNS, "line"])
+        columns += ["line"] if where else []
         if table.empty or table[list(CALL_RANKS)].isna().all().all():
             raise InputError(
                 f"{path}: no FASTA header carries a taxonomy; reference headers need SINTAX "
                 "(>id;tax=o:Diptera,f:Culicidae,g:Aedes,s:Aedes_aegypti;) or BOLD (>processid|taxon|COI-5P|BIN) form"
             )
     elif is_bold_tsv(path):
-        table = pd.DataFrame(list(bold_records(path, problems))).reindex(columns=list(REFERENCE_COLUMNS))
+        table = pd.DataFrame(list(bold_records(path, problems))).rename(columns={"_line": "line"})
+        columns += ["line"] if where else []
     else:
         raise InputError(
             f"{path}: not a reference this tool reads; give a prepared dataset folder, an index folder, "
@@ -72,15 +79,21 @@ def read_references(
         )
     if table.empty:
         raise InputError(f"{path}: no usable reference records")
+    table = table.reindex(columns=columns)
     return table.astype(object).where(table.notna(), None).reset_index(drop=True)
+
+
+def within_mask(table: pd.DataFrame, within: str) -> pd.Series:
+    """Which records are under the taxon `within`, named at any rank (case-insensitive)."""
+    name = within.strip().casefold()
+    return table[list(CALL_RANKS)].apply(lambda col: col.str.casefold() == name).any(axis=1)
 
 
 def filter_references(table: pd.DataFrame, within: str | None = None, country: str | None = None) -> pd.DataFrame:
     """References under the taxon `within` (at any rank) and from `country` (case-insensitive)."""
     keep = pd.Series(True, index=table.index)
     if within:
-        name = within.strip().casefold()
-        keep &= table[list(CALL_RANKS)].apply(lambda col: col.str.casefold() == name).any(axis=1)
+        keep &= within_mask(table, within)
     if country:
         keep &= table["country"].fillna("").str.casefold() == country.strip().casefold()
     kept = table[keep].reset_index(drop=True)
@@ -139,11 +152,14 @@ class Reference:
         """How many records carry distinct barcode `key` (equal hits: the better supported first)."""
         return int(self._starts[key + 1] - self._starts[key])
 
-    def vote(self, keys: Sequence[int], rank: str) -> tuple[str | None, int, int]:
-        """(most common label, records carrying it, labelled records) over the records of `keys`."""
+    def vote(self, keys: Sequence[int], rank: str, without: int | None = None) -> tuple[str | None, int, int]:
+        """(most common label, records carrying it, labelled records) over the records of `keys`; `without`:
+        a record (row) left out of the count (an audit compares each record with the others)."""
         if not len(keys):
             return None, 0, 0
         rows = np.concatenate([self.records(k) for k in keys])
+        if without is not None:
+            rows = rows[rows != without]
         values, names = self.labels[rank]
         labelled = values[rows]
         labelled = labelled[labelled >= 0]
@@ -153,14 +169,21 @@ class Reference:
         best = int(np.argmax(counts))  # ties: the label met first in the reference table
         return str(names[best]), int(counts[best]), len(labelled)
 
-    def key_label(self, key: int, rank: str) -> str | None:
-        """The most common label at `rank` among the records of distinct barcode `key` (None: unlabelled)."""
+    def key_label(self, key: int, rank: str, without: int | None = None) -> str | None:
+        """The most common label at `rank` among the records of distinct barcode `key` (None: unlabelled;
+        ties: the label met first in the table); `without`: a record (row) left out."""
+        values, names = self.labels[rank]
+        if without is not None and self.key_of_record[without] == key:
+            rows = self.records(key)
+            codes = values[rows[rows != without]]
+            codes = codes[codes >= 0]
+            return str(names[int(np.argmax(np.bincount(codes)))]) if len(codes) else None
         if rank not in self._key_labels:
-            values, _ = self.labels[rank]
             frame = pd.DataFrame({"key": self.key_of_record, "label": values})
-            top = frame[frame["label"] >= 0].value_counts(sort=True).reset_index().drop_duplicates("key")
+            counts = frame[frame["label"] >= 0].value_counts().rename("n").reset_index()
+            top = counts.sort_values(["key", "n", "label"], ascending=[True, False, True]).drop_duplicates("key")
             codes = np.full(len(self.barcodes), -1, dtype=np.int64)
             codes[top["key"].to_numpy()] = top["label"].to_numpy()
             self._key_labels[rank] = codes
         code = self._key_labels[rank][key]
-        return None if code < 0 else str(self.labels[rank][1][code])
+        return None if code < 0 else str(names[code])

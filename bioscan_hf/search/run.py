@@ -249,7 +249,7 @@ def _run(
     if options["calibration"]:
         calibration = Calibration.load(user_path(options["calibration"]))
     else:  # fitted when the first DNA query needs it (a run of photos never does)
-        calibration = partial(cached_calibration, table, candidates=candidates, progress=progress)
+        calibration = partial(cached_calibration, table, candidates=candidates, progress=progress, num_proc=num_proc)
     engine = Identifier(
         Reference(table),
         thresholds,

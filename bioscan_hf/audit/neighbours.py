@@ -1,0 +1,113 @@
+"""Label findings from each record's nearest references: `label_conflict` and `contamination`.
+
+Every distinct barcode is identified against the library by the identify engine (spaced seeds, exact
+alignment); each record is then judged with itself left out (its own barcode still counts where other
+records carry it). At each rank the engine's candidate is what the nearest references say, with the
+calibrated probability that it is right (`bioscan_hf.search.calibration`, fitted on the library itself).
+Where the candidate is not the record's label, that probability is how sure the audit is that the label
+is wrong: the record is a suspect at the rank where it is highest (ties: the coarser rank). A conflict at
+the order whose barcode is also far from every record of its own order (below the order's identity
+threshold, or not among its nearest barcodes at all) is `contamination`: a barcode from another organism.
+A label swapped across orders looks the same; the evidence names both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bioscan_hf.audit.findings import Finding
+from bioscan_hf.core.output import progress_bar
+from bioscan_hf.search.calibration import Calibration
+from bioscan_hf.search.calls import DEFAULT_THRESHOLDS, VOTE_MARGIN, Evidence, Hit, confidences, rank_evidence
+from bioscan_hf.search.references import Reference
+
+#: The ranks a label is checked at (BINs: `bins.py`).
+LABEL_RANKS = ("order", "family", "subfamily", "genus", "species")
+#: Nearest references named in the evidence.
+SHOWN_NEIGHBOURS = 3
+
+
+def left_out(reference: Reference, key: int, hits: Sequence[Hit]) -> list[Hit]:
+    """A record's hits with itself left out: its own barcode goes when no other record carries it."""
+    if reference.record_count(key) > 1:
+        return list(hits)
+    return [hit for hit in hits if hit.key != key]
+
+
+def label_findings(
+    reference: Reference,
+    rows: Sequence[int],
+    hits_of_key: dict[int, list[Hit]],
+    calibration: Calibration,
+    margin: float = VOTE_MARGIN,
+    progress: bool = True,
+) -> list[Finding]:
+    """The label findings on the records `rows` of `reference.table` (`hits_of_key`: each distinct barcode's
+    hits, best first). Records sharing a barcode and a lineage are judged once."""
+    table = reference.table
+    groups: dict[tuple, list[int]] = {}
+    for row in rows:
+        lineage = tuple(table[rank].iat[row] for rank in LABEL_RANKS)
+        groups.setdefault((int(reference.key_of_record[row]), lineage), []).append(row)
+    judged = []
+    for (key, _), members in progress_bar(groups.items(), desc="judging labels", unit="group", disable=not progress):
+        hits = left_out(reference, key, hits_of_key[key])
+        judged.append((members, hits, rank_evidence(reference, hits, margin, without=members[0])))
+    probabilities = confidences(calibration, [found for _, _, found in judged])
+    findings = []
+    for (members, hits, found), p in zip(judged, probabilities):
+        record = members[0]
+        conflicts = [
+            (rank, found[rank], p[rank])
+            for rank in LABEL_RANKS
+            if found[rank] is not None and table[rank].iat[record] not in (None, found[rank].label)
+        ]
+        if not conflicts:
+            continue
+        rank, candidate, score = max(conflicts, key=lambda c: (c[2], -LABEL_RANKS.index(c[0])))
+        label = table[rank].iat[record]
+        category, own = "label_conflict", ""
+        if rank == "order":
+            nearest_own = _nearest_with_label(reference, hits, "order", label, record)
+            if nearest_own is None or nearest_own[1] < DEFAULT_THRESHOLDS["order"]:
+                category = "contamination"
+                own = (
+                    f"; no {label} record among its {len(hits)} nearest barcodes"
+                    if nearest_own is None
+                    else f"; its nearest {label} record is {nearest_own[0]} at {nearest_own[1]:.1%}"
+                )
+        evidence = _evidence(reference, hits, rank, candidate, record, margin) + own
+        for row in members:
+            findings.append(Finding(row, category, round(score, 4), rank, label, candidate.label, evidence))
+    return findings
+
+
+def _record_id(reference: Reference, key: int, without: int) -> str:
+    """A processid standing for barcode `key` other than the audited record's own."""
+    rows = [int(r) for r in reference.records(key) if r != without]
+    row = reference.representative(key) if reference.representative(key) != without else rows[0]
+    return str(reference.table["processid"].iat[row])
+
+
+def _nearest_with_label(
+    reference: Reference, hits: Sequence[Hit], rank: str, label: str, without: int
+) -> tuple[str, float] | None:
+    """The nearest reference labelled `label` at `rank` (its processid and identity), if any is a hit."""
+    for hit in hits:
+        if reference.key_label(hit.key, rank, without) == label:
+            return _record_id(reference, hit.key, without), hit.identity
+    return None
+
+
+def _evidence(
+    reference: Reference, hits: Sequence[Hit], rank: str, candidate: Evidence, row: int, margin: float
+) -> str:
+    """The vote and the nearest references, as a curator reads them."""
+    nearest = ", ".join(
+        f"{_record_id(reference, hit.key, row)} {hit.identity:.1%} {reference.key_label(hit.key, rank, row) or '?'}"
+        for hit in hits[:SHOWN_NEIGHBOURS]
+    )
+    return (
+        f"{candidate.support} of {candidate.voters} records within {margin:.1%} of the best identity "
+        f"({candidate.identity:.1%}) say {rank} {candidate.label}; nearest: {nearest}"
+    )

@@ -1,0 +1,229 @@
+"""`audit`: the suspects of a reference library, its BAGS grades and a summary, written beside each other.
+
+    OUT                    suspects, one row per record, most certain first (TSV, CSV or Parquet by suffix)
+    <stem>.bags.<ext>      BAGS grade per species label
+    <stem>.summary.json    counts per category and order, grade distribution, notes
+    <stem>.png             suspects per order by category, species per order by grade
+    <stem>.skipped.tsv     unusable records left out (with skip_bad)
+
+An existing OUT (or any of those files) is replaced only when audit wrote it, or with `overwrite`, and
+each only by a complete file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bioscan_hf.audit.bins import bags_grades, bin_findings
+from bioscan_hf.audit.findings import SUSPECT_COLUMNS, Finding, combine
+from bioscan_hf.audit.neighbours import LABEL_RANKS, label_findings, left_out
+from bioscan_hf.audit.qc import barcode_findings
+from bioscan_hf.audit.report import plot_audit, summarize, summary_table
+from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.output import progress_bar, status
+from bioscan_hf.core.outputs import check_output_file, write_atomically
+from bioscan_hf.core.paths import user_path
+from bioscan_hf.data.prepared import data_origin, origin_note
+from bioscan_hf.data.sources import Problems, Query, is_prepared_dataset, skipped_path
+from bioscan_hf.search.calibrate import cached_calibration
+from bioscan_hf.search.calibration import Calibration
+from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
+from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references, within_mask
+from bioscan_hf.search.run import companion, write_table
+
+OUTPUT_SUFFIXES = (".tsv", ".csv", ".parquet")
+#: Suspects below this score are left out of OUT by default.
+DEFAULT_MIN_SCORE = 0.5
+#: Nearest references whose lengths a barcode is compared with (a fragment).
+LENGTH_NEIGHBOURS = 10
+#: Distinct barcodes identified per batch (a step of the progress bar).
+BATCH = 2_000
+
+
+@dataclass
+class AuditRun:
+    """What an audit found and where it wrote it."""
+
+    suspects: pd.DataFrame
+    grades: pd.DataFrame
+    summary: dict
+    out: Path
+    skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def report(self) -> str:
+        """Lines for people: counts, files, the per-order table and the notes."""
+        s = self.summary
+        categories = ", ".join(f"{c} {n:,}" for c, n in s["by_category"].items())
+        grades = ", ".join(f"{g} {n:,}" for g, n in s["grades"].items() if n) or "none"
+        lines = [
+            f"audited {s['audited']:,} of {s['records']:,} records ({s['distinct_barcodes']:,} distinct barcodes) "
+            f"→ {self.out}",
+            f"{s['suspects']:,} suspects with score ≥ {s['min_score']:g}: {categories}",
+            f"BAGS grades of {len(self.grades):,} species: {grades} → {companion(self.out, 'bags')}",
+        ]
+        if len(self.skipped):
+            lines.append(f"skipped {len(self.skipped)} unusable record(s), listed in {skipped_path(self.out)}")
+        lines += [f"note: {note}" for note in s["notes"]]
+        return "\n".join([*lines, "", summary_table(s)])
+
+
+def output_paths(out: Path) -> dict[str, Path]:
+    """Every file an audit writes, by role."""
+    return {
+        "suspects": out,
+        "grades": companion(out, "bags"),
+        "summary": companion(out, "summary", ".json"),
+        "plot": out.with_suffix(".png"),
+        "skipped": skipped_path(out),
+    }
+
+
+def audit(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    split: str | None = None,
+    within: str | None = None,
+    min_score: float = DEFAULT_MIN_SCORE,
+    calibration: str | os.PathLike | None = None,
+    candidates: int = DEFAULT_CANDIDATES,
+    num_proc: int = 1,
+    skip_bad: bool = False,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> AuditRun:
+    """Audit the records of `source` (a prepared dataset: all splits, or `split`; a BOLD TSV; a FASTA with
+    SINTAX/BOLD headers) against each other and write the suspects to `out` (module docstring)."""
+    out = user_path(out)
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    if not 0 <= min_score <= 1:
+        raise InputError(f"--min-score {min_score}: expected a score between 0 and 1")
+    paths = output_paths(out)
+    ours = paths["summary"].is_file()
+    for path in paths.values():
+        check_output_file(path, ours, "audit", overwrite)
+    source_path = user_path(source)
+    dataset = is_prepared_dataset(source_path)
+    if split and not dataset:
+        raise InputError(f"--split {split}: {source} is a file, not a prepared dataset; leave --split out")
+    problems = Problems(skip=skip_bad)
+    table = read_references(source, (split,) if split else None, problems, where=True)
+    rows = np.flatnonzero(within_mask(table, within).to_numpy()) if within else np.arange(len(table))
+    if not len(rows):
+        raise InputError(f"no record of {source} is within {within!r}; check the spelling")
+    notes = [origin_note(data_origin(source_path))] if dataset else []
+    reference = Reference(table)
+    findings: list[Finding] = []
+    hits_of_key = _hits(reference, rows, candidates, num_proc, progress)
+    compared = [rank for rank in LABEL_RANKS if table[rank].nunique() >= 2]
+    if compared:
+        model = (
+            Calibration.load(user_path(calibration))
+            if calibration
+            else cached_calibration(
+                table[list(REFERENCE_COLUMNS)], candidates=candidates, progress=progress, num_proc=num_proc
+            )
+        )
+        findings += label_findings(reference, rows, hits_of_key, model, progress=progress)
+    else:
+        named = table["species"].dropna().unique()
+        notes.append(
+            f"one species ({named[0] if len(named) else 'no label'}): nothing to compare labels with; "
+            "barcodes were checked"
+        )
+    if table["dna_bin"].notna().any():
+        findings += bin_findings(table, rows)
+    else:
+        notes.append("no record carries a BIN: no BIN discordance, and no species can be graded (BAGS needs BINs)")
+    for row in rows:
+        key = int(reference.key_of_record[row])
+        nearest = left_out(reference, key, hits_of_key[key])[:LENGTH_NEIGHBOURS]
+        lengths = [len(reference.barcodes[h.key].strip("N")) for h in nearest]
+        findings += barcode_findings(int(row), reference.barcodes[key], lengths)
+    suspects = _suspects_table(table, combine(findings), min_score)
+    grades = bags_grades(table)
+    grades = grades[grades["species"].isin(set(table["species"].iloc[rows].dropna()))].reset_index(drop=True)
+    species_order = table.dropna(subset=["species"]).groupby("species")["order"].agg(_most_common).to_dict()
+    summary = summarize(
+        suspects,
+        grades,
+        species_order,
+        source=str(source),
+        records=len(table),
+        audited=len(rows),
+        distinct_barcodes=len(set(reference.key_of_record[rows].tolist())),
+        within=within,
+        min_score=min_score,
+        notes=notes,
+    )
+    return _write(out, paths, suspects, grades, summary, problems)
+
+
+def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int, progress: bool) -> dict:
+    """Each audited distinct barcode's hits in the library (its own barcode among them)."""
+    keys = sorted(set(reference.key_of_record[rows].tolist()))
+    engine = Identifier(reference, candidates=candidates + 1, num_proc=num_proc)  # + its own barcode
+    hits_of_key = {}
+    status(f"indexing {len(reference.barcodes):,} distinct barcodes")
+    bar = progress_bar(total=len(keys), desc="comparing barcodes", unit="barcode", disable=not progress)
+    try:
+        for start in range(0, len(keys), BATCH):
+            batch = keys[start : start + BATCH]
+            found = engine.hits([Query(str(k), sequence=reference.barcodes[k]) for k in batch])
+            hits_of_key.update({k: found[reference.barcodes[k]] for k in batch})
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        engine.close()
+    return hits_of_key
+
+
+def _most_common(values: pd.Series) -> str | None:
+    counts = values.dropna().value_counts()
+    return str(counts.index[0]) if len(counts) else None
+
+
+def _suspects_table(table: pd.DataFrame, findings: dict[int, Finding], min_score: float) -> pd.DataFrame:
+    """One row per suspect record, most certain first (ties: by processid)."""
+    where = [c for c in ("line", "split") if c in table]
+    rows = [
+        {
+            "processid": table["processid"].iat[row],
+            "category": f.category,
+            "score": f.score,
+            "rank": f.rank,
+            "label": f.label,
+            "suggested": f.suggested,
+            "evidence": f.evidence,
+            "order": table["order"].iat[row],
+            **{c: table[c].iat[row] for c in where},
+        }
+        for row, f in findings.items()
+        if f.score >= min_score
+    ]
+    frame = pd.DataFrame(rows, columns=[*SUSPECT_COLUMNS, *where])
+    if "line" in frame:
+        frame["line"] = frame["line"].astype("Int64")
+    return frame.sort_values(["score", "processid"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _write(
+    out: Path, paths: dict[str, Path], suspects: pd.DataFrame, grades: pd.DataFrame, summary: dict, problems: Problems
+) -> AuditRun:
+    """Every output, each replaced only by its complete new version (the summary last: it marks the set)."""
+    write_atomically(out, lambda path: write_table(suspects, path, out.suffix))
+    write_atomically(paths["grades"], lambda path: write_table(grades, path, out.suffix))
+    write_atomically(paths["plot"], lambda path: plot_audit(summary, path))
+    skipped = problems.to_frame()
+    if len(skipped):
+        write_atomically(paths["skipped"], lambda path: skipped.to_csv(path, sep="\t", index=False))
+    summary["skipped"] = len(skipped)
+    write_atomically(paths["summary"], lambda path: path.write_text(json.dumps(summary, indent=1)))
+    return AuditRun(suspects, grades, summary, out, skipped)
