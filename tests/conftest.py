@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,11 +15,18 @@ BOLD_TSV = SHARED_DATA / "bold" / "insects_dev.tsv.gz"
 REAL_IMAGES = SHARED_DATA / "images"
 
 
+# Set before any test module imports `datasets`, which reads its cache folder once, at import: a cache
+# shared across sessions can hand a test the dataset an earlier session prepared at a look-alike path.
+_CACHES = Path(tempfile.mkdtemp(prefix="bioscan-hf-test-caches-"))
+os.environ["BIOSCAN_HF_CACHE"] = str(_CACHES / "bioscan_cache")
+os.environ["HF_DATASETS_CACHE"] = str(_CACHES / "hf_datasets")
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    os.environ["BIOSCAN_HF_CACHE"] = str(tmp_path_factory.mktemp("bioscan_cache"))
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_datasets"))
+def _isolated_cache() -> Iterator[None]:
+    yield
+    shutil.rmtree(_CACHES, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

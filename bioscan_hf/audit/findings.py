@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 #: The kinds of suspects, most to least specific about what is wrong.
 CATEGORIES = ("contamination", "label_conflict", "barcode_qc", "bin_discordance")
+#: A finding this certain may name a record's category over a more certain but less specific one.
+SPECIFIC_ENOUGH = 0.5
 #: Columns of the suspects table, in order (`line`: the record's line where the source is a file;
 #: `split`: its split where it is a prepared dataset).
 SUSPECT_COLUMNS = ("processid", "category", "score", "rank", "label", "suggested", "evidence", "order")
@@ -30,19 +32,23 @@ class Finding:
 
 
 def combine(findings: Iterable[Finding]) -> dict[int, Finding]:
-    """One finding per record: its most certain one (ties: the more specific category), the others
-    named at the end of its evidence."""
+    """One finding per record: the most specific of its findings scoring at least `SPECIFIC_ENOUGH` (the
+    order of `CATEGORIES`: a foreign barcode explains its BIN's discordance), else its most certain one,
+    with the record's highest score; the others named at the end of its evidence."""
     by_row: dict[int, list[Finding]] = {}
     for finding in findings:
         by_row.setdefault(finding.row, []).append(finding)
     combined = {}
     for row, found in by_row.items():
-        found.sort(key=lambda f: (-f.score, CATEGORIES.index(f.category)))
+        found.sort(key=lambda f: (f.score < SPECIFIC_ENOUGH, CATEGORIES.index(f.category), -f.score))
+        if found[0].score < SPECIFIC_ENOUGH:
+            found.sort(key=lambda f: (-f.score, CATEGORIES.index(f.category)))
         best, others = found[0], found[1:]
+        score = max(f.score for f in found)
+        evidence = best.evidence
         if others:
-            also = "; ".join(f"{f.category} {f.score:.2f} ({_short(f)})" for f in others)
-            best = Finding(**{**best.__dict__, "evidence": f"{best.evidence}. Also: {also}"})
-        combined[row] = best
+            evidence += ". Also: " + "; ".join(f"{f.category} {f.score:.2f} ({_short(f)})" for f in others)
+        combined[row] = Finding(**{**best.__dict__, "score": score, "evidence": evidence})
     return combined
 
 

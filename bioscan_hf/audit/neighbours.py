@@ -5,7 +5,8 @@ alignment); each record is then judged with itself left out (its own barcode sti
 records carry it). At each rank the engine's candidate is what the nearest references say, with the
 calibrated probability that it is right (`bioscan_hf.search.calibration`, fitted on the library itself).
 Where the candidate is not the record's label, that probability is how sure the audit is that the label
-is wrong: the record is a suspect at the rank where it is highest (ties: the coarser rank). A conflict at
+is wrong: the record's score is the highest such probability, its rank the coarsest conflicting rank
+whose probability reaches `SPECIFIC_ENOUGH` (where the label starts to be wrong). A conflict at
 the order whose barcode is also far from every record of its own order (below the order's identity
 threshold, or not among its nearest barcodes at all) is `contamination`: a barcode from another organism.
 A label swapped across orders looks the same; the evidence names both sides.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bioscan_hf.audit.findings import Finding
+from bioscan_hf.audit.findings import SPECIFIC_ENOUGH, Finding
 from bioscan_hf.core.output import progress_bar
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.calls import DEFAULT_THRESHOLDS, VOTE_MARGIN, Evidence, Hit, confidences, rank_evidence
@@ -64,7 +65,8 @@ def label_findings(
         ]
         if not conflicts:
             continue
-        rank, candidate, score = max(conflicts, key=lambda c: (c[2], -LABEL_RANKS.index(c[0])))
+        score = max(p for _, _, p in conflicts)
+        rank, candidate, _ = next((c for c in conflicts if c[2] >= SPECIFIC_ENOUGH), max(conflicts, key=lambda c: c[2]))
         label = table[rank].iat[record]
         category, own = "label_conflict", ""
         if rank == "order":

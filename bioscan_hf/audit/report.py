@@ -12,6 +12,19 @@ from bioscan_hf.audit.bins import GRADES
 from bioscan_hf.audit.findings import CATEGORIES
 from bioscan_hf.core.formatting import markdown_table
 
+#: Grades from good (green) to bad (red); categories in their own colours.
+COLOURS = {
+    "A": "#1a9850",
+    "B": "#91cf60",
+    "C": "#fdae61",
+    "D": "#bdbdbd",
+    "E": "#d73027",
+    "-": "#f0f0f0",
+    "contamination": "#7b3294",
+    "label_conflict": "#d7191c",
+    "barcode_qc": "#2c7bb6",
+    "bin_discordance": "#fdae61",
+}
 #: Orders shown in the figure and the printed table (the rest are summed as "other orders").
 SHOWN_ORDERS = 12
 
@@ -54,17 +67,17 @@ def summary_table(summary: dict) -> str:
 def plot_audit(summary: dict, path: str | os.PathLike) -> None:
     """Suspects per order, stacked by category (left), and species per order, stacked by grade (right)."""
     figure = Figure(figsize=(12, 0.45 * SHOWN_ORDERS + 1.5))
-    left, right = figure.subplots(1, 2)
+    left, right = figure.subplots(1, 2, sharey=True)
+    orders = list(dict.fromkeys([*summary["by_order"], *summary["grades_by_order"]]))[:SHOWN_ORDERS][::-1]
     for axis, counts, values, title in (
         (left, summary["by_order"], CATEGORIES, f"suspects per order ({summary['suspects']:,})"),
         (right, summary["grades_by_order"], GRADES, "species per order by BAGS grade"),
     ):
-        orders = list(counts)[:SHOWN_ORDERS][::-1]
         start = [0] * len(orders)
         for value in values:
-            widths = [counts[o].get(value, 0) for o in orders]
+            widths = [counts.get(o, {}).get(value, 0) for o in orders]
             if any(widths):
-                axis.barh(orders, widths, left=start, label=value)
+                axis.barh(orders, widths, left=start, label=value, color=COLOURS.get(value))
                 start = [s + w for s, w in zip(start, widths)]
         axis.set(title=title, xlabel="records" if values is CATEGORIES else "species")
         if orders:

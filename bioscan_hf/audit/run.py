@@ -171,7 +171,8 @@ def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int
     keys = sorted(set(reference.key_of_record[rows].tolist()))
     engine = Identifier(reference, candidates=candidates + 1, num_proc=num_proc)  # + its own barcode
     hits_of_key = {}
-    status(f"indexing {len(reference.barcodes):,} distinct barcodes")
+    if progress:
+        status(f"indexing {len(reference.barcodes):,} distinct barcodes")
     bar = progress_bar(total=len(keys), desc="comparing barcodes", unit="barcode", disable=not progress)
     try:
         for start in range(0, len(keys), BATCH):

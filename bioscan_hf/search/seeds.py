@@ -32,6 +32,8 @@ _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
 #: Entries of a query × reference count block kept in memory at once (bounds the memory of a search).
 _BLOCK_ENTRIES = 50_000_000
+#: Barcodes seeded together (~13M windows at 658 bases: ~0.3 GB of working arrays).
+_SEED_BATCH = 20_000
 
 
 def seed_codes(barcode: str) -> np.ndarray:
@@ -45,15 +47,44 @@ def seed_codes(barcode: str) -> np.ndarray:
 
 
 def seed_matrix(barcodes: Sequence[str], progress: bool = False) -> sp.csr_matrix:
-    """Barcodes × seeds presence matrix (CSR, uint16 ones)."""
-    codes = [
-        seed_codes(b) for b in progress_bar(barcodes, desc="seeding barcodes", unit="barcode", disable=not progress)
-    ]
-    indptr = np.zeros(len(codes) + 1, dtype=np.int64)
-    np.cumsum([len(c) for c in codes], out=indptr[1:])
-    indices = np.concatenate(codes).astype(np.int32) if codes else np.zeros(0, dtype=np.int32)
+    """Barcodes × seeds presence matrix (CSR, uint16 ones): each row the `seed_codes` of its barcode,
+    computed for `_SEED_BATCH` barcodes at once over their concatenation (windows crossing from one
+    barcode into the next are left out)."""
+    indptr = np.zeros(len(barcodes) + 1, dtype=np.int64)
+    parts: list[np.ndarray] = []
+    bar = progress_bar(total=len(barcodes), desc="seeding barcodes", unit="barcode", disable=not progress)
+    for start in range(0, len(barcodes), _SEED_BATCH):
+        batch = barcodes[start : start + _SEED_BATCH]
+        rows, codes = _batch_seeds(batch)
+        indptr[start + 1 : start + len(batch) + 1] = np.cumsum(np.bincount(rows, minlength=len(batch)))
+        indptr[start + 1 : start + len(batch) + 1] += indptr[start]
+        parts.append(codes.astype(np.int32))
+        bar.update(len(batch))
+    bar.close()
+    indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
     data = np.ones(len(indices), dtype=np.uint16)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(codes), N_SEEDS))
+    return sp.csr_matrix((data, indices, indptr), shape=(len(barcodes), N_SEEDS))
+
+
+def _batch_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, seed) of every distinct seed of every barcode of `batch`, sorted by row then seed."""
+    lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+    bases = base_codes("".join(batch))
+    windows = len(bases) - len(SEED_PATTERN) + 1
+    if windows <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    valid = np.ones(windows, dtype=bool)
+    codes = np.zeros(windows, dtype=np.int64)
+    for position, weight in zip(_POSITIONS, _WEIGHTS):
+        read = bases[position : position + windows]
+        valid &= read < UNKNOWN_CODE
+        codes += read.astype(np.int64) * weight
+    owner = np.repeat(np.arange(len(batch)), lengths)[:windows]
+    ends = np.cumsum(lengths)[owner]
+    valid &= np.arange(windows) + len(SEED_PATTERN) <= ends
+    keys = np.sort(owner[valid] * N_SEEDS + codes[valid])  # sort and drop repeats (np.unique hashes first: slower)
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+    return keys // N_SEEDS, keys % N_SEEDS
 
 
 class SeedIndex:

@@ -71,6 +71,26 @@ def test_seed_codes_skip_windows_with_n() -> None:
     assert len(seed_codes("ACG")) == 0
 
 
+def test_seed_matrix_rows_are_each_barcodes_seed_codes() -> None:
+    """The batched seeding (one pass over many barcodes joined) equals seeding each barcode alone: no
+    window crosses from one barcode into the next, windows with N or other characters give none."""
+    from bioscan_hf.search import seeds
+
+    rng = np.random.default_rng(4)
+    barcodes = ["ACG", "", "N" * 30, "ACGTNACGTACGTACGTACGTAC", "ACGT" * 4, "é" * 20 + "ACGT" * 10]
+    barcodes += [
+        "".join(rng.choice(list("ACGTN"), int(rng.integers(10, 80)), p=[0.24] * 4 + [0.04])) for _ in range(60)
+    ]
+    batch = seeds._SEED_BATCH
+    seeds._SEED_BATCH = 7  # several batches
+    try:
+        matrix = seeds.seed_matrix(barcodes)
+    finally:
+        seeds._SEED_BATCH = batch
+    for row, barcode in enumerate(barcodes):
+        assert list(matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]) == list(seed_codes(barcode))
+
+
 def test_shortlist_orders_by_shared_seeds_and_finds_the_alignment_best() -> None:
     barcodes = list(dict.fromkeys(LIBRARY["dna_barcode"]))
     index = SeedIndex(barcodes)
