@@ -184,7 +184,7 @@ def planted_run(workdir: Path, per_kind: int) -> dict:
     )
     qc_kinds = placed[placed["kind"].isin(["frameshift", "ambiguous"])]
     natural = suspects[~suspects["processid"].isin(set(planted["processid"])) & (suspects["score"] >= 0.5)]
-    sample = natural.groupby("category", group_keys=False).apply(lambda g: g.head(8))
+    sample = natural.groupby("category").head(8).sort_values(["category", "score"], ascending=[True, False])
     sample.to_csv(HERE / "audit_natural_sample.tsv", sep="\t", index=False)
     return {
         "records": len(rows),

@@ -56,30 +56,30 @@ def label_findings(
         judged.append((members, hits, rank_evidence(reference, hits, margin, without=members[0])))
     probabilities = confidences(calibration, [found for _, _, found in judged])
     findings = []
-    for (members, hits, found), p in zip(judged, probabilities):
+    for (members, hits, found), confidence in zip(judged, probabilities):
         record = members[0]
         conflicts = [
-            (rank, found[rank], p[rank])
+            (rank, found[rank], confidence[rank])
             for rank in LABEL_RANKS
             if found[rank] is not None and table[rank].iat[record] not in (None, found[rank].label)
         ]
         if not conflicts:
             continue
-        score = max(p for _, _, p in conflicts)
+        score = max(c[2] for c in conflicts)
         rank, candidate, _ = next((c for c in conflicts if c[2] >= SPECIFIC_ENOUGH), max(conflicts, key=lambda c: c[2]))
         label = table[rank].iat[record]
-        category, own = "label_conflict", ""
-        if rank == "order":
-            nearest_own = _nearest_with_label(reference, hits, "order", label, record)
-            if nearest_own is None or nearest_own[1] < DEFAULT_THRESHOLDS["order"]:
-                category = "contamination"
-                own = (
+        nearest_own = _nearest_with_label(reference, hits, "order", label, record) if rank == "order" else None
+        far = rank == "order" and (nearest_own is None or nearest_own[1] < DEFAULT_THRESHOLDS["order"])
+        for row in members:  # the same vote; each record's evidence names the others, never itself
+            evidence = _evidence(reference, hits, rank, candidate, row, margin)
+            if far:
+                nearest_own = _nearest_with_label(reference, hits, "order", label, row)
+                evidence += (
                     f"; no {label} record among its {len(hits)} nearest barcodes"
                     if nearest_own is None
                     else f"; its nearest {label} record is {nearest_own[0]} at {nearest_own[1]:.1%}"
                 )
-        evidence = _evidence(reference, hits, rank, candidate, record, margin) + own
-        for row in members:
+            category = "contamination" if far else "label_conflict"
             findings.append(Finding(row, category, round(score, 4), rank, label, candidate.label, evidence))
     return findings
 

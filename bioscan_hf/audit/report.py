@@ -73,14 +73,14 @@ def plot_audit(summary: dict, path: str | os.PathLike) -> None:
         (left, summary["by_order"], CATEGORIES, f"suspects per order ({summary['suspects']:,})"),
         (right, summary["grades_by_order"], GRADES, "species per order by BAGS grade"),
     ):
-        start = [0] * len(orders)
+        start, drawn = [0] * len(orders), False
         for value in values:
             widths = [counts.get(o, {}).get(value, 0) for o in orders]
             if any(widths):
                 axis.barh(orders, widths, left=start, label=value, color=COLOURS.get(value))
-                start = [s + w for s, w in zip(start, widths)]
+                start, drawn = [s + w for s, w in zip(start, widths)], True
         axis.set(title=title, xlabel="records" if values is CATEGORIES else "species")
-        if orders:
+        if drawn:
             axis.legend(loc="lower right", fontsize=8)
         else:
             axis.text(0.5, 0.5, "none", ha="center", va="center", transform=axis.transAxes)

@@ -291,6 +291,18 @@ def test_audit_finds_each_planted_error_in_its_category(tmp_path: Path) -> None:
     assert f"{len(suspects)} suspects" in report and "Diptera" in report
 
 
+def test_records_sharing_a_barcode_and_a_wrong_label_never_cite_themselves(tmp_path: Path) -> None:
+    rows = library_rows()
+    for row in rows[:2]:  # P00000 and P00001 carry one barcode (with P00002): both filed under another genus
+        row.update(genus_name="Gen001", species_name="Gen001 sp0")
+    result = audit(write_bold(tmp_path / "pair.tsv", rows), tmp_path / "pair.suspects.tsv", progress=False)
+    found = result.suspects.set_index("processid")
+    for pid, other in (("P00000", "P00001"), ("P00001", "P00000")):
+        assert (found.loc[pid, "rank"], found.loc[pid, "suggested"]) == ("genus", "Gen000")
+        nearest = found.loc[pid, "evidence"].split("nearest: ")[1]
+        assert pid not in nearest and (other in nearest or "P00002" in nearest)
+
+
 def test_audit_within_a_taxon_compares_with_the_whole_library(tmp_path: Path) -> None:
     library, kinds = planted_library(tmp_path)
     result = audit(library, tmp_path / "coleoptera.tsv", within="Coleoptera", progress=False)
