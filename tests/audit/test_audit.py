@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from data.test_bold import HEADER  # the BOLD combined export's columns
 
 from bioscan_hf.audit import audit, bags_grades
 from bioscan_hf.audit.findings import Finding, combine
@@ -19,21 +20,6 @@ from bioscan_hf.core.outputs import OutputFolderError
 from bioscan_hf.data.exclusions import exclusions, read_suspects
 from bioscan_hf.search.references import Reference
 
-HEADER = [
-    "processid",
-    "sampleid",
-    "bin_uri",
-    "phylum_name",
-    "class_name",
-    "order_name",
-    "family_name",
-    "subfamily_name",
-    "genus_name",
-    "species_name",
-    "country",
-    "markercode",
-    "nucleotides",
-]
 CODONS = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in ("TAA", "TAG")]
 
 
