@@ -5,7 +5,7 @@ of the suspects table (the most certain one, the others named in its evidence). 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: The kinds of suspects, most to least specific about what is wrong.
 CATEGORIES = ("contamination", "label_conflict", "barcode_qc", "bin_discordance")
@@ -40,16 +40,22 @@ def combine(findings: Iterable[Finding]) -> dict[int, Finding]:
         by_row.setdefault(finding.row, []).append(finding)
     combined = {}
     for row, found in by_row.items():
-        found.sort(key=lambda f: (f.score < SPECIFIC_ENOUGH, CATEGORIES.index(f.category), -f.score))
-        if found[0].score < SPECIFIC_ENOUGH:
-            found.sort(key=lambda f: (-f.score, CATEGORIES.index(f.category)))
+        found.sort(key=_naming_order)
         best, others = found[0], found[1:]
         score = max(f.score for f in found)
         evidence = best.evidence
         if others:
             evidence += ". Also: " + "; ".join(f"{f.category} {f.score:.2f} ({_short(f)})" for f in others)
-        combined[row] = Finding(**{**best.__dict__, "score": score, "evidence": evidence})
+        combined[row] = replace(best, score=score, evidence=evidence)
     return combined
+
+
+def _naming_order(finding: Finding) -> tuple:
+    """Findings scoring `SPECIFIC_ENOUGH` first, most specific first; below it, most certain first."""
+    category = CATEGORIES.index(finding.category)
+    if finding.score >= SPECIFIC_ENOUGH:
+        return (0, category, -finding.score)
+    return (1, -finding.score, category)
 
 
 def _short(finding: Finding) -> str:

@@ -86,8 +86,9 @@ def label_findings(
 
 def _record_id(reference: Reference, key: int, without: int) -> str:
     """A processid standing for barcode `key` other than the audited record's own."""
-    rows = [int(r) for r in reference.records(key) if r != without]
-    row = reference.representative(key) if reference.representative(key) != without else rows[0]
+    row = reference.representative(key)
+    if row == without:
+        row = next(int(r) for r in reference.records(key) if r != without)
     return str(reference.table["processid"].iat[row])
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from bioscan_hf.audit.findings import Finding
-from bioscan_hf.core.barcodes import BASE_CODE
+from bioscan_hf.core.barcodes import BASE_CODE, base_codes
 
 #: Stop codons of NCBI's genetic code 5 (invertebrate mitochondrial).
 STOP_CODONS = ("TAA", "TAG")
@@ -38,7 +38,7 @@ for _codon in STOP_CODONS:
 
 def stop_codons(sequence: str) -> list[np.ndarray]:
     """Per forward frame (0, 1, 2), the 0-based positions where a stop codon starts."""
-    codes = BASE_CODE[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
+    codes = base_codes(sequence)
     if len(codes) < 3:
         return [np.zeros(0, dtype=np.int64)] * 3
     starts = np.flatnonzero(_STOP[codes[:-2], codes[1:-1], codes[2:]])
@@ -47,8 +47,7 @@ def stop_codons(sequence: str) -> list[np.ndarray]:
 
 def inner_stop_codons(sequence: str) -> list[np.ndarray]:
     """`stop_codons`, leaving out those within `END_MARGIN` bases of either end."""
-    inner = [s[(s >= END_MARGIN) & (s + 3 <= len(sequence) - END_MARGIN)] for s in stop_codons(sequence)]
-    return inner
+    return [s[(s >= END_MARGIN) & (s + 3 <= len(sequence) - END_MARGIN)] for s in stop_codons(sequence)]
 
 
 def longest_open_stretch(sequence: str, stops: list[np.ndarray]) -> tuple[int, int]:

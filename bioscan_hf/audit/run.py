@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -142,11 +142,7 @@ def audit(
         findings += bin_findings(table, rows)
     else:
         notes.append("no record carries a BIN: no BIN discordance, and no species can be graded (BAGS needs BINs)")
-    for row in rows:
-        key = int(reference.key_of_record[row])
-        nearest = left_out(reference, key, hits_of_key[key])[:LENGTH_NEIGHBOURS]
-        lengths = [len(reference.barcodes[h.key].strip("N")) for h in nearest]
-        findings += barcode_findings(int(row), reference.barcodes[key], lengths)
+    findings += _barcode_findings(reference, rows, hits_of_key)
     suspects = _suspects_table(table, combine(findings), min_score)
     grades = bags_grades(table)
     grades = grades[grades["species"].isin(set(table["species"].iloc[rows].dropna()))].reset_index(drop=True)
@@ -184,6 +180,20 @@ def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int
         bar.close()
         engine.close()
     return hits_of_key
+
+
+def _barcode_findings(reference: Reference, rows: np.ndarray, hits_of_key: dict) -> list[Finding]:
+    """The barcode findings of the records `rows`, each distinct barcode checked once."""
+    by_key: dict[int, list[Finding]] = {}
+    findings = []
+    for row in rows:
+        key = int(reference.key_of_record[row])
+        if key not in by_key:
+            nearest = left_out(reference, key, hits_of_key[key])[:LENGTH_NEIGHBOURS]
+            lengths = [len(reference.barcodes[h.key].strip("N")) for h in nearest]
+            by_key[key] = barcode_findings(int(row), reference.barcodes[key], lengths)
+        findings += [replace(f, row=int(row)) for f in by_key[key]]
+    return findings
 
 
 def _most_common(values: pd.Series) -> str | None:
