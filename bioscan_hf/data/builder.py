@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from bioscan_hf.data.metadata import label_names, read_header, stage_splits
 from bioscan_hf.data.release import CONFIGS, ImageStore, MissingImageError, find_images, find_metadata
-from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS
+from bioscan_hf.data.schema import DERIVED_COLUMNS, LABEL_COLUMNS, METADATA_COLUMNS, NAME_SUFFIX, ROW_COLUMN
 
 _DESCRIPTION = (
     "BIOSCAN-5M: 5,150,850 arthropod specimens, each with a microscope image, a COI DNA barcode and a "
@@ -53,19 +53,28 @@ class Bioscan5MConfig(datasets.BuilderConfig):
 
 
 def extra_columns(header: list[str]) -> list[str]:
-    """Columns of a metadata file beyond the release schema; kept as strings, never dropped."""
+    """Columns of a metadata file beyond the release schema; kept as strings, never dropped. A column named
+    like one the dataset derives (`order_name`, `metadata_row`) is refused: it would be overwritten."""
+    clash = [c for c in header if c in DERIVED_COLUMNS]
+    if clash:
+        raise ValueError(
+            f"the metadata file has column(s) {', '.join(clash)}, which the prepared dataset derives itself "
+            "(label names, the record's row): rename them in the file"
+        )
     return [c for c in header if c not in METADATA_COLUMNS]
 
 
 def bioscan_features(
     labels: dict[str, list[str]], with_image: bool, extra: tuple[str, ...] | list[str] = ()
 ) -> datasets.Features:
-    """The features of every config, declared once: typed metadata, ClassLabel ranks and BIN, any extra
-    columns of the file as strings, image."""
+    """The features of every config, declared once: typed metadata, ClassLabel ranks and BIN, each with its
+    name as text beside it, the record's row in the metadata file, any extra columns of the file as
+    strings, image."""
     features = {}
-    for name, arrow_type in METADATA_COLUMNS.items():
+    for name, arrow_type in {**METADATA_COLUMNS, ROW_COLUMN: DERIVED_COLUMNS[ROW_COLUMN]}.items():
         if name in LABEL_COLUMNS:
             features[name] = datasets.ClassLabel(names=labels[name])
+            features[name + NAME_SUFFIX] = datasets.Value("string")
         else:
             features[name] = datasets.Value(str(arrow_type) if str(arrow_type) != "double" else "float64")
     for name in extra:
@@ -138,6 +147,7 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
                     continue
                 for name in LABEL_COLUMNS:
                     value = record[name]
+                    record[name + NAME_SUFFIX] = value
                     record[name] = -1 if value is None else labels[name][value]
                 if store is not None:
                     try:

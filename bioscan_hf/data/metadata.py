@@ -24,12 +24,20 @@ import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import NOT_DNA_TEXT, barcode_problem
 from bioscan_hf.core.paths import CONTROL_CHARACTERS, UNSAFE_ID, cache_dir, id_problem, text_problem, user_path
-from bioscan_hf.data.schema import LABEL_COLUMNS, METADATA_COLUMNS, METADATA_CSV_PATH, SPLITS, resolve_split
+from bioscan_hf.data.schema import (
+    DERIVED_COLUMNS,
+    LABEL_COLUMNS,
+    METADATA_COLUMNS,
+    METADATA_CSV_PATH,
+    ROW_COLUMN,
+    SPLITS,
+    resolve_split,
+)
 
 #: Bytes parsed per Arrow block; bounds the reader's working memory.
 BLOCK_SIZE = 16 << 20
 #: Bumped when staging checks more (staged files of older versions are not trusted).
-STAGING_VERSION = 3
+STAGING_VERSION = 4
 #: Errors raised by a damaged file under Arrow's reader (a bad zip member raises zlib/BadZipFile).
 _READ_ERRORS = (pa.ArrowInvalid, zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError)
 
@@ -393,7 +401,8 @@ def check_unique_processids(source: str | os.PathLike, ids: list[tuple[pa.Array,
 
 
 def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tuple[str, int]]:
-    """Write each split's typed rows to its own Parquet file, `rows_per_group` rows per row group.
+    """Write each split's typed rows to its own Parquet file, `rows_per_group` rows per row group, each
+    with its row in the file (`metadata_row`).
 
     One streaming pass over the CSV, cached per file: builders then read any shard (one row group)
     directly instead of re-parsing the whole CSV per shard. Returns split → (path, rows).
@@ -406,6 +415,7 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
     folder.mkdir(parents=True, exist_ok=True)
     header = read_header(source)
     schema = pa.schema([pa.field(c, METADATA_COLUMNS.get(c, pa.string())) for c in header])
+    schema = schema.append(pa.field(ROW_COLUMN, DERIVED_COLUMNS[ROW_COLUMN]))
     writers: dict[str, pq.ParquetWriter] = {}
     pending: dict[str, list[pa.Table]] = {s: [] for s in SPLITS}
     counts: dict[str, int] = dict.fromkeys(SPLITS, 0)
@@ -424,7 +434,7 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
         for batch, lines in iter_metadata_lines(source):
             check_records(source, batch, lines)
             ids.append((batch.column("processid"), batch.column("split"), lines))
-            table = pa.Table.from_batches([batch])
+            table = pa.Table.from_batches([batch]).append_column(ROW_COLUMN, pc.subtract(lines, 2).cast(pa.int64()))
             for split in pc.unique(batch.column("split")).to_pylist():
                 part = table.filter(pc.equal(table.column("split"), split))
                 pending[split].append(part)

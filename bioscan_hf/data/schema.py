@@ -38,6 +38,17 @@ METADATA_COLUMNS: dict[str, pa.DataType] = {
 RANKS: tuple[str, ...] = ("phylum", "class", "order", "family", "subfamily", "genus", "species")
 #: Columns encoded as `ClassLabel` with the bioscan-dataset convention (SPEC §1.4).
 LABEL_COLUMNS: tuple[str, ...] = (*RANKS, "dna_bin")
+#: Beside each label column's code, its name as text (what a Parquet reader without the card, such as
+#: DuckDB or Polars, needs: bioscan-dataset's `{t}` beside `{t}_index`).
+NAME_SUFFIX = "_name"
+#: The record's 0-based row in the release metadata file (bioscan-dataset's DataFrame index): the order of
+#: any union of splits, and the way back to the CSV.
+ROW_COLUMN = "metadata_row"
+#: Columns the prepared dataset adds to the release's, with their Arrow types.
+DERIVED_COLUMNS: dict[str, pa.DataType] = {
+    ROW_COLUMN: pa.int64(),
+    **{f"{c}{NAME_SUFFIX}": pa.string() for c in LABEL_COLUMNS},
+}
 
 #: The eight partitions, in release order.
 SPLITS: tuple[str, ...] = (
@@ -51,6 +62,12 @@ SPLITS: tuple[str, ...] = (
     "other_heldout",
 )
 SPLIT_ALIASES: dict[str, str] = {"validation": "val"}
+#: Names for unions of splits (bioscan-dataset's metasplits); any splits may also be joined with "+".
+METASPLITS: dict[str, tuple[str, ...]] = {
+    "all": SPLITS,
+    "seen": ("train", "val", "test"),
+    "unseen": ("key_unseen", "val_unseen", "test_unseen"),
+}
 
 #: The official per-split-group zips of the 256 px packages.
 SPLIT_GROUPS: dict[str, tuple[str, ...]] = {
@@ -97,6 +114,24 @@ def resolve_split(name: str) -> str:
     if name not in SPLITS:
         raise ValueError(f"unknown split {name!r}; valid splits: {', '.join(SPLITS)} (alias: validation)")
     return name
+
+
+def explode_split(spec: str | None) -> tuple[str, ...]:
+    """The splits a split name, alias, metasplit or "+"-joined combination stands for, in release order
+    (bioscan-dataset's `explode_metasplit`; None means all)."""
+    parts = [p.strip() for p in ("all" if spec is None else spec).split("+")]
+    chosen: set[str] = set()
+    for part in parts:
+        if part in METASPLITS:
+            chosen.update(METASPLITS[part])
+        elif SPLIT_ALIASES.get(part, part) in SPLITS:
+            chosen.add(SPLIT_ALIASES.get(part, part))
+        else:
+            raise ValueError(
+                f"unknown split {part!r} in {spec!r}; valid: {', '.join(SPLITS)}, the metasplits "
+                f"{', '.join(METASPLITS)}, the alias validation, or splits joined with '+' (e.g. pretrain+train)"
+            )
+    return tuple(s for s in SPLITS if s in chosen)
 
 
 def expected_chunk(processid: str, split: str) -> str:

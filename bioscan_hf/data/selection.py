@@ -1,0 +1,128 @@
+"""Choosing records the way `bioscan-dataset` does: splits by any name it accepts, barcodes truncated to
+`max_nucleotides`, one record per distinct barcode (`reduce_repeated_barcodes`), release order.
+
+These read a prepared folder's Parquet directly (only the columns asked for), so they cost seconds even
+at 5.15M records and copy nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bioscan_hf.core.output import short_library_bars_hidden
+from bioscan_hf.core.paths import user_path
+from bioscan_hf.data.prepared import completed_configs
+from bioscan_hf.data.schema import ROW_COLUMN, explode_split
+
+
+def config_files(folder: str | os.PathLike, config: str, splits: tuple[str, ...]) -> dict[str, list[Path]]:
+    """The Parquet shards of each of `splits` in a prepared folder's `config` (an alias config's are its
+    package's)."""
+    folder = user_path(folder)
+    done = completed_configs(folder)
+    if config not in done:
+        have = ", ".join(done) or "none"
+        raise ValueError(f"{folder} has no finished {config!r} config (finished: {have}); run `bioscan-hf prepare`")
+    data = folder / "data" / done[config].get("alias_of", config)
+    return {s: sorted(data.glob(f"{s}-*.parquet")) for s in splits}
+
+
+def read_columns(folder: str | os.PathLike, config: str, columns: list[str], split: str | None = None) -> pa.Table:
+    """`columns` of every record of `split` (any bioscan-dataset name; None: all) in release order (the
+    metadata file's row order), with `metadata_row`. Old prepared folders without that column are refused."""
+    files = [f for paths in config_files(folder, config, explode_split(split)).values() for f in paths]
+    wanted = list(dict.fromkeys([*columns, ROW_COLUMN]))
+    tables = []
+    for path in files:
+        names = pq.read_schema(path).names
+        if ROW_COLUMN not in names:
+            raise ValueError(
+                f"{path} has no {ROW_COLUMN} column: the folder was prepared by an older bioscan-hf; run "
+                "`bioscan-hf prepare` again into a new folder"
+            )
+        tables.append(pq.read_table(path, columns=wanted))
+    if not tables:
+        return pa.table({c: [] for c in wanted})
+    table = pa.concat_tables(tables)
+    return table.take(pc.sort_indices(table[ROW_COLUMN]))
+
+
+def truncate_barcodes(barcodes: pa.Array | pa.ChunkedArray, max_nucleotides: int | None) -> pa.ChunkedArray:
+    """Plain truncation to the first `max_nucleotides` characters (None keeps them whole), as bioscan-dataset."""
+    if max_nucleotides is None:
+        return pa.chunked_array([barcodes]) if isinstance(barcodes, pa.Array) else barcodes
+    return pc.utf8_slice_codeunits(barcodes, 0, max_nucleotides)
+
+
+def first_of_repeated_barcodes(barcodes: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Positions (ascending) of the records kept with `reduce_repeated_barcodes`: barcodes compared with
+    trailing N stripped, one record each, chosen after pandas' shuffle with random_state=0 exactly as
+    bioscan-dataset does, so the same records are kept."""
+    stripped = pd.Series(pc.utf8_rtrim(barcodes, characters="N").to_pandas(), copy=False)
+    kept = stripped.sample(frac=1, random_state=0).drop_duplicates()
+    return np.sort(kept.index.to_numpy())
+
+
+def reduced_rows(folder: str | os.PathLike, config: str, max_nucleotides: int | None) -> np.ndarray:
+    """`metadata_row` of every record `reduce_repeated_barcodes` keeps. Chosen over the whole release, as
+    bioscan-dataset does, so a split's records do not depend on which splits were asked for."""
+    table = read_columns(folder, config, ["dna_barcode"])
+    keep = first_of_repeated_barcodes(truncate_barcodes(table["dna_barcode"], max_nucleotides))
+    return table[ROW_COLUMN].to_numpy()[keep]
+
+
+def load_split(
+    folder: str | os.PathLike,
+    config: str = "metadata",
+    split: str = "train",
+    *,
+    streaming: bool = False,
+    max_nucleotides: int | None = None,
+    reduce_repeated_barcodes: bool = False,
+) -> datasets.Dataset | datasets.IterableDataset:
+    """A prepared folder's records under any split name bioscan-dataset accepts: the eight splits, the
+    alias `validation`, the metasplits `all`, `seen`, `unseen`, or splits joined with "+".
+
+    Plain `load_dataset(folder, config, split="train+val")` and `split="all"` work without this; the names
+    `validation`, `seen` and `unseen` cannot be card splits (each would be converted to Arrow again, and
+    `datasets` counts every card split in "all"). A union is in release order (bioscan-dataset's) when not
+    streaming; streamed, it is its splits one after another. `max_nucleotides` truncates barcodes when read
+    (None: as released); `reduce_repeated_barcodes` keeps bioscan-dataset's one record per barcode.
+    """
+    splits = explode_split(split)
+    spec = "+".join(splits) if splits != explode_split("all") else "all"
+    with short_library_bars_hidden():
+        data = datasets.load_dataset(str(user_path(folder)), config, split=spec, streaming=streaming)
+    keep = None
+    if reduce_repeated_barcodes:
+        base = "metadata" if "metadata" in completed_configs(folder) else config  # every record, images or not
+        keep = reduced_rows(folder, base, max_nucleotides)
+    if streaming:
+        if keep is not None:
+            kept = set(keep.tolist())
+            data = data.filter(lambda row: row[ROW_COLUMN] in kept)
+        return data.map(_truncate_batch(max_nucleotides), batched=True) if max_nucleotides else data
+    rows = np.asarray(data.data.column(ROW_COLUMN))  # the Arrow column: no row decoding
+    order = np.argsort(rows, kind="stable")
+    if keep is not None:
+        order = order[np.isin(rows[order], keep)]
+    if len(splits) > 1 or keep is not None:
+        data = data.select(order)
+    return data.with_transform(_truncate_batch(max_nucleotides)) if max_nucleotides else data
+
+
+def _truncate_batch(max_nucleotides: int):
+    def truncate(batch: dict) -> dict:
+        if "dna_barcode" in batch:
+            batch["dna_barcode"] = [None if b is None else b[:max_nucleotides] for b in batch["dna_barcode"]]
+        return batch
+
+    return truncate
