@@ -1,0 +1,260 @@
+"""Benchmark: BIOSCAN-5M at full size on one machine, one step at a time, each in a fresh process (wall
+time and peak memory of that step alone).
+
+The release is generated (synthetic, metadata only): 5,150,850 records with the real split sizes and
+~2.3M distinct barcodes: each record carries one of `--haplotypes` variants (a template barcode of the
+synthetic sample with 1–12 substitutions drawn from the variant's number), drawn uniformly, so repeated
+barcodes share a lineage as in the release. Scores on it say nothing about a model; times and memory do.
+
+Steps (`--steps`, in this order by default):
+  generate   write the metadata CSV (not a user step; timed for the record)
+  prepare    `prepare(release, out, configs=["metadata"])`
+  load       `load_dataset(prepared, "metadata", split=s)` for every split, first open (fresh cache)
+  reload     the same again, re-open (memory-mapped cache)
+  stream     stream all of `pretrain` (`streaming=True`) in batches of 10,000, records/s; and the rate
+             one record at a time over its first 100,000
+  splits     `load_split` of `seen`, `unseen` and `all` with `reduce_repeated_barcodes` (bioscan-dataset names)
+  knn        kmer6 1-NN over distinct barcodes: train → test_unseen (SPEC §3), train → test,
+             key_unseen → test_unseen (`knn_probe_ranks`, the path of `evaluate knn`)
+
+    python bench/bench_full_scale.py --workdir /tmp/full [--records 5150850] [--steps prepare,load]
+    python bench/bench_full_scale.py --workdir /tmp/small --records 20000     # a smoke run (the suite's)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_metadata_reader import FULL_ROWS, SPLIT_SHARES, _schema  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+STEPS = ("generate", "prepare", "load", "reload", "stream", "splits", "knn")
+#: Variants drawn for 5.15M records: ~2.3M of them are drawn at least once (1 − e^(−5.15/2.6) of 2.6M).
+FULL_HAPLOTYPES = 2_600_000
+_TEMPLATES = 4000
+_MAX_SUBSTITUTIONS = 12
+_CHUNK = 250_000
+_ONE_BY_ONE = 100_000
+
+
+def _template_table(seed: int) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """Template records of the synthetic sample, their barcodes as a padded byte matrix and lengths."""
+    from bioscan_hf.data.sample import generate_records
+
+    template, _, _ = generate_records(_TEMPLATES, seed=seed)
+    lengths = np.array([len(r["dna_barcode"]) for r in template])
+    matrix = np.zeros((len(template), lengths.max()), dtype=np.uint8)
+    for i, record in enumerate(template):
+        matrix[i, : lengths[i]] = np.frombuffer(record["dna_barcode"].encode(), dtype=np.uint8)
+    return template, matrix, lengths
+
+
+def variant_barcodes(haplotypes: np.ndarray, matrix: np.ndarray, lengths: np.ndarray) -> pa.StringArray:
+    """The barcode of each haplotype: its template's, with 1–12 substitutions placed by its number."""
+    templates = haplotypes % len(matrix)
+    out = matrix[templates]
+    n_subs = 1 + (haplotypes // len(matrix)) % _MAX_SUBSTITUTIONS
+    rows = np.arange(len(haplotypes))
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    for j in range(_MAX_SUBSTITUTIONS):
+        active = n_subs > j
+        mix = haplotypes[active] * 2_654_435_761 + j * 40_503
+        position = mix % lengths[templates[active]]
+        out[rows[active], position] = letters[(mix // 7919) % 4]
+    keep = np.arange(out.shape[1]) < lengths[templates][:, None]
+    offsets = np.concatenate([[0], np.cumsum(lengths[templates])]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(haplotypes), pa.py_buffer(offsets), pa.py_buffer(out[keep].tobytes()))
+
+
+def generate_release(folder: Path, records: int, haplotypes: int, seed: int = 0) -> dict:
+    """Write `folder/BIOSCAN_5M_Insect_Dataset_metadata.csv`; returns what was drawn."""
+    import pyarrow.csv as pacsv
+
+    template, matrix, lengths = _template_table(seed)
+    rng = np.random.default_rng(seed)
+    shares = {s: round(n * records / FULL_ROWS) for s, n in SPLIT_SHARES.items()}
+    shares["pretrain"] += records - sum(shares.values())
+    splits = np.repeat(list(shares), list(shares.values()))[rng.permutation(records)]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "BIOSCAN_5M_Insect_Dataset_metadata.csv"
+    drawn = []
+
+    def column(name: str, idx: np.ndarray) -> list:
+        return [template[i][name] for i in idx]
+
+    with pacsv.CSVWriter(path.with_suffix(".tmp"), _schema()) as writer:
+        for start in range(0, records, _CHUNK):
+            n = min(_CHUNK, records - start)
+            hap = rng.integers(0, haplotypes, n)
+            drawn.append(hap)
+            idx = hap % len(template)
+            part = splits[start : start + n]
+            labelled = part != "pretrain"
+            table = {
+                "processid": [f"BSC{start + i:08d}-23" for i in range(n)],
+                "sampleid": [f"BIOUG{start + i:08d}-A01" for i in range(n)],
+                "taxon": column("taxon", idx),
+                "phylum": ["Arthropoda"] * n,
+                "class": ["Insecta"] * n,
+                **{rank: column(rank, idx) for rank in ("order", "family", "subfamily", "genus")},
+                "species": [s if keep else None for s, keep in zip(column("species", idx), labelled)],
+                "dna_bin": column("dna_bin", idx),
+                "dna_barcode": variant_barcodes(hap, matrix, lengths),
+                "country": column("country", idx),
+                "province_state": column("province_state", idx),
+                "coord-lat": rng.normal(30, 20, n).round(4),
+                "coord-lon": rng.normal(-40, 60, n).round(4),
+                "image_measurement_value": rng.integers(1000, 200_000, n),
+                "area_fraction": rng.random(n).round(4),
+                "scale_factor": rng.uniform(0.3, 3, n).round(4),
+                "inferred_ranks": rng.integers(0, 3, n).astype(np.int8),
+                "split": part,
+                "index_bioscan_1M_insect": [None] * n,
+                "chunk": [f"{v:02x}" for v in rng.integers(0, 256, n)],
+            }
+            writer.write_table(pa.table(table, schema=_schema()))
+    path.with_suffix(".tmp").replace(path)
+    return {"records": records, "distinct_haplotypes": int(len(np.unique(np.concatenate(drawn))))}
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process and of the children it waited for (forked workers)."""
+    own = next(
+        int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines() if "VmHWM" in line
+    )
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
+def run_step(step: str, work: Path, records: int, haplotypes: int) -> dict:
+    """One step in this process; returns its measurements."""
+    import datasets
+
+    from bioscan_hf.data.schema import SPLITS
+
+    release, prepared = work / "release", work / "prepared"
+    os.environ["HF_DATASETS_CACHE"] = str(work / "hf_cache")
+    start = time.perf_counter()
+    result: dict = {}
+    if step == "generate":
+        result = generate_release(release, records, haplotypes)
+    elif step == "prepare":
+        from bioscan_hf.data.publish import prepare
+
+        prepare(release, prepared, configs=["metadata"], overwrite=True)
+    elif step in ("load", "reload"):
+        result["per_split_s"] = {}
+        for split in SPLITS:
+            begun = time.perf_counter()
+            rows = datasets.load_dataset(str(prepared), "metadata", split=split).num_rows
+            result["per_split_s"][split] = [rows, round(time.perf_counter() - begun, 2)]
+    elif step == "stream":
+        stream = datasets.load_dataset(str(prepared), "metadata", split="pretrain", streaming=True)
+        result["records"] = sum(len(batch["processid"]) for batch in stream.iter(batch_size=10_000))
+        result["batched_records_per_s"] = result["records"] / (time.perf_counter() - start)
+        begun, one_by_one = time.perf_counter(), 0
+        for one_by_one, _ in enumerate(stream, 1):  # a record at a time, as a training loop reads
+            if one_by_one == _ONE_BY_ONE:
+                break
+        result["records_per_s_one_at_a_time"] = one_by_one / (time.perf_counter() - begun)
+    elif step == "splits":
+        from bioscan_hf.data.selection import load_split
+
+        result["rows"] = {}
+        for split in ("seen", "unseen", "all"):
+            begun = time.perf_counter()
+            rows = load_split(prepared, "metadata", split=split, reduce_repeated_barcodes=True).num_rows
+            result["rows"][split] = [rows, round(time.perf_counter() - begun, 2)]
+    elif step == "knn":
+        result = knn_step(prepared)
+    else:
+        raise ValueError(f"unknown step {step}")
+    result["seconds"] = time.perf_counter() - start
+    result["peak_rss_mb"] = _peak_rss_mb()
+    return result
+
+
+def knn_step(prepared: Path) -> dict:
+    """kmer6 1-NN (order, family, genus) for the three key → query pairs: distinct barcodes embedded once,
+    one search per distinct query (`knn_probe_ranks`, the path of `evaluate knn`)."""
+    from bioscan_hf.data.selection import load_split
+    from bioscan_hf.embedding import load_encoder
+    from bioscan_hf.evaluation.knn import knn_probe_ranks
+
+    encoder = load_encoder("kmer6")
+    ranks = ("order", "family", "genus")
+    sides = {}
+    for split in ("train", "test", "key_unseen", "test_unseen"):
+        table = load_split(prepared, "metadata", split=split).select_columns(["dna_barcode", *ranks])
+        barcodes = table["dna_barcode"][:]
+        unique, inverse = np.unique(np.asarray(barcodes, dtype=object), return_inverse=True)
+        vectors = encoder.embed_dna(list(unique), progress=False)[inverse]
+        sides[split] = (vectors, {r: table[r][:] for r in ranks}, barcodes)
+    result = {}
+    for keys, queries in (("train", "test_unseen"), ("train", "test"), ("key_unseen", "test_unseen")):
+        begun = time.perf_counter()
+        (kv, kl, kid), (qv, ql, qid) = sides[keys], sides[queries]
+        scores = knn_probe_ranks(kv, kl, qv, ql, kid, qid, missing=-1)
+        result[f"{keys}->{queries}"] = {
+            "seconds": round(time.perf_counter() - begun, 2),
+            "keys": len(kid),
+            "queries": len(qid),
+            **{f"{r}_micro": round(scores[r]["micro"], 4) for r in ranks},
+        }
+    return result
+
+
+def describe_machine() -> dict:
+    """The machine, for the record."""
+    import psutil
+
+    return {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--records", type=int, default=FULL_ROWS)
+    parser.add_argument("--haplotypes", type=int, default=None, help="default: scaled from 2.6M at 5.15M")
+    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--out", type=Path, default=None, help="JSON of the results (default WORKDIR/full_scale.json)")
+    parser.add_argument("--run", help=argparse.SUPPRESS)  # one step, in this (child) process
+    args = parser.parse_args()
+    haplotypes = args.haplotypes or max(1, round(FULL_HAPLOTYPES * args.records / FULL_ROWS))
+    if args.run:
+        print(json.dumps(run_step(args.run, args.workdir, args.records, haplotypes)))
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    out = args.out or args.workdir / "full_scale.json"
+    results = json.loads(out.read_text()) if out.exists() else {"machine": describe_machine(), "steps": {}}
+    for step in args.steps.split(","):
+        command = [sys.executable, __file__, "--workdir", str(args.workdir), "--records", str(args.records)]
+        done = subprocess.run(
+            [*command, "--haplotypes", str(haplotypes), "--run", step], capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise SystemExit(f"step {step} failed:\n{done.stderr[-4000:]}")
+        results["steps"][step] = json.loads(done.stdout.strip().splitlines()[-1])
+        results["records"] = args.records
+        print(step, json.dumps(results["steps"][step]), flush=True)
+        out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
