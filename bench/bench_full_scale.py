@@ -14,6 +14,11 @@ Steps (`--steps`, in this order by default):
   stream     stream all of `pretrain` (`streaming=True`) in batches of 10,000, records/s; and the rate
              one record at a time over its first 100,000
   splits     `load_split` of `seen`, `unseen` and `all` with `reduce_repeated_barcodes` (bioscan-dataset names)
+  identify_build  the identify reference over every record (all splits): records read, distinct barcodes
+             grouped, the seed index built once into the cache folder
+  identify   a fresh process opens it (memory-mapped) and identifies 10,000 queries (release barcodes
+             with 1% substitutions), BOLD thresholds (no calibration fit); 200 of them also with every
+             seed counted, to show what the per-query budget changes
   knn        kmer6 1-NN over distinct barcodes: train → test_unseen (SPEC §3), train → test,
              key_unseen → test_unseen (`knn_probe_ranks`, the path of `evaluate knn`)
 
@@ -40,13 +45,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_metadata_reader import FULL_ROWS, SPLIT_SHARES, _schema  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("generate", "prepare", "load", "reload", "stream", "splits", "knn")
+STEPS = ("generate", "prepare", "load", "reload", "stream", "splits", "knn", "identify_build", "identify")
 #: Variants drawn for 5.15M records: ~2.3M of them are drawn at least once (1 − e^(−5.15/2.6) of 2.6M).
 FULL_HAPLOTYPES = 2_600_000
 _TEMPLATES = 4000
 _MAX_SUBSTITUTIONS = 12
 _CHUNK = 250_000
 _ONE_BY_ONE = 100_000
+_QUERIES = 10_000
+#: Queries also identified with every seed counted (no budget), to see what the budget changes.
+_UNBOUNDED_QUERIES = 200
 
 
 def _template_table(seed: int) -> tuple[list[dict], np.ndarray, np.ndarray]:
@@ -137,7 +145,7 @@ def _peak_rss_mb() -> float:
     return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
-def run_step(step: str, work: Path, records: int, haplotypes: int) -> dict:
+def run_step(step: str, work: Path, records: int, haplotypes: int, plate: int = _QUERIES) -> dict:
     """One step in this process; returns its measurements."""
     import datasets
 
@@ -178,6 +186,8 @@ def run_step(step: str, work: Path, records: int, haplotypes: int) -> dict:
             result["rows"][split] = [rows, round(time.perf_counter() - begun, 2)]
     elif step == "knn":
         result = knn_step(prepared)
+    elif step in ("identify_build", "identify"):
+        result = identify_step(prepared, work, queries=0 if step == "identify_build" else plate)
     else:
         raise ValueError(f"unknown step {step}")
     result["seconds"] = time.perf_counter() - start
@@ -215,6 +225,46 @@ def knn_step(prepared: Path) -> dict:
     return result
 
 
+def identify_step(prepared: Path, work: Path, queries: int) -> dict:
+    """The identify reference over the whole release (and, with `queries`, a plate against it)."""
+    os.environ["BIOSCAN_HF_CACHE"] = str(work / "bioscan_cache")
+    from bioscan_hf.data.sources import Query
+    from bioscan_hf.search.calls import DEFAULT_THRESHOLDS
+    from bioscan_hf.search.engine import Identifier
+    from bioscan_hf.search.references import Reference, read_references
+
+    begun = time.perf_counter()
+    reference = Reference(read_references(prepared, splits=None))
+    result = {"records": len(reference.table), "distinct": len(reference.barcodes)}
+    result["read_s"] = round(time.perf_counter() - begun, 1)
+    begun = time.perf_counter()
+    seeds = reference.seeds
+    result.update(seeds_s=round(time.perf_counter() - begun, 1), seeds_gb=round(seeds.nbytes / 1e9, 2))
+    if not queries:
+        return result
+    rng = np.random.default_rng(0)
+    plate = []
+    for n, row in enumerate(rng.choice(len(reference.table), queries, replace=False)):
+        bases = np.frombuffer(reference.table["dna_barcode"].iat[int(row)].encode(), dtype="S1").copy()
+        changed = rng.random(len(bases)) < 0.01
+        bases[changed] = rng.choice(np.array([b"A", b"C", b"G", b"T"]), int(changed.sum()))
+        plate.append(Query(f"q{n}", sequence=bases.tobytes().decode()))
+    identifier = Identifier(reference, thresholds=DEFAULT_THRESHOLDS)
+    begun = time.perf_counter()
+    rows, _ = identifier.identify(plate)
+    seconds = time.perf_counter() - begun
+    result.update(queries=queries, query_s=round(seconds, 1), queries_per_s=round(queries / seconds, 1))
+    result["peak_rss_mb_after_queries"] = _peak_rss_mb()
+    few = plate[:_UNBOUNDED_QUERIES]
+    seeds.budget = np.iinfo(np.int64).max
+    begun = time.perf_counter()
+    unbounded, _ = identifier.identify(few)
+    result["unbounded_s_per_query"] = round((time.perf_counter() - begun) / len(few), 3)
+    same = [a["best_hit"] == b["best_hit"] or a.get("pident") == b.get("pident") for a, b in zip(rows, unbounded)]
+    result["unbounded_same_best"] = f"{sum(same)}/{len(few)}"
+    return result
+
+
 def describe_machine() -> dict:
     """The machine, for the record."""
     import psutil
@@ -233,18 +283,20 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=FULL_ROWS)
     parser.add_argument("--haplotypes", type=int, default=None, help="default: scaled from 2.6M at 5.15M")
     parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--queries", type=int, default=_QUERIES, help="identify: queries in the plate")
     parser.add_argument("--out", type=Path, default=None, help="JSON of the results (default WORKDIR/full_scale.json)")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # one step, in this (child) process
     args = parser.parse_args()
     haplotypes = args.haplotypes or max(1, round(FULL_HAPLOTYPES * args.records / FULL_ROWS))
     if args.run:
-        print(json.dumps(run_step(args.run, args.workdir, args.records, haplotypes)))
+        print(json.dumps(run_step(args.run, args.workdir, args.records, haplotypes, args.queries)))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     out = args.out or args.workdir / "full_scale.json"
     results = json.loads(out.read_text()) if out.exists() else {"machine": describe_machine(), "steps": {}}
     for step in args.steps.split(","):
         command = [sys.executable, __file__, "--workdir", str(args.workdir), "--records", str(args.records)]
+        command += ["--queries", str(args.queries)]
         done = subprocess.run(
             [*command, "--haplotypes", str(haplotypes), "--run", step], capture_output=True, text=True, check=False
         )

@@ -318,7 +318,7 @@ def scale(workdir: Path) -> list[dict]:
         process = psutil.Process()
         before = process.memory_info().rss
         start = time.perf_counter()
-        index = SeedIndex(refs, progress=True)
+        index = SeedIndex.build(refs, progress=True)
         build = time.perf_counter() - start
         held = index.nbytes
         start = time.perf_counter()

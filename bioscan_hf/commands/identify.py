@@ -45,7 +45,8 @@ class IdentifyOptions:
     out: str = option("results file: .tsv, .csv, .json or .parquet")
     split: str = option("query split when QUERIES is a prepared dataset (default test)", "test")
     reference_splits: str = option(
-        "reference splits when REFERENCE is a prepared dataset (default train,key_unseen)", "train,key_unseen"
+        "reference splits when REFERENCE is a prepared dataset (default train,key_unseen; also all, seen, unseen, a+b)",
+        "train,key_unseen",
     )
     top_k: int = option("also write the best K hits per query to OUT's .hits file", 0)
     model: str | None = option(
@@ -113,7 +114,8 @@ def run_identify(o: IdentifyOptions) -> None:
         skip_bad=o.skip_bad,
         overwrite=o.overwrite,
     )
-    print(result.report())
+    if result.main_process:
+        print(result.report())
 
 
 @dataclass(kw_only=True)
@@ -121,7 +123,8 @@ class CalibrateOptions:
     reference: str = option("prepared dataset, index folder, BOLD TSV or taxonomy FASTA", positional=True)
     out: str = option("calibration file to write (.skops), for identify --calibration")
     reference_splits: str = option(
-        "reference splits when REFERENCE is a prepared dataset (default train,key_unseen)", "train,key_unseen"
+        "reference splits when REFERENCE is a prepared dataset (default train,key_unseen; also all, seen, unseen, a+b)",
+        "train,key_unseen",
     )
     queries: int = option(f"held-out queries (default {DEFAULT_QUERIES:,})", DEFAULT_QUERIES)
     candidates: int = option("distinct reference barcodes aligned per query, as identify", DEFAULT_CANDIDATES)
@@ -166,7 +169,8 @@ COMMANDS: dict[str, Command] = {
         "REFERENCE: a prepared dataset (--reference-splits), an index folder, a BOLD TSV, or a FASTA with SINTAX "
         "(tax=o:…,g:…,s:…) or BOLD (id|taxon|marker|BIN) headers. Runs in chunks; a stopped run resumes from its "
         "finished chunks when run again with the same inputs and options (checked by content: a changed query "
-        "file is refused, named).",
+        "file is refused, named). Under `accelerate launch` the processes share the chunks (on one machine or "
+        "several: each runs the same command, see the README) and the main one writes the outputs.",
         "example: bioscan-hf identify plate.fasta --reference bioscan-5m --out plate.tsv --top-k 5",
     ),
     "calibrate": Command(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bioscan_hf.data.metadata import label_names, read_header, stage_splits
@@ -36,6 +38,10 @@ _LICENSE = "cc-by-3.0"
 
 #: Records per builder shard (a unit of parallel work with `num_proc`; one staged Parquet row group).
 RECORDS_PER_SHARD = 10_000
+#: Records per table written with their images (as `datasets` batches image rows: 100).
+IMAGES_PER_TABLE = 100
+#: How an `Image` feature is stored in Arrow.
+IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 ON_MISSING_IMAGE = ("error", "skip")
 
 
@@ -89,7 +95,7 @@ def _config_description(name: str, package: str | None) -> str:
     return f"{name}: {images}"
 
 
-class Bioscan5M(datasets.GeneratorBasedBuilder):
+class Bioscan5M(datasets.ArrowBasedBuilder):
     """Enumerates BIOSCAN-5M records from a release folder (zips, extracted files, or a mix)."""
 
     BUILDER_CONFIG_CLASS = Bioscan5MConfig
@@ -128,10 +134,13 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
             )
         return generators
 
-    def _generate_examples(self, metadata: str, split: str, staged: str | None, shards: list[int]):
+    def _generate_tables(self, metadata: str, split: str, staged: str | None, shards: list[int]):
+        """One Arrow table per shard (a row group of the staged split): label names coded as the whole
+        file's indices (−1 missing) with the names kept beside them, excluded records dropped, the image
+        of each record read from the release (or the record skipped and listed, with on_missing_image)."""
         if not shards:
             return
-        labels = {c: {n: i for i, n in enumerate(names)} for c, names in label_names(metadata).items()}
+        names = label_names(metadata)
         store = None
         if self.config.package is not None:
             sources = find_images(self.config.data_dir).get(self.config.package)
@@ -139,27 +148,42 @@ class Bioscan5M(datasets.GeneratorBasedBuilder):
                 raise MissingImageError(f"no {self.config.package} images for split {split} in {self.config.data_dir}")
             store = ImageStore(sources)
         skipped: list[str] = []
-        excluded = set(self.config.exclude)
+        excluded = pa.array(sorted(self.config.exclude), pa.string())
         parquet = pq.ParquetFile(staged)
         for shard in shards:  # one shard = one row group of the staged split
-            for record in parquet.read_row_group(shard).to_pylist():
-                if record["processid"] in excluded:
-                    continue
-                for name in LABEL_COLUMNS:
-                    value = record[name]
-                    record[name + NAME_SUFFIX] = value
-                    record[name] = -1 if value is None else labels[name][value]
-                if store is not None:
-                    try:
-                        data, member = store.read(record["processid"], split, record["chunk"])
-                    except MissingImageError as err:
-                        if self.config.on_missing_image != "skip":
-                            raise
-                        skipped.append(f"{record['processid']}\t{split}\t{err}")
-                        continue
-                    record["image"] = {"bytes": data, "path": member}
-                yield record["processid"], record
+            table = parquet.read_row_group(shard)
+            if len(excluded):
+                table = table.filter(pc.invert(pc.is_in(table["processid"], value_set=excluded)))
+            for name in LABEL_COLUMNS:
+                values = table[name]
+                codes = pc.fill_null(pc.index_in(values, value_set=pa.array(names[name], pa.string())), -1)
+                table = table.set_column(table.schema.get_field_index(name), name, codes)
+                table = table.append_column(name + NAME_SUFFIX, values)
+            if store is None:
+                yield f"{split}-{shard}", table
+                continue
+            for start in range(0, table.num_rows, IMAGES_PER_TABLE):  # shards can then close near their size
+                part = self._with_images(table.slice(start, IMAGES_PER_TABLE), split, store, skipped)
+                yield f"{split}-{shard}-{start}", part
         if self.config.report_dir is not None and skipped:
             report = Path(self.config.report_dir) / f"skipped-{split}-{min(shards):05d}.json"
             report.parent.mkdir(parents=True, exist_ok=True)
             report.write_text(json.dumps(skipped))
+
+    def _with_images(self, table: pa.Table, split: str, store: ImageStore, skipped: list[str]) -> pa.Table:
+        """`table` with each record's image (bytes and path in the release); records without one raise, or
+        with on_missing_image="skip" are left out and listed in `skipped`."""
+        images, keep = [], []
+        for pid, chunk in zip(table["processid"].to_pylist(), table["chunk"].to_pylist()):
+            try:
+                data, member = store.read(pid, split, chunk)
+            except MissingImageError as err:
+                if self.config.on_missing_image != "skip":
+                    raise
+                skipped.append(f"{pid}\t{split}\t{err}")
+                keep.append(False)
+                continue
+            images.append({"bytes": data, "path": member})
+            keep.append(True)
+        table = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
+        return table.append_column("image", pa.array(images, IMAGE_STRUCT))

@@ -66,8 +66,11 @@ def first_of_repeated_barcodes(barcodes: pa.Array | pa.ChunkedArray) -> np.ndarr
     """Positions (ascending) of the records kept with `reduce_repeated_barcodes`: barcodes compared with
     trailing N stripped, one record each, chosen after pandas' shuffle with random_state=0 exactly as
     bioscan-dataset does, so the same records are kept."""
-    stripped = pd.Series(pc.utf8_rtrim(barcodes, characters="N").to_pandas(), copy=False)
-    kept = stripped.sample(frac=1, random_state=0).drop_duplicates()
+    stripped = pc.utf8_rtrim(barcodes, characters="N")
+    stripped = pa.chunked_array([stripped]) if isinstance(stripped, pa.Array) else stripped
+    encoded = stripped.dictionary_encode()  # one dictionary over every chunk
+    codes = [pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks]  # equal barcodes, equal codes
+    kept = pd.Series(np.concatenate(codes) if codes else []).sample(frac=1, random_state=0).drop_duplicates()
     return np.sort(kept.index.to_numpy())
 
 

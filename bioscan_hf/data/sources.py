@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.core.errors import InputError
@@ -37,6 +38,7 @@ from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
 from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import completed_configs, load_prepared, rank_values
+from bioscan_hf.data.schema import explode_split
 
 #: The ranks a record's taxonomy is read at (and `identify` calls), coarse to fine, then the BIN.
 CALL_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species", "dna_bin")
@@ -247,16 +249,28 @@ def bold_records(path: Path, problems: Problems) -> Iterator[dict]:
 
 
 def dataset_table(folder: Path, splits: tuple[str, ...] | None) -> pd.DataFrame:
-    """The records of a prepared dataset's `splits` (None: all), labels as names, with each one's split."""
+    """The records of a prepared dataset's `splits` (None: all; any name bioscan-dataset takes: `seen`,
+    `unseen`, `validation`, `train+key_unseen`), labels as names, with each one's split."""
     data = load_prepared(folder, "metadata")
-    splits = tuple(data) if splits is None else splits
-    missing = [s for s in splits if s not in data]
-    if missing:
-        raise InputError(f"{folder} has no split {', '.join(missing)}; it has {', '.join(data)}")
+    chosen: list[str] = []
+    for spec in ("all",) if splits is None else splits:  # split names as bioscan-dataset takes them
+        try:
+            named = explode_split(spec)
+        except ValueError as err:
+            raise InputError(f"{folder}: {err}") from None
+        if len(named) == 1 and named[0] not in data:
+            raise InputError(f"{folder} has no split {named[0]}; it has {', '.join(data)}")
+        chosen += [s for s in named if s in data and s not in chosen]
+    splits = tuple(chosen)
     frames = []
+    shared: dict[str, str] = {}  # one string per distinct barcode, however many records carry it
     for split in splits:
         part = data[split]
-        table = {"processid": part["processid"][:], "dna_barcode": [barcode_key(b) for b in part["dna_barcode"][:]]}
+        raw = part.data.column("dna_barcode")  # Arrow, memory-mapped: no Python string per record
+        distinct = pc.unique(raw)
+        cleaned = [shared.setdefault(key, key) for key in map(barcode_key, distinct.to_pylist())]
+        positions = pc.index_in(raw, value_set=distinct).to_numpy()
+        table = {"processid": part["processid"][:], "dna_barcode": [cleaned[i] for i in positions]}
         for rank in CALL_RANKS:
             table[rank] = rank_values(part, rank)
         table["country"] = part["country"][:]

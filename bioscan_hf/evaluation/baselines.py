@@ -35,7 +35,7 @@ def alignment_nearest(
     query_barcodes = [barcode_key(q) for q in queries]
     first_query, query_codes = first_of_each(query_barcodes)
     distinct_queries = [query_barcodes[r] for r in first_query]
-    shortlists = SeedIndex(distinct_keys).shortlist(distinct_queries, candidates)
+    shortlists = SeedIndex.build(distinct_keys).shortlist(distinct_queries, candidates)
     best = np.zeros(len(distinct_queries), dtype=np.int64)
     identity = np.zeros(len(distinct_queries), dtype=np.float64)
     for q in progress_bar(range(len(distinct_queries)), desc="aligning queries", disable=not progress):

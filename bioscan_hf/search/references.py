@@ -26,7 +26,7 @@ from bioscan_hf.data.sources import (
     iter_fasta,
     taxonomy_from_header,
 )
-from bioscan_hf.search.seeds import SeedIndex
+from bioscan_hf.search.seeds import SeedIndex, seed_index
 
 #: Columns of a reference table (one row per reference record).
 REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
@@ -130,7 +130,7 @@ class Reference:
     def seeds(self) -> SeedIndex:
         """The spaced-seed index over the distinct barcodes (built on first use)."""
         if self._seeds is None:
-            self._seeds = SeedIndex(self.barcodes, progress=len(self.barcodes) > 50_000)
+            self._seeds = seed_index(self.barcodes, progress=len(self.barcodes) > 50_000)
         return self._seeds
 
     def records(self, key: int) -> np.ndarray:

@@ -25,6 +25,7 @@ from itertools import islice
 from pathlib import Path
 
 import pandas as pd
+from accelerate import PartialState
 
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import progress_bar
@@ -75,6 +76,8 @@ class IdentifyRun:
     distinct_reference_barcodes: int
     skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
     chunks_reused: int = 0
+    #: False in the other processes of an `accelerate launch` (the main one writes and reports)
+    main_process: bool = True
 
     def report(self) -> str:
         """Lines for people: counts, where the files are, and the per-rank summary."""
@@ -261,9 +264,17 @@ def _run(
         calibration=calibration,
         min_confidence=options["min_confidence"],
     )
+    state = PartialState(cpu=True)  # under `accelerate launch`: this process's share of the chunks
+    if state.num_processes > 1:
+        with state.main_process_first():  # what is cached (seed index, calibration) is built once, by the main
+            if engine.encoder is None:
+                engine.reference.seeds  # noqa: B018  (built, or opened from the cache)
+            engine.calibration = engine._calibration()
     stream = iter_queries(queries, query_split, problems)
     reused = 0
-    bar = progress_bar(desc="identifying", unit="query", disable=not progress, smoothing=0.1)
+    bar = progress_bar(
+        desc="identifying", unit="query", disable=not (progress and state.is_main_process), smoothing=0.1
+    )
     try:
         for number in range(1_000_000_000):
             chunk = list(islice(stream, chunk_size))
@@ -272,6 +283,8 @@ def _run(
             done = parts / f"part-{number:05d}.parquet"
             if done.is_file():
                 reused += 1
+            elif number % state.num_processes != state.process_index:
+                pass  # another process's chunk
             else:
                 rows, hits = engine.identify(chunk, top_k)
                 _write_part(pd.DataFrame(rows), done)
@@ -281,6 +294,9 @@ def _run(
     finally:
         bar.close()
         engine.close()
+    state.wait_for_everyone()
+    if not state.is_main_process:  # the main process joins the chunks and writes every output
+        return IdentifyRun(pd.DataFrame(), [], out, len(table), len(engine.reference.barcodes), main_process=False)
     chunks = sorted(parts.glob("part-?????.parquet"))
     if not chunks:
         raise InputError(f"{queries}: no usable query records")

@@ -8,30 +8,44 @@ On the real BOLD file (keys `train`, queries `test_unseen`, 88–90% identity to
 the top 50 by shared seeds hold the alignment-best reference as often as aligning every reference does;
 a 10-mer set needed 100+ and a 6-mer profile 200+ (BENCHMARKS.md).
 
-Storage: an inverted index (scipy CSR, one row per seed, one column per distinct barcode, uint16
-counts), ~600 entries of 6 bytes per 658-nt barcode: ~3.6 GB at 1M distinct barcodes, ~8.4 GB for
-BIOSCAN-5M's ~2.3M. Seed sampling (minimizers, mod-sampling) would shrink it but cost accuracy at the
-genus level on the real file (1 in 4 seeds: −1.3 points), so every seed is kept.
+Storage: an inverted index (for each seed, the barcodes holding it), ~600 entries of 4 bytes per 658-nt
+barcode: ~2.4 GB at 1M distinct barcodes, ~5.6 GB for BIOSCAN-5M's ~2.3M; above `ON_DISK_ABOVE` built once
+into the cache folder and memory-mapped from there (`seed_index`). A query reads its rarest seeds' lists
+first, up to `SEED_BUDGET` entries, so its work does not grow with the library (a large library's common
+seeds are held by most barcodes). Seed sampling (minimizers, mod-sampling) would shrink the index but cost
+accuracy at the genus level on the real file (1 in 4 seeds: −1.3 points), so every seed is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import shutil
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
 from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.paths import cache_dir
 
 #: Read two, skip one, over 16 bases: 11 informative positions, 4**11 possible seeds.
 SEED_PATTERN = "1101101101101101"
 _POSITIONS = np.array([i for i, c in enumerate(SEED_PATTERN) if c == "1"])
 _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
-#: Entries of a query × reference count block kept in memory at once (bounds the memory of a search).
-_BLOCK_ENTRIES = 50_000_000
+#: Posting entries a query reads at most, its rarest seeds first (a query's work stays bounded however
+#: large the library: ~20 ms at BIOSCAN-5M's ~2.3M distinct barcodes; BENCHMARKS.md).
+SEED_BUDGET = 20_000_000
+#: Written last into a seed-index folder: its barcodes and format version.
+SEEDS_MANIFEST = "seeds.json"
+SEEDS_VERSION = 1
+#: Libraries of this many distinct barcodes or more keep their seed index on disk (~0.5 GB at 200,000).
+ON_DISK_ABOVE = 200_000
 #: Barcodes seeded together (~13M windows at 658 bases: ~0.3 GB of working arrays).
 _SEED_BATCH = 20_000
 
@@ -44,26 +58,6 @@ def seed_codes(barcode: str) -> np.ndarray:
     windows = np.lib.stride_tricks.sliding_window_view(bases, len(SEED_PATTERN))[:, _POSITIONS]
     windows = windows[(windows < UNKNOWN_CODE).all(axis=1)].astype(np.int64)
     return np.unique(windows @ _WEIGHTS)
-
-
-def seed_matrix(barcodes: Sequence[str], progress: bool = False) -> sp.csr_matrix:
-    """Barcodes × seeds presence matrix (CSR, uint16 ones): each row the `seed_codes` of its barcode,
-    computed for `_SEED_BATCH` barcodes at once over their concatenation (windows crossing from one
-    barcode into the next are left out)."""
-    indptr = np.zeros(len(barcodes) + 1, dtype=np.int64)
-    parts: list[np.ndarray] = []
-    bar = progress_bar(total=len(barcodes), desc="seeding barcodes", unit="barcode", disable=not progress)
-    for start in range(0, len(barcodes), _SEED_BATCH):
-        batch = barcodes[start : start + _SEED_BATCH]
-        rows, codes = _batch_seeds(batch)
-        indptr[start + 1 : start + len(batch) + 1] = np.cumsum(np.bincount(rows, minlength=len(batch)))
-        indptr[start + 1 : start + len(batch) + 1] += indptr[start]
-        parts.append(codes.astype(np.int32))
-        bar.update(len(batch))
-    bar.close()
-    indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-    data = np.ones(len(indices), dtype=np.uint16)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(barcodes), N_SEEDS))
 
 
 def _batch_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -88,41 +82,148 @@ def _batch_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class SeedIndex:
-    """Distinct reference barcodes, searchable by shared spaced seeds."""
+    """Distinct reference barcodes, searchable by shared spaced seeds.
 
-    def __init__(self, barcodes: Sequence[str], progress: bool = False) -> None:
-        self.size = len(barcodes)
-        #: seeds × barcodes: each row lists the barcodes holding that seed (the inverted index)
-        self.postings = seed_matrix(barcodes, progress).T.tocsr()
+    The inverted index is two arrays: `indptr` (one slot per possible seed) and `postings` (for each seed,
+    the positions of the barcodes holding it, ascending; int32). Built in memory, or into a folder
+    (`build(..., folder=...)`) that `open` maps from disk instead of reading: pages are loaded as queries
+    touch them, and several processes share them.
+    """
+
+    def __init__(self, indptr: np.ndarray, postings: np.ndarray, size: int, budget: int = SEED_BUDGET) -> None:
+        self.indptr, self.postings, self.size, self.budget = indptr, postings, size, budget
+
+    @classmethod
+    def build(
+        cls, barcodes: Sequence[str], progress: bool = False, folder: str | os.PathLike | None = None
+    ) -> SeedIndex:
+        """Index `barcodes` (two passes: count each seed's barcodes, then place them), in memory or written
+        into `folder` (complete only when `seeds.json` is there; then `open` it)."""
+        counts = np.zeros(N_SEEDS, dtype=np.int64)
+        for _, batch in _seeded_batches(barcodes, progress, "counting seeds"):
+            counts += np.bincount(batch[1], minlength=N_SEEDS)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        if folder is None:
+            postings = np.empty(int(indptr[-1]), dtype=np.int32)
+        else:
+            folder = Path(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / SEEDS_MANIFEST).unlink(missing_ok=True)
+            np.save(folder / "indptr.npy", indptr)
+            postings = np.lib.format.open_memmap(folder / "postings.npy", "w+", np.int32, (int(indptr[-1]),))
+        cursor = indptr[:-1].copy()
+        for start, (rows, codes) in _seeded_batches(barcodes, progress, "placing seeds"):
+            if not len(codes):
+                continue
+            order = np.argsort(codes, kind="stable")  # by seed; barcodes stay ascending within a seed
+            rows, codes = rows[order] + start, codes[order]
+            first = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+            sizes = np.diff(np.concatenate([first, [len(codes)]]))
+            within = np.arange(len(codes)) - np.repeat(first, sizes)
+            postings[cursor[codes] + within] = rows
+            cursor[codes[first]] += sizes
+        if folder is not None:
+            postings.flush()
+            del postings
+            (folder / SEEDS_MANIFEST).write_text(json.dumps({"barcodes": len(barcodes), "version": SEEDS_VERSION}))
+            return cls.open(folder)
+        return cls(indptr, postings, len(barcodes))
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike) -> SeedIndex:
+        """An index written by `build(..., folder=...)`, memory-mapped (read-only)."""
+        folder = Path(folder)
+        manifest = folder / SEEDS_MANIFEST
+        if not manifest.is_file() or json.loads(manifest.read_text()).get("version") != SEEDS_VERSION:
+            raise FileNotFoundError(f"{folder} holds no complete seed index of this version; build it again")
+        size = json.loads(manifest.read_text())["barcodes"]
+        return cls(np.load(folder / "indptr.npy"), np.load(folder / "postings.npy", mmap_mode="r"), size)
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the index."""
-        p = self.postings
-        return p.data.nbytes + p.indices.nbytes + p.indptr.nbytes
+        """Bytes of the index (in memory, or mapped from disk)."""
+        return self.indptr.nbytes + self.postings.nbytes
 
     def shortlist(self, queries: Sequence[str], candidates: int) -> list[np.ndarray]:
         """For each query, up to `candidates` reference positions, most shared seeds first (ties: lower
-        position first); references sharing no seed are never listed."""
-        block = max(1, min(len(queries), _BLOCK_ENTRIES // max(self.size, 1)))
+        position first); references sharing no seed are never listed.
+
+        A query reads at most `budget` posting entries, its rarest seeds first: below that (every query of a
+        library up to ~100,000 distinct barcodes) the counts are exact; above, the most common seeds (held by
+        a large share of the library, so telling little apart) are left uncounted, which keeps a query's work
+        bounded however large the library grows."""
         found: list[np.ndarray] = []
-        for start in range(0, len(queries), block):
-            shared = (seed_matrix(queries[start : start + block]) @ self.postings).tocsr()
-            shared.sort_indices()
-            for row in range(shared.shape[0]):
-                lo, hi = shared.indptr[row], shared.indptr[row + 1]
-                counts, positions = shared.data[lo:hi], shared.indices[lo:hi]
-                if len(counts) > candidates:  # keep the top counts; at the cut, the lowest positions
-                    cut = np.partition(counts, len(counts) - candidates)[len(counts) - candidates]
-                    above = np.flatnonzero(counts > cut)
-                    at_cut = np.flatnonzero(counts == cut)[: candidates - len(above)]
-                    keep = np.concatenate([above, at_cut])
-                    counts, positions = counts[keep], positions[keep]
-                order = np.lexsort((positions, -counts.astype(np.int64)))
-                found.append(positions[order].astype(np.int64))
+        for start in range(0, len(queries), _SEED_BATCH):
+            batch = queries[start : start + _SEED_BATCH]
+            rows, codes = _batch_seeds(batch)
+            bounds = np.searchsorted(rows, np.arange(len(batch) + 1))
+            for i in range(len(batch)):
+                found.append(self._candidates(codes[bounds[i] : bounds[i + 1]], candidates))
         return found
+
+    def _candidates(self, codes: np.ndarray, candidates: int) -> np.ndarray:
+        starts, ends = self.indptr[codes], self.indptr[codes + 1]
+        lengths = ends - starts
+        order = np.argsort(lengths, kind="stable")
+        order = order[lengths[order] > 0]
+        within = np.cumsum(lengths[order]) <= self.budget
+        order = order[: max(1, int(within.sum()))] if len(order) else order
+        if not len(order):
+            return np.zeros(0, dtype=np.int64)
+        read = np.concatenate([self.postings[starts[i] : ends[i]] for i in order])
+        if len(read) * 8 < self.size:  # few entries: sort them rather than count over every reference
+            positions, counts = np.unique(read, return_counts=True)
+        else:
+            counts = np.bincount(read, minlength=self.size)
+            positions = np.flatnonzero(counts)
+            counts = counts[positions]
+        if len(counts) > candidates:  # keep the top counts; at the cut, the lowest positions
+            cut = np.partition(counts, len(counts) - candidates)[len(counts) - candidates]
+            above = np.flatnonzero(counts > cut)
+            at_cut = np.flatnonzero(counts == cut)[: candidates - len(above)]
+            keep = np.concatenate([above, at_cut])
+            counts, positions = counts[keep], positions[keep]
+        return positions[np.lexsort((positions, -counts.astype(np.int64)))].astype(np.int64)
+
+
+def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):
+    """(first position, (row, seed) arrays) of each `_SEED_BATCH` barcodes, with a progress bar."""
+    bar = progress_bar(total=len(barcodes), desc=desc, unit="barcode", disable=not progress)
+    for start in range(0, len(barcodes), _SEED_BATCH):
+        batch = barcodes[start : start + _SEED_BATCH]
+        yield start, _batch_seeds(batch)
+        bar.update(len(batch))
+    bar.close()
+
+
+def seed_index(barcodes: Sequence[str], progress: bool = False) -> SeedIndex:
+    """The seed index of `barcodes`: in memory for a library under `ON_DISK_ABOVE` distinct barcodes; for a
+    larger one, built once into the cache folder (`$BIOSCAN_HF_CACHE/seeds/<digest of the barcodes>`) and
+    memory-mapped from there by every later run on the same library."""
+    if len(barcodes) < ON_DISK_ABOVE:
+        return SeedIndex.build(barcodes, progress)
+    folder = cache_dir() / "seeds" / barcodes_digest(barcodes)
+    if not (folder / SEEDS_MANIFEST).is_file():
+        staging = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
+        if progress:
+            print(f"building the seed index of {len(barcodes):,} barcodes once, into {folder}", file=sys.stderr)
+        try:
+            SeedIndex.build(barcodes, progress, folder=staging)
+            if not folder.exists():  # another run may have finished the same index meanwhile
+                staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return SeedIndex.open(folder)
+
+
+def barcodes_digest(barcodes: Sequence[str]) -> str:
+    """A digest of a list of barcodes (order included), read 10,000 at a time."""
+    digest = hashlib.sha256()
+    for start in range(0, len(barcodes), 10_000):
+        digest.update("\n".join(barcodes[start : start + 10_000]).encode() + b"\n")
+    return digest.hexdigest()[:20]
 
 
 def projected_bytes(distinct_barcodes: int, seeds_per_barcode: float = 606.0) -> int:
     """Memory of a `SeedIndex` over this many distinct barcodes (606 seeds per barcode on the BOLD file)."""
-    return int(math.ceil(distinct_barcodes * seeds_per_barcode * 6 + (N_SEEDS + 1) * 8))
+    return int(math.ceil(distinct_barcodes * seeds_per_barcode * 4 + (N_SEEDS + 1) * 8))

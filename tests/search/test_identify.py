@@ -71,7 +71,7 @@ def test_seed_codes_skip_windows_with_n() -> None:
     assert len(seed_codes("ACG")) == 0
 
 
-def test_seed_matrix_rows_are_each_barcodes_seed_codes() -> None:
+def test_batched_seeding_equals_seeding_each_barcode() -> None:
     """The batched seeding (one pass over many barcodes joined) equals seeding each barcode alone: no
     window crosses from one barcode into the next, windows with N or other characters give none."""
     from bioscan_hf.search import seeds
@@ -81,19 +81,76 @@ def test_seed_matrix_rows_are_each_barcodes_seed_codes() -> None:
     barcodes += [
         "".join(rng.choice(list("ACGTN"), int(rng.integers(10, 80)), p=[0.24] * 4 + [0.04])) for _ in range(60)
     ]
+    rows, codes = seeds._batch_seeds(barcodes)
+    for row, barcode in enumerate(barcodes):
+        assert list(codes[rows == row]) == list(seed_codes(barcode))
     batch = seeds._SEED_BATCH
-    seeds._SEED_BATCH = 7  # several batches
+    seeds._SEED_BATCH = 7  # the index is built over several batches
     try:
-        matrix = seeds.seed_matrix(barcodes)
+        index = SeedIndex.build(barcodes)
     finally:
         seeds._SEED_BATCH = batch
-    for row, barcode in enumerate(barcodes):
-        assert list(matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]) == list(seed_codes(barcode))
+    for seed in rng.choice(codes, 20):  # each seed's postings: the barcodes holding it, ascending
+        holders = [r for r, b in enumerate(barcodes) if seed in seed_codes(b)]
+        assert list(index.postings[index.indptr[seed] : index.indptr[seed + 1]]) == holders
+
+
+def test_a_seed_index_written_to_a_folder_opens_memory_mapped_with_the_same_shortlists(tmp_path: Path) -> None:
+    barcodes = list(dict.fromkeys(LIBRARY["dna_barcode"]))
+    queries = [mutate(b, 0.05, np.random.default_rng(i))[10:500] for i, b in enumerate(barcodes[:40])]
+    in_memory = SeedIndex.build(barcodes)
+    SeedIndex.build(barcodes, folder=tmp_path / "seeds")
+    opened = SeedIndex.open(tmp_path / "seeds")
+    assert isinstance(opened.postings, np.memmap) and opened.size == len(barcodes)
+    assert all(np.array_equal(a, b) for a, b in zip(in_memory.shortlist(queries, 20), opened.shortlist(queries, 20)))
+    (tmp_path / "seeds" / "seeds.json").unlink()  # an interrupted build is never opened
+    with pytest.raises(FileNotFoundError, match="no complete seed index"):
+        SeedIndex.open(tmp_path / "seeds")
+
+
+def test_a_large_library_keeps_its_seed_index_on_disk_with_the_same_calls(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Above `ON_DISK_ABOVE` distinct barcodes the index is built once into the cache folder and
+    memory-mapped by every later run: the calls are those of the index in memory."""
+    from bioscan_hf.search import seeds
+
+    monkeypatch.setenv("BIOSCAN_HF_CACHE", str(tmp_path / "cache"))
+    queries = [Query(f"q{i}", sequence=mutate(b, 0.02, np.random.default_rng(i))) for i, b in
+               enumerate(LIBRARY["dna_barcode"][::5])]  # fmt: skip
+    in_memory = Identifier(Reference(LIBRARY)).identify(queries, top_k=3)
+    monkeypatch.setattr(seeds, "ON_DISK_ABOVE", 1)
+    first = Reference(LIBRARY)
+    assert isinstance(first.seeds.postings, np.memmap)
+    built = list((tmp_path / "cache" / "seeds").iterdir())
+    assert len(built) == 1 and (built[0] / "seeds.json").is_file()
+    stamp = (built[0] / "postings.npy").stat().st_mtime_ns
+    on_disk = Identifier(Reference(LIBRARY), num_proc=2).identify(queries, top_k=3)
+    assert (built[0] / "postings.npy").stat().st_mtime_ns == stamp  # opened, not built again
+    assert on_disk == in_memory
+
+
+def test_a_query_reads_its_rarest_seeds_first_within_its_budget() -> None:
+    """With a budget below a query's posting entries, the commonest seeds go uncounted: the target (which
+    shares the rare seeds) still heads the shortlist, and no more entries are read than the budget allows."""
+    barcodes = list(dict.fromkeys(LIBRARY["dna_barcode"]))
+    index = SeedIndex.build(barcodes)
+    rng = np.random.default_rng(2)
+    for target in rng.choice(len(barcodes), 10, replace=False):
+        query = mutate(barcodes[target], 0.02, rng)
+        codes = seed_codes(query)
+        lengths = np.sort(index.indptr[codes + 1] - index.indptr[codes])
+        index.budget = int(lengths.sum()) // 4
+        assert index.shortlist([query], 5)[0][0] == target
+        index.budget = int(lengths.sum())
+        exact = index.shortlist([query], 5)[0]
+        shared = [len(np.intersect1d(codes, seed_codes(barcodes[k]))) for k in exact]
+        assert shared == sorted(shared, reverse=True) and exact[0] == target
 
 
 def test_shortlist_orders_by_shared_seeds_and_finds_the_alignment_best() -> None:
     barcodes = list(dict.fromkeys(LIBRARY["dna_barcode"]))
-    index = SeedIndex(barcodes)
+    index = SeedIndex.build(barcodes)
     rng = np.random.default_rng(1)
     for _ in range(10):
         target = int(rng.integers(len(barcodes)))
@@ -582,6 +639,23 @@ def test_cli_identify_on_a_prepared_dataset(prepared: Path, tmp_path: Path) -> N
     assert (called["species"] == called["true_species"]).mean() > 0.9  # test species all have reference records
     bad = _cli_identify(prepared, tmp_path / "x.xlsx")
     assert bad.returncode == 1 and "must end in .tsv, .csv, .json, .parquet" in bad.stderr
+
+
+def test_two_accelerate_processes_share_the_chunks_and_write_the_file_of_one(prepared: Path, tmp_path: Path) -> None:
+    from helpers import accelerate_two_processes
+
+    one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
+    common = ["identify", str(prepared), "--reference", str(prepared), "--top-k", "2", "--chunk-size", "7"]
+    assert _cli_identify(prepared, one, "--top-k", "2", "--chunk-size", "7").returncode == 0
+    launched = subprocess.run(
+        accelerate_two_processes(*common, "--out", str(two)), capture_output=True, text=True, timeout=300
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert launched.stdout.count("identified") == 1  # the main process reports
+    pd.testing.assert_frame_equal(pd.read_csv(two, sep="\t"), pd.read_csv(one, sep="\t"))
+    hits = [pd.read_csv(tmp_path / f"{name}.hits.tsv", sep="\t") for name in ("two", "one")]
+    pd.testing.assert_frame_equal(*hits)
+    assert not (tmp_path / "two.tsv.parts").exists()
 
 
 @pytest.mark.damaged_input
