@@ -45,7 +45,7 @@ from bioscan_hf.data.release import (
 from bioscan_hf.hub.upload import upload_folder
 
 #: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 
 CARD_TEMPLATE = """---
@@ -59,6 +59,10 @@ CARD_TEMPLATE = """---
 Prepared with [bioscan-hf](https://github.com/bioscan-hf/bioscan-hf) from the release files; the
 taxonomic ranks and `dna_bin` are `ClassLabel`s whose names are code-point sorted over the whole
 metadata file (−1 = missing), as in the `bioscan-dataset` package, so indices agree across splits.
+Each has its name beside it as text (`order_name`, …, `dna_bin_name`: what DuckDB or Polars read without
+this card), and `metadata_row` is the record's row in the release metadata file. `split="all"` and splits
+joined with `+` load as they are; `bioscan_hf.data.selection.load_split` also takes `validation`, `seen`
+and `unseen`.
 
 {{ provenance }}
 

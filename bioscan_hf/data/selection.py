@@ -52,6 +52,8 @@ def read_columns(folder: str | os.PathLike, config: str, columns: list[str], spl
     if not tables:
         return pa.table({c: [] for c in wanted})
     table = pa.concat_tables(tables)
+    wide = [f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema]
+    table = table.cast(pa.schema(wide))  # 64-bit offsets: the release's barcodes are > 2 GB of text
     return table.take(pc.sort_indices(table[ROW_COLUMN]))
 
 

@@ -106,6 +106,13 @@ class Identifier:
             self._pool.join()
             self._pool = None
 
+    def prepare(self) -> None:
+        """Build, or open from the cache, what every DNA query needs, now rather than at the first query:
+        the seed index and the calibration (under `accelerate launch` the main process does it first)."""
+        if self.encoder is None:
+            self.reference.seeds  # noqa: B018  (a property: built, or opened from the cache)
+        self.calibration = self._calibration()
+
     def _neighbours(self, vectors: np.ndarray, k: int) -> tuple[list[np.ndarray], np.ndarray]:
         """Nearest distinct reference barcodes of embedded queries (the encoder's space), with similarities."""
         if self._key_vectors is None:

@@ -25,6 +25,7 @@ from itertools import islice
 from pathlib import Path
 
 import pandas as pd
+import torch
 from accelerate import PartialState
 
 from bioscan_hf.core.errors import InputError
@@ -264,12 +265,10 @@ def _run(
         calibration=calibration,
         min_confidence=options["min_confidence"],
     )
-    state = PartialState(cpu=True)  # under `accelerate launch`: this process's share of the chunks
+    state = PartialState(cpu=not torch.cuda.is_available())  # under `accelerate launch`: a share of the chunks
     if state.num_processes > 1:
         with state.main_process_first():  # what is cached (seed index, calibration) is built once, by the main
-            if engine.encoder is None:
-                engine.reference.seeds  # noqa: B018  (built, or opened from the cache)
-            engine.calibration = engine._calibration()
+            engine.prepare()
     stream = iter_queries(queries, query_split, problems)
     reused = 0
     bar = progress_bar(
