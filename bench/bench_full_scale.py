@@ -19,6 +19,8 @@ Steps (`--steps`, in this order by default):
   identify   a fresh process opens it (memory-mapped) and identifies 10,000 queries (release barcodes
              with 1% substitutions), BOLD thresholds (no calibration fit); 200 of them also with every
              seed counted, to show what the per-query budget changes
+  bioscan_dataset  the same three with bioscan-dataset 1.3.0's `load_bioscan5m_metadata` on the CSV (the
+             reference: pandas)
   knn        kmer6 1-NN over distinct barcodes: train → test_unseen (SPEC §3), train → test,
              key_unseen → test_unseen (`knn_probe_ranks`, the path of `evaluate knn`)
 
@@ -45,7 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_metadata_reader import FULL_ROWS, SPLIT_SHARES, _schema  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("generate", "prepare", "load", "reload", "stream", "splits", "knn", "identify_build", "identify")
+STEPS = (
+    *("generate", "prepare", "load", "reload", "stream", "splits", "bioscan_dataset", "knn", "identify_build"),
+    "identify",
+)
 #: Variants drawn for 5.15M records: ~2.3M of them are drawn at least once (1 − e^(−5.15/2.6) of 2.6M).
 FULL_HAPLOTYPES = 2_600_000
 _TEMPLATES = 4000
@@ -184,6 +189,17 @@ def run_step(step: str, work: Path, records: int, haplotypes: int, plate: int = 
             begun = time.perf_counter()
             rows = load_split(prepared, "metadata", split=split, reduce_repeated_barcodes=True).num_rows
             result["rows"][split] = [rows, round(time.perf_counter() - begun, 2)]
+    elif step == "bioscan_dataset":  # the reference for `splits`: what bioscan-dataset users run today
+        from bioscan_dataset import load_bioscan5m_metadata
+
+        result["rows"] = {}
+        for split in ("seen", "unseen", "all"):
+            begun = time.perf_counter()
+            frame = load_bioscan5m_metadata(
+                release / "BIOSCAN_5M_Insect_Dataset_metadata.csv", split=split, reduce_repeated_barcodes=True
+            )
+            result["rows"][split] = [len(frame), round(time.perf_counter() - begun, 2)]
+            del frame
     elif step == "knn":
         result = knn_step(prepared)
     elif step in ("identify_build", "identify"):
@@ -196,25 +212,26 @@ def run_step(step: str, work: Path, records: int, haplotypes: int, plate: int = 
 
 
 def knn_step(prepared: Path) -> dict:
-    """kmer6 1-NN (order, family, genus) for the three key → query pairs: distinct barcodes embedded once,
-    one search per distinct query (`knn_probe_ranks`, the path of `evaluate knn`)."""
+    """kmer6 1-NN (order, family, genus) for the three key → query pairs, one pair at a time: distinct
+    barcodes embedded once, one search per distinct query (`knn_probe_ranks`, the path of `evaluate knn`)."""
     from bioscan_hf.data.selection import load_split
     from bioscan_hf.embedding import load_encoder
     from bioscan_hf.evaluation.knn import knn_probe_ranks
 
     encoder = load_encoder("kmer6")
     ranks = ("order", "family", "genus")
-    sides = {}
-    for split in ("train", "test", "key_unseen", "test_unseen"):
+
+    def side(split: str) -> tuple[np.ndarray, dict, list[str]]:
         table = load_split(prepared, "metadata", split=split).select_columns(["dna_barcode", *ranks])
         barcodes = table["dna_barcode"][:]
         unique, inverse = np.unique(np.asarray(barcodes, dtype=object), return_inverse=True)
-        vectors = encoder.embed_dna(list(unique), progress=False)[inverse]
-        sides[split] = (vectors, {r: table[r][:] for r in ranks}, barcodes)
+        vectors = encoder.embed_dna(list(unique), progress=False)[inverse]  # one row per record, as evaluate
+        return vectors, {r: table[r][:] for r in ranks}, barcodes
+
     result = {}
     for keys, queries in (("train", "test_unseen"), ("train", "test"), ("key_unseen", "test_unseen")):
         begun = time.perf_counter()
-        (kv, kl, kid), (qv, ql, qid) = sides[keys], sides[queries]
+        (kv, kl, kid), (qv, ql, qid) = side(keys), side(queries)
         scores = knn_probe_ranks(kv, kl, qv, ql, kid, qid, missing=-1)
         result[f"{keys}->{queries}"] = {
             "seconds": round(time.perf_counter() - begun, 2),
@@ -222,6 +239,7 @@ def knn_step(prepared: Path) -> dict:
             "queries": len(qid),
             **{f"{r}_micro": round(scores[r]["micro"], 4) for r in ranks},
         }
+        del kv, qv
     return result
 
 

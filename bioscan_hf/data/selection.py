@@ -64,24 +64,37 @@ def truncate_barcodes(barcodes: pa.Array | pa.ChunkedArray, max_nucleotides: int
     return pc.utf8_slice_codeunits(barcodes, 0, max_nucleotides)
 
 
-def first_of_repeated_barcodes(barcodes: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Positions (ascending) of the records kept with `reduce_repeated_barcodes`: barcodes compared with
-    trailing N stripped, one record each, chosen after pandas' shuffle with random_state=0 exactly as
-    bioscan-dataset does, so the same records are kept."""
-    stripped = pc.utf8_rtrim(barcodes, characters="N")
-    stripped = pa.chunked_array([stripped]) if isinstance(stripped, pa.Array) else stripped
-    encoded = stripped.dictionary_encode()  # one dictionary over every chunk
-    codes = [pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks]  # equal barcodes, equal codes
-    kept = pd.Series(np.concatenate(codes) if codes else []).sample(frac=1, random_state=0).drop_duplicates()
+def _stripped(chunk: pa.Array, max_nucleotides: int | None) -> pa.Array:
+    """Barcodes as bioscan-dataset compares them: truncated, trailing N stripped."""
+    text = chunk if max_nucleotides is None else pc.utf8_slice_codeunits(chunk, 0, max_nucleotides)
+    return pc.utf8_rtrim(text, characters="N") if pc.any(pc.ends_with(text, "N")).as_py() else text
+
+
+def first_of_repeated(codes: np.ndarray) -> np.ndarray:
+    """Positions (ascending) of the records kept with `reduce_repeated_barcodes`, given a code per record
+    in release order (equal for equal barcodes): one record per code, chosen after pandas' shuffle with
+    random_state=0 exactly as bioscan-dataset does, so the same records are kept."""
+    kept = pd.Series(codes).sample(frac=1, random_state=0).drop_duplicates()
     return np.sort(kept.index.to_numpy())
 
 
 def reduced_rows(folder: str | os.PathLike, config: str, max_nucleotides: int | None) -> np.ndarray:
     """`metadata_row` of every record `reduce_repeated_barcodes` keeps. Chosen over the whole release, as
     bioscan-dataset does, so a split's records do not depend on which splits were asked for."""
-    table = read_columns(folder, config, ["dna_barcode"])
-    keep = first_of_repeated_barcodes(truncate_barcodes(table["dna_barcode"], max_nucleotides))
-    return table[ROW_COLUMN].to_numpy()[keep]
+    files = [f for paths in config_files(folder, config, explode_split("all")).values() for f in paths]
+    stripped, rows = [], []
+    for path in files:  # a file at a time: its text is read, stripped and kept once
+        part = pq.read_table(path, columns=["dna_barcode", ROW_COLUMN])
+        stripped += [_stripped(chunk, max_nucleotides) for chunk in part["dna_barcode"].chunks]
+        rows.append(part[ROW_COLUMN].to_numpy())
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    encoded = pa.chunked_array(stripped, pa.string()).dictionary_encode()  # one dictionary: equal text, equal code
+    del stripped
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in encoded.chunks])
+    rows = np.concatenate(rows)
+    order = np.argsort(rows, kind="stable")
+    return rows[order][first_of_repeated(codes[order])]
 
 
 def load_split(

@@ -22,7 +22,8 @@ def test_every_step_runs_small(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "full_scale.json").read_text())
     steps = results["steps"]
     assert list(steps) == [
-        *("generate", "prepare", "load", "reload", "stream", "splits", "knn", "identify_build", "identify")
+        *("generate", "prepare", "load", "reload", "stream", "splits", "bioscan_dataset", "knn"),
+        *("identify_build", "identify"),
     ]
     assert all(step["seconds"] > 0 and step["peak_rss_mb"] > 0 for step in steps.values())
     loaded = {split: rows for split, (rows, _) in steps["load"]["per_split_s"].items()}
@@ -30,6 +31,8 @@ def test_every_step_runs_small(tmp_path: Path) -> None:
     assert steps["stream"]["records"] == loaded["pretrain"]
     seen = loaded["train"] + loaded["val"] + loaded["test"]
     assert steps["splits"]["rows"]["all"][0] <= 2000 and steps["splits"]["rows"]["seen"][0] <= seen
+    for split, (rows, _) in steps["splits"]["rows"].items():  # one record per barcode, as bioscan-dataset keeps
+        assert rows == steps["bioscan_dataset"]["rows"][split][0], split
     assert steps["knn"]["train->test_unseen"]["queries"] == loaded["test_unseen"]
     assert steps["identify"]["records"] == 2000 and steps["identify"]["queries"] == 300
     assert steps["identify"]["distinct"] <= steps["generate"]["distinct_haplotypes"]
