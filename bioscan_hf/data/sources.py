@@ -275,7 +275,7 @@ def dataset_table(folder: Path, splits: tuple[str, ...] | None) -> pd.DataFrame:
             table[rank] = rank_values(part, rank)
         table["country"] = part["country"][:]
         table["split"] = split
-        frames.append(pd.DataFrame(table))
+        frames.append(pd.DataFrame(table, dtype=object))  # Python objects: a barcode shared is stored once
     return pd.concat(frames, ignore_index=True)
 
 

@@ -9,11 +9,12 @@ the top 50 by shared seeds hold the alignment-best reference as often as alignin
 a 10-mer set needed 100+ and a 6-mer profile 200+ (BENCHMARKS.md).
 
 Storage: an inverted index (for each seed, the barcodes holding it), ~600 entries of 4 bytes per 658-nt
-barcode: ~2.4 GB at 1M distinct barcodes, ~5.6 GB for BIOSCAN-5M's ~2.3M; above `ON_DISK_ABOVE` built once
-into the cache folder and memory-mapped from there (`seed_index`). A query reads its rarest seeds' lists
-first, up to `SEED_BUDGET` entries, so its work does not grow with the library (a large library's common
-seeds are held by most barcodes). Seed sampling (minimizers, mod-sampling) would shrink the index but cost
-accuracy at the genus level on the real file (1 in 4 seeds: −1.3 points), so every seed is kept.
+barcode: ~2.4 GB at 1M distinct barcodes, ~5 GB for BIOSCAN-5M's ~2M. In memory, every shared seed is
+counted (a sparse product). From `ON_DISK_ABOVE` distinct barcodes the index is built once into the cache
+folder and memory-mapped from there (`seed_index`), and a query reads its rarest seeds' lists first, up to
+`SEED_BUDGET` entries, so its work does not grow with the library (a large library's common seeds are held
+by most barcodes). Seed sampling (minimizers, mod-sampling) would shrink the index but cost accuracy at the
+genus level on the real file (1 in 4 seeds: −1.3 points), so every seed is kept.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
 from bioscan_hf.core.output import progress_bar
@@ -38,6 +41,8 @@ SEED_PATTERN = "1101101101101101"
 _POSITIONS = np.array([i for i, c in enumerate(SEED_PATTERN) if c == "1"])
 _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
+#: Entries of a query × reference count block kept in memory at once (bounds the memory of a search).
+_BLOCK_ENTRIES = 50_000_000
 #: Posting entries a query reads at most, its rarest seeds first (a query's work stays bounded however
 #: large the library: ~20 ms at BIOSCAN-5M's ~2.3M distinct barcodes; BENCHMARKS.md).
 SEED_BUDGET = 20_000_000
@@ -97,37 +102,40 @@ class SeedIndex:
     def build(
         cls, barcodes: Sequence[str], progress: bool = False, folder: str | os.PathLike | None = None
     ) -> SeedIndex:
-        """Index `barcodes` (two passes: count each seed's barcodes, then place them), in memory or written
-        into `folder` (complete only when `seeds.json` is there; then `open` it)."""
+        """Index `barcodes`: in memory (their seeds computed once, then sorted by seed), or written into
+        `folder` in two passes over the barcodes (count each seed's barcodes, then place them), so memory
+        holds one batch however many barcodes; complete only when `seeds.json` is there (then `open` it)."""
+        if folder is None:
+            batches = [(rows + start, codes) for start, (rows, codes) in _seeded_batches(barcodes, progress, "seeding")]
+            rows = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
+            codes = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
+            order = np.argsort(codes, kind="stable")  # by seed; barcodes stay ascending within a seed
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=N_SEEDS))])
+            return cls(indptr, rows[order].astype(np.int32), len(barcodes))
         counts = np.zeros(N_SEEDS, dtype=np.int64)
         for _, batch in _seeded_batches(barcodes, progress, "counting seeds"):
             counts += np.bincount(batch[1], minlength=N_SEEDS)
         indptr = np.concatenate([[0], np.cumsum(counts)])
-        if folder is None:
-            postings = np.empty(int(indptr[-1]), dtype=np.int32)
-        else:
-            folder = Path(folder)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / SEEDS_MANIFEST).unlink(missing_ok=True)
-            np.save(folder / "indptr.npy", indptr)
-            postings = np.lib.format.open_memmap(folder / "postings.npy", "w+", np.int32, (int(indptr[-1]),))
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / SEEDS_MANIFEST).unlink(missing_ok=True)
+        np.save(folder / "indptr.npy", indptr)
+        postings = np.lib.format.open_memmap(folder / "postings.npy", "w+", np.int32, (int(indptr[-1]),))
         cursor = indptr[:-1].copy()
         for start, (rows, codes) in _seeded_batches(barcodes, progress, "placing seeds"):
             if not len(codes):
                 continue
-            order = np.argsort(codes, kind="stable")  # by seed; barcodes stay ascending within a seed
+            order = np.argsort(codes, kind="stable")
             rows, codes = rows[order] + start, codes[order]
             first = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
             sizes = np.diff(np.concatenate([first, [len(codes)]]))
             within = np.arange(len(codes)) - np.repeat(first, sizes)
             postings[cursor[codes] + within] = rows
             cursor[codes[first]] += sizes
-        if folder is not None:
-            postings.flush()
-            del postings
-            (folder / SEEDS_MANIFEST).write_text(json.dumps({"barcodes": len(barcodes), "version": SEEDS_VERSION}))
-            return cls.open(folder)
-        return cls(indptr, postings, len(barcodes))
+        postings.flush()
+        del postings
+        (folder / SEEDS_MANIFEST).write_text(json.dumps({"barcodes": len(barcodes), "version": SEEDS_VERSION}))
+        return cls.open(folder)
 
     @classmethod
     def open(cls, folder: str | os.PathLike) -> SeedIndex:
@@ -148,20 +156,35 @@ class SeedIndex:
         """For each query, up to `candidates` reference positions, most shared seeds first (ties: lower
         position first); references sharing no seed are never listed.
 
-        A query reads at most `budget` posting entries, its rarest seeds first: below that (every query of a
-        library up to ~100,000 distinct barcodes) the counts are exact; above, the most common seeds (held by
-        a large share of the library, so telling little apart) are left uncounted, which keeps a query's work
-        bounded however large the library grows."""
+        An index in memory (a library under `ON_DISK_ABOVE` distinct barcodes) counts every shared seed, for
+        many queries at once (a sparse product). An index on disk reads at most `budget` posting entries per
+        query, its rarest seeds first: the commonest seeds of a large library are held by a large share of
+        it and tell little apart, and leaving them uncounted keeps a query's work bounded however large the
+        library grows (the counts are exact wherever a query's lists fit the budget)."""
+        if isinstance(self.postings, np.memmap):
+            return [self._budgeted(codes, candidates) for codes in _query_seeds(queries)]
+        matrix = self._matrix
+        block = max(1, min(len(queries), _BLOCK_ENTRIES // max(self.size, 1)))
         found: list[np.ndarray] = []
-        for start in range(0, len(queries), _SEED_BATCH):
-            batch = queries[start : start + _SEED_BATCH]
+        for start in range(0, len(queries), block):
+            batch = queries[start : start + block]
             rows, codes = _batch_seeds(batch)
-            bounds = np.searchsorted(rows, np.arange(len(batch) + 1))
-            for i in range(len(batch)):
-                found.append(self._candidates(codes[bounds[i] : bounds[i + 1]], candidates))
+            seeds = sp.csr_matrix((np.ones(len(rows), dtype=np.uint16), (rows, codes)), shape=(len(batch), N_SEEDS))
+            shared = (seeds @ matrix).tocsr()
+            shared.sort_indices()
+            for row in range(shared.shape[0]):
+                lo, hi = shared.indptr[row], shared.indptr[row + 1]
+                found.append(_top(shared.indices[lo:hi], shared.data[lo:hi], candidates))
         return found
 
-    def _candidates(self, codes: np.ndarray, candidates: int) -> np.ndarray:
+    @cached_property
+    def _matrix(self) -> sp.csr_matrix:
+        """The postings as a seeds × barcodes sparse matrix (sharing their arrays), for the exact product."""
+        ones = np.ones(len(self.postings), dtype=np.uint16)
+        return sp.csr_matrix((ones, self.postings, self.indptr), shape=(N_SEEDS, self.size))
+
+    def _budgeted(self, codes: np.ndarray, candidates: int) -> np.ndarray:
+        """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries."""
         starts, ends = self.indptr[codes], self.indptr[codes + 1]
         lengths = ends - starts
         order = np.argsort(lengths, kind="stable")
@@ -177,13 +200,28 @@ class SeedIndex:
             counts = np.bincount(read, minlength=self.size)
             positions = np.flatnonzero(counts)
             counts = counts[positions]
-        if len(counts) > candidates:  # keep the top counts; at the cut, the lowest positions
-            cut = np.partition(counts, len(counts) - candidates)[len(counts) - candidates]
-            above = np.flatnonzero(counts > cut)
-            at_cut = np.flatnonzero(counts == cut)[: candidates - len(above)]
-            keep = np.concatenate([above, at_cut])
-            counts, positions = counts[keep], positions[keep]
-        return positions[np.lexsort((positions, -counts.astype(np.int64)))].astype(np.int64)
+        return _top(positions, counts, candidates)
+
+
+def _query_seeds(queries: Sequence[str]):
+    """The seed codes of each query, seeded `_SEED_BATCH` at a time."""
+    for start in range(0, len(queries), _SEED_BATCH):
+        batch = queries[start : start + _SEED_BATCH]
+        rows, codes = _batch_seeds(batch)
+        bounds = np.searchsorted(rows, np.arange(len(batch) + 1))
+        for i in range(len(batch)):
+            yield codes[bounds[i] : bounds[i + 1]]
+
+
+def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> np.ndarray:
+    """Up to `candidates` positions by count, highest first; at the cut and among equals, lower positions."""
+    if len(counts) > candidates:
+        cut = np.partition(counts, len(counts) - candidates)[len(counts) - candidates]
+        above = np.flatnonzero(counts > cut)
+        at_cut = np.flatnonzero(counts == cut)[: candidates - len(above)]
+        keep = np.concatenate([above, at_cut])
+        counts, positions = counts[keep], positions[keep]
+    return positions[np.lexsort((positions, -counts.astype(np.int64)))].astype(np.int64)
 
 
 def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):

@@ -130,11 +130,11 @@ def test_a_large_library_keeps_its_seed_index_on_disk_with_the_same_calls(
     assert on_disk == in_memory
 
 
-def test_a_query_reads_its_rarest_seeds_first_within_its_budget() -> None:
+def test_a_query_reads_its_rarest_seeds_first_within_its_budget(tmp_path: Path) -> None:
     """With a budget below a query's posting entries, the commonest seeds go uncounted: the target (which
     shares the rare seeds) still heads the shortlist, and no more entries are read than the budget allows."""
     barcodes = list(dict.fromkeys(LIBRARY["dna_barcode"]))
-    index = SeedIndex.build(barcodes)
+    index = SeedIndex.build(barcodes, folder=tmp_path / "seeds")  # on disk: the budgeted reading
     rng = np.random.default_rng(2)
     for target in rng.choice(len(barcodes), 10, replace=False):
         query = mutate(barcodes[target], 0.02, rng)
