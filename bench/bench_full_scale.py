@@ -13,7 +13,8 @@ Steps (`--steps`, in this order by default):
   reload     the same again, re-open (memory-mapped cache)
   stream     stream all of `pretrain` (`streaming=True`) in batches of 10,000, records/s; and the rate
              one record at a time over its first 100,000
-  splits     `load_split` of `seen`, `unseen` and `all` with `reduce_repeated_barcodes` (bioscan-dataset names)
+  splits     `load_split` of `seen`, `unseen` and `all` with `reduce_repeated_barcodes` and
+             `max_nucleotides=660` (bioscan-dataset's names and defaults)
   identify_build  the identify reference over every record (all splits): records read, distinct barcodes
              grouped, the seed index built once into the cache folder
   identify   a fresh process opens it (memory-mapped) and identifies 10,000 queries (release barcodes
@@ -23,6 +24,12 @@ Steps (`--steps`, in this order by default):
              reference: pandas)
   knn        kmer6 1-NN over distinct barcodes: train → test_unseen (SPEC §3), train → test,
              key_unseen → test_unseen (`knn_probe_ranks`, the path of `evaluate knn`)
+  index      `build_index(prepared, "kmer4", splits=every split, approximate=True)`: the Space's index of
+             all 5.15M barcodes (kmer4: the one encoder that embeds 5.15M barcodes on 2 cores in minutes)
+  index_query  a fresh process opens it as the Space does (`Searcher`) and answers 200 single queries
+             (release barcodes with 1% substitutions) by `search_dna`: p50/p95 per query, and recall@10 of
+             the index's ids against exact search over the same vectors (ties counted: a found key whose
+             exact similarity reaches the 10th best is a right one, as records sharing a barcode tie)
 
     python bench/bench_full_scale.py --workdir /tmp/full [--records 5150850] [--steps prepare,load]
     python bench/bench_full_scale.py --workdir /tmp/small --records 20000     # a smoke run (the suite's)
@@ -49,7 +56,7 @@ from bench_metadata_reader import FULL_ROWS, SPLIT_SHARES, _schema  # noqa: E402
 HERE = Path(__file__).resolve().parent
 STEPS = (
     *("generate", "prepare", "load", "reload", "stream", "splits", "bioscan_dataset", "knn", "identify_build"),
-    "identify",
+    *("identify", "index", "index_query"),
 )
 #: Variants drawn for 5.15M records: ~2.3M of them are drawn at least once (1 − e^(−5.15/2.6) of 2.6M).
 FULL_HAPLOTYPES = 2_600_000
@@ -58,6 +65,8 @@ _MAX_SUBSTITUTIONS = 12
 _CHUNK = 250_000
 _ONE_BY_ONE = 100_000
 _QUERIES = 10_000
+#: Single queries timed against the Space's index.
+_INDEX_QUERIES = 200
 #: Queries also identified with every seed counted (no budget), to see what the budget changes.
 _UNBOUNDED_QUERIES = 200
 
@@ -187,7 +196,9 @@ def run_step(step: str, work: Path, records: int, haplotypes: int, plate: int = 
         result["rows"] = {}
         for split in ("seen", "unseen", "all"):
             begun = time.perf_counter()
-            rows = load_split(prepared, "metadata", split=split, reduce_repeated_barcodes=True).num_rows
+            rows = load_split(  # bioscan-dataset's defaults: barcodes cut at 660 before they are compared
+                prepared, "metadata", split=split, max_nucleotides=660, reduce_repeated_barcodes=True
+            ).num_rows
             result["rows"][split] = [rows, round(time.perf_counter() - begun, 2)]
     elif step == "bioscan_dataset":  # the reference for `splits`: what bioscan-dataset users run today
         from bioscan_dataset import load_bioscan5m_metadata
@@ -202,6 +213,13 @@ def run_step(step: str, work: Path, records: int, haplotypes: int, plate: int = 
             del frame
     elif step == "knn":
         result = knn_step(prepared)
+    elif step == "index":
+        from bioscan_hf.search.index import build_index
+
+        build_index(prepared, "kmer4", work / "space_index", splits=SPLITS, approximate=True, overwrite=True)
+        result["gb_on_disk"] = round(sum(f.stat().st_size for f in (work / "space_index").iterdir()) / 1e9, 2)
+    elif step == "index_query":
+        result = index_query_step(prepared, work / "space_index")
     elif step in ("identify_build", "identify"):
         result = identify_step(prepared, work, queries=0 if step == "identify_build" else plate)
     else:
@@ -243,6 +261,71 @@ def knn_step(prepared: Path) -> dict:
     return result
 
 
+def mutated(barcodes: list[str], rate: float, seed: int = 0) -> list[str]:
+    """`barcodes` with a share `rate` of their bases substituted (a new specimen of a known haplotype)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for barcode in barcodes:
+        bases = np.frombuffer(barcode.encode(), dtype="S1").copy()
+        changed = rng.random(len(bases)) < rate
+        bases[changed] = rng.choice(np.array([b"A", b"C", b"G", b"T"]), int(changed.sum()))
+        out.append(bases.tobytes().decode())
+    return out
+
+
+def index_query_step(prepared: Path, folder: Path) -> dict:
+    """Open the Space's index as the Space does; single-query latency and recall@10 against exact search."""
+    import faiss
+
+    from bioscan_hf.core.vectors import normalize
+    from bioscan_hf.data.prepared import load_prepared
+    from bioscan_hf.data.schema import SPLITS
+    from bioscan_hf.embedding import load_encoder
+    from bioscan_hf.search.searcher import Searcher
+
+    begun = time.perf_counter()
+    searcher = Searcher(folder)
+    result = {"open_s": round(time.perf_counter() - begun, 1), "nprobe": searcher.info.get("nprobe")}
+    index = searcher.indexes["dna"]
+    result.update(keys=index.ntotal, index=type(faiss.extract_index_ivf(index)).__name__)
+    rng = np.random.default_rng(1)
+    picked = rng.choice(index.ntotal, _INDEX_QUERIES, replace=False)
+    queries = mutated([searcher.keys["dna_barcode"].iat[int(i)] for i in picked], 0.01)
+    times, found = [], []
+    for query in queries:
+        tick = time.perf_counter()
+        shown = searcher.search_dna(query, k=10).neighbours
+        times.append((time.perf_counter() - tick) * 1000)
+        found.append(shown["processid"].tolist())
+    result.update(p50_ms=round(float(np.median(times)), 1), p95_ms=round(float(np.percentile(times, 95)), 1))
+    result["peak_rss_mb_searcher"] = _peak_rss_mb()
+    del searcher
+    # exact search over the same vectors (the index stores 8-bit codes: float32 keys re-embedded here)
+    data = load_prepared(prepared, "metadata")
+    encoder = load_encoder("kmer4")
+    vectors, processids = [], []
+    for split in SPLITS:  # the order build_index concatenates them in
+        part = data[split]
+        processids += part["processid"][:]
+        for start in range(0, part.num_rows, 500_000):
+            vectors.append(normalize(encoder.embed_dna(part["dna_barcode"][start : start + 500_000], progress=False)))
+    exact = faiss.IndexFlatIP(vectors[0].shape[1])
+    for block in vectors:
+        exact.add(block)
+    del vectors
+    query_vectors = normalize(encoder.embed_dna(queries, progress=False))
+    best, _ = exact.search(query_vectors, 10)
+    row_of = {pid: row for row, pid in enumerate(processids)}
+    hits = 0
+    for q, names in enumerate(found):
+        rows = np.array([row_of[name] for name in names])
+        scores = exact.reconstruct_batch(rows) @ query_vectors[q]
+        hits += min(10, int((scores >= best[q, 9] - 1e-6).sum()))
+    result["recall_at_10"] = round(hits / (10 * len(found)), 4)
+    result["exact_top10_distinct_scores"] = round(float(np.mean([len(np.unique(b.round(6))) for b in best])), 2)
+    return result
+
+
 def identify_step(prepared: Path, work: Path, queries: int) -> dict:
     """The identify reference over the whole release (and, with `queries`, a plate against it)."""
     os.environ["BIOSCAN_HF_CACHE"] = str(work / "bioscan_cache")
@@ -260,13 +343,9 @@ def identify_step(prepared: Path, work: Path, queries: int) -> dict:
     result.update(seeds_s=round(time.perf_counter() - begun, 1), seeds_gb=round(seeds.nbytes / 1e9, 2))
     if not queries:
         return result
-    rng = np.random.default_rng(0)
-    plate = []
-    for n, row in enumerate(rng.choice(len(reference.table), queries, replace=False)):
-        bases = np.frombuffer(reference.table["dna_barcode"].iat[int(row)].encode(), dtype="S1").copy()
-        changed = rng.random(len(bases)) < 0.01
-        bases[changed] = rng.choice(np.array([b"A", b"C", b"G", b"T"]), int(changed.sum()))
-        plate.append(Query(f"q{n}", sequence=bases.tobytes().decode()))
+    rows = np.random.default_rng(0).choice(len(reference.table), queries, replace=False)
+    barcodes = mutated([reference.table["dna_barcode"].iat[int(row)] for row in rows], 0.01)
+    plate = [Query(f"q{n}", sequence=barcode) for n, barcode in enumerate(barcodes)]
     identifier = Identifier(reference, thresholds=DEFAULT_THRESHOLDS)
     begun = time.perf_counter()
     rows, _ = identifier.identify(plate)
