@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import datasets
+import numpy as np
 
 from bioscan_hf.core.output import short_library_bars_hidden
 from bioscan_hf.core.paths import user_path
@@ -61,7 +62,14 @@ def origin_note(origin: str) -> str:
     return ORIGIN_NOTES.get(origin, f"data origin: {origin}")
 
 
+def rank_names(split: datasets.Dataset, rank: str) -> np.ndarray:
+    """A split's labels at `rank` as an array of names (None where unlabelled): one string object per
+    class, however many records carry it, read from the ClassLabel codes at once."""
+    names = np.asarray([*split.features[rank].names, None], dtype=object)
+    codes = split.with_format("arrow")[rank].to_numpy()
+    return names[np.where(codes >= 0, codes, len(names) - 1)]
+
+
 def rank_values(split: datasets.Dataset, rank: str) -> list[str | None]:
-    """A split's labels at `rank` as names (None where unlabelled)."""
-    names = split.features[rank].names
-    return [names[i] if i >= 0 else None for i in split[rank][:]]  # [:]: the column at once, not row by row
+    """A split's labels at `rank` as a list of names (None where unlabelled)."""
+    return rank_names(split, rank).tolist()
