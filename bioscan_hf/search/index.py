@@ -16,14 +16,15 @@ from pathlib import Path
 import datasets
 import faiss
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from bioscan_hf.core.outputs import OutputFolderError, claim_output_folder, owner, release_output_folder
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.core.vectors import DEFAULT_NPROBE, id_index, normalize
 from bioscan_hf.data.images import thumbnail_jpeg
-from bioscan_hf.data.prepared import load_prepared, rank_values
+from bioscan_hf.data.prepared import load_prepared, rank_names
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.embedding.store import read_embeddings, stored_or_embedded, stored_or_embedded_images
 
@@ -102,9 +103,10 @@ def _build_index(
     if not parts:
         raise ValueError(f"{dataset_dir} has no records in {', '.join(splits)} to index")
     keys = datasets.concatenate_datasets(parts)
-    table = {c: keys[c] for c in TABLE_COLUMNS if c not in PREDICTED_RANKS and c != "dna_bin"}
+    arrow = keys.with_format("arrow")  # the key table is written from Arrow: no Python string per key
+    table = {c: arrow[c] for c in TABLE_COLUMNS if c not in PREDICTED_RANKS and c != "dna_bin"}
     for rank in (*PREDICTED_RANKS, "dna_bin"):
-        table[rank] = rank_values(keys, rank)
+        table[rank] = pa.array(rank_names(keys, rank), pa.string())
     vectors: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}
     recorded = {k: v for k, v in encoder_options.items() if k in QUERY_ENCODER_OPTIONS}
@@ -114,9 +116,9 @@ def _build_index(
         stored.check_model(encoder)
         info["embeddings"] = os.fspath(embeddings)
     if encoder.has_dna:
-        barcodes = keys["dna_barcode"][:]
+        barcodes = arrow["dna_barcode"]
         vectors["dna"] = stored_or_embedded(
-            stored, "dna", keys["processid"][:], lambda positions: encoder.embed_dna([barcodes[i] for i in positions])
+            stored, "dna", keys["processid"][:], lambda positions: encoder.embed_distinct(barcodes.take(positions))
         )
         rows["dna"] = np.arange(len(keys))
     if encoder.has_images:
@@ -124,7 +126,7 @@ def _build_index(
             raise ValueError(f"config {config!r} has no images; an index of {model} needs an image config")
         image, ok, thumbnails = stored_or_embedded_images(encoder, keys, stored, thumbnail=thumbnail_jpeg)
         vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
-        table["thumbnail"] = thumbnails
+        table["thumbnail"] = pa.array(thumbnails, pa.binary())
         info["undecodable_images"] = encoder.undecodable
     out = out / ".staging"
     shutil.rmtree(out, ignore_errors=True)
@@ -134,12 +136,12 @@ def _build_index(
         shutil.copytree(spec.folder, out / MODEL_FOLDER, ignore=shutil.ignore_patterns("checkpoint-*"))
         info.update(model=str(spec.with_location(MODEL_FOLDER)), source_model=str(model))
     for modality, matrix in vectors.items():
-        matrix = normalize(matrix)
+        matrix = normalize(matrix, copy=False)
         index = id_index(matrix, approximate, nprobe)
         index.add_with_ids(matrix, rows[modality].astype(np.int64))
         faiss.write_index(index, str(out / f"{modality}.faiss"))
     columns = [*TABLE_COLUMNS, *(["thumbnail"] if encoder.has_images else [])]
-    pd.DataFrame(table)[columns].to_parquet(out / "keys.parquet", index=False)
+    pq.write_table(pa.table({c: table[c] for c in columns}), out / "keys.parquet")
     info.update(
         modalities=list(vectors),
         keys=len(keys),
