@@ -192,7 +192,6 @@ def run_step(step: str, work: Path, records: int, haplotypes: int, plate: int = 
     from bioscan_hf.data.schema import SPLITS
 
     release, prepared = work / "release", work / "prepared"
-    os.environ["HF_DATASETS_CACHE"] = str(work / "hf_cache")
     start = time.perf_counter()
     result: dict = {}
     if step == "generate":
@@ -416,6 +415,8 @@ def main() -> None:
         print(json.dumps(run_step(args.run, args.workdir, args.records, haplotypes, args.queries)))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
+    # the steps' own Arrow cache (set before a child imports datasets, which reads it once): `load` is a first open
+    os.environ["HF_DATASETS_CACHE"] = str(args.workdir / "hf_cache")
     out = args.out or args.workdir / "full_scale.json"
     results = json.loads(out.read_text()) if out.exists() else {"machine": describe_machine(), "steps": {}}
     for step in args.steps.split(","):
