@@ -118,7 +118,7 @@ def _build_index(
     if encoder.has_dna:
         barcodes = arrow["dna_barcode"]
         vectors["dna"] = stored_or_embedded(
-            stored, "dna", keys["processid"][:], lambda positions: encoder.embed_distinct(barcodes.take(positions))
+            stored, "dna", keys["processid"][:], lambda positions: encoder.embed_distinct(_taken(barcodes, positions))
         )
         rows["dna"] = np.arange(len(keys))
     if encoder.has_images:
@@ -153,6 +153,14 @@ def _build_index(
         info["nprobe"] = nprobe
     (out / "index.json").write_text(json.dumps(info, indent=2))
     return out
+
+
+def _taken(column: pa.ChunkedArray, positions: np.ndarray) -> pa.ChunkedArray:
+    """`column` at `positions`: itself when that is every row in order; else taken with 64-bit offsets (the
+    barcodes of 5.15M records are more than 2 GB of text)."""
+    if len(positions) == len(column) and np.array_equal(positions, np.arange(len(column))):
+        return column
+    return column.cast(pa.large_string()).take(pa.array(positions))
 
 
 def _move_in(staging: Path, out: Path, ours: bool) -> Path:
