@@ -51,7 +51,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_metadata_reader import FULL_ROWS, SPLIT_SHARES, _schema  # noqa: E402
+from bench_metadata_reader import FULL_ROWS, SPLIT_SHARES, _schema, measurement_columns  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 STEPS = (
@@ -136,12 +136,7 @@ def generate_release(folder: Path, records: int, haplotypes: int, seed: int = 0)
                 "dna_barcode": variant_barcodes(hap, matrix, lengths),
                 "country": column("country", idx),
                 "province_state": column("province_state", idx),
-                "coord-lat": rng.normal(30, 20, n).round(4),
-                "coord-lon": rng.normal(-40, 60, n).round(4),
-                "image_measurement_value": rng.integers(1000, 200_000, n),
-                "area_fraction": rng.random(n).round(4),
-                "scale_factor": rng.uniform(0.3, 3, n).round(4),
-                "inferred_ranks": rng.integers(0, 3, n).astype(np.int8),
+                **measurement_columns(rng, n),
                 "split": part,
                 "index_bioscan_1M_insect": [None] * n,
                 "chunk": [f"{v:02x}" for v in rng.integers(0, 256, n)],

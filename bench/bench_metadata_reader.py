@@ -100,12 +100,7 @@ def generate_csv(path: Path, rows: int, seed: int = 0) -> None:
                     "dna_barcode": [pool[i] for i in idx],
                     "country": [template[i]["country"] for i in idx],
                     "province_state": [template[i]["province_state"] for i in idx],
-                    "coord-lat": rng.normal(30, 20, n).round(4),
-                    "coord-lon": rng.normal(-40, 60, n).round(4),
-                    "image_measurement_value": rng.integers(1000, 200_000, n),
-                    "area_fraction": rng.random(n).round(4),
-                    "scale_factor": rng.uniform(0.3, 3, n).round(4),
-                    "inferred_ranks": rng.integers(0, 3, n).astype(np.int8),
+                    **measurement_columns(rng, n),
                     "split": part,
                     "index_bioscan_1M_insect": [f"{v}.0" if v % 5 == 0 else None for v in rng.integers(0, 1e6, n)],
                     "chunk": [f"{v:02x}" for v in rng.integers(0, 256, n)],
@@ -114,6 +109,18 @@ def generate_csv(path: Path, rows: int, seed: int = 0) -> None:
             )
             writer.write_table(table)
     tmp.replace(path)
+
+
+def measurement_columns(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The numeric columns of `n` generated records: coordinates, image measurements, inferred ranks."""
+    return {
+        "coord-lat": rng.normal(30, 20, n).round(4),
+        "coord-lon": rng.normal(-40, 60, n).round(4),
+        "image_measurement_value": rng.integers(1000, 200_000, n),
+        "area_fraction": rng.random(n).round(4),
+        "scale_factor": rng.uniform(0.3, 3, n).round(4),
+        "inferred_ranks": rng.integers(0, 3, n).astype(np.int8),
+    }
 
 
 def _schema() -> pa.Schema:
