@@ -14,9 +14,11 @@ from bioscan_hf.core.errors import EvaluationError
 #: Inverted lists an approximate index searches per query: at 1M keys on 2 cores, p95 under 50 ms with
 #: recall@10 0.97 (BENCHMARKS.md); more lists raise recall and latency (`bioscan-hf index --nprobe`).
 DEFAULT_NPROBE = 192
-#: Above this many keys an approximate index stores 8-bit codes instead of float32 vectors (4× less memory:
-#: the full 5.15M × 768 is 3.9 GB instead of 15.8 GB), at a recall cost measured in BENCHMARKS.md.
-COMPRESS_ABOVE = 2_000_000
+#: Bytes of float32 vectors an approximate index keeps as they are (2M keys of 768 dimensions). Above it the
+#: vectors are stored as 16-bit floats where those fit in it (similarities within ~1e-4: near-identical
+#: barcodes keep their order; 5.15M kmer4 keys in 2.6 GB), else as 8-bit codes (4× less than float32: the
+#: full 5.15M × 768 is 3.9 GB instead of 15.8 GB, at a recall cost measured in BENCHMARKS.md).
+FLOAT_BYTES = 2_000_000 * 768 * 4
 
 
 def normalize(vectors: np.ndarray, copy: bool = True) -> np.ndarray:
@@ -71,21 +73,27 @@ def ivf_list_count(n_total: int) -> int:
     return max(1, int(4 * np.sqrt(n_total)))
 
 
+def code_bits(n_total: int, dim: int) -> int:
+    """Bits per component an approximate index stores for `n_total` keys of `dim`: 32 while the float32
+    vectors fit in `FLOAT_BYTES`, else 16 where those fit, else 8."""
+    return next((bits for bits in (32, 16) if n_total * dim * bits // 8 <= FLOAT_BYTES), 8)
+
+
 def trained_ivf(
     sample: np.ndarray, n_total: int, nprobe: int = DEFAULT_NPROBE, compress: bool | None = None
 ) -> faiss.Index:
     """An empty inverted-file index (inner product) for `n_total` L2-normalised vectors, its coarse
-    centroids (4·√n lists) trained on `sample`; 8-bit scalar-quantized codes when `compress`
-    (default: above `COMPRESS_ABOVE` keys)."""
+    centroids (4·√n lists) trained on `sample`. Codes: `code_bits` by default; `compress=True` 8-bit,
+    `False` float32."""
     dim = sample.shape[1]
     n_lists = max(1, min(ivf_list_count(n_total), len(sample) // 39))  # k-means wants ≥ 39 points a list
     quantizer = faiss.IndexFlatIP(dim)
-    if n_total > COMPRESS_ABOVE if compress is None else compress:
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, dim, n_lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
-    else:
+    bits = code_bits(n_total, dim) if compress is None else 8 if compress else 32
+    if bits == 32:
         index = faiss.IndexIVFFlat(quantizer, dim, n_lists, faiss.METRIC_INNER_PRODUCT)
+    else:
+        kind = faiss.ScalarQuantizer.QT_fp16 if bits == 16 else faiss.ScalarQuantizer.QT_8bit
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, n_lists, kind, faiss.METRIC_INNER_PRODUCT)
     index.train(sample)
     index.nprobe = min(nprobe, n_lists)
     return index

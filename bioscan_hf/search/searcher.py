@@ -13,6 +13,8 @@ from typing import TypeVar
 import faiss
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
@@ -62,6 +64,18 @@ class SearchResult:
     note: str = ""
 
 
+def read_key_table(path: Path) -> pd.DataFrame:
+    """An index's keys.parquet, each text column one Arrow array (64-bit offsets): taking a query's
+    neighbours from a column in many chunks joins every chunk first (a quarter of a second a query at
+    5.15M keys, whose barcodes are 3.6 GB of text)."""
+    table = pq.read_table(path)
+    for position, column in enumerate(table.schema):
+        if pa.types.is_string(column.type):
+            joined = table.column(position).cast(pa.large_string()).combine_chunks()
+            table = table.set_column(position, column.with_type(pa.large_string()), joined)
+    return table.to_pandas()
+
+
 class Searcher:
     """Loads an index folder written by `build_index` and answers queries.
 
@@ -84,7 +98,7 @@ class Searcher:
         if self.info.get("approximate"):
             for index in self.indexes.values():
                 set_nprobe(index, self.info.get("nprobe", DEFAULT_NPROBE))
-        self.keys = _read(folder / "keys.parquet", pd.read_parquet)
+        self.keys = _read(folder / "keys.parquet", read_key_table)
         if any(index.ntotal > len(self.keys) for index in self.indexes.values()):
             raise IndexFolderError(f"{folder / 'keys.parquet'} lists fewer keys than the FAISS indexes hold; {REBUILD}")
         model = ModelSpec.parse(self.info["model"])

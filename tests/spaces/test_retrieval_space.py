@@ -379,7 +379,7 @@ def test_index_and_push_space_commands(prepared: Path, tmp_path: Path, monkeypat
     assert {"app.py", "README.md", "requirements.txt", "artifacts/index/dna.faiss"} <= set(uploaded["files"])
 
 
-def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_approximate_indexes_store_16_then_8_bit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
     import bioscan_hf.core.vectors as retrieval
@@ -388,12 +388,13 @@ def test_large_approximate_indexes_store_8_bit_codes(monkeypatch: pytest.MonkeyP
     keys = rng.normal(size=(4_000, 32)).astype("f4")
     faiss.normalize_L2(keys)
     assert isinstance(retrieval.ivf_index(keys), faiss.IndexIVFFlat)
-    monkeypatch.setattr(retrieval, "COMPRESS_ABOVE", 1_000)
-    index = retrieval.ivf_index(keys)
-    assert isinstance(index, faiss.IndexIVFScalarQuantizer)
-    index.add(keys)
-    _, ids = index.search(keys[:20], 1)
-    assert (ids[:, 0] == np.arange(20)).mean() >= 0.95  # 8-bit codes still find the key itself
+    for budget, kind in ((4_000 * 32 * 2, faiss.ScalarQuantizer.QT_fp16), (1_000, faiss.ScalarQuantizer.QT_8bit)):
+        monkeypatch.setattr(retrieval, "FLOAT_BYTES", budget)  # float32 no longer fits; 16-bit fits, then not
+        index = retrieval.ivf_index(keys)
+        assert isinstance(index, faiss.IndexIVFScalarQuantizer) and index.sq.qtype == kind
+        index.add(keys)
+        _, ids = index.search(keys[:20], 1)
+        assert (ids[:, 0] == np.arange(20)).mean() >= 0.95  # the codes still find the key itself
     assert isinstance(retrieval.ivf_index(keys, compress=False), faiss.IndexIVFFlat)  # an explicit choice wins
 
 
