@@ -14,11 +14,11 @@ from bioscan_hf.core.errors import EvaluationError
 #: Inverted lists an approximate index searches per query: at 1M keys on 2 cores, p95 under 50 ms with
 #: recall@10 0.97 (BENCHMARKS.md); more lists raise recall and latency (`bioscan-hf index --nprobe`).
 DEFAULT_NPROBE = 192
-#: Bytes of float32 vectors an approximate index keeps as they are (2M keys of 768 dimensions). Above it the
-#: vectors are stored as 16-bit floats where those fit in it (similarities within ~1e-4: near-identical
-#: barcodes keep their order; 5.15M kmer4 keys in 2.6 GB), else as 8-bit codes (4× less than float32: the
-#: full 5.15M × 768 is 3.9 GB instead of 15.8 GB, at a recall cost measured in BENCHMARKS.md).
-FLOAT_BYTES = 2_000_000 * 768 * 4
+#: Bytes of vectors an approximate index keeps as float32 (1.3M keys of 768 dimensions; 1M measured in
+#: BENCHMARKS.md). Above it they are stored as 16-bit floats where those fit in it (similarities within
+#: ~1e-4, so near-identical barcodes keep their order: 5.15M kmer4 keys in 2.6 GB), else as 8-bit codes
+#: (4× less than float32: 5.15M × 768 in 3.9 GB instead of 15.8 GB, at a recall cost in BENCHMARKS.md).
+FLOAT_BYTES = 4_000_000_000
 
 
 def normalize(vectors: np.ndarray, copy: bool = True) -> np.ndarray:

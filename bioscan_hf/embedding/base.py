@@ -132,7 +132,11 @@ class Encoder:
                 return np.zeros((0, self.dna_dim), dtype=np.float32)
             distinct = encoded.chunks[0].dictionary.to_pylist() + ([None] if sequences.null_count else [])
             inverse = np.concatenate([pc.fill_null(c.indices, len(distinct) - 1).to_numpy() for c in encoded.chunks])
-            return self.embed_dna(distinct)[inverse]
+            del encoded
+            vectors = self.embed_dna(distinct)
+            del distinct  # ~2M barcode strings at full size, freed before the per-record matrix is made
+            pa.default_memory_pool().release_unused()
+            return vectors[inverse]
         ids = self.prepare_barcodes(sequences)
         position: dict[str, int] = {}
         inverse = [position.setdefault(b, len(position)) for b in ids]
