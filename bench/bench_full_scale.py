@@ -302,6 +302,7 @@ def index_query_step(prepared: Path, folder: Path) -> dict:
     from bioscan_hf.core.vectors import normalize
     from bioscan_hf.data.prepared import load_prepared
     from bioscan_hf.data.schema import SPLITS
+    from bioscan_hf.data.selection import distinct_and_codes
     from bioscan_hf.embedding import load_encoder
     from bioscan_hf.search.searcher import Searcher
 
@@ -324,9 +325,7 @@ def index_query_step(prepared: Path, folder: Path) -> dict:
     del searcher
     # exact similarities over the same vectors, one row per distinct barcode (records sharing one tie)
     table = datasets.concatenate_datasets([load_prepared(prepared, "metadata")[split] for split in SPLITS])
-    encoded = table.with_format("arrow")["dna_barcode"].dictionary_encode()  # the order build_index indexes
-    distinct = encoded.chunks[0].dictionary.to_pylist()
-    record_barcode = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
+    distinct, record_barcode = distinct_and_codes(table.with_format("arrow")["dna_barcode"])  # build_index's order
     encoder = load_encoder("kmer4")
     scores = normalize(encoder.embed_dna(queries, progress=False)) @ normalize(encoder.embed_dna(distinct)).T
     row_of = {pid: row for row, pid in enumerate(table["processid"][:])}

@@ -120,8 +120,7 @@ def iter_metadata(
     `columns` restricts the parsed columns (the `split` column is always read when filtering).
     Values follow SPEC §1.2: empty cells are null, `chunk` stays a string, integer columns written as
     float text become integers. A truncated or malformed file raises `MetadataError` naming the file,
-    the line (from the file start) and the processid.
-    """
+    the line (from the file start) and the processid."""
     for batch, _ in iter_metadata_lines(source, splits, columns, block_size):
         yield batch
 
@@ -405,8 +404,7 @@ def stage_splits(source: str | os.PathLike, rows_per_group: int) -> dict[str, tu
     with its row in the file (`metadata_row`).
 
     One streaming pass over the CSV, cached per file: builders then read any shard (one row group)
-    directly instead of re-parsing the whole CSV per shard. Returns split → (path, rows).
-    """
+    directly instead of re-parsing the whole CSV per shard. Returns split → (path, rows)."""
     source = user_path(source)
     folder = cache_dir() / "staged" / f"{file_key(source)}-{rows_per_group}-{STAGING_VERSION}"
     manifest = folder / "manifest.json"

@@ -51,10 +51,26 @@ def read_columns(folder: str | os.PathLike, config: str, columns: list[str], spl
         tables.append(pq.read_table(path, columns=wanted))
     if not tables:
         return pa.table({c: [] for c in wanted})
-    table = pa.concat_tables(tables)
-    wide = [f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema]
-    table = table.cast(pa.schema(wide))  # 64-bit offsets: the release's barcodes are > 2 GB of text
+    table = with_large_strings(pa.concat_tables(tables))
     return table.take(pc.sort_indices(table[ROW_COLUMN]))
+
+
+def with_large_strings(table: pa.Table) -> pa.Table:
+    """`table` with 64-bit offsets in its text columns, so one array can hold more than 2 GB of text (the
+    release's barcodes) when rows are taken or chunks joined."""
+    wide = [f.with_type(pa.large_string()) if pa.types.is_string(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(wide))
+
+
+def distinct_and_codes(column: pa.ChunkedArray) -> tuple[list, np.ndarray]:
+    """The distinct values of an Arrow column, in one hashing pass, and each row's position among them (a
+    null row: `len(distinct)`, one past the end)."""
+    encoded = column.dictionary_encode()  # every chunk carries the same, whole dictionary
+    if not encoded.num_chunks:
+        return [], np.zeros(0, dtype=np.int64)
+    distinct = encoded.chunks[0].dictionary.to_pylist()
+    codes = np.concatenate([pc.fill_null(chunk.indices, len(distinct)).to_numpy() for chunk in encoded.chunks])
+    return distinct, codes
 
 
 def truncate_barcodes(barcodes: pa.Array | pa.ChunkedArray, max_nucleotides: int | None) -> pa.ChunkedArray:
@@ -89,9 +105,8 @@ def reduced_rows(folder: str | os.PathLike, config: str, max_nucleotides: int | 
         rows.append(part[ROW_COLUMN].to_numpy())
     if not rows:
         return np.zeros(0, dtype=np.int64)
-    encoded = pa.chunked_array(stripped, pa.string()).dictionary_encode()  # one dictionary: equal text, equal code
+    _, codes = distinct_and_codes(pa.chunked_array(stripped, pa.string()))  # equal text, equal code
     del stripped
-    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in encoded.chunks])
     rows = np.concatenate(rows)
     order = np.argsort(rows, kind="stable")
     return rows[order][first_of_repeated(codes[order])]

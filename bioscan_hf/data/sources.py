@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.core.errors import InputError
@@ -41,6 +40,7 @@ from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import completed_configs, load_prepared, rank_names
 from bioscan_hf.data.schema import explode_split
+from bioscan_hf.data.selection import distinct_and_codes
 
 #: The ranks a record's taxonomy is read at (and `identify` calls), coarse to fine, then the BIN.
 CALL_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species", "dna_bin")
@@ -287,13 +287,8 @@ def dataset_table(folder: Path, splits: tuple[str, ...] | None) -> pd.DataFrame:
 
 def _shared_values(column: pa.ChunkedArray, clean: Callable[[str], str] | None = None) -> np.ndarray:
     """An Arrow string column as Python objects, one per distinct value (`clean`ed once each; None stays)."""
-    encoded = column.dictionary_encode()  # one pass; every chunk carries the same, whole dictionary
-    if not encoded.num_chunks:
-        return np.zeros(0, dtype=object)
-    distinct = encoded.chunks[0].dictionary.to_pylist()
-    values = np.asarray([*(clean(v) if clean else v for v in distinct), None], dtype=object)
-    codes = np.concatenate([pc.fill_null(chunk.indices, len(distinct)).to_numpy() for chunk in encoded.chunks])
-    return values[codes]
+    distinct, codes = distinct_and_codes(column)
+    return np.asarray([*(clean(v) if clean else v for v in distinct), None], dtype=object)[codes]
 
 
 def _interned(text: str, shared: dict[str, str]) -> str:

@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 import datasets
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
 from bioscan_hf.core.output import progress_bar
 from bioscan_hf.data.images import ImageDecodeError, decode_image
+from bioscan_hf.data.selection import distinct_and_codes
 
 
 class EncoderError(ValueError):
@@ -127,13 +127,8 @@ class Encoder:
         """`embed_dna` with each distinct barcode embedded once (BOLD exports repeat about half; BIOSCAN-5M's
         5.15M records hold ~2.3M barcodes). An Arrow column is read without a Python string per record."""
         if isinstance(sequences, pa.ChunkedArray):
-            encoded = sequences.dictionary_encode()  # every chunk carries the same, whole dictionary
-            if not encoded.num_chunks:
-                return np.zeros((0, self.dna_dim), dtype=np.float32)
-            distinct = encoded.chunks[0].dictionary.to_pylist() + ([None] if sequences.null_count else [])
-            inverse = np.concatenate([pc.fill_null(c.indices, len(distinct) - 1).to_numpy() for c in encoded.chunks])
-            del encoded
-            vectors = self.embed_dna(distinct)
+            distinct, inverse = distinct_and_codes(sequences)
+            vectors = self.embed_dna(distinct + ([None] if sequences.null_count else []))  # a null: one past the end
             del distinct  # ~2M barcode strings at full size, freed before the per-record matrix is made
             pa.default_memory_pool().release_unused()
             return vectors[inverse]
