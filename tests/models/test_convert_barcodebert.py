@@ -10,7 +10,8 @@ import torch
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertForMaskedLM, BertForTokenClassification
 
 from bioscan_hf.models.barcodebert import BarcodeBertForMaskedLM, BarcodeBertModel
-from bioscan_hf.models.barcodebert.convert_barcodebert import ConversionError, convert_barcodebert
+from bioscan_hf.models.barcodebert.convert_barcodebert import convert_barcodebert
+from bioscan_hf.models.checkpoints import ConversionError
 
 ORIGINAL = {
     "vocab_size": 4**4 + 2,

@@ -19,7 +19,7 @@ from transformers import AutoModel, AutoProcessor, BertConfig, BertForMaskedLM, 
 
 from bioscan_hf.cli import main
 from bioscan_hf.embedding.clibd import ClibdEncoder
-from bioscan_hf.models.barcodebert.convert_barcodebert import ConversionError
+from bioscan_hf.models.checkpoints import ConversionError
 from bioscan_hf.models.clibd import ClibdImageProcessor
 from bioscan_hf.models.clibd.convert_clibd import convert_clibd
 

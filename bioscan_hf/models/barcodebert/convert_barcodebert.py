@@ -6,7 +6,8 @@ Accepted inputs:
 - a `.pth` / `.pt` file of the training code: a state dict, or a dict holding one under `model`,
   `state_dict` or `model_state_dict` (DDP's `module.` prefixes are removed), with the BERT config under
   `config` / `bert_config` or given separately.
-Pickles are loaded with `torch.load(..., weights_only=True)`. The release follows from the vocabulary:
+Pickles are loaded with `weights_only=True` (`models.checkpoints.load_torch_file`).
+The release follows from the vocabulary:
 `4**k + 2` tokens (`[MASK]`=0, `[UNK]`=1, k-mers from 2: the current releases, e.g. BIOSCAN-5M's 8-4-4),
 or `4**k + 3` (`[MASK]`=0, `[CLS]`=1, `[UNK]`=2: the first release's k=4/5/6 models, whose files carry no
 config (it is read from the weights' shapes), and the k=5 model CLIBD starts from).
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from ..checkpoints import ConversionError, load_torch_file, state_dict_of, strip_prefix
 from .configuration_barcodebert import BarcodeBertConfig
 from .modeling_barcodebert import BarcodeBertForMaskedLM, BarcodeBertModel
 from .tokenization_barcodebert import KmerTokenizerFast, special_tokens
@@ -45,49 +47,25 @@ TOKEN_CLASSIFIER = ("classifier.weight", "classifier.bias")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-class ConversionError(ValueError):
-    """The checkpoint's keys or config do not fit BarcodeBERT."""
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The tensors of a training checkpoint file (`.pth`/`.pt`: a state dict, or a dict holding one under
-    `model`, `state_dict` or `model_state_dict`), with DDP's `module.` prefixes removed."""
-    return _tensors(_nested_state(torch.load(path, map_location="cpu", weights_only=True)))
-
-
-def _nested_state(payload: object) -> dict:
-    for key in ("model", "state_dict", "model_state_dict"):
-        if isinstance(payload, dict) and isinstance(payload.get(key), dict):
-            return payload[key]
-    if not isinstance(payload, dict):
-        raise ConversionError(f"expected a state dict, found a {type(payload).__name__}")
-    return payload
-
-
-def _tensors(state: dict) -> dict[str, torch.Tensor]:
-    return {key.removeprefix("module."): value for key, value in state.items() if torch.is_tensor(value)}
-
-
 def load_checkpoint(source: str | os.PathLike, config: dict | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a state dict and its BERT config from a Hub-layout folder or a training `.pth` file.
 
-    Without a stored config (the first release's files), the config is read from the weights' shapes."""
+    The config is the one given, else the file's `bert_config` or `config` dict (BarcodeBERT's and BarcodeMAE's
+    training code keep their options, an `argparse.Namespace`, under `config` and the BERT config under
+    `bert_config`), else it is read from the weights' shapes (the first release's files carry none)."""
     source = Path(source)
     if source.is_dir():
         weights = next((source / name for name in WEIGHT_FILES if (source / name).exists()), None)
         if weights is None:
             raise FileNotFoundError(f"{source}: no {' or '.join(WEIGHT_FILES)}")
-        if weights.suffix == ".safetensors":
-            state = load_file(weights)
-        else:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_file(weights) if weights.suffix == ".safetensors" else load_torch_file(weights)
         if config is None:
             config = json.loads((source / "config.json").read_text())
-        return _tensors(state), config
-    payload = torch.load(source, map_location="cpu", weights_only=True)
-    state = _tensors(_nested_state(payload))
+        return strip_prefix(state_dict_of(state, weights), "module."), config
+    payload = load_torch_file(source)
+    state = strip_prefix(state_dict_of(payload, source), "module.")
     if config is None and isinstance(payload, dict):
-        config = payload.get("config") or payload.get("bert_config")
+        config = next((payload[k] for k in ("bert_config", "config") if isinstance(payload.get(k), dict)), None)
     if not isinstance(config, dict):
         config = config_from_weights(state, source)
     return state, config
@@ -139,7 +117,7 @@ def convert_state_dict(state: dict[str, torch.Tensor], target: str) -> tuple[dic
     """
     mapped, dropped, unknown = {}, [], []
     for key, value in state.items():
-        if key.startswith("bert.pooler.") or key.endswith("position_ids"):
+        if key.startswith(("bert.pooler.", "pooler.")) or key.endswith("position_ids"):
             dropped.append(key)  # unused: BarcodeBERT pools by masked mean; position ids are a buffer
         elif key.startswith("bert."):
             mapped[key.removeprefix("bert.") if target == "model" else key] = value
@@ -176,6 +154,19 @@ def convert_barcodebert(
     state, bert_config = load_checkpoint(source, config)
     if any(key.startswith(("dna_encoder.", "image_encoder.", "language_encoder.")) for key in state):
         raise ConversionError(f"{source} is a CLIBD checkpoint: convert it with `bioscan-hf convert-clibd`")
+    return save_converted(state, bert_config, out, legacy_attend_to_padding=legacy_attend_to_padding)
+
+
+def save_converted(
+    state: dict[str, torch.Tensor],
+    bert_config: dict,
+    out: str | os.PathLike,
+    *,
+    legacy_attend_to_padding: bool | None = None,
+    release: str | None = None,
+) -> dict:
+    """Write a BarcodeBERT-architecture state dict and its BERT config as a model folder with the matching
+    k-mer tokenizer (see `convert_barcodebert`); `release` overrides the name read from the vocabulary."""
     k, preset = vocabulary_of(int(bert_config["vocab_size"]))
     if legacy_attend_to_padding is None:
         legacy_attend_to_padding = preset == "v1"
@@ -184,7 +175,7 @@ def convert_barcodebert(
         k_mer=k,
         vocab_preset=preset,
         legacy_attend_to_padding=legacy_attend_to_padding,
-        release=release_of(k, preset, fields),
+        release=release or release_of(k, preset, fields),
         **fields,
     )
     target = "masked_lm" if any(key.startswith("cls.predictions.decoder") for key in state) else "model"

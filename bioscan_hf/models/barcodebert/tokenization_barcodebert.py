@@ -7,7 +7,9 @@ encode batches through one vectorized NumPy encoder, far faster than per-sequenc
 Input policy, the same on every path: the package's barcode policy (`bioscan_hf.core.barcodes`: gaps and
 whitespace removed, upper case, `U` as `T`, IUPAC codes as `N`), trailing `N` padding stripped, leading `N`s
 kept; a k-mer holding `N` (or, when not strict, any other letter) is `[UNK]`, and so is a final k-mer shorter
-than k (the original completed sequences with `N`); sequences longer than `max_nucleotides` are cut there (a
+than k (the original completed sequences with `N`), except in the "original" preset, whose code masked that
+k-mer out of attention and of the mean (BarcodeBERT's and BarcodeMAE's `KmerTokenizer`): it is left out;
+sequences longer than `max_nucleotides` are cut there (a
 warning counts them); `strict=True` (default) raises on non-nucleotides and on empty sequences.
 
 Vocabulary presets: `"clean"` (default): `[PAD] [UNK] [CLS] [SEP] [MASK]`, then the 4^k k-mers, inputs
@@ -144,9 +146,13 @@ class _KmerEncodingMixin:
         return (self.prefix_token is not None) + (self.suffix_token is not None)
 
     def _split_kmers(self, text: str) -> list[str]:
-        """The k-mer strings of one normalized sequence (a short final piece stays short → [UNK])."""
+        """The k-mer strings of one normalized sequence (a short final piece stays short → [UNK]; the
+        "original" preset leaves it out, as the published code masked it)."""
         starts = range(0, len(text[: self.max_nucleotides]), self.stride)
-        return [text[p : p + self.k] for p in starts][: self.max_kmers]
+        kmers = [text[p : p + self.k] for p in starts][: self.max_kmers]
+        if self.preset == "original" and len(kmers) > 1 and len(kmers[-1]) < self.k:
+            kmers.pop()
+        return kmers
 
     def encode_kmers(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """k-mer ids of a batch (no special tokens) as one flat array, and the number of k-mers per sequence.
@@ -165,6 +171,8 @@ class _KmerEncodingMixin:
         used = np.minimum(lengths, (self.max_kmers - 1) * self.stride + self.k)
         n_kmers = -(-used // self.stride)
         if self.stride == self.k:
+            if self.preset == "original":  # the published code masks a short final k-mer out: leave it out
+                n_kmers = np.maximum(used // self.k, np.minimum(n_kmers, 1))
             return self._non_overlapping_ids(sequences, texts, lengths, n_kmers), n_kmers
         codes = base_codes("".join(texts))
         if self.strict:
@@ -185,16 +193,16 @@ class _KmerEncodingMixin:
     def _non_overlapping_ids(
         self, sequences: list[str], texts: list[str], lengths: np.ndarray, n_kmers: np.ndarray
     ) -> np.ndarray:
-        """Ids when stride = k: each text is cut to its k-mers and N-padded to a multiple of k, so the
-        batch's bytes reshape to one k-mer per row (a short final k-mer holds N and becomes [UNK])."""
-        k, cap = self.k, self.max_kmers * self.k
+        """Ids when stride = k: each text is cut to its `n_kmers` k-mers and N-padded to a multiple of k, so
+        the batch's bytes reshape to one k-mer per row (a short final k-mer holds N and becomes [UNK])."""
+        k, stored = self.k, n_kmers * self.k
         fill = [UNKNOWN * i for i in range(k)]
-        pieces = [t[:cap] if len(t) >= cap else t + fill[-len(t) % k] for t in texts]
+        pieces = [t[:n] if len(t) >= n else t + fill[n - len(t)] for t, n in zip(texts, stored.tolist())]
         codes = base_codes("".join(pieces))
         if self.strict:
-            check_codes(sequences, lengths, n_kmers * k, codes)
-            for i in np.flatnonzero(lengths > cap):  # the cut-off tails are checked too
-                if NOT_NUCLEOTIDE.search(texts[i], cap):
+            check_codes(sequences, lengths, stored, codes)
+            for i in np.flatnonzero(lengths > stored):  # the cut-off tails are checked too
+                if NOT_NUCLEOTIDE.search(texts[i], int(stored[i])):
                     normalize_barcode(sequences[i], int(i), strict=True)
         unknown = codes >= UNKNOWN_CODE
         if k in (1, 2, 4, 8):  # a k-mer's flags are k adjacent bytes: read them as one integer
@@ -379,7 +387,8 @@ class KmerTokenizer(_KmerEncodingMixin, PythonBackend):
 def build_backend(k: int, preset: str, max_kmers: int) -> Tokenizer:
     """The `tokenizers` pipeline: policy normalizer → FixedLength(k) → WordLevel → the preset's frame.
 
-    The normalizer applies the input policy and keeps the first `max_kmers` k-mers' worth of bases.
+    The normalizer applies the input policy and keeps the first `max_kmers` k-mers' worth of bases (the
+    "original" preset: without a short final k-mer).
     """
     vocab = kmer_vocab(k, preset)
     tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
@@ -394,6 +403,7 @@ def build_backend(k: int, preset: str, max_kmers: int) -> Tokenizer:
             *[normalizers.Replace(Regex(regex_class(chars)), target) for target, chars in readings.items()],
             normalizers.Replace(Regex(f"{UNKNOWN}+$"), ""),
             normalizers.Replace(Regex(rf"\A.{{{max_kmers * k}}}\K[\s\S]+"), ""),
+            *[normalizers.Replace(Regex(rf"\A(?:.{{{k}}})+\K.{{1,{k - 1}}}\z"), "")] * (preset == "original" and k > 1),
         ]
     )
     tokenizer.pre_tokenizer = pre_tokenizers.FixedLength(length=k)

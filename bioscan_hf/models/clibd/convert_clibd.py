@@ -35,8 +35,9 @@ import torch
 from transformers import AutoTokenizer, BertConfig, PreTrainedTokenizerBase
 
 from ..barcodebert.configuration_barcodebert import BarcodeBertConfig
-from ..barcodebert.convert_barcodebert import ConversionError, read_checkpoint, vocabulary_of
+from ..barcodebert.convert_barcodebert import vocabulary_of
 from ..barcodebert.tokenization_barcodebert import KmerTokenizerFast
+from ..checkpoints import ConversionError, read_state_dict
 from .configuration_clibd import ClibdConfig
 from .modeling_clibd import ClibdModel
 from .processing_clibd import ClibdImageProcessor, ClibdProcessor, build_taxonomy_tokenizer
@@ -68,7 +69,7 @@ _LORA_LINEAR = re.compile(r"^(.*\.attention\.self\.(?:query|value))\.(w|w_a|w_b)
 
 def original_state_dict(source: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The SimpleCLIP state dict of a checkpoint file, with `module.` prefixes and old names removed."""
-    state = read_checkpoint(source)
+    state = read_state_dict(source)
     renamed = {}
     for key, value in state.items():
         for old, new in OLD_NAMES.items():
