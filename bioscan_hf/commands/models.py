@@ -1,4 +1,5 @@
-"""Model commands: `convert-barcodebert`, `convert-clibd`, `model-card`, `push-model`, `models`."""
+"""Model commands: `convert-barcodebert`, `convert-barcodemae`, `convert-barcodemamba`, `convert-clibd`,
+`model-card`, `push-model`, `models`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from bioscan_hf.embedding import ENCODER_FAMILIES
 from bioscan_hf.hub.cards import write_barcodebert_card, write_clibd_card
 from bioscan_hf.hub.upload import upload_folder
 from bioscan_hf.models.barcodebert.convert_barcodebert import convert_barcodebert
+from bioscan_hf.models.barcodebert.convert_barcodemae import convert_barcodemae
+from bioscan_hf.models.barcodemamba.convert_barcodemamba import convert_barcodemamba
 from bioscan_hf.models.clibd.convert_clibd import convert_clibd
 
 
@@ -35,6 +38,43 @@ def run_convert_barcodebert(o: ConvertBarcodeBertOptions) -> None:
     print(f"vocabulary {report['vocab_preset']!r} (k={report['k']}); pooling: {report['pooling']}")
     if report["dropped_keys"]:
         print(f"not carried over: {', '.join(report['dropped_keys'])}")
+
+
+def _print_report(report: dict, out: str) -> None:
+    print(f"{report['release']}: {report['target']} with {report['converted_keys']} tensors saved to {out}")
+    for note in report.get("assumed", []):
+        print(f"assumed (not in the run's files): {note}")
+    if report["dropped_keys"]:
+        print(f"not carried over: {', '.join(report['dropped_keys'])}")
+
+
+@dataclass(kw_only=True)
+class ConvertBarcodeMaeOptions:
+    checkpoint: str = option("the release's best_pretraining.pt (or a whole MAELMModel checkpoint)", positional=True)
+    out: str = option("folder for the converted encoder and its k-mer tokenizer")
+
+
+def run_convert_barcodemae(o: ConvertBarcodeMaeOptions) -> None:
+    report = convert_barcodemae(o.checkpoint, o.out)
+    _print_report(report, o.out)
+    print(f"vocabulary {report['vocab_preset']!r} (k={report['k']}); pooling: {report['pooling']}")
+    print(f"training options {report['options']}")
+
+
+@dataclass(kw_only=True)
+class ConvertBarcodeMambaOptions:
+    checkpoint: str = option("a run's checkpoints/last.ckpt (PyTorch Lightning)", positional=True)
+    out: str = option("folder for the converted model and its tokenizer")
+    config: str | None = option("the run's config.yaml (default: RUN/.hydra/config.yaml beside checkpoints/)", None)
+
+
+def run_convert_barcodemamba(o: ConvertBarcodeMambaOptions) -> None:
+    report = convert_barcodemamba(o.checkpoint, o.out, o.config)
+    _print_report(report, o.out)
+    print(
+        f"tokens: {report['tokenizer']} of the barcode left-padded with N to 660 nt; settings from "
+        f"{report['config_file'] or 'the weights alone'}"
+    )
 
 
 @dataclass(kw_only=True)
@@ -119,6 +159,26 @@ COMMANDS: dict[str, Command] = {
         "folder with the original k-mer vocabulary. Recognised: the first release (k=4/5/6 12-12 .pth files "
         "without config, and the k=5 model inside CLIBD), the current releases (e.g. BIOSCAN-5M's 8-4-4, "
         "CANADA-1.5M 4-4-4); the release, vocabulary and pooling are recorded in the config.",
+    ),
+    "convert-barcodemae": Command(
+        ConvertBarcodeMaeOptions,
+        run_convert_barcodemae,
+        "Convert a BarcodeMAE checkpoint (arXiv 2502.18405; the authors' best_pretraining.pt, distributed "
+        "outside the Hub) into a BarcodeBERT folder: its encoder is a BERT over BarcodeBERT's k-mer vocabulary, "
+        "embedded as their k-NN code did (mean of the last layer over real tokens). Runs with BPE tokens, k-mers "
+        "over ACGTN or overlapping k-mers are refused, naming the option.",
+    ),
+    "convert-barcodemamba": Command(
+        ConvertBarcodeMambaOptions,
+        run_convert_barcodemamba,
+        "Convert a published BarcodeMamba run (Hub bioscan-ml/BarcodeMamba: checkpoints/last.ckpt and "
+        ".hydra/config.yaml) into a folder AutoModel/AutoTokenizer open: Mamba-2 blocks on transformers' "
+        "Mamba2Mixer (runs on CPU without mamba_ssm), the character or k-mer tokenizer, and their embedding "
+        "(mean of the last hidden states over the 660-nt N-padded input). Every key mapped or listed; settings "
+        "the files do not hold are reported as assumed.",
+        "example:\n  hf download bioscan-ml/BarcodeMamba --include 'BarcodeMamba-dim384-layer2-char/*' "
+        "--local-dir bm-release\n  bioscan-hf convert-barcodemamba "
+        "bm-release/BarcodeMamba-dim384-layer2-char/checkpoints/last.ckpt --out barcodemamba-384-char",
     ),
     "convert-clibd": Command(
         ConvertClibdOptions,

@@ -111,9 +111,17 @@ ENCODER_FAMILIES: tuple[EncoderFamily, ...] = (
         "barcodebert",
         "FOLDER (model_type barcodebert)",
         "DNA",
-        "a BarcodeBERT folder (pretrain, finetune, convert-barcodebert)",
+        "a BarcodeBERT folder (pretrain, finetune, convert-barcodebert, convert-barcodemae)",
         _dna,
         model_type="barcodebert",
+    ),
+    EncoderFamily(
+        "barcodemamba",
+        "FOLDER (model_type barcodemamba)",
+        "DNA",
+        "a BarcodeMamba folder (convert-barcodemamba): Mamba-2, characters or k-mers",
+        _dna,
+        model_type="barcodemamba",
     ),
     EncoderFamily(
         "barcode_cnn",

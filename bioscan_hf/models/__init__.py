@@ -1,3 +1,3 @@
 """Model families: importing this package registers them with the transformers Auto classes."""
 
-from bioscan_hf.models import barcodebert, clibd, cnn  # noqa: F401
+from bioscan_hf.models import barcodebert, barcodemamba, clibd, cnn  # noqa: F401
