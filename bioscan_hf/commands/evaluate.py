@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bioscan_hf.commands.common import DATASET_HELP, EMBEDDINGS_HELP, MODEL_SPEC_HELP, Command, EncoderOptions
-from bioscan_hf.core.options import option
+from bioscan_hf.core.options import LiveChoices, option
 from bioscan_hf.evaluation.encoders import TASKS, evaluate_dna
 from bioscan_hf.evaluation.protocols import PROTOCOLS
 from bioscan_hf.evaluation.retrieval import default_baseline, evaluate_retrieval
@@ -17,7 +17,7 @@ class EvaluateOptions(EncoderOptions):
     task: str = option(
         "which protocol (see above); `all`: every one but retrieval",
         positional=True,
-        choices=(*PROTOCOLS, "all", "retrieval"),
+        choices=LiveChoices(lambda: (*PROTOCOLS, "all", "retrieval")),  # a protocol registered later counts
     )
     dataset: str = option(DATASET_HELP)
     model: str = option(f"{MODEL_SPEC_HELP}, or align (knn only); retrieval: a CLIBD folder", "kmer6")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,20 @@ def option(help: str, default: Any = dataclasses.MISSING, **metadata) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"help": help, **metadata})
     return field(default=default, metadata={"help": help, **metadata})
+
+
+class LiveChoices:
+    """Choices read each time the command line is parsed or shown, not when the command is imported: for
+    registries that can grow after import (evaluate's protocols)."""
+
+    def __init__(self, read: Callable[[], Iterable[str]]) -> None:
+        self.read = read
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(self.read()))
+
+    def __contains__(self, value: object) -> bool:
+        return value in tuple(self.read())
 
 
 @dataclass(kw_only=True)

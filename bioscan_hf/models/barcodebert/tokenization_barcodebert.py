@@ -6,11 +6,10 @@ encode batches through one vectorized NumPy encoder, far faster than per-sequenc
 
 Input policy, the same on every path: the package's barcode policy (`bioscan_hf.core.barcodes`: gaps and
 whitespace removed, upper case, `U` as `T`, IUPAC codes as `N`), trailing `N` padding stripped, leading `N`s
-kept; a k-mer holding `N` (or, when not strict, any other letter) is `[UNK]`, and so is a final k-mer shorter
-than k (the original completed sequences with `N`), except in the "original" preset, whose code masked that
-k-mer out of attention and of the mean (BarcodeBERT's and BarcodeMAE's `KmerTokenizer`): it is left out;
-sequences longer than `max_nucleotides` are cut there (a
-warning counts them); `strict=True` (default) raises on non-nucleotides and on empty sequences.
+kept; a k-mer holding `N` (or, when not strict, any other letter) is `[UNK]`, and so is a short final k-mer
+(the original completed sequences with `N`), but the "original" preset leaves it out, as BarcodeBERT's and
+BarcodeMAE's code masked it; sequences longer than `max_nucleotides` are cut there (a warning counts them);
+`strict=True` (default) raises on non-nucleotides and on empty sequences.
 
 Vocabulary presets: `"clean"` (default): `[PAD] [UNK] [CLS] [SEP] [MASK]`, then the 4^k k-mers, inputs
 wrapped as `[CLS] … [SEP]`. `"original"`: the published BarcodeBERT order, `[MASK]`=0, `[UNK]`=1, then
@@ -54,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 PRESETS = ("clean", "original", "v1")
 
-
 #: How this module imports the barcode policy, and how a saved folder's copy imports it from beside itself.
 _POLICY_IMPORT = ("from bioscan_hf.core.barcodes import", "from .barcodes import")
 
@@ -78,7 +76,6 @@ FRAMES: dict[str, tuple[str | None, str | None]] = {
     "original": (None, None),
     "v1": ("[MASK]", None),  # the published pipeline's leading id 0
 }
-
 
 #: Each preset's special tokens in id order, and the transformers keywords naming them (original and v1 pad
 #: with [UNK]: their [MASK]=0 must not double as padding; v1's inputs begin with [MASK] as a bos token).
@@ -146,13 +143,11 @@ class _KmerEncodingMixin:
         return (self.prefix_token is not None) + (self.suffix_token is not None)
 
     def _split_kmers(self, text: str) -> list[str]:
-        """The k-mer strings of one normalized sequence (a short final piece stays short → [UNK]; the
-        "original" preset leaves it out, as the published code masked it)."""
+        """The k-mer strings of one normalized sequence (a short final piece: see the module docstring)."""
         starts = range(0, len(text[: self.max_nucleotides]), self.stride)
         kmers = [text[p : p + self.k] for p in starts][: self.max_kmers]
-        if self.preset == "original" and len(kmers) > 1 and len(kmers[-1]) < self.k:
-            kmers.pop()
-        return kmers
+        short_tail = self.preset == "original" and len(kmers) > 1 and len(kmers[-1]) < self.k
+        return kmers[:-1] if short_tail else kmers
 
     def encode_kmers(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """k-mer ids of a batch (no special tokens) as one flat array, and the number of k-mers per sequence.
@@ -437,9 +432,8 @@ class KmerTokenizerFast(_KmerEncodingMixin, TokenizersBackend):
     ) -> None:
         if stride not in (None, k):
             raise ValueError(
-                f"KmerTokenizerFast uses non-overlapping k-mers (stride = k); use KmerTokenizer for stride={stride} "
-                "(a saved one: KmerTokenizer.from_pretrained(path); AutoTokenizer builds the fast class in "
-                "transformers 5)"
+                f"KmerTokenizerFast uses non-overlapping k-mers (stride = k); for stride={stride} use KmerTokenizer "
+                "(KmerTokenizer.from_pretrained(path) for a saved one: AutoTokenizer builds the fast class)"
             )
         self._init_kmer_settings(k, stride, max_nucleotides, preset, strict, kwargs)
         kwargs.pop("tokenizer_file", None)
