@@ -111,10 +111,13 @@ def run_model_card(o: ModelCardOptions) -> None:
     config = user_path(o.model) / "config.json"
     if not config.is_file():
         raise FileNotFoundError(f"{o.model} has no config.json: not a saved model folder")
-    if json.loads(config.read_text()).get("model_type") == "clibd":
+    model_type = json.loads(config.read_text()).get("model_type")
+    if model_type == "clibd":
         path = write_clibd_card(o.model, o.repo_id, o.data_note, o.retrieval)
-    else:
+    elif model_type == "barcodebert":
         path = write_barcodebert_card(o.model, o.repo_id, o.data_note)
+    else:
+        raise ValueError(f"{o.model}: model-card writes cards for BarcodeBERT and CLIBD folders, not {model_type!r}")
     print(f"card written to {path}")
 
 

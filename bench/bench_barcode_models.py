@@ -1,0 +1,96 @@
+"""Embedding throughput of the later published barcode models beside BarcodeBERT 8-4-4 (the reference,
+measured in the same run), through the embedding layer every command uses (`load_encoder(folder)`).
+
+Models at their published shapes with random weights (speed does not depend on them): BarcodeMamba
+dim384-layer2 and dim768-layer6 with characters (660 tokens per barcode) and dim384-layer2 with 6-mers
+(110 tokens), BarcodeMAE's 6-6-6 encoder (a BarcodeBERT folder: 6-mers, 6 layers, 6 heads, 768 wide).
+Real BOLD barcodes (../shared/data), a quarter cut to 150–500 nt, batch 64; medians of 3 timed runs
+after a warm-up. On a CPU, transformers runs Mamba-2 with its PyTorch scan (no mamba_ssm kernels).
+
+    python bench/bench_barcode_models.py [--device cpu|cuda] [--n 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench_barcodebert import real_barcodes
+
+from bioscan_hf.embedding import load_encoder
+from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel, KmerTokenizerFast
+from bioscan_hf.models.barcodemamba import BarcodeMambaConfig, BarcodeMambaModel
+from bioscan_hf.models.barcodemamba.tokenization_barcodemamba import tokenizer_for
+
+HERE = Path(__file__).resolve().parent
+
+
+def barcodebert_folder(folder: Path, **fields) -> Path:
+    config = BarcodeBertConfig(vocab_preset="original", **fields)
+    BarcodeBertModel(config).save_pretrained(folder)
+    KmerTokenizerFast(k=config.k_mer, preset="original", strict=False).save_pretrained(folder)
+    return folder
+
+
+def barcodemamba_folder(folder: Path, preset: str, **fields) -> Path:
+    config = BarcodeMambaConfig.from_preset(preset, **fields)
+    BarcodeMambaModel(config).save_pretrained(folder)
+    tokenizer_for(config, strict=False).save_pretrained(folder)
+    return folder
+
+
+def throughput(folder: Path, sample: list[str], device: str) -> float:
+    """Sequences per second, median of 3 runs after a warm-up."""
+    encoder = load_encoder(str(folder), device=device, batch_size=64)
+    encoder.embed_dna(sample[:64], progress=False)
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        encoder.embed_dna(sample, progress=False)
+        times.append(time.perf_counter() - start)
+    return len(sample) / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--n", type=int, default=256, help="barcodes per timed run")
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "barcode_models.json")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    barcodes = real_barcodes()
+    sample = [b if rng.random() > 0.25 else b[: int(rng.integers(150, 500))] for b in rng.choice(barcodes, args.n)]
+    root = Path(tempfile.mkdtemp())
+    models = {
+        "BarcodeBERT 8-4-4 (reference)": barcodebert_folder(root / "bb"),
+        "BarcodeMAE 6-6-6 encoder": barcodebert_folder(
+            root / "mae", k_mer=6, num_hidden_layers=6, num_attention_heads=6
+        ),
+        "BarcodeMamba dim384-layer2, characters": barcodemamba_folder(root / "m384c", "dim384-layer2"),
+        "BarcodeMamba dim384-layer2, 6-mers": barcodemamba_folder(
+            root / "m384k", "dim384-layer2", tokenizer="k_mer", k_mer=6
+        ),
+        "BarcodeMamba dim768-layer6, characters": barcodemamba_folder(root / "m768c", "dim768-layer6"),
+    }
+    gpu = torch.cuda.get_device_name(0) if args.device == "cuda" else "none"
+    result = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads, GPU: {gpu}", "n": args.n}
+    for name, folder in models.items():
+        result[name] = {"seq_per_s": throughput(folder, sample, args.device)}
+        print(name, f"{result[name]['seq_per_s']:.1f} sequences/s", flush=True)
+    reference = result["BarcodeBERT 8-4-4 (reference)"]["seq_per_s"]
+    for name in models:
+        result[name]["vs_barcodebert"] = result[name]["seq_per_s"] / reference
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
