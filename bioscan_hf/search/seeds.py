@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import mmap
 import os
 import shutil
 import sys
@@ -53,6 +54,8 @@ SEEDS_VERSION = 1
 ON_DISK_ABOVE = 200_000
 #: Barcodes seeded together (~13M windows at 658 bases: ~0.3 GB of working arrays).
 _SEED_BATCH = 20_000
+#: Queries between two releases of the index pages a search mapped in (`SeedIndex.release_pages`).
+RELEASE_EVERY = 16
 
 
 def seed_codes(barcode: str) -> np.ndarray:
@@ -95,8 +98,17 @@ class SeedIndex:
     touch them, and several processes share them.
     """
 
-    def __init__(self, indptr: np.ndarray, postings: np.ndarray, size: int, budget: int = SEED_BUDGET) -> None:
+    def __init__(
+        self,
+        indptr: np.ndarray,
+        postings: np.ndarray,
+        size: int,
+        budget: int = SEED_BUDGET,
+        mapping: mmap.mmap | None = None,
+    ) -> None:
         self.indptr, self.postings, self.size, self.budget = indptr, postings, size, budget
+        #: the read-only map of postings.npy for an index opened from disk (None: in memory)
+        self.mapping = mapping
 
     @classmethod
     def build(
@@ -145,7 +157,16 @@ class SeedIndex:
         if not manifest.is_file() or json.loads(manifest.read_text()).get("version") != SEEDS_VERSION:
             raise FileNotFoundError(f"{folder} holds no complete seed index of this version; build it again")
         size = json.loads(manifest.read_text())["barcodes"]
-        return cls(np.load(folder / "indptr.npy"), np.load(folder / "postings.npy", mmap_mode="r"), size)
+        postings, mapping = _map_array(folder / "postings.npy")
+        return cls(np.load(folder / "indptr.npy"), postings, size, mapping=mapping)
+
+    def release_pages(self) -> None:
+        """Unmap the index pages this process has read (an index on disk; Linux and macOS): they stay in
+        the OS page cache, shared and reclaimable, and are mapped again at their next read. A search calls
+        it every `RELEASE_EVERY` queries, so its resident memory holds the pages of a few queries, not
+        every page of the index it ever touched."""
+        if self.mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self.mapping.madvise(mmap.MADV_DONTNEED)
 
     @property
     def nbytes(self) -> int:
@@ -161,8 +182,14 @@ class SeedIndex:
         query, its rarest seeds first: the commonest seeds of a large library are held by a large share of
         it and tell little apart, and leaving them uncounted keeps a query's work bounded however large the
         library grows (the counts are exact wherever a query's lists fit the budget)."""
-        if isinstance(self.postings, np.memmap):
-            return [self._budgeted(codes, candidates) for codes in _query_seeds(queries)]
+        if self.mapping is not None:
+            found = []
+            for n, codes in enumerate(_query_seeds(queries), start=1):
+                found.append(self._budgeted(codes, candidates))
+                if n % RELEASE_EVERY == 0:
+                    self.release_pages()
+            self.release_pages()
+            return found
         matrix = self._matrix
         block = max(1, min(len(queries), _BLOCK_ENTRIES // max(self.size, 1)))
         found: list[np.ndarray] = []
@@ -201,6 +228,19 @@ class SeedIndex:
             positions = np.flatnonzero(counts)
             counts = counts[positions]
         return _top(positions, counts, candidates)
+
+
+def _map_array(path: Path) -> tuple[np.ndarray, mmap.mmap]:
+    """A .npy file's array over a read-only memory map of the file, and the map (for `madvise`)."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+        if fortran or len(shape) != 1:
+            raise ValueError(f"{path}: not a one-dimensional array (rebuild the seed index)")
+        mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    return np.frombuffer(mapping, dtype=dtype, count=shape[0], offset=offset), mapping
 
 
 def _query_seeds(queries: Sequence[str]):

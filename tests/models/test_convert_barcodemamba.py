@@ -52,7 +52,7 @@ dataset:
   phase: {phase}
 """
 CHAR_TOKENIZER = '  name: char\n  characters: ["A", "C", "G", "T", "N"]\n  padding_side: left\n  vocab_size: 8\n'
-KMER_TOKENIZER = "  name: k_mer\n  k_mer: {k}\n  stride: ${{.k_mer}}\n  use_unk_token: true\n  padding_side: left\n"
+KMER_TOKENIZER = "  name: k-mer\n  k_mer: {k}\n  stride: ${{.k_mer}}\n  use_unk_token: true\n  padding_side: left\n"
 
 
 # --- the original architecture, re-implemented ------------------------------------------------------------

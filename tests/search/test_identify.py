@@ -101,11 +101,33 @@ def test_a_seed_index_written_to_a_folder_opens_memory_mapped_with_the_same_shor
     in_memory = SeedIndex.build(barcodes)
     SeedIndex.build(barcodes, folder=tmp_path / "seeds")
     opened = SeedIndex.open(tmp_path / "seeds")
-    assert isinstance(opened.postings, np.memmap) and opened.size == len(barcodes)
+    assert opened.mapping is not None and opened.size == len(barcodes)
     assert all(np.array_equal(a, b) for a, b in zip(in_memory.shortlist(queries, 20), opened.shortlist(queries, 20)))
     (tmp_path / "seeds" / "seeds.json").unlink()  # an interrupted build is never opened
     with pytest.raises(FileNotFoundError, match="no complete seed index"):
         SeedIndex.open(tmp_path / "seeds")
+
+
+def _resident_file_kib() -> int:
+    """This process's resident file-backed memory (kB), from /proc/self/status."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("RssFile:")))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RssFile from Linux's /proc/self/status")
+def test_a_search_of_an_index_on_disk_leaves_its_pages_in_the_page_cache_not_in_the_process(tmp_path: Path) -> None:
+    """Mapped pages count in a process's RSS once read: a search releases them (they stay in the OS page
+    cache), so a long batch of queries does not end holding the whole index."""
+    letters = np.array(list("ACGT"))
+    barcodes = ["".join(row) for row in letters[np.random.default_rng(0).integers(0, 4, (5000, 658))]]
+    index = SeedIndex.build(barcodes, folder=tmp_path / "seeds")
+    kib = index.postings.nbytes // 1024
+    before = _resident_file_kib()
+    assert int(index.postings.sum()) > 0  # reads every page
+    assert _resident_file_kib() - before > 0.8 * kib
+    shortlist = index.shortlist(barcodes[:3], 5)
+    assert [list(s[:1]) for s in shortlist] == [[0], [1], [2]]
+    assert _resident_file_kib() - before < 0.2 * kib
 
 
 def test_a_large_library_keeps_its_seed_index_on_disk_with_the_same_calls(
@@ -121,7 +143,7 @@ def test_a_large_library_keeps_its_seed_index_on_disk_with_the_same_calls(
     in_memory = Identifier(Reference(LIBRARY)).identify(queries, top_k=3)
     monkeypatch.setattr(seeds, "ON_DISK_ABOVE", 1)
     first = Reference(LIBRARY)
-    assert isinstance(first.seeds.postings, np.memmap)
+    assert first.seeds.mapping is not None
     built = list((tmp_path / "cache" / "seeds").iterdir())
     assert len(built) == 1 and (built[0] / "seeds.json").is_file()
     stamp = (built[0] / "postings.npy").stat().st_mtime_ns

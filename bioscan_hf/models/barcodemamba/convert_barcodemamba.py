@@ -30,8 +30,10 @@ LAYER_FIELDS = ("d_state", "d_conv", "expand", "headdim", "ngroups")
 
 
 def find_config(checkpoint: Path) -> Path | None:
-    """The run's config.yaml: `<run>/.hydra/config.yaml` for `<run>/checkpoints/last.ckpt`, or beside it."""
-    for candidate in (checkpoint.parent.parent / ".hydra" / "config.yaml", checkpoint.parent / "config.yaml"):
+    """The run's config.yaml: `<run>/.hydra/config.yaml` for `<run>/checkpoints/last.ckpt`, else
+    `<run>/config.yaml` (where one Hub revision kept it) or beside the checkpoint."""
+    run = checkpoint.parent.parent
+    for candidate in (run / ".hydra" / "config.yaml", run / "config.yaml", checkpoint.parent / "config.yaml"):
         if candidate.is_file():
             return candidate
     return None
@@ -56,7 +58,7 @@ def read_run_config(path: Path) -> dict:
     settings |= {name: _plain(layer.get(name)) for name in LAYER_FIELDS}
     settings |= {
         "mamba_ver": _plain(model.get("mamba_ver")),
-        "tokenizer": _plain(tokenizer.get("name")),
+        "tokenizer": _plain(tokenizer.get("name")),  # "k-mer" in an early Hub revision: read as k_mer
         "k_mer": _plain(tokenizer.get("k_mer")),
         "stride": _plain(tokenizer.get("stride")),
         "characters": _plain(tokenizer.get("characters")),
@@ -64,6 +66,8 @@ def read_run_config(path: Path) -> dict:
         "max_len": _plain(dataset.get("max_len")),
         "phase": _plain(dataset.get("phase")),
     }
+    if isinstance(settings["tokenizer"], str):
+        settings["tokenizer"] = settings["tokenizer"].replace("-", "_")
     return {name: value for name, value in settings.items() if value is not None}
 
 
