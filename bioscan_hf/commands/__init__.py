@@ -20,6 +20,8 @@ TABLE: dict[str, tuple[str, str]] = {
     "train-cnn": ("training", "train the CNN baseline of Table 4 (one-hot barcodes) for species with Trainer"),
     "train-clibd": ("training", "align images, barcodes and taxonomy text (CLIBD) with Trainer"),
     "convert-barcodebert": ("models", "convert a published BarcodeBERT checkpoint to our classes"),
+    "convert-barcodemae": ("models", "convert a BarcodeMAE checkpoint (its encoder) to a BarcodeBERT folder"),
+    "convert-barcodemamba": ("models", "convert a published BarcodeMamba run (last.ckpt + config.yaml) to our classes"),
     "convert-clibd": ("models", "convert a published CLIBD checkpoint (best.pth) to a ClibdModel folder"),
     "model-card": ("models", "write README.md (model card) for a trained BarcodeBERT or CLIBD folder"),
     "push-model": ("models", "upload a model folder (weights, tokenizer, card) to the Hub"),

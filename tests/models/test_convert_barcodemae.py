@@ -13,6 +13,7 @@ import pytest
 import torch
 from transformers import AutoModel, BertConfig, BertForTokenClassification, BertModel
 
+from bioscan_hf.cli import main
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.models.barcodebert import BarcodeBertModel
 from bioscan_hf.models.barcodebert.convert_barcodemae import convert_barcodemae
@@ -132,3 +133,11 @@ def test_damaged_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match=r"cut\.pt: not a readable torch checkpoint"):
         convert_barcodemae(tmp_path / "cut.pt", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _save_release(_encoder(), tmp_path / "best_pretraining.pt")
+    assert main(["convert-barcodemae", str(tmp_path / "best_pretraining.pt"), "--out", str(tmp_path / "mae")]) == 0
+    printed = capsys.readouterr().out
+    assert "BarcodeMAE 4-2-2" in printed and "pooling: mean over real tokens" in printed
+    assert "training options read from the checkpoint" in printed

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import AutoModel, AutoTokenizer
 
+from bioscan_hf.cli import main
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.models.barcodemamba import BarcodeMambaForCausalLM, BarcodeMambaModel, BarcodeMambaTokenizer
 from bioscan_hf.models.barcodemamba.convert_barcodemamba import convert_barcodemamba
@@ -270,3 +271,13 @@ def test_damaged_or_foreign_runs_are_refused_with_what_is_wrong(tmp_path: Path, 
     with pytest.raises(ConversionError, match=message):
         convert_barcodemamba(checkpoint, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _, checkpoint = _write_run(tmp_path, k=4, yaml=False)
+    assert main(["convert-barcodemamba", str(checkpoint), "--out", str(tmp_path / "ours")]) == 0
+    printed = capsys.readouterr().out
+    assert "BarcodeMamba dim32-layer2-4-mer (pretrain): BarcodeMambaForCausalLM" in printed
+    assert "assumed (not in the run's files): one group of B/C" in printed and "the weights alone" in printed
+    assert main(["convert-barcodemamba", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "x")]) != 0
+    assert "missing.ckpt: no such checkpoint file" in capsys.readouterr().err
