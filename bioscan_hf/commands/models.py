@@ -44,7 +44,7 @@ def _print_report(report: dict, out: str) -> None:
     print(f"{report['release']}: {report['target']} with {report['converted_keys']} tensors saved to {out}")
     for note in report.get("assumed", []):
         print(f"assumed (not in the run's files): {note}")
-    if report["dropped_keys"]:
+    if report.get("dropped_keys"):
         print(f"not carried over: {', '.join(report['dropped_keys'])}")
 
 

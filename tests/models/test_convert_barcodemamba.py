@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from bioscan_hf.cli import main
 from bioscan_hf.embedding import load_encoder
@@ -234,15 +234,18 @@ def test_without_config_yaml_the_weights_decide_and_the_report_says_what_was_ass
     torch.testing.assert_close(got, _their_hidden(original, ids), rtol=1e-4, atol=1e-4)
 
 
-def test_finetuned_run_keeps_the_backbone_and_lists_its_classifier(tmp_path: Path) -> None:
+def test_finetuned_run_keeps_its_classifier(tmp_path: Path) -> None:
     original, checkpoint = _write_run(tmp_path, finetune=True)
     report = convert_barcodemamba(checkpoint, tmp_path / "ours")
-    assert report["target"] == "BarcodeMambaModel"
-    assert report["dropped_keys"] == ["head.output_transform.bias", "head.output_transform.weight"]
-    ids = [their_ids(BARCODES[0], None)]
+    assert report["target"] == "BarcodeMambaForSequenceClassification"
+    assert any("class names: not in the checkpoint" in note for note in report["assumed"])
+    ids = torch.tensor([their_ids(b, None) for b in BARCODES[:2]])
+    expected = original.head.output_transform(_their_hidden(original, ids.tolist()).mean(1))  # SequenceDecoder "pool"
+    classifier = AutoModelForSequenceClassification.from_pretrained(tmp_path / "ours").eval()
     with torch.no_grad():
-        got = AutoModel.from_pretrained(tmp_path / "ours")(input_ids=torch.tensor(ids)).last_hidden_state
-    torch.testing.assert_close(got, _their_hidden(original, ids), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(classifier(input_ids=ids).logits, expected, rtol=1e-4, atol=1e-4)
+        got = AutoModel.from_pretrained(tmp_path / "ours")(input_ids=ids).last_hidden_state
+    torch.testing.assert_close(got, _their_hidden(original, ids.tolist()), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -21,12 +21,24 @@ import yaml
 
 from ..checkpoints import ConversionError, load_torch_file, state_dict_of, strip_prefix
 from .configuration_barcodemamba import CHARACTERS, SPECIAL_TOKENS, BarcodeMambaConfig
-from .modeling_barcodemamba import BarcodeMambaForCausalLM, BarcodeMambaModel
+from .modeling_barcodemamba import (
+    BarcodeMambaForCausalLM,
+    BarcodeMambaForSequenceClassification,
+    BarcodeMambaModel,
+)
 from .tokenization_barcodemamba import tokenizer_for
 
+#: The fine-tuning head's keys (hyena-dna's SequenceDecoder: a linear layer over the mean of the positions).
+CLASSIFIER = ("head.output_transform.weight", "head.output_transform.bias")
 #: What a config.yaml may say, and the field of `BarcodeMambaConfig` it fills.
 MODEL_FIELDS = ("d_model", "n_layer", "d_inner", "pad_vocab_size_multiple", "layer_norm_epsilon", "residual_in_fp32")
 LAYER_FIELDS = ("d_state", "d_conv", "expand", "headdim", "ngroups")
+#: The class each kind of run converts into.
+TARGETS = {
+    "causal_lm": BarcodeMambaForCausalLM,
+    "classification": BarcodeMambaForSequenceClassification,
+    "model": BarcodeMambaModel,
+}
 
 
 def find_config(checkpoint: Path) -> Path | None:
@@ -171,22 +183,26 @@ def build_config(settings: dict, shapes: dict, where: str) -> tuple[BarcodeMamba
     return config, assumed
 
 
-def map_state(state: dict[str, torch.Tensor], where: str) -> tuple[dict[str, torch.Tensor], str, list[str]]:
-    """(state for the target, target 'causal_lm' or 'model', dropped keys); every key mapped or listed."""
+def map_state(state: dict[str, torch.Tensor], where: str) -> tuple[dict[str, torch.Tensor], str]:
+    """(state, target): the pre-training run's next-token head → 'causal_lm', a fine-tuning run's
+    `SequenceDecoder` → 'classification', no head → 'model'; every key mapped, else an error listing them."""
     unknown = sorted(key for key in state if not key.startswith(("backbone.", "head.")))
+    unknown += sorted(k for k in state if k.startswith("head.") and k not in ("head.weight", *CLASSIFIER))
     if unknown:
         raise ConversionError(f"{where}: cannot map {len(unknown)} key(s) onto BarcodeMamba: {', '.join(unknown)}")
-    if "head.weight" in state:  # the pre-training (next-token) head
-        return state, "causal_lm", []
-    dropped = sorted(key for key in state if key.startswith("head."))  # a fine-tuning run's classifier
-    return {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}, "model", dropped
+    if "head.weight" in state:
+        return state, "causal_lm"
+    if CLASSIFIER[0] in state:
+        return state, "classification"
+    return {k.removeprefix("backbone."): v for k, v in state.items()}, "model"
 
 
 def convert_barcodemamba(
     checkpoint: str | os.PathLike, out: str | os.PathLike, config_yaml: str | os.PathLike | None = None
 ) -> dict:
     """Convert a BarcodeMamba Lightning checkpoint (and its run's config.yaml) into `out`; returns a report:
-    target class, release, tokenizer, converted and dropped keys, the config file read, what was assumed."""
+    target class, release, tokenizer, converted keys (all of them: none is dropped), the config file read,
+    what was assumed."""
     checkpoint = Path(checkpoint)
     where = str(checkpoint)
     config_path = Path(config_yaml) if config_yaml else find_config(checkpoint)
@@ -194,8 +210,13 @@ def convert_barcodemamba(
     check_run_config(settings, str(config_path))
     state = strip_prefix(state_dict_of(load_torch_file(checkpoint), where), "model.")
     config, assumed = build_config(settings, shapes_of(state, where), where)
-    mapped, target, dropped = map_state(state, where)
-    model = (BarcodeMambaForCausalLM if target == "causal_lm" else BarcodeMambaModel)(config)
+    mapped, target = map_state(state, where)
+    assumed += ["class names: not in the checkpoint (labels are indices of the run's sorted species names)"] * (
+        target == "classification"
+    )
+    if target == "classification":
+        config.num_labels = state[CLASSIFIER[0]].shape[0]
+    model = TARGETS[target](config)
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     if missing or unexpected:
         raise ConversionError(f"{where}: the weights do not fit: missing {missing}, unexpected {unexpected}")
@@ -206,7 +227,6 @@ def convert_barcodemamba(
         "release": config.release,
         "tokenizer": "characters" if config.tokenizer == "char" else f"{config.k_mer}-mers",
         "converted_keys": len(mapped),
-        "dropped_keys": dropped,
         "config_file": str(config_path) if config_path else None,
         "assumed": assumed,
     }

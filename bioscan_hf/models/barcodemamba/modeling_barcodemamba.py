@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import PreTrainedModel
-from transformers.modeling_outputs import BaseModelOutputWithPooling, CausalLMOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling, CausalLMOutput, SequenceClassifierOutput
 from transformers.models.mamba2.modeling_mamba2 import Mamba2Mixer
 
 from ..barcodebert.modeling_barcodebert import masked_mean
@@ -175,3 +175,40 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel):
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
         return CausalLMOutput(loss=loss, logits=logits)
+
+
+class BarcodeMambaClassificationHead(nn.Module):
+    """hyena-dna's `SequenceDecoder` as BarcodeMamba fine-tunes with it (mode "pool"): the mean of the last
+    hidden states over every position, then one linear layer."""
+
+    def __init__(self, config: BarcodeMambaConfig) -> None:
+        super().__init__()
+        self.output_transform = nn.Linear(config.d_model, config.num_labels)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.output_transform(pooled)
+
+
+class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
+    """The backbone with the fine-tuning head (species classification in the paper); `labels` give the
+    cross-entropy loss."""
+
+    def __init__(self, config: BarcodeMambaConfig) -> None:
+        super().__init__(config)
+        self.backbone = BarcodeMambaModel(config)
+        self.head = BarcodeMambaClassificationHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.backbone.get_input_embeddings()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        logits = self.head(self.backbone(input_ids=input_ids, attention_mask=attention_mask).pooler_output)
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
