@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.core.errors import InputError
@@ -38,12 +39,14 @@ from bioscan_hf.core.paths import hash_file, id_problem, text_problem, user_path
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
 from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
-from bioscan_hf.data.prepared import completed_configs, load_prepared, rank_names
-from bioscan_hf.data.schema import explode_split
-from bioscan_hf.data.selection import distinct_and_codes
+from bioscan_hf.data.prepared import completed_configs
+from bioscan_hf.data.schema import NAME_SUFFIX, SPLITS, explode_split
+from bioscan_hf.data.selection import config_files, distinct_and_codes
 
 #: The ranks a record's taxonomy is read at (and `identify` calls), coarse to fine, then the BIN.
 CALL_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species", "dna_bin")
+#: Records read from Parquet at a time into a reference table (bounds the Arrow memory of the read).
+_TABLE_BATCH = 262_144
 FASTA_SUFFIXES = (".fa", ".fasta", ".fas", ".fna", ".fa.gz", ".fasta.gz", ".fas.gz", ".fna.gz")
 ID_COLUMNS = ("id", "processid", "sampleid", "name", "seqid")
 SEQUENCE_COLUMNS = ("sequence", "dna_barcode", "nucleotides", "barcode", "seq")
@@ -252,42 +255,53 @@ def bold_records(path: Path, problems: Problems) -> Iterator[dict]:
 
 def dataset_table(folder: Path, splits: tuple[str, ...] | None) -> pd.DataFrame:
     """The records of a prepared dataset's `splits` (None: all; any name bioscan-dataset takes: `seen`,
-    `unseen`, `validation`, `train+key_unseen`), labels as names, with each one's split.
+    `unseen`, `validation`, `train+key_unseen`), labels as names, with each one's split, in the order
+    `load_dataset` gives them.
 
-    Read from the Arrow columns, not record by record: a value repeated (a barcode, a label, a country)
-    is one Python object however many records carry it, so 5.15M records hold ~2M barcode strings."""
-    data = load_prepared(folder, "metadata")
+    Read from the Parquet shards a batch at a time (only these columns, the labels from their name
+    columns), not from `datasets`' memory-mapped Arrow cache, whose pages would stay resident for the whole
+    read; a value repeated (a barcode, a label, a country) is one Python object however many records carry
+    it, so 5.15M records hold ~2M barcode strings."""
     chosen: list[str] = []
     for spec in ("all",) if splits is None else splits:  # split names as bioscan-dataset takes them
         try:
             named = explode_split(spec)
+            files = config_files(folder, "metadata", tuple(named))
         except ValueError as err:
             raise InputError(f"{folder}: {err}") from None
-        if len(named) == 1 and named[0] not in data:
-            raise InputError(f"{folder} has no split {named[0]}; it has {', '.join(data)}")
-        chosen += [s for s in named if s in data and s not in chosen]
-    shared: dict[str, str] = {}  # one string per distinct barcode across splits
-    columns: dict[str, list[np.ndarray]] = {}
+        if len(named) == 1 and not files[named[0]]:
+            have = [s for s, paths in config_files(folder, "metadata", SPLITS).items() if paths]
+            raise InputError(f"{folder} has no split {named[0]}; it has {', '.join(have)}")
+        chosen += [s for s in named if files[s] and s not in chosen]
+    names = {rank: f"{rank}{NAME_SUFFIX}" for rank in CALL_RANKS}
+    wanted = ["processid", "dna_barcode", *names.values(), "country"]
+    barcodes: dict[str, str] = {}  # one object per distinct cleaned barcode, across batches and splits
+    labels: dict[str, str] = {}  # the same for labels and countries
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in ["processid", "dna_barcode", *CALL_RANKS, "country"]}
+    columns["split"] = []
     for split in chosen:
-        part = data[split]
-        arrow = part.with_format("arrow")  # columns as memory-mapped Arrow
-        found = {
-            "processid": arrow["processid"].to_numpy(zero_copy_only=False),
-            "dna_barcode": _shared_values(arrow["dna_barcode"], lambda text: _interned(barcode_key(text), shared)),
-            **{rank: rank_names(part, rank) for rank in CALL_RANKS},
-            "country": _shared_values(arrow["country"]),
-            "split": np.full(part.num_rows, split, dtype=object),
-        }
-        for name, values in found.items():
-            columns.setdefault(name, []).append(values)
+        for path in config_files(folder, "metadata", (split,))[split]:
+            missing = [c for c in wanted if c not in pq.read_schema(path).names]
+            if missing:
+                raise InputError(
+                    f"{path} has no {', '.join(missing)} column(s): prepared by an older bioscan-hf; run "
+                    "`bioscan-hf prepare` again into a new folder"
+                )
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=_TABLE_BATCH, columns=wanted):
+                columns["processid"].append(batch.column("processid").to_numpy(zero_copy_only=False))
+                clean = lambda text: _interned(barcode_key(text), barcodes)  # noqa: E731
+                columns["dna_barcode"].append(_shared_values(batch.column("dna_barcode"), clean))
+                for name, source in [*names.items(), ("country", "country")]:
+                    columns[name].append(_shared_values(batch.column(source), lambda t: _interned(t, labels)))
+                columns["split"].append(np.full(batch.num_rows, split, dtype=object))
     table = {name: np.concatenate(parts) if parts else np.zeros(0, dtype=object) for name, parts in columns.items()}
-    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed buffers (GBs at full size) otherwise
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed buffers otherwise
     return pd.DataFrame(table, columns=["processid", "dna_barcode", *CALL_RANKS, "country", "split"], dtype=object)
 
 
-def _shared_values(column: pa.ChunkedArray, clean: Callable[[str], str] | None = None) -> np.ndarray:
+def _shared_values(column: pa.Array, clean: Callable[[str], str] | None = None) -> np.ndarray:
     """An Arrow string column as Python objects, one per distinct value (`clean`ed once each; None stays)."""
-    distinct, codes = distinct_and_codes(column)
+    distinct, codes = distinct_and_codes(pa.chunked_array([column]))
     return np.asarray([*(clean(v) if clean else v for v in distinct), None], dtype=object)[codes]
 
 

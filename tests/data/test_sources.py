@@ -72,3 +72,27 @@ def test_damaged_files_name_the_place_and_the_fix(tmp_path: Path, name: str, con
     with pytest.raises(InputError, match=message):
         list(iter_queries(path, problems=Problems(skip=True)))  # not skippable: the file itself is damaged
     assert path.read_bytes() == content
+
+
+def test_a_prepared_reference_table_is_the_records_load_dataset_gives(prepared: Path, monkeypatch) -> None:
+    """`dataset_table` reads the Parquet shards in batches (not the Arrow cache): the same records, order,
+    cleaned barcodes, label names and countries as `load_dataset`, one object per repeated value."""
+    from bioscan_hf.core.barcodes import barcode_key
+    from bioscan_hf.data import sources
+    from bioscan_hf.data.prepared import load_prepared, rank_names
+
+    monkeypatch.setattr(sources, "_TABLE_BATCH", 7)  # many batches per shard
+    table = sources.dataset_table(prepared, ("train", "key_unseen"))
+    data = load_prepared(prepared, "metadata")
+    expected_rows = []
+    for split in ("train", "key_unseen"):
+        part = data[split]
+        names = {rank: rank_names(part, rank) for rank in sources.CALL_RANKS}
+        for i, record in enumerate(part):
+            row = [record["processid"], barcode_key(record["dna_barcode"])]
+            row += [names[rank][i] for rank in sources.CALL_RANKS] + [record["country"], split]
+            expected_rows.append(row)
+    assert table.values.tolist() == expected_rows
+    assert len({id(b) for b in table["dna_barcode"]}) == table["dna_barcode"].nunique()  # shared objects
+    with pytest.raises(InputError, match="nope"):
+        sources.dataset_table(prepared, ("nope",))
