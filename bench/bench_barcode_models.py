@@ -4,8 +4,9 @@ measured in the same run), through the embedding layer every command uses (`load
 Models at their published shapes with random weights (speed does not depend on them): BarcodeMamba
 dim384-layer2 and dim768-layer6 with characters (660 tokens per barcode) and dim384-layer2 with 6-mers
 (110 tokens), BarcodeMAE's 6-6-6 encoder (a BarcodeBERT folder: 6-mers, 6 layers, 6 heads, 768 wide).
-Real BOLD barcodes (../shared/data), a quarter cut to 150–500 nt, batch 64; medians of 3 timed runs
-after a warm-up. On a CPU, transformers runs Mamba-2 with its PyTorch scan (no mamba_ssm kernels).
+Real BOLD barcodes (../shared/data), a quarter cut to 150–500 nt, each family's default batch (BarcodeBERT
+256, BarcodeMamba 4: `--batch-size` gives one for all); medians of 3 timed runs after a warm-up. On a
+CPU, transformers runs Mamba-2 with its PyTorch scan (no mamba_ssm kernels).
 
     python bench/bench_barcode_models.py [--device cpu|cuda] [--n 256]
 """
@@ -46,10 +47,10 @@ def barcodemamba_folder(folder: Path, preset: str, **fields) -> Path:
     return folder
 
 
-def throughput(folder: Path, sample: list[str], device: str) -> float:
+def throughput(folder: Path, sample: list[str], device: str, batch_size: int | None) -> float:
     """Sequences per second, median of 3 runs after a warm-up."""
-    encoder = load_encoder(str(folder), device=device, batch_size=64)
-    encoder.embed_dna(sample[:64], progress=False)
+    encoder = load_encoder(str(folder), device=device, batch_size=batch_size)
+    encoder.embed_dna(sample[:16], progress=False)
     times = []
     for _ in range(3):
         start = time.perf_counter()
@@ -62,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--n", type=int, default=256, help="barcodes per timed run")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: each family's own")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "barcode_models.json")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -82,7 +84,7 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0) if args.device == "cuda" else "none"
     result = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads, GPU: {gpu}", "n": args.n}
     for name, folder in models.items():
-        result[name] = {"seq_per_s": throughput(folder, sample, args.device)}
+        result[name] = {"seq_per_s": throughput(folder, sample, args.device, args.batch_size)}
         print(name, f"{result[name]['seq_per_s']:.1f} sequences/s", flush=True)
     reference = result["BarcodeBERT 8-4-4 (reference)"]["seq_per_s"]
     for name in models:

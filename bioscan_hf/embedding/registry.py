@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from transformers import AutoConfig
 
@@ -86,6 +86,16 @@ def _dna(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
     return TransformersDnaEncoder(spec.location, pooling, remote, device=device, dtype=dtype, **options.sizes)
 
 
+#: BarcodeMamba's default batch: on a CPU transformers' PyTorch Mamba-2 scan is fastest in small batches
+#: (dim384-layer2 with characters: 12.5 barcodes/s at 2, 8.7 at 4, 6.3 at 16, 4.0 at 64, peak 1.4 → 5.8 GB;
+#: bench/bench_barcode_models.py); `--batch-size` raises it on a GPU with the mamba_ssm kernels.
+BARCODEMAMBA_BATCH = 4
+
+
+def _barcodemamba(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
+    return _dna(spec, config, replace(options, batch_size=options.batch_size or BARCODEMAMBA_BATCH))
+
+
 #: Every encoder family, in the order specs are resolved.
 ENCODER_FAMILIES: tuple[EncoderFamily, ...] = (
     EncoderFamily(
@@ -120,7 +130,7 @@ ENCODER_FAMILIES: tuple[EncoderFamily, ...] = (
         "FOLDER (model_type barcodemamba)",
         "DNA",
         "a BarcodeMamba folder (convert-barcodemamba): Mamba-2, characters or k-mers",
-        _dna,
+        _barcodemamba,
         model_type="barcodemamba",
     ),
     EncoderFamily(
