@@ -159,9 +159,6 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel):
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.post_init()
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.backbone.get_input_embeddings()
-
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -198,9 +195,6 @@ class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
         self.backbone = BarcodeMambaModel(config)
         self.head = BarcodeMambaClassificationHead(config)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.backbone.get_input_embeddings()
 
     def forward(
         self,
