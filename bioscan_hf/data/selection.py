@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import short_library_bars_hidden
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.prepared import completed_configs
@@ -40,19 +41,24 @@ def read_columns(folder: str | os.PathLike, config: str, columns: list[str], spl
     metadata file's row order), with `metadata_row`. Old prepared folders without that column are refused."""
     files = [f for paths in config_files(folder, config, explode_split(split)).values() for f in paths]
     wanted = list(dict.fromkeys([*columns, ROW_COLUMN]))
-    tables = []
-    for path in files:
-        names = pq.read_schema(path).names
-        if ROW_COLUMN not in names:
-            raise ValueError(
-                f"{path} has no {ROW_COLUMN} column: the folder was prepared by an older bioscan-hf; run "
-                "`bioscan-hf prepare` again into a new folder"
-            )
-        tables.append(pq.read_table(path, columns=wanted))
+    tables = [shard_with(path, [ROW_COLUMN]).read(columns=wanted) for path in files]
     if not tables:
         return pa.table({c: [] for c in wanted})
     table = with_large_strings(pa.concat_tables(tables))
     return table.take(pc.sort_indices(table[ROW_COLUMN]))
+
+
+def shard_with(path: Path, columns: list[str]) -> pq.ParquetFile:
+    """A prepared Parquet shard, refused naming what it lacks when `columns` are not all in it (a folder
+    prepared by an older bioscan-hf)."""
+    shard = pq.ParquetFile(path)
+    missing = [c for c in columns if c not in shard.schema_arrow.names]
+    if missing:
+        raise InputError(
+            f"{path} has no {', '.join(missing)} column: the folder was prepared by an older bioscan-hf; run "
+            "`bioscan-hf prepare` again into a new folder"
+        )
+    return shard
 
 
 def with_large_strings(table: pa.Table) -> pa.Table:

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.core.errors import InputError
@@ -41,7 +40,7 @@ from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import completed_configs
 from bioscan_hf.data.schema import NAME_SUFFIX, SPLITS, explode_split
-from bioscan_hf.data.selection import config_files, distinct_and_codes
+from bioscan_hf.data.selection import config_files, distinct_and_codes, shard_with
 
 #: The ranks a record's taxonomy is read at (and `identify` calls), coarse to fine, then the BIN.
 CALL_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species", "dna_bin")
@@ -262,7 +261,7 @@ def dataset_table(folder: Path, splits: tuple[str, ...] | None) -> pd.DataFrame:
     columns), not from `datasets`' memory-mapped Arrow cache, whose pages would stay resident for the whole
     read; a value repeated (a barcode, a label, a country) is one Python object however many records carry
     it, so 5.15M records hold ~2M barcode strings."""
-    chosen: list[str] = []
+    shards: dict[str, list[Path]] = {}  # each chosen split's Parquet files, in the order named
     for spec in ("all",) if splits is None else splits:  # split names as bioscan-dataset takes them
         try:
             named = explode_split(spec)
@@ -272,27 +271,26 @@ def dataset_table(folder: Path, splits: tuple[str, ...] | None) -> pd.DataFrame:
         if len(named) == 1 and not files[named[0]]:
             have = [s for s, paths in config_files(folder, "metadata", SPLITS).items() if paths]
             raise InputError(f"{folder} has no split {named[0]}; it has {', '.join(have)}")
-        chosen += [s for s in named if files[s] and s not in chosen]
-    names = {rank: f"{rank}{NAME_SUFFIX}" for rank in CALL_RANKS}
-    wanted = ["processid", "dna_barcode", *names.values(), "country"]
+        shards.update({s: files[s] for s in named if files[s] and s not in shards})
+    sources = {**{rank: f"{rank}{NAME_SUFFIX}" for rank in CALL_RANKS}, "country": "country"}
+    wanted = ["processid", "dna_barcode", *sources.values()]
     barcodes: dict[str, str] = {}  # one object per distinct cleaned barcode, across batches and splits
     labels: dict[str, str] = {}  # the same for labels and countries
-    columns: dict[str, list[np.ndarray]] = {name: [] for name in ["processid", "dna_barcode", *CALL_RANKS, "country"]}
-    columns["split"] = []
-    for split in chosen:
-        for path in config_files(folder, "metadata", (split,))[split]:
-            missing = [c for c in wanted if c not in pq.read_schema(path).names]
-            if missing:
-                raise InputError(
-                    f"{path} has no {', '.join(missing)} column(s): prepared by an older bioscan-hf; run "
-                    "`bioscan-hf prepare` again into a new folder"
-                )
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=_TABLE_BATCH, columns=wanted):
+
+    def barcode(text: str) -> str:
+        return _interned(barcode_key(text), barcodes)
+
+    def label(text: str) -> str:
+        return _interned(text, labels)
+
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in ["processid", "dna_barcode", *sources, "split"]}
+    for split, paths in shards.items():
+        for path in paths:
+            for batch in shard_with(path, wanted).iter_batches(batch_size=_TABLE_BATCH, columns=wanted):
                 columns["processid"].append(batch.column("processid").to_numpy(zero_copy_only=False))
-                clean = lambda text: _interned(barcode_key(text), barcodes)  # noqa: E731
-                columns["dna_barcode"].append(_shared_values(batch.column("dna_barcode"), clean))
-                for name, source in [*names.items(), ("country", "country")]:
-                    columns[name].append(_shared_values(batch.column(source), lambda t: _interned(t, labels)))
+                columns["dna_barcode"].append(_shared_values(batch.column("dna_barcode"), barcode))
+                for name, source in sources.items():
+                    columns[name].append(_shared_values(batch.column(source), label))
                 columns["split"].append(np.full(batch.num_rows, split, dtype=object))
     table = {name: np.concatenate(parts) if parts else np.zeros(0, dtype=object) for name, parts in columns.items()}
     pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed buffers otherwise
