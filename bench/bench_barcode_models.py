@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from bench_barcodebert import real_barcodes
+from bench_barcodebert import real_barcodes, with_partial_reads
 
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel, KmerTokenizerFast
@@ -66,9 +65,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: each family's own")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "barcode_models.json")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    barcodes = real_barcodes()
-    sample = [b if rng.random() > 0.25 else b[: int(rng.integers(150, 500))] for b in rng.choice(barcodes, args.n)]
+    sample = with_partial_reads(real_barcodes(), args.n)
     root = Path(tempfile.mkdtemp())
     models = {
         "BarcodeBERT 8-4-4 (reference)": barcodebert_folder(root / "bb"),

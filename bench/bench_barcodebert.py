@@ -55,6 +55,13 @@ class OriginalKmerTokenizer:
         return ids, mask
 
 
+def with_partial_reads(barcodes: list[str], n: int, seed: int = 0) -> list[str]:
+    """A realistic length mix: `n` real barcodes drawn at random, a quarter of them cut to 150–500 nt
+    (partial reads)."""
+    rng = np.random.default_rng(seed)
+    return [b if rng.random() > 0.25 else b[: int(rng.integers(150, 500))] for b in rng.choice(barcodes, n)]
+
+
 def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -96,9 +103,7 @@ def bench_embedding(barcodes: list[str], device: str, n: int) -> dict:
     from bioscan_hf.embedding.dna import TransformersDnaEncoder
     from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel, KmerTokenizerFast
 
-    rng = np.random.default_rng(0)
-    # A realistic length mix: real barcodes, a quarter of them cut short (partial reads).
-    sample = [b if rng.random() > 0.25 else b[: int(rng.integers(150, 500))] for b in rng.choice(barcodes, n)]
+    sample = with_partial_reads(barcodes, n)
     folder = Path(tempfile.mkdtemp()) / "barcodebert-8-4-4"
     BarcodeBertModel(BarcodeBertConfig()).save_pretrained(folder)  # published 8-4-4 shape, random weights
     KmerTokenizerFast(k=8, strict=False).save_pretrained(folder)

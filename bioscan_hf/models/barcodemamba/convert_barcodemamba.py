@@ -211,11 +211,9 @@ def convert_barcodemamba(
     state = strip_prefix(state_dict_of(load_torch_file(checkpoint), where), "model.")
     config, assumed = build_config(settings, shapes_of(state, where), where)
     mapped, target = map_state(state, where)
-    assumed += ["class names: not in the checkpoint (labels are indices of the run's sorted species names)"] * (
-        target == "classification"
-    )
     if target == "classification":
         config.num_labels = state[CLASSIFIER[0]].shape[0]
+        assumed.append("class names: not in the checkpoint (labels are indices of the run's sorted species names)")
     model = TARGETS[target](config)
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     if missing or unexpected:

@@ -63,17 +63,6 @@ class BarcodeMambaBlock(nn.Module):
         return self.mlp(hidden), residual
 
 
-class BarcodeMambaEmbeddings(nn.Module):
-    """Token embeddings only (the published model has no position embeddings)."""
-
-    def __init__(self, config: BarcodeMambaConfig) -> None:
-        super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.d_model)
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.word_embeddings(input_ids)
-
-
 class BarcodeMambaPreTrainedModel(PreTrainedModel):
     """Weights initialisation (the original's: normal(0.02) for linear and embedding weights, zero biases;
     the mixers' dt, A and D as `Mamba2Mixer` sets them) and the embedding of barcodes."""
@@ -109,17 +98,18 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
 
     def __init__(self, config: BarcodeMambaConfig) -> None:
         super().__init__(config)
-        self.embeddings = BarcodeMambaEmbeddings(config)
+        # token embeddings only (the published model has none for positions), named as the original's
+        self.embeddings = nn.ModuleDict({"word_embeddings": nn.Embedding(config.vocab_size, config.d_model)})
         self.layers = nn.ModuleList(BarcodeMambaBlock(config, i) for i in range(config.n_layer))
         self.drop_f = nn.Dropout(config.resid_dropout)
         self.ln_f = nn.LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.embeddings.word_embeddings
+        return self.embeddings["word_embeddings"]
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.embeddings.word_embeddings = value
+        self.embeddings["word_embeddings"] = value
 
     def forward(
         self,
@@ -131,7 +121,7 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
     ) -> BaseModelOutputWithPooling | tuple:
         """`attention_mask` only selects the positions `pooler_output` averages: the model itself reads
         every position, as the original did (it has no notion of padding)."""
-        hidden, residual = self.embeddings(input_ids), None
+        hidden, residual = self.embeddings["word_embeddings"](input_ids), None
         states = [hidden] if output_hidden_states else None
         for block in self.layers:
             hidden, residual = block(hidden, residual)
@@ -174,18 +164,6 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel):
         return CausalLMOutput(loss=loss, logits=logits)
 
 
-class BarcodeMambaClassificationHead(nn.Module):
-    """hyena-dna's `SequenceDecoder` as BarcodeMamba fine-tunes with it (mode "pool"): the mean of the last
-    hidden states over every position, then one linear layer."""
-
-    def __init__(self, config: BarcodeMambaConfig) -> None:
-        super().__init__()
-        self.output_transform = nn.Linear(config.d_model, config.num_labels)
-
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.output_transform(pooled)
-
-
 class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
     """The backbone with the fine-tuning head (species classification in the paper); `labels` give the
     cross-entropy loss."""
@@ -193,7 +171,8 @@ class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
     def __init__(self, config: BarcodeMambaConfig) -> None:
         super().__init__(config)
         self.backbone = BarcodeMambaModel(config)
-        self.head = BarcodeMambaClassificationHead(config)
+        # hyena-dna's SequenceDecoder (mode "pool"): one linear layer over the mean of the positions
+        self.head = nn.ModuleDict({"output_transform": nn.Linear(config.d_model, config.num_labels)})
         self.post_init()
 
     def forward(
@@ -203,6 +182,7 @@ class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        logits = self.head(self.backbone(input_ids=input_ids, attention_mask=attention_mask).pooler_output)
+        pooled = self.backbone(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+        logits = self.head["output_transform"](pooled)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
