@@ -284,3 +284,12 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "assumed (not in the run's files): one group of B/C" in printed and "the weights alone" in printed
     assert main(["convert-barcodemamba", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "x")]) != 0
     assert "missing.ckpt: no such checkpoint file" in capsys.readouterr().err
+
+
+def test_tokenizer_refuses_what_is_not_a_barcode_unless_told() -> None:
+    tokenizer = BarcodeMambaTokenizer()
+    with pytest.raises(ValueError, match="not DNA: '!' at position 4.*strict=False"):
+        tokenizer("ACGT!ACGT")
+    with pytest.raises(ValueError, match="empty barcode"):
+        tokenizer("--NNRY")
+    assert BarcodeMambaTokenizer(strict=False)("ACGT!")["input_ids"][-5:] == [3, 4, 5, 6, 2]

@@ -11,25 +11,24 @@ utils/k_mer_tokenizer.py, utils/probing_utils.py), reproduced id for id:
   `attention_mask` is all ones: the model reads the padding as `N`s, as it was trained to.
 
 Before that, the package's cleaning that changes no id of the original: gaps and whitespace removed,
-upper case, `U` read as `T`. `strict=True` (default) raises on text that is not DNA and on empty barcodes.
+upper case, `U` read as `T`. `strict=True` (default) raises on text that is not DNA and on barcodes with
+nothing but gaps, N or ambiguity codes (`core.barcodes.barcode_problem`, the package's one rule).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import re
 
 from transformers.tokenization_python import PythonBackend
 
-from bioscan_hf.core.barcodes import BASES, NOT_DNA_TEXT, REMOVED, UNKNOWN
+from bioscan_hf.core.barcodes import BASES, REMOVED, UNKNOWN, barcode_problem
 
 from .configuration_barcodemamba import CHARACTERS, SPECIAL_TOKENS
 
 logger = logging.getLogger(__name__)
 
 _CLEAN = str.maketrans({**dict.fromkeys(REMOVED, None), "U": "T"})
-_NOT_DNA = re.compile(NOT_DNA_TEXT)
 
 
 def barcodemamba_vocab(k: int | None) -> dict[str, int]:
@@ -69,15 +68,10 @@ class BarcodeMambaTokenizer(PythonBackend):
 
     def padded_barcode(self, text: str) -> str:
         """The barcode as the model reads it: cleaned, cut to or left-padded with N to `max_nucleotides`."""
+        problem = barcode_problem(text) if self.strict else None
+        if problem:
+            raise ValueError(f"{problem}; pass strict=False to read any other character as [UNK]")
         cleaned = text.upper().translate(_CLEAN)
-        if self.strict:
-            bad = _NOT_DNA.search(cleaned)
-            if bad:
-                raise ValueError(
-                    f"{bad.group()!r} at position {bad.start()} is not DNA; pass strict=False to read it as [UNK]"
-                )
-            if not cleaned.rstrip(UNKNOWN):
-                raise ValueError(f"empty barcode {text[:24]!r}")
         if len(cleaned) > self.max_nucleotides:
             if not self.truncated_count:
                 logger.warning(
