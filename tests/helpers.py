@@ -147,6 +147,20 @@ def tiny_remote_code_dna(folder: Path) -> Path:
     return folder
 
 
+def tiny_barcodemamba(folder: Path) -> Path:
+    """What `convert-barcodemamba` writes, at a size that embeds the sample in seconds (untrained weights)."""
+    import torch
+
+    from bioscan_hf.models.barcodemamba import BarcodeMambaConfig, BarcodeMambaModel
+    from bioscan_hf.models.barcodemamba.tokenization_barcodemamba import tokenizer_for
+
+    torch.manual_seed(0)
+    config = BarcodeMambaConfig(d_model=16, n_layer=1, d_state=8, headdim=8, d_inner=32, release="tiny test model")
+    BarcodeMambaModel(config).save_pretrained(folder)
+    tokenizer_for(config).save_pretrained(folder)
+    return folder
+
+
 def tiny_timm_weights(path: Path, name: str = "test_vit") -> Path:
     """A timm test model's random weights saved as a local .safetensors file (as a user's download would be)."""
     import timm

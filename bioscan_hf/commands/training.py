@@ -121,10 +121,13 @@ COMMANDS: dict[str, Command] = {
         arguments.FinetuneArguments,
         run_finetune,
         FINETUNE_RECIPE,
-        "Fine-tune a DNA model to classify species on train — a BarcodeBERT folder, or hf:PATH_OR_ID of any "
-        "transformers model with a sequence-classification head (DNABERT-2, Nucleotide Transformer …) — and report "
-        "micro and macro accuracy on val and test (OUT/final/metrics.json, read by `bioscan-hf tables`). Runs "
-        "under `accelerate launch` too.",
+        "Fine-tune a DNA model to classify species on train — a BarcodeBERT or BarcodeMamba folder, or "
+        "hf:PATH_OR_ID of any transformers model with a sequence-classification head (DNABERT-2, Nucleotide "
+        "Transformer …) — and report micro and macro accuracy on val and test (OUT/final/metrics.json, read by "
+        "`bioscan-hf tables`). The defaults below are BarcodeBERT's recipe; a BarcodeMamba folder takes its "
+        "authors' (AdamW lr 8e-4, weight decay 0.1, batch 16, gradient clip 1, cosine after a 1% warm-up to "
+        "0.1 × lr, up to 50 epochs with early stopping after 3 epochs without a lower val loss). Options given "
+        "go over either. Runs under `accelerate launch` too.",
     ),
     "train-cnn": _command(
         arguments.TrainCnnArguments,

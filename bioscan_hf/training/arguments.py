@@ -34,7 +34,8 @@ ALIASES = {
 EPILOG = (
     "Every transformers TrainingArguments field is accepted (the options after the command's own). "
     "The learning-rate schedule is the papers' OneCycle (peak = --learning_rate), except for the CNN's step "
-    "decay; --lr_scheduler_type is not used. Options may also come from --config-file FILE (.json, .yaml)."
+    "decay and BarcodeMamba's cosine (--lr_scheduler_type is read for BarcodeMamba alone). Options may also "
+    "come from --config-file FILE (.json, .yaml)."
 )
 
 
@@ -94,7 +95,10 @@ class FinetuneArguments(CommandArguments):
     """`bioscan-hf finetune`: the data and the model to fine-tune."""
 
     model: str | None = field(
-        default=None, metadata=_help("a BarcodeBERT folder (e.g. pretrain's OUT/final) or hf:PATH_OR_ID (required)")
+        default=None,
+        metadata=_help(
+            "a BarcodeBERT or BarcodeMamba folder (pretrain's OUT/final, convert-*) or hf:PATH_OR_ID (required)"
+        ),
     )
     trust_remote_code: bool = field(
         default=False, metadata=_help("let an hf: model run the code in its folder (DNABERT-2…)")

@@ -1,7 +1,7 @@
 """Species classifiers trained through `Trainer`: fine-tuning any transformers DNA model (BarcodeBERT,
-DNABERT-2, Nucleotide Transformer … with a sequence-classification head) and the CNN baseline of
-Table 4, both scored on val and test (micro and macro accuracy) and written with a run record that
-`bioscan-hf tables` reads.
+BarcodeMamba, DNABERT-2, Nucleotide Transformer … with a sequence-classification head) and the CNN
+baseline of Table 4, both scored on val and test (micro and macro accuracy) and written with a run
+record that `bioscan-hf tables` reads. Each model family trains with its authors' recipe.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ import datasets
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import StepLR
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, set_seed
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainerCallback,
+    set_seed,
+)
 
 import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
 from bioscan_hf.core.metrics import micro_macro_accuracy
@@ -27,6 +34,25 @@ from bioscan_hf.training.trainer import OneCycleTrainer, TrainingRun, train_and_
 
 #: Species fine-tuning's training arguments (BarcodeBERT's recipe: 10 epochs), on top of `TRAINING_DEFAULTS`.
 FINETUNE_RECIPE = {"num_train_epochs": 10}
+#: BarcodeMamba's fine-tuning recipe (github.com/bioscan-ml/BarcodeMamba: configs/config.yaml, the finetune
+#: dataset config and train.py): AdamW lr 8e-4, weight decay 0.1, batch 16, gradients clipped at 1.0, a cosine
+#: schedule after a 1% warm-up down to 0.1 × lr, up to 50 epochs, stopped after `BARCODEMAMBA_PATIENCE` epochs
+#: without a lower val loss; the last weights are scored, as their `trainer.test(model)` does. Differences: their
+#: cosine is planned over a nominal 10^9-nucleotide epoch (so it barely decays), and warms up from 1e-6, not 0.
+BARCODEMAMBA_FINETUNE_RECIPE = {
+    "num_train_epochs": 50,
+    "per_device_train_batch_size": 16,
+    "learning_rate": 8e-4,
+    "weight_decay": 0.1,
+    "max_grad_norm": 1.0,
+    "lr_scheduler_type": "cosine_with_min_lr",
+    "lr_scheduler_kwargs": {"min_lr_rate": 0.1},
+    "warmup_steps": 0.01,
+    "train_sampling_strategy": "random",  # every input is 660 nt: nothing to group by length
+    "save_strategy": "epoch",  # a checkpoint at each early-stopping decision
+    "metric_for_best_model": "eval_loss",
+}
+BARCODEMAMBA_PATIENCE = 3
 #: The CNN baseline's published recipe: SGD lr 0.005 with momentum 0.9 (halved every 3 epochs), 12 epochs, batch 32.
 CNN_RECIPE = {
     "num_train_epochs": 12,
@@ -73,6 +99,7 @@ def _train_and_score(
     resume: bool,
     training_overrides: dict,
     random_offset: bool,
+    callbacks: tuple[TrainerCallback, ...] = (),
 ) -> TrainingRun:
     """Train on `train` (evaluating on val each epoch), then score val and test; write metrics.json and
     run.json beside the final model."""
@@ -89,7 +116,7 @@ def _train_and_score(
         data_collator=collator,
         processing_class=tokenizer,
         compute_metrics=accuracy,
-        callbacks=[CollatorEpochCallback(collator)],
+        callbacks=[CollatorEpochCallback(collator), *callbacks],
     )
     run = train_and_save(trainer, output_dir, resume)
     trainer.data_collator = BarcodeClassificationCollator(tokenizer, max_length=max_length)  # no augmentation
@@ -118,8 +145,10 @@ def finetune_species(
     trust_remote_code: bool = False,
     **training_overrides,
 ) -> TrainingRun:
-    """Fine-tune a DNA model — a BarcodeBERT folder or `hf:PATH_OR_ID` of any transformers model with a
-    sequence-classification head — for species on train (OneCycle, BarcodeBERT's recipe); score val, test."""
+    """Fine-tune a DNA model — a BarcodeBERT or BarcodeMamba folder, or `hf:PATH_OR_ID` of any transformers
+    model with a sequence-classification head — for species on train; score val and test. BarcodeMamba
+    trains with its authors' recipe (`BARCODEMAMBA_FINETUNE_RECIPE`), the others with BarcodeBERT's
+    (OneCycle, 10 epochs); `training_overrides` go over either."""
     data, species = species_labels(load_prepared(dataset_dir))
     location = model_location(str(model).removeprefix("hf:"))
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
@@ -134,11 +163,28 @@ def finetune_species(
     kmer = classifier.config.model_type == "barcodebert"
     if kmer:
         check_kmer_tokenizer(classifier.config, tokenizer, location)
-    if classifier.config.pad_token_id is None and tokenizer.pad_token_id is not None:
-        classifier.config.pad_token_id = tokenizer.pad_token_id  # models that pool at the last real token
-    overrides = {**FINETUNE_RECIPE, **training_overrides}
+    config = classifier.config
+    if hasattr(config, "pad_token_id") and config.pad_token_id is None and tokenizer.pad_token_id is not None:
+        config.pad_token_id = tokenizer.pad_token_id  # models that pool at the last real token
+    if config.model_type == "barcodemamba":
+        trainer_class, recipe = Trainer, BARCODEMAMBA_FINETUNE_RECIPE
+        callbacks = (EarlyStoppingCallback(BARCODEMAMBA_PATIENCE),) if "val" in data else ()
+    else:
+        trainer_class, recipe, callbacks = OneCycleTrainer, FINETUNE_RECIPE, ()
+    overrides = {**recipe, **training_overrides}
     return _train_and_score(
-        OneCycleTrainer, classifier, tokenizer, data, dataset_dir, output_dir, str(model), seed, resume, overrides, kmer
+        trainer_class,
+        classifier,
+        tokenizer,
+        data,
+        dataset_dir,
+        output_dir,
+        str(model),
+        seed,
+        resume,
+        overrides,
+        kmer,
+        callbacks,
     )
 
 

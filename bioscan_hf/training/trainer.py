@@ -108,12 +108,21 @@ def resumable_state(trainer: Trainer, checkpoint: str | os.PathLike) -> TrainerS
     return state
 
 
+def finished(state: TrainerState) -> bool:
+    """Whether the run a checkpoint belongs to had ended: at its last step, or stopped early (the patience of
+    its `EarlyStoppingCallback` spent; resuming would train one more epoch before the next evaluation)."""
+    stopper = state.stateful_callbacks.get("EarlyStoppingCallback") or {}
+    patience = stopper.get("args", {}).get("early_stopping_patience")
+    waited = stopper.get("attributes", {}).get("early_stopping_patience_counter", 0)
+    return state.global_step >= state.max_steps or (patience is not None and waited >= patience)
+
+
 def train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool, save: bool = True) -> TrainingRun:
     """Train (from the last checkpoint when resuming), save the trainer state and, with `save`, the model
     and tokenizer to `output_dir/final` (without it the caller saves the model there)."""
     checkpoint = get_last_checkpoint(str(output_dir)) if resume and Path(output_dir).is_dir() else None
     state = resumable_state(trainer, checkpoint) if checkpoint else None
-    if state is not None and state.global_step >= state.max_steps:
+    if state is not None and finished(state):
         # Trainer would train one batch past the end (and OneCycle refuses to step past its total)
         print(f"training already finished at {checkpoint}: saving its model (--no-resume starts over)")
         trainer.state = state

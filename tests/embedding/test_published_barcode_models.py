@@ -9,25 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from helpers import tiny_barcodemamba
 
 from bioscan_hf.cli import main
 from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.embedding import ENCODER_FAMILIES, load_encoder
-from bioscan_hf.models.barcodemamba import BarcodeMambaConfig, BarcodeMambaModel
+from bioscan_hf.models.barcodemamba import BarcodeMambaModel
 from bioscan_hf.models.barcodemamba.tokenization_barcodemamba import tokenizer_for
 
 
-def _tiny_barcodemamba(folder: Path) -> Path:
-    """What `convert-barcodemamba` writes, at a size that embeds the sample in seconds (untrained weights)."""
-    torch.manual_seed(0)
-    config = BarcodeMambaConfig(d_model=16, n_layer=1, d_state=8, headdim=8, d_inner=32, release="tiny test model")
-    BarcodeMambaModel(config).save_pretrained(folder)
-    tokenizer_for(config).save_pretrained(folder)
-    return folder
-
-
 def test_barcodemamba_folder_in_every_command(prepared: Path, tmp_path: Path) -> None:
-    model = str(_tiny_barcodemamba(tmp_path / "barcodemamba"))
+    model = str(tiny_barcodemamba(tmp_path / "barcodemamba"))
     assert "barcodemamba" in [family.name for family in ENCODER_FAMILIES]
     assert main(["evaluate", "knn", "--dataset", str(prepared), "--model", model, "--out", str(tmp_path / "knn")]) == 0
     metrics = json.loads((tmp_path / "knn" / "metrics.json").read_text())

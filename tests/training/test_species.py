@@ -1,5 +1,6 @@
 """Species classifiers through Trainer: the CNN baseline of Table 4 (architecture, one-hot input, its
-StepLR recipe, its 500-d features as an encoder) and fine-tuning any transformers DNA model (hf:)."""
+StepLR recipe, its 500-d features as an encoder), fine-tuning any transformers DNA model (hf:) and a
+BarcodeMamba folder with its authors' recipe (cosine schedule, early stopping)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_bert_dna
+from helpers import tiny_barcodemamba, tiny_bert_dna
 
 from bioscan_hf.cli import main
 
@@ -72,3 +73,41 @@ def test_finetune_any_transformers_dna_model(prepared: Path, tmp_path: Path) -> 
     assert classifier.config.num_labels == len(classifier.config.id2label) > 1
     with torch.no_grad():
         assert classifier(torch.tensor([[2, 5, 6, 3]])).logits.shape == (1, classifier.config.num_labels)
+
+
+def test_finetune_barcodemamba_with_its_authors_recipe(prepared: Path, tmp_path: Path, capsys) -> None:
+    model = tiny_barcodemamba(tmp_path / "barcodemamba")
+    out = tmp_path / "ft"
+    args = ["finetune", "--dataset", str(prepared), "--model", str(model), "--out", str(out), "--logging-steps", "1"]
+    assert main([*args, "--epochs", "8"]) == 0
+    used = torch.load(out / "final" / "training_args.bin", weights_only=False)
+    assert (used.per_device_train_batch_size, used.learning_rate, used.weight_decay) == (16, 8e-4, 0.1)
+    assert used.max_grad_norm == 1.0 and used.lr_scheduler_type == "cosine_with_min_lr"
+    state = json.loads((out / "trainer_state.json").read_text())
+    rates = [entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry]
+    peak = rates.index(max(rates))
+    assert max(rates) <= 8e-4 and peak <= 1  # a 1% warm-up, then the cosine …
+    assert all(a >= b for a, b in zip(rates[peak:], rates[peak + 1 :]))
+    assert min(rates[peak:]) >= 8e-5 * 0.999  # … down to 0.1 × lr at most
+    # early stopping on the val loss, patience 3: stopped exactly when 3 evaluations in a row were no better
+    losses = [entry["eval_loss"] for entry in state["log_history"] if "eval_loss" in entry]
+    waited = len(losses) - 1 - losses.index(min(losses))
+    stopper = state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]
+    assert stopper["early_stopping_patience_counter"] == waited and len(losses) == round(state["epoch"])
+    assert (waited >= 3) == (len(losses) < 8)
+    metrics = json.loads((out / "final" / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    from transformers import AutoModelForSequenceClassification
+
+    classifier = AutoModelForSequenceClassification.from_pretrained(out / "final")
+    assert type(classifier).__name__ == "BarcodeMambaForSequenceClassification"
+    assert classifier.config.num_labels == len(classifier.config.id2label) > 1
+
+    capsys.readouterr()
+    assert main([*args, "--epochs", "8"]) == 0  # run again: a finished (or early-stopped) run is not trained on
+    assert "training already finished" in capsys.readouterr().out
+    assert json.loads((out / "final" / "metrics.json").read_text()) == metrics
+    tables = ["tables", str(out / "final"), "--out", str(tmp_path / "tables")]
+    assert main(tables) == 0
+    row = next(line for line in (tmp_path / "tables" / "tables.md").read_text().splitlines() if "barcodemamba" in line)
+    assert f"| {100 * metrics['test_accuracy']:.2f} |" in row  # Table 4's fine-tuned column
