@@ -120,6 +120,8 @@ def _train_and_score(
     )
     run = train_and_save(trainer, output_dir, resume)
     trainer.data_collator = BarcodeClassificationCollator(tokenizer, max_length=max_length)  # no augmentation
+    for callback in callbacks:  # training's own (early stopping reads eval_loss, which the scoring below renames)
+        trainer.remove_callback(callback)
     for split in ("val", "test"):
         if split in data:
             run.metrics.update(trainer.evaluate(data[split], metric_key_prefix=split))
