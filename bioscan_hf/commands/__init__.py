@@ -16,7 +16,10 @@ TABLE: dict[str, tuple[str, str]] = {
     "verify": ("data", "check release files against their published md5 digests (cached)"),
     "import-bold": ("data", "convert BOLD combined TSV exports into the release layout"),
     "pretrain": ("training", "pre-train BarcodeBERT (masked k-mers) with Trainer"),
-    "finetune": ("training", "fine-tune a DNA model (BarcodeBERT, any transformers model) for species with Trainer"),
+    "finetune": (
+        "training",
+        "fine-tune a DNA model (BarcodeBERT, BarcodeMamba, any transformers model) for species with Trainer",
+    ),
     "train-cnn": ("training", "train the CNN baseline of Table 4 (one-hot barcodes) for species with Trainer"),
     "train-clibd": ("training", "align images, barcodes and taxonomy text (CLIBD) with Trainer"),
     "convert-barcodebert": ("models", "convert a published BarcodeBERT checkpoint to our classes"),

@@ -42,8 +42,8 @@ class LiveChoices:
 class OutputOptions:
     """What every command prints (`bioscan_hf.core.output`)."""
 
-    quiet: bool = option("print results and errors only: no progress bars, no status lines", False)
-    verbose: bool = option("also show third-party libraries' logs, warnings and progress bars", False)
+    quiet: bool = option("print results and errors only: no progress bars, no status lines", False, aliases=["-q"])
+    verbose: bool = option("also show third-party libraries' logs, warnings and progress bars", False, aliases=["-v"])
 
 
 class CommandParser(HfArgumentParser):

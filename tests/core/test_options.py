@@ -27,6 +27,8 @@ def test_positional_repeatable_and_dashed_options() -> None:
     assert output == OutputOptions(quiet=True, verbose=False)
     (options,), _ = parser.parse_command(["f", "b", "--out", "o"])
     assert options.mirror == [] and options.num_proc is None and not options.no_images
+    assert parser.parse_command(["f", "b", "--out", "o", "-q"])[1] == OutputOptions(quiet=True)  # short forms
+    assert parser.parse_command(["f", "b", "--out", "o", "-v"])[1] == OutputOptions(verbose=True)
 
 
 def test_a_missing_required_option_is_named(capsys: pytest.CaptureFixture) -> None:
