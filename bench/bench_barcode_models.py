@@ -8,7 +8,11 @@ Real BOLD barcodes (../shared/data), a quarter cut to 150–500 nt, each family'
 256, BarcodeMamba 4: `--batch-size` gives one for all); medians of 3 timed runs after a warm-up. On a
 CPU, transformers runs Mamba-2 with its PyTorch scan (no mamba_ssm kernels).
 
-    python bench/bench_barcode_models.py [--device cpu|cuda] [--n 256]
+Then fine-tuning: records per second of whole training steps (forward, cross-entropy over 1,000 species,
+backward, AdamW step) of each folder opened as `finetune` opens it (AutoModelForSequenceClassification,
+its own tokenizer), at BarcodeMamba's fine-tuning batch of 16 for every model; median of 3 steps after one.
+
+    python bench/bench_barcode_models.py [--device cpu|cuda] [--n 256] [--steps 3]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import torch
 from bench_barcodebert import real_barcodes, with_partial_reads
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.models.barcodebert import BarcodeBertConfig, BarcodeBertModel, KmerTokenizerFast
@@ -58,11 +63,32 @@ def throughput(folder: Path, sample: list[str], device: str, batch_size: int | N
     return len(sample) / statistics.median(times)
 
 
+def training_throughput(folder: Path, sample: list[str], device: str, batch: int = 16, steps: int = 3) -> float:
+    """Records per second of fine-tuning steps (forward, loss, backward, AdamW), median of `steps` after one."""
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1000).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    labels = torch.randint(0, 1000, (batch,), generator=torch.Generator().manual_seed(0)).to(device)
+    times = []
+    for step in range(steps + 1):
+        barcodes = [sample[(step * batch + i) % len(sample)] for i in range(batch)]
+        start = time.perf_counter()
+        inputs = tokenizer(barcodes, padding=True, return_tensors="pt").to(device)
+        model(**inputs, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return batch / statistics.median(times[1:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--n", type=int, default=256, help="barcodes per timed run")
     parser.add_argument("--batch-size", type=int, default=None, help="default: each family's own")
+    parser.add_argument("--steps", type=int, default=3, help="timed fine-tuning steps per model")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "barcode_models.json")
     args = parser.parse_args()
     sample = with_partial_reads(real_barcodes(), args.n)
@@ -83,9 +109,13 @@ def main() -> None:
     for name, folder in models.items():
         result[name] = {"seq_per_s": throughput(folder, sample, args.device, args.batch_size)}
         print(name, f"{result[name]['seq_per_s']:.1f} sequences/s", flush=True)
-    reference = result["BarcodeBERT 8-4-4 (reference)"]["seq_per_s"]
-    for name in models:
-        result[name]["vs_barcodebert"] = result[name]["seq_per_s"] / reference
+    for name, folder in models.items():
+        result[name]["finetune_records_per_s"] = training_throughput(folder, sample, args.device, steps=args.steps)
+        print(name, f"fine-tuning {result[name]['finetune_records_per_s']:.2f} records/s", flush=True)
+    for key, ratio in (("seq_per_s", "vs_barcodebert"), ("finetune_records_per_s", "finetune_vs_barcodebert")):
+        reference = result["BarcodeBERT 8-4-4 (reference)"][key]
+        for name in models:
+            result[name][ratio] = result[name][key] / reference
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
