@@ -14,9 +14,11 @@ import numpy as np
 import torch
 from torch.optim.lr_scheduler import StepLR
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     EarlyStoppingCallback,
+    PreTrainedModel,
     Trainer,
     TrainerCallback,
     set_seed,
@@ -138,6 +140,33 @@ def _train_and_score(
     return run
 
 
+def species_classifier(location: str, species: list[str], trust_remote_code: bool = False) -> PreTrainedModel:
+    """The model at `location` with a classification head over `species`. A head the folder already has
+    (a fine-tuned checkpoint) is kept only when it was trained on exactly these species, in this order;
+    otherwise a new one is drawn, whatever its size, and said so: the old head's outputs mean other labels."""
+    config = AutoConfig.from_pretrained(location, trust_remote_code=trust_remote_code)
+    has_head = any(name.endswith("ForSequenceClassification") for name in config.architectures or ())
+    old_labels = [config.id2label.get(i) for i in range(config.num_labels)] if has_head else None
+    classifier = AutoModelForSequenceClassification.from_pretrained(
+        location,
+        trust_remote_code=trust_remote_code,
+        num_labels=len(species),
+        id2label=dict(enumerate(species)),
+        label2id={s: i for i, s in enumerate(species)},
+        ignore_mismatched_sizes=has_head,  # a head of another size is drawn again below
+    )
+    if has_head and old_labels != species:
+        backbone = set(classifier.base_model.modules())
+        for module in classifier.modules():
+            if module not in backbone and module is not classifier:
+                classifier._init_weights(module)
+        print(
+            f"{location}: its classifier head ({len(old_labels)} labels) is not for these {len(species)} species of "
+            "train; a new head is trained (the folder is left as it is)"
+        )
+    return classifier
+
+
 def finetune_species(
     dataset_dir: str | os.PathLike,
     model: str | os.PathLike,
@@ -155,13 +184,7 @@ def finetune_species(
     location = model_location(str(model).removeprefix("hf:"))
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
     set_seed(seed)  # the new classifier head is drawn here
-    classifier = AutoModelForSequenceClassification.from_pretrained(
-        location,
-        trust_remote_code=trust_remote_code,
-        num_labels=len(species),
-        id2label=dict(enumerate(species)),
-        label2id={s: i for i, s in enumerate(species)},
-    )
+    classifier = species_classifier(location, species, trust_remote_code)
     kmer = classifier.config.model_type == "barcodebert"
     if kmer:
         check_kmer_tokenizer(classifier.config, tokenizer, location)

@@ -111,3 +111,47 @@ def test_finetune_barcodemamba_with_its_authors_recipe(prepared: Path, tmp_path:
     assert main(tables) == 0
     row = next(line for line in (tmp_path / "tables" / "tables.md").read_text().splitlines() if "barcodemamba" in line)
     assert f"| {100 * metrics['test_accuracy']:.2f} |" in row  # Table 4's fine-tuned column
+
+
+def test_a_classifier_head_is_kept_only_for_the_same_species(tmp_path: Path, capsys) -> None:
+    from bioscan_hf.models.barcodemamba import (
+        BarcodeMambaConfig,
+        BarcodeMambaForCausalLM,
+        BarcodeMambaForSequenceClassification,
+    )
+    from bioscan_hf.training.species import species_classifier
+
+    species = ["Aedes aegypti", "Culex pipiens", "Apis mellifera"]
+    sizes = {"d_model": 16, "n_layer": 1, "d_state": 8, "headdim": 8, "d_inner": 32}
+
+    def head_of(model) -> torch.Tensor:
+        return model.head["output_transform"].weight.detach().clone()
+
+    torch.manual_seed(0)
+    same = BarcodeMambaForSequenceClassification(BarcodeMambaConfig(**sizes, id2label=dict(enumerate(species))))
+    same.save_pretrained(tmp_path / "same")
+    assert torch.equal(head_of(species_classifier(str(tmp_path / "same"), species)), head_of(same))
+    assert capsys.readouterr().out == ""  # trained on exactly these species: kept, nothing to say
+
+    other_labels = dict(enumerate(["Bombus terrestris", "Culex pipiens", "Apis mellifera"]))
+    other = BarcodeMambaForSequenceClassification(BarcodeMambaConfig(**sizes, id2label=other_labels))
+    other.save_pretrained(tmp_path / "other")
+    files_before = {f.name: f.read_bytes() for f in (tmp_path / "other").iterdir()}
+    redrawn = species_classifier(str(tmp_path / "other"), species)
+    assert not torch.equal(head_of(redrawn), head_of(other))  # same size, other labels: a new head
+    assert torch.equal(
+        redrawn.backbone.embeddings.word_embeddings.weight, other.backbone.embeddings.word_embeddings.weight
+    )
+    assert "its classifier head (3 labels) is not for these 3 species" in capsys.readouterr().out
+    assert {f.name: f.read_bytes() for f in (tmp_path / "other").iterdir()} == files_before
+
+    larger = BarcodeMambaForSequenceClassification(BarcodeMambaConfig(**sizes, num_labels=7))
+    larger.save_pretrained(tmp_path / "larger")
+    assert species_classifier(str(tmp_path / "larger"), species).config.num_labels == 3
+    assert "(7 labels)" in capsys.readouterr().out
+
+    pretrained = BarcodeMambaForCausalLM(BarcodeMambaConfig(**sizes))  # a converted pre-training run
+    pretrained.save_pretrained(tmp_path / "pretrained")
+    classifier = species_classifier(str(tmp_path / "pretrained"), species)
+    assert classifier.config.id2label == dict(enumerate(species)) and capsys.readouterr().out == ""
+    assert torch.equal(classifier.backbone.layers[0].mixer.A_log, pretrained.backbone.layers[0].mixer.A_log)
