@@ -185,10 +185,10 @@ def finetune_species(
     tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
     set_seed(seed)  # the new classifier head is drawn here
     classifier = species_classifier(location, species, trust_remote_code)
-    kmer = classifier.config.model_type == "barcodebert"
-    if kmer:
-        check_kmer_tokenizer(classifier.config, tokenizer, location)
     config = classifier.config
+    kmer = config.model_type == "barcodebert"
+    if kmer:
+        check_kmer_tokenizer(config, tokenizer, location)
     if hasattr(config, "pad_token_id") and config.pad_token_id is None and tokenizer.pad_token_id is not None:
         config.pad_token_id = tokenizer.pad_token_id  # models that pool at the last real token
     if config.model_type == "barcodemamba":
