@@ -343,9 +343,9 @@ def identify_step(prepared: Path, work: Path, queries: int) -> dict:
     """The identify reference over the whole release (and, with `queries`, a plate against it)."""
     os.environ["BIOSCAN_HF_CACHE"] = str(work / "bioscan_cache")
     from bioscan_hf.data.sources import Query
-    from bioscan_hf.search.calls import DEFAULT_THRESHOLDS
     from bioscan_hf.search.engine import Identifier
     from bioscan_hf.search.references import Reference, read_references
+    from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
 
     begun = time.perf_counter()
     reference = Reference(read_references(prepared, splits=None))

@@ -141,8 +141,9 @@ def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Se
     """How often blastn's top hit is in our shortlist; how often our top hit's score equals the best of
     aligning every distinct reference (on `exhaustive` queries)."""
     from bioscan_hf.search.align import align
-    from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
+    from bioscan_hf.search.engine import Identifier
     from bioscan_hf.search.references import Reference
+    from bioscan_hf.search.settings import DEFAULT_CANDIDATES
 
     reference = Reference(keys.reset_index(drop=True))
     engine = Identifier(reference)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bioscan_hf.audit.findings import Finding
-from bioscan_hf.audit.neighbours import LABEL_RANKS
+from bioscan_hf.data.schema import LINEAGE_RANKS
 
 #: Columns of the BAGS table.
 BAGS_COLUMNS = ("species", "grade", "records", "bins", "bin_uris", "shares_bins_with")
@@ -52,7 +52,7 @@ def bin_findings(table: pd.DataFrame, rows: Sequence[int]) -> list[Finding]:
         for row, record in members[members["species"] != majority].iterrows():
             if row not in audited:
                 continue
-            rank = next(r for r in LABEL_RANKS if record[r] != example[r] and record[r] is not None)
+            rank = next(r for r in LINEAGE_RANKS if record[r] != example[r] and record[r] is not None)
             evidence = f"BIN {bin_uri} holds {len(members)} labelled records: {shown}{more}"
             findings.append(Finding(int(row), "bin_discordance", score, rank, record[rank], example[rank], evidence))
     return findings

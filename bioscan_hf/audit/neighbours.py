@@ -18,12 +18,14 @@ from collections.abc import Sequence
 
 from bioscan_hf.audit.findings import SPECIFIC_ENOUGH, Finding
 from bioscan_hf.core.output import progress_bar
+from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.search.calibration import Calibration
-from bioscan_hf.search.calls import DEFAULT_THRESHOLDS, VOTE_MARGIN, Evidence, Hit, confidences, rank_evidence
+from bioscan_hf.search.calls import VOTE_MARGIN, Evidence, Hit, confidences, rank_evidence
 from bioscan_hf.search.references import Reference
+from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
 
 #: The ranks a label is checked at (BINs: `bins.py`).
-LABEL_RANKS = ("order", "family", "subfamily", "genus", "species")
+
 #: Nearest references named in the evidence.
 SHOWN_NEIGHBOURS = 3
 
@@ -48,7 +50,7 @@ def label_findings(
     table = reference.table
     groups: dict[tuple, list[int]] = {}
     for row in rows:
-        lineage = tuple(table[rank].iat[row] for rank in LABEL_RANKS)
+        lineage = tuple(table[rank].iat[row] for rank in LINEAGE_RANKS)
         groups.setdefault((int(reference.key_of_record[row]), lineage), []).append(row)
     judged = []
     for (key, _), members in progress_bar(groups.items(), desc="judging labels", unit="group", disable=not progress):
@@ -60,7 +62,7 @@ def label_findings(
         record = members[0]
         conflicts = [
             (rank, found[rank], confidence[rank])
-            for rank in LABEL_RANKS
+            for rank in LINEAGE_RANKS
             if found[rank] is not None and table[rank].iat[record] not in (None, found[rank].label)
         ]
         if not conflicts:

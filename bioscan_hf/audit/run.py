@@ -12,7 +12,6 @@ each only by a complete file.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,24 +21,23 @@ import pandas as pd
 
 from bioscan_hf.audit.bins import bags_grades, bin_findings
 from bioscan_hf.audit.findings import SUSPECT_COLUMNS, Finding, combine
-from bioscan_hf.audit.neighbours import LABEL_RANKS, label_findings, left_out
+from bioscan_hf.audit.neighbours import label_findings, left_out
 from bioscan_hf.audit.qc import barcode_findings
 from bioscan_hf.audit.report import plot_audit, summarize, summary_table
+from bioscan_hf.audit.settings import AuditSettings
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import progress_bar, status
-from bioscan_hf.core.outputs import check_output_file, write_atomically
+from bioscan_hf.core.outputs import OutputFile, companion
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.prepared import data_origin, origin_note
-from bioscan_hf.data.sources import Problems, Query, is_prepared_dataset, skipped_path
+from bioscan_hf.data.schema import LINEAGE_RANKS
+from bioscan_hf.data.sources import Problems, Query, is_prepared_dataset, skipped_path, write_skipped
 from bioscan_hf.search.calibrate import cached_calibration
 from bioscan_hf.search.calibration import Calibration
-from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
+from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references, within_mask
-from bioscan_hf.search.run import companion, write_table
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".parquet")
-#: Suspects below this score are left out of OUT by default.
-DEFAULT_MIN_SCORE = 0.5
 #: Nearest references whose lengths a barcode is compared with (a fragment).
 LENGTH_NEIGHBOURS = 10
 #: Distinct barcodes identified per batch (a step of the progress bar).
@@ -73,47 +71,43 @@ class AuditRun:
         return "\n".join([*lines, "", summary_table(s)])
 
 
-def output_paths(out: Path) -> dict[str, Path]:
-    """Every file an audit writes, by role."""
+def output_files(out: Path, settings: AuditSettings) -> dict[str, OutputFile]:
+    """Every file an audit writes, by role, under the package's output rule (the audit's own: those beside
+    a summary it wrote)."""
+    main = OutputFile(out, "audit", settings.overwrite, ours=companion(out, "summary", ".json").is_file())
     return {
-        "suspects": out,
-        "grades": companion(out, "bags"),
-        "summary": companion(out, "summary", ".json"),
-        "plot": out.with_suffix(".png"),
-        "skipped": skipped_path(out),
+        "suspects": main,
+        "grades": main.companion("bags"),
+        "summary": main.companion("summary", ".json"),
+        "plot": replace(main, path=out.with_suffix(".png")),
+        "skipped": main.companion("skipped", ".tsv"),
     }
 
 
 def audit(
     source: str | os.PathLike,
     out: str | os.PathLike,
+    settings: AuditSettings | None = None,
     *,
-    split: str | None = None,
-    within: str | None = None,
-    min_score: float = DEFAULT_MIN_SCORE,
-    calibration: str | os.PathLike | None = None,
-    candidates: int = DEFAULT_CANDIDATES,
-    num_proc: int = 1,
-    skip_bad: bool = False,
     progress: bool = True,
-    overwrite: bool = False,
+    **overrides,
 ) -> AuditRun:
-    """Audit the records of `source` (a prepared dataset: all splits, or `split`; a BOLD TSV; a FASTA with
-    SINTAX/BOLD headers) against each other and write the suspects to `out` (module docstring)."""
+    """Audit the records of `source` (a prepared dataset: all splits, or `settings.split`; a BOLD TSV; a
+    FASTA with SINTAX/BOLD headers) against each other and write the suspects to `out` (module docstring).
+    `settings`: an `AuditSettings` (its fields may also be given as keywords)."""
+    settings = AuditSettings.given(settings, **overrides)
+    split, within = settings.split, settings.within
     out = user_path(out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
-    if not 0 <= min_score <= 1:
-        raise InputError(f"--min-score {min_score}: expected a score between 0 and 1")
-    paths = output_paths(out)
-    ours = paths["summary"].is_file()
-    for path in paths.values():
-        check_output_file(path, ours, "audit", overwrite)
+    files = output_files(out, settings)
+    for file in files.values():
+        file.check()
     source_path = user_path(source)
     dataset = is_prepared_dataset(source_path)
     if split and not dataset:
         raise InputError(f"--split {split}: {source} is a file, not a prepared dataset; leave --split out")
-    problems = Problems(skip=skip_bad)
+    problems = Problems(skip=settings.skip_bad)
     table = read_references(source, (split,) if split else None, problems, where=True)
     rows = np.flatnonzero(within_mask(table, within).to_numpy()) if within else np.arange(len(table))
     if not len(rows):
@@ -121,14 +115,14 @@ def audit(
     notes = [origin_note(data_origin(source_path))] if dataset else []
     reference = Reference(table)
     findings: list[Finding] = []
-    hits_of_key = _hits(reference, rows, candidates, num_proc, progress)
-    compared = [rank for rank in LABEL_RANKS if table[rank].nunique() >= 2]
+    hits_of_key = _hits(reference, rows, settings.candidates, settings.num_proc, progress)
+    compared = [rank for rank in LINEAGE_RANKS if table[rank].nunique() >= 2]
     if compared:
         model = (
-            Calibration.load(user_path(calibration))
-            if calibration
+            Calibration.load(user_path(settings.calibration))
+            if settings.calibration
             else cached_calibration(
-                table[list(REFERENCE_COLUMNS)], candidates=candidates, progress=progress, num_proc=num_proc
+                table[list(REFERENCE_COLUMNS)], settings.calibration_settings(), progress=progress
             )
         )
         findings += label_findings(reference, rows, hits_of_key, model, progress=progress)
@@ -143,7 +137,7 @@ def audit(
     else:
         notes.append("no record carries a BIN: no BIN discordance, and no species can be graded (BAGS needs BINs)")
     findings += _barcode_findings(reference, rows, hits_of_key)
-    suspects = _suspects_table(table, combine(findings), min_score)
+    suspects = _suspects_table(table, combine(findings), settings.min_score)
     grades = bags_grades(table)
     grades = grades[grades["species"].isin(set(table["species"].iloc[rows].dropna()))].reset_index(drop=True)
     species_order = table.dropna(subset=["species"]).groupby("species")["order"].agg(_most_common).to_dict()
@@ -156,10 +150,10 @@ def audit(
         audited=len(rows),
         distinct_barcodes=len(set(reference.key_of_record[rows].tolist())),
         within=within,
-        min_score=min_score,
+        min_score=settings.min_score,
         notes=notes,
     )
-    return _write(out, paths, suspects, grades, summary, problems)
+    return _write(files, suspects, grades, summary, problems)
 
 
 def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int, progress: bool) -> dict:
@@ -226,15 +220,13 @@ def _suspects_table(table: pd.DataFrame, findings: dict[int, Finding], min_score
 
 
 def _write(
-    out: Path, paths: dict[str, Path], suspects: pd.DataFrame, grades: pd.DataFrame, summary: dict, problems: Problems
+    files: dict[str, OutputFile], suspects: pd.DataFrame, grades: pd.DataFrame, summary: dict, problems: Problems
 ) -> AuditRun:
     """Every output, each replaced only by its complete new version (the summary last: it marks the set)."""
-    write_atomically(out, lambda path: write_table(suspects, path, out.suffix))
-    write_atomically(paths["grades"], lambda path: write_table(grades, path, out.suffix))
-    write_atomically(paths["plot"], lambda path: plot_audit(summary, path))
-    skipped = problems.to_frame()
-    if len(skipped):
-        write_atomically(paths["skipped"], lambda path: skipped.to_csv(path, sep="\t", index=False))
+    files["suspects"].write_table(suspects)
+    files["grades"].write_table(grades, files["suspects"].path.suffix)
+    files["plot"].write(lambda path: plot_audit(summary, path))
+    skipped = write_skipped(files["suspects"].path, problems)
     summary["skipped"] = len(skipped)
-    write_atomically(paths["summary"], lambda path: path.write_text(json.dumps(summary, indent=1)))
-    return AuditRun(suspects, grades, summary, out, skipped)
+    files["summary"].write_json(summary)
+    return AuditRun(suspects, grades, summary, files["suspects"].path, skipped)

@@ -4,62 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.audit import DEFAULT_MIN_SCORE, audit
+from bioscan_hf.audit.settings import AuditSettings
 from bioscan_hf.commands.common import Command
 from bioscan_hf.core.options import option
-from bioscan_hf.search.engine import DEFAULT_CANDIDATES
 
 
-@dataclass(kw_only=True)
-class AuditOptions:
+@dataclass(frozen=True, kw_only=True)
+class AuditInputs:
     source: str = option(
         "the library: a prepared dataset folder, a BOLD TSV, or a FASTA with SINTAX/BOLD taxonomy headers",
         positional=True,
     )
     out: str = option("suspects file to write: .tsv, .csv or .parquet (grades, summary and plot beside it)")
-    split: str | None = option("audit one split of a prepared dataset (default: all splits)", None)
-    within: str | None = option(
-        "audit only the records under this taxon, at any rank (e.g. Diptera); they are still compared with the "
-        "whole library",
-        None,
-    )
-    min_score: float = option(
-        f"write suspects with at least this score (default {DEFAULT_MIN_SCORE}; 0 writes every finding)",
-        DEFAULT_MIN_SCORE,
-    )
-    calibration: str | None = option(
-        "a calibration file of `bioscan-hf calibrate` (default: fitted on SOURCE itself on first use, cached, "
-        "as identify does)",
-        None,
-    )
-    candidates: int = option(
-        f"nearest distinct barcodes aligned per record (default {DEFAULT_CANDIDATES})", DEFAULT_CANDIDATES
-    )
-    num_proc: int = option("processes comparing barcodes (default 1)", 1)
-    skip_bad: bool = option("leave unusable records out and list them in OUT's .skipped.tsv", False)
-    overwrite: bool = option("replace OUT and the files beside it even if audit did not write them", False)
 
 
-def run_audit(o: AuditOptions) -> None:
-    result = audit(
-        o.source,
-        o.out,
-        split=o.split,
-        within=o.within,
-        min_score=o.min_score,
-        calibration=o.calibration,
-        candidates=o.candidates,
-        num_proc=o.num_proc,
-        skip_bad=o.skip_bad,
-        overwrite=o.overwrite,
-    )
-    print(result.report())
-    print(f"publish without them: bioscan-hf prepare --release RELEASE --out OUT --exclude {o.out}")
+def run_audit(inputs: AuditInputs, settings: AuditSettings) -> None:
+    from bioscan_hf.audit.run import audit
+
+    print(audit(inputs.source, inputs.out, settings).report())
+    print(f"publish without them: bioscan-hf prepare --release RELEASE --out OUT --exclude {inputs.out}")
 
 
 COMMANDS: dict[str, Command] = {
     "audit": Command(
-        AuditOptions,
+        (AuditInputs, AuditSettings),
         run_audit,
         "Find the records of a reference library that are probably mislabelled, contaminated or damaged, and "
         "grade its species. Each record is compared with the others (itself left out) by identify's engine: "

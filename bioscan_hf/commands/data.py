@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import Command, comma_list, scale
-from bioscan_hf.core.options import option
+from bioscan_hf.commands.common import Command, scale
+from bioscan_hf.core.options import comma_list, option
 from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.checksums import verify_md5
 from bioscan_hf.data.download import DEFAULT_MIRRORS, download_file, release_file_names

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import MODEL_SPEC_HELP, Command, EncoderOptions
+from bioscan_hf.commands.common import Command
 from bioscan_hf.core.options import option
+from bioscan_hf.core.specs import SPEC_HELP
+from bioscan_hf.embedding.settings import EncoderSettings
 from bioscan_hf.embedding.store import embed_to_parquet
 
 
-@dataclass(kw_only=True)
-class EmbedOptions(EncoderOptions):
+@dataclass(frozen=True, kw_only=True)
+class EmbedOptions(EncoderSettings):
     source: str = option("prepared dataset folder, FASTA, TSV/CSV, BOLD TSV or folder of photos", positional=True)
-    model: str = option(MODEL_SPEC_HELP)
+    model: str = option(SPEC_HELP)
     out: str = option("the embeddings file to write (.parquet)")
     split: str = option("split(s) of a prepared dataset, e.g. train,key_unseen (default test)", "test")
     config: str | None = option("dataset config (default: metadata for barcodes, cropped_256 for photos)", None)

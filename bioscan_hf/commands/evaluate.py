@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import DATASET_HELP, EMBEDDINGS_HELP, MODEL_SPEC_HELP, Command, EncoderOptions
+from bioscan_hf.commands.common import DATASET_HELP, Command
 from bioscan_hf.core.options import LiveChoices, option
+from bioscan_hf.core.specs import SPEC_HELP
+from bioscan_hf.embedding.settings import EMBEDDINGS_HELP, EncoderSettings
 from bioscan_hf.evaluation.encoders import TASKS, evaluate_dna
 from bioscan_hf.evaluation.protocols import PROTOCOLS
 from bioscan_hf.evaluation.retrieval import default_baseline, evaluate_retrieval
 from bioscan_hf.evaluation.tables import write_tables
 
 
-@dataclass(kw_only=True)
-class EvaluateOptions(EncoderOptions):
+@dataclass(frozen=True, kw_only=True)
+class EvaluateOptions(EncoderSettings):
     task: str = option(
         "which protocol (see above); `all`: every one but retrieval",
         positional=True,
         choices=LiveChoices(lambda: (*PROTOCOLS, "all", "retrieval")),  # a protocol registered later counts
     )
     dataset: str = option(DATASET_HELP)
-    model: str = option(f"{MODEL_SPEC_HELP}, or align (knn only); retrieval: a CLIBD folder", "kmer6")
+    model: str = option(f"{SPEC_HELP}, or align (knn only); retrieval: a CLIBD folder", "kmer6")
     concat_model: list[str] = option(
         "cluster on MODEL's embeddings z-scored and concatenated with this model's (repeatable; e.g. an image "
         "model with a DNA model, Table A16)",

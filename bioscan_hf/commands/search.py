@@ -8,45 +8,24 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bioscan_hf.commands.common import EMBEDDINGS_HELP, MODEL_SPEC_HELP, Command, EncoderOptions
+from bioscan_hf.commands.common import Command
 from bioscan_hf.core.options import option
 from bioscan_hf.core.paths import runnable
-from bioscan_hf.hub.upload import upload_folder
-from bioscan_hf.search import build_index
+from bioscan_hf.core.specs import SPEC_HELP
+from bioscan_hf.search.settings import IndexSettings
 
 
-@dataclass(kw_only=True)
-class IndexOptions(EncoderOptions):
+@dataclass(frozen=True, kw_only=True)
+class IndexInputs:
     dataset: str = option("folder written by `bioscan-hf prepare`")
-    model: str = option(f"{MODEL_SPEC_HELP} (default kmer6)", "kmer6")
-    config: str | None = option("dataset config (default: metadata; cropped_256 for image models)", None)
+    model: str = option(f"{SPEC_HELP} (default kmer6)", "kmer6")
     out: str = option("index folder to write (FAISS indexes, keys.parquet, index.json)")
-    approximate: bool = option("inverted-file indexes instead of exact search (millions of keys)", False)
-    nprobe: int | None = option(
-        "lists an approximate index searches per query (default 192: p95 < 50 ms at 1M keys on 2 cores; more = "
-        "higher recall, slower: BENCHMARKS.md has the trade-off at 1M and 5.15M keys)",
-        None,
-    )
-    embeddings: str | None = option(EMBEDDINGS_HELP, None)
-    overwrite: bool = option(
-        "write into a folder holding files index did not write (same-named files are replaced; no other file "
-        "is deleted)",
-        False,
-    )
 
 
-def run_index(o: IndexOptions) -> None:
-    folder = build_index(
-        o.dataset,
-        o.model,
-        o.out,
-        config=o.config,
-        approximate=o.approximate,
-        encoder_options=o.encoder_options(),
-        embeddings=o.embeddings,
-        overwrite=o.overwrite,
-        **({"nprobe": o.nprobe} if o.nprobe else {}),
-    )
+def run_index(inputs: IndexInputs, settings: IndexSettings) -> None:
+    from bioscan_hf.search.index import build_index
+
+    folder = build_index(inputs.dataset, inputs.model, inputs.out, settings)
     print(f"index written to {folder}; start the Space (from a bioscan-hf checkout) with:")
     print(f"  {runnable('python')} spaces/bioscan-retrieval/app.py --index {folder}")
 
@@ -61,6 +40,8 @@ class PushSpaceOptions:
 
 
 def run_push_space(o: PushSpaceOptions) -> None:
+    from bioscan_hf.hub.upload import upload_folder
+
     with tempfile.TemporaryDirectory() as staging:
         folder = Path(staging) / "space"
         shutil.copytree(o.app, folder, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
@@ -79,7 +60,7 @@ def run_push_space(o: PushSpaceOptions) -> None:
 
 COMMANDS: dict[str, Command] = {
     "index": Command(
-        IndexOptions,
+        (IndexInputs, IndexSettings),
         run_index,
         "Embed the keys (train + key_unseen) of a prepared dataset and write one FAISS index per key modality, "
         "OUT/keys.parquet (key metadata) and OUT/index.json. With a DNA model (BarcodeBERT folder, hf:…, kmerK) "

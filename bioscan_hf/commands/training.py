@@ -25,10 +25,10 @@ class TrainingCommandLine(Command):
     recipe: dict | None = None
 
     def parser(self, prog: str) -> argparse.ArgumentParser:
-        return arguments.training_parser(self.options, prog, self.description, self.recipe or {})
+        return arguments.training_parser(self.settings, prog, self.description, self.recipe or {})
 
     def main(self, prog: str, argv: list[str]) -> None:
-        run = arguments.parse_training_command(self.options, argv, prog, self.description, self.recipe or {})
+        run = arguments.parse_training_command(self.settings, argv, prog, self.description, self.recipe or {})
         configure_output(run.output.quiet, run.output.verbose)
         self.run(run)
 

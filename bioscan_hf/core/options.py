@@ -1,18 +1,24 @@
-"""Command-line options as dataclasses, parsed by transformers' `HfArgumentParser` for every command
-(the training commands add `TrainingArguments`): one argument technology. `CommandParser` adds what
-`HfArgumentParser` lacks — positional arguments and repeatable options (metadata `positional`, `append`)
-— and the output options every command has (`OutputOptions`)."""
+"""Settings as dataclasses, parsed by transformers' `HfArgumentParser` for every command (the training
+commands add `TrainingArguments`): one argument technology. `option` declares a field once — its help text,
+default and argparse extras — so a settings class is at once the Python API's argument and the command's
+options. `CommandParser` adds what `HfArgumentParser` lacks — positional arguments and repeatable options
+(metadata `positional`, `append`) — and the output options every command has (`OutputOptions`).
+
+Importing this module imports no third-party library: `CommandParser` (which subclasses `HfArgumentParser`,
+importing transformers) is made when first asked for, so settings classes cost nothing to import."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from transformers import HfArgumentParser
-
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import HelpFormatter
 
 
@@ -22,6 +28,64 @@ def option(help: str, default: Any = dataclasses.MISSING, **metadata) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"help": help, **metadata})
     return field(default=default, metadata={"help": help, **metadata})
+
+
+def comma_list(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """`a,b, c` (or a sequence) → ("a", "b", "c"), empty items dropped."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def at_least(name: str, value: int, lowest: int) -> None:
+    """Refuse a count under `lowest`, naming the option."""
+    if value < lowest:
+        raise InputError(f"--{name.replace('_', '-')} {value}: expected a whole number ≥ {lowest}")
+
+
+def probability(name: str, value: float) -> None:
+    """Refuse a probability outside 0–1, naming the option."""
+    if not 0 <= value <= 1:
+        raise InputError(f"--{name.replace('_', '-')} {value}: expected a probability between 0 and 1")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+#: Settings that change neither a run's results nor its files: left out of what a resume must match.
+RUN_ONLY = ("num_proc", "overwrite")
+
+
+class Settings:
+    """What every settings class shares: `replace` (a copy with some fields changed, checked again) and
+    `digest` (what a resumed run or a cached result must match)."""
+
+    @classmethod
+    def given(cls, settings: Settings | None = None, **overrides: Any) -> Any:
+        """`settings` (default: the defaults) with `overrides` applied, checked again: what a function taking
+        settings does with its keyword arguments, so `identify(q, r, out, top_k=5)` and
+        `identify(q, r, out, IdentifySettings(top_k=5))` are the same run."""
+        if settings is not None and not isinstance(settings, cls):
+            raise TypeError(f"expected {cls.__name__}, got {type(settings).__name__}")
+        return dataclasses.replace(settings or cls(), **overrides)
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with `changes`, checked again."""
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The fields as JSON values (tuples as lists, paths as text), without those in `leave_out`."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in leave_out}
+
+    def digest(self, leave_out: tuple[str, ...] = ()) -> str:
+        """A short digest of the fields (but `leave_out`)."""
+        text = json.dumps(self.as_dict(leave_out), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # normalising a frozen field in __post_init__
 
 
 class LiveChoices:
@@ -46,31 +110,43 @@ class OutputOptions:
     verbose: bool = option("also show third-party libraries' logs, warnings and progress bars", False, aliases=["-v"])
 
 
-class CommandParser(HfArgumentParser):
-    """`HfArgumentParser` over a command's option dataclasses, then `OutputOptions`."""
+def _command_parser() -> type:
+    from transformers import HfArgumentParser
 
-    def __init__(self, dataclass_types: Iterable[type], **kwargs) -> None:
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        super().__init__([*dataclass_types, OutputOptions], **kwargs)
+    class CommandParser(HfArgumentParser):
+        """`HfArgumentParser` over a command's settings dataclasses, then `OutputOptions`."""
 
-    @staticmethod
-    def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
-        metadata = dict(field.metadata)
-        positional, append = metadata.pop("positional", None), metadata.pop("append", False)
-        if positional:
-            if positional is not True:
-                metadata["nargs"] = positional
-            if field.default is not dataclasses.MISSING:
-                metadata.setdefault("nargs", "?")
-                metadata["default"] = field.default
-            parser.add_argument(field.name, **metadata)
-        elif append:
-            names = [f"--{field.name}", *([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])]
-            parser.add_argument(*names, *metadata.pop("aliases", []), action="append", default=[], **metadata)
-        else:
-            HfArgumentParser._parse_dataclass_field(parser, field)
+        def __init__(self, dataclass_types: Iterable[type], **kwargs) -> None:
+            kwargs.setdefault("formatter_class", HelpFormatter)
+            super().__init__([*dataclass_types, OutputOptions], **kwargs)
 
-    def parse_command(self, argv: list[str]) -> tuple:
-        """The command's option dataclasses (without `OutputOptions`), and its `OutputOptions`."""
-        *options, output = self.parse_args_into_dataclasses(argv)
-        return tuple(options), output
+        @staticmethod
+        def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
+            metadata = dict(field.metadata)
+            positional, append = metadata.pop("positional", None), metadata.pop("append", False)
+            if positional:
+                if positional is not True:
+                    metadata["nargs"] = positional
+                if field.default is not dataclasses.MISSING:
+                    metadata.setdefault("nargs", "?")
+                    metadata["default"] = field.default
+                parser.add_argument(field.name, **metadata)
+            elif append:
+                names = [f"--{field.name}", *([f"--{field.name.replace('_', '-')}"] if "_" in field.name else [])]
+                parser.add_argument(*names, *metadata.pop("aliases", []), action="append", default=[], **metadata)
+            else:
+                HfArgumentParser._parse_dataclass_field(parser, field)
+
+        def parse_command(self, argv: list[str]) -> tuple:
+            """The command's option dataclasses (without `OutputOptions`), and its `OutputOptions`."""
+            *options, output = self.parse_args_into_dataclasses(argv)
+            return tuple(options), output
+
+    return CommandParser
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CommandParser":  # made on first use: it imports transformers
+        globals()[name] = parser = _command_parser()
+        return parser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,14 +1,23 @@
 """Output folders: a command writes only into a folder that is new, empty, or one it wrote before
 (recognised by the owner file it leaves there, `OWNER_FILE`); anything else is refused before work starts,
 naming the folder and the files in the way, unless the user passes `--overwrite`. A command never deletes
-a file it did not write, and replaces a finished result only by a complete one (`swap_in`)."""
+a file it did not write, and replaces a finished result only by a complete one (`swap_in`).
+
+Output files follow the same rule (`OutputFile`: the main output and every file beside it — companions,
+skipped lists, summaries, plots): refused before any work when they exist and the command did not write
+them, written whole to a temporary name of this process's own, then moved into place in one step. This is
+the package's one way to write a file a user will read."""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 #: The file a command leaves in its output folder, naming the command that owns the folder.
 OWNER_FILE = ".bioscan-hf-output.json"
@@ -86,10 +95,69 @@ def check_output_file(path: Path, ours: bool, command: str, overwrite: bool = Fa
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """`write(temporary path)` beside `path`, then the complete file replaces `path` in one step."""
-    partial = path.with_name(path.name + ".partial")
+    """`write(temporary path)` beside `path`, then the complete file replaces `path` in one step. The
+    temporary name is this process's own, so processes writing the same file (a shared cache, ranks of
+    `accelerate launch`) never write into each other's halves: the last complete file wins."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     try:
         write(partial)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def companion(out: Path, name: str, suffix: str | None = None) -> Path:
+    """A file beside `out`: `<stem>.<name><suffix>` (`suffix` default: `out`'s)."""
+    return out.with_name(f"{out.stem}.{name}{suffix or out.suffix}")
+
+
+def write_table(frame: Any, path: Path, suffix: str | None = None) -> None:
+    """Write a DataFrame by suffix (`path`'s, or `suffix`): .tsv, .csv, .json (records), .parquet."""
+    suffix = suffix or path.suffix
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".json":
+        path.write_text(frame.to_json(orient="records", indent=1, force_ascii=False))
+    else:
+        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One file a command writes, with the package's one rule for it: checked before any work (`check`:
+    refused when it exists and the command did not write it, unless `overwrite`), and replaced only by a
+    complete new file (`write`, `write_text`, `write_table`: atomic, safe for several processes).
+    `ours`: whether the command recognises an existing file as its own output (a bool, or a test of the
+    path)."""
+
+    path: Path
+    command: str
+    overwrite: bool = False
+    ours: bool | Callable[[Path], bool] = False
+
+    def is_ours(self) -> bool:
+        return self.ours(self.path) if callable(self.ours) else bool(self.ours)
+
+    def check(self) -> OutputFile:
+        """Refuse before any work (module docstring); returns itself."""
+        check_output_file(self.path, self.path.exists() and self.is_ours(), self.command, self.overwrite)
+        return self
+
+    def companion(self, name: str, suffix: str | None = None) -> OutputFile:
+        """The file `<stem>.<name><suffix>` beside this one, under the same rule."""
+        return replace(self, path=companion(self.path, name, suffix))
+
+    def write(self, write: Callable[[Path], None]) -> Path:
+        """`write(temporary path)`, then the complete file replaces `path`."""
+        write_atomically(self.path, write)
+        return self.path
+
+    def write_text(self, text: str) -> Path:
+        return self.write(lambda path: path.write_text(text))
+
+    def write_json(self, value: Any) -> Path:
+        return self.write_text(json.dumps(value, indent=1))
+
+    def write_table(self, frame: Any, suffix: str | None = None) -> Path:
+        """A DataFrame by suffix (`suffix`, default `path`'s): .tsv, .csv, .json, .parquet."""
+        return self.write(lambda path: write_table(frame, path, suffix or self.path.suffix))

@@ -36,6 +36,10 @@ METADATA_COLUMNS: dict[str, pa.DataType] = {
 
 #: Taxonomic ranks, coarse to fine.
 RANKS: tuple[str, ...] = ("phylum", "class", "order", "family", "subfamily", "genus", "species")
+#: The ranks of a lineage that identification and curation compare, coarse to fine.
+LINEAGE_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species")
+#: What identify calls, per query: the lineage ranks and the BIN.
+CALL_RANKS: tuple[str, ...] = (*LINEAGE_RANKS, "dna_bin")
 #: Columns encoded as `ClassLabel` with the bioscan-dataset convention (SPEC §1.4).
 LABEL_COLUMNS: tuple[str, ...] = (*RANKS, "dna_bin")
 #: Beside each label column's code, its name as text (what a Parquet reader without the card, such as
@@ -62,6 +66,8 @@ SPLITS: tuple[str, ...] = (
     "other_heldout",
 )
 SPLIT_ALIASES: dict[str, str] = {"validation": "val"}
+#: The splits whose records are the keys of retrieval and the reference library of identification (SPEC §4).
+KEY_SPLITS: tuple[str, ...] = ("train", "key_unseen")
 #: Names for unions of splits (bioscan-dataset's metasplits); any splits may also be joined with "+".
 METASPLITS: dict[str, tuple[str, ...]] = {
     "all": SPLITS,

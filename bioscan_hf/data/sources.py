@@ -34,16 +34,15 @@ import pyarrow as pa
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
 from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.outputs import companion, write_atomically
 from bioscan_hf.core.paths import hash_file, id_problem, text_problem, user_path
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
 from bioscan_hf.data.bold import ImportReport, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import completed_configs
-from bioscan_hf.data.schema import NAME_SUFFIX, SPLITS, explode_split
+from bioscan_hf.data.schema import CALL_RANKS, NAME_SUFFIX, SPLITS, explode_split
 from bioscan_hf.data.selection import config_files, distinct_and_codes, shard_with
 
-#: The ranks a record's taxonomy is read at (and `identify` calls), coarse to fine, then the BIN.
-CALL_RANKS: tuple[str, ...] = ("order", "family", "subfamily", "genus", "species", "dna_bin")
 #: Records read from Parquet at a time into a reference table (bounds the Arrow memory of the read).
 _TABLE_BATCH = 262_144
 FASTA_SUFFIXES = (".fa", ".fasta", ".fas", ".fna", ".fa.gz", ".fasta.gz", ".fas.gz", ".fna.gz")
@@ -82,7 +81,15 @@ SKIPPED_COLUMNS = ["file", "line", "record", "reason"]
 
 def skipped_path(out: Path) -> Path:
     """Where the records a run left out (`--skip-bad`) are listed: `<out stem>.skipped.tsv` beside `out`."""
-    return out.with_name(f"{out.stem}.skipped.tsv")
+    return companion(out, "skipped", ".tsv")
+
+
+def write_skipped(out: Path, problems: Problems) -> pd.DataFrame:
+    """List the records a run left out beside `out` (no file when none were); returns them."""
+    skipped = problems.to_frame()
+    if len(skipped):
+        write_atomically(skipped_path(out), lambda path: skipped.to_csv(path, sep="\t", index=False))
+    return skipped
 
 
 SKIP_ADVICE = "fix or remove the record, or pass --skip-bad to leave such records out (they are listed)"

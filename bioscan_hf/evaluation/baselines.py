@@ -15,8 +15,8 @@ from bioscan_hf.core.barcodes import barcode_key
 from bioscan_hf.core.output import progress_bar
 from bioscan_hf.evaluation.knn import first_of_each
 from bioscan_hf.search.align import rank_hits
-from bioscan_hf.search.engine import DEFAULT_CANDIDATES
 from bioscan_hf.search.seeds import SeedIndex
+from bioscan_hf.search.settings import DEFAULT_CANDIDATES
 
 
 def alignment_nearest(

@@ -25,6 +25,7 @@ from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.core.metrics import micro_macro
 from bioscan_hf.core.vectors import nearest_keys
 from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
+from bioscan_hf.data.schema import KEY_SPLITS
 from bioscan_hf.embedding import EncoderError
 from bioscan_hf.embedding.clibd import ClibdEncoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
@@ -32,7 +33,6 @@ from bioscan_hf.embedding.store import read_embeddings
 
 RANKS = ("order", "family", "genus", "species")
 TOP_K = (1, 3, 5)
-KEY_SPLITS = ("train", "key_unseen")
 QUERY_SPLITS = {"test": {"seen": "test", "unseen": "test_unseen"}, "val": {"seen": "val", "unseen": "val_unseen"}}
 #: direction → (query modality, key modality)
 DIRECTIONS = {

@@ -1,24 +1,21 @@
 """Search and identification: one package for vector indexes (`index`), query parsing (`queries`),
 `Searcher`, reference libraries (`references`), the spaced-seed shortlist (`seeds`), exact alignment
 (`align`), the identify engine and its per-rank calls (`engine`), the batch `identify` run (`run`) and the
-scoring of calls (`report`). Data flows one way: references → seeds → align → engine → run."""
+scoring of calls (`report`); a run's settings are `settings` (`IdentifySettings`, `CalibrateSettings`,
+`IndexSettings`). Data flows one way: references → seeds → align → engine → run. Names are imported from
+their modules when first used (`core.lazy`)."""
 
-from bioscan_hf.core.errors import InputError
-from bioscan_hf.data.sources import CALL_RANKS
-from bioscan_hf.search.calls import DEFAULT_THRESHOLDS
-from bioscan_hf.search.engine import Identifier
-from bioscan_hf.search.index import build_index
-from bioscan_hf.search.queries import QueryError, parse_dna_query, parse_dna_records
-from bioscan_hf.search.references import Reference, read_references
-from bioscan_hf.search.run import IdentifyRun, identify
-from bioscan_hf.search.searcher import IndexFolderError, Searcher, SearchResult, vote
+from bioscan_hf.core.lazy import lazy_exports
 
 __all__ = [
     "CALL_RANKS",
     "DEFAULT_THRESHOLDS",
+    "CalibrateSettings",
     "IdentifyRun",
+    "IdentifySettings",
     "Identifier",
     "IndexFolderError",
+    "IndexSettings",
     "InputError",
     "QueryError",
     "Reference",
@@ -31,3 +28,27 @@ __all__ = [
     "read_references",
     "vote",
 ]
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CALL_RANKS": "settings",
+        "DEFAULT_THRESHOLDS": "settings",
+        "CalibrateSettings": "settings",
+        "IdentifySettings": "settings",
+        "IndexSettings": "settings",
+        "InputError": "settings",
+        "Identifier": "engine",
+        "build_index": "index",
+        "QueryError": "queries",
+        "parse_dna_query": "queries",
+        "parse_dna_records": "queries",
+        "Reference": "references",
+        "read_references": "references",
+        "IdentifyRun": "run",
+        "identify": "run",
+        "IndexFolderError": "searcher",
+        "Searcher": "searcher",
+        "SearchResult": "searcher",
+        "vote": "searcher",
+    },
+)

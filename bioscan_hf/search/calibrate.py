@@ -22,18 +22,18 @@ import pandas as pd
 
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.output import progress_bar
-from bioscan_hf.core.outputs import check_output_file, write_atomically
+from bioscan_hf.core.outputs import OutputFile, write_atomically
 from bioscan_hf.core.paths import cache_dir, user_path
-from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, skipped_path
+from bioscan_hf.data.schema import CALL_RANKS
+from bioscan_hf.data.sources import Problems, Query, write_skipped
 from bioscan_hf.search.calibration import FEATURES, Calibration, fit
 from bioscan_hf.search.calls import rank_evidence
-from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
-from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, Reference, read_references
+from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.references import Reference, read_references
+from bioscan_hf.search.settings import CalibrateSettings
 
 #: Shares of the held-out queries by kind.
 HELD_OUT_SHARES = {"species": 0.5, "genus": 0.0, "record": 0.5}
-#: Held-out queries in all (fewer where the reference has fewer groups to hold out).
-DEFAULT_QUERIES = 4_000
 FOLDS = 8
 
 
@@ -78,10 +78,18 @@ def held_out_folds(table: pd.DataFrame, queries: int, seed: int = 0) -> list[tup
     return [(np.array(sorted(r), dtype=np.int64), k) for r, k in zip(removed, by_kind)]
 
 
-def calibrate(table: pd.DataFrame, **options) -> Calibration:
+def calibrate(
+    table: pd.DataFrame,
+    settings: CalibrateSettings | None = None,
+    *,
+    progress: bool = True,
+    identifier: Callable[[Reference], Identifier] | None = None,
+    **overrides,
+) -> Calibration:
     """Fit a calibration on `table` (a reference table, `REFERENCE_COLUMNS`) by held-out identification
-    (`options`: those of `held_out_evidence`)."""
-    features, right, counts, groups = held_out_evidence(table, **options)
+    (`settings`, or its fields as keywords; `identifier`: as `held_out_evidence`)."""
+    settings = CalibrateSettings.given(settings, **overrides)
+    features, right, counts, groups = held_out_evidence(table, settings, progress=progress, identifier=identifier)
     return fit(
         features,
         right,
@@ -93,23 +101,21 @@ def calibrate(table: pd.DataFrame, **options) -> Calibration:
 
 def held_out_evidence(
     table: pd.DataFrame,
+    settings: CalibrateSettings,
     *,
-    candidates: int = DEFAULT_CANDIDATES,
-    queries: int = DEFAULT_QUERIES,
-    seed: int = 0,
     progress: bool = True,
-    num_proc: int = 1,
     identifier: Callable[[Reference], Identifier] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int], dict[str, list[str | None]]]:
     """Per rank, the evidence features of held-out queries and whether their candidate was right; the
     held-out queries per kind; and per rank the candidate orders. `identifier`: how to build the engine
-    for a fold (default: seeds and alignment with `candidates`, in `num_proc` processes)."""
+    for a fold (default: seeds and alignment with the settings' candidates, in its processes)."""
+    candidates, num_proc = settings.candidates, settings.num_proc
     build = identifier or (lambda reference: Identifier(reference, candidates=candidates, num_proc=num_proc))
     features = {rank: [] for rank in CALL_RANKS}
     groups: dict[str, list[str | None]] = {rank: [] for rank in CALL_RANKS}
     right = {rank: [] for rank in CALL_RANKS}
     counts = {kind: 0 for kind in HELD_OUT_SHARES}
-    folds = held_out_folds(table, queries, seed)
+    folds = held_out_folds(table, settings.queries, settings.seed)
     bar = progress_bar(
         total=sum(sum(len(v) for v in q.values()) for _, q in folds),
         desc="calibrating",
@@ -150,42 +156,39 @@ def _query(table: pd.DataFrame, row: int) -> Query:
     return Query(str(record["processid"]), sequence=record["dna_barcode"], truth={r: record[r] for r in CALL_RANKS})
 
 
-def cached_calibration(table: pd.DataFrame, **options) -> Calibration:
-    """`calibrate(table, **options)`, fitted once per reference content and options and kept in
-    bioscan-hf's cache folder (`core.paths.cache_dir`) as `calibration/<digest>-<options>.skops`."""
-    folder = cache_dir()
-    settings = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k not in ("progress", "num_proc"))
-    path = folder / "calibration" / f"{reference_digest(table)}{'-' + settings if settings else ''}.skops"
+def cached_calibration(
+    table: pd.DataFrame, settings: CalibrateSettings | None = None, *, progress: bool = True, **overrides
+) -> Calibration:
+    """`calibrate(table, settings)`, fitted once per reference content and settings and kept in
+    bioscan-hf's cache folder (`core.paths.cache_dir`) as `calibration/<digest>-<settings>.skops`."""
+    settings = CalibrateSettings.given(settings, **overrides)
+    path = cache_dir() / "calibration" / f"{reference_digest(table)}-{settings.fit_key()}.skops"
     if path.is_file():
         return Calibration.load(path)
-    calibration = calibrate(table, **options)
+    calibration = calibrate(table, settings, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + f".{os.getpid()}.partial")
-    calibration.save(partial)
-    partial.replace(path)
+    write_atomically(path, calibration.save)  # several processes may fit it at once: each writes whole
     return calibration
 
 
 def calibrate_reference(
     reference: str | os.PathLike,
     out: str | os.PathLike,
+    settings: CalibrateSettings | None = None,
     *,
-    reference_splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
-    skip_bad: bool = False,
-    overwrite: bool = False,
-    **options,
+    progress: bool = True,
+    **overrides,
 ) -> Calibration:
     """`bioscan-hf calibrate`: fit a calibration on a reference library and write it to `out` (replacing
     only a calibration file, or anything with `overwrite`, and only by the complete new file)."""
-    out = user_path(out)
-    check_output_file(out, _is_calibration(out), "calibrate", overwrite)
-    problems = Problems(skip=skip_bad)
-    table = read_references(reference, reference_splits, problems)
-    calibration = calibrate(table, **options)
-    write_atomically(out, calibration.save)
-    skipped = problems.to_frame()
-    if len(skipped):
-        skipped.to_csv(skipped_path(out), sep="\t", index=False)
+    settings = CalibrateSettings.given(settings, **overrides)
+    target = OutputFile(user_path(out), "calibrate", overwrite=settings.overwrite, ours=_is_calibration)
+    target.check()
+    problems = Problems(skip=settings.skip_bad)
+    table = read_references(reference, settings.reference_splits, problems)
+    calibration = calibrate(table, settings, progress=progress)
+    target.write(calibration.save)
+    write_skipped(target.path, problems)
     return calibration
 
 

@@ -20,18 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bioscan_hf.data.sources import CALL_RANKS
+from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.references import Reference
+from bioscan_hf.search.settings import DEFAULT_MIN_CONFIDENCE
 
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "order": 0.85,
-    "family": 0.90,
-    "subfamily": 0.92,
-    "genus": 0.95,
-    "species": 0.98,
-    "dna_bin": 0.98,
-}
 #: Hits within this much identity of the best one vote on the candidate (half a point: on the real BOLD
 #: file the genus of unseen species was right 93.9% of the time, against 91.8% with a point, 93.6% by
 #: the best hit alone).
@@ -39,11 +32,6 @@ VOTE_MARGIN = 0.005
 #: Below this share of the query covered by the best hit, no rank is called: a query much longer than
 #: the barcode it matches (a barcode repeated, a contig) would otherwise be called on a fragment of itself.
 MIN_QUERY_COVERAGE = 0.8
-#: Calls need this calibrated probability by default. On the real BOLD file with a quarter of each genus'
-#: species held out of the reference (BENCHMARKS.md) it is the lowest that keeps both: genus calls on the
-#: unseen species ≥ 97% right (0.8 gave 96.8%) and species calls on seen species ≥ 95% covered, while
-#: fewer than 2% of unseen species get a species call.
-DEFAULT_MIN_CONFIDENCE = 0.9
 #: What the gap is when no hit in the shortlist carries another label (the shortlist's own spread is a
 #: lower bound; beyond this it stops mattering).
 MAX_GAP = 0.3

@@ -22,24 +22,16 @@ import numpy as np
 
 from bioscan_hf.core.vectors import exact_index, normalize
 from bioscan_hf.data.images import decode_image
-from bioscan_hf.data.sources import CALL_RANKS, Query
+from bioscan_hf.data.schema import CALL_RANKS
+from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding.store import stored_or_embedded
 from bioscan_hf.search.align import Alignment, describe, rank_hits
 from bioscan_hf.search.calibration import Calibration, default_calibration
-from bioscan_hf.search.calls import (
-    DEFAULT_MIN_CONFIDENCE,
-    VOTE_MARGIN,
-    Hit,
-    call,
-    confidences,
-    photo_call,
-    rank_evidence,
-)
+from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.seeds import SeedIndex
+from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE
 
-#: Distinct reference barcodes aligned per query (BENCHMARKS.md: as accurate as aligning all of them).
-DEFAULT_CANDIDATES = 50
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
 

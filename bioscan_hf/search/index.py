@@ -22,18 +22,18 @@ import pyarrow.parquet as pq
 from bioscan_hf.core.outputs import OutputFolderError, claim_output_folder, owner, release_output_folder
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
-from bioscan_hf.core.vectors import DEFAULT_NPROBE, id_index, normalize
+from bioscan_hf.core.vectors import id_index, normalize
 from bioscan_hf.data.images import thumbnail_jpeg
 from bioscan_hf.data.prepared import load_prepared, rank_names
+from bioscan_hf.data.schema import CALL_RANKS, LINEAGE_RANKS
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.embedding.store import read_embeddings, stored_or_embedded, stored_or_embedded_images
+from bioscan_hf.search.settings import IndexSettings
 
-KEY_SPLITS = ("train", "key_unseen")
-PREDICTED_RANKS = ("order", "family", "subfamily", "genus", "species")
 TABLE_COLUMNS = (
     "processid",
     "split",
-    *PREDICTED_RANKS,
+    *LINEAGE_RANKS,
     "dna_bin",
     "country",
     "province_state",
@@ -51,13 +51,8 @@ def build_index(
     dataset_dir: str | os.PathLike,
     model: str,
     out: str | os.PathLike,
-    config: str | None = None,
-    splits: tuple[str, ...] = KEY_SPLITS,
-    approximate: bool = False,
-    nprobe: int = DEFAULT_NPROBE,
-    encoder_options: dict | None = None,
-    embeddings: str | os.PathLike | None = None,
-    overwrite: bool = False,
+    settings: IndexSettings | None = None,
+    **overrides,
 ) -> Path:
     """Embed the key splits and write `{modality}.faiss`, `keys.parquet` and `index.json` into `out`.
 
@@ -68,44 +63,38 @@ def build_index(
     inner-product search by default; `approximate=True` builds inverted-file indexes for millions of
     keys, searching `nprobe` lists per query (more: higher recall, slower; BENCHMARKS.md). `embeddings`:
     a file of `bioscan-hf embed` by the same model; the keys it holds are read, not embedded again.
+    `settings`: an `IndexSettings` (its fields may also be given as keywords: `approximate=True`).
 
     `out` must be new, empty or an index folder written before (`overwrite=True` writes into another
     folder); the index is built in `out/.staging` and moved in only when complete, `index.json` last, so
     a failed run leaves a previous index as it was.
     """
+    settings = IndexSettings.given(settings, **overrides)
     out = user_path(out)
     ours = owner(out) == "index" if out.is_dir() else True
-    created = claim_output_folder(out, "index", overwrite)
+    created = claim_output_folder(out, "index", settings.overwrite)
     try:
-        found = _build_index(dataset_dir, model, out, config, splits, approximate, nprobe, encoder_options, embeddings)
+        found = _build_index(dataset_dir, model, out, settings)
         return _move_in(found, out, ours)
     finally:
         shutil.rmtree(out / ".staging", ignore_errors=True)
         release_output_folder(out, created)
 
 
-def _build_index(
-    dataset_dir: str | os.PathLike,
-    model: str,
-    out: Path,
-    config: str | None,
-    splits: tuple[str, ...],
-    approximate: bool,
-    nprobe: int,
-    encoder_options: dict | None,
-    embeddings: str | os.PathLike | None,
-) -> Path:
-    encoder_options = encoder_options or {}
+def _build_index(dataset_dir: str | os.PathLike, model: str, out: Path, settings: IndexSettings) -> Path:
+    encoder_options = settings.encoder_options()
     encoder = load_encoder(model, **encoder_options)
-    config = config or ("cropped_256" if encoder.has_images else "metadata")
+    splits, approximate, nprobe = settings.splits, settings.approximate, settings.nprobe
+    embeddings = settings.embeddings
+    config = settings.config or ("cropped_256" if encoder.has_images else "metadata")
     data = load_prepared(dataset_dir, config)
     parts = [data[s] for s in splits if s in data and data[s].num_rows]
     if not parts:
         raise ValueError(f"{dataset_dir} has no records in {', '.join(splits)} to index")
     keys = datasets.concatenate_datasets(parts)
     arrow = keys.with_format("arrow")  # the key table is written from Arrow: no Python string per key
-    table = {c: arrow[c] for c in TABLE_COLUMNS if c not in PREDICTED_RANKS and c != "dna_bin"}
-    for rank in (*PREDICTED_RANKS, "dna_bin"):
+    table = {c: arrow[c] for c in TABLE_COLUMNS if c not in LINEAGE_RANKS and c != "dna_bin"}
+    for rank in CALL_RANKS:
         table[rank] = pa.array(rank_names(keys, rank), pa.string())
     vectors: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}

@@ -15,6 +15,7 @@ import pandas as pd
 from bioscan_hf.core.barcodes import barcode_key
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.paths import user_path
+from bioscan_hf.data.schema import KEY_SPLITS
 from bioscan_hf.data.sources import (
     CALL_RANKS,
     Problems,
@@ -31,12 +32,11 @@ from bioscan_hf.search.seeds import SeedIndex, seed_index
 #: Columns of a reference table (one row per reference record).
 REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
 #: Reference splits of a prepared dataset by default: BIOSCAN-5M's keys.
-DEFAULT_REFERENCE_SPLITS: tuple[str, ...] = ("train", "key_unseen")
 
 
 def read_references(
     source: str | os.PathLike,
-    splits: tuple[str, ...] | None = DEFAULT_REFERENCE_SPLITS,
+    splits: tuple[str, ...] | None = KEY_SPLITS,
     problems: Problems | None = None,
     where: bool = False,
 ) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bioscan_hf.core.formatting import markdown_table
-from bioscan_hf.data.sources import CALL_RANKS
+from bioscan_hf.data.schema import CALL_RANKS
 
 #: Ten equal-width confidence bins, as reliability diagrams use.
 CONFIDENCE_BINS = np.linspace(0.0, 1.0, 11)

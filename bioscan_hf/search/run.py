@@ -25,28 +25,28 @@ from itertools import islice
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 from accelerate import PartialState
 
 from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.options import RUN_ONLY
 from bioscan_hf.core.output import progress_bar
-from bioscan_hf.core.outputs import check_output_file, write_atomically
+from bioscan_hf.core.outputs import OutputFile, companion, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
-from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest
+from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest, write_skipped
 from bioscan_hf.embedding import Encoder, load_encoder
 from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.calibrate import cached_calibration, reference_digest
 from bioscan_hf.search.calibration import Calibration
-from bioscan_hf.search.calls import DEFAULT_MIN_CONFIDENCE
-from bioscan_hf.search.engine import DEFAULT_CANDIDATES, Identifier
-from bioscan_hf.search.references import DEFAULT_REFERENCE_SPLITS, Reference, filter_references, read_references
+from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.references import Reference, filter_references, read_references
 from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
 from bioscan_hf.search.searcher import Searcher
+from bioscan_hf.search.settings import IdentifySettings
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".json", ".parquet")
-CHUNK_SIZE = 1_000
-#: `table`: the hits file as OUT's kind of table; `blast6`: BLAST's tabular format (`-outfmt 6`).
-OUTFMTS = ("table", "blast6")
 #: BLAST's 12 standard tabular columns.
 BLAST6_COLUMNS = (
     "query",
@@ -64,6 +64,8 @@ BLAST6_COLUMNS = (
 )
 #: Hits per query in BLAST format when --top-k is not given.
 BLAST6_HITS = 10
+#: The key of a part file's Parquet metadata holding the digest of the run that wrote it.
+RUN_KEY = b"bioscan_hf_run"
 
 
 @dataclass
@@ -93,32 +95,16 @@ class IdentifyRun:
         return "\n".join([*lines, "", summary_table(self.summary)])
 
 
-def companion(out: Path, name: str, suffix: str | None = None) -> Path:
-    """A file beside `out`: `<stem>.<name><suffix>`."""
-    return out.with_name(f"{out.stem}.{name}{suffix or out.suffix}")
-
-
-def write_table(frame: pd.DataFrame, path: Path, suffix: str | None = None) -> None:
-    """Write by suffix (`path`'s, or `suffix`): .tsv, .csv, .json (records), .parquet."""
-    suffix = suffix or path.suffix
-    if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif suffix == ".json":
-        path.write_text(frame.to_json(orient="records", indent=1, force_ascii=False))
-    else:
-        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
-
-
-def _settings(queries: str, query_split: str, reference: str, options: dict, references: pd.DataFrame) -> dict:
+def _provenance(queries: str, reference: str, settings: IdentifySettings, references: pd.DataFrame) -> dict:
     """What a run's results depend on: the queries', the references' and the calibration file's content
-    (digests), and the options."""
-    calibration = options.get("calibration")
+    (digests), and the settings (but those that change neither results nor files)."""
+    calibration = settings.calibration
     return {
         "queries": queries,
-        "queries_content": source_digest(queries, query_split),
+        "queries_content": source_digest(queries, settings.split),
         "reference": reference,
         "reference_records": reference_digest(references),
-        **options,
+        **settings.as_dict(leave_out=RUN_ONLY),
         **({"calibration_content": _file_digest(user_path(calibration))} if calibration else {}),
     }
 
@@ -144,80 +130,69 @@ def _changed(previous: dict | None, settings: dict) -> list[str]:
     return [_SETTING_NAMES.get(k, f"--{k.replace('_', '-')}") for k in keys]
 
 
+def output_files(out: Path, settings: IdentifySettings) -> dict[str, OutputFile]:
+    """Every file identify writes beside `out`, by role, under the package's output rule (identify's own:
+    those of a run whose provenance file is beside them)."""
+    main = OutputFile(out, "identify", settings.overwrite, ours=companion(out, "provenance", ".json").is_file())
+    return {
+        "results": main,
+        "hits": main.companion("hits"),
+        "blast6": main.companion("hits", ".blast6"),
+        "skipped": main.companion("skipped", ".tsv"),
+        "summary": main.companion("summary", ".json"),
+        "reliability": main.companion("reliability", ".png"),
+        "provenance": main.companion("provenance", ".json"),
+    }
+
+
 def identify(
     queries: str | os.PathLike,
     reference: str | os.PathLike,
     out: str | os.PathLike,
+    settings: IdentifySettings | None = None,
     *,
-    reference_splits: tuple[str, ...] = DEFAULT_REFERENCE_SPLITS,
-    query_split: str = "test",
-    model: str | None = None,
-    embeddings: str | os.PathLike | None = None,
-    photo_keys: bool = False,
-    top_k: int = 0,
-    within: str | None = None,
-    country: str | None = None,
-    thresholds: dict[str, float] | None = None,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    calibration: str | os.PathLike | None = None,
-    outfmt: str = "table",
-    candidates: int = DEFAULT_CANDIDATES,
-    chunk_size: int = CHUNK_SIZE,
-    num_proc: int = 1,
-    skip_bad: bool = False,
     progress: bool = True,
-    overwrite: bool = False,
+    **overrides,
 ) -> IdentifyRun:
-    """Identify every query of `queries` against `reference` and write the results to `out` (an existing
-    `out` is replaced only when identify wrote it, or with `overwrite`, and only by the complete table)."""
+    """Identify every query of `queries` against `reference` and write the results to `out`.
+
+    `settings`: an `IdentifySettings` (its fields may also be given as keywords: `top_k=5`). Every file
+    identify writes is checked before any work: one that exists and identify did not write is refused
+    unless `overwrite`, and each is replaced only by a complete new file."""
+    settings = IdentifySettings.given(settings, **overrides)
     out = user_path(out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
-    if outfmt not in OUTFMTS:
-        raise InputError(f"--outfmt {outfmt!r}: expected one of {', '.join(OUTFMTS)}")
-    if not 0 <= min_confidence <= 1:
-        raise InputError(f"--min-confidence {min_confidence}: expected a probability between 0 and 1")
-    written_before = companion(out, "summary", ".json").is_file()
-    check_output_file(out, written_before, "identify", overwrite)
-    problems = Problems(skip=skip_bad)
-    if embeddings and not model:
-        raise InputError("--embeddings needs --model: the model that wrote them, to embed anything they lack")
-    # the model first: a missing or damaged folder stops the run before the reference is read
-    encoder = load_encoder(model) if model and not photo_keys else None
-    table = filter_references(read_references(reference, reference_splits, problems), within, country)
-    options = {
-        "query_split": query_split,
-        "model": model,
-        "embeddings": os.fspath(embeddings) if embeddings else None,
-        "photo_keys": photo_keys,
-        "top_k": top_k,
-        "within": within,
-        "country": country,
-        "thresholds": thresholds,
-        "min_confidence": min_confidence,
-        "calibration": os.fspath(calibration) if calibration else None,
-        "outfmt": outfmt,
-        "candidates": candidates,
-        "chunk_size": chunk_size,
-        "skip_bad": skip_bad,
-    }
-    settings = _settings(str(queries), query_split, str(reference), options, table)
+    files = output_files(out, settings)
+    for file in files.values():
+        file.check()
     parts = out.with_name(out.name + ".parts")
+    if parts.exists() and not (parts / "settings.json").is_file():
+        raise InputError(
+            f"{parts} exists and was not written by bioscan-hf identify (it holds no settings.json); nothing was "
+            "written. Move it away or give another --out"
+        )
+    problems = Problems(skip=settings.skip_bad)
+    # the model first: a missing or damaged folder stops the run before the reference is read
+    encoder = load_encoder(settings.model) if settings.model and not settings.photo_keys else None
+    table = read_references(reference, settings.reference_splits, problems)
+    table = filter_references(table, settings.within, settings.country)
+    provenance = _provenance(str(queries), str(reference), settings, table)
     if parts.is_dir() and any(parts.glob("part-?????.parquet")):  # no chunk finished: start afresh
         try:
             previous = json.loads((parts / "settings.json").read_text())
         except (OSError, ValueError):
             previous = None
-        changed = _changed(previous, settings)
+        changed = _changed(previous, provenance)
         if changed:
             raise InputError(
                 f"{parts} holds chunks of a run with other queries, reference or options ({', '.join(changed)} "
                 "changed); remove that folder to start again, or rerun with the same inputs and options to resume"
             )
     parts.mkdir(parents=True, exist_ok=True)
-    (parts / "settings.json").write_text(json.dumps(settings, indent=1))
+    (parts / "settings.json").write_text(json.dumps(provenance, indent=1))
     try:
-        return _run(queries, reference, out, parts, settings, table, problems, options, encoder, num_proc, progress)
+        return _run(queries, reference, files, parts, provenance, table, problems, settings, encoder, progress)
     except BaseException:
         if not any(parts.glob("part-?????.parquet")):  # nothing to resume from: leave nothing behind
             shutil.rmtree(parts, ignore_errors=True)
@@ -227,95 +202,90 @@ def identify(
 def _run(
     queries: str | os.PathLike,
     reference: str | os.PathLike,
-    out: Path,
+    files: dict[str, OutputFile],
     parts: Path,
-    settings: dict,
+    provenance: dict,
     table: pd.DataFrame,
     problems: Problems,
-    options: dict,
+    settings: IdentifySettings,
     encoder: Encoder | None,
-    num_proc: int,
     progress: bool,
 ) -> IdentifyRun:
     """The chunked run of `identify` (resuming from the finished chunks in `parts`)."""
-    model, embeddings, photo_keys = options["model"], options["embeddings"], options["photo_keys"]
-    thresholds, candidates, top_k = options["thresholds"], options["candidates"], options["top_k"]
-    if options["outfmt"] == "blast6":
-        top_k = top_k or BLAST6_HITS
-    query_split, chunk_size = options["query_split"], options["chunk_size"]
-
+    top_k = settings.top_k or (BLAST6_HITS if settings.outfmt == "blast6" else 0)
     stored = searcher = None
-    if photo_keys:
-        searcher = _photo_index(reference, model)
+    if settings.photo_keys:
+        searcher = _photo_index(reference)
         encoder = searcher.encoder  # photos are embedded as the index's photos were
-    elif embeddings:
-        stored = read_embeddings(embeddings)
-    if options["calibration"]:
-        calibration = Calibration.load(user_path(options["calibration"]))
+    elif settings.embeddings:
+        stored = read_embeddings(settings.embeddings)
+    if settings.calibration:
+        calibration = Calibration.load(user_path(settings.calibration))
     else:  # fitted when the first DNA query needs it (a run of photos never does)
-        calibration = partial(cached_calibration, table, candidates=candidates, progress=progress, num_proc=num_proc)
+        calibration = partial(cached_calibration, table, settings.calibration_settings(), progress=progress)
     engine = Identifier(
         Reference(table),
-        thresholds,
-        candidates,
+        settings.thresholds,
+        settings.candidates,
         encoder=encoder,
-        num_proc=num_proc,
+        num_proc=settings.num_proc,
         stored=stored,
         photo_keys=searcher,
         calibration=calibration,
-        min_confidence=options["min_confidence"],
+        min_confidence=settings.min_confidence,
     )
     state = PartialState(cpu=not torch.cuda.is_available())  # under `accelerate launch`: a share of the chunks
     if state.num_processes > 1:
         with state.main_process_first():  # what is cached (seed index, calibration) is built once, by the main
             engine.prepare()
-    stream = iter_queries(queries, query_split, problems)
+    run = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16].encode()
+    stream = iter_queries(queries, settings.split, problems)
     reused = 0
     bar = progress_bar(
         desc="identifying", unit="query", disable=not (progress and state.is_main_process), smoothing=0.1
     )
     try:
         for number in range(1_000_000_000):
-            chunk = list(islice(stream, chunk_size))
+            chunk = list(islice(stream, settings.chunk_size))
             if not chunk:
                 break
             done = parts / f"part-{number:05d}.parquet"
             if done.is_file():
+                _check_part(done, run)
                 reused += 1
             elif number % state.num_processes != state.process_index:
                 pass  # another process's chunk
             else:
                 rows, hits = engine.identify(chunk, top_k)
-                _write_part(pd.DataFrame(rows), done)
-                if top_k:
-                    _write_part(pd.DataFrame(hits), done.with_suffix(".hits.parquet"))
+                if top_k:  # the hits first: a part is done when its rows are there
+                    _write_part(pd.DataFrame(hits), done.with_suffix(".hits.parquet"), run)
+                _write_part(pd.DataFrame(rows), done, run)
             bar.update(len(chunk))
     finally:
         bar.close()
         engine.close()
     state.wait_for_everyone()
+    out = files["results"].path
     if not state.is_main_process:  # the main process joins the chunks and writes every output
         return IdentifyRun(pd.DataFrame(), [], out, len(table), len(engine.reference.barcodes), main_process=False)
     chunks = sorted(parts.glob("part-?????.parquet"))
     if not chunks:
         raise InputError(f"{queries}: no usable query records")
-    computed = pd.concat([pd.read_parquet(p) for p in chunks], ignore_index=True)
+    computed = pd.concat([_read_part(p, run) for p in chunks], ignore_index=True)
     results = computed[[c for c in computed.columns if not c.startswith("_")]]
-    write_atomically(out, lambda path: write_table(results, path, out.suffix))
+    files["results"].write_table(results)
     if top_k:
-        hits = pd.concat([pd.read_parquet(p.with_suffix(".hits.parquet")) for p in chunks], ignore_index=True)
-        if options["outfmt"] == "blast6":
-            write_atomically(companion(out, "hits", ".blast6"), lambda path: write_blast6(hits, path))
+        hits = pd.concat([_read_part(p.with_suffix(".hits.parquet"), run) for p in chunks], ignore_index=True)
+        if settings.outfmt == "blast6":
+            files["blast6"].write(lambda path: write_blast6(hits, path))
         else:
-            write_atomically(companion(out, "hits"), lambda path: write_table(hits, path, out.suffix))
-    skipped = problems.to_frame()
-    if len(skipped):
-        skipped.to_csv(skipped_path(out), sep="\t", index=False)
+            files["hits"].write_table(hits, out.suffix)
+    skipped = write_skipped(out, problems)
     summary = summarize(computed, known_labels(table))
-    companion(out, "summary", ".json").write_text(json.dumps(summary, indent=1))
+    files["summary"].write_json(summary)
     if any("expected_calibration_error" in s for s in summary):
-        write_atomically(companion(out, "reliability", ".png"), lambda path: plot_reliability(computed, path))
-    companion(out, "provenance", ".json").write_text(json.dumps(settings, indent=1))  # what the results came from
+        files["reliability"].write(lambda path: plot_reliability(computed, path))
+    files["provenance"].write_json(provenance)  # what the results came from (and: identify wrote them)
     shutil.rmtree(parts)
     return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, reused)
 
@@ -330,7 +300,7 @@ def write_blast6(hits: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, sep="\t", header=False, index=False)
 
 
-def _photo_index(reference: str | os.PathLike, model: str | None):
+def _photo_index(reference: str | os.PathLike) -> Searcher:
     """The index folder whose reference photos photo queries are matched to (`--photo-keys`)."""
     folder = user_path(reference)
     if not (folder / "image.faiss").is_file():
@@ -338,12 +308,32 @@ def _photo_index(reference: str | os.PathLike, model: str | None):
             f"{reference}: --photo-keys needs an index folder with reference photos (bioscan-hf index --model "
             "CLIBD_FOLDER or an image model); this one has none"
         )
-    if model:
-        raise InputError("--photo-keys embeds photos with the index's own model; leave out --model")
     return Searcher(folder)
 
 
-def _write_part(frame: pd.DataFrame, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    frame.to_parquet(partial, index=False)
-    partial.replace(path)  # a chunk is either whole or absent
+def _write_part(frame: pd.DataFrame, path: Path, run: bytes) -> None:
+    """A chunk's rows, tagged with the run's digest, written whole or not at all."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), RUN_KEY: run})
+    write_atomically(path, lambda partial: pq.write_table(table, partial))
+
+
+def _check_part(path: Path, run: bytes) -> None:
+    """Refuse a finished chunk that another run wrote, or that is damaged, naming it and the fix."""
+    try:
+        found = (pq.read_schema(path).metadata or {}).get(RUN_KEY)
+    except (OSError, pa.ArrowException) as err:
+        raise InputError(
+            f"{path}: a finished chunk of the stopped run is unreadable ({err}); remove it (it is computed "
+            "again) and rerun to resume"
+        ) from None
+    if found != run:
+        raise InputError(
+            f"{path} was not written by this run (other queries, reference or settings); remove the folder "
+            f"{path.parent} to start again"
+        )
+
+
+def _read_part(path: Path, run: bytes) -> pd.DataFrame:
+    _check_part(path, run)
+    return pd.read_parquet(path)

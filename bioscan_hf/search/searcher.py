@@ -19,12 +19,13 @@ from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.core.vectors import DEFAULT_NPROBE, normalize, set_nprobe
 from bioscan_hf.data.images import ImageDecodeError, decode_image
+from bioscan_hf.data.schema import CALL_RANKS, LINEAGE_RANKS
 from bioscan_hf.data.selection import with_large_strings
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding import load_encoder
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
-from bioscan_hf.search.index import PREDICTED_RANKS, QUERY_ENCODER_OPTIONS
+from bioscan_hf.search.index import QUERY_ENCODER_OPTIONS
 from bioscan_hf.search.queries import QueryError, parse_dna_records
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference
 
@@ -126,7 +127,7 @@ class Searcher:
                     "confidence": call[f"{rank}_confidence"],
                     "support": call[f"{rank}_support"],
                 }
-                for rank in (*PREDICTED_RANKS, "dna_bin")
+                for rank in CALL_RANKS
             ]
         )
         found = pd.DataFrame(hits, columns=["sseqid", *HIT_COLUMNS])
@@ -204,7 +205,7 @@ def _first_record_note(records: list[tuple[str, str]]) -> str:
 def vote(neighbours: pd.DataFrame) -> pd.DataFrame:
     """Per rank: the most common label among the neighbours and the share that agrees with it."""
     rows = []
-    for rank in PREDICTED_RANKS:
+    for rank in LINEAGE_RANKS:
         values = neighbours[rank].dropna()
         if values.empty:
             rows.append({"rank": rank, "prediction": "(no labelled neighbour)", "agreement": 0.0})
