@@ -255,7 +255,7 @@ def knn_step(prepared: Path) -> dict:
     barcodes embedded once, one search per distinct query (`knn_probe_ranks`, the path of `evaluate knn`)."""
     from bioscan_hf.data.selection import load_split
     from bioscan_hf.embedding import load_encoder
-    from bioscan_hf.evaluation.knn import knn_probe_ranks
+    from bioscan_hf.evaluation.nearest import knn_probe_ranks
 
     encoder = load_encoder("kmer6")
     ranks = ("order", "family", "genus")

@@ -278,8 +278,8 @@ def peers(workdir: Path, unseen: int, seen: int) -> dict:
 
 def write_default() -> None:
     """Refit the package's default calibration on the whole real BOLD file."""
-    from bioscan_hf.search.calibrate import calibrate
     from bioscan_hf.search.calibration import DEFAULT_FILE
+    from bioscan_hf.search.held_out import calibrate
 
     table = bold_table()
     calibration = calibrate(table, queries=6000)

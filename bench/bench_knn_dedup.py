@@ -67,7 +67,7 @@ def compare(data, key_split: str, query_split: str, repeats: int) -> dict:
     from sklearn.neighbors import KNeighborsClassifier
 
     from bioscan_hf.data.prepared import rank_values
-    from bioscan_hf.evaluation.knn import knn_probe, knn_probe_ranks
+    from bioscan_hf.evaluation.nearest import knn_probe, knn_probe_ranks
 
     keys, queries = data[key_split], data[query_split]
     key_barcodes, query_barcodes = keys["dna_barcode"][:], queries["dna_barcode"][:]

@@ -1,15 +1,16 @@
 """bioscan-hf: the Hugging Face-native toolkit for BIOSCAN-5M.
 
 The package's model families (BarcodeBERT, BarcodeMamba, CLIBD, CNN) register with transformers' Auto
-classes when the Auto classes are first asked for: after `import bioscan_hf`, the first import of
-`transformers.models.auto` (what `from transformers import AutoModel` does) also imports
-`bioscan_hf.models`, which registers them. Until then nothing imports torch or a model, so `bioscan-hf
---help`, the data layer and the argument parser (transformers' `HfArgumentParser`) stay fast: transformers'
-own `_LazyModule` defers its model folders the same way, and its Auto classes offer no lazy registration by
-name for classes outside transformers.
+classes when the Auto classes are first asked for something: after `import bioscan_hf`, the first lookup in
+an Auto mapping (`AutoConfig.for_model`, `AutoModel.from_pretrained`, `"barcodebert" in CONFIG_MAPPING`…)
+imports `bioscan_hf.models`, which registers them, and then answers. Until then nothing imports torch or a
+model, so `bioscan-hf --help`, the data layer and the argument parser (transformers' `HfArgumentParser`) stay
+fast: transformers' own `_LazyModule` defers its model folders the same way, and its Auto classes offer no
+lazy registration by name for classes outside transformers. (Registering when transformers' auto package
+is imported is too early: transformers imports it while its `modeling_utils` is half-initialised.)
 
 Modules that moved keep their old import paths for one release as modules of their own that warn
-(`DeprecationWarning` naming the new path; see CHANGELOG.md for the version that removes them).
+(`DeprecationWarning` naming the new path; CHANGELOG.md names the version that removes them).
 """
 
 from __future__ import annotations
@@ -19,34 +20,61 @@ import importlib.machinery
 import importlib.util
 import sys
 
-#: The module whose first import means "the Auto classes are wanted".
-_AUTO = "transformers.models.auto"
+#: transformers' lazy Auto mappings: module → class whose lookups first register our families.
+_MAPPINGS = {
+    "transformers.models.auto.configuration_auto": "_LazyConfigMapping",
+    "transformers.models.auto.auto_factory": "_LazyAutoMapping",
+}
+#: The lookups that can ask for one of our model types or config classes.
+_LOOKUPS = ("__getitem__", "__contains__", "get", "keys", "values", "items", "__iter__")
+_STATE = {"registered": False}
 
 
 def _register_models() -> None:
-    import bioscan_hf.models  # noqa: F401  (registers on import)
+    if not _STATE["registered"]:
+        _STATE["registered"] = True  # first: registering looks things up in the mappings itself
+        import bioscan_hf.models  # noqa: F401  (registers on import)
 
 
-class _RegisterWithAutoClasses(importlib.abc.MetaPathFinder):
-    """Runs `_register_models` right after `transformers.models.auto` finishes importing, once."""
+def _register_on_first_lookup(mapping: type) -> None:
+    for name in _LOOKUPS:
+        lookup = getattr(mapping, name, None)
+        if lookup is None or getattr(lookup, "_bioscan_hf", False):
+            continue
+
+        def registering(self, *args, _lookup=lookup, **kwargs):
+            _register_models()
+            return _lookup(self, *args, **kwargs)
+
+        registering._bioscan_hf = True
+        setattr(mapping, name, registering)
+
+
+class _RegisterOnFirstLookup(importlib.abc.MetaPathFinder):
+    """When a module of `_MAPPINGS` has finished importing, its mapping class registers our families on its
+    first lookup."""
 
     def find_spec(self, fullname: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
-        if fullname != _AUTO:
+        if fullname not in _MAPPINGS:
             return None
         sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
         if spec is not None and spec.loader is not None:
             exec_module = spec.loader.exec_module
 
-            def exec_then_register(module) -> None:
+            def exec_then_patch(module) -> None:
                 exec_module(module)
-                _register_models()
+                _register_on_first_lookup(getattr(module, _MAPPINGS[fullname]))
 
-            spec.loader.exec_module = exec_then_register
+            spec.loader.exec_module = exec_then_patch
         return spec
 
 
-if _AUTO in sys.modules:
-    _register_models()
-elif not any(isinstance(finder, _RegisterWithAutoClasses) for finder in sys.meta_path):
-    sys.meta_path.insert(0, _RegisterWithAutoClasses())
+for _module, _mapping in _MAPPINGS.items():
+    if _module in sys.modules:
+        _register_on_first_lookup(getattr(sys.modules[_module], _mapping))
+if not any(isinstance(finder, _RegisterOnFirstLookup) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterOnFirstLookup())

@@ -8,11 +8,13 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bioscan_hf.commands import TABLE
-from bioscan_hf.core.output import HelpFormatter
+from bioscan_hf.core.console import HelpFormatter, is_verbose
+from bioscan_hf.core.errors import UserError
 
 if TYPE_CHECKING:  # the command modules import transformers: loaded only for the command that runs
     from bioscan_hf.commands.common import Command
@@ -79,9 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     try:
         command(name).main(f"bioscan-hf {name}", rest)
-    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
-        print(f"bioscan-hf {name}: error: {err}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print(
+            f"bioscan-hf {name}: interrupted; finished outputs and resumable parts are kept, nothing half-written "
+            "replaced them: run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except (UserError, OSError) as err:
+        if isinstance(err, UserError) or err.filename is not None:  # ours, or a file the system refused
+            if is_verbose():
+                traceback.print_exc()
+            print(f"bioscan-hf {name}: error: {err}", file=sys.stderr)
+            return 1
+        raise  # a bug: its traceback
     return 0
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bioscan_hf.audit.findings import SPECIFIC_ENOUGH, Finding
-from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.console import progress_bar
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Evidence, Hit, confidences, rank_evidence

@@ -25,16 +25,16 @@ from bioscan_hf.audit.neighbours import label_findings, left_out
 from bioscan_hf.audit.qc import barcode_findings
 from bioscan_hf.audit.report import plot_audit, summarize, summary_table
 from bioscan_hf.audit.settings import AuditSettings
+from bioscan_hf.core.console import progress_bar, status
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.output import progress_bar, status
-from bioscan_hf.core.outputs import OutputFile, companion
+from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.prepared import data_origin, origin_note
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.data.sources import Problems, Query, is_prepared_dataset, skipped_path, write_skipped
-from bioscan_hf.search.calibrate import cached_calibration
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.held_out import cached_calibration
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references, within_mask
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".parquet")
@@ -97,12 +97,9 @@ def audit(
     `settings`: an `AuditSettings` (its fields may also be given as keywords)."""
     settings = AuditSettings.given(settings, **overrides)
     split, within = settings.split, settings.within
-    out = user_path(out)
-    if out.suffix not in OUTPUT_SUFFIXES:
-        raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    out = output_path(out, OUTPUT_SUFFIXES)
     files = output_files(out, settings)
-    for file in files.values():
-        file.check()
+    check_all(files.values())
     source_path = user_path(source)
     dataset = is_prepared_dataset(source_path)
     if split and not dataset:
@@ -121,9 +118,7 @@ def audit(
         model = (
             Calibration.load(user_path(settings.calibration))
             if settings.calibration
-            else cached_calibration(
-                table[list(REFERENCE_COLUMNS)], settings.calibration_settings(), progress=progress
-            )
+            else cached_calibration(table[list(REFERENCE_COLUMNS)], settings.calibration_settings(), progress=progress)
         )
         findings += label_findings(reference, rows, hits_of_key, model, progress=progress)
     else:

@@ -7,15 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.options import Settings, at_least, option, probability
-from bioscan_hf.search.settings import DEFAULT_CANDIDATES, CalibrateSettings
+from bioscan_hf.core.options import option
+from bioscan_hf.search.settings import EngineSettings
 
 #: Suspects below this score are left out of OUT by default.
 DEFAULT_MIN_SCORE = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
-class AuditSettings(Settings):
+class AuditSettings(EngineSettings):
     """What an audit reads, how it compares records and what it writes (`bioscan-hf audit`)."""
 
     split: str | None = option("audit one split of a prepared dataset (default: all splits)", None)
@@ -33,21 +33,8 @@ class AuditSettings(Settings):
         "as identify does)",
         None,
     )
-    candidates: int = option(
-        f"nearest distinct barcodes aligned per record (default {DEFAULT_CANDIDATES})", DEFAULT_CANDIDATES
-    )
-    num_proc: int = option("processes comparing barcodes (default 1)", 1)
-    skip_bad: bool = option("leave unusable records out and list them in OUT's .skipped.tsv", False)
-    overwrite: bool = option("replace OUT and the files beside it even if audit did not write them", False)
 
     def __post_init__(self) -> None:
-        try:
-            probability("min_score", self.min_score)
-        except InputError:
-            raise InputError(f"--min-score {self.min_score}: expected a score between 0 and 1") from None
-        at_least("candidates", self.candidates, 1)
-        at_least("num_proc", self.num_proc, 1)
-
-    def calibration_settings(self) -> CalibrateSettings:
-        """How the calibration fitted on first use of the library is made (as the audit shortlists)."""
-        return CalibrateSettings(candidates=self.candidates, num_proc=self.num_proc)
+        super().__post_init__()
+        if not 0 <= self.min_score <= 1:
+            raise InputError(f"--min-score {self.min_score}: expected a score between 0 and 1")

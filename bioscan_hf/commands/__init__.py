@@ -35,6 +35,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "index": ("search", "embed reference specimens and write FAISS indexes for the Space"),
     "identify": ("identify", "identify barcodes (or photos) against a reference library, per rank with confidence"),
     "calibrate": ("identify", "learn from a reference library how often identify's calls are right (per rank)"),
+    "space-index": ("demo", "build the Space's default index from the synthetic sample (a small CLIBD)"),
     "push-space": ("search", "upload the retrieval Space (app and index) to the Hub"),
     "audit": ("audit", "find mislabelled, contaminated and damaged records of a reference library; BAGS grades"),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bioscan_hf.audit.settings import AuditSettings
-from bioscan_hf.commands.common import Command
+from bioscan_hf.commands.common import Command, print_report
 from bioscan_hf.core.options import option
 
 
@@ -21,7 +21,7 @@ class AuditInputs:
 def run_audit(inputs: AuditInputs, settings: AuditSettings) -> None:
     from bioscan_hf.audit.run import audit
 
-    print(audit(inputs.source, inputs.out, settings).report())
+    print_report(audit(inputs.source, inputs.out, settings))
     print(f"publish without them: bioscan-hf prepare --release RELEASE --out OUT --exclude {inputs.out}")
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from bioscan_hf.core.console import configure_output
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import CommandParser
-from bioscan_hf.core.output import configure_output
 
 DATASET_HELP = "folder written by `bioscan-hf prepare` (metadata config)"
 
@@ -42,4 +44,11 @@ def scale(value: str | int) -> str | int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"--scale {value!r}: give small (2,000 records), medium (20,000) or a number") from None
+        raise InputError(f"--scale {value!r}: give small (2,000 records), medium (20,000) or a number") from None
+
+
+def print_report(result: Any) -> None:
+    """Print a run's `report()`: once, by the main process of an `accelerate launch` (the others return
+    with `main_process` False)."""
+    if getattr(result, "main_process", True):
+        print(result.report())

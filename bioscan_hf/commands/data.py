@@ -7,12 +7,7 @@ from dataclasses import dataclass
 
 from bioscan_hf.commands.common import Command, scale
 from bioscan_hf.core.options import comma_list, option
-from bioscan_hf.data.bold import import_bold
-from bioscan_hf.data.checksums import verify_md5
-from bioscan_hf.data.download import DEFAULT_MIRRORS, download_file, release_file_names
-from bioscan_hf.data.exclusions import exclusions
-from bioscan_hf.data.publish import prepare, push
-from bioscan_hf.data.sample import write_sample_release
+from bioscan_hf.hub.settings import HubSettings
 
 
 @dataclass(kw_only=True)
@@ -28,6 +23,8 @@ class ExcludeOptions:
 
     def excluded(self) -> dict[str, str] | None:
         """processid → why, or None without --exclude."""
+        from bioscan_hf.data.exclusions import exclusions
+
         return exclusions(self.exclude, self.exclude_min_score) if self.exclude else None
 
 
@@ -40,8 +37,14 @@ class SampleOptions:
 
 
 def run_sample(o: SampleOptions) -> None:
+    from bioscan_hf.data.sample import write_sample_release
+
     path = write_sample_release(o.out, scale=scale(o.scale), seed=o.seed, images=not o.no_images)
     print(f"synthetic release written to {path}")
+
+
+#: What `prepare` does with a missing or corrupt image.
+ERRORS = ("error", "skip")
 
 
 @dataclass(kw_only=True)
@@ -52,9 +55,7 @@ class PrepareOptions(ExcludeOptions):
     num_proc: int | None = option("parallel worker processes", None)
     max_shard_size: str = option("Parquet shard size bound (default 500MB)", "500MB")
     on_missing_image: str = option(
-        "a missing/corrupt image stops the run (error) or is skipped and reported (skip)",
-        "error",
-        choices=("error", "skip"),
+        "a missing or corrupt image stops the run (error) or is skipped and listed (skip)", "error", choices=ERRORS
     )
     overwrite: bool = option(
         "rebuild configs that are already finished, and write into a folder holding files prepare did not write "
@@ -65,6 +66,8 @@ class PrepareOptions(ExcludeOptions):
 
 
 def run_prepare(o: PrepareOptions) -> None:
+    from bioscan_hf.data.publish import prepare
+
     summary = prepare(
         o.release,
         o.out,
@@ -94,15 +97,14 @@ def run_prepare(o: PrepareOptions) -> None:
 
 
 @dataclass(kw_only=True)
-class PushOptions:
+class PushInputs:
     folder: str = option("folder written by `bioscan-hf prepare`", positional=True)
-    repo_id: str = option("Hub dataset repo, e.g. me/bioscan-5m")
-    private: bool = option("create the repo as private", False)
-    token: str | None = option("Hub token (default: the logged-in one)", None)
 
 
-def run_push(o: PushOptions) -> None:
-    print(f"uploaded to {push(o.folder, o.repo_id, token=o.token, private=o.private)}")
+def run_push(inputs: PushInputs, hub: HubSettings) -> None:
+    from bioscan_hf.hub.upload import push_dataset
+
+    print(f"uploaded to {push_dataset(inputs.folder, hub)}")
 
 
 @dataclass(kw_only=True)
@@ -116,6 +118,8 @@ class DownloadOptions:
 
 
 def run_download(o: DownloadOptions) -> None:
+    from bioscan_hf.data.download import DEFAULT_MIRRORS, download_file, release_file_names
+
     for name in o.file or release_file_names(comma_list(o.packages)):
         print(f"have {download_file(name, o.out, mirrors=o.mirror or DEFAULT_MIRRORS)}")
 
@@ -127,6 +131,8 @@ class VerifyOptions:
 
 
 def run_verify(o: VerifyOptions) -> None:
+    from bioscan_hf.data.checksums import verify_md5
+
     for path in o.files:
         print(f"{path}: ok ({verify_md5(path, o.md5)})")
 
@@ -149,6 +155,8 @@ class ImportBoldOptions(ExcludeOptions):
 
 
 def run_import_bold(o: ImportBoldOptions) -> None:
+    from bioscan_hf.data.bold import import_bold
+
     report = import_bold(
         o.tsv,
         o.out,
@@ -175,7 +183,7 @@ COMMANDS: dict[str, Command] = {
         "datasets.load_dataset(OUT, CONFIG, split=...) works offline. Finished configs are reused when re-run; "
         "an interrupted config restarts.",
     ),
-    "push": Command(PushOptions, run_push, "Upload a prepared dataset folder to the Hugging Face Hub."),
+    "push": Command((PushInputs, HubSettings), run_push, "Upload a prepared dataset folder to the Hugging Face Hub."),
     "download": Command(DownloadOptions, run_download, "Download release files (mirrors, resume, md5 check)."),
     "verify": Command(VerifyOptions, run_verify, "Check release files against their published md5 digests (cached)."),
     "import-bold": Command(

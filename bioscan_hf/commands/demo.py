@@ -1,12 +1,15 @@
-"""`bioscan-hf demo`: the main job, end to end (the pipeline itself is `bioscan_hf.demo`)."""
+"""`bioscan-hf demo`: the main job, end to end, and `space-index`: the retrieval Space's default index (the
+pipeline itself is `bioscan_hf.demo`, on the App floor; the Space runs `space-index` as a command and
+reaches only the index folder it writes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bioscan_hf.commands.common import Command, scale
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import option
-from bioscan_hf.demo import DEMO_STEPS, run_demo
+from bioscan_hf.demo import DEMO_STEPS, demo_index, run_demo
 
 
 @dataclass(kw_only=True)
@@ -32,7 +35,7 @@ class DemoOptions:
 
 def run(o: DemoOptions) -> None:
     if o.release and o.bold:
-        raise ValueError("--release and --bold exclude each other: give one source")
+        raise InputError("--release and --bold exclude each other: give one source")
     pretrain_steps, clibd_steps = DEMO_STEPS["full" if o.full else "quick"]
     run_demo(
         o.out,
@@ -46,11 +49,31 @@ def run(o: DemoOptions) -> None:
     )
 
 
+@dataclass(kw_only=True)
+class SpaceIndexOptions:
+    out: str = option("the index folder to write (the work files go beside it)")
+    clibd_steps: int = option("steps of CLIBD image–DNA alignment on the sample", 100)
+    scale: str = option("sample size: small (2,000), medium (20,000) or N", "small")
+    seed: int = option("random seed of the synthetic sample", 0)
+
+
+def run_space_index(o: SpaceIndexOptions) -> None:
+    folder = demo_index(o.out, clibd_steps=o.clibd_steps, scale=scale(o.scale), seed=o.seed)
+    print(f"index written to {folder} (synthetic sample: generated specimens, not real insects)")
+
+
 COMMANDS: dict[str, Command] = {
     "demo": Command(
         DemoOptions,
         run,
         "Run the toolkit end to end on the embedded synthetic sample (default), on a release folder (--release) "
         "or on real BOLD exports (--bold), and write a report.",
+    ),
+    "space-index": Command(
+        SpaceIndexOptions,
+        run_space_index,
+        "Build the retrieval Space's default index from the embedded synthetic sample: the sample prepared, a "
+        "small CLIBD trained on its photos and barcodes, their DNA and image keys indexed into OUT. The Space "
+        "runs this on its first start when it has no index.",
     ),
 }

@@ -4,50 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import Command
+from bioscan_hf.commands.common import Command, print_report
 from bioscan_hf.core.options import option
 from bioscan_hf.core.specs import SPEC_HELP
-from bioscan_hf.embedding.settings import EncoderSettings
-from bioscan_hf.embedding.store import embed_to_parquet
+from bioscan_hf.embedding.settings import EmbedSettings
 
 
 @dataclass(frozen=True, kw_only=True)
-class EmbedOptions(EncoderSettings):
+class EmbedInputs:
+    """What is embedded, by which model, into which file; how is `EmbedSettings`."""
+
     source: str = option("prepared dataset folder, FASTA, TSV/CSV, BOLD TSV or folder of photos", positional=True)
     model: str = option(SPEC_HELP)
     out: str = option("the embeddings file to write (.parquet)")
-    split: str = option("split(s) of a prepared dataset, e.g. train,key_unseen (default test)", "test")
-    config: str | None = option("dataset config (default: metadata for barcodes, cropped_256 for photos)", None)
-    modality: str | None = option(
-        "what to embed from a dataset (default: barcodes when the model has a DNA tower, else photos)",
-        None,
-        choices=("dna", "image", "both"),
-    )
-    skip_bad: bool = option(
-        "leave unusable records and undecodable photos out and list them in OUT's .skipped.tsv", False
-    )
-    overwrite: bool = option("replace OUT even if it is not an embeddings file bioscan-hf wrote", False)
 
 
-def run(o: EmbedOptions) -> None:
-    result = embed_to_parquet(
-        o.source,
-        o.model,
-        o.out,
-        split=o.split,
-        config=o.config,
-        modality=o.modality,
-        skip_bad=o.skip_bad,
-        encoder_options=o.encoder_options(),
-        overwrite=o.overwrite,
-    )
-    if result.main_process:
-        print(result.report())
+def run(inputs: EmbedInputs, settings: EmbedSettings) -> None:
+    from bioscan_hf.embedding.store import embed_to_parquet
+
+    print_report(embed_to_parquet(inputs.source, inputs.model, inputs.out, settings))
 
 
 COMMANDS: dict[str, Command] = {
     "embed": Command(
-        EmbedOptions,
+        (EmbedInputs, EmbedSettings),
         run,
         "Embed the records of a prepared dataset split, a FASTA, a TSV/CSV (id + sequence), a BOLD TSV or a folder "
         "of photos with any encoder and write OUT (.parquet): one row per record and modality with columns id, "

@@ -7,94 +7,54 @@ from dataclasses import dataclass
 from bioscan_hf.commands.common import DATASET_HELP, Command
 from bioscan_hf.core.options import LiveChoices, option
 from bioscan_hf.core.specs import SPEC_HELP
-from bioscan_hf.embedding.settings import EMBEDDINGS_HELP, EncoderSettings
-from bioscan_hf.evaluation.encoders import TASKS, evaluate_dna
-from bioscan_hf.evaluation.protocols import PROTOCOLS
-from bioscan_hf.evaluation.retrieval import default_baseline, evaluate_retrieval
-from bioscan_hf.evaluation.tables import write_tables
+from bioscan_hf.evaluation.settings import EvaluateSettings
+
+
+def _protocols() -> tuple[str, ...]:
+    from bioscan_hf.evaluation.protocols import PROTOCOLS
+
+    return (*PROTOCOLS, "all", "retrieval")
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluateOptions(EncoderSettings):
+class EvaluateInputs:
     task: str = option(
         "which protocol (see above); `all`: every one but retrieval",
         positional=True,
-        choices=LiveChoices(lambda: (*PROTOCOLS, "all", "retrieval")),  # a protocol registered later counts
+        choices=LiveChoices(_protocols),  # a protocol registered later counts
     )
     dataset: str = option(DATASET_HELP)
     model: str = option(f"{SPEC_HELP}, or align (knn only); retrieval: a CLIBD folder", "kmer6")
-    concat_model: list[str] = option(
-        "cluster on MODEL's embeddings z-scored and concatenated with this model's (repeatable; e.g. an image "
-        "model with a DNA model, Table A16)",
-        [],
-        append=True,
-    )
     out: str = option("folder for metrics.json, the tables and the plots")
-    seed: int = option("random seed (UMAP, probes)", 0)
-    config: str = option(
-        "the image config for retrieval and for clustering images (default cropped_256)", "cropped_256"
-    )
-    split: str = option(
-        "knn/linear/baselines: score on test / test_unseen, or on val / val_unseen for model selection",
-        "test",
-        choices=("test", "val"),
-    )
-    probe: str = option(
-        "linear probe solver: lbfgs (converged logistic regression, fits the paper's scale in memory) or sgd (the "
-        "paper's recipe: SGD lr 0.01, momentum 0.9, weight decay 1e-5)",
-        "lbfgs",
-        choices=("lbfgs", "sgd"),
-    )
-    one_sample_per_barcode: bool = option(
-        "keep one record per distinct barcode in every split (the paper's Fig. A11 protocol)", False
-    )
-    modality: str | None = option(
-        "cluster: what MODEL embeds (default: barcodes when it has a DNA tower, else images)",
-        None,
-        choices=("dna", "image"),
-    )
-    queries: str = option("retrieval: test or val queries", "test", choices=("test", "val"))
     baseline: str | None = option(
         "retrieval: the no-alignment CLIBD folder (default: MODEL/../initial when it exists)", None
     )
     no_baseline: bool = option("retrieval: score MODEL only", False)
-    embeddings: str | None = option(EMBEDDINGS_HELP, None)
 
 
-def run_evaluate(o: EvaluateOptions) -> None:
-    if o.task == "retrieval":
-        run_retrieval(o)
+def run_evaluate(inputs: EvaluateInputs, settings: EvaluateSettings) -> None:
+    from bioscan_hf.evaluation.encoders import TASKS, evaluate_dna
+
+    if inputs.task == "retrieval":
+        run_retrieval(inputs, settings)
         return
-    metrics = evaluate_dna(
-        o.dataset,
-        o.model,
-        o.out,
-        tasks={"all": TASKS, "baselines": ()}.get(o.task, (o.task,)),
-        seed=o.seed,
-        baselines=o.task in ("baselines", "all"),
-        cluster_also=o.concat_model,
-        encoder_options=o.encoder_options(),
-        image_config=o.config,
-        modality=o.modality,
-        split=o.split,
-        one_sample_per_barcode=o.one_sample_per_barcode,
-        probe=o.probe,
-        embeddings=o.embeddings,
-    )
+    tasks = {"all": TASKS, "baselines": ()}.get(inputs.task, (inputs.task,))
+    baselines = inputs.task in ("baselines", "all")
+    metrics = evaluate_dna(inputs.dataset, inputs.model, inputs.out, settings, tasks=tasks, baselines=baselines)
     for name, value in metrics.items():
         print(f"{name:45s} {value:.4f}" if isinstance(value, float) else f"{name:45s} {value}")
-    print(f"written to {o.out}/metrics.json")
+    print(f"written to {inputs.out}/metrics.json")
 
 
-def run_retrieval(o: EvaluateOptions) -> None:
-    baseline = None if o.no_baseline else o.baseline or default_baseline(o.model)
-    metrics = evaluate_retrieval(
-        o.dataset, o.model, o.out, baseline, config=o.config, queries=o.queries, embeddings=o.embeddings
-    )
+def run_retrieval(inputs: EvaluateInputs, settings: EvaluateSettings) -> None:
+    from bioscan_hf.evaluation.retrieval import default_baseline, evaluate_retrieval
+
+    baseline = None if inputs.no_baseline else inputs.baseline or default_baseline(inputs.model)
+    metrics = evaluate_retrieval(inputs.dataset, inputs.model, inputs.out, baseline, settings)
     for name, value in metrics.items():
         if "_top1_" in name and name.endswith("_hm"):
             print(f"{name:50s} {value:.4f}")
-    print(f"written to {o.out}/metrics.json, retrieval.md and retrieval.png")
+    print(f"written to {inputs.out}/metrics.json, retrieval.md and retrieval.png")
 
 
 @dataclass(kw_only=True)
@@ -105,6 +65,8 @@ class TablesOptions:
 
 
 def run_tables(o: TablesOptions) -> None:
+    from bioscan_hf.evaluation.tables import write_tables
+
     path = write_tables(o.runs, o.out, average=o.average)
     print(path.read_text())
     print(f"written to {path} (and one .md + .csv per table beside it)")
@@ -112,7 +74,7 @@ def run_tables(o: TablesOptions) -> None:
 
 COMMANDS: dict[str, Command] = {
     "evaluate": Command(
-        EvaluateOptions,
+        (EvaluateInputs, EvaluateSettings),
         run_evaluate,
         "Score any encoder (a BarcodeBERT folder, hf:PATH_OR_ID, kmer6 …) or alignment (align) on a prepared "
         "dataset: knn (1-NN genus etc.: keys train, queries test_unseen), linear (linear probe, species, train → "

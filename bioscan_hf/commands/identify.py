@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import Command
+from bioscan_hf.commands.common import Command, print_report
 from bioscan_hf.core.options import option
 from bioscan_hf.search.settings import CalibrateSettings, IdentifySettings
 
@@ -15,6 +15,8 @@ REFERENCE_HELP = "prepared dataset, index folder, BOLD TSV or taxonomy FASTA"
 
 @dataclass(frozen=True, kw_only=True)
 class IdentifyInputs:
+    """What identify reads and where it writes; how is `IdentifySettings`."""
+
     queries: str = option("FASTA, TSV/CSV, BOLD TSV, prepared dataset folder, or folder of photos", positional=True)
     reference: str = option(REFERENCE_HELP)
     out: str = option("results file: .tsv, .csv, .json or .parquet")
@@ -23,21 +25,21 @@ class IdentifyInputs:
 def run_identify(inputs: IdentifyInputs, settings: IdentifySettings) -> None:
     from bioscan_hf.search.run import identify
 
-    result = identify(inputs.queries, inputs.reference, inputs.out, settings)
-    if result.main_process:
-        print(result.report())
+    print_report(identify(inputs.queries, inputs.reference, inputs.out, settings))
 
 
 @dataclass(frozen=True, kw_only=True)
 class CalibrateInputs:
+    """The library a calibration is fitted on and the file it goes to; how is `CalibrateSettings`."""
+
     reference: str = option(REFERENCE_HELP, positional=True)
     out: str = option("calibration file to write (.skops), for identify --calibration")
 
 
 def run_calibrate(inputs: CalibrateInputs, settings: CalibrateSettings) -> None:
-    from bioscan_hf.search.calibrate import calibrate_reference
+    from bioscan_hf.search.held_out import calibrate_reference
 
-    print(calibrate_reference(inputs.reference, inputs.out, settings).report())
+    print_report(calibrate_reference(inputs.reference, inputs.out, settings))
     print(
         f"use it with: bioscan-hf identify QUERIES --reference {inputs.reference} --calibration {inputs.out} --out OUT"
     )

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bioscan_hf.commands.common import Command
+from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.options import option
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.embedding import ENCODER_FAMILIES
 from bioscan_hf.hub.cards import write_barcodebert_card, write_clibd_card
-from bioscan_hf.hub.upload import upload_folder
+from bioscan_hf.hub.settings import HubSettings
 from bioscan_hf.models.barcodebert.convert_barcodebert import convert_barcodebert
 from bioscan_hf.models.barcodebert.convert_barcodemae import convert_barcodemae
 from bioscan_hf.models.barcodemamba.convert_barcodemamba import convert_barcodemamba
@@ -110,34 +111,27 @@ class ModelCardOptions:
 def run_model_card(o: ModelCardOptions) -> None:
     config = user_path(o.model) / "config.json"
     if not config.is_file():
-        raise FileNotFoundError(f"{o.model} has no config.json: not a saved model folder")
+        raise MissingFileError(f"{o.model} has no config.json: not a saved model folder")
     model_type = json.loads(config.read_text()).get("model_type")
     if model_type == "clibd":
         path = write_clibd_card(o.model, o.repo_id, o.data_note, o.retrieval)
     elif model_type == "barcodebert":
         path = write_barcodebert_card(o.model, o.repo_id, o.data_note)
     else:
-        raise ValueError(f"{o.model}: model-card writes cards for BarcodeBERT and CLIBD folders, not {model_type!r}")
+        raise InputError(f"{o.model}: model-card writes cards for BarcodeBERT and CLIBD folders, not {model_type!r}")
     print(f"card written to {path}")
 
 
 @dataclass(kw_only=True)
-class PushModelOptions:
+class PushModelInputs:
     model: str = option("model folder (e.g. OUT/final; run `model-card` first for its card)", positional=True)
-    repo_id: str = option("Hub model repo, e.g. me/barcodebert")
-    private: bool = option("create the repo as private", False)
-    token: str | None = option("Hub token (default: the logged-in one)", None)
 
 
-def run_push_model(o: PushModelOptions) -> None:
+def run_push_model(inputs: PushModelInputs, hub: HubSettings) -> None:
+    from bioscan_hf.hub.upload import upload_folder
+
     url = upload_folder(
-        o.model,
-        o.repo_id,
-        "model",
-        token=o.token,
-        private=o.private,
-        ignore_patterns=["checkpoint-*/**"],
-        message="Upload a model with bioscan-hf",
+        inputs.model, "model", hub, ignore_patterns=["checkpoint-*/**"], message="Upload a model with bioscan-hf"
     )
     print(f"uploaded to {url}")
 
@@ -200,7 +194,7 @@ COMMANDS: dict[str, Command] = {
         ModelCardOptions, run_model_card, "Write README.md (model card) for a trained BarcodeBERT or CLIBD folder."
     ),
     "push-model": Command(
-        PushModelOptions, run_push_model, "Upload a model folder (weights, tokenizer, card) to the Hub."
+        (PushModelInputs, HubSettings), run_push_model, "Upload a model folder (weights, tokenizer, card) to the Hub."
     ),
     "models": Command(
         ModelsOptions,

@@ -12,6 +12,7 @@ from bioscan_hf.commands.common import Command
 from bioscan_hf.core.options import option
 from bioscan_hf.core.paths import runnable
 from bioscan_hf.core.specs import SPEC_HELP
+from bioscan_hf.hub.settings import HubSettings
 from bioscan_hf.search.settings import IndexSettings
 
 
@@ -31,30 +32,20 @@ def run_index(inputs: IndexInputs, settings: IndexSettings) -> None:
 
 
 @dataclass(kw_only=True)
-class PushSpaceOptions:
-    repo_id: str = option("Hub Space id, e.g. me/bioscan-retrieval")
+class PushSpaceInputs:
     app: str = option("the app folder", "spaces/bioscan-retrieval")
     index: str | None = option("an index folder to ship as artifacts/index (built on first start otherwise)", None)
-    private: bool = option("create the repo as private", False)
-    token: str | None = option("Hub token (default: the logged-in one)", None)
 
 
-def run_push_space(o: PushSpaceOptions) -> None:
+def run_push_space(inputs: PushSpaceInputs, hub: HubSettings) -> None:
     from bioscan_hf.hub.upload import upload_folder
 
     with tempfile.TemporaryDirectory() as staging:
         folder = Path(staging) / "space"
-        shutil.copytree(o.app, folder, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
-        if o.index:
-            shutil.copytree(o.index, folder / "artifacts" / "index")
-        url = upload_folder(
-            folder,
-            o.repo_id,
-            "space",
-            token=o.token,
-            private=o.private,
-            message="Upload the BIOSCAN retrieval Space with bioscan-hf",
-        )
+        shutil.copytree(inputs.app, folder, ignore=shutil.ignore_patterns("artifacts", "__pycache__"))
+        if inputs.index:
+            shutil.copytree(inputs.index, folder / "artifacts" / "index")
+        url = upload_folder(folder, "space", hub, message="Upload the BIOSCAN retrieval Space with bioscan-hf")
     print(f"uploaded to {url}")
 
 
@@ -68,5 +59,7 @@ COMMANDS: dict[str, Command] = {
         "they are barcodes and photos in one space, with thumbnails (image config, default cropped_256), so the "
         "Space can identify a photo.",
     ),
-    "push-space": Command(PushSpaceOptions, run_push_space, "Upload the retrieval Space (app and index) to the Hub."),
+    "push-space": Command(
+        (PushSpaceInputs, HubSettings), run_push_space, "Upload the retrieval Space (app and index) to the Hub."
+    ),
 }

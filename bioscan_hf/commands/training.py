@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bioscan_hf.commands.common import Command
-from bioscan_hf.core.output import configure_output
+from bioscan_hf.core.console import configure_output
 from bioscan_hf.core.paths import runnable
 from bioscan_hf.training import arguments
 from bioscan_hf.training.arguments import TrainingCommand

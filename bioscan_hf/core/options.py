@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bioscan_hf.core.console import HelpFormatter
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.output import HelpFormatter
 
 
 def option(help: str, default: Any = dataclasses.MISSING, **metadata) -> Any:
@@ -69,7 +69,7 @@ class Settings:
         `identify(q, r, out, IdentifySettings(top_k=5))` are the same run."""
         if settings is not None and not isinstance(settings, cls):
             raise TypeError(f"expected {cls.__name__}, got {type(settings).__name__}")
-        return dataclasses.replace(settings or cls(), **overrides)
+        return dataclasses.replace(settings, **overrides) if settings is not None else cls(**overrides)
 
     def replace(self, **changes: Any) -> Any:
         """A copy with `changes`, checked again."""
@@ -104,7 +104,7 @@ class LiveChoices:
 
 @dataclass(kw_only=True)
 class OutputOptions:
-    """What every command prints (`bioscan_hf.core.output`)."""
+    """What every command prints (`bioscan_hf.core.console`)."""
 
     quiet: bool = option("print results and errors only: no progress bars, no status lines", False, aliases=["-q"])
     verbose: bool = option("also show third-party libraries' logs, warnings and progress bars", False, aliases=["-v"])
@@ -136,6 +136,8 @@ def _command_parser() -> type:
                 parser.add_argument(*names, *metadata.pop("aliases", []), action="append", default=[], **metadata)
             else:
                 HfArgumentParser._parse_dataclass_field(parser, field)
+                action = parser._actions[-1]  # shown as people type it: --top-k first (--top_k still read)
+                action.option_strings.sort(key=lambda name: (not name.startswith("--"), "_" in name))
 
         def parse_command(self, argv: list[str]) -> tuple:
             """The command's option dataclasses (without `OutputOptions`), and its `OutputOptions`."""

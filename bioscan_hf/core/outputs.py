@@ -14,16 +14,18 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from bioscan_hf.core.errors import InputError, UserError
 
 #: The file a command leaves in its output folder, naming the command that owns the folder.
 OWNER_FILE = ".bioscan-hf-output.json"
 
 
-class OutputFolderError(FileExistsError):
+class OutputFolderError(UserError, FileExistsError):
     """An output folder that holds files the command did not write."""
 
 
@@ -104,6 +106,20 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def output_path(out: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
+    """The output file a user named (`~` expanded), refused unless it ends in one of `suffixes`."""
+    path = Path(os.path.expanduser(os.fspath(out)))
+    if path.suffix not in suffixes:
+        raise InputError(f"{path}: the output must end in {', '.join(suffixes)}")
+    return path
+
+
+def check_all(files: Iterable[OutputFile]) -> None:
+    """Check every file a command will write before any work (`OutputFile.check`)."""
+    for file in files:
+        file.check()
 
 
 def companion(out: Path, name: str, suffix: str | None = None) -> Path:

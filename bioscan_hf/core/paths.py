@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 
 
+def expand_home(path: str | os.PathLike) -> str:
+    """`path` as typed, with `~` expanded (the text kept: `./a` stays `./a`)."""
+    return os.path.expanduser(os.fspath(path))
+
+
 def user_path(path: str | os.PathLike) -> Path:
-    """`path` with `~` expanded."""
-    return Path(os.path.expanduser(os.fspath(path)))
+    """`path` with `~` expanded: the package's one reading of a path a user gave."""
+    return Path(expand_home(path))
 
 
 def hash_file(digest, path: Path) -> None:

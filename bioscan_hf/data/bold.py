@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem, clean_barcode
-from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.console import progress_bar
+from bioscan_hf.core.errors import InputError, UserError
 from bioscan_hf.core.paths import id_problem, text_problem, user_path
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
@@ -37,7 +38,7 @@ REQUIRED_COLUMNS = ("processid", "nucleotides", "markercode", *BOLD_RANK_COLUMNS
 CONFLICT_MAJORITY = 0.9
 
 
-class BoldError(ValueError):
+class BoldError(UserError, ValueError):
     """A BOLD export that cannot be read (not gzip, truncated, not a combined TSV)."""
 
 
@@ -185,7 +186,7 @@ def import_bold(
     """
     for name, value in (("undescribed_fraction", undescribed_fraction), ("unlabelled_fraction", unlabelled_fraction)):
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be within 0..1, got {value}")
+            raise InputError(f"{name} must be within 0..1, got {value}")
     report = ImportReport()
     records: list[dict] = []
     seen_ids: set[str] = set()

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.data.metadata import label_names, read_header, stage_splits
 from bioscan_hf.data.release import CONFIGS, ImageStore, MissingImageError, find_images, find_metadata
 from bioscan_hf.data.schema import DERIVED_COLUMNS, LABEL_COLUMNS, METADATA_COLUMNS, NAME_SUFFIX, ROW_COLUMN
@@ -63,7 +64,7 @@ def extra_columns(header: list[str]) -> list[str]:
     like one the dataset derives (`order_name`, `metadata_row`) is refused: it would be overwritten."""
     clash = [c for c in header if c in DERIVED_COLUMNS]
     if clash:
-        raise ValueError(
+        raise InputError(
             f"the metadata file has column(s) {', '.join(clash)}, which the prepared dataset derives itself "
             "(label names, the record's row): rename them in the file"
         )
@@ -107,7 +108,7 @@ class Bioscan5M(datasets.ArrowBasedBuilder):
 
     def _info(self) -> datasets.DatasetInfo:
         if not self.config.data_dir:
-            raise ValueError("Bioscan5M needs data_dir: the folder holding the BIOSCAN-5M release files")
+            raise InputError("Bioscan5M needs data_dir: the folder holding the BIOSCAN-5M release files")
         metadata = find_metadata(self.config.data_dir)
         features = bioscan_features(
             label_names(metadata), self.config.package is not None, extra_columns(read_header(metadata))

@@ -7,7 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.console import progress_bar
+from bioscan_hf.core.errors import UserError
 from bioscan_hf.core.paths import cache_dir
 from bioscan_hf.data.metadata import file_key
 from bioscan_hf.data.schema import PUBLISHED_MD5
@@ -15,7 +16,7 @@ from bioscan_hf.data.schema import PUBLISHED_MD5
 CHUNK = 8 << 20
 
 
-class ChecksumError(ValueError):
+class ChecksumError(UserError, ValueError):
     """A file's md5 digest differs from the published one."""
 
 

@@ -9,7 +9,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.console import progress_bar
+from bioscan_hf.core.errors import InputError, UserError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.checksums import ChecksumError, md5sum
 from bioscan_hf.data.schema import METADATA_ZIP_NAME, PUBLISHED_MD5
@@ -19,7 +20,7 @@ DEFAULT_MIRRORS: tuple[str, ...] = ("https://zenodo.org/records/11973457/files/{
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """No mirror delivered the file."""
 
 
@@ -27,7 +28,7 @@ def check_mirrors(mirrors: Sequence[str]) -> None:
     """Refuse a mirror template without `{name}`: it would save one URL under every file name."""
     for template in mirrors:
         if "{name}" not in template:
-            raise ValueError(
+            raise InputError(
                 f"mirror {template!r} has no {{name}} placeholder: every release file would be fetched from that "
                 "one URL. Write it as e.g. 'https://host/path/{name}'"
             )

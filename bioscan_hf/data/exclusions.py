@@ -7,7 +7,7 @@ import os
 
 import pandas as pd
 
-from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
 
 
@@ -17,7 +17,7 @@ def read_suspects(path: str | os.PathLike, min_score: float = 0.0) -> pd.DataFra
     processid or with a score that is not a number in [0, 1], is an `InputError` naming file and line."""
     path = user_path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such suspects file (write one with bioscan-hf audit)")
+        raise MissingFileError(f"{path}: no such suspects file (write one with bioscan-hf audit)")
     try:
         if path.suffix == ".parquet":
             table = pd.read_parquet(path)

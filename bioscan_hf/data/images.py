@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from bioscan_hf.core.errors import UserError
+
 #: Largest image decoded (pixels). BIOSCAN-5M's full-size originals are 1024×768; 40 Mpx leaves room
 #: for any camera photo while refusing bombs (a PNG of a few KB can declare 100,000×100,000 pixels).
 MAX_IMAGE_PIXELS = 40_000_000
@@ -20,7 +22,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 THUMBNAIL_SIZE = (160, 120)
 
 
-class ImageDecodeError(ValueError):
+class ImageDecodeError(UserError, ValueError):
     """An image that cannot be used: not an image, truncated, or too large."""
 
 

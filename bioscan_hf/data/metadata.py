@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import NOT_DNA_TEXT, barcode_problem
+from bioscan_hf.core.errors import MissingFileError, UserError
 from bioscan_hf.core.paths import CONTROL_CHARACTERS, UNSAFE_ID, cache_dir, id_problem, text_problem, user_path
 from bioscan_hf.data.schema import (
     DERIVED_COLUMNS,
@@ -42,7 +43,7 @@ STAGING_VERSION = 4
 _READ_ERRORS = (pa.ArrowInvalid, zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError)
 
 
-class MetadataError(ValueError):
+class MetadataError(UserError, ValueError):
     """The metadata file is missing columns, truncated or holds values outside the schema."""
 
 
@@ -51,7 +52,7 @@ def open_metadata(source: str | os.PathLike) -> Iterator[IO[bytes]]:
     """Open the metadata CSV for binary reading, whether `source` is the CSV or the metadata zip."""
     source = user_path(source)
     if not source.exists():
-        raise FileNotFoundError(f"metadata file not found: {source}")
+        raise MissingFileError(f"metadata file not found: {source}")
     if source.suffix.lower() == ".zip":
         try:
             archive = zipfile.ZipFile(source)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_key
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.data.schema import is_placeholder_species
 
 MIN_SAMPLES_EVAL = 8
@@ -59,7 +60,7 @@ def assign_splits(
     species goes with its majority species. Unlabelled records go to pretrain.
     """
     if not (len(species) == len(genus) == len(barcodes)):
-        raise ValueError("species, genus and barcodes must have the same length")
+        raise InputError("species, genus and barcodes must have the same length")
     rng = np.random.default_rng(seed)
     splits = ["pretrain"] * len(species)
     groups: dict[str, list[int]] = defaultdict(list)

@@ -9,7 +9,8 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from bioscan_hf.core.output import short_library_bars_hidden
+from bioscan_hf.core.console import short_library_bars_hidden
+from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.release import CONFIGS, MANIFEST_NAME
 
@@ -33,9 +34,9 @@ def load_prepared(folder: str | os.PathLike, config: str = "metadata") -> datase
     "Generating <split> split" bars are hidden unless `--verbose`: every command opens a folder, often twice."""
     folder = user_path(folder)
     if not (folder / "README.md").exists() or not completed_configs(folder):
-        raise FileNotFoundError(f"{folder} is not a prepared dataset folder; run `bioscan-hf prepare` first")
+        raise MissingFileError(f"{folder} is not a prepared dataset folder; run `bioscan-hf prepare` first")
     if config not in completed_configs(folder):
-        raise ValueError(f"{folder} has no {config!r} config; it has {', '.join(completed_configs(folder))}")
+        raise InputError(f"{folder} has no {config!r} config; it has {', '.join(completed_configs(folder))}")
     with short_library_bars_hidden():
         return datasets.load_dataset(str(folder), config)
 

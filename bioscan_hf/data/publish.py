@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from bioscan_hf.core.outputs import OWNER_FILE, claim_output_folder, release_output_folder, swap_in
+from bioscan_hf.core.errors import InputError, UserError
+from bioscan_hf.core.outputs import claim_output_folder, release_output_folder, swap_in
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, RECORDS_PER_SHARD, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError, file_key, release_summary, stage_splits
@@ -42,7 +43,6 @@ from bioscan_hf.data.release import (
     resolve_config,
     row_count_check,
 )
-from bioscan_hf.hub.upload import upload_folder
 
 #: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
 OUTPUT_VERSION = 3
@@ -82,7 +82,7 @@ Licence: CC BY 3.0 (CBG Photography Group, Centre for Biodiversity Genomics).
 """
 
 
-class PrepareError(RuntimeError):
+class PrepareError(UserError, RuntimeError):
     """A requested config cannot be built from the release."""
 
 
@@ -124,7 +124,7 @@ def prepare(
     each is listed in `out/excluded_records.tsv` and counted in the card, and every other record is
     written as without it. An id the release does not hold is an error (a list for another library)."""
     if on_missing_image not in ON_MISSING_IMAGE:
-        raise ValueError(f"on_missing_image must be one of {', '.join(ON_MISSING_IMAGE)}, got {on_missing_image!r}")
+        raise InputError(f"on_missing_image must be one of {', '.join(ON_MISSING_IMAGE)}, got {on_missing_image!r}")
     release, out = user_path(release), user_path(out)
     chosen, skipped = plan_configs(release, configs)
     chosen.sort(key=list(CONFIGS).index)  # whole packages first: their split groups can then point at them
@@ -416,19 +416,3 @@ def write_card(
     card.save(tmp)
     tmp.replace(out / "README.md")
     return out / "README.md"
-
-
-def push(folder: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False) -> str:
-    """Upload a prepared folder to a Hub dataset repo (created if needed); returns the repo URL."""
-    folder = Path(folder)
-    if not (folder / "README.md").exists() or not completed_configs(folder):
-        raise PrepareError(f"{folder} is not a prepared dataset folder (run `bioscan-hf prepare` first)")
-    return upload_folder(
-        folder,
-        repo_id,
-        repo_type="dataset",
-        token=token,
-        private=private,
-        ignore_patterns=[".staging/*", ".staging/**", OWNER_FILE],
-        message="Upload BIOSCAN-5M prepared with bioscan-hf",
-    )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from bioscan_hf.core.errors import InputError, MissingFileError, UserError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.schema import (
     IMAGE_PACKAGES,
@@ -54,18 +55,18 @@ CONFIGS.update(
 MANIFEST_NAME = "bioscan_hf_release.json"
 
 
-class MissingImageError(FileNotFoundError):
+class MissingImageError(UserError, FileNotFoundError):
     """An image the metadata lists is absent or unreadable; names the record and the path."""
 
 
-class DamagedReleaseError(RuntimeError):
+class DamagedReleaseError(UserError, RuntimeError):
     """A release file (an image zip) cannot be opened at all: never skipped record by record."""
 
 
 def resolve_config(name: str) -> str:
     """Return `name` if it is a config, else raise listing the valid ones."""
     if name not in CONFIGS:
-        raise ValueError(f"unknown config {name!r}; valid configs: {', '.join(CONFIGS)}")
+        raise InputError(f"unknown config {name!r}; valid configs: {', '.join(CONFIGS)}")
     return name
 
 
@@ -82,7 +83,7 @@ def find_metadata(root: str | os.PathLike) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"no BIOSCAN-5M metadata in {root}: expected one of "
         + ", ".join(str(c.relative_to(root)) for c in candidates)
         + " (run `bioscan-hf download` or `bioscan-hf sample` to get a release)"

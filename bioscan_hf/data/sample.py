@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.console import progress_bar
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import (
@@ -260,7 +261,7 @@ def write_sample_release(out: str | Path, scale: str | int = "small", seed: int 
     """Write a synthetic release (metadata zip and the four image packages) into `out`."""
     n_records = SCALES[scale] if isinstance(scale, str) and scale in SCALES else int(scale)
     if n_records < 50:
-        raise ValueError(f"scale must be small, medium or an integer ≥ 50, got {scale!r}")
+        raise InputError(f"scale must be small, medium or an integer ≥ 50, got {scale!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows, taxa, owner = generate_records(n_records, seed)

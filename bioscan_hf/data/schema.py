@@ -7,6 +7,8 @@ import re
 
 import pyarrow as pa
 
+from bioscan_hf.core.errors import InputError
+
 #: Metadata columns in CSV header order, with the Arrow type each one is read as.
 METADATA_COLUMNS: dict[str, pa.DataType] = {
     "processid": pa.string(),
@@ -118,7 +120,7 @@ def resolve_split(name: str) -> str:
     """Return the canonical split name for `name` (aliases allowed), or raise listing valid ones."""
     name = SPLIT_ALIASES.get(name, name)
     if name not in SPLITS:
-        raise ValueError(f"unknown split {name!r}; valid splits: {', '.join(SPLITS)} (alias: validation)")
+        raise InputError(f"unknown split {name!r}; valid splits: {', '.join(SPLITS)} (alias: validation)")
     return name
 
 
@@ -133,7 +135,7 @@ def explode_split(spec: str | None) -> tuple[str, ...]:
         elif SPLIT_ALIASES.get(part, part) in SPLITS:
             chosen.add(SPLIT_ALIASES.get(part, part))
         else:
-            raise ValueError(
+            raise InputError(
                 f"unknown split {part!r} in {spec!r}; valid: {', '.join(SPLITS)}, the metasplits "
                 f"{', '.join(METASPLITS)}, the alias validation, or splits joined with '+' (e.g. pretrain+train)"
             )

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bioscan_hf.core.console import short_library_bars_hidden
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.output import short_library_bars_hidden
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.prepared import completed_configs
 from bioscan_hf.data.schema import ROW_COLUMN, explode_split
@@ -31,7 +31,7 @@ def config_files(folder: str | os.PathLike, config: str, splits: tuple[str, ...]
     done = completed_configs(folder)
     if config not in done:
         have = ", ".join(done) or "none"
-        raise ValueError(f"{folder} has no finished {config!r} config (finished: {have}); run `bioscan-hf prepare`")
+        raise InputError(f"{folder} has no finished {config!r} config (finished: {have}); run `bioscan-hf prepare`")
     data = folder / "data" / done[config].get("alias_of", config)
     return {s: sorted(data.glob(f"{s}-*.parquet")) for s in splits}
 

@@ -24,7 +24,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
-from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.outputs import companion, write_atomically
 from bioscan_hf.core.paths import hash_file, id_problem, text_problem, user_path
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
@@ -147,7 +147,7 @@ def is_fasta(path: Path) -> bool:
         return False
     for _, line in text_lines(path):
         if line.strip():
-            return line.lstrip().startswith(">")
+            return line.lstrip("\ufeff").lstrip().startswith(">")
     return False
 
 
@@ -161,15 +161,32 @@ def is_prepared_dataset(path: Path) -> bool:
     return path.is_dir() and (path / "README.md").is_file() and bool(completed_configs(path))
 
 
+def fasta_records(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str | None, str, int]]:
+    """(header, sequence, line of the header) of each record of FASTA text given as (line number, line);
+    text before the first `>` comes as a record whose header is None. A byte-order mark is not text. The
+    package's one FASTA reader: files (`iter_fasta`) and pasted queries (`search.queries`) alike."""
+    header, parts, start = None, [], 0
+    for number, raw in lines:
+        line = raw.lstrip("\ufeff").strip()
+        if line.startswith(">"):
+            if header is not None or parts:
+                yield header, "".join(parts), start
+            header, parts, start = line[1:].strip(), [], number
+        elif line:
+            if header is None and not parts:
+                start = number
+            parts.append(line)
+    if header is not None or parts:
+        yield header, "".join(parts), start
+
+
 def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, int]]:
     """(id, header, cleaned barcode, header line) of each usable FASTA record; unusable ones to `problems`."""
     seen: set[str] = set()
-
-    def finish(header: str | None, parts: list[str], line: int) -> tuple[str, str, str, int] | None:
+    for header, text, line in fasta_records(text_lines(path)):
         if header is None:
-            return None
+            raise InputError(f"{path} line {line}: sequence text before the first '>' header; not FASTA")
         record = re.split(r"[\s;|]", header, maxsplit=1)[0]
-        text = "".join(parts)
         problem = barcode_problem(text)
         unsafe = id_problem(record) and f"the id {record!r} {id_problem(record)}"
         unsafe = unsafe or (text_problem(header) and f"the header {text_problem(header)}")
@@ -183,24 +200,7 @@ def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, 
             problems.add(path, line, record, problem, SKIP_ADVICE)
         else:
             seen.add(record)
-            return record, header, barcode_key(text), line
-        return None
-
-    header, parts, start = None, [], 0
-    for number, raw in text_lines(path):
-        line = raw.strip()
-        if line.startswith(">"):
-            done = finish(header, parts, start)
-            if done:
-                yield done
-            header, parts, start = line[1:].strip(), [], number
-        elif line:
-            if header is None:
-                raise InputError(f"{path} line {number}: sequence text before the first '>' header; not FASTA")
-            parts.append(line)
-    done = finish(header, parts, start)
-    if done:
-        yield done
+            yield record, header, barcode_key(text), line
 
 
 def taxonomy_from_header(header: str) -> dict[str, str | None]:
@@ -392,7 +392,7 @@ def iter_queries(source: str | os.PathLike, split: str = "test", problems: Probl
                 continue
             yield Query(photo.stem, image=str(photo))
     elif not path.is_file():
-        raise FileNotFoundError(f"{path}: no such query file or folder")
+        raise MissingFileError(f"{path}: no such query file or folder")
     elif is_fasta(path):
         for record, header, barcode, _ in iter_fasta(path, problems):
             taxonomy = taxonomy_from_header(header)  # SINTAX or BOLD headers carry the query's taxonomy

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch.utils.data
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.prepared import completed_configs
 from bioscan_hf.data.release import CONFIGS
@@ -102,7 +103,7 @@ class BIOSCAN5M(torch.utils.data.Dataset):
     ) -> None:
         self.root = user_path(root)
         if download:
-            raise ValueError(
+            raise InputError(
                 "BIOSCAN5M(download=True) is not how bioscan-hf fetches data: run `bioscan-hf download RELEASE` "
                 f"and `bioscan-hf prepare RELEASE {self.root}`, then pass that folder as root"
             )
@@ -118,18 +119,18 @@ class BIOSCAN5M(torch.utils.data.Dataset):
         self.reduce_repeated_barcodes = reduce_repeated_barcodes
         self.transform, self.dna_transform, self.target_transform = transform, dna_transform, target_transform
         if target_format not in ("index", "text"):
-            raise ValueError(f"Unknown target_format: {target_format!r}; use 'index' or 'text'")
+            raise InputError(f"Unknown target_format: {target_format!r}; use 'index' or 'text'")
         if self.output_format not in ("tuple", "dict"):
-            raise ValueError(f"Unknown output_format: {output_format!r}; use 'tuple' or 'dict'")
+            raise InputError(f"Unknown output_format: {output_format!r}; use 'tuple' or 'dict'")
         if not self.target_type and target_transform is not None:
             raise RuntimeError("target_transform is specified but target_type is empty")
         unknown = [t for t in self.target_type if t not in LABEL_COLUMNS]
         if unknown:
-            raise ValueError(f"unknown target_type {', '.join(unknown)}; choose from {', '.join(LABEL_COLUMNS)}")
+            raise InputError(f"unknown target_type {', '.join(unknown)}; choose from {', '.join(LABEL_COLUMNS)}")
         done = completed_configs(self.root)
         if "image" in self.modality and image_package not in done:
             packages = ", ".join(c for c in done if c in CONFIGS and CONFIGS[c][0] is not None) or "none"
-            raise ValueError(
+            raise InputError(
                 f"{self.root} has no finished {image_package!r} config (image configs: {packages});"
                 f" run `bioscan-hf prepare RELEASE {self.root} --configs {image_package}`"
             )
@@ -165,7 +166,7 @@ class BIOSCAN5M(torch.utils.data.Dataset):
             elif modality in self.metadata.columns:
                 value = sample[modality]
             else:
-                raise ValueError(f"Unfamiliar modality: {modality!r}")
+                raise InputError(f"Unfamiliar modality: {modality!r}")
             values.append((modality, value))
         targets = []
         for t in self.target_type:
@@ -183,7 +184,7 @@ class BIOSCAN5M(torch.utils.data.Dataset):
         if column is not None:
             return column
         if len(self.target_type) != 1:
-            raise ValueError("column must be specified if there isn't a single target_type")
+            raise InputError("column must be specified if there isn't a single target_type")
         return self.target_type[0]
 
     def index2label(self, index: int | Iterable[int], column: str | None = None) -> str | np.ndarray:

@@ -18,12 +18,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.console import progress_bar
+from bioscan_hf.core.errors import UserError
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.selection import distinct_and_codes
 
 
-class EncoderError(ValueError):
+class EncoderError(UserError, ValueError):
     """An encoder that cannot do what was asked (no such tower, unknown spec, unusable folder)."""
 
 

@@ -10,13 +10,13 @@ Pooling: `cls` (the class token) or `avg` (the mean of the patch tokens; a CNN's
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import timm
 import torch
 from torchvision import transforms
 from transformers import AutoImageProcessor, AutoModel
 
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.embedding.base import Encoder, EncoderError, torch_dtype
 from bioscan_hf.models.checks import model_location
 
@@ -60,7 +60,7 @@ class TimmImageEncoder(Encoder):
         if pooling is not None:
             kwargs["global_pool"] = {"cls": "token", "avg": "avg"}[pooling]
         if weights is not None:
-            weights = Path(os.path.expanduser(os.fspath(weights)))
+            weights = user_path(weights)
             if not weights.is_file():
                 raise EncoderError(f"timm weights file {weights} not found (give a .safetensors, .pth or .bin file)")
             kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(weights)})

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.embedding.base import Encoder
 
 
@@ -34,7 +35,7 @@ class KmerEncoder(Encoder):
     def __init__(self, k: int = 6, batch_size: int = 2048) -> None:
         super().__init__(batch_size=batch_size, device="cpu")
         if not 1 <= k <= 10:
-            raise ValueError(f"k-mer size {k} is out of range 1..10 (4**k dimensions)")
+            raise InputError(f"k-mer size {k} is out of range 1..10 (4**k dimensions)")
         self.k, self.name, self.dna_dim = k, f"kmer{k}", 4**k
 
     def embed_dna(self, sequences: Sequence[str], progress: bool = True, sort_by_length: bool = True) -> np.ndarray:

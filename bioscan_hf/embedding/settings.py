@@ -1,5 +1,6 @@
 """How an encoder embeds (`EncoderSettings`: pooling, remote code, device, dtype), the settings every run
-that takes `--model` inherits. Importing this module imports no model."""
+that takes `--model` inherits, and what `embed` reads (`EmbedSettings`). Importing this module imports no
+model."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ class EncoderSettings(Settings):
             "dtype": self.dtype,
         }
         return {k: v for k, v in options.items() if v is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbedSettings(EncoderSettings):
+    """What `embed_to_parquet` reads from a source and how it embeds it (`bioscan-hf embed`)."""
+
+    split: str = option("split(s) of a prepared dataset, e.g. train,key_unseen (default test)", "test")
+    config: str | None = option("dataset config (default: metadata for barcodes, cropped_256 for photos)", None)
+    modality: str | None = option(
+        "what to embed from a dataset (default: barcodes when the model has a DNA tower, else photos)",
+        None,
+        choices=("dna", "image", "both"),
+    )
+    skip_bad: bool = option(
+        "leave unusable records and undecodable photos out and list them in OUT's .skipped.tsv", False
+    )
+    overwrite: bool = option("replace OUT even if it is not an embeddings file bioscan-hf wrote", False)

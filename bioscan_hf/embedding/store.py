@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import torch
 from accelerate import PartialState
 
+from bioscan_hf.core.errors import MissingFileError
 from bioscan_hf.core.outputs import check_output_file, write_atomically
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
@@ -43,6 +44,7 @@ from bioscan_hf.data.sources import (
 )
 from bioscan_hf.embedding.base import Encoder, EncoderError
 from bioscan_hf.embedding.registry import load_encoder
+from bioscan_hf.embedding.settings import EmbedSettings
 
 MODALITIES = ("dna", "image")
 #: Schema metadata key of an embeddings file.
@@ -145,7 +147,7 @@ def read_embeddings(path: str | os.PathLike) -> StoredEmbeddings:
     """An embeddings file written by `embed_to_parquet` (or `bioscan-hf embed`)."""
     path = user_path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such embeddings file (write one with bioscan-hf embed)")
+        raise MissingFileError(f"{path}: no such embeddings file (write one with bioscan-hf embed)")
     table = pq.read_table(path)
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
     if raw is None or not {"id", "modality", "embedding"} <= set(table.column_names):
@@ -284,13 +286,8 @@ def embed_to_parquet(
     source: str | os.PathLike,
     model: str | os.PathLike,
     out: str | os.PathLike,
-    *,
-    split: str = "test",
-    config: str | None = None,
-    modality: str | None = None,
-    skip_bad: bool = False,
-    encoder_options: dict | None = None,
-    overwrite: bool = False,
+    settings: EmbedSettings | None = None,
+    **overrides,
 ) -> EmbedRun:
     """Embed the records of `source` with `model` and write `out` (.parquet); an existing `out` is replaced
     only when it is an embeddings file (or with `overwrite`), and only by a complete one.
@@ -300,18 +297,20 @@ def embed_to_parquet(
     photos. `modality`: dna, image or both (default: barcodes when the model has a DNA tower, else
     photos). Unusable records and photos that do not decode stop the run with their names, or with
     `skip_bad` are left out and listed in `<out stem>.skipped.tsv`. Under `accelerate launch` the
-    processes share the records.
+    processes share the records. `settings`: an `EmbedSettings` (its fields may also be given as keywords).
     """
+    settings = EmbedSettings.given(settings, **overrides)
+    split, config, modality = settings.split, settings.config, settings.modality
     out = user_path(out)
     if out.suffix != ".parquet":
         raise EncoderError(f"{out}: an embeddings file ends in .parquet")
-    check_output_file(out, _is_embeddings_file(out), "embed", overwrite)
+    check_output_file(out, _is_embeddings_file(out), "embed", settings.overwrite)
     state = PartialState(cpu=not torch.cuda.is_available())  # without GPUs: gloo processes on the CPU
-    options = dict(encoder_options or {})
+    options = settings.encoder_options()
     if state.num_processes > 1 and "device" not in options and state.device.type != "cpu":
         options["device"] = str(state.device)
     encoder = load_encoder(model, **options)
-    problems = Problems(skip=skip_bad)
+    problems = Problems(skip=settings.skip_bad)
     records, origin = _read_source(source, encoder, split, config, modality, problems)
     if not records:
         raise InputError(f"{source}: no usable records to embed")
@@ -331,7 +330,7 @@ def embed_to_parquet(
     undecodable = pd.concat([_read_skipped(p) for p in sorted(parts.glob("failed-*.tsv"))], ignore_index=True)
     skipped = pd.concat([problems.to_frame().astype(str), undecodable], ignore_index=True)
     dims = {p.modality: encoder.dna_dim if p.modality == "dna" else encoder.image_dim for p in records}
-    if len(undecodable) and not skip_bad:
+    if len(undecodable) and not settings.skip_bad:
         state.wait_for_everyone()
         if state.is_main_process:
             shutil.rmtree(parts, ignore_errors=True)

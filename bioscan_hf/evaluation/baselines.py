@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_key
-from bioscan_hf.core.output import progress_bar
-from bioscan_hf.evaluation.knn import first_of_each
+from bioscan_hf.core.console import progress_bar
+from bioscan_hf.evaluation.nearest import first_of_each
 from bioscan_hf.search.align import rank_hits
 from bioscan_hf.search.seeds import SeedIndex
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES

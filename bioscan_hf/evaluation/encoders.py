@@ -15,13 +15,15 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from bioscan_hf.core.console import status
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.formatting import markdown_table
-from bioscan_hf.core.output import status
 from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.evaluation.protocols import PROTOCOLS, Context
 from bioscan_hf.evaluation.protocols.base import PROBE_SPLITS, embedder_of, one_per_barcode
 from bioscan_hf.evaluation.protocols.cluster import CLUSTER_RANKS
 from bioscan_hf.evaluation.protocols.knn import KNN_RANKS
+from bioscan_hf.evaluation.settings import EvaluateSettings
 
 #: The encoder protocols `evaluate all` runs besides the baselines.
 TASKS = ("knn", "linear", "cluster")
@@ -31,55 +33,38 @@ def evaluate_dna(
     dataset_dir: str | os.PathLike,
     model: str,
     out: str | os.PathLike,
+    settings: EvaluateSettings | None = None,
+    *,
     tasks: Sequence[str] = TASKS,
-    seed: int = 0,
     baselines: bool = False,
-    cluster_also: Sequence[str] = (),
-    encoder_options: dict | None = None,
-    image_config: str = "cropped_256",
-    modality: str | None = None,
-    split: str = "test",
-    one_sample_per_barcode: bool = False,
-    probe: str = "lbfgs",
-    embeddings: str | os.PathLike | None = None,
+    **overrides,
 ) -> dict[str, float]:
     """Run `tasks` for `model`, plus the k-mer and alignment references when `baselines`; write outputs.
 
-    `cluster_also` names more models whose z-scored embeddings join `model`'s for clustering;
-    `encoder_options` (pooling, trust_remote_code, device, dtype) go to `load_encoder` for `model`.
-    Image models (and `modality="image"`) cluster the images of `image_config`; knn and linear score
-    barcodes. `split="val"` scores the probes on val / val_unseen (model selection, Table A15);
-    `one_sample_per_barcode` keeps one record per distinct barcode in every split (Fig. A11); `probe`
-    picks the linear probe's solver (`bioscan_hf.evaluation.probes`). `embeddings`: a file of `bioscan-hf
-    embed` by `model`; its records are read instead of embedded again.
+    `settings` (an `EvaluateSettings`, or its fields as keywords): `concat_model` names more models whose
+    z-scored embeddings join `model`'s for clustering; the encoder fields (pooling, trust_remote_code,
+    device, dtype) go to `load_encoder` for `model`. Image models (and `modality="image"`) cluster the
+    images of `config`; knn and linear score barcodes. `split="val"` scores the probes on val / val_unseen
+    (model selection, Table A15); `one_sample_per_barcode` keeps one record per distinct barcode in every
+    split (Fig. A11); `probe` picks the linear probe's solver (`bioscan_hf.evaluation.probes`).
+    `embeddings`: a file of `bioscan-hf embed` by `model`; its records are read instead of embedded again.
     """
-    if split not in PROBE_SPLITS:
-        raise ValueError(f"split must be one of {', '.join(PROBE_SPLITS)}, not {split!r}")
+    settings = EvaluateSettings.given(settings, **overrides)
     unknown = [t for t in tasks if t not in PROTOCOLS]
     if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(PROTOCOLS)}")
+        raise InputError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(PROTOCOLS)}")
+    if settings.split not in PROBE_SPLITS:
+        raise InputError(f"split must be one of {', '.join(PROBE_SPLITS)}, not {settings.split!r}")
     # the model first (a missing or damaged folder stops the run before the dataset is opened); each split is
     # embedded once for all tasks
-    embedder = model if model == "align" else embedder_of(model, embeddings, **(encoder_options or {}))
+    encoder_options = settings.encoder_options()
+    embedder = model if model == "align" else embedder_of(model, settings.embeddings, **encoder_options)
     data = load_prepared(dataset_dir)
-    if one_sample_per_barcode:
+    if settings.one_sample_per_barcode:
         data = one_per_barcode(data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    context = Context(
-        dataset_dir,
-        data,
-        str(model),
-        embedder,
-        split=split,
-        seed=seed,
-        probe=probe,
-        modality=modality,
-        cluster_also=cluster_also,
-        encoder_options=encoder_options or {},
-        image_config=image_config,
-        one_sample_per_barcode=one_sample_per_barcode,
-    )
+    context = Context(dataset_dir, data, str(model), embedder, settings)
     metrics: dict[str, float] = {}
     for name in (*tasks, *(["baselines"] if baselines else [])):
         status(f"{name}: {PROTOCOLS[name].summary}")
@@ -88,14 +73,14 @@ def evaluate_dna(
     run = {
         "protocol": "dna",
         "model": str(model),
-        "concat_models": [str(m) for m in cluster_also],
+        "concat_models": [str(m) for m in settings.concat_model],
         "tasks": list(tasks) + (["baselines"] if baselines else []),
-        "split": split,
-        "one_sample_per_barcode": one_sample_per_barcode,
-        "probe": probe,
-        "modality": modality or ("dna" if model == "align" else embedder.default_modality()),
-        "encoder_options": encoder_options or {},
-        "embeddings": os.fspath(embeddings) if embeddings else None,
+        "split": settings.split,
+        "one_sample_per_barcode": settings.one_sample_per_barcode,
+        "probe": settings.probe,
+        "modality": settings.modality or ("dna" if model == "align" else embedder.default_modality()),
+        "encoder_options": encoder_options,
+        "embeddings": os.fspath(settings.embeddings) if settings.embeddings else None,
         "dataset": str(dataset_dir),
         "data_origin": data_origin(dataset_dir),
     }

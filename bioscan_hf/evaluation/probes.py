@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
-from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.errors import EvaluationError, InputError
 from bioscan_hf.core.metrics import micro_macro_accuracy
 from bioscan_hf.core.vectors import check_embeddings
 from bioscan_hf.training.trainer import training_arguments
@@ -143,7 +143,7 @@ def linear_probe(
     module docstring); score test. Records whose label is `missing` are left out; test classes never
     seen in training count as misses."""
     if method not in PROBE_METHODS:
-        raise ValueError(f"unknown probe method {method!r}; choose one of {', '.join(PROBE_METHODS)}")
+        raise InputError(f"unknown probe method {method!r}; choose one of {', '.join(PROBE_METHODS)}")
     train_labels = np.asarray(train_labels, dtype=object)
     test_labels = np.asarray(test_labels, dtype=object)
     check_embeddings("train", train, train_labels)

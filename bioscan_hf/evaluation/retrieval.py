@@ -20,7 +20,7 @@ import datasets
 import numpy as np
 from matplotlib.figure import Figure
 
-from bioscan_hf.core.errors import EvaluationError
+from bioscan_hf.core.errors import EvaluationError, InputError
 from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.core.metrics import micro_macro
 from bioscan_hf.core.vectors import nearest_keys
@@ -30,6 +30,7 @@ from bioscan_hf.embedding import EncoderError
 from bioscan_hf.embedding.clibd import ClibdEncoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.embedding.store import read_embeddings
+from bioscan_hf.evaluation.settings import EvaluateSettings
 
 RANKS = ("order", "family", "genus", "species")
 TOP_K = (1, 3, 5)
@@ -127,7 +128,7 @@ def retrieval_metrics(
 ) -> dict[str, float]:
     """Every direction's metrics for one model on a prepared image config."""
     if queries not in QUERY_SPLITS:
-        raise ValueError(f"queries must be one of {', '.join(QUERY_SPLITS)}, not {queries!r}")
+        raise InputError(f"queries must be one of {', '.join(QUERY_SPLITS)}, not {queries!r}")
     key_names = [s for s in KEY_SPLITS if s in data and data[s].num_rows]
     if not key_names:
         raise EvaluationError(f"the dataset has no {' or '.join(KEY_SPLITS)} records to use as keys")
@@ -156,16 +157,18 @@ def evaluate_retrieval(
     model_dir: str | os.PathLike,
     out: str | os.PathLike,
     baseline_dir: str | os.PathLike | None = None,
-    config: str = "cropped_256",
-    queries: str = "test",
-    embeddings: str | os.PathLike | None = None,
+    settings: EvaluateSettings | None = None,
+    **overrides,
 ) -> dict[str, float]:
     """Score a CLIBD folder (and the no-alignment baseline, prefixed `baseline_`); write metrics.json,
-    retrieval.md (Table-5 layout) and retrieval.png into `out`. `embeddings`: a file of `bioscan-hf embed`
-    by the same CLIBD (`--modality both`), read instead of embedding its records again."""
+    retrieval.md (Table-5 layout) and retrieval.png into `out`. `settings` (an `EvaluateSettings`, or its
+    fields as keywords): the image `config`, the `queries` split, and `embeddings`, a file of `bioscan-hf
+    embed` by the same CLIBD (`--modality both`), read instead of embedding its records again."""
+    settings = EvaluateSettings.given(settings, **overrides)
+    config, queries, embeddings = settings.config, settings.queries, settings.embeddings
     data = load_prepared(dataset_dir, config)
     if "image" not in data[next(iter(data))].features:
-        raise ValueError(f"config {config!r} has no images; evaluate retrieval on an image config such as cropped_256")
+        raise InputError(f"config {config!r} has no images; evaluate retrieval on an image config such as cropped_256")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     encoder = ClibdEncoder(model_dir)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.formatting import markdown_table, write_csv
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.prepared import origin_note
 from bioscan_hf.evaluation.protocols import PROTOCOLS
@@ -93,10 +95,10 @@ class Run:
 
 def read_run(folder: str | os.PathLike) -> Run:
     """A run folder: metrics.json (required) and run.json (what was scored; older runs lack it)."""
-    folder = Path(os.path.expanduser(os.fspath(folder)))
+    folder = user_path(folder)
     metrics_file = folder / "metrics.json"
     if not metrics_file.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder} has no metrics.json: give the --out folder of `bioscan-hf evaluate` (or a finetune's OUT/final)"
         )
     info_file = folder / "run.json"
@@ -242,8 +244,8 @@ def write_tables(run_dirs: list[str | os.PathLike], out: str | os.PathLike, aver
     into `out`; returns the path of `tables.md`."""
     runs = [read_run(folder) for folder in run_dirs]
     if not runs:
-        raise ValueError("no run folders given")
-    out = Path(os.path.expanduser(os.fspath(out)))
+        raise InputError("no run folders given")
+    out = user_path(out)
     out.mkdir(parents=True, exist_ok=True)
     origins = sorted({r.info.get("data_origin", "unrecorded") for r in runs})
     sections = [
@@ -279,7 +281,7 @@ def write_tables(run_dirs: list[str | os.PathLike], out: str | os.PathLike, aver
     if plot_ami_by_rank(runs, out / "ami_by_rank.png"):
         sections += ["![AMI by rank per encoder](ami_by_rank.png)", ""]
     if not any(rows for _, rows in tables.values()):
-        raise ValueError("none of the runs holds metrics of a table (knn, linear, cluster, retrieval or finetune)")
+        raise InputError("none of the runs holds metrics of a table (knn, linear, cluster, retrieval or finetune)")
     path = out / "tables.md"
     path.write_text("\n".join(sections))
     return path

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import torch
 
+from bioscan_hf.core.errors import MissingFileError, UserError
 
-class ConversionError(ValueError):
+
+class ConversionError(UserError, ValueError):
     """A checkpoint whose keys, shapes or configuration do not fit the model it is converted into."""
 
 
@@ -49,7 +51,7 @@ def load_torch_file(path: str | os.PathLike) -> object:
     tensors, containers and `argparse.Namespace` come back as `Opaque` stand-ins (see the module doc)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint file")
+        raise MissingFileError(f"{path}: no such checkpoint file")
     try:
         foreign = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except (RuntimeError, ValueError, OSError):

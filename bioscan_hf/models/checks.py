@@ -12,11 +12,14 @@ from pathlib import Path
 
 from huggingface_hub import constants
 
+from bioscan_hf.core.errors import InputError, UserError
+from bioscan_hf.core.paths import expand_home
+
 #: What a Hub model id looks like (`name` or `org/name`); anything else is a local path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
-class ModelFolderError(OSError):
+class ModelFolderError(UserError, OSError):
     """A model folder that cannot be used as it is."""
 
 
@@ -26,7 +29,7 @@ def model_location(path: str | os.PathLike) -> str:
     A path that does not exist is an error naming it, unless it is shaped like a Hub id (`org/name`) and
     the Hub is reachable, in which case transformers resolves it there.
     """
-    text = os.path.expanduser(os.fspath(path))  # as typed: `./a/b` is a path, `a/b` may be a Hub id
+    text = expand_home(path)  # as typed: `./a/b` is a path, `a/b` may be a Hub id
     folder = Path(text)
     if folder.is_dir():
         for weights in sorted(folder.glob("*.safetensors")):
@@ -50,7 +53,7 @@ def check_safetensors(path: str | os.PathLike) -> None:
         with open(path, "rb") as handle:
             (header_size,) = struct.unpack("<Q", handle.read(8))
             if header_size > size:
-                raise ValueError("header longer than the file")
+                raise InputError("header longer than the file")
             header = json.loads(handle.read(header_size))
         end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
     except (struct.error, ValueError, KeyError, TypeError) as err:

@@ -8,7 +8,7 @@ often an unseen species' nearest congener names its genus). On the real BOLD fil
 unseen species' genus calls far better than a logistic regression (97% accurate at 86% coverage against
 78%) and was better calibrated (BENCHMARKS.md). Saved with skops, whose loader refuses any type but
 these models' (a calibration file from elsewhere cannot run code). Fitted by
-`bioscan_hf.search.calibrate` on queries held out of the reference itself; a rank the reference cannot
+`bioscan_hf.search.held_out` on queries held out of the reference itself; a rank the reference cannot
 calibrate (too few held-out queries, or none right or none wrong) uses the model fitted on the real BOLD
 file shipped with the package (`DEFAULT_FILE`), and the file says which ranks did.
 """
@@ -163,7 +163,7 @@ class Calibration:
         try:
             data = skops.io.load(path, trusted=TRUSTED_TYPES)
             if data.get("format") != FORMAT or list(data["features"]) != list(FEATURES):
-                raise ValueError(f"format {data.get('format')!r}, features {data.get('features')!r}")
+                raise InputError(f"format {data.get('format')!r}, features {data.get('features')!r}")
             ranks = {rank: RankModel(**model) for rank, model in data["ranks"].items()}
         except Exception as err:  # zipfile, json and skops' own untrusted-type errors
             reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.vectors import exact_index, normalize
 from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
@@ -225,7 +226,7 @@ class Identifier:
 
     def _photo_hits(self, photos: Sequence[Query]) -> dict[str, list[Hit]]:
         if self.encoder is None or not getattr(self.encoder, "has_images", False):
-            raise ValueError("photo queries need --model with a CLIBD folder (photos are matched to barcodes)")
+            raise InputError("photo queries need --model with a CLIBD folder (photos are matched to barcodes)")
 
         def compute(rows: np.ndarray) -> np.ndarray:
             images = [decode_image(photos[i].image, photos[i].image) for i in rows]

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFolderError, claim_output_folder, owner, release_output_folder
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
@@ -90,7 +91,7 @@ def _build_index(dataset_dir: str | os.PathLike, model: str, out: Path, settings
     data = load_prepared(dataset_dir, config)
     parts = [data[s] for s in splits if s in data and data[s].num_rows]
     if not parts:
-        raise ValueError(f"{dataset_dir} has no records in {', '.join(splits)} to index")
+        raise InputError(f"{dataset_dir} has no records in {', '.join(splits)} to index")
     keys = datasets.concatenate_datasets(parts)
     arrow = keys.with_format("arrow")  # the key table is written from Arrow: no Python string per key
     table = {c: arrow[c] for c in TABLE_COLUMNS if c not in LINEAGE_RANKS and c != "dna_bin"}
@@ -112,7 +113,7 @@ def _build_index(dataset_dir: str | os.PathLike, model: str, out: Path, settings
         rows["dna"] = np.arange(len(keys))
     if encoder.has_images:
         if "image" not in keys.features:
-            raise ValueError(f"config {config!r} has no images; an index of {model} needs an image config")
+            raise InputError(f"config {config!r} has no images; an index of {model} needs an image config")
         image, ok, thumbnails = stored_or_embedded_images(encoder, keys, stored, thumbnail=thumbnail_jpeg)
         vectors["image"], rows["image"] = image[ok], np.flatnonzero(ok)
         table["thumbnail"] = pa.array(thumbnails, pa.binary())

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bioscan_hf.core.barcodes import barcode_key
-from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.schema import KEY_SPLITS
 from bioscan_hf.data.sources import (
@@ -56,7 +56,7 @@ def read_references(
     elif path.is_dir():
         raise InputError(f"{path} is neither a prepared dataset (bioscan-hf prepare) nor an index (bioscan-hf index)")
     elif not path.is_file():
-        raise FileNotFoundError(f"{path}: no such reference file or folder")
+        raise MissingFileError(f"{path}: no such reference file or folder")
     elif is_fasta(path):
         rows = [
             {"processid": rid, "dna_barcode": barcode, **taxonomy_from_header(header), "country": None, "line": line}

@@ -9,7 +9,7 @@ queries, reference and options, reusing the finished chunks. When all are done t
 reliability where the queries' taxonomy is known, with `<stem>.reliability.png`). With
 `outfmt="blast6"` the hits are written as BLAST's tabular format instead (`<stem>.hits.blast6`).
 
-Calls are calibrated on the reference itself (`calibrate.cached_calibration`: fitted on first use of a
+Calls are calibrated on the reference itself (`held_out.cached_calibration`: fitted on first use of a
 reference, kept in the cache folder), or by a calibration file given (`bioscan-hf calibrate`).
 """
 
@@ -30,17 +30,17 @@ import pyarrow.parquet as pq
 import torch
 from accelerate import PartialState
 
+from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import RUN_ONLY
-from bioscan_hf.core.output import progress_bar
-from bioscan_hf.core.outputs import OutputFile, companion, write_atomically
+from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
 from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest, write_skipped
 from bioscan_hf.embedding import Encoder, load_encoder
 from bioscan_hf.embedding.store import read_embeddings
-from bioscan_hf.search.calibrate import cached_calibration, reference_digest
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.held_out import cached_calibration, reference_digest
 from bioscan_hf.search.references import Reference, filter_references, read_references
 from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
 from bioscan_hf.search.searcher import Searcher
@@ -101,7 +101,7 @@ def _provenance(queries: str, reference: str, settings: IdentifySettings, refere
     calibration = settings.calibration
     return {
         "queries": queries,
-        "queries_content": source_digest(queries, settings.split),
+        "queries_content": source_digest(queries, settings.query_split),
         "reference": reference,
         "reference_records": reference_digest(references),
         **settings.as_dict(leave_out=RUN_ONLY),
@@ -160,12 +160,9 @@ def identify(
     identify writes is checked before any work: one that exists and identify did not write is refused
     unless `overwrite`, and each is replaced only by a complete new file."""
     settings = IdentifySettings.given(settings, **overrides)
-    out = user_path(out)
-    if out.suffix not in OUTPUT_SUFFIXES:
-        raise InputError(f"{out}: the output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    out = output_path(out, OUTPUT_SUFFIXES)
     files = output_files(out, settings)
-    for file in files.values():
-        file.check()
+    check_all(files.values())
     parts = out.with_name(out.name + ".parts")
     if parts.exists() and not (parts / "settings.json").is_file():
         raise InputError(
@@ -239,7 +236,7 @@ def _run(
         with state.main_process_first():  # what is cached (seed index, calibration) is built once, by the main
             engine.prepare()
     run = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16].encode()
-    stream = iter_queries(queries, settings.split, problems)
+    stream = iter_queries(queries, settings.query_split, problems)
     reused = 0
     bar = progress_bar(
         desc="identifying", unit="query", disable=not (progress and state.is_main_process), smoothing=0.1

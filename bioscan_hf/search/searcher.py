@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from bioscan_hf.core.errors import MissingFileError, UserError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.core.vectors import DEFAULT_NPROBE, normalize, set_nprobe
@@ -38,7 +39,7 @@ CALIBRATION_FILE = "calibration.skops"
 REBUILD = "rebuild the index folder with `bioscan-hf index --dataset DATASET --model MODEL --out FOLDER`"
 
 
-class IndexFolderError(OSError):
+class IndexFolderError(UserError, OSError):
     """An index folder with a file missing or damaged; the message names the file and how to rebuild."""
 
 
@@ -82,7 +83,7 @@ class Searcher:
     def __init__(self, folder: str | os.PathLike) -> None:
         folder = user_path(folder)
         if not (folder / "index.json").is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{folder} is not an index folder (no index.json); write one with `bioscan-hf index`"
             )
         self.folder = folder

@@ -34,7 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
-from bioscan_hf.core.output import progress_bar
+from bioscan_hf.core.console import progress_bar
+from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import cache_dir
 
 #: Read two, skip one, over 16 bases: 11 informative positions, 4**11 possible seeds.
@@ -155,7 +156,7 @@ class SeedIndex:
         folder = Path(folder)
         manifest = folder / SEEDS_MANIFEST
         if not manifest.is_file() or json.loads(manifest.read_text()).get("version") != SEEDS_VERSION:
-            raise FileNotFoundError(f"{folder} holds no complete seed index of this version; build it again")
+            raise MissingFileError(f"{folder} holds no complete seed index of this version; build it again")
         size = json.loads(manifest.read_text())["barcodes"]
         postings, mapping = _map_array(folder / "postings.npy")
         return cls(np.load(folder / "indptr.npy"), postings, size, mapping=mapping)
@@ -238,7 +239,7 @@ def _map_array(path: Path) -> tuple[np.ndarray, mmap.mmap]:
         shape, fortran, dtype = read_header(handle)
         offset = handle.tell()
         if fortran or len(shape) != 1:
-            raise ValueError(f"{path}: not a one-dimensional array (rebuild the seed index)")
+            raise InputError(f"{path}: not a one-dimensional array (rebuild the seed index)")
         mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     return np.frombuffer(mapping, dtype=dtype, count=shape[0], offset=offset), mapping
 

@@ -66,22 +66,46 @@ def parse_thresholds(value: str | dict[str, float] | None) -> dict[str, float] |
 
 
 @dataclass(frozen=True, kw_only=True)
-class CalibrateSettings(Settings):
-    """How a calibration is fitted on a reference library (`bioscan-hf calibrate`)."""
+class EngineSettings(Settings):
+    """What every run of the identify engine takes: its shortlist, its processes and the output rule."""
 
-    reference_splits: str = option(_SPLITS_HELP, ",".join(KEY_SPLITS))
-    queries: int = option(f"held-out queries (default {DEFAULT_QUERIES:,})", DEFAULT_QUERIES)
-    candidates: int = option("distinct reference barcodes aligned per query, as identify", DEFAULT_CANDIDATES)
-    seed: int = option("which species and records are held out", 0)
-    num_proc: int = option("processes aligning queries (default 1)", 1)
-    skip_bad: bool = option("leave unusable reference records out (listed in OUT's .skipped.tsv)", False)
-    overwrite: bool = option("replace OUT even if calibrate did not write it", False)
+    candidates: int = option(
+        f"distinct reference barcodes aligned per query (default {DEFAULT_CANDIDATES})", DEFAULT_CANDIDATES
+    )
+    num_proc: int = option("processes aligning barcodes (default 1)", 1)
+    skip_bad: bool = option("leave unusable records out and list them in OUT's .skipped.tsv", False)
+    overwrite: bool = option("replace OUT and the files beside it even if this command did not write them", False)
 
     def __post_init__(self) -> None:
-        self._set("reference_splits", comma_list(self.reference_splits))
-        at_least("queries", self.queries, 1)
         at_least("candidates", self.candidates, 1)
         at_least("num_proc", self.num_proc, 1)
+
+    def calibration_settings(self) -> CalibrateSettings:
+        """How the calibration fitted on first use of a library is made (as this run shortlists)."""
+        return CalibrateSettings(candidates=self.candidates, num_proc=self.num_proc)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LibrarySettings(EngineSettings):
+    """An engine run on a reference library, which may be a prepared dataset's splits."""
+
+    reference_splits: str = option(_SPLITS_HELP, ",".join(KEY_SPLITS))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._set("reference_splits", comma_list(self.reference_splits))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrateSettings(LibrarySettings):
+    """How a calibration is fitted on a reference library (`bioscan-hf calibrate`)."""
+
+    queries: int = option(f"held-out queries (default {DEFAULT_QUERIES:,})", DEFAULT_QUERIES)
+    seed: int = option("which species and records are held out", 0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("queries", self.queries, 1)
 
     def fit_key(self) -> str:
         """What a cached calibration of one reference depends on (its held-out draw and shortlist)."""
@@ -89,11 +113,12 @@ class CalibrateSettings(Settings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class IdentifySettings(Settings):
+class IdentifySettings(LibrarySettings):
     """How `identify` reads, searches, calls and writes (`bioscan-hf identify`)."""
 
-    split: str = option("query split when QUERIES is a prepared dataset (default test)", "test")
-    reference_splits: str = option(_SPLITS_HELP, ",".join(KEY_SPLITS))
+    query_split: str = option(
+        "query split when QUERIES is a prepared dataset (default test)", "test", aliases=["--split"]
+    )
     top_k: int = option("also write the best K hits per query to OUT's .hits file", 0)
     model: str | None = option(
         f"shortlist by an encoder's neighbours instead of seeds; photos need CLIBD. {SPEC_HELP}", None
@@ -128,32 +153,20 @@ class IdentifySettings(Settings):
         "10 per query unless --top-k)",
         "table",
     )
-    candidates: int = option(
-        f"distinct reference barcodes aligned per query (default {DEFAULT_CANDIDATES})", DEFAULT_CANDIDATES
-    )
     chunk_size: int = option("queries per resumable chunk (default 1000)", 1_000)
-    num_proc: int = option("processes aligning queries (default 1)", 1)
-    skip_bad: bool = option("leave unusable records out and list them in OUT's .skipped.tsv", False)
-    overwrite: bool = option("replace OUT even if identify did not write it", False)
 
     def __post_init__(self) -> None:
-        self._set("reference_splits", comma_list(self.reference_splits))
+        super().__post_init__()
         self._set("thresholds", parse_thresholds(self.thresholds))
         if self.outfmt not in OUTFMTS:
             raise InputError(f"--outfmt {self.outfmt!r}: expected one of {', '.join(OUTFMTS)}")
         probability("min_confidence", self.min_confidence)
         at_least("top_k", self.top_k, 0)
-        at_least("candidates", self.candidates, 1)
         at_least("chunk_size", self.chunk_size, 1)
-        at_least("num_proc", self.num_proc, 1)
         if self.embeddings and not self.model:
             raise InputError("--embeddings needs --model: the model that wrote them, to embed anything they lack")
         if self.photo_keys and self.model:
             raise InputError("--photo-keys embeds photos with the index's own model; leave out --model")
-
-    def calibration_settings(self) -> CalibrateSettings:
-        """How the calibration fitted on first use of a reference is made (as `identify` shortlists)."""
-        return CalibrateSettings(candidates=self.candidates, num_proc=self.num_proc)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import OutputOptions
 from bioscan_hf.models.barcodebert.configuration_barcodebert import PRESETS as BARCODEBERT_PRESETS
 from bioscan_hf.models.barcodebert.configuration_barcodebert import BarcodeBertConfig
@@ -56,7 +57,7 @@ class CommandArguments:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             if "(required)" in f.metadata.get("help", "") and getattr(self, f.name) is None:
-                raise ValueError(f"--{f.name.replace('_', '-')} is required")
+                raise InputError(f"--{f.name.replace('_', '-')} is required")
 
 
 @dataclass
@@ -148,7 +149,7 @@ def read_options(path: str | Path) -> dict:
     text = Path(path).read_text()
     values = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of option names to values, found {type(values).__name__}")
+        raise InputError(f"{path}: expected a mapping of option names to values, found {type(values).__name__}")
     return values
 
 

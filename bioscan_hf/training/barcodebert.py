@@ -12,6 +12,7 @@ import os
 import datasets
 from transformers import set_seed
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import (
     BarcodeBertConfig,
@@ -34,7 +35,7 @@ def unique_barcodes(data: datasets.DatasetDict, splits=PRETRAIN_SPLITS) -> datas
                 if barcode:
                     seen.setdefault(barcode)
     if not seen:
-        raise ValueError(f"no barcodes in split(s) {', '.join(splits)}")
+        raise InputError(f"no barcodes in split(s) {', '.join(splits)}")
     return datasets.Dataset.from_dict({"dna_barcode": list(seen)})
 
 

@@ -22,6 +22,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, TrainerCallback, set_seed
 
+from bioscan_hf.core.errors import InputError
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import KmerTokenizerFast
@@ -160,10 +161,10 @@ def training_data(dataset_dir: str | os.PathLike, config: str = "cropped_256") -
     """The `pretrain` + `train` records of an image config, images left undecoded."""
     data = load_prepared(dataset_dir, config)
     if "image" not in data[next(iter(data))].features:
-        raise ValueError(f"config {config!r} has no images; train CLIBD on an image config such as cropped_256")
+        raise InputError(f"config {config!r} has no images; train CLIBD on an image config such as cropped_256")
     parts = [data[s].select_columns(list(COLUMNS)) for s in TRAIN_SPLITS if s in data and data[s].num_rows]
     if not parts:
-        raise ValueError(f"{dataset_dir} ({config}) has no {' or '.join(TRAIN_SPLITS)} records to train on")
+        raise InputError(f"{dataset_dir} ({config}) has no {' or '.join(TRAIN_SPLITS)} records to train on")
     return datasets.concatenate_datasets(parts).cast_column("image", datasets.Image(decode=False))
 
 
@@ -214,7 +215,7 @@ def train_clibd(
 ) -> TrainingRun:
     """Align images, barcodes and taxonomy text with CLIBD's contrastive loss; see the module docstring."""
     if finetune not in ("lora", "full"):
-        raise ValueError(f"finetune must be 'lora' or 'full', not {finetune!r}")
+        raise InputError(f"finetune must be 'lora' or 'full', not {finetune!r}")
     output_dir = Path(output_dir)
     train = training_data(dataset_dir, config)
     args = training_arguments(output_dir, seed=seed, **{**CLIBD_RECIPE, **training_overrides})

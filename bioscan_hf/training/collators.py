@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase, TrainerCallback
 
+from bioscan_hf.core.errors import InputError
+
 #: Masking schemes: (share of tokens masked, share of masked → [MASK], share of masked → random k-mer).
 MASKING_SCHEMES = {
     "published": (0.5, 1.0, 0.0),  # BarcodeBERT / BIOSCAN-5M: 50% masked, all to [MASK]
@@ -77,7 +79,7 @@ class BarcodeMLMCollator(BatchSeeded):
     ) -> None:
         super().__init__(seed)
         if scheme not in MASKING_SCHEMES:
-            raise ValueError(f"unknown masking scheme {scheme!r}; choose one of {', '.join(MASKING_SCHEMES)}")
+            raise InputError(f"unknown masking scheme {scheme!r}; choose one of {', '.join(MASKING_SCHEMES)}")
         probability, to_mask, to_random = MASKING_SCHEMES[scheme]
         self.tokenizer = tokenizer
         self.random_offset = random_offset

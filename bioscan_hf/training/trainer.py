@@ -13,6 +13,8 @@ from transformers import Trainer, TrainerState, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
+from bioscan_hf.core.errors import InputError
+
 
 class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
     """`LengthGroupedSampler` whose order depends on (seed, epoch) alone.
@@ -101,7 +103,7 @@ def resumable_state(trainer: Trainer, checkpoint: str | os.PathLike) -> TrainerS
     state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
     planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
     if state.max_steps != planned:
-        raise ValueError(
+        raise InputError(
             f"{checkpoint} belongs to a run of {state.max_steps} steps, and these options plan {planned} steps; "
             "resume with the options that started it, or start over with --no-resume (or another --out)"
         )

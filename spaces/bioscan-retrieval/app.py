@@ -15,6 +15,8 @@ import html
 import io
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -36,13 +38,14 @@ NOTE = (
 
 
 def ensure_index(folder: Path = INDEX, clibd_steps: int = 100, scale: str | int = "small") -> Path:
-    """Build the default index from the embedded synthetic sample when none exists yet: a small CLIBD
-    trained on the sample's photos and barcodes, then its DNA and image keys."""
+    """Build the default index from the embedded synthetic sample when none exists yet (`bioscan-hf
+    space-index`: a small CLIBD trained on the sample's photos and barcodes, then its DNA and image keys).
+    It runs as a command: the Space reaches the index folder, never the pipeline that builds it."""
     if (folder / "index.json").exists():
         return folder
-    from bioscan_hf.demo import demo_index  # the demo's pipeline (training: only on a first start)
-
-    return demo_index(folder, clibd_steps=clibd_steps, scale=scale)
+    command = [sys.executable, "-m", "bioscan_hf.cli", "space-index", "--out", str(folder)]
+    subprocess.run([*command, "--clibd-steps", str(clibd_steps), "--scale", str(scale)], check=True)
+    return folder
 
 
 def _gallery(result: SearchResult) -> list[tuple[Image.Image, str]]:

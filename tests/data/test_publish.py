@@ -14,7 +14,7 @@ import pytest
 from bioscan_hf.data.builder import Bioscan5M
 from bioscan_hf.data.metadata import read_metadata
 from bioscan_hf.data.prepared import COMPLETE_MARKER
-from bioscan_hf.data.publish import PrepareError, plan_configs, prepare, push
+from bioscan_hf.data.publish import PrepareError, plan_configs, prepare
 from bioscan_hf.data.release import CONFIGS, MANIFEST_NAME, MissingImageError, available_configs, find_metadata
 from bioscan_hf.data.schema import METADATA_CSV_PATH, METADATA_ZIP_NAME, SPLITS
 
@@ -186,29 +186,6 @@ def test_parallel_prepare_gives_the_same_rows(
     pretrain = datasets.load_dataset(str(tmp_path / "out"), "metadata", split="pretrain")
     expected = read_metadata(find_metadata(sample_release), "pretrain").column("processid").to_pylist()
     assert pretrain["processid"] == expected
-
-
-def test_push_goes_up_to_the_network_call(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from huggingface_hub import HfApi
-
-    calls = {}
-    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("create", (repo_id, kw)))
-    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.setdefault("upload", kw))
-    push(prepared, "me/bioscan-5m")
-    assert calls["create"] == ("me/bioscan-5m", {"repo_type": "dataset", "private": False, "exist_ok": True})
-    assert calls["upload"]["folder_path"] == str(prepared) and calls["upload"]["repo_type"] == "dataset"
-
-
-def test_push_offline_raises(prepared: Path) -> None:
-    from huggingface_hub.errors import OfflineModeIsEnabled
-
-    with pytest.raises(OfflineModeIsEnabled):
-        push(prepared, "me/bioscan-5m")
-
-
-def test_push_refuses_an_unprepared_folder(tmp_path: Path) -> None:
-    with pytest.raises(PrepareError, match="not a prepared dataset folder"):
-        push(tmp_path, "me/x")
 
 
 @pytest.mark.damaged_input

@@ -28,7 +28,7 @@ def test_hf_dna_model_through_knn_linear_and_cluster(prepared: Path, tmp_path: P
     assert -1.0 <= metrics["cluster_ami_genus"] <= 1.0  # adjusted for chance: a random model may score below 0
     from bioscan_hf.data.prepared import load_prepared, rank_values
     from bioscan_hf.embedding import load_encoder
-    from bioscan_hf.evaluation.knn import knn_probe
+    from bioscan_hf.evaluation.nearest import knn_probe
     from bioscan_hf.evaluation.protocols.knn import KNN_RANKS
 
     data = load_prepared(prepared)  # the CLS pooling reached the scores: recompute 1-NN with it

@@ -35,7 +35,7 @@ def bold_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_dna_encoders_on_real_barcodes(bold_dataset: Path, tmp_path: Path, spec: str) -> None:
     from bioscan_hf.data.prepared import load_prepared, rank_values
     from bioscan_hf.embedding import load_encoder
-    from bioscan_hf.evaluation.knn import knn_probe
+    from bioscan_hf.evaluation.nearest import knn_probe
     from bioscan_hf.evaluation.protocols.knn import KNN_RANKS
 
     model = f"hf:{tiny_bert_dna(tmp_path / 'dnabert', max_length=1024)}" if spec == "hf" else spec

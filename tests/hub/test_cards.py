@@ -36,5 +36,5 @@ def test_upload_creates_the_repo_then_uploads(tmp_path: Path, monkeypatch: pytes
     calls = []
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw)) or "u")
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw["repo_id"], kw)))
-    assert upload_folder(tmp_path, "me/x", "model", private=True) == "u"
+    assert upload_folder(tmp_path, "model", repo_id="me/x", private=True) == "u"
     assert [c[:2] for c in calls] == [("create", "me/x"), ("upload", "me/x")] and calls[0][2]["private"]

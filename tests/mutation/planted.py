@@ -62,17 +62,17 @@ PLANTED = [
     ),
     (
         "1-NN: unlabelled keys kept as neighbours",
-        "bioscan_hf/evaluation/knn.py",
+        "bioscan_hf/evaluation/nearest.py",
         "keep_keys, keep_queries = key_labels != missing, query_labels != missing",
         "keep_keys, keep_queries = key_labels == key_labels, query_labels != missing",
-        ["tests/evaluation/test_knn.py"],
+        ["tests/evaluation/test_nearest.py"],
     ),
     (
         "1-NN over distinct barcodes: unlabelled keys kept as neighbours (the path `evaluate knn` takes)",
-        "bioscan_hf/evaluation/knn.py",
+        "bioscan_hf/evaluation/nearest.py",
         "rows = np.flatnonzero(labels != missing)[::-1]",
         "rows = np.arange(len(labels))[::-1]",
-        ["tests/evaluation/test_knn.py"],
+        ["tests/evaluation/test_nearest.py"],
     ),
     (
         "clustering: --concat-model ignored",
@@ -93,7 +93,7 @@ PLANTED = [
         "bioscan_hf/core/metrics.py",
         "return float(correct.mean()), float(per_class.mean())",
         "return float(correct.mean()), float(correct.mean())",
-        ["tests/evaluation/test_knn.py"],
+        ["tests/evaluation/test_nearest.py"],
     ),
     (
         "conflicting annotations: majority accepted below 90%",

@@ -15,8 +15,8 @@ from bioscan_hf.cli import main
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.paths import cache_dir
 from bioscan_hf.search import identify
-from bioscan_hf.search.calibrate import FOLDS, cached_calibration, calibrate, held_out_folds
 from bioscan_hf.search.calibration import FEATURES, Calibration, RankModel, default_calibration, fit
+from bioscan_hf.search.held_out import FOLDS, cached_calibration, calibrate, held_out_folds
 from bioscan_hf.search.run import BLAST6_COLUMNS
 
 

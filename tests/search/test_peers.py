@@ -14,8 +14,8 @@ import pytest
 from helpers import require_tools
 
 from bioscan_hf.data.sources import Problems, Query
-from bioscan_hf.search.calibrate import calibrate
 from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.held_out import calibrate
 from bioscan_hf.search.references import Reference, read_references
 
 pytestmark = pytest.mark.real_data

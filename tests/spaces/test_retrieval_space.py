@@ -141,7 +141,7 @@ def test_barcodes_are_identified_by_alignment_with_calls(dna_index: Path) -> Non
 
 
 def test_an_index_folders_calibration_is_used_for_barcode_calls(dna_index: Path, tmp_path: Path) -> None:
-    from bioscan_hf.search.calibrate import calibrate
+    from bioscan_hf.search.held_out import calibrate
     from bioscan_hf.search.references import REFERENCE_COLUMNS
 
     folder = tmp_path / "index"

@@ -18,7 +18,8 @@ from bioscan_hf.embedding import EncoderError, load_encoder
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.evaluation.baselines import alignment_nearest
-from bioscan_hf.evaluation.knn import first_of_each, knn_probe_ranks
+from bioscan_hf.evaluation.nearest import first_of_each, knn_probe_ranks
+from bioscan_hf.evaluation.settings import EvaluateSettings
 
 #: Which splits a probe reads: keys/train and queries/test, for the final scores or for model selection.
 PROBE_SPLITS = {
@@ -30,21 +31,14 @@ PROBE_SPLITS = {
 @dataclass
 class Context:
     """What a protocol reads: the prepared dataset (`data`, its `metadata` config), the model (its spec and
-    its split embeddings, or "align"), and the options of `evaluate`. `plots` collects material for the
-    figures `evaluate` writes."""
+    its split embeddings, or "align"), and the evaluation's settings (`EvaluateSettings`). `plots` collects
+    material for the figures `evaluate` writes."""
 
     dataset_dir: str | os.PathLike
     data: datasets.DatasetDict
     model: str
     embedder: SplitEmbeddings | str
-    split: str = "test"
-    seed: int = 0
-    probe: str = "lbfgs"
-    modality: str | None = None
-    cluster_also: Sequence[str] = ()
-    encoder_options: dict = field(default_factory=dict)
-    image_config: str = "cropped_256"
-    one_sample_per_barcode: bool = False
+    settings: EvaluateSettings = field(default_factory=EvaluateSettings)
     plots: dict = field(default_factory=dict)
 
 

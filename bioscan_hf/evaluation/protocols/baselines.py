@@ -21,7 +21,7 @@ def closed_world_task(
 
 
 def run(context: Context) -> dict[str, float]:
-    data, split = context.data, context.split
+    data, split = context.data, context.settings.split
     kmer6 = context.embedder if context.model == "kmer6" else "kmer6"  # reuse the k-mer embeddings if scored
     return {
         **knn_task(data, kmer6, prefix="baseline_kmer6_knn", split=split),

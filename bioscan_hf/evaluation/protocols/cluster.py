@@ -65,15 +65,16 @@ def cluster_task(
 
 
 def run(context: Context) -> dict[str, float]:
-    shared = {k: v for k, v in context.encoder_options.items() if k != "pooling"}  # pooling is model-specific
-    also = [embedder_of(other, **shared) for other in context.cluster_also]
+    settings = context.settings
+    shared = {k: v for k, v in settings.encoder_options().items() if k != "pooling"}  # pooling is model-specific
+    also = [embedder_of(other, **shared) for other in settings.concat_model]
     embedder = embedder_of(context.embedder)
-    kinds = [context.modality or embedder.default_modality(), *(e.default_modality() for e in also)]
+    kinds = [settings.modality or embedder.default_modality(), *(e.default_modality() for e in also)]
     data = context.data
     if "image" in kinds:
-        data = load_prepared(context.dataset_dir, context.image_config)
-        data = one_per_barcode(data) if context.one_sample_per_barcode else data
-    scores, context.plots = cluster_task(data, embedder, context.seed, also=also, modality=context.modality)
+        data = load_prepared(context.dataset_dir, settings.config)
+        data = one_per_barcode(data) if settings.one_sample_per_barcode else data
+    scores, context.plots = cluster_task(data, embedder, settings.seed, also=also, modality=settings.modality)
     return scores
 
 

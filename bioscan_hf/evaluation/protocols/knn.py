@@ -21,7 +21,7 @@ def knn_task(
 
 
 def run(context: Context) -> dict[str, float]:
-    return knn_task(context.data, context.embedder, split=context.split)
+    return knn_task(context.data, context.embedder, split=context.settings.split)
 
 
 PROTOCOL = Protocol(

@@ -10,7 +10,7 @@ from bioscan_hf.evaluation.protocols.base import PROBE_SPLITS, Context, Protocol
 
 def run(context: Context) -> dict[str, float]:
     data = context.data
-    train_split, test_split = PROBE_SPLITS[context.split]["linear"]
+    train_split, test_split = PROBE_SPLITS[context.settings.split]["linear"]
     train, test = split_of(data, train_split), split_of(data, test_split)
     embed = embedder_of(context.embedder)
     result = linear_probe(
@@ -18,7 +18,7 @@ def run(context: Context) -> dict[str, float]:
         rank_values(train, "species"),
         embed.dna(data, test_split),
         rank_values(test, "species"),
-        method=context.probe,
+        method=context.settings.probe,
     )
     return {"linear_species_micro": result["micro"], "linear_species_macro": result["macro"]}
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from bioscan_hf.core.errors import MissingFileError
+
 from ..checkpoints import ConversionError, load_torch_file, state_dict_of, strip_prefix
 from .configuration_barcodebert import BarcodeBertConfig
 from .modeling_barcodebert import BarcodeBertForMaskedLM, BarcodeBertModel
@@ -57,7 +59,7 @@ def load_checkpoint(source: str | os.PathLike, config: dict | None = None) -> tu
     if source.is_dir():
         weights = next((source / name for name in WEIGHT_FILES if (source / name).exists()), None)
         if weights is None:
-            raise FileNotFoundError(f"{source}: no {' or '.join(WEIGHT_FILES)}")
+            raise MissingFileError(f"{source}: no {' or '.join(WEIGHT_FILES)}")
         state = load_file(weights) if weights.suffix == ".safetensors" else load_torch_file(weights)
         if config is None:
             config = json.loads((source / "config.json").read_text())

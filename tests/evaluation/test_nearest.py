@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bioscan_hf.core.errors import EvaluationError
 from bioscan_hf.core.metrics import micro_macro, micro_macro_accuracy
 from bioscan_hf.core.vectors import check_embeddings, nearest_keys
-from bioscan_hf.evaluation.knn import first_of_each, knn_probe, knn_probe_ranks
+from bioscan_hf.evaluation.nearest import first_of_each, knn_probe, knn_probe_ranks
 
 
 def test_nothing_to_score_is_an_error() -> None:
@@ -206,7 +206,7 @@ def test_a_label_other_than_none_marks_unlabelled_records_on_every_path() -> Non
 def test_every_rank_is_answered_from_one_search_when_labelled_keys_are_near(monkeypatch) -> None:
     """The promise of `nearest_labelled_keys`: one search over the distinct keys, deep enough for every
     rank; a second search only for queries whose nearest `depth` keys are all unlabelled."""
-    from bioscan_hf.evaluation import knn
+    from bioscan_hf.evaluation import nearest
 
     searches = []
 
@@ -214,12 +214,12 @@ def test_every_rank_is_answered_from_one_search_when_labelled_keys_are_near(monk
         searches.append(k)
         return nearest_keys(keys, queries, k)
 
-    monkeypatch.setattr(knn, "nearest_keys", counting)
+    monkeypatch.setattr(nearest, "nearest_keys", counting)
     rng = np.random.default_rng(1)
     keys, queries = rng.normal(size=(40, 4)), rng.normal(size=(10, 4))
     labels = {"genus": np.where(np.arange(40) % 3 == 0, None, "g"), "species": ["s"] * 40}
     truth = {"genus": ["g"] * 10, "species": ["s"] * 10}
-    knn.knn_probe_ranks(keys, labels, queries, truth, list(range(40)), list(range(10)))
+    nearest.knn_probe_ranks(keys, labels, queries, truth, list(range(40)), list(range(10)))
     assert searches == [16]
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.output import progress_bar
 from bioscan_hf.core.outputs import OutputFile, write_atomically
 from bioscan_hf.core.paths import cache_dir, user_path
 from bioscan_hf.data.schema import CALL_RANKS

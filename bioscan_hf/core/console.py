@@ -1,6 +1,6 @@
-"""The output policy of every command, in one place (with the help text's formatter): progress bars on
-long work, no repeated third-party noise, a status line where a step would otherwise be silent, and
-`--quiet` / `--verbose`.
+"""What a command prints (the console; the files a command writes are `core.outputs`): the policy of every
+command, in one place (with the help text's formatter): progress bars on long work, no repeated
+third-party noise, a status line where a step would otherwise be silent, and `--quiet` / `--verbose`.
 
 - default: our progress bars and status lines; third-party libraries' warnings and their bars for short
   steps (datasets' "Generating <split> split" when a prepared folder is opened, transformers' "Loading
@@ -23,13 +23,15 @@ from collections.abc import Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from bioscan_hf.core.errors import InputError
+
 _POLICY = {"quiet": False, "verbose": False}
 
 
 def configure_output(quiet: bool = False, verbose: bool = False) -> None:
     """Set this process's output policy (the command line calls it once per command)."""
     if quiet and verbose:
-        raise ValueError("--quiet and --verbose exclude each other; give one")
+        raise InputError("--quiet and --verbose exclude each other; give one")
     _POLICY.update(quiet=quiet, verbose=verbose)
     level = "info" if verbose else "error"
     os.environ["TRANSFORMERS_VERBOSITY"] = level
@@ -46,6 +48,11 @@ def configure_output(quiet: bool = False, verbose: bool = False) -> None:
 def is_quiet() -> bool:
     """Whether only results and errors are printed."""
     return _POLICY["quiet"]
+
+
+def is_verbose() -> bool:
+    """Whether third-party logs (and the tracebacks behind our one-line errors) are shown."""
+    return _POLICY["verbose"]
 
 
 def progress_bar(iterable: Iterable | None = None, **kwargs) -> tqdm:
