@@ -33,7 +33,7 @@ _STATE = {"registered": False}
 def _register_models() -> None:
     if not _STATE["registered"]:
         _STATE["registered"] = True  # first: registering looks things up in the mappings itself
-        import bioscan_hf.models  # noqa: F401  (registers on import)
+        import bioscan_hf.models.auto  # noqa: F401  (registers on import)
 
 
 def _register_on_first_lookup(mapping: type) -> None:

@@ -52,3 +52,40 @@ def test_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["prepare", "--release", str(tmp_path), "--out", str(tmp_path / "o"), "--configs", "metadata"]) == 1
     err = capsys.readouterr().err
     assert "no BIOSCAN-5M metadata" in err and "bioscan-hf sample" in err and "Traceback" not in err
+
+
+def _failing(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    """`bioscan-hf sample` raising `error` when it runs."""
+    import dataclasses
+
+    from bioscan_hf.commands import data
+
+    def run(options) -> None:
+        raise error
+
+    monkeypatch.setitem(data.COMMANDS, "sample", dataclasses.replace(data.COMMANDS["sample"], run=run))
+
+
+def test_our_refusals_are_one_line_and_bugs_keep_their_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from bioscan_hf.core.errors import InputError
+
+    args = ["sample", "--out", str(tmp_path / "r")]
+    _failing(monkeypatch, InputError("plate.fasta line 3 (q1): not DNA; fix the record or pass --skip-bad"))
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        "bioscan-hf sample: error: plate.fasta line 3 (q1): not DNA; fix the record or pass --skip-bad\n"
+    )
+    assert main([*args, "--verbose"]) == 1  # under --verbose: the traceback too, then the same line
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("fix the record or pass --skip-bad\n")
+    _failing(monkeypatch, FileNotFoundError(2, "No such file or directory", str(tmp_path / "gone.tsv")))
+    assert main(args) == 1 and "gone.tsv" in capsys.readouterr().err  # a file the system refused: one line
+    _failing(monkeypatch, ValueError("an internal slip"))
+    with pytest.raises(ValueError, match="an internal slip"):  # a bug: not swallowed into one line
+        main(args)
+    _failing(monkeypatch, KeyboardInterrupt())
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "run the same command again to resume" in err

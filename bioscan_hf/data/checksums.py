@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import UserError
+from bioscan_hf.core.outputs import write_atomically
 from bioscan_hf.core.paths import cache_dir
 from bioscan_hf.data.metadata import file_key
 from bioscan_hf.data.schema import PUBLISHED_MD5
@@ -53,9 +54,7 @@ def md5sum(path: str | os.PathLike, use_cache: bool = True, progress: bool = Tru
     if use_cache:
         cache = _load_cache()
         cache[key] = value
-        tmp = _cache_path().with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cache))
-        tmp.replace(_cache_path())
+        write_atomically(_cache_path(), lambda path: path.write_text(json.dumps(cache)))
     return value
 
 

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from bioscan_hf.core.barcodes import NOT_DNA_TEXT, barcode_problem
 from bioscan_hf.core.errors import MissingFileError, UserError
+from bioscan_hf.core.outputs import write_atomically
 from bioscan_hf.core.paths import CONTROL_CHARACTERS, UNSAFE_ID, cache_dir, id_problem, text_problem, user_path
 from bioscan_hf.data.schema import (
     DERIVED_COLUMNS,
@@ -316,9 +317,7 @@ def release_summary(source: str | os.PathLike) -> dict:
             counts[item["values"]] += item["counts"]
     summary = {"labels": {c: sorted(values) for c, values in seen.items()}, "split_counts": counts}
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary))
-    tmp.replace(cached)
+    write_atomically(cached, lambda path: path.write_text(json.dumps(summary)))
     return summary
 
 

@@ -27,7 +27,7 @@ from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from bioscan_hf.core.errors import InputError, UserError
-from bioscan_hf.core.outputs import claim_output_folder, release_output_folder, swap_in
+from bioscan_hf.core.outputs import claim_output_folder, release_output_folder, swap_in, write_atomically
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, RECORDS_PER_SHARD, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError, file_key, release_summary, stage_splits
@@ -350,9 +350,7 @@ def _write_excluded(out: Path, excluded: pd.DataFrame) -> None:
     """List the excluded records in `out` (a list of an earlier curated run goes when none are)."""
     path = out / EXCLUDED_FILE
     if len(excluded):
-        partial = path.with_name(path.name + ".partial")
-        excluded.to_csv(partial, sep="\t", index=False)
-        partial.replace(path)
+        write_atomically(path, lambda partial: excluded.to_csv(partial, sep="\t", index=False))
     else:
         path.unlink(missing_ok=True)
 
@@ -412,7 +410,5 @@ def write_card(
         configs=", ".join(f"`{c}`" for c in done),
         citation=_CITATION,
     )
-    tmp = out / "README.md.tmp"
-    card.save(tmp)
-    tmp.replace(out / "README.md")
+    write_atomically(out / "README.md", lambda partial: card.save(partial))
     return out / "README.md"

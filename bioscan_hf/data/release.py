@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from bioscan_hf.core.errors import InputError, MissingFileError, UserError
+from bioscan_hf.core.outputs import write_atomically
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.schema import (
     IMAGE_PACKAGES,
@@ -252,9 +253,10 @@ def write_metadata_zip(out: str | os.PathLike, rows: list[dict], origin: str) ->
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    tmp = path.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(METADATA_CSV_PATH, text.getvalue())
-    tmp.replace(path)
+    def write(partial: Path) -> None:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(METADATA_CSV_PATH, text.getvalue())
+
+    write_atomically(path, write)
     (Path(out) / MANIFEST_NAME).write_text(json.dumps({"rows": len(rows), "origin": origin}))
     return path

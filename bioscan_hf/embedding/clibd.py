@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from transformers import AutoModel
 
-import bioscan_hf.models  # noqa: F401  (registers CLIBD with the Auto classes)
+import bioscan_hf.models.auto  # noqa: F401  (registers CLIBD with the Auto classes)
 from bioscan_hf.embedding.base import Encoder, torch_dtype
 from bioscan_hf.models.checks import model_location
 from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor

@@ -14,7 +14,7 @@ import os
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
+import bioscan_hf.models.auto  # noqa: F401  (registers BarcodeBERT with the Auto classes)
 from bioscan_hf.embedding.base import Encoder, EncoderError, torch_dtype
 from bioscan_hf.models.barcodebert.modeling_barcodebert import masked_mean
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location

@@ -13,14 +13,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from transformers import AutoConfig
-
 from bioscan_hf.core.specs import SPEC_HELP, ModelSpec
 from bioscan_hf.embedding.base import Encoder, EncoderError
-from bioscan_hf.embedding.clibd import ClibdEncoder
-from bioscan_hf.embedding.dna import TransformersDnaEncoder
-from bioscan_hf.embedding.images import TimmImageEncoder, TransformersImageEncoder
-from bioscan_hf.embedding.kmer import KmerEncoder
 from bioscan_hf.models.checks import model_location
 
 
@@ -61,11 +55,16 @@ def is_vision_config(config: dict) -> bool:
     return "num_channels" in config or "vision_config" in config
 
 
+# Each loader imports its encoder's module when it runs: resolving `kmer6` imports no model family.
 def _kmer(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
+    from bioscan_hf.embedding.kmer import KmerEncoder
+
     return KmerEncoder(int(spec.argument), **options.sizes)
 
 
 def _timm(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
+    from bioscan_hf.embedding.images import TimmImageEncoder
+
     if not spec.location:
         raise EncoderError(f"{spec.text!r}: write timm:NAME or timm:NAME:WEIGHTS_FILE")
     weights, device, dtype = spec.argument or None, options.device, options.dtype
@@ -73,15 +72,21 @@ def _timm(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
 
 
 def _clibd(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
+    from bioscan_hf.embedding.clibd import ClibdEncoder
+
     return ClibdEncoder(spec.location, device=options.device, dtype=options.dtype, **options.sizes)
 
 
 def _vision(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
+    from bioscan_hf.embedding.images import TransformersImageEncoder
+
     pooling, remote, device, dtype = options.pooling, options.trust_remote_code, options.device, options.dtype
     return TransformersImageEncoder(spec.location, pooling, remote, device=device, dtype=dtype, **options.sizes)
 
 
 def _dna(spec: ModelSpec, config: dict, options: LoadOptions) -> Encoder:
+    from bioscan_hf.embedding.dna import TransformersDnaEncoder
+
     pooling, remote, device, dtype = options.pooling or "mean", options.trust_remote_code, options.device, options.dtype
     return TransformersDnaEncoder(spec.location, pooling, remote, device=device, dtype=dtype, **options.sizes)
 
@@ -196,6 +201,8 @@ def load_encoder(
             model_location(parsed.location)  # a missing folder: the error names it
             raise EncoderError(f"{parsed.location} has no config.json: not a model folder (expected {SPEC_HELP})")
         if config is None:  # a Hub id: let transformers read its config
+            from transformers import AutoConfig
+
             config = AutoConfig.from_pretrained(parsed.location, trust_remote_code=trust_remote_code).to_dict()
     encoder = family_of(parsed, config).load(parsed, config, options)
     encoder.spec, encoder.pooling_option = parsed.text, pooling

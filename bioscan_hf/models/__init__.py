@@ -1,3 +1,4 @@
-"""Model families: importing this package registers them with the transformers Auto classes."""
-
-from bioscan_hf.models import barcodebert, barcodemamba, clibd, cnn  # noqa: F401
+"""Model families (`barcodebert/`, `barcodemamba/`, `clibd/`, `cnn/`), each a transformers model folder that
+registers with the Auto classes when imported; `bioscan_hf.models.auto` imports all of them (what
+`import bioscan_hf` arranges on the first Auto lookup). Importing this package alone imports no family, so
+`models.checks` (the checks run before a folder is loaded) costs no torch."""

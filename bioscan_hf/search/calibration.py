@@ -22,15 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import skops.io
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from bioscan_hf.core.errors import InputError
 
 FEATURES = ("identity", "coverage", "agreement", "support", "voters", "gap")
 #: The calibration fitted on the real BOLD file (`python bench/bench_identify.py --write-default`).
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
 DEFAULT_FILE = Path(__file__).with_name("bold_calibration.skops")
 #: Fewer held-out queries than this (or no wrong or no right one) and a rank takes the default's model.
 MIN_EXAMPLES = 200
@@ -84,6 +86,8 @@ class RankModel:
         """Fit on held-out queries' features, candidate orders and whether their candidate was right."""
         counts = Counter(g for g in groups if g is not None)
         kept = sorted(g for g, n in counts.items() if n >= MIN_GROUP)
+        from sklearn.ensemble import HistGradientBoostingClassifier  # here: seconds to import
+
         model = HistGradientBoostingClassifier(
             max_iter=100,
             learning_rate=0.05,
@@ -140,6 +144,8 @@ class Calibration:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write a skops file (a zip of the models' numbers, read back by `load`)."""
+        import skops.io
+
         skops.io.dump(
             {
                 "format": FORMAT,
@@ -161,6 +167,8 @@ class Calibration:
         """Read a calibration file; a damaged one, or one holding anything but these models, is an
         `InputError` naming it and what to do."""
         try:
+            import skops.io
+
             data = skops.io.load(path, trusted=TRUSTED_TYPES)
             if data.get("format") != FORMAT or list(data["features"]) != list(FEATURES):
                 raise InputError(f"format {data.get('format')!r}, features {data.get('features')!r}")

@@ -5,6 +5,7 @@ groups that table by distinct barcode for the identify engine."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Sequence
 from functools import cached_property
@@ -90,16 +91,30 @@ def within_mask(table: pd.DataFrame, within: str) -> pd.Series:
 
 
 def filter_references(table: pd.DataFrame, within: str | None = None, country: str | None = None) -> pd.DataFrame:
-    """References under the taxon `within` (at any rank) and from `country` (case-insensitive)."""
+    """References under the taxon `within` (at any rank) and from `country` (case-insensitive); a name the
+    library does not hold is refused with the nearest names it does."""
     keep = pd.Series(True, index=table.index)
     if within:
-        keep &= within_mask(table, within)
+        keep &= _named(within_mask(table, within), "within", within, pd.concat([table[r] for r in CALL_RANKS]))
     if country:
-        keep &= table["country"].fillna("").str.casefold() == country.strip().casefold()
+        found = table["country"].fillna("").str.casefold() == country.strip().casefold()
+        keep &= _named(found, "from", country, table["country"])
     kept = table[keep].reset_index(drop=True)
     if kept.empty:
-        raise InputError(f"no reference record is within {within!r} / from {country!r}; check the spelling")
+        raise InputError(f"no reference record is within {within!r} and from {country!r}; loosen one of the two")
     return kept
+
+
+def _named(found: pd.Series, relation: str, name: str, names: pd.Series) -> pd.Series:
+    """`found`, or an error naming the nearest names of the library when it matches no record
+    (`relation`: "within" a taxon, "from" a country)."""
+    if found.any():
+        return found
+    known = sorted({str(n) for n in names.dropna().unique()})
+    nearest = difflib.get_close_matches(name.strip(), known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(nearest)}?" if nearest else f"the library holds {len(known):,} such names"
+    option = "--within" if relation == "within" else "--country"
+    raise InputError(f"{option}: no reference record is {relation} {name!r} (case-insensitive); {hint}")
 
 
 class Reference:

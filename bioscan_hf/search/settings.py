@@ -45,7 +45,8 @@ _DEFAULTS = ", ".join(f"{rank} {value:.0%}%" for rank, value in DEFAULT_THRESHOL
 
 def parse_thresholds(value: str | dict[str, float] | None) -> dict[str, float] | None:
     """`species=0.97,genus=94` (or a dict) → the fixed rule with those thresholds and the defaults for the
-    other ranks; identities are fractions (0–1] or percentages (1–100]."""
+    other ranks; identities are fractions (0–1] or percentages [50–100] (between 1 and 50 is refused: no
+    identity threshold is meant there, and reading it either way would be a guess)."""
     if value is None:
         return None
     items = value.items() if isinstance(value, dict) else (i.partition("=")[::2] for i in comma_list(value))
@@ -56,10 +57,10 @@ def parse_thresholds(value: str | dict[str, float] | None) -> dict[str, float] |
             number = float(text)
         except (TypeError, ValueError):
             number = None
-        if rank not in CALL_RANKS or number is None or not 0 < number <= 100:
+        if rank not in CALL_RANKS or number is None or not (0 < number <= 1 or 50 <= number <= 100):
             raise InputError(
                 f"--thresholds '{rank}={text}': expected RANK=IDENTITY, RANK one of {', '.join(CALL_RANKS)} and "
-                "IDENTITY a fraction (0–1] or a percentage (1–100], e.g. species=0.97,genus=94"
+                "IDENTITY a fraction of identical bases (0–1) or a percentage (50–100), e.g. species=0.97,genus=94"
             )
         parsed[rank] = number / 100 if number > 1 else number
     return parsed

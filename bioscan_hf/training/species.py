@@ -24,7 +24,7 @@ from transformers import (
     set_seed,
 )
 
-import bioscan_hf.models  # noqa: F401  (registers BarcodeBERT with the Auto classes)
+import bioscan_hf.models.auto  # noqa: F401  (registers BarcodeBERT with the Auto classes)
 from bioscan_hf.core.metrics import micro_macro_accuracy
 from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.embedding.dna import NO_LENGTH_LIMIT

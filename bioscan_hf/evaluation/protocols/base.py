@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import datasets
 import numpy as np
@@ -40,6 +41,12 @@ class Context:
     embedder: SplitEmbeddings | str
     settings: EvaluateSettings = field(default_factory=EvaluateSettings)
     plots: dict = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        """A setting read as the context's own (`context.split` is `context.settings.split`)."""
+        if name != "settings" and name in {f.name for f in fields(EvaluateSettings)}:
+            return getattr(self.settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
