@@ -30,8 +30,19 @@ _LOOKUPS = ("__getitem__", "__contains__", "get", "keys", "values", "items", "__
 _STATE = {"registered": False}
 
 
+def _importing_models() -> bool:
+    """Whether a model module (ours or transformers') is being imported right now: transformers looks
+    things up in its Auto mappings while it defines its classes, and registering then would import our
+    families in the middle of that import (a circular import). Such a lookup never asks for our types."""
+    return any(
+        getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+        if name.startswith(("bioscan_hf.models", "transformers.models", "transformers.modeling"))
+    )
+
+
 def _register_models() -> None:
-    if not _STATE["registered"]:
+    if not _STATE["registered"] and not _importing_models():
         _STATE["registered"] = True  # first: registering looks things up in the mappings itself
         import bioscan_hf.models.auto  # noqa: F401  (registers on import)
 

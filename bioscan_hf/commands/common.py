@@ -4,8 +4,9 @@ settings live with the part that runs them (`search.settings`, `audit.settings`,
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from bioscan_hf.core.console import configure_output
@@ -52,3 +53,15 @@ def print_report(result: Any) -> None:
     with `main_process` False)."""
     if getattr(result, "main_process", True):
         print(result.report())
+
+
+def reporting(target: str) -> Callable[..., None]:
+    """The `run` of a command that calls one function and prints its report: `target` ("module:function",
+    imported when the command runs) gets the inputs' fields in order, then the settings object whole."""
+
+    def run(inputs: Any, settings: Any) -> None:
+        module, _, name = target.partition(":")
+        function = getattr(importlib.import_module(module), name)
+        print_report(function(*(getattr(inputs, f.name) for f in fields(inputs)), settings))
+
+    return run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import Command, print_report
+from bioscan_hf.commands.common import Command, reporting
 from bioscan_hf.core.options import option
 from bioscan_hf.core.specs import SPEC_HELP
 from bioscan_hf.embedding.settings import EmbedSettings
@@ -19,16 +19,10 @@ class EmbedInputs:
     out: str = option("the embeddings file to write (.parquet)")
 
 
-def run(inputs: EmbedInputs, settings: EmbedSettings) -> None:
-    from bioscan_hf.embedding.store import embed_to_parquet
-
-    print_report(embed_to_parquet(inputs.source, inputs.model, inputs.out, settings))
-
-
 COMMANDS: dict[str, Command] = {
     "embed": Command(
         (EmbedInputs, EmbedSettings),
-        run,
+        reporting("bioscan_hf.embedding.store:embed_to_parquet"),
         "Embed the records of a prepared dataset split, a FASTA, a TSV/CSV (id + sequence), a BOLD TSV or a folder "
         "of photos with any encoder and write OUT (.parquet): one row per record and modality with columns id, "
         "modality (dna/image) and embedding (float32, as the model outputs it); the model, its fingerprint and the "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import Command, print_report
+from bioscan_hf.commands.common import Command, print_report, reporting
 from bioscan_hf.core.options import option
 from bioscan_hf.search.settings import CalibrateSettings, IdentifySettings
 
@@ -20,12 +20,6 @@ class IdentifyInputs:
     queries: str = option("FASTA, TSV/CSV, BOLD TSV, prepared dataset folder, or folder of photos", positional=True)
     reference: str = option(REFERENCE_HELP)
     out: str = option("results file: .tsv, .csv, .json or .parquet")
-
-
-def run_identify(inputs: IdentifyInputs, settings: IdentifySettings) -> None:
-    from bioscan_hf.search.run import identify
-
-    print_report(identify(inputs.queries, inputs.reference, inputs.out, settings))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +42,7 @@ def run_calibrate(inputs: CalibrateInputs, settings: CalibrateSettings) -> None:
 COMMANDS: dict[str, Command] = {
     "identify": Command(
         (IdentifyInputs, IdentifySettings),
-        run_identify,
+        reporting("bioscan_hf.search.run:identify"),
         "Identify each query against a reference library and write one row per query: the best hit (processid, "
         "pident, alignment length, qcovs, bitscore, its lineage as best_hit_<rank>), a call per rank (order, "
         "family, subfamily, genus, species, BIN) with its calibrated confidence and the reference records "

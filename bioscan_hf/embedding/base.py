@@ -78,9 +78,18 @@ class Encoder:
     spec: str = ""
     pooling_option: str | None = None
 
-    def __init__(self, batch_size: int = 64, device: str | None = None, num_workers: int | None = None) -> None:
+    def __init__(
+        self,
+        batch_size: int = 64,
+        device: str | None = None,
+        num_workers: int | None = None,
+        dtype: str | torch.dtype | None = None,
+    ) -> None:
+        """How every encoder runs (its subclasses pass these through as `**runtime`): batch size, device,
+        image-decoding workers, and the weights' dtype (None: as saved)."""
         self.batch_size = batch_size
         self.device = default_device(device)
+        self.dtype = torch_dtype(dtype)
         # on a GPU, JPEG decoding would starve the model: decode in workers; on a CPU they compete for the cores
         default_workers = min(4, max(0, (os.cpu_count() or 1) - 1)) if self.device.startswith("cuda") else 0
         self.num_workers = default_workers if num_workers is None else num_workers

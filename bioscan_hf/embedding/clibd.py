@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModel
 
 import bioscan_hf.models.auto  # noqa: F401  (registers CLIBD with the Auto classes)
-from bioscan_hf.embedding.base import Encoder, torch_dtype
+from bioscan_hf.embedding.base import Encoder
 from bioscan_hf.models.checks import model_location
 from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor
 
@@ -17,18 +17,12 @@ from bioscan_hf.models.clibd.processing_clibd import ClibdProcessor
 class ClibdEncoder(Encoder):
     """Image and DNA features of a CLIBD folder (L2-normalised, `projection_dim` wide)."""
 
-    def __init__(
-        self,
-        model_dir: str | os.PathLike,
-        device: str | None = None,
-        dtype: str | torch.dtype | None = None,
-        batch_size: int = 64,
-        num_workers: int | None = None,
-    ) -> None:
-        super().__init__(batch_size=batch_size, device=device, num_workers=num_workers)
+    def __init__(self, model_dir: str | os.PathLike, **runtime) -> None:
+        """`runtime`: batch_size, device, num_workers, dtype (`Encoder`)."""
+        super().__init__(**runtime)
         location = model_location(model_dir)
         self.name = str(model_dir)
-        self.model = AutoModel.from_pretrained(location, dtype=torch_dtype(dtype)).eval().to(self.device)
+        self.model = AutoModel.from_pretrained(location, dtype=self.dtype).eval().to(self.device)
         self.processor = ClibdProcessor.from_pretrained(location)
         self.dna_dim = self.image_dim = int(self.model.config.projection_dim)
 

@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 import bioscan_hf.models.auto  # noqa: F401  (registers BarcodeBERT with the Auto classes)
-from bioscan_hf.embedding.base import Encoder, EncoderError, torch_dtype
+from bioscan_hf.embedding.base import Encoder, EncoderError
 from bioscan_hf.models.barcodebert.modeling_barcodebert import masked_mean
 from bioscan_hf.models.checks import check_kmer_tokenizer, model_location
 
@@ -41,18 +41,17 @@ class TransformersDnaEncoder(Encoder):
         path: str | os.PathLike,
         pooling: str = "mean",
         trust_remote_code: bool = False,
-        device: str | None = None,
-        dtype: str | torch.dtype | None = None,
-        batch_size: int = 256,
+        **runtime,
     ) -> None:
-        super().__init__(batch_size=batch_size, device=device)
+        """`runtime`: batch_size (default 256), device, dtype (`Encoder`)."""
+        super().__init__(**{"batch_size": 256, **runtime})
         if pooling not in DNA_POOLINGS:
             raise EncoderError(f"unknown DNA pooling {pooling!r}; choose one of {', '.join(DNA_POOLINGS)}")
         location = model_location(path)
         self.name, self.pooling = str(path), pooling
         self.tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
         self.model = AutoModel.from_pretrained(
-            location, trust_remote_code=trust_remote_code, dtype=torch_dtype(dtype)
+            location, trust_remote_code=trust_remote_code, dtype=self.dtype
         ).eval()
         self.model.to(self.device)
         if self.model.config.model_type == "barcodebert":

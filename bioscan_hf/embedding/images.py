@@ -17,7 +17,7 @@ from torchvision import transforms
 from transformers import AutoImageProcessor, AutoModel
 
 from bioscan_hf.core.paths import user_path
-from bioscan_hf.embedding.base import Encoder, EncoderError, torch_dtype
+from bioscan_hf.embedding.base import Encoder, EncoderError
 from bioscan_hf.models.checks import model_location
 
 IMAGE_POOLINGS = ("cls", "avg")
@@ -49,12 +49,10 @@ class TimmImageEncoder(Encoder):
         model_name: str,
         weights: str | os.PathLike | None = None,
         pooling: str | None = None,
-        device: str | None = None,
-        dtype: str | torch.dtype | None = None,
-        batch_size: int = 64,
-        num_workers: int | None = None,
+        **runtime,
     ) -> None:
-        super().__init__(batch_size=batch_size, device=device, num_workers=num_workers)
+        """`runtime`: batch_size, device, num_workers, dtype (`Encoder`)."""
+        super().__init__(**runtime)
         _check_pooling(pooling)
         kwargs: dict = {"num_classes": 0}
         if pooling is not None:
@@ -70,7 +68,7 @@ class TimmImageEncoder(Encoder):
             self.model = timm.create_model(model_name, **kwargs)
         except (RuntimeError, TypeError) as err:
             raise EncoderError(f"timm model {model_name!r} could not be built with {kwargs}: {err}") from err
-        self.model = self.model.eval().to(self.device, dtype=torch_dtype(dtype))
+        self.model = self.model.eval().to(self.device, dtype=self.dtype)
         self.name = f"timm:{model_name}" + (f":{weights}" if weights is not None else "")
         config = timm.data.resolve_data_config(model=self.model)
         self.transform = evaluation_transform(config["input_size"][-1], config["mean"], config["std"])
@@ -91,16 +89,14 @@ class TransformersImageEncoder(Encoder):
         path: str | os.PathLike,
         pooling: str | None = None,
         trust_remote_code: bool = False,
-        device: str | None = None,
-        dtype: str | torch.dtype | None = None,
-        batch_size: int = 64,
-        num_workers: int | None = None,
+        **runtime,
     ) -> None:
-        super().__init__(batch_size=batch_size, device=device, num_workers=num_workers)
+        """`runtime`: batch_size, device, num_workers, dtype (`Encoder`)."""
+        super().__init__(**runtime)
         _check_pooling(pooling)
         location = model_location(path)
         self.name, self.pooling = str(path), pooling or "cls"
-        model = AutoModel.from_pretrained(location, trust_remote_code=trust_remote_code, dtype=torch_dtype(dtype))
+        model = AutoModel.from_pretrained(location, trust_remote_code=trust_remote_code, dtype=self.dtype)
         if getattr(model.config, "mask_ratio", 0):  # MAE masks patches at random unless told not to
             model.config.mask_ratio = 0.0
         self.model = model.eval().to(self.device)

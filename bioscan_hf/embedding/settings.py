@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bioscan_hf.core.options import Settings, option
 
+MODALITY_HELP = "what to embed from a dataset (default: barcodes when the model has a DNA tower, else photos)"
 EMBEDDINGS_HELP = (
     "a Parquet file of `bioscan-hf embed` by the same --model (checked): the records it holds are read "
     "instead of embedded again; the others are embedded"
@@ -46,11 +47,7 @@ class EmbedSettings(EncoderSettings):
 
     split: str = option("split(s) of a prepared dataset, e.g. train,key_unseen (default test)", "test")
     config: str | None = option("dataset config (default: metadata for barcodes, cropped_256 for photos)", None)
-    modality: str | None = option(
-        "what to embed from a dataset (default: barcodes when the model has a DNA tower, else photos)",
-        None,
-        choices=("dna", "image", "both"),
-    )
+    modality: str | None = option(MODALITY_HELP, None, choices=("dna", "image", "both"))
     skip_bad: bool = option(
         "leave unusable records and undecodable photos out and list them in OUT's .skipped.tsv", False
     )

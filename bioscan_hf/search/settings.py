@@ -24,14 +24,7 @@ DEFAULT_CANDIDATES = 50
 #: fewer than 2% of unseen species get a species call.
 DEFAULT_MIN_CONFIDENCE = 0.9
 #: The fixed BOLD-style rule (`--thresholds`): a rank is called when the best identity reaches its value.
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "order": 0.85,
-    "family": 0.90,
-    "subfamily": 0.92,
-    "genus": 0.95,
-    "species": 0.98,
-    "dna_bin": 0.98,
-}
+DEFAULT_THRESHOLDS: dict[str, float] = dict(zip(CALL_RANKS, (0.85, 0.90, 0.92, 0.95, 0.98, 0.98), strict=True))
 #: Held-out queries of a calibration in all (fewer where the reference has fewer groups to hold out).
 DEFAULT_QUERIES = 4_000
 #: `table`: the hits file as OUT's kind of table; `blast6`: BLAST's tabular format (`-outfmt 6`).

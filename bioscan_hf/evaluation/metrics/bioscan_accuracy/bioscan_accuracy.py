@@ -4,6 +4,7 @@ import datasets
 import evaluate
 
 from bioscan_hf.core.metrics import micro_macro_accuracy
+from bioscan_hf.evaluation.metric_info import metric_info
 
 _DESCRIPTION = "Micro accuracy and macro accuracy (the mean over true classes of each class's accuracy)."
 _KWARGS = """
@@ -20,14 +21,7 @@ class BioscanAccuracy(evaluate.Metric):
     """Thin `evaluate` wrapper over `bioscan_hf.core.metrics.micro_macro_accuracy`."""
 
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="Gharaee et al., BIOSCAN-5M, 2024",
-            inputs_description=_KWARGS,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-        )
+        return metric_info(_DESCRIPTION, _KWARGS, datasets.Value("string"))
 
     def _compute(self, predictions, references):
         micro, macro = micro_macro_accuracy(predictions, references)

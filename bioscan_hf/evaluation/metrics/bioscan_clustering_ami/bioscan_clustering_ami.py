@@ -5,6 +5,7 @@ import evaluate
 import numpy as np
 
 from bioscan_hf.evaluation.clustering import zero_shot_clustering
+from bioscan_hf.evaluation.metric_info import metric_info
 
 _DESCRIPTION = (
     "UMAP to 50 dimensions (30 neighbours, min_dist 0), Ward clustering with as many clusters as true "
@@ -26,14 +27,7 @@ class BioscanClusteringAmi(evaluate.Metric):
     """Thin `evaluate` wrapper over `bioscan_hf.evaluation.clustering.zero_shot_clustering`."""
 
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="Gharaee et al., BIOSCAN-5M, 2024",
-            inputs_description=_KWARGS,
-            features=datasets.Features(
-                {"predictions": datasets.List(datasets.Value("float32")), "references": datasets.Value("string")}
-            ),
-        )
+        return metric_info(_DESCRIPTION, _KWARGS, datasets.List(datasets.Value("float32")))
 
     def _compute(self, predictions, references, seed=0, reduce=True):
         scores, _ = zero_shot_clustering(np.asarray(predictions), {"rank": references}, seed=seed, reduce=reduce)
