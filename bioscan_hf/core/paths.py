@@ -65,9 +65,14 @@ def text_problem(value: str) -> str | None:
 
 
 def cache_dir() -> Path:
-    """Folder for bioscan-hf's own caches (label maps, verified checksums, calibrations):
-    `$BIOSCAN_HF_CACHE`, else `$XDG_CACHE_HOME/bioscan_hf` (~/.cache/bioscan_hf)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bioscan_hf"
-    path = Path(os.environ.get("BIOSCAN_HF_CACHE", default))
+    """Folder for bioscan-hf's own caches (label maps, verified checksums, calibrations, seed indexes):
+    `$BIOSCAN_HF_CACHE`, else `$HF_HOME/bioscan_hf` where HF_HOME is set (beside the Hugging Face caches a
+    user has moved), else `$XDG_CACHE_HOME/bioscan_hf` (~/.cache/bioscan_hf)."""
+    if "BIOSCAN_HF_CACHE" in os.environ:
+        path = user_path(os.environ["BIOSCAN_HF_CACHE"])
+    elif os.environ.get("HF_HOME"):
+        path = user_path(os.environ["HF_HOME"]) / "bioscan_hf"
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bioscan_hf"
     path.mkdir(parents=True, exist_ok=True)
     return path

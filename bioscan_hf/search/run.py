@@ -133,7 +133,8 @@ def _changed(previous: dict | None, settings: dict) -> list[str]:
 def output_files(out: Path, settings: IdentifySettings) -> dict[str, OutputFile]:
     """Every file identify writes beside `out`, by role, under the package's output rule (identify's own:
     those of a run whose provenance file is beside them)."""
-    main = OutputFile(out, "identify", settings.overwrite, ours=companion(out, "provenance", ".json").is_file())
+    ours = _written_by_identify(companion(out, "provenance", ".json"))
+    main = OutputFile(out, "identify", settings.overwrite, ours=ours)
     return {
         "results": main,
         "hits": main.companion("hits"),
@@ -143,6 +144,14 @@ def output_files(out: Path, settings: IdentifySettings) -> dict[str, OutputFile]
         "reliability": main.companion("reliability", ".png"),
         "provenance": main.companion("provenance", ".json"),
     }
+
+
+def _written_by_identify(provenance: Path) -> bool:
+    """Whether `provenance` is the provenance file of a finished identify run (what marks its outputs)."""
+    try:
+        return {"queries_content", "reference_records"} <= set(json.loads(provenance.read_text()))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def identify(
