@@ -34,12 +34,15 @@ class SampleOptions:
     seed: int = option("random seed (same seed → same files)", 0)
     scale: str = option("small (2,000 records), medium (20,000) or a number", "small")
     no_images: bool = option("write the metadata only", False)
+    overwrite: bool = option(
+        "write into a folder holding files sample did not write (a real release: same-named zips are replaced)", False
+    )
 
 
 def run_sample(o: SampleOptions) -> None:
     from bioscan_hf.data.sample import write_sample_release
 
-    path = write_sample_release(o.out, scale=scale(o.scale), seed=o.seed, images=not o.no_images)
+    path = write_sample_release(o.out, scale(o.scale), o.seed, images=not o.no_images, overwrite=o.overwrite)
     print(f"synthetic release written to {path}")
 
 
@@ -152,6 +155,9 @@ class ImportBoldOptions(ExcludeOptions):
         "change is listed in import_report.tsv)",
         False,
     )
+    overwrite: bool = option(
+        "write into a folder holding files import-bold did not write (same-named files are replaced)", False
+    )
 
 
 def run_import_bold(o: ImportBoldOptions) -> None:
@@ -165,6 +171,7 @@ def run_import_bold(o: ImportBoldOptions) -> None:
         o.seed,
         resolve_conflicts=not o.keep_conflicts,
         exclude=o.excluded(),
+        overwrite=o.overwrite,
     )
     print(report.summary())
 

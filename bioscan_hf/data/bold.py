@@ -27,6 +27,7 @@ import numpy as np
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem, clean_barcode
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError, UserError
+from bioscan_hf.core.outputs import claim_output_folder, release_output_folder, write_atomically
 from bioscan_hf.core.paths import id_problem, text_problem, user_path
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
@@ -174,6 +175,7 @@ def import_bold(
     seed: int = 0,
     resolve_conflicts: bool = True,
     exclude: Mapping[str, str] | None = None,
+    overwrite: bool = False,
 ) -> ImportReport:
     """Convert BOLD exports into a release folder `out` (metadata zip) with BIOSCAN-5M partitions.
 
@@ -187,6 +189,23 @@ def import_bold(
     for name, value in (("undescribed_fraction", undescribed_fraction), ("unlabelled_fraction", unlabelled_fraction)):
         if not 0.0 <= value <= 1.0:
             raise InputError(f"{name} must be within 0..1, got {value}")
+    out = user_path(out)
+    created = claim_output_folder(out, "import-bold", overwrite)  # before any work: a folder of others' files
+    try:
+        return _import(paths, out, undescribed_fraction, unlabelled_fraction, seed, resolve_conflicts, exclude)
+    finally:
+        release_output_folder(out, created)
+
+
+def _import(
+    paths: Iterable[str | os.PathLike],
+    out: Path,
+    undescribed_fraction: float,
+    unlabelled_fraction: float,
+    seed: int,
+    resolve_conflicts: bool,
+    exclude: Mapping[str, str] | None,
+) -> ImportReport:
     report = ImportReport()
     records: list[dict] = []
     seen_ids: set[str] = set()
@@ -232,11 +251,14 @@ def import_bold(
     report.excluded = [(r["processid"], exclude[r["processid"]]) for r in records if r["processid"] in exclude]
     records = [r for r in records if r["processid"] not in exclude]
     report.splits = dict(Counter(r["split"] for r in records))
-    out = user_path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    write_atomically(out / "import_report.tsv", lambda path: path.write_text(report.to_tsv()))
+    if not records:
+        raise BoldError(
+            f"{', '.join(map(str, paths))}: no usable record to import ({len(report.unusable)} row(s) skipped, each "
+            f"listed with its reason in {out / 'import_report.tsv'}); nothing else was written"
+        )
     write_metadata_zip(out, records, origin="bioscan-hf import-bold")
     report.rows_written = len(records)
-    (Path(out) / "import_report.tsv").write_text(report.to_tsv())
     return report
 
 

@@ -21,6 +21,8 @@ from PIL import Image, ImageDraw
 
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.outputs import claim_output_folder
+from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import (
@@ -257,13 +259,17 @@ def generate_records(n_records: int, seed: int = 0) -> tuple[list[dict], list[Ta
     return rows, taxa, owner.tolist()
 
 
-def write_sample_release(out: str | Path, scale: str | int = "small", seed: int = 0, images: bool = True) -> Path:
-    """Write a synthetic release (metadata zip and the four image packages) into `out`."""
+def write_sample_release(
+    out: str | Path, scale: str | int = "small", seed: int = 0, images: bool = True, overwrite: bool = False
+) -> Path:
+    """Write a synthetic release (metadata zip and the four image packages) into `out`: a new or empty
+    folder, or one `sample` wrote; a folder holding other files (a real release) is refused unless
+    `overwrite`, so the synthetic zips never replace real ones unasked."""
     n_records = SCALES[scale] if isinstance(scale, str) and scale in SCALES else int(scale)
     if n_records < 50:
         raise InputError(f"scale must be small, medium or an integer ≥ 50, got {scale!r}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = user_path(out)
+    claim_output_folder(out, "sample", overwrite)
     rows, taxa, owner = generate_records(n_records, seed)
     rng = np.random.default_rng(seed + 1)
     if images:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from bioscan_hf.cli import main
 from bioscan_hf.core.barcodes import barcode_key, barcode_problem
-from bioscan_hf.data.bold import REQUIRED_COLUMNS, clean_barcode, import_bold
+from bioscan_hf.data.bold import REQUIRED_COLUMNS, BoldError, clean_barcode, import_bold
 from bioscan_hf.data.metadata import read_metadata
 from bioscan_hf.data.schema import METADATA_ZIP_NAME, is_placeholder_species
 
@@ -291,3 +292,32 @@ def test_barcodes_spelled_differently_share_a_split_after_import(tmp_path: Path)
         by_barcode.setdefault(record["dna_barcode"].rstrip("N"), set()).add(record["split"])
     assert len(by_barcode) == 24 and all(len(splits) == 1 for splits in by_barcode.values())
     assert "test" in {r["split"] for r in table}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.damaged_input
+def test_import_bold_never_writes_into_a_folder_of_other_files(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "import_report.tsv").write_text("my notes\n")
+    (out / "other.csv").write_text("a,b\n")
+    before = _files(out)
+    with pytest.raises(FileExistsError, match="did not write .*import_report.tsv.*pass --overwrite"):
+        import_bold([_tsv(tmp_path / "a.tsv", [_row("P1"), _row("P2")])], out)
+    assert _files(out) == before
+    import_bold([_tsv(tmp_path / "a.tsv", [_row("P1"), _row("P2")])], out, undescribed_fraction=0.0, overwrite=True)
+    assert (out / "other.csv").read_text() == "a,b\n"  # beside it, never deleted
+
+
+@pytest.mark.damaged_input
+def test_import_bold_of_no_usable_record_fails_and_says_why(tmp_path: Path) -> None:
+    header_only = _tsv(tmp_path / "empty.tsv", [])
+    with pytest.raises(BoldError, match="no usable record to import"):
+        import_bold([header_only], tmp_path / "out")
+    assert not (tmp_path / "out" / "BIOSCAN_5M_Insect_Dataset_metadata_MultiTypes.zip").exists()
+    rna = _tsv(tmp_path / "rna.tsv", [_row("P1", marker="16S")])
+    assert main(["import-bold", str(rna), "--out", str(tmp_path / "o")]) == 1
+    assert "P1" in (tmp_path / "o" / "import_report.tsv").read_text()  # why, per row

@@ -85,3 +85,16 @@ def test_labels_look_like_bioscan() -> None:
 def test_scale_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="scale"):
         write_sample_release(tmp_path, scale=3)
+
+
+@pytest.mark.damaged_input
+def test_sample_never_replaces_a_release_it_did_not_write(tmp_path: Path) -> None:
+    real = tmp_path / "bioscan5m"
+    real.mkdir()
+    (real / "BIOSCAN_5M_Insect_Dataset_metadata_MultiTypes.zip").write_bytes(b"the real release")
+    before = {p.name: p.read_bytes() for p in real.iterdir()}
+    with pytest.raises(FileExistsError, match="did not write .*BIOSCAN_5M_Insect_Dataset_metadata_MultiTypes.zip"):
+        write_sample_release(real, scale=60, images=False)
+    assert {p.name: p.read_bytes() for p in real.iterdir()} == before
+    again = write_sample_release(tmp_path / "synthetic", scale=60, images=False)
+    assert write_sample_release(again, scale=60, images=False) == again  # its own folder: written again
