@@ -67,7 +67,7 @@ def run_demo(
         print(f"[1/{steps}] using the release in {source}")
         notes.append(f"Release folder: `{source}`.")
     elif bold:
-        source, configs = out / "release", ["metadata"]
+        source, configs = out / "release-bold", ["metadata"]  # not the sample's folder: neither replaces the other
         print(f"[1/{steps}] importing {len(bold)} BOLD export(s) into {source}")
         report = import_bold(bold, source, unlabelled_fraction=0.3, seed=seed)
         print(report.summary())
