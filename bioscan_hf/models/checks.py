@@ -34,6 +34,8 @@ def model_location(path: str | os.PathLike) -> str:
     if folder.is_dir():
         for weights in sorted(folder.glob("*.safetensors")):
             check_safetensors(weights)
+        for weights in sorted(folder.glob("pytorch_model*.bin")):
+            check_weights_only(weights)
         return text
     if folder.exists():
         raise ModelFolderError(f"{text}: is a file; a model is a folder holding config.json and its weights")
@@ -63,6 +65,24 @@ def check_safetensors(path: str | os.PathLike) -> None:
         raise ModelFolderError(
             f"{path}: {size:,} bytes, but its header describes {expected:,}: the file is truncated or damaged; "
             "save or download the model again"
+        )
+
+
+def check_weights_only(path: str | os.PathLike) -> None:
+    """Refuse a pickled weights file (`pytorch_model.bin`) that holds objects other than tensors and plain
+    containers: loading it is either refused by torch (whose message suggests `weights_only=False`, advice
+    not to follow for a file of unknown origin) or, with that advice, runs whatever the file names."""
+    import torch  # here: only a folder with pickled weights needs it
+
+    try:
+        foreign = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except (RuntimeError, ValueError, OSError):
+        return  # not listable (the legacy format): torch's weights-only loader still refuses objects
+    if foreign:
+        raise ModelFolderError(
+            f"{path}: not a weights-only file: it holds pickled objects besides tensors ({', '.join(foreign[:3])}), "
+            "which could run code when loaded, so it is not loaded. Convert the model from a source you trust "
+            "(`bioscan-hf convert-barcodebert`, or `save_pretrained` where you trust it: safetensors)"
         )
 
 

@@ -95,3 +95,21 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.mark.damaged_input
+def test_a_pickled_weights_file_with_objects_is_refused_in_our_words(tmp_path: Path) -> None:
+    import argparse
+
+    import torch
+
+    folder = _tiny_barcodebert(tmp_path / "bb")
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    payload = {"embeddings.weight": torch.zeros(2), "options": argparse.Namespace(lr=1e-3)}
+    torch.save(payload, folder / "pytorch_model.bin")
+    before = (folder / "pytorch_model.bin").read_bytes()
+    with pytest.raises(ModelFolderError, match="not a weights-only file: .*argparse.Namespace.*source you trust"):
+        TransformersDnaEncoder(folder, device="cpu")
+    assert main(["embed", str(tmp_path), "--model", str(folder), "--out", str(tmp_path / "e.parquet")]) == 1
+    assert (folder / "pytorch_model.bin").read_bytes() == before and not (tmp_path / "e.parquet").exists()
