@@ -89,3 +89,27 @@ def test_our_refusals_are_one_line_and_bugs_keep_their_traceback(
     assert main(args) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "interrupted" in err and "run the same command again to resume" in err
+
+
+@pytest.mark.damaged_input
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sample", "--out", "{file}/release"],
+        ["identify", "{fasta}", "--reference", "{fasta}", "--out", "{file}/calls.tsv"],
+        ["audit", "{fasta}", "--out", "{file}/suspects.tsv"],
+        ["embed", "{fasta}", "--model", "kmer4", "--out", "{file}/e.parquet"],
+        ["calibrate", "{fasta}", "--out", "{file}/c.skops"],
+    ],
+)
+def test_an_output_under_a_file_is_refused_in_words(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    fasta = tmp_path / "r.fasta"
+    fasta.write_text(">R1|Aedes aegypti|COI-5P|BOLD:AAA0001\n" + "ACGT" * 100 + "\n")
+    (tmp_path / "notes.txt").write_text("mine")
+    args = [a.format(file=tmp_path / "notes.txt", fasta=fasta) for a in argv]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder; give an output path under a folder" in err
+    assert "Errno" not in err and (tmp_path / "notes.txt").read_text() == "mine"

@@ -29,11 +29,38 @@ class OutputFolderError(UserError, FileExistsError):
     """An output folder that holds files the command did not write."""
 
 
+def check_writable(path: Path) -> None:
+    """Refuse, in words and before any work, an output path that cannot be written: one under a file, or
+    in a folder this user cannot write to (no permission, a read-only file system)."""
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputFolderError(f"{path}: {parent} is a file, not a folder; give an output path under a folder")
+            if not os.access(parent, os.W_OK):
+                raise OutputFolderError(
+                    f"{path}: cannot write in {parent} (no permission, or a read-only file system); give a folder "
+                    "you can write to"
+                )
+            return
+
+
+def make_output_folder(folder: str | os.PathLike) -> Path:
+    """The output folder a user named, created (`~` expanded); a path that is a file, lies under a file or
+    cannot be written is refused in words, not an errno."""
+    path = Path(os.path.expanduser(os.fspath(folder)))
+    if path.exists() and not path.is_dir():
+        raise OutputFolderError(f"{path} is a file; this output is a folder: give a folder path")
+    check_writable(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def claim_output_folder(folder: Path, command: str, overwrite: bool = False) -> bool:
     """Check that `command` may write into `folder` and mark it as the command's; returns True when the
     folder was created here (so that a failed run can remove it again)."""
     if folder.exists() and not folder.is_dir():
         raise OutputFolderError(f"{folder} is a file; the output of {command} is a folder: give a folder path")
+    check_writable(folder)
     created = not folder.exists()
     if not created and owner(folder) != command:
         foreign = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
@@ -94,6 +121,7 @@ def check_output_file(path: Path, ours: bool, command: str, overwrite: bool = Fa
             f"{path} exists and was not written by bioscan-hf {command}; nothing was written. Give another path, "
             "or pass --overwrite to replace it"
         )
+    check_writable(path)
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from bioscan_hf.core.console import status
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.formatting import markdown_table
+from bioscan_hf.core.outputs import make_output_folder
 from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.evaluation.protocols import PROTOCOLS, Context
 from bioscan_hf.evaluation.protocols.base import PROBE_SPLITS, embedder_of, one_per_barcode
@@ -62,8 +63,7 @@ def evaluate_dna(
     data = load_prepared(dataset_dir)
     if settings.one_sample_per_barcode:
         data = one_per_barcode(data)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_folder(out)
     context = Context(dataset_dir, data, str(model), embedder, settings)
     metrics: dict[str, float] = {}
     for name in (*tasks, *(["baselines"] if baselines else [])):

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from bioscan_hf.core.errors import EvaluationError, InputError
 from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.core.metrics import micro_macro
+from bioscan_hf.core.outputs import make_output_folder
 from bioscan_hf.core.vectors import nearest_keys
 from bioscan_hf.data.prepared import data_origin, load_prepared, rank_values
 from bioscan_hf.data.schema import KEY_SPLITS
@@ -169,8 +170,7 @@ def evaluate_retrieval(
     data = load_prepared(dataset_dir, config)
     if "image" not in data[next(iter(data))].features:
         raise InputError(f"config {config!r} has no images; evaluate retrieval on an image config such as cropped_256")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_folder(out)
     encoder = ClibdEncoder(model_dir)
     stored = read_embeddings(embeddings) if embeddings else None
     metrics = retrieval_metrics(data, SplitEmbeddings(encoder, stored), queries)

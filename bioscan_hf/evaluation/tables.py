@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.formatting import markdown_table, write_csv
+from bioscan_hf.core.outputs import make_output_folder
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.prepared import origin_note
@@ -245,8 +246,7 @@ def write_tables(run_dirs: list[str | os.PathLike], out: str | os.PathLike, aver
     runs = [read_run(folder) for folder in run_dirs]
     if not runs:
         raise InputError("no run folders given")
-    out = user_path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_output_folder(out)
     origins = sorted({r.info.get("data_origin", "unrecorded") for r in runs})
     sections = [
         "# Evaluation tables\n",

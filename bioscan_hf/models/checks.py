@@ -32,6 +32,8 @@ def model_location(path: str | os.PathLike) -> str:
     text = expand_home(path)  # as typed: `./a/b` is a path, `a/b` may be a Hub id
     folder = Path(text)
     if folder.is_dir():
+        check_sizes(folder / "config.json")
+        check_sizes(folder / "tokenizer_config.json")
         for weights in sorted(folder.glob("*.safetensors")):
             check_safetensors(weights)
         for weights in sorted(folder.glob("pytorch_model*.bin")):
@@ -45,6 +47,45 @@ def model_location(path: str | os.PathLike) -> str:
             raise ModelFolderError(f"{missing}; offline (HF_HUB_OFFLINE=1), so it was not looked up as a Hub id")
         return text
     raise ModelFolderError(missing)
+
+
+#: Sizes a model's config.json (or a tokenizer's) states, and the largest any real model has: a value that is
+#: not a whole number in 1..bound would only surface later as a tensor error, or an allocation of terabytes.
+SIZE_BOUNDS = {
+    "hidden_size": 1 << 16,
+    "intermediate_size": 1 << 18,
+    "num_hidden_layers": 1 << 10,
+    "num_attention_heads": 1 << 10,
+    "vocab_size": 1 << 24,
+    "max_position_embeddings": 1 << 20,
+    "d_model": 1 << 16,
+    "n_layer": 1 << 10,
+    "projection_dim": 1 << 16,
+    "k_mer": 12,
+    "k": 12,
+}
+
+
+def check_sizes(path: Path) -> None:
+    """Refuse a config whose sizes (`SIZE_BOUNDS`, at the top level or in a sub-config such as CLIBD's
+    towers) are not whole numbers in range, naming the file and the field, before any tensor is made."""
+    if not path.is_file():
+        return
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"{path}: not valid JSON ({err}); save or download the model again") from err
+    sections = [("", config)] + [(f"{k}.", v) for k, v in config.items() if isinstance(v, dict)]
+    for prefix, section in sections:
+        for key, bound in SIZE_BOUNDS.items():
+            value = section.get(key) if isinstance(section, dict) else None
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= bound:
+                raise ModelFolderError(
+                    f"{path}: {prefix}{key} = {value!r}: expected a whole number from 1 to {bound:,}; the file is "
+                    "damaged or not this model's: save or convert the model again"
+                )
 
 
 def check_safetensors(path: str | os.PathLike) -> None:

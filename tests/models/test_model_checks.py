@@ -113,3 +113,29 @@ def test_a_pickled_weights_file_with_objects_is_refused_in_our_words(tmp_path: P
         TransformersDnaEncoder(folder, device="cpu")
     assert main(["embed", str(tmp_path), "--model", str(folder), "--out", str(tmp_path / "e.parquet")]) == 1
     assert (folder / "pytorch_model.bin").read_bytes() == before and not (tmp_path / "e.parquet").exists()
+
+
+@pytest.mark.damaged_input
+@pytest.mark.parametrize(
+    ("file", "key", "value"),
+    [
+        ("config.json", "hidden_size", -32),
+        ("config.json", "vocab_size", 1e11),
+        ("config.json", "num_hidden_layers", "2"),
+        ("tokenizer_config.json", "k", 0),
+        ("tokenizer_config.json", "k", 1000),
+    ],
+)
+def test_a_size_out_of_range_is_named_with_its_file_before_any_tensor(
+    tmp_path: Path, file: str, key: str, value: object
+) -> None:
+    import json
+
+    folder = _tiny_barcodebert(tmp_path / "bb")
+    config = json.loads((folder / file).read_text())
+    config[key] = value
+    (folder / file).write_text(json.dumps(config))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(ModelFolderError, match=f"{file}: {key} = {value!r}: expected a whole number from 1 to"):
+        TransformersDnaEncoder(folder, device="cpu")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
