@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from bioscan_hf.core.specs import SPEC_HELP, ModelSpec
 from bioscan_hf.embedding.base import Encoder, EncoderError
-from bioscan_hf.models.checks import model_location
+from bioscan_hf.models.checks import foreign_code, model_location
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,16 @@ def load_encoder(
             from transformers import AutoConfig
 
             config = AutoConfig.from_pretrained(parsed.location, trust_remote_code=trust_remote_code).to_dict()
-    encoder = family_of(parsed, config).load(parsed, config, options)
+    family = family_of(parsed, config)
+    if family.model_type is not None and not trust_remote_code:
+        found = foreign_code(parsed.location)
+        if found:
+            raise EncoderError(
+                f"{parsed.location} declares code of its own in its auto_map ({'; '.join(found[:3])}), which "
+                f"bioscan-hf's {family.model_type} classes never run: this folder is not what bioscan-hf saved. Pass "
+                "--trust-remote-code to run that code, only for a model you trust; else save or convert it again"
+            )
+    encoder = family.load(parsed, config, options)
     encoder.spec, encoder.pooling_option = parsed.text, pooling
     return encoder
 

@@ -66,6 +66,30 @@ SIZE_BOUNDS = {
 }
 
 
+def foreign_code(folder: str | os.PathLike) -> list[str]:
+    """The `auto_map` entries of a folder's config.json and tokenizer_config.json that name code other than
+    the package's own classes (which bioscan-hf loads with its registered classes, never from the folder)."""
+    import bioscan_hf.models.auto as families
+
+    ours = {
+        f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
+        for family in (families.barcodebert, families.barcodemamba, families.clibd, families.cnn)
+        for name in family.__all__
+        if isinstance(cls := getattr(family, name), type)
+    }
+    found = []
+    for file in ("config.json", "tokenizer_config.json"):
+        try:
+            auto_map = json.loads((Path(folder) / file).read_text(encoding="utf-8")).get("auto_map") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        for value in auto_map.values() if isinstance(auto_map, dict) else []:
+            for entry in value if isinstance(value, list) else [value]:
+                if entry and str(entry).split("--")[-1] not in ours:
+                    found.append(f"{file}: {entry}")
+    return found
+
+
 def check_sizes(path: Path) -> None:
     """Refuse a config whose sizes (`SIZE_BOUNDS`, at the top level or in a sub-config such as CLIBD's
     towers) are not whole numbers in range, naming the file and the field, before any tensor is made."""

@@ -139,3 +139,21 @@ def test_a_size_out_of_range_is_named_with_its_file_before_any_tensor(
     with pytest.raises(ModelFolderError, match=f"{file}: {key} = {value!r}: expected a whole number from 1 to"):
         TransformersDnaEncoder(folder, device="cpu")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@pytest.mark.damaged_input
+def test_a_folder_declaring_code_of_its_own_is_refused_without_trust_remote_code(tmp_path: Path) -> None:
+    import json
+
+    from bioscan_hf.embedding import load_encoder
+    from bioscan_hf.embedding.base import EncoderError
+
+    folder = _tiny_barcodebert(tmp_path / "bb")
+    assert load_encoder(str(folder), device="cpu").model.config.k_mer == 4  # its own auto_map: fine
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {**config.get("auto_map", {}), "AutoModel": "modeling_evil.Evil"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "modeling_evil.py").write_text("raise SystemExit('ran')\n")
+    with pytest.raises(EncoderError, match="declares code of its own .*modeling_evil.Evil.*--trust-remote-code"):
+        load_encoder(str(folder), device="cpu")
+    assert main(["embed", str(tmp_path), "--model", str(folder), "--out", str(tmp_path / "e.parquet")]) == 1
