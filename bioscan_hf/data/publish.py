@@ -132,6 +132,8 @@ def prepare(
     created = claim_output_folder(out, "prepare", overwrite)
     try:
         counts = release_summary(metadata)["split_counts"]
+        if not sum(counts.values()):
+            raise PrepareError(f"{metadata}: no record (a header alone?); nothing was written. Give the full metadata")
         warning = row_count_check(release, sum(counts.values()))  # the release as published, before exclusion
         excluded = locate_excluded(metadata, exclude or {})
         for split in excluded["split"]:

@@ -321,3 +321,17 @@ def test_paths_accept_a_tilde(sample_release: Path, tmp_path: Path, monkeypatch:
     assert builder.as_dataset(split="val").num_rows > 0
     prepare("~/bioscan5m", "~/hub", configs=["metadata"])
     assert (home / "hub" / "README.md").exists()
+
+
+@pytest.mark.damaged_input
+def test_a_header_only_metadata_publishes_nothing(tmp_path: Path) -> None:
+    from bioscan_hf.data.release import write_metadata_zip
+
+    release = tmp_path / "release"
+    release.mkdir()
+    write_metadata_zip(release, [], origin="a test: the header alone")
+    before = {p.name: p.read_bytes() for p in release.iterdir()}
+    with pytest.raises(PrepareError, match="no record \\(a header alone\\?\\); nothing was written"):
+        prepare(release, tmp_path / "out", configs=["metadata"])
+    assert not (tmp_path / "out").exists()
+    assert {p.name: p.read_bytes() for p in release.iterdir()} == before
