@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,8 +57,8 @@ RUN_ONLY = ("num_proc", "overwrite")
 
 
 class Settings:
-    """What every settings class shares: `replace` (a copy with some fields changed, checked again) and
-    `digest` (what a resumed run or a cached result must match)."""
+    """What every settings class shares: `given` (the Python API's keywords over a settings object) and
+    `as_dict` (the fields as JSON, for the digest a resumed run must match and for `provenance.json`)."""
 
     @classmethod
     def given(cls, settings: Settings | None = None, **overrides: Any) -> Any:
@@ -71,18 +69,9 @@ class Settings:
             raise TypeError(f"expected {cls.__name__}, got {type(settings).__name__}")
         return dataclasses.replace(settings, **overrides) if settings is not None else cls(**overrides)
 
-    def replace(self, **changes: Any) -> Any:
-        """A copy with `changes`, checked again."""
-        return dataclasses.replace(self, **changes)
-
     def as_dict(self, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
         """The fields as JSON values (tuples as lists, paths as text), without those in `leave_out`."""
         return {f.name: _json_value(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in leave_out}
-
-    def digest(self, leave_out: tuple[str, ...] = ()) -> str:
-        """A short digest of the fields (but `leave_out`)."""
-        text = json.dumps(self.as_dict(leave_out), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # normalising a frozen field in __post_init__

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bioscan_hf.core.errors import InputError, UserError
+from bioscan_hf.core.paths import user_path
 
 #: The file a command leaves in its output folder, naming the command that owns the folder.
 OWNER_FILE = ".bioscan-hf-output.json"
@@ -47,7 +48,7 @@ def check_writable(path: Path) -> None:
 def make_output_folder(folder: str | os.PathLike) -> Path:
     """The output folder a user named, created (`~` expanded); a path that is a file, lies under a file or
     cannot be written is refused in words, not an errno."""
-    path = Path(os.path.expanduser(os.fspath(folder)))
+    path = user_path(folder)
     if path.exists() and not path.is_dir():
         raise OutputFolderError(f"{path} is a file; this output is a folder: give a folder path")
     check_writable(path)
@@ -138,7 +139,7 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 def output_path(out: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
     """The output file a user named (`~` expanded), refused unless it ends in one of `suffixes`."""
-    path = Path(os.path.expanduser(os.fspath(out)))
+    path = user_path(out)
     if path.suffix not in suffixes:
         raise InputError(f"{path}: the output must end in {', '.join(suffixes)}")
     return path

@@ -1,7 +1,7 @@
 """The settings of a search run, as `TrainingArguments` is for training: one frozen dataclass per run
 (`IdentifySettings`, `CalibrateSettings`, `IndexSettings`), each field declared once with its help text
 and default. The same class is the Python API's argument (`identify(queries, reference, out, settings)`),
-the command's options (parsed by `HfArgumentParser`) and, through `digest`, what a resumed run must match.
+the command's options (parsed by `HfArgumentParser`) and, through `as_dict`, what a resumed run must match.
 Values are checked when the settings are made, so a wrong one stops before any work. Importing this module
 imports no engine: the commands' `--help` costs this file alone."""
 
