@@ -22,7 +22,7 @@ import pandas as pd
 
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.outputs import OutputFile, write_atomically
+from bioscan_hf.core.outputs import OutputFile, check_all, write_atomically
 from bioscan_hf.core.paths import cache_dir, user_path
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Problems, Query, write_skipped
@@ -182,8 +182,9 @@ def calibrate_reference(
     """`bioscan-hf calibrate`: fit a calibration on a reference library and write it to `out` (replacing
     only a calibration file, or anything with `overwrite`, and only by the complete new file)."""
     settings = CalibrateSettings.given(settings, **overrides)
-    target = OutputFile(user_path(out), "calibrate", overwrite=settings.overwrite, ours=_is_calibration)
-    target.check()
+    out = user_path(out)
+    target = OutputFile(out, "calibrate", overwrite=settings.overwrite, ours=out.is_file() and _is_calibration(out))
+    check_all([target, target.companion("skipped", ".tsv")])  # the skipped list beside it: under the same rule
     problems = Problems(skip=settings.skip_bad)
     table = read_references(reference, settings.reference_splits, problems)
     calibration = calibrate(table, settings, progress=progress)

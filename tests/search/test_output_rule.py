@@ -112,3 +112,14 @@ def test_a_fasta_with_a_byte_order_mark_is_fasta(inputs: tuple[Path, Path]) -> N
     plain = identify(queries, reference, queries.parent / "plain.tsv", progress=False).results
     read = identify(marked, reference, queries.parent / "bom.tsv", progress=False).results
     assert read["query"].tolist() == plain["query"].tolist()
+
+
+def test_calibrate_refuses_a_users_skipped_list_beside_its_output(inputs: tuple[Path, Path]) -> None:
+    from bioscan_hf.search.held_out import calibrate_reference
+
+    _, reference = inputs
+    (reference.parent / "c.skipped.tsv").write_text("my list\n")
+    before = _snapshot(reference.parent)
+    with pytest.raises(UserError, match="c.skipped.tsv exists and was not written by bioscan-hf calibrate"):
+        calibrate_reference(reference, reference.parent / "c.skops", progress=False, queries=20)
+    assert _snapshot(reference.parent) == before
