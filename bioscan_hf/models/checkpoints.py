@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -61,8 +62,15 @@ def load_torch_file(path: str | os.PathLike) -> object:
     try:
         with torch.serialization.safe_globals(allowed):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError or EOFError on damaged files
-        raise ConversionError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: {err})") from err
+    except pickle.UnpicklingError as err:  # torch's text advises weights_only=False: not for this file
+        raise ConversionError(
+            f"{path}: not a weights-only checkpoint: it holds pickled objects that could run code when loaded, so "
+            "it is not loaded. Use a checkpoint from a source you trust, saved as a state dict of tensors"
+        ) from err
+    except Exception as err:  # torch raises RuntimeError or EOFError on damaged files
+        raise ConversionError(
+            f"{path}: not a readable torch checkpoint ({type(err).__name__}: {err}); download it again"
+        ) from err
 
 
 def state_dict_of(payload: object, where: str | os.PathLike) -> dict[str, torch.Tensor]:

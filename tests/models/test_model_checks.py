@@ -115,6 +115,30 @@ def test_a_pickled_weights_file_with_objects_is_refused_in_our_words(tmp_path: P
     assert (folder / "pytorch_model.bin").read_bytes() == before and not (tmp_path / "e.parquet").exists()
 
 
+class _Payload:
+    """An object whose unpickling would call a function: the kind of checkpoint a converter must not run."""
+
+    def __reduce__(self):
+        return (print, ("payload ran",))
+
+
+@pytest.mark.damaged_input
+def test_a_legacy_checkpoint_with_a_payload_is_refused_without_torch_s_unsafe_advice(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import torch
+
+    from bioscan_hf.models.checkpoints import ConversionError, load_torch_file
+
+    checkpoint = tmp_path / "run.pth"
+    torch.save({"w": torch.zeros(2), "x": _Payload()}, checkpoint, _use_new_zipfile_serialization=False)
+    before = checkpoint.read_bytes()
+    with pytest.raises(ConversionError, match="run.pth: not a weights-only checkpoint.*source you trust") as caught:
+        load_torch_file(checkpoint)
+    assert "weights_only=False" not in str(caught.value) and "payload ran" not in capsys.readouterr().out
+    assert checkpoint.read_bytes() == before
+
+
 @pytest.mark.damaged_input
 @pytest.mark.parametrize(
     ("file", "key", "value"),
