@@ -61,6 +61,7 @@ def is_verbose() -> bool:
 def progress_bar(iterable: Iterable | None = None, **kwargs) -> tqdm:
     """A tqdm progress bar for long work, hidden under `--quiet` (or when the caller disables it)."""
     from tqdm.auto import tqdm  # here: tqdm.auto imports asyncio, which no `--help` needs
+
     kwargs["disable"] = kwargs.get("disable", False) or _POLICY["quiet"]
     return tqdm(iterable, **kwargs)
 

@@ -253,6 +253,7 @@ def write_metadata_zip(out: str | os.PathLike, rows: list[dict], origin: str) ->
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
     def write(partial: Path) -> None:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(METADATA_CSV_PATH, text.getvalue())

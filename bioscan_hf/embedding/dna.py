@@ -50,9 +50,7 @@ class TransformersDnaEncoder(Encoder):
         location = model_location(path)
         self.name, self.pooling = str(path), pooling
         self.tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
-        self.model = AutoModel.from_pretrained(
-            location, trust_remote_code=trust_remote_code, dtype=self.dtype
-        ).eval()
+        self.model = AutoModel.from_pretrained(location, trust_remote_code=trust_remote_code, dtype=self.dtype).eval()
         self.model.to(self.device)
         if self.model.config.model_type == "barcodebert":
             check_kmer_tokenizer(self.model.config, self.tokenizer, location)
