@@ -7,6 +7,10 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas
 
 #: A CLIBD small enough to run in a test in well under a second.
 TINY_CLIBD = {
@@ -222,3 +226,43 @@ def run_without_package(code: str):
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
         cwd="/",
     )
+
+
+def mutate(sequence: str, fraction: float, rng) -> str:
+    """`sequence` with `fraction` of its positions substituted (each by another base)."""
+    bases = list(sequence)
+    for i in rng.choice(len(bases), int(round(fraction * len(bases))), replace=False):
+        bases[i] = rng.choice([b for b in "ACGT" if b != bases[i]])
+    return "".join(bases)
+
+
+def library(rng) -> pandas.DataFrame:
+    """Two orders × two genera × three species, 4 records each (two haplotypes), 400-nt barcodes:
+    species 6% apart within a genus, genera 15% apart, orders unrelated."""
+    rows = []
+    for o in range(2):
+        order = "".join(rng.choice(list("ACGT"), 400))
+        for g in range(2):
+            genus = mutate(order, 0.15, rng)
+            for s in range(3):
+                species = mutate(genus, 0.06, rng)
+                for h in range(4):
+                    barcode = species if h < 2 else mutate(species, 0.005, rng)
+                    rows.append(
+                        {
+                            "processid": f"P{o}{g}{s}{h}",
+                            "dna_barcode": barcode,
+                            "order": f"Order{o}",
+                            "family": f"Fam{o}",
+                            "subfamily": None,
+                            "genus": f"Gen{o}{g}",
+                            "species": f"Gen{o}{g} sp{s}",
+                            "dna_bin": f"BOLD:{o}{g}{s}",
+                            "country": "Canada" if o == 0 else "Costa Rica",
+                        }
+                    )
+    import pandas  # here: most tests that import helpers need no pandas
+
+    return pandas.DataFrame(rows)
+
+

@@ -55,6 +55,14 @@ def base_codes(text: str) -> np.ndarray:
     return BASE_CODE[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]
 
 
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def reverse_complement(sequence: str) -> str:
+    """The other strand of a cleaned barcode, read 5' to 3' (`N` stays `N`)."""
+    return sequence.translate(_COMPLEMENT)[::-1]
+
+
 def regex_class(characters: str) -> str:
     """A character class matching `characters`, written with `\\xHH` escapes, so that Python's `re` and
     the Oniguruma engine of `tokenizers` read it alike."""

@@ -53,6 +53,8 @@ class Hit:
     score: float
     #: Share of the query's bases the alignment covers (None for photos).
     coverage: float | None = None
+    #: The query's strand in the alignment: "+" as given, "-" its reverse complement.
+    strand: str = "+"
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,11 @@ def call(
     confidence: dict[str, float],
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     thresholds: dict[str, float] | None = None,
+    floor: float = 0.0,
 ) -> dict:
     """Per-rank calls, confidences, support, SINTAX lineages and a note for one DNA query, from its hits
-    (best first), the evidence at each rank and the candidates' calibrated probabilities.
+    (best first), the evidence at each rank and the candidates' calibrated probabilities; `floor`: the
+    identity under which the calibration saw nothing (`Calibration.floor`), below which no rule calls.
 
     Keys starting with `_` (the candidate at each rank) are for the summary, not for the output table."""
     row: dict = {}
@@ -140,6 +144,11 @@ def call(
         why = ""
         if not hits:
             why = "no reference shares a seed with the query"
+        elif hits[0].identity is not None and hits[0].identity < floor:
+            why = (
+                f"best hit {hits[0].identity:.1%} identity, below any the calibration has seen ({floor:.1%}): "
+                "not a COI barcode of this library?"
+            )
         elif evidence_here is None:
             why = ""  # the voting references carry no label at this rank: nothing to call, nothing to note
         elif evidence_here.coverage < MIN_QUERY_COVERAGE:

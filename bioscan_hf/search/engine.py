@@ -20,36 +20,86 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from bioscan_hf.core.barcodes import reverse_complement
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.vectors import exact_index, normalize
 from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding.store import stored_or_embedded
-from bioscan_hf.search.align import Alignment, describe, rank_hits
+from bioscan_hf.search.align import Alignment, align, describe, rank_hits
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.seeds import SeedIndex
-from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE
+from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE, DEFAULT_STRAND
 
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
 
 
+#: Ranks at which a query's best hit is always seen beside hits of another label: a shortlist of one
+#: order's (or family's) barcodes says nothing about how far the query is from the rest, which is what tells
+#: a new genus of a known order from a query whose order the library lacks (the evidence's `gap`).
+CONTRAST_RANKS = ("species", "genus", "subfamily", "family", "order")
+#: Hits of another label added per such rank: the best `CONTRAST_HITS` of the first `CONTRAST_POOL` such
+#: references in shared-seed order (seed counts misrank by a few points of identity: the issue's flood) ...
+CONTRAST_HITS = 2
+CONTRAST_POOL = 16
+#: ... among this many references sharing the most seeds.
+CONTRAST_DEPTH = 2_000
+
 _WORKER_BARCODES: list[str] = []
 _WORKER_SEEDS: SeedIndex | None = None
+_WORKER_CODES: dict[str, np.ndarray] = {}
 
 
-def _align_many(tasks: list[tuple[str, np.ndarray]]) -> list[list[tuple[int, Alignment]]]:
-    return [rank_hits(query, _WORKER_BARCODES, positions) for query, positions in tasks]
+def _align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> list[list[tuple[int, Alignment]]]:
+    pairs, strand = task
+    return [rank_hits(query, _WORKER_BARCODES, positions, strand) for query, positions in pairs]
 
 
-def _seed_hits_many(task: tuple[list[str], int]) -> list[list[tuple[int, Alignment]]]:
-    """Shortlist by seeds, then align: one worker's share of the queries."""
-    sequences, candidates = task
-    shortlists = _WORKER_SEEDS.shortlist(sequences, candidates)
-    return [rank_hits(query, _WORKER_BARCODES, positions) for query, positions in zip(sequences, shortlists)]
+def _seed_hits_many(task: tuple[list[str], int, str]) -> list[list[tuple[int, Alignment]]]:
+    """Shortlist by seeds, then align: one worker's share of the queries. With `strand="both"` each query is
+    shortlisted on both strands and aligned on the one whose best reference shares more seeds with it (a
+    barcode shares hundreds of seeds with its own species on its strand, a handful by chance on the other)."""
+    sequences, candidates, strand = task
+    depth = max(candidates, CONTRAST_DEPTH)
+    plus = _WORKER_SEEDS.ranked(sequences, depth)
+    minus = _WORKER_SEEDS.ranked([reverse_complement(q) for q in sequences], depth) if strand == "both" else plus
+    found = []
+    for query, (on_plus, plus_counts), (on_minus, minus_counts) in zip(sequences, plus, minus):
+        flip = strand == "both" and len(minus_counts) and (not len(plus_counts) or minus_counts[0] > plus_counts[0])
+        positions, side = (on_minus, "-") if flip else (on_plus, "+")
+        hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side)
+        hits += _contrast_hits(query, hits, positions, side)
+        hits.sort(key=lambda hit: (-hit[1].score, -hit[1].identity, hit[0]))
+        found.append(hits)
+    return found
+
+
+def _contrast_hits(
+    query: str, hits: list[tuple[int, Alignment]], ranked: np.ndarray, strand: str
+) -> list[tuple[int, Alignment]]:
+    """For each of `CONTRAST_RANKS` (lowest first) where no hit carries a label other than the best hit's,
+    the best-aligned `CONTRAST_HITS` of the first `CONTRAST_POOL` references of another label in `ranked`
+    (shared-seed order; the shortlist's own included where its bounded alignment left them out)."""
+    if not hits:
+        return []
+    best, keys = hits[0][0], [key for key, _ in hits]
+    extra: list[tuple[int, Alignment]] = []
+    for codes in _WORKER_CODES.values():
+        label = codes[best]
+        if label < 0 or ((codes[keys] != label) & (codes[keys] >= 0)).any():
+            continue
+        others = ranked[(codes[ranked] != label) & (codes[ranked] >= 0)]
+        pool = [
+            (key, align(query, _WORKER_BARCODES[key], strand)) for key in others[~np.isin(others, keys)][:CONTRAST_POOL]
+        ]
+        pool.sort(key=lambda hit: (-hit[1].score, hit[0]))
+        extra += pool[:CONTRAST_HITS]
+        keys += [key for key, _ in pool[:CONTRAST_HITS]]
+    return extra
 
 
 class Identifier:
@@ -74,8 +124,11 @@ class Identifier:
         photo_keys=None,
         calibration: Calibration | Callable[[], Calibration] | None = None,
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        strand: str = DEFAULT_STRAND,
     ) -> None:
         self.reference = reference
+        #: "both" (default): queries are searched on both strands; "plus": as given
+        self.strand = strand
         #: the fixed identity rule (BOLD style) when given; else calls need `min_confidence`
         self.thresholds = thresholds
         self.calibration = calibration  # None: the default (BOLD) calibration, read when first needed
@@ -134,17 +187,24 @@ class Identifier:
         return self._neighbours(vectors, self.candidates)[0]
 
     def align(self, sequences: list[str], shortlists: list[np.ndarray]) -> list[list[tuple[int, Alignment]]]:
-        """Exact alignment of each sequence with its candidates (in `num_proc` processes)."""
-        return self._map(_align_many, list(zip(sequences, shortlists)))
+        """Exact alignment of each sequence with its candidates (in `num_proc` processes), on both strands
+        unless `strand` is "plus" (an encoder's shortlist does not tell strands: each candidate is aligned
+        both ways)."""
+        strand = "both" if self.strand == "both" else "+"
+        return self._map(_align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
 
     def seed_hits(self, sequences: list[str]) -> list[list[tuple[int, Alignment]]]:
         """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`)."""
-        return self._map(_seed_hits_many, sequences, lambda part: (part, self.candidates))
+        return self._map(_seed_hits_many, sequences, lambda part: (part, self.candidates, self.strand))
 
     def _map(self, work, items: list, task=lambda part: part) -> list:
         """`work(task(part))` over contiguous parts of `items`, in `num_proc` forked processes (which
         inherit the reference's barcodes and seeds), results in order."""
-        _set_worker_state(self.reference.barcodes, self.reference.seeds if self.encoder is None else None)
+        if self.encoder is None:
+            codes = {rank: self.reference.key_codes(rank) for rank in CONTRAST_RANKS}
+            _set_worker_state(self.reference.barcodes, self.reference.seeds, codes)
+        else:
+            _set_worker_state(self.reference.barcodes, None, {})
         if self.num_proc == 1 or len(items) < 2 * self.num_proc:
             return work(task(items))
         if self._pool is None:
@@ -170,7 +230,7 @@ class Identifier:
             for sequence, found in zip(sequences, aligned):
                 length = max(1, len(sequence.strip("N")))
                 found = sorted(found, key=lambda hit: (-hit[1].score, -hit[1].identity, -size(hit[0]), hit[0]))
-                hits_of[sequence] = [Hit(key, a.identity, a.score, a.overlap / length) for key, a in found]
+                hits_of[sequence] = [Hit(key, a.identity, a.score, a.overlap / length, a.strand) for key, a in found]
         photos = [q for q in queries if q.image]
         if photos:
             hits_of.update(self._photo_hits(photos))
@@ -182,13 +242,14 @@ class Identifier:
         found = [rank_evidence(self.reference, hits_of[q.sequence], self.margin) if q.sequence else {} for q in queries]
         if any(f for f in found):
             confidence = confidences(self._calibration(), [f for f in found if f])
+            floor = self._calibration().floor()
         rows, hit_rows = [], []
         dna = 0
         for query, evidence in zip(queries, found):
             hits = hits_of[query.sequence or query.image]
             described = [self._describe(query, hit) for hit in hits[: max(top_k, 1)]]
             if query.sequence:
-                calls = call(hits, evidence, confidence[dna], self.min_confidence, self.thresholds)
+                calls = call(hits, evidence, confidence[dna], self.min_confidence, self.thresholds, floor)
                 dna += 1
             else:
                 calls = photo_call(self.reference, hits)
@@ -209,7 +270,7 @@ class Identifier:
         """A hit in BLAST's columns (DNA) or with its similarity (photos)."""
         if hit.identity is None:
             return {"similarity": round(hit.score, 4)}
-        stats = describe(query.sequence, self.reference.barcodes[hit.key])
+        stats = describe(query.sequence, self.reference.barcodes[hit.key], hit.strand)
         return {
             "pident": stats.pident,
             "length": stats.length,
@@ -220,6 +281,7 @@ class Identifier:
             "sstart": stats.sstart,
             "send": stats.send,
             "qcovs": round(100 * hit.coverage, 2),
+            "strand": "plus" if hit.strand == "+" else "minus",
             "evalue": float(f"{stats.evalue(len(query.sequence), self._reference_bases):.3g}"),
             "bitscore": round(stats.bitscore(), 1),
         }
@@ -264,7 +326,9 @@ class Identifier:
             return {"best_hit": None, **{f"best_hit_{rank}": None for rank in CALL_RANKS}}
         lineage = self._lineage(hits[0].key)
         shown = {
-            k: described[0][k] for k in ("pident", "length", "qcovs", "bitscore", "similarity") if k in described[0]
+            k: described[0][k]
+            for k in ("pident", "length", "qcovs", "evalue", "bitscore", "strand", "similarity")
+            if k in described[0]
         }
         return {
             "best_hit": lineage.pop("processid"),
@@ -285,6 +349,6 @@ class Identifier:
         }
 
 
-def _set_worker_state(barcodes: list[str], seeds: SeedIndex | None) -> None:
-    global _WORKER_BARCODES, _WORKER_SEEDS
-    _WORKER_BARCODES, _WORKER_SEEDS = barcodes, seeds
+def _set_worker_state(barcodes: list[str], seeds: SeedIndex | None, codes: dict[str, np.ndarray]) -> None:
+    global _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES
+    _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES = barcodes, seeds, codes

@@ -1,13 +1,16 @@
 """Fitting a calibration on the reference itself, PROTAX-style: hold queries out of the reference, identify
 them against the rest with the same engine, and learn how often each rank's candidate is right.
 
-Three kinds of held-out queries, in `HELD_OUT_SHARES`: whole species (their records all leave the
-reference: the species-level "unknown taxon" case of BIOSCAN-5M's unseen splits), whole genera (the same
-one rank up) and single records (a specimen of a species the reference has). Species are drawn from
-genera with another species left in the reference, genera from families with another genus left. Every
-eligible group is held out in one of `FOLDS` folds (so a fold lacks a quarter of them, as BIOSCAN-5M's
-unseen splits lack theirs); each fold is identified against the reference without its groups (its own
-seed index), queries drawn uniformly from the held-out records.
+Kinds of held-out queries, in `HELD_OUT_SHARES`: whole species (their records all leave the reference:
+the species-level "unknown taxon" case of BIOSCAN-5M's unseen splits), whole genera, families and orders
+(the same higher up: a query whose order the library lacks still finds hits at 80–90% identity, COI
+being conserved, and must not be called to any rank) and single records (a specimen of a species the
+reference has). Species are drawn from genera with another species left in the reference, genera from
+families with another genus left, families from orders with another family, orders from libraries of two
+or more. Every eligible species and genus is held out in one of `FOLDS` folds (so a fold lacks a quarter
+of them, as BIOSCAN-5M's unseen splits lack theirs); families and orders are spread over the folds too; each
+fold is identified against the reference without its groups (its own seed index), queries drawn uniformly
+from the held-out records.
 """
 
 from __future__ import annotations
@@ -24,16 +27,16 @@ from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFile, check_all, write_atomically
 from bioscan_hf.core.paths import cache_dir, user_path
-from bioscan_hf.data.schema import CALL_RANKS
+from bioscan_hf.data.schema import CALL_RANKS, LINEAGE_RANKS
 from bioscan_hf.data.sources import Problems, Query, write_skipped
-from bioscan_hf.search.calibration import FEATURES, Calibration, fit
+from bioscan_hf.search.calibration import FEATURES, FORMAT, Calibration, fit
 from bioscan_hf.search.calls import rank_evidence
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.references import Reference, read_references
 from bioscan_hf.search.settings import CalibrateSettings
 
 #: Shares of the held-out queries by kind.
-HELD_OUT_SHARES = {"species": 0.5, "genus": 0.0, "record": 0.5}
+HELD_OUT_SHARES = {"species": 0.45, "genus": 0.0, "family": 0.0, "order": 0.1, "record": 0.45}
 FOLDS = 8
 
 
@@ -43,9 +46,12 @@ def reference_digest(table: pd.DataFrame) -> str:
     return hashlib.sha256(records).hexdigest()[:16]
 
 
-def _groups(table: pd.DataFrame, rank: str, parent: str, rng: np.random.Generator) -> list[str]:
-    """Labels at `rank` whose `parent` holds another label at `rank`, shuffled."""
-    labelled = table.dropna(subset=[rank, parent])
+def _groups(table: pd.DataFrame, rank: str, parent: str | None, rng: np.random.Generator) -> list[str]:
+    """Labels at `rank` whose `parent` (None: the whole library) holds another label at `rank`, shuffled."""
+    labelled = table.dropna(subset=[rank] if parent is None else [rank, parent])
+    if parent is None:
+        names = sorted(labelled[rank].unique()) if labelled[rank].nunique() >= 2 else []
+        return list(rng.permutation(names)) if names else []
     siblings = labelled.groupby(parent)[rank].nunique()
     names = sorted(labelled.loc[labelled[parent].map(siblings) >= 2, rank].unique())
     return list(rng.permutation(names)) if names else []
@@ -57,6 +63,18 @@ def held_out_folds(table: pd.DataFrame, queries: int, seed: int = 0) -> list[tup
     rng = np.random.default_rng(seed)
     removed: list[set[int]] = [set() for _ in range(FOLDS)]
     by_kind: list[dict[str, np.ndarray]] = [{} for _ in range(FOLDS)]
+    for kind, rank, parent in (("order", "order", None), ("family", "family", "order")):
+        budget = int(queries * HELD_OUT_SHARES[kind] / FOLDS)
+        pools = [[] for _ in range(FOLDS)]
+        if budget:  # each group in one fold; a fold whose other groups overlap it still holds it out whole
+            for number, name in enumerate(_groups(table, rank, parent, rng)):
+                rows = np.flatnonzero((table[rank] == name).to_numpy()).tolist()
+                removed[number % FOLDS].update(rows)
+                pools[number % FOLDS] += rows
+        for fold, pool in enumerate(pools):
+            by_kind[fold][kind] = rng.choice(pool, min(budget, len(pool)), replace=False) if pool else np.zeros(0, int)
+    higher = [set(r) for r in removed]  # species and genera are held out apart from these
+    removed = [set() for _ in range(FOLDS)]
     for kind, rank, parent in (("genus", "genus", "family"), ("species", "species", "genus")):
         budget = int(queries * HELD_OUT_SHARES[kind] / FOLDS)
         pools: list[list[int]] = [[] for _ in range(FOLDS)]
@@ -69,12 +87,19 @@ def held_out_folds(table: pd.DataFrame, queries: int, seed: int = 0) -> list[tup
                 pools[number % FOLDS] += rows
         for fold, pool in enumerate(pools):
             by_kind[fold][kind] = rng.choice(pool, min(budget, len(pool)), replace=False) if pool else np.zeros(0, int)
-    taken = set().union(*removed)
-    free = np.setdiff1d(np.arange(len(table)), np.fromiter(taken, dtype=np.int64, count=len(taken)))
-    singles = rng.choice(free, min(len(free) // 2, int(queries * HELD_OUT_SHARES["record"])), replace=False)
+    # single records: from any species the fold keeps (drawn only from species never held out, they were
+    # all of genera with one species, whose nearest other species is far: a biased sample of known species)
+    order = rng.permutation(len(table))
+    budget, drawn = int(queries * HELD_OUT_SHARES["record"] / FOLDS), np.zeros(len(table), dtype=bool)
     for fold in range(FOLDS):
-        by_kind[fold]["record"] = singles[fold::FOLDS]
-        removed[fold].update(singles[fold::FOLDS].tolist())
+        blocked = drawn.copy()
+        blocked[list(removed[fold] | higher[fold])] = True
+        kept = order[~blocked[order]]
+        mine = kept[: min(budget, len(kept) // 2)]
+        drawn[mine] = True
+        by_kind[fold]["record"] = mine
+        removed[fold].update(mine.tolist())
+        removed[fold].update(higher[fold])
     return [(np.array(sorted(r), dtype=np.int64), k) for r, k in zip(removed, by_kind)]
 
 
@@ -110,7 +135,9 @@ def held_out_evidence(
     held-out queries per kind; and per rank the candidate orders. `identifier`: how to build the engine
     for a fold (default: seeds and alignment with the settings' candidates, in its processes)."""
     candidates, num_proc = settings.candidates, settings.num_proc
-    build = identifier or (lambda reference: Identifier(reference, candidates=candidates, num_proc=num_proc))
+    build = identifier or (
+        lambda reference: Identifier(reference, candidates=candidates, num_proc=num_proc, strand="plus")
+    )  # held-out records are references, all on the library's strand
     features = {rank: [] for rank in CALL_RANKS}
     groups: dict[str, list[str | None]] = {rank: [] for rank in CALL_RANKS}
     right = {rank: [] for rank in CALL_RANKS}
@@ -133,9 +160,10 @@ def held_out_evidence(
             hits_of = engine.hits(batch)
         finally:
             engine.close()
+        present = {rank: set(engine.reference.table[rank].dropna()) for rank in LINEAGE_RANKS}
         for query in batch:
             for rank, found in rank_evidence(engine.reference, hits_of[query.sequence], engine.margin).items():
-                if found is not None and query.truth[rank] is not None:
+                if found is not None and query.truth[rank] is not None and _parents_present(query, rank, present):
                     features[rank].append(found.features())
                     groups[rank].append(found.group)
                     right[rank].append(found.label == query.truth[rank])
@@ -151,6 +179,17 @@ def held_out_evidence(
     )
 
 
+def _parents_present(query: Query, rank: str, present: dict[str, set]) -> bool:
+    """Whether every Linnaean rank above `rank` of the query's own lineage is in the fold's reference.
+
+    Each rank's model learns how often its candidate is right *given its parent is there*: a call at a rank
+    needs every rank above called first (`calls.call`), so a query whose order the library lacks is stopped
+    by the order's model, which alone sees those queries, and the genus model's confidence is not lowered
+    for every unseen species by queries it will never be asked about."""
+    above = LINEAGE_RANKS[: LINEAGE_RANKS.index(rank)] if rank in LINEAGE_RANKS else ()
+    return all(query.truth[parent] is None or query.truth[parent] in present[parent] for parent in above)
+
+
 def _query(table: pd.DataFrame, row: int) -> Query:
     record = table.iloc[row]
     return Query(str(record["processid"]), sequence=record["dna_barcode"], truth={r: record[r] for r in CALL_RANKS})
@@ -162,7 +201,7 @@ def cached_calibration(
     """`calibrate(table, settings)`, fitted once per reference content and settings and kept in
     bioscan-hf's cache folder (`core.paths.cache_dir`) as `calibration/<digest>-<settings>.skops`."""
     settings = CalibrateSettings.given(settings, **overrides)
-    path = cache_dir() / "calibration" / f"{reference_digest(table)}-{settings.fit_key()}.skops"
+    path = cache_dir() / "calibration" / f"{reference_digest(table)}-{settings.fit_key()}-format{FORMAT}.skops"
     if path.is_file():
         return Calibration.load(path)
     calibration = calibrate(table, settings, progress=progress)

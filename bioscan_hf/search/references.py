@@ -157,8 +157,7 @@ class Reference:
         most common species (a barcode shared by two species is named by the better supported one)."""
         rows = self.records(key)
         values, _ = self.labels["species"]
-        self.key_label(key, "species")  # builds the per-barcode majority codes once
-        majority = self._key_labels["species"][key]
+        majority = self.key_codes("species")[key]
         if majority >= 0:
             rows = rows[values[rows] == majority]
         return int(rows[0])
@@ -193,12 +192,17 @@ class Reference:
             codes = values[rows[rows != without]]
             codes = codes[codes >= 0]
             return str(names[int(np.argmax(np.bincount(codes)))]) if len(codes) else None
+        code = self.key_codes(rank)[key]
+        return None if code < 0 else str(names[code])
+
+    def key_codes(self, rank: str) -> np.ndarray:
+        """Each distinct barcode's majority label at `rank` as a code (`labels[rank]`; −1: unlabelled)."""
         if rank not in self._key_labels:
+            values, _ = self.labels[rank]
             frame = pd.DataFrame({"key": self.key_of_record, "label": values})
             counts = frame[frame["label"] >= 0].value_counts().rename("n").reset_index()
             top = counts.sort_values(["key", "n", "label"], ascending=[True, False, True]).drop_duplicates("key")
             codes = np.full(len(self.barcodes), -1, dtype=np.int64)
             codes[top["key"].to_numpy()] = top["label"].to_numpy()
             self._key_labels[rank] = codes
-        code = self._key_labels[rank][key]
-        return None if code < 0 else str(names[code])
+        return self._key_labels[rank]

@@ -239,6 +239,7 @@ def _run(
         photo_keys=searcher,
         calibration=calibration,
         min_confidence=settings.min_confidence,
+        strand=settings.strand,
     )
     state = PartialState(cpu=not torch.cuda.is_available())  # under `accelerate launch`: a share of the chunks
     if state.num_processes > 1:

@@ -175,8 +175,12 @@ class SeedIndex:
         return self.indptr.nbytes + self.postings.nbytes
 
     def shortlist(self, queries: Sequence[str], candidates: int) -> list[np.ndarray]:
+        """For each query, up to `candidates` reference positions, most shared seeds first (`ranked`)."""
+        return [positions for positions, _ in self.ranked(queries, candidates)]
+
+    def ranked(self, queries: Sequence[str], candidates: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, up to `candidates` reference positions, most shared seeds first (ties: lower
-        position first); references sharing no seed are never listed.
+        position first), with their shared-seed counts; references sharing no seed are never listed.
 
         An index in memory (a library under `ON_DISK_ABOVE` distinct barcodes) counts every shared seed, for
         many queries at once (a sparse product). An index on disk reads at most `budget` posting entries per
@@ -193,7 +197,7 @@ class SeedIndex:
             return found
         matrix = self._matrix
         block = max(1, min(len(queries), _BLOCK_ENTRIES // max(self.size, 1)))
-        found: list[np.ndarray] = []
+        found: list[tuple[np.ndarray, np.ndarray]] = []
         for start in range(0, len(queries), block):
             batch = queries[start : start + block]
             rows, codes = _batch_seeds(batch)
@@ -211,7 +215,7 @@ class SeedIndex:
         ones = np.ones(len(self.postings), dtype=np.uint16)
         return sp.csr_matrix((ones, self.postings, self.indptr), shape=(N_SEEDS, self.size))
 
-    def _budgeted(self, codes: np.ndarray, candidates: int) -> np.ndarray:
+    def _budgeted(self, codes: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
         """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries."""
         starts, ends = self.indptr[codes], self.indptr[codes + 1]
         lengths = ends - starts
@@ -220,7 +224,7 @@ class SeedIndex:
         within = np.cumsum(lengths[order]) <= self.budget
         order = order[: max(1, int(within.sum()))] if len(order) else order
         if not len(order):
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         read = np.concatenate([self.postings[starts[i] : ends[i]] for i in order])
         if len(read) * 8 < self.size:  # few entries: sort them rather than count over every reference
             positions, counts = np.unique(read, return_counts=True)
@@ -254,15 +258,17 @@ def _query_seeds(queries: Sequence[str]):
             yield codes[bounds[i] : bounds[i + 1]]
 
 
-def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> np.ndarray:
-    """Up to `candidates` positions by count, highest first; at the cut and among equals, lower positions."""
+def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `candidates` positions by count, highest first, and their counts; at the cut and among equals,
+    lower positions."""
     if len(counts) > candidates:
         cut = np.partition(counts, len(counts) - candidates)[len(counts) - candidates]
         above = np.flatnonzero(counts > cut)
         at_cut = np.flatnonzero(counts == cut)[: candidates - len(above)]
         keep = np.concatenate([above, at_cut])
         counts, positions = counts[keep], positions[keep]
-    return positions[np.lexsort((positions, -counts.astype(np.int64)))].astype(np.int64)
+    order = np.lexsort((positions, -counts.astype(np.int64)))
+    return positions[order].astype(np.int64), counts[order].astype(np.int64)
 
 
 def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):

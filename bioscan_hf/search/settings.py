@@ -17,7 +17,7 @@ from bioscan_hf.data.schema import CALL_RANKS, KEY_SPLITS
 from bioscan_hf.embedding.settings import EMBEDDINGS_HELP, EncoderSettings
 
 #: Distinct reference barcodes aligned per query (BENCHMARKS.md: as accurate as aligning all of them).
-DEFAULT_CANDIDATES = 50
+DEFAULT_CANDIDATES = 200
 #: Calls need this calibrated probability by default. On the real BOLD file with a quarter of each genus'
 #: species held out of the reference (BENCHMARKS.md) it is the lowest that keeps both: genus calls on the
 #: unseen species ≥ 97% right (0.8 gave 96.8%) and species calls on seen species ≥ 95% covered, while
@@ -27,6 +27,9 @@ DEFAULT_MIN_CONFIDENCE = 0.9
 DEFAULT_THRESHOLDS: dict[str, float] = dict(zip(CALL_RANKS, (0.85, 0.90, 0.92, 0.95, 0.98, 0.98), strict=True))
 #: Held-out queries of a calibration in all (fewer where the reference has fewer groups to hold out).
 DEFAULT_QUERIES = 4_000
+#: Which strands of a query are searched (`--strand`): both by default, as VSEARCH's `--strand both`.
+STRANDS = ("both", "plus")
+DEFAULT_STRAND = "both"
 #: `table`: the hits file as OUT's kind of table; `blast6`: BLAST's tabular format (`-outfmt 6`).
 OUTFMTS = ("table", "blast6")
 
@@ -148,10 +151,18 @@ class IdentifySettings(LibrarySettings):
         "table",
     )
     chunk_size: int = option("queries per resumable chunk (default 1000)", 1_000)
+    strand: str = option(
+        "both (default): search each query and its reverse complement, as BLAST and VSEARCH --strand both do "
+        "(Sanger exports and amplicon reads come in either orientation; minus-strand hits have sstart > send); "
+        "plus: the queries as given",
+        DEFAULT_STRAND,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._set("thresholds", parse_thresholds(self.thresholds))
+        if self.strand not in STRANDS:
+            raise InputError(f"--strand {self.strand!r}: expected one of {', '.join(STRANDS)}")
         if self.outfmt not in OUTFMTS:
             raise InputError(f"--outfmt {self.outfmt!r}: expected one of {', '.join(OUTFMTS)}")
         probability("min_confidence", self.min_confidence)

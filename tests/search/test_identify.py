@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import library, mutate
 
 from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, source_digest, taxonomy_from_header
 from bioscan_hf.embedding.store import StoredEmbeddings, encoder_fingerprint
@@ -24,42 +25,6 @@ from bioscan_hf.search.seeds import SeedIndex, seed_codes
 from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
 
 RNG = np.random.default_rng(0)
-
-
-def mutate(sequence: str, fraction: float, rng: np.random.Generator) -> str:
-    """`sequence` with `fraction` of its positions substituted (each by another base)."""
-    bases = list(sequence)
-    for i in rng.choice(len(bases), int(round(fraction * len(bases))), replace=False):
-        bases[i] = rng.choice([b for b in "ACGT" if b != bases[i]])
-    return "".join(bases)
-
-
-def library(rng: np.random.Generator) -> pd.DataFrame:
-    """Two orders × two genera × three species, 4 records each (two haplotypes), 400-nt barcodes:
-    species 6% apart within a genus, genera 15% apart, orders unrelated."""
-    rows = []
-    for o in range(2):
-        order = "".join(rng.choice(list("ACGT"), 400))
-        for g in range(2):
-            genus = mutate(order, 0.15, rng)
-            for s in range(3):
-                species = mutate(genus, 0.06, rng)
-                for h in range(4):
-                    barcode = species if h < 2 else mutate(species, 0.005, rng)
-                    rows.append(
-                        {
-                            "processid": f"P{o}{g}{s}{h}",
-                            "dna_barcode": barcode,
-                            "order": f"Order{o}",
-                            "family": f"Fam{o}",
-                            "subfamily": None,
-                            "genus": f"Gen{o}{g}",
-                            "species": f"Gen{o}{g} sp{s}",
-                            "dna_bin": f"BOLD:{o}{g}{s}",
-                            "country": "Canada" if o == 0 else "Costa Rica",
-                        }
-                    )
-    return pd.DataFrame(rows)
 
 
 LIBRARY = library(RNG)

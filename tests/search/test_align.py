@@ -1,0 +1,95 @@
+"""Alignment on both strands and hit statistics in BLAST's terms: a reverse-complemented query finds what
+the original finds, described as BLAST describes a minus-strand hit; bitscores are never negative."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from helpers import library, require_tools
+
+from bioscan_hf.core.barcodes import reverse_complement
+from bioscan_hf.data.sources import Problems, Query
+from bioscan_hf.search.align import align, best_local_score, describe
+from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.references import Reference, read_references
+
+RNG = np.random.default_rng(7)
+LIBRARY = library(np.random.default_rng(0))
+
+
+def test_reverse_complement() -> None:
+    assert reverse_complement("AACGTN") == "NACGTT"
+    assert reverse_complement(reverse_complement("ACGGTTCAN")) == "ACGGTTCAN"
+
+
+def test_best_local_score_is_the_best_stretch_and_never_negative() -> None:
+    assert best_local_score("10=") == 10
+    assert best_local_score("10=1X10=") == 18  # one mismatch inside two runs of ten: worth bridging
+    assert best_local_score("2=5X20=") == 20  # a poor start is left out, as a local alignment would
+    assert best_local_score("1=3X1=3X") == 1 and best_local_score("4X2I") == 0
+
+
+def test_a_reverse_complemented_query_scores_as_the_original_on_the_minus_strand() -> None:
+    query = LIBRARY.dna_barcode.iat[5]
+    plus, minus = align(query, query), align(reverse_complement(query), query, "-")
+    assert (minus.score, minus.identity, minus.strand) == (plus.score, plus.identity, "-")
+    stats = describe(reverse_complement(query), query, "-")
+    n = len(query)
+    assert (stats.qstart, stats.qend, stats.sstart, stats.send) == (1, n, n, 1)  # sstart > send, as BLAST
+    assert stats.raw_score == n and stats.pident == 100
+
+
+def test_identify_searches_both_strands_by_default(tmp_path: Path) -> None:
+    reference = Reference(LIBRARY)
+    originals = [Query(f"q{i}", sequence=LIBRARY.dna_barcode.iat[i]) for i in (0, 13, 30)]
+    flipped = [Query(q.id, sequence=reverse_complement(q.sequence)) for q in originals]
+    rows, hits = Identifier(reference).identify(originals, top_k=1)
+    flipped_rows, flipped_hits = Identifier(reference).identify(flipped, top_k=1)
+    for got, want, hit, flipped_hit in zip(flipped_rows, rows, hits, flipped_hits):
+        assert {k: got[k] for k in ("species", "genus", "pident", "species_confidence")} == {
+            k: want[k] for k in ("species", "genus", "pident", "species_confidence")
+        }
+        assert hit["strand"] == "plus" and flipped_hit["strand"] == "minus" and got["strand"] == "minus"
+        assert flipped_hit["sstart"] == hit["send"] and flipped_hit["send"] == hit["sstart"] == 1
+        assert flipped_hit["bitscore"] == hit["bitscore"] and flipped_hit["evalue"] == hit["evalue"]
+    plus_only, _ = Identifier(reference, strand="plus").identify(flipped, top_k=1)
+    assert all(row["species"] is None and (row.get("pident") or 0) < 70 for row in plus_only)  # as given: no match
+
+
+def test_noise_hits_have_blast_statistics_not_negative_scores() -> None:
+    noise = "".join(RNG.choice(list("ACGT"), 400))
+    _, hits = Identifier(Reference(LIBRARY)).identify([Query("noise", sequence=noise)], top_k=5)
+    assert hits and all(hit["bitscore"] >= 0 for hit in hits)
+    assert all(hit["evalue"] > 1 for hit in hits)  # chance hits: more than one expected in this library
+
+
+def test_minus_strand_coordinates_equal_blastn(bold_tsv: Path, tmp_path: Path) -> None:
+    """Reverse-complemented real barcodes: where ours and blastn's top hits are the same full-length
+    identical reference, every coordinate column is the same."""
+    blastn, makeblastdb = require_tools("blastn", "makeblastdb", package="ncbi-blast+")
+    table = read_references(bold_tsv, problems=Problems(skip=True))
+    keys = table.sample(2000, random_state=1).reset_index(drop=True)
+    queries = keys[~keys.dna_barcode.str.contains("N")].sample(40, random_state=2)  # BLAST scores N as a mismatch
+    (tmp_path / "keys.fa").write_text("".join(f">{r.processid}\n{r.dna_barcode}\n" for r in keys.itertuples()))
+    flipped = [Query(r.processid, sequence=reverse_complement(r.dna_barcode)) for r in queries.itertuples()]
+    (tmp_path / "q.fa").write_text("".join(f">{q.id}\n{q.sequence}\n" for q in flipped))
+    db = tmp_path / "keys"
+    subprocess.run([makeblastdb, "-in", tmp_path / "keys.fa", "-dbtype", "nucl", "-out", db], check=True,
+                   capture_output=True)  # fmt: skip
+    subprocess.run([blastn, "-query", tmp_path / "q.fa", "-db", db, "-outfmt", "6", "-max_target_seqs", "5",
+                    "-dust", "no", "-out", tmp_path / "blast.tsv"], check=True)  # fmt: skip
+    columns = ["query", "sseqid", "pident", "length", "mismatch", "gapopen", "qstart", "qend", "sstart", "send"]
+    blast = pd.read_csv(tmp_path / "blast.tsv", sep="\t", header=None, usecols=range(10), names=columns)
+    blast = blast.drop_duplicates("query").set_index("query")
+    _, hits = Identifier(Reference(keys)).identify(flipped, top_k=1)
+    ours = pd.DataFrame(hits).set_index("query")
+    barcode = keys.set_index("processid").dna_barcode  # a barcode carried by several records: any of them
+    same_barcode = ours.sseqid.map(barcode).to_numpy() == blast.sseqid.reindex(ours.index).map(barcode).to_numpy()
+    same = ours.index[same_barcode & (ours.pident == 100)]
+    assert len(same) >= 25  # the rest: ties BLAST breaks otherwise
+    coordinates = ["length", "qstart", "qend", "sstart", "send"]
+    pd.testing.assert_frame_equal(ours.loc[same, coordinates], blast.loc[same, coordinates], check_dtype=False)
+    assert (ours.loc[same, "sstart"] > ours.loc[same, "send"]).all()
