@@ -230,10 +230,7 @@ def run_without_package(code: str):
 
 def mutate(sequence: str, fraction: float, rng) -> str:
     """`sequence` with `fraction` of its positions substituted (each by another base)."""
-    bases = list(sequence)
-    for i in rng.choice(len(bases), int(round(fraction * len(bases))), replace=False):
-        bases[i] = rng.choice([b for b in "ACGT" if b != bases[i]])
-    return "".join(bases)
+    return _substitute(sequence, rng.choice(len(sequence), int(round(fraction * len(sequence))), replace=False), rng)
 
 
 def library(rng) -> pandas.DataFrame:
@@ -266,3 +263,48 @@ def library(rng) -> pandas.DataFrame:
     return pandas.DataFrame(rows)
 
 
+def _substitute(sequence: str, positions, rng) -> str:
+    """`sequence` with the bases at `positions` each replaced by another."""
+    bases = list(sequence)
+    for i in positions:
+        bases[i] = rng.choice([b for b in "ACGT" if b != bases[i]])
+    return "".join(bases)
+
+
+def flood_case(seed: int = 0, flood: int = 200, length: int = 658) -> tuple[pandas.DataFrame, str, str]:
+    """(reference table, query, processid of the true best hit): a lone reference at 95.6% identity whose
+    differences fall on first and second codon positions, spread along it, beside a genus of `flood`
+    near-identical references at 93.9–94.2% differing on third positions (synonymous changes): the flood
+    shares more spaced seeds with the query than the best hit does (issue 40's mechanism)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    query = "".join(rng.choice(list("ACGT"), length))
+    first_second = np.array([i for i in range(length) if i % 3 != 2])
+    third = np.arange(2, length, 3)
+    spread = first_second[np.linspace(0, len(first_second) - 1, int(0.045 * length)).astype(int)]
+    lone = _substitute(query, spread, rng)  # evenly spread: each change breaks the most seeds
+    shared = rng.choice(third, int(0.058 * length), replace=False)  # the flood genus' common changes
+    rows = [{"processid": "LONE", "dna_barcode": lone, "genus": "Lonely", "species": "Lonely one"}]
+    for n in range(flood):
+        extra = rng.choice(np.setdiff1d(third, shared), int(rng.integers(0, 3)), replace=False)
+        rows.append(
+            {
+                "processid": f"FLOOD{n}",
+                "dna_barcode": _substitute(query, np.concatenate([shared, extra]), rng),
+                "genus": "Floodus",
+                "species": f"Floodus sp{n % 5}",
+            }
+        )
+    for n in range(300):  # the rest of a library: unrelated barcodes
+        rows.append(
+            {
+                "processid": f"OTHER{n}",
+                "dna_barcode": "".join(rng.choice(list("ACGT"), length)),
+                "genus": f"Other{n % 30}",
+                "species": f"Other{n % 30} sp{n}",
+            }
+        )
+    table = pd.DataFrame(rows).assign(order="Diptera", family="Fam", subfamily=None, dna_bin=None)
+    return table, query, "LONE"

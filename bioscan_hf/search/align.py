@@ -141,6 +141,19 @@ def best_local_score(cigar: str) -> float:
     return best
 
 
+def half_identities(query: str, reference: str, strand: str = "+") -> tuple[float, float]:
+    """The identity of the first and of the second half of the alignment `align` scores (columns, gaps
+    included): a chimera, two barcodes joined, matches its best hit well along one half only."""
+    a, b = oriented(query, strand).strip("N"), reference.strip("N")
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    if not shorter:
+        return 0.0, 0.0
+    cigar = edlib.align(shorter, longer, mode="HW", task="path")["cigar"]
+    ops = "".join(op * int(n) for n, op in _CIGAR.findall(cigar))
+    middle = len(ops) // 2
+    return ops[:middle].count("=") / max(middle, 1), ops[middle:].count("=") / max(len(ops) - middle, 1)
+
+
 def describe(query: str, reference: str, strand: str = "+") -> HitStats:
     """The alignment `align` scores, with BLAST's per-hit columns (`N` padding stripped, positions of the
     unstripped sequences; a minus-strand hit's subject positions run backwards, `sstart > send`, as BLAST

@@ -27,7 +27,7 @@ from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding.store import stored_or_embedded
-from bioscan_hf.search.align import Alignment, align, describe, rank_hits
+from bioscan_hf.search.align import Alignment, align, describe, half_identities, rank_hits
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
@@ -249,7 +249,10 @@ class Identifier:
             hits = hits_of[query.sequence or query.image]
             described = [self._describe(query, hit) for hit in hits[: max(top_k, 1)]]
             if query.sequence:
-                calls = call(hits, evidence, confidence[dna], self.min_confidence, self.thresholds, floor)
+                halves = None
+                if hits:
+                    halves = half_identities(query.sequence, self.reference.barcodes[hits[0].key], hits[0].strand)
+                calls = call(hits, evidence, confidence[dna], self.min_confidence, self.thresholds, floor, halves)
                 dna += 1
             else:
                 calls = photo_call(self.reference, hits)

@@ -1,0 +1,64 @@
+"""The engine on what it must not be fooled by: a genus of near-identical references that shares more seeds
+with the query than its best hit does (the flood), and queries that are no barcode of the library — random,
+shuffled or reversed DNA, chimeras of two orders, and real barcodes of an order the library lacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import flood_case
+
+from bioscan_hf.data.sources import Problems, Query
+from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.held_out import calibrate
+from bioscan_hf.search.references import Reference, read_references
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_flooded_genus_does_not_hide_the_best_hit(seed: int) -> None:
+    table, query, best = flood_case(seed)
+    reference = Reference(table)
+    positions, _ = reference.seeds.ranked([query], 1000)[0]
+    best_key = reference.barcodes.index(table.set_index("processid").dna_barcode[best])
+    assert list(positions).index(best_key) >= 150  # the case is real: 150+ flood references share more seeds
+    _, hits = Identifier(reference).identify([Query("q", sequence=query)], top_k=3)
+    assert hits[0]["sseqid"] == best and hits[0]["pident"] > hits[1]["pident"]
+
+
+def _classes(table: pd.DataFrame, library: pd.DataFrame, rng: np.random.Generator) -> dict[str, list[str]]:
+    known = table[table.order != "Hymenoptera"]
+    real = list(known[~known.processid.isin(library.processid)].sample(100, random_state=1).dna_barcode)
+    lepidoptera = table[table.order == "Lepidoptera"].sample(20, random_state=2).dna_barcode
+    diptera = table[table.order == "Diptera"].sample(20, random_state=3).dna_barcode
+    return {
+        "random": ["".join(rng.choice(list("ACGT"), 650)) for _ in range(20)],
+        "at_rich": ["".join(rng.choice(list("ACGT"), 650, p=[0.35, 0.15, 0.15, 0.35])) for _ in range(20)],
+        "shuffled": ["".join(rng.permutation(list(s))) for s in real[:20]],
+        "reversed": [s[::-1] for s in real[20:40]],  # COI's composition, no homology: no COI barcode
+        "chimera": [a[: len(a) // 2] + b[len(b) // 2 :] for a, b in zip(lepidoptera, diptera)],
+        "order_absent": list(table[table.order == "Hymenoptera"].sample(60, random_state=4).dna_barcode),
+        "known": real[40:100],
+    }
+
+
+@pytest.mark.real_data
+def test_what_is_no_barcode_of_the_library_is_not_called(bold_tsv: Path) -> None:
+    table = read_references(bold_tsv, problems=Problems(skip=True))
+    library = table[table.order != "Hymenoptera"].sample(8000, random_state=0).reset_index(drop=True)
+    engine = Identifier(Reference(library), calibration=calibrate(library, queries=2000, progress=False))
+    called, notes = {}, {}
+    for name, sequences in _classes(table, library, np.random.default_rng(0)).items():
+        rows, _ = engine.identify([Query(f"{name}{i}", sequence=s) for i, s in enumerate(sequences)])
+        called[name] = sum(bool(row["lineage"]) for row in rows)
+        notes[name] = [row["note"] for row in rows]
+    print(called)
+    for name in ("random", "at_rich", "shuffled", "reversed"):
+        assert called[name] == 0
+        assert all("not a COI barcode of this library?" in note for note in notes[name])
+    assert called["chimera"] <= 2  # measured: 1 of 20 (its halves differ by under 12 points)
+    assert any("a chimera or a mixed read?" in note for note in notes["chimera"])
+    assert called["order_absent"] <= 2  # measured: 1 of 60 (issue 40 asks for none: not yet)
+    assert called["known"] >= 55  # a real signal: barcodes of species the library holds are called
