@@ -62,3 +62,18 @@ def test_what_is_no_barcode_of_the_library_is_not_called(bold_tsv: Path) -> None
     assert any("a chimera or a mixed read?" in note for note in notes["chimera"])
     assert called["order_absent"] <= 2  # measured: 1 of 60 (issue 40 asks for none: not yet)
     assert called["known"] >= 55  # a real signal: barcodes of species the library holds are called
+
+
+@pytest.mark.real_data
+def test_real_barcodes_against_the_synthetic_sample_are_not_called(
+    prepared: Path, bold_tsv: Path, tmp_path: Path
+) -> None:
+    """The README's first hour: real BOLD barcodes (none of their species in the synthetic sample: ~55%
+    identity) against the sample's reference get no call, and each says why."""
+    from bioscan_hf.search import identify
+
+    real = read_references(bold_tsv, problems=Problems(skip=True)).sample(30, random_state=0)
+    (tmp_path / "real.fasta").write_text("".join(f">{r.processid}\n{r.dna_barcode}\n" for r in real.itertuples()))
+    run = identify(tmp_path / "real.fasta", prepared, tmp_path / "calls.tsv", progress=False)
+    assert (run.results["lineage"].fillna("") == "").all()
+    assert run.results["note"].str.contains("not a COI barcode of this library?").all()
