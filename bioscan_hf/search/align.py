@@ -117,6 +117,8 @@ class HitStats(NamedTuple):
     #: megablast's raw score (+1 per match, −2 per mismatch, −2.5 per gap base) of the best-scoring local
     #: stretch of the alignment, as BLAST's local alignment would keep it: 0 when no stretch scores above 0
     raw_score: float
+    #: the identities of the alignment's two halves (`half_identities`)
+    halves: tuple[float, float] = (0.0, 0.0)
 
     def bitscore(self) -> float:
         """The raw score in bits (BLAST's normalised score; at least 1.1, the bits of a raw score of 0)."""
@@ -141,14 +143,9 @@ def best_local_score(cigar: str) -> float:
     return best
 
 
-def half_identities(query: str, reference: str, strand: str = "+") -> tuple[float, float]:
-    """The identity of the first and of the second half of the alignment `align` scores (columns, gaps
-    included): a chimera, two barcodes joined, matches its best hit well along one half only."""
-    a, b = oriented(query, strand).strip("N"), reference.strip("N")
-    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
-    if not shorter:
-        return 0.0, 0.0
-    cigar = edlib.align(shorter, longer, mode="HW", task="path")["cigar"]
+def half_identities(cigar: str) -> tuple[float, float]:
+    """The identity of the first and of the second half of an alignment's columns (gaps included): a
+    chimera, two barcodes joined, matches its best hit well along one half only."""
     ops = "".join(op * int(n) for n, op in _CIGAR.findall(cigar))
     middle = len(ops) // 2
     return ops[:middle].count("=") / max(middle, 1), ops[middle:].count("=") / max(len(ops) - middle, 1)
@@ -192,4 +189,5 @@ def _describe_plus(query: str, reference: str) -> HitStats:
         sstart=sstart + r_lead,
         send=send + r_lead,
         raw_score=best_local_score(found["cigar"]),
+        halves=half_identities(found["cigar"]),
     )

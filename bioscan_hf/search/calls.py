@@ -139,7 +139,7 @@ def call(
     """Per-rank calls, confidences, support, SINTAX lineages and a note for one DNA query, from its hits
     (best first), the evidence at each rank and the candidates' calibrated probabilities; `floor`: the
     identity under which the calibration saw nothing (`Calibration.floor`), below which no rule calls;
-    `halves`: the identities of the best alignment's two halves (`align.half_identities`).
+    `halves`: the identities of the best alignment's two halves (`align.HitStats.halves`).
 
     Keys starting with `_` (the candidate at each rank) are for the summary, not for the output table."""
     row: dict = {}

@@ -27,7 +27,7 @@ from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding.store import stored_or_embedded
-from bioscan_hf.search.align import Alignment, align, describe, half_identities, rank_hits
+from bioscan_hf.search.align import Alignment, HitStats, align, describe, rank_hits
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
@@ -247,11 +247,10 @@ class Identifier:
         dna = 0
         for query, evidence in zip(queries, found):
             hits = hits_of[query.sequence or query.image]
-            described = [self._describe(query, hit) for hit in hits[: max(top_k, 1)]]
+            stats = [self._stats(query, hit) for hit in hits[: max(top_k, 1)]]
+            described = [self._describe(query, hit, s) for hit, s in zip(hits, stats)]
             if query.sequence:
-                halves = None
-                if hits:
-                    halves = half_identities(query.sequence, self.reference.barcodes[hits[0].key], hits[0].strand)
+                halves = stats[0].halves if stats else None  # the best hit's alignment, aligned once
                 calls = call(hits, evidence, confidence[dna], self.min_confidence, self.thresholds, floor, halves)
                 dna += 1
             else:
@@ -269,11 +268,16 @@ class Identifier:
             self.calibration = self.calibration()
         return self.calibration or default_calibration()
 
-    def _describe(self, query: Query, hit: Hit) -> dict:
-        """A hit in BLAST's columns (DNA) or with its similarity (photos)."""
+    def _stats(self, query: Query, hit: Hit) -> HitStats | None:
+        """A DNA hit's alignment in BLAST's terms (None for a photo's hit)."""
         if hit.identity is None:
+            return None
+        return describe(query.sequence, self.reference.barcodes[hit.key], hit.strand)
+
+    def _describe(self, query: Query, hit: Hit, stats: HitStats | None) -> dict:
+        """A hit in BLAST's columns (DNA: its `stats`) or with its similarity (photos)."""
+        if stats is None:
             return {"similarity": round(hit.score, 4)}
-        stats = describe(query.sequence, self.reference.barcodes[hit.key], hit.strand)
         return {
             "pident": stats.pident,
             "length": stats.length,
