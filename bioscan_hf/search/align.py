@@ -76,6 +76,11 @@ def alignment_identity(a: str, b: str) -> float:
     return align(a, b).identity
 
 
+def best_first(hit: tuple[int, Alignment]) -> tuple:
+    """Sort key of (position, alignment) hits: score, then identity, then position."""
+    return (-hit[1].score, -hit[1].identity, hit[0])
+
+
 def rank_hits(
     query: str, references: Sequence[str], positions: np.ndarray, strand: str = "+"
 ) -> list[tuple[int, Alignment]]:
@@ -94,7 +99,7 @@ def rank_hits(
         if found is not None:
             hits.append((int(position), found))
             best = found.score if best is None else max(best, found.score)
-    hits.sort(key=lambda hit: (-hit[1].score, -hit[1].identity, hit[0]))
+    hits.sort(key=best_first)
     return hits
 
 

@@ -27,7 +27,7 @@ from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding.store import stored_or_embedded
-from bioscan_hf.search.align import Alignment, HitStats, align, describe, rank_hits
+from bioscan_hf.search.align import Alignment, HitStats, align, best_first, describe, rank_hits
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
@@ -73,7 +73,7 @@ def _seed_hits_many(task: tuple[list[str], int, str]) -> list[list[tuple[int, Al
         positions, side = (on_minus, "-") if flip else (on_plus, "+")
         hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side)
         hits += _contrast_hits(query, hits, positions, side)
-        hits.sort(key=lambda hit: (-hit[1].score, -hit[1].identity, hit[0]))
+        hits.sort(key=best_first)
         found.append(hits)
     return found
 

@@ -61,32 +61,10 @@ def held_out_folds(table: pd.DataFrame, queries: int, seed: int = 0) -> list[tup
     """Per fold: the reference rows removed, and the query rows by kind. Every eligible group is held out
     in one fold (so each fold removes 1/FOLDS of them); queries are drawn uniformly from their records."""
     rng = np.random.default_rng(seed)
-    removed: list[set[int]] = [set() for _ in range(FOLDS)]
     by_kind: list[dict[str, np.ndarray]] = [{} for _ in range(FOLDS)]
-    for kind, rank, parent in (("order", "order", None), ("family", "family", "order")):
-        budget = int(queries * HELD_OUT_SHARES[kind] / FOLDS)
-        pools = [[] for _ in range(FOLDS)]
-        if budget:  # each group in one fold; a fold whose other groups overlap it still holds it out whole
-            for number, name in enumerate(_groups(table, rank, parent, rng)):
-                rows = np.flatnonzero((table[rank] == name).to_numpy()).tolist()
-                removed[number % FOLDS].update(rows)
-                pools[number % FOLDS] += rows
-        for fold, pool in enumerate(pools):
-            by_kind[fold][kind] = rng.choice(pool, min(budget, len(pool)), replace=False) if pool else np.zeros(0, int)
-    higher = [set(r) for r in removed]  # species and genera are held out apart from these
-    removed = [set() for _ in range(FOLDS)]
-    for kind, rank, parent in (("genus", "genus", "family"), ("species", "species", "genus")):
-        budget = int(queries * HELD_OUT_SHARES[kind] / FOLDS)
-        pools: list[list[int]] = [[] for _ in range(FOLDS)]
-        if budget:
-            for number, name in enumerate(_groups(table, rank, parent, rng)):
-                rows = np.flatnonzero((table[rank] == name).to_numpy()).tolist()
-                if any(removed[f].intersection(rows) for f in range(FOLDS)):
-                    continue  # inside a genus already held out
-                removed[number % FOLDS].update(rows)
-                pools[number % FOLDS] += rows
-        for fold, pool in enumerate(pools):
-            by_kind[fold][kind] = rng.choice(pool, min(budget, len(pool)), replace=False) if pool else np.zeros(0, int)
+    # orders and families apart from species and genera: a species may leave in another fold than its order
+    higher = _hold_out_groups(table, (("order", None), ("family", "order")), queries, rng, by_kind, nested=False)
+    removed = _hold_out_groups(table, (("genus", "family"), ("species", "genus")), queries, rng, by_kind, nested=True)
     # single records: from any species the fold keeps (drawn only from species never held out, they were
     # all of genera with one species, whose nearest other species is far: a biased sample of known species)
     order = rng.permutation(len(table))
@@ -101,6 +79,33 @@ def held_out_folds(table: pd.DataFrame, queries: int, seed: int = 0) -> list[tup
         removed[fold].update(mine.tolist())
         removed[fold].update(higher[fold])
     return [(np.array(sorted(r), dtype=np.int64), k) for r, k in zip(removed, by_kind)]
+
+
+def _hold_out_groups(
+    table: pd.DataFrame,
+    levels: tuple[tuple[str, str | None], ...],
+    queries: int,
+    rng: np.random.Generator,
+    by_kind: list[dict[str, np.ndarray]],
+    nested: bool,
+) -> list[set[int]]:
+    """Hold every eligible group of each (rank, parent) level out of one fold, drawing that rank's share of
+    the queries (`HELD_OUT_SHARES`) from their records into `by_kind`; the rows removed per fold.
+    `nested=True`: a group inside one this call already held out (in any fold) is passed over."""
+    removed: list[set[int]] = [set() for _ in range(FOLDS)]
+    for rank, parent in levels:
+        budget = int(queries * HELD_OUT_SHARES[rank] / FOLDS)
+        pools: list[list[int]] = [[] for _ in range(FOLDS)]
+        if budget:
+            for number, name in enumerate(_groups(table, rank, parent, rng)):
+                rows = np.flatnonzero((table[rank] == name).to_numpy()).tolist()
+                if nested and any(removed[f].intersection(rows) for f in range(FOLDS)):
+                    continue  # inside a group already held out
+                removed[number % FOLDS].update(rows)
+                pools[number % FOLDS] += rows
+        for fold, pool in enumerate(pools):
+            by_kind[fold][rank] = rng.choice(pool, min(budget, len(pool)), replace=False) if pool else np.zeros(0, int)
+    return removed
 
 
 def calibrate(
