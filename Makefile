@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/bioscan-hf demo $(ARGS)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/bioscan-hf demo --out work/demo_out $(ARGS)
 
 space: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) spaces/bioscan-retrieval/app.py $(ARGS)

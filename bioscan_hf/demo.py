@@ -11,8 +11,9 @@ from pathlib import Path
 
 import datasets
 
+from bioscan_hf.core.console import short_library_bars_hidden
 from bioscan_hf.core.formatting import markdown_table
-from bioscan_hf.core.paths import runnable
+from bioscan_hf.core.paths import existing_path, runnable
 from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import plot_orders_per_split, rank_table, split_table
@@ -58,6 +59,10 @@ def run_demo(
     images (the embedded sample), a small CLIBD then aligns images with barcodes for `clibd_steps`
     steps and is scored by retrieval beside its no-alignment baseline (`clibd_steps=0` skips it).
     """
+    for path in bold:
+        existing_path(path, "BOLD export")
+    if release is not None:
+        existing_path(release, "release folder")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     notes = []
@@ -82,7 +87,8 @@ def run_demo(
     for name, why in summary["skipped"].items():
         print(f"  skipped config {name}: {why}")
     print(f"[3/{steps}] opening it with datasets.load_dataset and writing the report")
-    data = datasets.load_dataset(str(out / "dataset"), "metadata")
+    with short_library_bars_hidden():
+        data = datasets.load_dataset(str(out / "dataset"), "metadata")
     plot = plot_orders_per_split(data, out / "orders_per_split.png")
     sections = [
         "# BIOSCAN-5M dataset report",
@@ -127,8 +133,8 @@ def run_demo(
     text = "\n\n".join(sections)
     path = out / "report.md"
     path.write_text(text + "\n")
-    print(text)
-    print(f"\nreport written to {path}")
+    print("\n\n".join(headline(notes, sections)))
+    print(f"\nthe whole report, with its tables and pictures: {path}")
     model, by = (out / "barcodebert" / "final" if pretrain_steps else "kmer6"), "barcode"
     if (out / "clibd" / "final" / "config.json").is_file():
         model, by = out / "clibd" / "final", "photo or barcode"  # one space for both: photo queries too
@@ -140,6 +146,12 @@ def run_demo(
     else:
         print(f"  python …/spaces/bioscan-retrieval/app.py --index {out / 'index'}   (from a bioscan-hf checkout)")
     return path
+
+
+def headline(notes: list[str], sections: list[str]) -> list[str]:
+    """What the demo prints of its report: where the data came from, the DNA comparison and the
+    identification summary (the report file holds every section)."""
+    return [*notes[-1:], *(s for s in sections if s.startswith("| model |") or s.startswith("identified "))]
 
 
 def identify_section(out: Path, origin: str) -> list[str]:

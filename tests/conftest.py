@@ -29,6 +29,13 @@ def _isolated_cache() -> Iterator[None]:
     shutil.rmtree(_CACHES, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _own_working_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in an empty folder of its own: a relative path in a test never resolves against the
+    checkout, where a user's README run may have left `bb/`, `bioscan-5m/` or `work/`."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @pytest.fixture(scope="session")
 def sample_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-record synthetic release with all four image packages (read-only for tests)."""

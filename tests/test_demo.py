@@ -10,11 +10,19 @@ import datasets
 from bioscan_hf.cli import main
 
 
-def test_seeded_demo_writes_the_same_report_twice(tmp_path: Path) -> None:
+#: Lines the short demo below prints (stdout and stderr): 7 steps, a status line per config and per
+#: protocol, one bar per training, the headline tables, the report's path and the Space's commands.
+DEMO_LINES = 45
+
+
+def test_seeded_demo_writes_the_same_report_twice(tmp_path: Path, capfd) -> None:
     reports = []
     for run in ("a", "b"):
         args = ["demo", "--out", str(tmp_path / run), "--scale", "300", "--seed", "7"]
         assert main([*args, "--pretrain-steps", "10", "--clibd-steps", "3"]) == 0
+        out, err = capfd.readouterr()
+        printed = out.count("\n") + err.count("\n")
+        assert printed <= DEMO_LINES and "Generating" not in err and "{'loss'" not in out, out + err
         report = (tmp_path / run / "report.md").read_text()
         reports.append(re.sub(r"[\d.]+ CPU minutes", "", report.replace(str(tmp_path / run), "OUT")))
     report = reports[0]
@@ -27,3 +35,14 @@ def test_seeded_demo_writes_the_same_report_twice(tmp_path: Path) -> None:
     assert "## Images and barcodes in one space: a small CLIBD" in report and "| image → DNA | order |" in report
     assert (out / "clibd" / "final" / "README.md").exists() and (out / "retrieval" / "retrieval.png").exists()
     assert datasets.load_dataset(str(out / "dataset"), "cropped_256", split="test").num_rows > 0
+
+
+def test_missing_inputs_stop_the_demo_before_any_work(tmp_path: Path, capsys) -> None:
+    """A mistyped `--bold` or `--release` is said at once, before a progress bar or a folder appears."""
+    for args in (["--bold", str(tmp_path / "no" / "export.tsv")], ["--release", "~/no-such-bioscan5m"]):
+        assert main(["demo", *args, "--out", str(tmp_path / "out")]) == 1
+        captured = capsys.readouterr()
+        assert "no such" in captured.err and "check the path" in captured.err and "[1/" not in captured.out
+        assert not (tmp_path / "out").exists()
+    assert main(["import-bold", str(tmp_path / "gone.tsv"), "--out", str(tmp_path / "imported")]) == 1
+    assert "gone.tsv: no such BOLD export" in capsys.readouterr().err and not (tmp_path / "imported").exists()

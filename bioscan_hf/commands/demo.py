@@ -16,7 +16,7 @@ from bioscan_hf.demo import DEMO_STEPS, demo_index, run_demo
 class DemoOptions:
     out: str = option("folder for everything the demo writes (default: demo_out)", "demo_out")
     release: str | None = option("a BIOSCAN-5M release folder (not with --bold)", None)
-    bold: list[str] = option("BOLD combined TSV export(s) (not with --release)", [], nargs="+")
+    bold: list[str] = option("BOLD TSV export(s), combined or BCDM (not with --release)", [], nargs="+")
     scale: str = option("sample size: small (2,000), medium (20,000) or N", "small")
     seed: int = option("random seed of the synthetic sample", 0)
     num_proc: int | None = option("processes for preparing the dataset", None)

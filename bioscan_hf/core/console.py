@@ -2,9 +2,10 @@
 command, in one place (with the help text's formatter): progress bars on long work, no repeated
 third-party noise, a status line where a step would otherwise be silent, and `--quiet` / `--verbose`.
 
-- default: our progress bars and status lines; third-party libraries' warnings and their bars for short
-  steps (datasets' "Generating <split> split" when a prepared folder is opened, transformers' "Loading
-  weights" and "Writing model shards", the torchvision fallback notice) are hidden;
+- default: our progress bars (once a step has run `BAR_DELAY_SECONDS`) and status lines; third-party
+  libraries' warnings and their bars for short steps (datasets' "Generating <split> split" when a prepared
+  folder is opened or a small one is built, transformers' "Loading weights" and "Writing model shards",
+  the torchvision fallback notice) are hidden; training shows one bar with its loss;
 - `--quiet`: results and errors only (no progress bar, no status line);
 - `--verbose`: everything, third-party logs and bars included.
 
@@ -58,11 +59,18 @@ def is_verbose() -> bool:
     return _POLICY["verbose"]
 
 
+#: A bar appears once its work has run this long: a step done sooner prints nothing (a command's dozens of
+#: one-batch steps are not dozens of bars), a longer one is never silent for more than this.
+BAR_DELAY_SECONDS = 2.0
+
+
 def progress_bar(iterable: Iterable | None = None, **kwargs) -> tqdm:
-    """A tqdm progress bar for long work, hidden under `--quiet` (or when the caller disables it)."""
+    """A tqdm progress bar for long work (shown after `BAR_DELAY_SECONDS`; from the start with `--verbose`),
+    hidden under `--quiet` (or when the caller disables it)."""
     from tqdm.auto import tqdm  # here: tqdm.auto imports asyncio, which no `--help` needs
 
     kwargs["disable"] = kwargs.get("disable", False) or _POLICY["quiet"]
+    kwargs.setdefault("delay", 0.0 if _POLICY["verbose"] else BAR_DELAY_SECONDS)
     return tqdm(iterable, **kwargs)
 
 
@@ -73,11 +81,12 @@ def status(message: str) -> None:
 
 
 @contextlib.contextmanager
-def short_library_bars_hidden() -> Iterator[None]:
-    """Hide datasets' progress bars for a step that is short and repeated (opening a prepared folder),
-    unless `--verbose`; the previous setting is restored after it."""
+def short_library_bars_hidden(short: bool = True) -> Iterator[None]:
+    """Hide datasets' progress bars for a step that is `short` (seconds: opening a prepared folder, a map over
+    a small split), unless `--verbose`; the previous setting is restored after it. A step that is not
+    short keeps them (they are its progress)."""
     datasets = sys.modules.get("datasets")
-    if datasets is None or _POLICY["verbose"] or not datasets.is_progress_bar_enabled():
+    if not short or datasets is None or _POLICY["verbose"] or not datasets.is_progress_bar_enabled():
         yield
         return
     datasets.disable_progress_bars()
@@ -85,6 +94,10 @@ def short_library_bars_hidden() -> Iterator[None]:
         yield
     finally:
         datasets.enable_progress_bars()
+
+
+#: Records under which a datasets step (split generation, a map) is short: seconds of work.
+SHORT_STEP_RECORDS = 20_000
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -8,6 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+from bioscan_hf.core.errors import MissingFileError
+
 
 def expand_home(path: str | os.PathLike) -> str:
     """`path` as typed, with `~` expanded (the text kept: `./a` stays `./a`)."""
@@ -17,6 +19,15 @@ def expand_home(path: str | os.PathLike) -> str:
 def user_path(path: str | os.PathLike) -> Path:
     """`path` with `~` expanded: the package's one reading of a path a user gave."""
     return Path(expand_home(path))
+
+
+def existing_path(path: str | os.PathLike, what: str) -> Path:
+    """`path` as `user_path`, checked before any work is done: a `MissingFileError` naming the path and what
+    it should be (`what`: "BOLD export", "release folder") when nothing is there."""
+    found = user_path(path)
+    if not found.exists():
+        raise MissingFileError(f"{path}: no such {what}; check the path (nothing was done)")
+    return found
 
 
 def hash_file(digest, path: Path) -> None:

@@ -28,13 +28,21 @@ from bioscan_hf.core.barcodes import barcode_key, barcode_problem, clean_barcode
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError, UserError
 from bioscan_hf.core.outputs import claim_output_folder, release_output_folder, write_atomically
-from bioscan_hf.core.paths import id_problem, text_problem, user_path
+from bioscan_hf.core.paths import existing_path, id_problem, text_problem, user_path
 from bioscan_hf.data.partition import assign_splits
 from bioscan_hf.data.release import write_metadata_zip
 from bioscan_hf.data.schema import RANKS, expected_chunk
 
 BOLD_RANK_COLUMNS = {rank: f"{rank}_name" for rank in RANKS}
 REQUIRED_COLUMNS = ("processid", "nucleotides", "markercode", *BOLD_RANK_COLUMNS.values())
+#: The BCDM names (BOLD's data portal downloads and data packages) of the combined export's columns.
+BCDM_COLUMNS = {
+    "nuc": "nucleotides",
+    "marker_code": "markercode",
+    "country/ocean": "country",
+    "province/state": "province",
+    **{rank: column for rank, column in BOLD_RANK_COLUMNS.items()},
+}
 #: Share of a barcode's labelled records that must agree for their majority value to be accepted.
 CONFLICT_MAJORITY = 0.9
 
@@ -130,6 +138,15 @@ def unusable_text(row: dict[str, str]) -> str | None:
     return None
 
 
+def bold_header(values: list[str]) -> list[str]:
+    """A BOLD TSV header in the combined export's names: a BCDM header (`nuc`, `marker_code`, `species`)
+    is renamed; a combined one is returned as it is."""
+    header = [v.strip().lstrip("\ufeff") for v in values]
+    if "nuc" in header and "nucleotides" not in header:
+        header = [BCDM_COLUMNS.get(column, column) for column in header]
+    return header
+
+
 def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> Iterator[dict[str, str]]:
     """Rows of BOLD TSV files (gzip or plain) as dicts of stripped strings; bad lines go to `report`."""
     for path in map(user_path, paths):
@@ -138,12 +155,12 @@ def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> 
             text, latin1 = _decode(raw)
             values = text.rstrip("\r\n").split("\t")
             if header is None:
-                header = [v.strip().lstrip("\ufeff") for v in values]
+                header = bold_header(values)
                 missing = [c for c in REQUIRED_COLUMNS if c not in header]
                 if missing:
                     raise BoldError(
-                        f"{path}: not a BOLD combined TSV export; missing column(s) {', '.join(missing)} "
-                        "(export 'combined' TSV from BOLD)"
+                        f"{path}: not a BOLD TSV export; missing column(s) {', '.join(missing)} (export the "
+                        "records as TSV from BOLD's portal, or the API's 'combined' TSV)"
                     )
                 continue
             report.rows_read += 1
@@ -155,6 +172,8 @@ def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> 
                 )
                 continue
             row = {k: v.strip() for k, v in zip(header, values)}
+            if "coord" in row and "lat" not in row:  # BCDM: "[lat, lon]"
+                row["lat"], _, row["lon"] = row["coord"].strip("[]() ").partition(",")
             problem = unusable_text(row)
             if problem:
                 report.unusable.append((row["processid"] or where, f"{problem} ({where})"))
@@ -164,7 +183,7 @@ def iter_bold_rows(paths: Iterable[str | os.PathLike], report: ImportReport) -> 
                 report.changed.append((row["processid"] or where, f"not UTF-8 text, read as Latin-1 ({where})"))
             yield row
         if header is None:
-            raise BoldError(f"{path}: empty file; expected a BOLD combined TSV export")
+            raise BoldError(f"{path}: empty file; expected a BOLD TSV export")
 
 
 def import_bold(
@@ -189,6 +208,7 @@ def import_bold(
     for name, value in (("undescribed_fraction", undescribed_fraction), ("unlabelled_fraction", unlabelled_fraction)):
         if not 0.0 <= value <= 1.0:
             raise InputError(f"{name} must be within 0..1, got {value}")
+    paths = [existing_path(path, "BOLD export") for path in paths]
     out = user_path(out)
     created = claim_output_folder(out, "import-bold", overwrite)  # before any work: a folder of others' files
     try:

@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from bioscan_hf.core.console import SHORT_STEP_RECORDS, short_library_bars_hidden, status
 from bioscan_hf.core.errors import InputError, UserError
 from bioscan_hf.core.outputs import claim_output_folder, release_output_folder, swap_in, write_atomically
-from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.paths import existing_path, user_path
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, RECORDS_PER_SHARD, Bioscan5M
 from bioscan_hf.data.metadata import MetadataError, file_key, release_summary, stage_splits
 from bioscan_hf.data.prepared import COMPLETE_MARKER, completed_configs
@@ -125,7 +126,7 @@ def prepare(
     written as without it. An id the release does not hold is an error (a list for another library)."""
     if on_missing_image not in ON_MISSING_IMAGE:
         raise InputError(f"on_missing_image must be one of {', '.join(ON_MISSING_IMAGE)}, got {on_missing_image!r}")
-    release, out = user_path(release), user_path(out)
+    release, out = existing_path(release, "release folder"), user_path(out)
     chosen, skipped = plan_configs(release, configs)
     chosen.sort(key=list(CONFIGS).index)  # whole packages first: their split groups can then point at them
     metadata = find_metadata(release)
@@ -179,7 +180,10 @@ def _prepare_config(
     else:
         try:
             if not _alias_split_group(out, name, fingerprint):
-                _build_config(release, out, name, num_proc, max_shard_size, on_missing_image, fingerprint, exclude)
+                records = sum(counts.get(split, 0) for split in CONFIGS[name][1])
+                status(f"preparing {name} ({records:,} records)")
+                with short_library_bars_hidden(records < SHORT_STEP_RECORDS):  # else a bar per split
+                    _build_config(release, out, name, num_proc, max_shard_size, on_missing_image, fingerprint, exclude)
         except (ValueError, OSError, RuntimeError) as err:
             if finished:
                 raise _kept(err, name) from err

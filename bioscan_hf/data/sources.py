@@ -37,7 +37,7 @@ from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.outputs import companion, write_atomically
 from bioscan_hf.core.paths import hash_file, id_problem, text_problem, user_path
 from bioscan_hf.data.bold import REQUIRED_COLUMNS as BOLD_COLUMNS
-from bioscan_hf.data.bold import ImportReport, iter_bold_rows
+from bioscan_hf.data.bold import ImportReport, bold_header, iter_bold_rows
 from bioscan_hf.data.images import IMAGE_SUFFIXES, ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import completed_configs
 from bioscan_hf.data.schema import CALL_RANKS, NAME_SUFFIX, SPLITS, explode_split
@@ -152,7 +152,7 @@ def is_fasta(path: Path) -> bool:
 
 
 def is_bold_tsv(path: Path) -> bool:
-    header = _first_line(path).rstrip("\r\n").lstrip("\ufeff").split("\t")
+    header = bold_header(_first_line(path).rstrip("\r\n").split("\t"))
     return all(column in header for column in BOLD_COLUMNS)
 
 

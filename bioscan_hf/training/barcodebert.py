@@ -12,6 +12,7 @@ import os
 import datasets
 from transformers import set_seed
 
+from bioscan_hf.core.console import SHORT_STEP_RECORDS, short_library_bars_hidden
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.data.prepared import load_prepared
 from bioscan_hf.models.barcodebert import (
@@ -45,7 +46,8 @@ def with_lengths(dataset: datasets.Dataset, tokenizer: KmerTokenizerFast) -> dat
     def lengths(batch: dict) -> dict:
         return {"length": tokenizer(batch["dna_barcode"], return_length=True, return_attention_mask=False)["length"]}
 
-    return dataset.map(lengths, batched=True, batch_size=4096, desc="measuring barcode lengths")
+    with short_library_bars_hidden(len(dataset) < SHORT_STEP_RECORDS):
+        return dataset.map(lengths, batched=True, batch_size=4096, desc="measuring barcode lengths")
 
 
 def pretrain_barcodebert(

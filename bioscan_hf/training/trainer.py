@@ -9,10 +9,11 @@ from pathlib import Path
 
 import torch
 from torch.optim.lr_scheduler import OneCycleLR
-from transformers import Trainer, TrainerState, TrainingArguments
+from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback, TrainerState, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
+from bioscan_hf.core.console import is_verbose, progress_bar
 from bioscan_hf.core.errors import InputError
 
 
@@ -119,6 +120,40 @@ def finished(state: TrainerState) -> bool:
     return state.global_step >= state.max_steps or (patience is not None and waited >= patience)
 
 
+class TrainingProgress(TrainerCallback):
+    """One progress bar over a run's steps with its latest loss beside it (the package's bar: hidden under
+    `--quiet`), instead of `Trainer`'s printed dict per logging step; every log stays in `log_history`."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        if state.is_world_process_zero:
+            self.bar = progress_bar(total=state.max_steps, initial=state.global_step, desc="training", unit="step")
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        if self.bar is not None and logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}")
+
+    def on_train_end(self, args, state, control, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def quiet_progress(trainer: Trainer) -> Trainer:
+    """`trainer` reporting through `TrainingProgress` (with `--verbose`: Trainer's own bar and logs)."""
+    if not is_verbose():
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(TrainingProgress())
+    return trainer
+
+
 def train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool, save: bool = True) -> TrainingRun:
     """Train (from the last checkpoint when resuming), save the trainer state and, with `save`, the model
     and tokenizer to `output_dir/final` (without it the caller saves the model there)."""
@@ -130,7 +165,7 @@ def train_and_save(trainer: Trainer, output_dir: str | os.PathLike, resume: bool
         trainer.state = state
         trainer._load_from_checkpoint(checkpoint)
     else:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        quiet_progress(trainer).train(resume_from_checkpoint=checkpoint)
     final = Path(output_dir) / "final"
     if save:
         trainer.save_model(str(final))

@@ -87,6 +87,27 @@ def test_every_usable_row_is_kept_and_the_rest_reported(tmp_path: Path) -> None:
     assert "M1\t" in (tmp_path / "out" / "import_report.tsv").read_text()
 
 
+def test_a_bcdm_export_reads_as_the_combined_one(tmp_path: Path) -> None:
+    """BOLD's portal and data packages write BCDM names (`nuc`, `marker_code`, `species`, `coord`): the same
+    records, read the same way, by import-bold and by identify/audit's reader."""
+    from bioscan_hf.data.sources import is_bold_tsv
+
+    rows = [_row(f"P{i}") for i in range(5)] + [_row("M1", marker="COI-3P")]
+    combined = _tsv(tmp_path / "combined.tsv", rows)
+    bcdm_names = {"nucleotides": "nuc", "markercode": "marker_code", "country": "country/ocean"}
+    bcdm_names |= {column: column.removesuffix("_name") for column in HEADER if column.endswith("_name")}
+    keep = [c for c in HEADER if c not in ("lat", "lon")]
+    lines = ["\t".join([*(bcdm_names.get(c, c) for c in keep), "coord"])]
+    lines += ["\t".join([*(r[HEADER.index(c)] for c in keep), f"[{r[12]}, {r[13]}]"]) for r in rows]
+    bcdm = tmp_path / "bcdm.tsv"
+    bcdm.write_text("\n".join(lines) + "\n")
+    assert is_bold_tsv(bcdm) and is_bold_tsv(combined)
+    reports = [import_bold([path], tmp_path / path.stem, undescribed_fraction=0.0) for path in (combined, bcdm)]
+    assert [r.rows_written for r in reports] == [5, 5] and [u[0] for u in reports[1].unusable] == ["M1"]
+    tables = [read_metadata(tmp_path / name / METADATA_ZIP_NAME).to_pylist() for name in ("combined", "bcdm")]
+    assert tables[0] == tables[1] and tables[0][0]["coord-lon"] == 31.5
+
+
 @pytest.mark.damaged_input
 def test_not_a_bold_export(tmp_path: Path) -> None:
     path = tmp_path / "x.tsv"
@@ -203,7 +224,7 @@ def test_latin1_text_is_read_and_reported(tmp_path: Path, capsys: pytest.Capture
             r"x.tsv.gz: the gzip stream is damaged or truncated after line \d+.*again",
         ),
         (lambda data: data, r"x.tsv.gz: the gzip stream is damaged or truncated after line 0 \(BadGzipFile.*again"),
-        (lambda data: b"", "x.tsv.gz: empty file; expected a BOLD combined TSV export"),
+        (lambda data: b"", "x.tsv.gz: empty file; expected a BOLD TSV export"),
     ],
     ids=["truncated-gzip", "plain-bytes-named-gz", "empty-gz"],
 )

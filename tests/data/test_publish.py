@@ -11,6 +11,7 @@ from pathlib import Path
 import datasets
 import pytest
 
+from bioscan_hf.cli import main
 from bioscan_hf.data.builder import Bioscan5M
 from bioscan_hf.data.metadata import read_metadata
 from bioscan_hf.data.prepared import COMPLETE_MARKER
@@ -335,3 +336,16 @@ def test_a_header_only_metadata_publishes_nothing(tmp_path: Path) -> None:
         prepare(release, tmp_path / "out", configs=["metadata"])
     assert not (tmp_path / "out").exists()
     assert {p.name: p.read_bytes() for p in release.iterdir()} == before
+
+
+def test_prepare_prints_a_line_per_config(sample_release: Path, tmp_path: Path, capfd) -> None:
+    """A small release is prepared in seconds: a status line per config and the result, not datasets' bar
+    per split (8 per config); `--quiet` leaves the result alone."""
+    args = ["prepare", "--release", str(sample_release), "--configs", "metadata,cropped_256,cropped_256_eval"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out, err = capfd.readouterr()
+    assert out.splitlines()[:2] == ["preparing metadata (300 records)", "preparing cropped_256 (300 records)"]
+    assert out.count("\n") + err.count("\n") <= 4 and "Generating" not in err, out + err
+    assert main([*args, "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    out, err = capfd.readouterr()
+    assert out.count("\n") == 2 and not err and out.startswith("built: metadata, cropped_256"), out + err

@@ -88,7 +88,12 @@ def test_strict_mode_rejects_non_dna(cls) -> None:
 
 
 @pytest.mark.parametrize("cls", BOTH)
-def test_long_sequences_are_cut_with_a_count(cls, caplog: pytest.LogCaptureFixture) -> None:
+def test_long_sequences_are_cut_with_a_count(
+    cls, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bioscan_hf.models.barcodebert import tokenization_barcodebert
+
+    monkeypatch.setattr(tokenization_barcodebert, "TRUNCATION_SAID", set())
     tok = cls(k=8)
     ids = tok(["A" * 700, "C" * 100])["input_ids"]
     assert len(ids[0]) == 82 + 2  # 660 nt → 82 k-mers of 8, as the original
@@ -100,6 +105,9 @@ def test_long_sequences_are_cut_with_a_count(cls, caplog: pytest.LogCaptureFixtu
     assert tok.truncated_count == 1
     tok(["A" * 661, "C" * 661])
     assert tok.truncated_count == 3
+    caplog.clear()
+    cls(k=8)(["A" * 700])  # another tokenizer of the same process: counted, not said again
+    assert "truncated" not in caplog.text
 
 
 @pytest.mark.parametrize("cls", BOTH)

@@ -50,6 +50,9 @@ from bioscan_hf.core.barcodes import (  # rewritten to `.barcodes` in saved fold
 )
 
 logger = logging.getLogger(__name__)
+#: (tokenizer class, max_nucleotides) whose truncation this process has already told about: a command that
+#: loads the tokenizer for each step says it once.
+TRUNCATION_SAID: set[tuple[str, int]] = set()
 
 PRESETS = ("clean", "original", "v1")
 
@@ -213,7 +216,9 @@ class _KmerEncodingMixin:
 
     def _count_truncations(self, too_long: int) -> None:
         if too_long:
-            if not self.truncated_count:
+            said = (type(self).__name__, self.max_nucleotides)
+            if not self.truncated_count and said not in TRUNCATION_SAID:  # once per process, not per tokenizer
+                TRUNCATION_SAID.add(said)
                 logger.warning(
                     "%d sequence(s) longer than %d nt were truncated; later truncations are counted in "
                     "tokenizer.truncated_count",
