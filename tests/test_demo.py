@@ -9,7 +9,6 @@ import datasets
 
 from bioscan_hf.cli import main
 
-
 #: Lines the short demo below prints (stdout and stderr): 7 steps, a status line per config and per
 #: protocol, one bar per training, the headline tables, the report's path and the Space's commands.
 DEMO_LINES = 45

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,18 +38,49 @@ def test_skipped_blocks_say_why() -> None:
     assert all(len(reason) > 10 for _, reason in skipped), skipped
 
 
+#: What a block may not leave on stderr however it exits: a traceback, an exception Python ignored at
+#: exit (datasets' streaming generators), an abort.
+EXIT_NOISE = re.compile(r"Traceback \(most recent call last\)|Exception ignored in|terminate called")
+
+
+def temporary_clone(folder: Path) -> Path:
+    """A git repository holding the checkout's files as they are now (tracked and new, not ignored): what a
+    user's fresh clone holds, with this session's changes."""
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    clone = folder / "clone"
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, clone / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "clone"]):
+        subprocess.run([*git, *command], cwd=clone, check=True, capture_output=True)
+    return clone
+
+
 @pytest.mark.slow
 def test_readme_snippets_run_as_written(tmp_path: Path) -> None:
-    work = tmp_path / "work"
+    """Every block, in order, in `work/` of a temporary clone (as the README asks), HOME elsewhere; then the
+    clone's `git status` is clean: everything the README writes stays in the ignored `work/`."""
+    clone = temporary_clone(tmp_path)
+    work = clone / "work"
     work.mkdir()
-    shared = ROOT.parent / "shared"
-    if shared.exists():
-        (tmp_path / "shared").symlink_to(shared)  # `../shared/data` as from a checkout
-    (work / "spaces").symlink_to(ROOT / "spaces")
+    home = tmp_path / "home"
+    home.mkdir()
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
-        "HOME": str(work),
+        "HOME": str(home),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
@@ -66,3 +98,6 @@ def test_readme_snippets_run_as_written(tmp_path: Path) -> None:
         assert done.returncode == 0, f"README line {line} ({lang}) failed:\n{code}\n--- output ---\n" + (
             done.stdout[-3000:] + done.stderr[-5000:]
         )
+        assert not EXIT_NOISE.search(done.stderr), f"README line {line} ({lang}) ended noisily:\n{done.stderr[-3000:]}"
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
+    assert status.stdout == "", f"the README's commands left files outside work/:\n{status.stdout}"

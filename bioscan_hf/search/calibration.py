@@ -159,10 +159,14 @@ class Calibration:
         held = ", ".join(f"{n:,} {kinds.get(kind, kind)}" for kind, n in self.held_out.items() if n)
         lines = [f"calibration fitted on {self.fitted_on}" + (f"; held-out queries: {held}" if held else "")]
         for rank, model in self.ranks.items():
-            source = f" (borrowed from the default: {self.borrowed[rank]})" if rank in self.borrowed else ""
-            lines.append(
-                f"  {rank}: {model.examples:,} held-out candidates, {model.right / model.examples:.1%} right{source}"
-            )
+            right = f"{model.right / model.examples:.1%} right"
+            if rank in self.borrowed:  # counted in the default's fit, not in the held-out queries above
+                lines.append(
+                    f"  {rank}: the default's model ({self.borrowed[rank]}); it was fitted on {model.examples:,} "
+                    f"held-out queries of the real BOLD file, {right}"
+                )
+            else:
+                lines.append(f"  {rank}: fitted on {model.examples:,} of the held-out queries above, {right}")
         return "\n".join(lines)
 
     def save(self, path: str | os.PathLike) -> None:

@@ -165,7 +165,10 @@ def call(
         elif evidence_here.coverage < MIN_QUERY_COVERAGE:
             why = f"the best hit covers {evidence_here.coverage:.1%} of the query; trim the query to its barcode"
         elif thresholds is not None and evidence_here.identity < thresholds[rank]:
-            why = f"best identity {100 * evidence_here.identity:.2f}% < {100 * thresholds[rank]:g}%"
+            why = (
+                f"best identity {100 * evidence_here.identity:.2f}% < {100 * thresholds[rank]:g}% (--thresholds; the "
+                f"candidate's calibrated confidence, {p:.2f}, is not what this rule reads)"
+            )
         elif thresholds is None and p < min_confidence:
             why = f"confidence {p:.2f} < {min_confidence:g}"
         elif blocked and rank != "dna_bin":

@@ -35,7 +35,14 @@ from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import RUN_ONLY
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
-from bioscan_hf.data.sources import Problems, iter_queries, skipped_path, source_digest, write_skipped
+from bioscan_hf.data.sources import (
+    Problems,
+    is_prepared_dataset,
+    iter_queries,
+    skipped_path,
+    source_digest,
+    write_skipped,
+)
 from bioscan_hf.embedding import Encoder, load_encoder
 from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.calibration import Calibration
@@ -99,12 +106,15 @@ def _provenance(queries: str, reference: str, settings: IdentifySettings, refere
     """What a run's results depend on: the queries', the references' and the calibration file's content
     (digests), and the settings (but those that change neither results nor files)."""
     calibration = settings.calibration
+    recorded = settings.as_dict(leave_out=RUN_ONLY)
+    if not is_prepared_dataset(user_path(queries)):
+        recorded["query_split"] = None  # a file of queries has no split: the option was not read
     return {
         "queries": queries,
         "queries_content": source_digest(queries, settings.query_split),
         "reference": reference,
         "reference_records": reference_digest(references),
-        **settings.as_dict(leave_out=RUN_ONLY),
+        **recorded,
         **({"calibration_content": _file_digest(user_path(calibration))} if calibration else {}),
     }
 

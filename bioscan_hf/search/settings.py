@@ -141,7 +141,8 @@ class IdentifySettings(LibrarySettings):
     )
     thresholds: str | None = option(
         f"the fixed BOLD-style rule instead: call a rank when the best identity reaches its threshold, e.g. "
-        f"species=0.97,genus=0.94 (unnamed ranks: {_DEFAULTS}); the confidence shown stays calibrated",
+        f"species=0.97,genus=0.94 (unnamed ranks: {_DEFAULTS}); RANK_confidence stays the calibrated probability that "
+        f"the rank's candidate is right, called or not (the note says when the rule refused a confident candidate)",
         None,
     )
     outfmt: str = option(

@@ -103,15 +103,39 @@ def _status(result: SearchResult) -> str:
     )
 
 
-def _answer(run) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    empty = pd.DataFrame()
+#: The collection-site plot before a search (empty: never a "Loading" placeholder).
+NO_SITES = pd.DataFrame(
+    {"longitude": pd.Series(dtype=float), "latitude": pd.Series(dtype=float), "species": pd.Series(dtype=str)}
+)
+#: The per-rank table's columns, shown (empty) before the first search.
+PREDICTION_COLUMNS = ["rank", "prediction", "candidate", "confidence", "support"]
+
+
+def empty_tables(searcher: Searcher) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The neighbours and prediction tables with their headers and no row (before a search, after an error):
+    never a table headed `1 2 3`."""
+    measure = "pident" if "dna" in searcher.modalities else "similarity"
+    columns = [measure, *(c for c in searcher.keys.columns if c not in ("dna_barcode", "thumbnail"))]
+    return pd.DataFrame(columns=columns), pd.DataFrame(columns=PREDICTION_COLUMNS)
+
+
+def ready_text(searcher: Searcher) -> str:
+    """The status line once the page is connected: what to do (a headless browser waits for "Ready")."""
+    return (
+        f"Ready: {len(searcher.keys):,} reference specimens. Upload a photo, paste a barcode or give a processid, "
+        "then press Search; the best match and a call per rank appear here."
+    )
+
+
+def _answer(run, searcher: Searcher) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    neighbours, prediction = empty_tables(searcher)
     try:
         result = run()
     except QueryError as err:  # the message may echo the user's text: escaped, never rendered as HTML
-        return f"**Cannot search:** {as_text(str(err))}", [], empty, empty, empty
+        return f"**Cannot search:** {as_text(str(err))}", [], neighbours, prediction, NO_SITES
     status = _status(result)
-    if result.note:
-        status = f"{as_text(result.note)}\n\n{status}"
+    if result.note:  # the best match first; the notes that qualify it (no call at a rank, FASTA) after it
+        status = f"{status}\n\n{as_text(result.note)}"
     sites = result.neighbours[["coord-lon", "coord-lat", "species"]].dropna(subset=["coord-lon", "coord-lat"])
     sites = sites.rename(columns={"coord-lon": "longitude", "coord-lat": "latitude"}).fillna({"species": "?"})
     return status, _gallery(result), result.neighbours, result.prediction, sites
@@ -137,7 +161,7 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
         def run():
             return searcher.search_image(_checked_upload(path, "photo", max_upload_bytes), int(k), modality(keys))
 
-        return _answer(run)
+        return _answer(run, searcher)
 
     def search_dna(sequence: str = "", fasta: str | None = None, keys: str = choices[0], k: float = 10):
         def run():
@@ -149,10 +173,10 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
                 return searcher.identify_dna(text, int(k))
             return searcher.search_dna(text, int(k), modality(keys))
 
-        return _answer(run)
+        return _answer(run, searcher)
 
     def search_processid(processid: str, keys: str, k: float):
-        return _answer(lambda: searcher.search_processid(processid, int(k), modality(keys)))
+        return _answer(lambda: searcher.search_processid(processid, int(k), modality(keys)), searcher)
 
     with gr.Blocks(title="BIOSCAN specimen identification") as app:
         gr.Markdown("# Identify an insect from a photo or a DNA barcode")
@@ -178,19 +202,23 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
                 label="processid of an indexed specimen", placeholder="e.g. GMMVA27218-22", elem_id="processid-query"
             )
             pid_button = gr.Button("Search", variant="primary", elem_id="search-processid")
-        status = gr.Markdown(label="status", elem_id="status")
+        status = gr.Markdown("Connecting to the search…", label="status", elem_id="status")
         gallery = gr.Gallery(label="nearest reference specimens", columns=5, height="auto")
+        no_neighbours, no_prediction = empty_tables(searcher)
         prediction = gr.Dataframe(
-            label="predicted taxonomy: per-rank call with confidence (barcodes) or share of neighbours that agree"
+            no_prediction,
+            label="predicted taxonomy: per-rank call with confidence (barcodes) or share of neighbours that agree",
         )
         neighbours = gr.Dataframe(
-            label="nearest reference specimens: % identity (barcodes, aligned) or similarity, taxonomy, BIN"
+            no_neighbours,
+            label="nearest reference specimens: % identity (barcodes, aligned) or similarity, taxonomy, BIN",
         )
-        sites = gr.ScatterPlot(x="longitude", y="latitude", color="species", label="collection sites")
+        sites = gr.ScatterPlot(NO_SITES, x="longitude", y="latitude", color="species", label="collection sites")
         outputs = [status, gallery, neighbours, prediction, sites]
         image_button.click(search_image, [image, keys, k], outputs, api_name="search_image")
         dna_button.click(search_dna, [sequence, fasta, keys, k], outputs, api_name="search_dna")
         pid_button.click(search_processid, [processid, keys, k], outputs, api_name="search_processid")
+        app.load(lambda: ready_text(searcher), None, status, api_name=False)
     app.queue(default_concurrency_limit=2, max_size=32)  # bounded: a burst waits instead of exhausting memory
     return app
 

@@ -140,7 +140,8 @@ def test_calibrate_command_writes_a_file_identify_reads_and_never_replaces_anoth
     out = tmp_path / "lib.skops"
     assert main(["calibrate", str(reference), "--out", str(out), "--queries", "20"]) == 0
     printed = capsys.readouterr().out
-    assert "calibration fitted on reference" in printed and "borrowed from the default" in printed
+    assert "calibration fitted on reference" in printed and "the default's model (" in printed
+    assert "held-out candidates" not in printed  # every count says what it counts: held-out queries
     assert f"--calibration {out}" in printed
     assert main(["calibrate", str(reference), "--out", str(out), "--queries", "20", "--seed", "1"]) == 0  # its own
     queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")

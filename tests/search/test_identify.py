@@ -531,6 +531,7 @@ def test_a_resume_checks_the_queries_content(tmp_path: Path, monkeypatch: pytest
     assert sorted(run.results["query"]) == sorted(f"q{pid}" for pid in LIBRARY.iloc[1::4].processid)
     provenance = json.loads((tmp_path / "run.provenance.json").read_text())
     assert provenance["queries_content"] == source_digest(edited) and provenance["chunk_size"] == 2
+    assert provenance["query_split"] is None  # a FASTA has no split: `--split test` was never read
 
 
 @pytest.mark.damaged_input

@@ -291,6 +291,13 @@ def test_page_renders_results_in_headless_chromium(space) -> None:
     try:
         browser.get(url)
         wait = WebDriverWait(browser, 60)
+        # the page's ready state (the load event has run): what a user or a screenshot tool waits for
+        wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "Ready:"))
+        wait.until(lambda b: "Loading" not in b.find_element(By.TAG_NAME, "body").text)
+        headers = {th.text.strip() for th in browser.find_elements(By.CSS_SELECTOR, "th")} - {""}
+        assert {"rank", "confidence", "pident", "processid"} <= headers and not {"1", "2", "3"} & headers, headers
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "space_ready.png"))
         wait.until(
             expected_conditions.element_to_be_clickable(
                 (By.XPATH, "//button[@role='tab' and normalize-space()='DNA barcode']")
@@ -318,6 +325,7 @@ def test_page_renders_results_in_headless_chromium(space) -> None:
         browser.find_element(By.CSS_SELECTOR, "#search-dna").click()
         wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "#status"), "only the first"))
         shown = browser.find_element(By.CSS_SELECTOR, "#status")
+        assert shown.text.startswith("Best match")  # the match first, the notes that qualify it after
         assert payload.split(" [")[0] in shown.text and "[click here](https://example.com/x)" in shown.text
         assert not shown.find_elements(By.CSS_SELECTOR, "img, a, em, code")
         browser.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='processid']").click()
