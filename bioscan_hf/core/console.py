@@ -33,9 +33,12 @@ _POLICY = {"quiet": False, "verbose": False}
 
 
 def configure_output(quiet: bool = False, verbose: bool = False) -> None:
-    """Set this process's output policy (the command line calls it once per command)."""
+    """Set this process's output policy (the command line calls it once per command). A process of
+    `accelerate launch` other than the main one (RANK ≠ 0) prints errors only: the main one speaks for all."""
     if quiet and verbose:
         raise InputError("--quiet and --verbose exclude each other; give one")
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        quiet, verbose = True, False
     _POLICY.update(quiet=quiet, verbose=verbose)
     level = "info" if verbose else "error"
     os.environ["TRANSFORMERS_VERBOSITY"] = level

@@ -237,7 +237,10 @@ def fit(
         if len(y) >= MIN_EXAMPLES and 0 < y.sum() < len(y):
             ranks[rank] = RankModel.fit(x, y, (groups or {}).get(rank) or [None] * len(y))
             continue
-        borrowed[rank] = f"{len(y)} held-out queries, {int(y.sum())} right: too few to calibrate"
+        why = "too few to calibrate" if len(y) < MIN_EXAMPLES else "no wrong one to calibrate against"
+        if len(y) >= MIN_EXAMPLES and not y.sum():
+            why = "no right one to calibrate against"
+        borrowed[rank] = f"{len(y)} held-out queries, {int(y.sum())} right: {why}"
         if DEFAULT_FILE.is_file():
             default = default_calibration().ranks.get(rank)
             if default is not None:

@@ -25,6 +25,7 @@ from transformers import (
 )
 
 import bioscan_hf.models.auto  # noqa: F401  (registers BarcodeBERT with the Auto classes)
+from bioscan_hf.core.console import SHORT_STEP_RECORDS, short_library_bars_hidden
 from bioscan_hf.core.metrics import micro_macro_accuracy
 from bioscan_hf.data.prepared import data_origin, load_prepared
 from bioscan_hf.embedding.dna import NO_LENGTH_LIMIT
@@ -78,8 +79,11 @@ def species_labels(data: datasets.DatasetDict) -> tuple[datasets.DatasetDict, li
     out = datasets.DatasetDict()
     for split in ("train", "val", "test"):
         if split in data:
-            part = data[split].map(relabel, batched=True, desc=f"labelling {split}")
-            out[split] = part.filter(lambda b: [x >= 0 for x in b["labels"]], batched=True)
+            with short_library_bars_hidden(len(data[split]) < SHORT_STEP_RECORDS):
+                part = data[split].map(relabel, batched=True, desc=f"labelling {split}")
+                out[split] = part.filter(
+                    lambda b: [x >= 0 for x in b["labels"]], batched=True, desc=f"keeping {split}'s labelled"
+                )
     return out, [names[s] for s in train_species]
 
 

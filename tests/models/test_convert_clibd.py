@@ -16,6 +16,8 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 from transformers import AutoModel, AutoProcessor, BertConfig, BertForMaskedLM, BertModel, BertTokenizerFast
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging as transformers_logging
 
 from bioscan_hf.cli import main
 from bioscan_hf.embedding.clibd import ClibdEncoder
@@ -190,7 +192,10 @@ def test_each_tower_matches_the_original(tmp_path: Path, lora: bool) -> None:
     assert any("pooler.dense.weight" in key for key in report["dropped_keys"])
 
     model = AutoModel.from_pretrained(tmp_path / "ours").eval()
-    processor = AutoProcessor.from_pretrained(tmp_path / "ours")
+    auto = transformers_logging.get_logger("transformers.models.auto.image_processing_auto")
+    with CaptureLogger(auto) as said:
+        processor = AutoProcessor.from_pretrained(tmp_path / "ours")
+    assert "backend" not in said.out  # no "Requested torchvision backend is not available" on loading
     photos = _photos(tmp_path)
     batch = processor(photos + [None, None], BARCODES, TEXTS + [None])
     # the inputs are the original pipelines' own

@@ -8,7 +8,11 @@ from .processing_clibd import ClibdImageProcessor, ClibdProcessor
 
 AutoConfig.register("clibd", ClibdConfig, exist_ok=True)
 AutoModel.register(ClibdConfig, ClibdModel, exist_ok=True)
-AutoImageProcessor.register(ClibdConfig, slow_image_processor_class=ClibdImageProcessor, exist_ok=True)
+# one class for both of transformers' backends: it does its own resizing, with PIL or torch alike (registered
+# for "pil" alone, every load asked for the default "torchvision" and warned that it fell back)
+AutoImageProcessor.register(
+    ClibdConfig, image_processor_classes={"pil": ClibdImageProcessor, "torchvision": ClibdImageProcessor}, exist_ok=True
+)
 AutoProcessor.register(ClibdConfig, ClibdProcessor, exist_ok=True)
 
 # A saved folder carries the module files and an `auto_map`, so it loads with trust_remote_code=True where
