@@ -31,9 +31,10 @@ from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_pat
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.prepared import data_origin, origin_note
 from bioscan_hf.data.schema import LINEAGE_RANKS
-from bioscan_hf.data.sources import Problems, Query, is_prepared_dataset, skipped_path, write_skipped
+from bioscan_hf.data.sources import Problems, is_prepared_dataset, skipped_path, write_skipped
 from bioscan_hf.search.calibration import Calibration
-from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.engine import CONTRAST_RANKS
+from bioscan_hf.search.graph import GRAPH_SEED_BUDGET, graph_engine, neighbour_graph, searched
 from bioscan_hf.search.held_out import cached_calibration
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references, within_mask
 
@@ -151,20 +152,23 @@ def audit(
     return _write(files, suspects, grades, summary, problems)
 
 
-def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int, progress: bool) -> dict:
-    """Each audited distinct barcode's hits in the library (its own barcode among them)."""
+def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int, progress: bool):
+    """Each audited distinct barcode's hits in the library (its own barcode among them): the library's
+    neighbour graph (`search.graph`: built once, cached) when every record is audited, else those of the
+    audited barcodes alone, searched the same way."""
     keys = sorted(set(reference.key_of_record[rows].tolist()))
-    engine = Identifier(reference, candidates=candidates + 1, num_proc=num_proc)  # + its own barcode
-    hits_of_key = {}
+    if len(keys) == len(reference.barcodes):
+        return neighbour_graph(reference, candidates + 1, num_proc, progress=progress)  # + its own barcode
+    engine = graph_engine(reference, candidates + 1, num_proc, GRAPH_SEED_BUDGET)
+    codes = {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS}
+    hits_of_key: dict[int, list] = {}
     if progress:
         status(f"indexing {len(reference.barcodes):,} distinct barcodes")
     bar = progress_bar(total=len(keys), desc="comparing barcodes", unit="barcode", disable=not progress)
     try:
         for start in range(0, len(keys), BATCH):
-            batch = keys[start : start + BATCH]
-            found = engine.hits([Query(str(k), sequence=reference.barcodes[k]) for k in batch])
-            hits_of_key.update({k: found[reference.barcodes[k]] for k in batch})
-            bar.update(len(batch))
+            hits_of_key.update(searched(reference, keys[start : start + BATCH], engine, codes))
+            bar.update(len(keys[start : start + BATCH]))
     finally:
         bar.close()
         engine.close()

@@ -59,23 +59,43 @@ def _align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> list[list[tup
     return [rank_hits(query, _WORKER_BARCODES, positions, strand) for query, positions in pairs]
 
 
-def _seed_hits_many(task: tuple[list[str], int, str]) -> list[list[tuple[int, Alignment]]]:
-    """Shortlist by seeds, then align: one worker's share of the queries. With `strand="both"` each query is
-    shortlisted on both strands and aligned on the one whose best reference shares more seeds with it (a
-    barcode shares hundreds of seeds with its own species on its strand, a handful by chance on the other)."""
-    sequences, candidates, strand = task
+def _seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tuple[int, Alignment]]]:
+    """Shortlist by seeds (`SeedIndex.ranked`, within `budget` posting entries when given), then align: one
+    worker's share of the queries. With `strand="both"` each query is shortlisted on both strands and aligned
+    on the one whose best reference shares more seeds with it (a barcode shares hundreds of seeds with its own
+    species on its strand, a handful by chance on the other)."""
+    sequences, candidates, strand, budget = task
     depth = max(candidates, CONTRAST_DEPTH)
-    plus = _WORKER_SEEDS.ranked(sequences, depth)
-    minus = _WORKER_SEEDS.ranked([reverse_complement(q) for q in sequences], depth) if strand == "both" else plus
+    plus = _WORKER_SEEDS.ranked(sequences, depth, budget)
+    minus = (
+        _WORKER_SEEDS.ranked([reverse_complement(q) for q in sequences], depth, budget) if strand == "both" else plus
+    )
     found = []
     for query, (on_plus, plus_counts), (on_minus, minus_counts) in zip(sequences, plus, minus):
-        flip = strand == "both" and len(minus_counts) and (not len(plus_counts) or minus_counts[0] > plus_counts[0])
+        flip = strand == "both" and _minus_is_better(query, on_plus, plus_counts, on_minus, minus_counts, budget)
         positions, side = (on_minus, "-") if flip else (on_plus, "+")
         hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side)
         hits += _contrast_hits(query, hits, positions, side)
         hits.sort(key=best_first)
         found.append(hits)
     return found
+
+
+def _minus_is_better(
+    query: str, on_plus: np.ndarray, plus_counts: np.ndarray, on_minus: np.ndarray, minus_counts: np.ndarray, budget
+) -> bool:
+    """Whether the query reads on the minus strand: its reverse complement's best reference shares more seeds
+    with it. Counts read within a budget (or from an index on disk) are not comparable across strands (a
+    strand whose seeds the library lacks reads every list it has, the other only its rarest), so there the
+    two strands' best references are aligned and the better score decides."""
+    if not len(minus_counts):
+        return False
+    if not len(plus_counts):
+        return True
+    if budget is None and _WORKER_SEEDS.mapping is None:
+        return bool(minus_counts[0] > plus_counts[0])
+    plus_score = align(query, _WORKER_BARCODES[on_plus[0]], "+").score
+    return align(query, _WORKER_BARCODES[on_minus[0]], "-").score > plus_score
 
 
 def _contrast_hits(
@@ -125,8 +145,12 @@ class Identifier:
         calibration: Calibration | Callable[[], Calibration] | None = None,
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         strand: str = DEFAULT_STRAND,
+        seed_budget: int | None = None,
     ) -> None:
         self.reference = reference
+        #: posting entries a query's shortlist reads at most, rarest seeds first (None: every shared seed is
+        #: counted where the index is in memory): a search of every barcode against all sets it (`graph.py`)
+        self.seed_budget = seed_budget
         #: "both" (default): queries are searched on both strands; "plus": as given
         self.strand = strand
         #: the fixed identity rule (BOLD style) when given; else calls need `min_confidence`
@@ -195,7 +219,9 @@ class Identifier:
 
     def seed_hits(self, sequences: list[str]) -> list[list[tuple[int, Alignment]]]:
         """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`)."""
-        return self._map(_seed_hits_many, sequences, lambda part: (part, self.candidates, self.strand))
+        return self._map(
+            _seed_hits_many, sequences, lambda part: (part, self.candidates, self.strand, self.seed_budget)
+        )
 
     def _map(self, work, items: list, task=lambda part: part) -> list:
         """`work(task(part))` over contiguous parts of `items`, in `num_proc` forked processes (which

@@ -178,19 +178,23 @@ class SeedIndex:
         """For each query, up to `candidates` reference positions, most shared seeds first (`ranked`)."""
         return [positions for positions, _ in self.ranked(queries, candidates)]
 
-    def ranked(self, queries: Sequence[str], candidates: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def ranked(
+        self, queries: Sequence[str], candidates: int, budget: int | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query, up to `candidates` reference positions, most shared seeds first (ties: lower
         position first), with their shared-seed counts; references sharing no seed are never listed.
 
         An index in memory (a library under `ON_DISK_ABOVE` distinct barcodes) counts every shared seed, for
-        many queries at once (a sparse product). An index on disk reads at most `budget` posting entries per
-        query, its rarest seeds first: the commonest seeds of a large library are held by a large share of
-        it and tell little apart, and leaving them uncounted keeps a query's work bounded however large the
-        library grows (the counts are exact wherever a query's lists fit the budget)."""
-        if self.mapping is not None:
+        many queries at once (a sparse product), unless a `budget` is given. An index on disk, or one given
+        a `budget`, reads at most that many posting entries per query (`self.budget` by default), its rarest
+        seeds first: the commonest seeds of a large library are held by a large share of it and tell little
+        apart, and leaving them uncounted keeps a query's work bounded however large the library grows (the
+        counts are exact wherever a query's lists fit the budget). A search of every barcode against all
+        (`graph.py`) is then linear in the library, not quadratic."""
+        if self.mapping is not None or budget is not None:
             found = []
             for n, codes in enumerate(_query_seeds(queries), start=1):
-                found.append(self._budgeted(codes, candidates))
+                found.append(self._budgeted(codes, candidates, budget or self.budget))
                 if n % RELEASE_EVERY == 0:
                     self.release_pages()
             self.release_pages()
@@ -215,13 +219,13 @@ class SeedIndex:
         ones = np.ones(len(self.postings), dtype=np.uint16)
         return sp.csr_matrix((ones, self.postings, self.indptr), shape=(N_SEEDS, self.size))
 
-    def _budgeted(self, codes: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    def _budgeted(self, codes: np.ndarray, candidates: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
         """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries."""
         starts, ends = self.indptr[codes], self.indptr[codes + 1]
         lengths = ends - starts
         order = np.argsort(lengths, kind="stable")
         order = order[lengths[order] > 0]
-        within = np.cumsum(lengths[order]) <= self.budget
+        within = np.cumsum(lengths[order]) <= budget
         order = order[: max(1, int(within.sum()))] if len(order) else order
         if not len(order):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)

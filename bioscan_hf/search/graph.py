@@ -1,0 +1,201 @@
+"""The neighbour graph: every distinct barcode of a library searched against all the others, once.
+
+Each distinct barcode's hits (the identify engine's: seed shortlist, exact alignment, contrast hits) are
+what `audit` judges its records by, and what anything needing a barcode's neighbours reads. Counting every
+shared seed of every barcode (the sparse product identify uses on a small library) costs each barcode time
+in proportion to the library: all against all is quadratic (~0.32 s × (distinct/1000)², 20 days at
+BIOSCAN-5M's ~2.3M). Here each barcode's shortlist reads at most `GRAPH_SEED_BUDGET` posting entries, its
+rarest seeds first (the seeds it shares with its closest relatives; the commonest, held by a large part of
+the library, tell little apart), so each barcode costs a bounded time and the whole graph grows linearly
+with the library (BENCHMARKS.md: recall of each barcode's best other hit against the exhaustive search, and
+time, at growing sizes).
+
+Kept per barcode: its best `KEEP` hits, and for each rank of `engine.CONTRAST_RANKS` its best hit of a label
+other than its best hit's (what an audit's evidence measures the gap to). Written into a folder, in parts of
+`PART_KEYS` barcodes, each part complete before it lands, so an interrupted build resumes at the next part;
+the folder is found again by the library's digest and the settings (`$BIOSCAN_HF_CACHE/graphs/...`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bioscan_hf.core.console import progress_bar, status
+from bioscan_hf.core.paths import cache_dir
+from bioscan_hf.data.sources import Query
+from bioscan_hf.search.calls import Hit
+from bioscan_hf.search.engine import CONTRAST_RANKS, Identifier
+from bioscan_hf.search.references import Reference
+from bioscan_hf.search.seeds import barcodes_digest
+from bioscan_hf.search.settings import DEFAULT_CANDIDATES
+
+#: Posting entries a barcode's shortlist reads at most (rarest seeds first): ~0.5 ms per barcode.
+GRAPH_SEED_BUDGET = 50_000
+#: Best hits kept per barcode (besides each rank's best hit of another label).
+KEEP = 50
+#: Barcodes per part of the graph's folder (a unit of resuming and of the progress bar).
+PART_KEYS = 20_000
+GRAPH_VERSION = 1
+MANIFEST = "graph.json"
+_COLUMNS = ("key", "hit", "identity", "score", "coverage", "minus")
+
+
+class NeighbourGraph:
+    """Each distinct barcode's hits in its library, best first, as flat arrays (a `Hit` list on request)."""
+
+    def __init__(self, table: pa.Table, size: int) -> None:
+        keys = table.column("key").to_numpy()
+        order = np.argsort(keys, kind="stable")  # parts are in key order; hits keep their order within a key
+        self._hit = table.column("hit").to_numpy()[order]
+        self._identity = table.column("identity").to_numpy()[order]
+        self._score = table.column("score").to_numpy()[order]
+        self._coverage = table.column("coverage").to_numpy()[order]
+        self._minus = table.column("minus").to_numpy()[order]
+        self._starts = np.searchsorted(keys[order], np.arange(size + 1))
+
+    def __getitem__(self, key: int) -> list[Hit]:
+        """The hits of distinct barcode `key` (itself among them), best first."""
+        lo, hi = self._starts[key], self._starts[key + 1]
+        return [
+            Hit(int(h), float(i), float(s), float(c), "-" if m else "+")
+            for h, i, s, c, m in zip(
+                self._hit[lo:hi], self._identity[lo:hi], self._score[lo:hi], self._coverage[lo:hi], self._minus[lo:hi]
+            )
+        ]
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike) -> NeighbourGraph:
+        """A graph `build_graph` finished in `folder`."""
+        folder = Path(folder)
+        manifest = json.loads((folder / MANIFEST).read_text())
+        parts = sorted(folder.glob("part-*.parquet"))
+        return cls(pa.concat_tables([pq.read_table(p) for p in parts]), manifest["barcodes"])
+
+
+def kept(hits: list[Hit], codes: dict[str, np.ndarray]) -> list[Hit]:
+    """The best `KEEP` hits, and at each rank the best hit of another label than the best hit's."""
+    if len(hits) <= KEEP:
+        return hits
+    keep = list(hits[:KEEP])
+    chosen = {hit.key for hit in keep}
+    best = hits[0].key
+    for code in codes.values():
+        label = code[best]
+        if label < 0 or any(code[h.key] not in (label, -1) for h in keep):
+            continue
+        other = next((h for h in hits[KEEP:] if code[h.key] not in (label, -1) and h.key not in chosen), None)
+        if other is not None:
+            keep.append(other)
+            chosen.add(other.key)
+    return keep
+
+
+def searched(
+    reference: Reference, keys: Sequence[int], engine: Identifier, codes: dict[str, np.ndarray]
+) -> dict[int, list[Hit]]:
+    """The kept hits of distinct barcodes `keys` by `engine` (one with `GRAPH_SEED_BUDGET`)."""
+    found = engine.hits([Query(str(k), sequence=reference.barcodes[k]) for k in keys])
+    return {k: kept(found[reference.barcodes[k]], codes) for k in keys}
+
+
+def graph_engine(reference: Reference, candidates: int, num_proc: int, seed_budget: int) -> Identifier:
+    """The engine every barcode is searched with: shortlists within `seed_budget` posting entries."""
+    return Identifier(reference, candidates=candidates, num_proc=num_proc, seed_budget=seed_budget)
+
+
+def _part_table(keys: Sequence[int], found: dict[int, list[Hit]]) -> pa.Table:
+    rows: dict[str, list] = {name: [] for name in _COLUMNS}
+    for key in keys:
+        for hit in found[key]:
+            rows["key"].append(key)
+            rows["hit"].append(hit.key)
+            rows["identity"].append(hit.identity)
+            rows["score"].append(hit.score)
+            rows["coverage"].append(hit.coverage)
+            rows["minus"].append(hit.strand == "-")
+    return pa.table(
+        {
+            "key": pa.array(rows["key"], pa.int32()),
+            "hit": pa.array(rows["hit"], pa.int32()),
+            "identity": pa.array(rows["identity"], pa.float64()),  # as computed: votes compare them exactly
+            "score": pa.array(rows["score"], pa.float64()),
+            "coverage": pa.array(rows["coverage"], pa.float64()),
+            "minus": pa.array(rows["minus"], pa.bool_()),
+        }
+    )
+
+
+def build_graph(
+    reference: Reference,
+    folder: str | os.PathLike,
+    candidates: int = DEFAULT_CANDIDATES,
+    num_proc: int = 1,
+    seed_budget: int = GRAPH_SEED_BUDGET,
+    progress: bool = True,
+) -> NeighbourGraph:
+    """Search every distinct barcode of `reference` against all of them (its own included) into `folder`;
+    parts already there (an interrupted build of the same library and settings) are kept."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    size = len(reference.barcodes)
+    engine = graph_engine(reference, candidates, num_proc, seed_budget)
+    codes = {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS}
+    bar = progress_bar(total=size, desc="searching every barcode against all", unit="barcode", disable=not progress)
+    try:
+        for start in range(0, size, PART_KEYS):
+            keys = list(range(start, min(size, start + PART_KEYS)))
+            part = folder / f"part-{start // PART_KEYS:06d}.parquet"
+            if not part.is_file():
+                found: dict[int, list[Hit]] = {}
+                for at in range(0, len(keys), 2_000):  # a bar step every 2,000 barcodes
+                    found.update(searched(reference, keys[at : at + 2_000], engine, codes))
+                    bar.update(len(keys[at : at + 2_000]))
+                staging = part.with_suffix(".partial")
+                pq.write_table(_part_table(keys, found), staging)
+                staging.replace(part)  # a part is there whole or not at all
+            else:
+                bar.update(len(keys))
+    finally:
+        bar.close()
+        engine.close()
+    settings = {"candidates": candidates, "seed_budget": seed_budget, "keep": KEEP}
+    manifest = {"barcodes": size, "version": GRAPH_VERSION, **settings}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    return NeighbourGraph.open(folder)
+
+
+def neighbour_graph(
+    reference: Reference,
+    candidates: int = DEFAULT_CANDIDATES,
+    num_proc: int = 1,
+    seed_budget: int = GRAPH_SEED_BUDGET,
+    progress: bool = True,
+) -> NeighbourGraph:
+    """The neighbour graph of `reference`'s distinct barcodes: built once into the cache folder
+    (`$BIOSCAN_HF_CACHE/graphs/<digest of the barcodes and settings>`) and read from there by every later
+    run on the same library."""
+    digest = barcodes_digest(reference.barcodes)
+    name = f"{digest}-c{candidates}-b{seed_budget}-k{KEEP}-v{GRAPH_VERSION}"
+    folder = cache_dir() / "graphs" / name
+    if (folder / MANIFEST).is_file():
+        return NeighbourGraph.open(folder)
+    if progress:
+        status(f"searching {len(reference.barcodes):,} distinct barcodes against each other once, into {folder}")
+    building = folder.with_name(f"{name}.building")  # parts survive an interruption; the next run resumes
+    build_graph(reference, building, candidates, num_proc, seed_budget, progress)
+    if not folder.exists():
+        building.rename(folder)
+    else:  # another run finished the same graph meanwhile
+        shutil.rmtree(building, ignore_errors=True)
+    return NeighbourGraph.open(folder)

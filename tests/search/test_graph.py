@@ -1,0 +1,109 @@
+"""The neighbour graph (`search.graph`): every barcode against all, with a bounded read per barcode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from bioscan_hf.data.sources import Query
+from bioscan_hf.search.engine import CONTRAST_RANKS, Identifier
+from bioscan_hf.search.graph import KEEP, MANIFEST, build_graph, kept, neighbour_graph
+from bioscan_hf.search.references import Reference
+from bioscan_hf.search.seeds import _query_seeds
+from tests.helpers import flood_case, library
+
+
+def test_the_graph_holds_the_engines_hits_for_every_barcode(tmp_path: Path) -> None:
+    """With a budget that reads every seed, each barcode's graph hits are exactly the exhaustive engine's
+    (kept: the best `KEEP` and each rank's best hit of another label); a tight budget keeps the best hit."""
+    reference = Reference(library(np.random.default_rng(3)))
+    codes = {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS}
+    exhaustive = Identifier(reference).hits([Query(str(k), sequence=b) for k, b in enumerate(reference.barcodes)])
+    graph = build_graph(reference, tmp_path / "wide", seed_budget=10**9, progress=False)
+    assert len(graph) == len(reference.barcodes)
+    for key, barcode in enumerate(reference.barcodes):
+        assert graph[key] == kept(exhaustive[barcode], codes)
+        assert graph[key][0].key == key and graph[key][0].identity == 1.0  # itself first
+    tight = build_graph(reference, tmp_path / "tight", seed_budget=2_000, progress=False)
+    for key, barcode in enumerate(reference.barcodes):
+        others = [h for h in exhaustive[barcode] if h.key != key]
+        found = [h for h in tight[key] if h.key != key]
+        assert found[0].score == others[0].score  # the best other barcode, within the budget
+
+
+def test_kept_hits_keep_a_neighbour_of_another_label() -> None:
+    """A flood of one genus ahead of the lone hit of another: the cut at `KEEP` keeps that hit, so the
+    evidence's gap is measured against a real neighbour."""
+    table, _, _ = flood_case(flood=KEEP + 30)
+    reference = Reference(table)
+    codes = {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS}
+    flood_key = next(k for k in range(len(reference.barcodes)) if reference.key_label(k, "genus") == "Floodus")
+    hits = Identifier(reference, candidates=200).hits([Query("q", sequence=reference.barcodes[flood_key])])
+    ranked = hits[reference.barcodes[flood_key]]
+    assert len(ranked) > KEEP and all(reference.key_label(h.key, "genus") == "Floodus" for h in ranked[:KEEP])
+    cut = kept(ranked, codes)
+    assert cut[:KEEP] == ranked[:KEEP]
+    assert any(reference.key_label(h.key, "genus") != "Floodus" for h in cut[KEEP:])
+
+
+def test_a_budgeted_shortlist_reads_a_bounded_share_of_the_index() -> None:
+    """The entries read per barcode (the sum of its candidates' shared-seed counts, every candidate kept)
+    stay within the budget however common its seeds, where the exhaustive product reads every posting of
+    every seed: what makes all against all linear in the library."""
+    reference = Reference(library(np.random.default_rng(4)))
+    index, size, budget = reference.seeds, len(reference.barcodes), 300
+    exhaustive = index.ranked(reference.barcodes, size)
+    budgeted = index.ranked(reference.barcodes, size, budget=budget)
+    for codes, (_, every), (positions, counts) in zip(_query_seeds(reference.barcodes), exhaustive, budgeted):
+        lengths = index.indptr[codes + 1] - index.indptr[codes]
+        assert every.sum() == lengths.sum() > budget  # the product reads every list in full
+        assert counts.sum() <= max(budget, lengths[lengths > 0].min())  # the budget reads the rarest only
+        assert len(positions)
+
+
+def test_an_interrupted_graph_resumes_at_its_next_part(tmp_path: Path, monkeypatch) -> None:
+    """Parts land whole; a build stopped after its first part keeps it and computes only the rest; the
+    cached graph is found again by the library's digest."""
+    from bioscan_hf.search import graph as graph_module
+
+    monkeypatch.setattr(graph_module, "PART_KEYS", 10)
+    reference = Reference(library(np.random.default_rng(5)))
+    folder = tmp_path / "g"
+    whole = build_graph(reference, folder, progress=False)
+    parts = sorted(folder.glob("part-*.parquet"))
+    assert len(parts) == -(-len(reference.barcodes) // 10) and (folder / MANIFEST).is_file()
+    first = pq.read_table(parts[0])
+    (folder / MANIFEST).unlink()
+    for part in parts[1:]:
+        part.unlink()
+    stamp = parts[0].stat().st_mtime_ns
+    again = build_graph(reference, folder, progress=False)
+    assert parts[0].stat().st_mtime_ns == stamp and pq.read_table(parts[0]).equals(first)
+    assert all(again[k] == whole[k] for k in range(len(reference.barcodes)))
+    assert not list(folder.glob("*.partial"))
+    cached = neighbour_graph(reference, progress=False)  # the library's graph in the cache folder
+    assert all(cached[k] == whole[k] for k in range(len(reference.barcodes)))
+
+
+def test_a_budgeted_search_reads_either_strand(bold_tsv: Path) -> None:
+    """Within a budget, the strand is chosen by aligning each strand's best reference: budgeted counts do not
+    compare across strands (on real, AT-rich barcodes the minus strand reads every list it shares, the plus
+    strand only its rarest, and counting chose the minus strand for barcodes of the library itself). Each
+    real barcode finds itself (or a longer barcode holding it) on the plus strand, its reverse complement on the minus strand."""
+    from bioscan_hf.core.barcodes import reverse_complement
+    from bioscan_hf.data.sources import Problems
+    from bioscan_hf.search.references import read_references
+
+    table = read_references(bold_tsv, None, Problems(skip=True)).drop_duplicates("dna_barcode").iloc[:4000]
+    reference = Reference(table.reset_index(drop=True))
+    engine = Identifier(reference, seed_budget=2_000)
+    keys = range(0, len(reference.barcodes), 40)
+    for strand, turn in (("+", lambda b: b), ("-", reverse_complement)):
+        queries = [Query(str(k), sequence=turn(reference.barcodes[k])) for k in keys]
+        found = engine.hits(queries)
+        for key, query in zip(keys, queries):
+            hits = found[query.sequence]
+            assert (hits[0].strand, hits[0].identity) == (strand, 1.0)  # itself, or a barcode holding it
+            assert any(hit.key == key and hit.identity == 1.0 for hit in hits)
