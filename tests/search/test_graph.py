@@ -91,7 +91,8 @@ def test_a_budgeted_search_reads_either_strand(bold_tsv: Path) -> None:
     """Within a budget, the strand is chosen by aligning each strand's best reference: budgeted counts do not
     compare across strands (on real, AT-rich barcodes the minus strand reads every list it shares, the plus
     strand only its rarest, and counting chose the minus strand for barcodes of the library itself). Each
-    real barcode finds itself (or a longer barcode holding it) on the plus strand, its reverse complement on the minus strand."""
+    real barcode finds itself (or a longer barcode holding it) on the plus strand, its reverse complement on
+    the minus strand."""
     from bioscan_hf.core.barcodes import reverse_complement
     from bioscan_hf.data.sources import Problems
     from bioscan_hf.search.references import read_references
