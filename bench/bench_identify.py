@@ -268,7 +268,7 @@ def peers(workdir: Path, unseen: int, seen: int) -> dict:
             elif tool == "sintax":
                 row["calls"] = sintax_calls(workdir / f"{split}.sintax.tsv", parts[split])
             else:
-                top = first_hits(workdir / f"{split}.{ {'blastn': 'blast', 'mmseqs2': 'mmseqs'}.get(tool, tool)}.tsv")
+                top = first_hits(workdir / f"{split}.{ {'blastn': 'blast', 'mmseqs2': 'mmseqs'}.get(tool, tool) }.tsv")
                 row[rank] = accuracy(top, parts[split], parts["keys"], rank)
             results[split][tool] = row
             print(split, tool, {k: v for k, v in row.items() if k != "calls"}, flush=True)

@@ -14,7 +14,7 @@ TABLE: dict[str, tuple[str, str]] = {
     "push": ("data", "upload a prepared dataset folder to the Hugging Face Hub"),
     "download": ("data", "download release files (mirrors, resume, md5 check)"),
     "verify": ("data", "check release files against their published md5 digests (cached)"),
-    "import-bold": ("data", "convert BOLD combined TSV exports into the release layout"),
+    "import-bold": ("data", "convert BOLD TSV exports (combined or BCDM) into the release layout"),
     "pretrain": ("training", "pre-train BarcodeBERT (masked k-mers) with Trainer"),
     "finetune": (
         "training",
@@ -38,4 +38,5 @@ TABLE: dict[str, tuple[str, str]] = {
     "space-index": ("demo", "build the Space's default index from the synthetic sample (a small CLIBD)"),
     "push-space": ("search", "upload the retrieval Space (app and index) to the Hub"),
     "audit": ("audit", "find mislabelled, contaminated and damaged records of a reference library; BAGS grades"),
+    "cluster": ("clusters", "group barcodes into BIN-like clusters (putative species), offline"),
 }

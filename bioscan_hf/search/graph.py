@@ -74,6 +74,11 @@ class NeighbourGraph:
     def __len__(self) -> int:
         return len(self._starts) - 1
 
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (barcode, hit, identity) the graph holds, as three arrays (clusters link them)."""
+        keys = np.repeat(np.arange(len(self)), np.diff(self._starts))
+        return keys, self._hit.astype(np.int64), self._identity
+
     @classmethod
     def open(cls, folder: str | os.PathLike) -> NeighbourGraph:
         """A graph `build_graph` finished in `folder`."""

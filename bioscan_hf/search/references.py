@@ -76,7 +76,7 @@ def read_references(
     else:
         raise InputError(
             f"{path}: not a reference this tool reads; give a prepared dataset folder, an index folder, "
-            "a BOLD combined TSV export or a FASTA with taxonomy in its headers"
+            "a BOLD TSV export or a FASTA with taxonomy in its headers"
         )
     if table.empty:
         raise InputError(f"{path}: no usable reference records")

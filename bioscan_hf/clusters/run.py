@@ -1,0 +1,279 @@
+"""`cluster`: the barcodes of a plate or a library grouped into BIN-like clusters, written beside each other.
+
+    OUT                      one row per record: processid, cluster (TSV, CSV or Parquet by suffix)
+    <stem>.clusters.<ext>    one row per cluster: its id, size, representative, distances, consensus
+                             lineage of its labelled members with their agreement, the BIN they carry
+    <stem>.summary.json      counts, and agreement with the records' own BINs where they carry them
+    <stem>.png               species accumulation curve, within / between distances with the threshold,
+                             cluster sizes
+    <stem>.skipped.tsv       unusable records left out (with skip_bad)
+
+A cluster's id is `BHF-` and the first hex digits of a digest of its representative barcode (the
+barcode most records carry, then the most linked): the same cluster gets the same id in another run,
+and an id is never used as a path. An existing OUT (or any file beside it) is replaced only when
+`cluster` wrote it, or with `overwrite`, and each only by a complete file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bioscan_hf.clusters.linkage import clusters_of
+from bioscan_hf.clusters.settings import ClusterSettings
+from bioscan_hf.core.console import status
+from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path
+from bioscan_hf.core.paths import user_path
+from bioscan_hf.data.schema import LINEAGE_RANKS
+from bioscan_hf.data.sources import Problems, is_prepared_dataset, iter_queries, skipped_path, write_skipped
+from bioscan_hf.search.graph import neighbour_graph
+from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references
+
+OUTPUT_SUFFIXES = (".tsv", ".csv", ".parquet")
+#: Share of a cluster's labelled records that must agree for its consensus to name a rank.
+CONSENSUS = 0.9
+
+
+@dataclass
+class ClusterRun:
+    """What a clustering run found and where it wrote it."""
+
+    records: pd.DataFrame
+    clusters: pd.DataFrame
+    summary: dict
+    out: Path
+    skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def report(self) -> str:
+        """Lines for people: counts, agreement with BINs where known, files."""
+        s = self.summary
+        lines = [
+            f"{s['clusters']:,} clusters of {s['records']:,} records ({s['distinct_barcodes']:,} distinct barcodes, "
+            f"threshold {s['threshold']:.1%}) → {self.out}",
+            f"{s['singletons']:,} clusters of one record; {s['unlabelled_clusters']:,} with no species label "
+            f"(putative new species, or unidentified); clusters: {companion(self.out, 'clusters')}",
+        ]
+        if s.get("bins"):
+            b = s["bins"]
+            lines.append(
+                f"against the records' BINs ({b['bins']:,}): {b['match_ratio']:.1%} of BINs recovered as one cluster, "
+                f"adjusted Rand {b['ari']:.3f}, adjusted mutual information {b['ami']:.3f}, "
+                f"{b['split_bins']:,} BINs split, {b['merged_clusters']:,} clusters merging BINs"
+            )
+        if len(self.skipped):
+            lines.append(f"skipped {len(self.skipped)} unusable record(s), listed in {skipped_path(self.out)}")
+        return "\n".join(lines)
+
+
+def output_files(out: Path, settings: ClusterSettings) -> dict[str, OutputFile]:
+    """Every file a clustering run writes, by role (its own: those beside a summary it wrote)."""
+    main = OutputFile(out, "cluster", settings.overwrite, ours=companion(out, "summary", ".json").is_file())
+    return {
+        "records": main,
+        "clusters": main.companion("clusters"),
+        "summary": main.companion("summary", ".json"),
+        "plot": OutputFile(out.with_suffix(".png"), "cluster", settings.overwrite, ours=main.ours),
+    }
+
+
+def cluster(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: ClusterSettings | None = None,
+    *,
+    progress: bool = True,
+    **overrides,
+) -> ClusterRun:
+    """Cluster the barcodes of `source` (a FASTA, a TSV, a BOLD TSV, a prepared dataset: all splits or
+    `settings.split`) into BIN-like clusters and write them to `out` (module docstring). `settings`: a
+    `ClusterSettings` (its fields may also be given as keywords)."""
+    settings = ClusterSettings.given(settings, **overrides)
+    out = output_path(out, OUTPUT_SUFFIXES)
+    files = output_files(out, settings)
+    check_all(files.values())
+    source_path = user_path(source)
+    if settings.split and not is_prepared_dataset(source_path):
+        raise InputError(f"--split {settings.split}: {source} is a file, not a prepared dataset; leave --split out")
+    problems = Problems(skip=settings.skip_bad)
+    table = read_barcodes(source_path, settings.split, problems)
+    if not len(table):
+        raise InputError(f"{source}: no usable barcode to cluster")
+    reference = Reference(table)
+    graph = neighbour_graph(reference, settings.candidates, settings.num_proc, progress=progress)
+    keys, hits, identity = graph.pairs()
+    if progress:
+        status(f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%}")
+    distances = 1.0 - identity
+    size = len(reference.barcodes)
+    labels = clusters_of(keys, hits, distances, size, settings.threshold, not settings.no_refine)
+    clusters, ids = describe_clusters(reference, labels, keys, hits, distances)
+    records = pd.DataFrame({"processid": table["processid"], "cluster": ids[labels[reference.key_of_record]]})
+    for column in ("line", "split"):
+        if column in table:
+            records[column] = table[column].to_numpy()
+    summary = summarize(table, records, clusters, settings.threshold)
+    files["records"].write_table(records)
+    files["clusters"].write_table(clusters, out.suffix)
+    files["plot"].write(lambda path: plot_clusters(records, clusters, keys, hits, distances, labels, summary, path))
+    skipped = write_skipped(out, problems)
+    summary["skipped"] = len(skipped)
+    files["summary"].write_json(summary)
+    return ClusterRun(records, clusters, summary, out, skipped)
+
+
+def read_barcodes(source: Path, split: str | None, problems: Problems) -> pd.DataFrame:
+    """The records to cluster, a row each with `REFERENCE_COLUMNS` (labels where the source carries them): a
+    prepared dataset's splits, or identify's query files (FASTA with or without taxonomy, TSV/CSV, BOLD TSV)."""
+    if is_prepared_dataset(source):
+        return read_references(source, (split,) if split else None, problems, where=True)
+    rows = []
+    for query in iter_queries(source, problems=problems):
+        if query.sequence is None:
+            raise InputError(f"{source}: photos cannot be clustered; give barcodes (FASTA, TSV or a BOLD TSV)")
+        rows.append({"processid": query.id, "dna_barcode": query.sequence, **(query.truth or {})})
+    return pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
+
+
+def cluster_ids(reference: Reference, labels: np.ndarray, representatives: np.ndarray) -> np.ndarray:
+    """`BHF-` + the digest of each cluster's representative barcode (longer where two would collide)."""
+    digests = [hashlib.sha1(reference.barcodes[k].encode()).hexdigest() for k in representatives]
+    width = 8
+    while len({d[:width] for d in digests}) < len(digests):
+        width += 2
+    return np.array([f"BHF-{d[:width]}" for d in digests], dtype=object)
+
+
+def describe_clusters(
+    reference: Reference, labels: np.ndarray, keys: np.ndarray, hits: np.ndarray, distances: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per cluster (largest first) and each cluster number's id."""
+    count = labels.max() + 1
+    records_per_key = np.diff(reference._starts)  # noqa: SLF001  (records per distinct barcode)
+    linked_per_key = np.bincount(keys[labels[keys] == labels[hits]], minlength=len(labels))
+    order = np.lexsort((-linked_per_key, -records_per_key, labels))
+    first = np.searchsorted(labels[order], np.arange(count))
+    representatives = order[first]
+    ids = cluster_ids(reference, labels, representatives)
+    same = labels[keys] == labels[hits]
+    within = np.zeros(count)
+    np.maximum.at(within, labels[keys[same]], distances[same])
+    nearest = np.full(count, np.inf)
+    nearest_to = np.full(count, -1)
+    other = ~same
+    for k, h, d in zip(keys[other], hits[other], distances[other]):  # the graph's pairs across clusters
+        c = labels[k]
+        if d < nearest[c]:
+            nearest[c], nearest_to[c] = d, labels[h]
+    rows = []
+    table = reference.table
+    member_rows = pd.Series(np.arange(len(table))).groupby(labels[reference.key_of_record]).apply(np.asarray)
+    for c in range(count):
+        members = member_rows[c]
+        row = {
+            "cluster": ids[c],
+            "records": len(members),
+            "barcodes": int((labels == c).sum()),
+            "representative": table["processid"].iat[int(reference.records(representatives[c])[0])],
+            "max_within": round(float(within[c]), 4),
+            "nearest_cluster": ids[nearest_to[c]] if nearest_to[c] >= 0 else None,
+            "nearest_distance": round(float(nearest[c]), 4) if np.isfinite(nearest[c]) else None,
+        }
+        row.update(consensus(table.iloc[members]))
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values(["records", "cluster"], ascending=[False, True], kind="stable")
+    return frame.reset_index(drop=True), ids
+
+
+def consensus(members: pd.DataFrame) -> dict:
+    """The members' lineage as far down as `CONSENSUS` of the labelled ones agree, the agreement at the
+    finest rank named, and the BIN most of them carry with its share."""
+    lineage, agreement = {}, None
+    for rank in LINEAGE_RANKS:
+        labelled = members[rank].dropna()
+        if not len(labelled):
+            continue  # a rank the source does not give (a BOLD header names the taxon alone)
+        counts = labelled.value_counts()
+        share = counts.iloc[0] / len(labelled)
+        if share < CONSENSUS:
+            break
+        lineage[rank], agreement = counts.index[0], round(float(share), 3)
+    bins = members["dna_bin"].dropna().value_counts()
+    return {
+        **{rank: lineage.get(rank) for rank in LINEAGE_RANKS},
+        "agreement": agreement,
+        "dna_bin": bins.index[0] if len(bins) else None,
+        "bin_share": round(float(bins.iloc[0] / bins.sum()), 3) if len(bins) else None,
+    }
+
+
+def bin_agreement(truth: pd.Series, found: pd.Series) -> dict:
+    """How clusters recover known BINs (records carrying one): match ratio (BINs whose records form exactly
+    one cluster, alone), adjusted Rand, adjusted mutual information, BINs split and clusters merging BINs."""
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    known = truth.notna().to_numpy()
+    truth, found = truth[known].to_numpy(), found[known].to_numpy()
+    if not len(truth):
+        return {}
+    pairs = pd.DataFrame({"bin": truth, "cluster": found})
+    clusters_per_bin = pairs.groupby("bin")["cluster"].nunique()
+    bins_per_cluster = pairs.groupby("cluster")["bin"].nunique()
+    whole = clusters_per_bin[clusters_per_bin == 1].index
+    cluster_of = pairs.drop_duplicates("bin").set_index("bin")["cluster"]
+    exact = sum(bins_per_cluster[cluster_of[b]] == 1 for b in whole)
+    return {
+        "bins": int(len(clusters_per_bin)),
+        "match_ratio": round(exact / len(clusters_per_bin), 4),
+        "ari": round(float(adjusted_rand_score(truth, found)), 4),
+        "ami": round(float(adjusted_mutual_info_score(truth, found)), 4),
+        "split_bins": int((clusters_per_bin > 1).sum()),
+        "merged_clusters": int((bins_per_cluster > 1).sum()),
+    }
+
+
+def summarize(table: pd.DataFrame, records: pd.DataFrame, clusters: pd.DataFrame, threshold: float) -> dict:
+    """Counts and, where records carry BINs, agreement with them."""
+    return {
+        "records": len(records),
+        "distinct_barcodes": int(table["dna_barcode"].nunique()),
+        "clusters": len(clusters),
+        "threshold": threshold,
+        "singletons": int((clusters["records"] == 1).sum()),
+        "unlabelled_clusters": int(clusters["species"].isna().sum()),
+        "bins": bin_agreement(table["dna_bin"].reset_index(drop=True), records["cluster"]),
+    }
+
+
+def plot_clusters(records, clusters, keys, hits, distances, labels, summary, path: Path) -> None:
+    """Species accumulation (clusters found as records are added in random order), the distances within
+    and between clusters with the threshold (the barcode gap), and the cluster sizes."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(15, 4.5))
+    curve, gap, sizes = figure.subplots(1, 3)
+    rng = np.random.default_rng(0)
+    shuffled = records["cluster"].to_numpy()[rng.permutation(len(records))]
+    _, first = np.unique(shuffled, return_index=True)
+    seen = np.zeros(len(shuffled))
+    seen[first] = 1
+    curve.plot(np.arange(1, len(shuffled) + 1), np.cumsum(seen))
+    curve.set(xlabel="records sampled", ylabel="clusters found", title="species accumulation")
+    same = labels[keys] == labels[hits]
+    between = distances[~same]
+    bins = np.linspace(0, max(0.2, float(distances.max(initial=0.0))), 60)
+    gap.hist(100 * distances[same & (keys != hits)], bins=100 * bins, alpha=0.6, label="within a cluster")
+    gap.hist(100 * between, bins=100 * bins, alpha=0.6, label="to other clusters (nearest barcodes)")
+    gap.axvline(100 * summary["threshold"], color="k", linestyle="--", label=f"threshold {summary['threshold']:.1%}")
+    gap.set(xlabel="distance (% of bases)", ylabel="barcode pairs", title="the barcode gap", yscale="log")
+    gap.legend()
+    edges = np.unique(np.geomspace(1, max(2, clusters["records"].max()) + 1, 30).astype(int))
+    sizes.hist(clusters["records"], bins=edges)
+    sizes.set(xscale="log", xlabel="records per cluster", ylabel="clusters", title="cluster sizes")
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=90)

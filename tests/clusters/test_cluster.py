@@ -1,0 +1,106 @@
+"""`bioscan-hf cluster`: BIN-like clusters on the neighbour graph, their ids, agreement measures and files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bioscan_hf.cli import main
+from bioscan_hf.clusters import cluster
+from bioscan_hf.clusters.linkage import clusters_of
+from bioscan_hf.clusters.run import bin_agreement
+from tests.helpers import library
+
+
+def _fasta(path: Path, rows: pd.DataFrame) -> Path:
+    """A FASTA with BOLD headers (processid|species|COI-5P|BIN): labels for the consensus."""
+    path.write_text(
+        "".join(f">{r.processid}|{r.species}|COI-5P|{r.dna_bin}\n{r.dna_barcode}\n" for r in rows.itertuples())
+    )
+    return path
+
+
+def test_species_become_one_cluster_each_with_stable_ids(tmp_path: Path) -> None:
+    """Species 6% apart, haplotypes 0.5% apart: one cluster per species, its consensus naming it; the same
+    clusters get the same ids from the records in another order."""
+    table = library(np.random.default_rng(1))
+    run = cluster(_fasta(tmp_path / "lib.fasta", table), tmp_path / "c.tsv", progress=False)
+    assert len(run.clusters) == table["species"].nunique() == 12
+    joined = run.records.assign(species=table["species"].to_numpy())
+    assert (joined.groupby("cluster")["species"].nunique() == 1).all()
+    assert set(run.clusters["species"]) == set(table["species"]) and (run.clusters["agreement"] == 1.0).all()
+    assert run.summary["bins"]["match_ratio"] == 1.0 and run.summary["bins"]["ami"] == 1.0
+    assert (run.clusters["max_within"] <= 0.022).all() and (run.clusters["nearest_distance"] > 0.05).all()
+    assert run.clusters["cluster"].str.fullmatch(r"BHF-[0-9a-f]{8,}").all()
+    shuffled = table.sample(frac=1.0, random_state=3)
+    again = cluster(_fasta(tmp_path / "shuffled.fasta", shuffled), tmp_path / "d.tsv", progress=False)
+    first = dict(zip(run.records["processid"], run.records["cluster"]))
+    assert dict(zip(again.records["processid"], again.records["cluster"])) == first
+    for name in ("c.tsv", "c.clusters.tsv", "c.summary.json", "c.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert pd.read_csv(tmp_path / "c.tsv", sep="\t").columns[:2].tolist() == ["processid", "cluster"]
+
+
+def test_refinement_splits_two_groups_joined_by_a_chain() -> None:
+    """Two tight groups 4% apart, joined by a chain of single barcodes 1.5% apart: single linkage makes one
+    cluster of them (chaining); the refinement splits the two groups."""
+    rng = np.random.default_rng(0)
+    n_core = 8
+    distances, rows, cols = [], [], []
+    # positions 0..7 group A, 8..15 group B, 16..17 the chain between them (A - c1 - c2 - B)
+    for group in (range(0, 8), range(8, 16)):
+        for i in group:
+            for j in group:
+                if i < j:
+                    rows.append(i), cols.append(j), distances.append(rng.uniform(0.0, 0.005))
+    for a, b in ((3, 16), (16, 17), (17, 11)):
+        rows.append(a), cols.append(b), distances.append(0.015)
+    for i in range(0, 8):
+        for j in range(8, 16):
+            rows.append(i), cols.append(j), distances.append(0.04)
+    rows, cols, distances = np.array(rows), np.array(cols), np.array(distances)
+    single = clusters_of(rows, cols, distances, 2 * n_core + 2, refined=False)
+    assert len(set(single)) == 1
+    refined = clusters_of(rows, cols, distances, 2 * n_core + 2)
+    assert len({refined[i] for i in range(8)}) == 1 and len({refined[i] for i in range(8, 16)}) == 1
+    assert refined[0] != refined[8]
+
+
+def test_bin_agreement_counts_exact_splits_and_merges() -> None:
+    truth = pd.Series(["B1", "B1", "B2", "B2", "B3", "B3", None])
+    found = pd.Series(["c1", "c1", "c2", "c3", "c4", "c4", "c9"])
+    measured = bin_agreement(truth, found)
+    assert measured["bins"] == 3 and measured["match_ratio"] == pytest.approx(2 / 3, abs=1e-4)
+    assert measured["split_bins"] == 1 and measured["merged_clusters"] == 0
+    merged = bin_agreement(truth, pd.Series(["c1", "c1", "c1", "c1", "c4", "c4", "c9"]))
+    assert merged["match_ratio"] == pytest.approx(1 / 3, abs=1e-4) and merged["merged_clusters"] == 1
+
+
+@pytest.mark.damaged_input
+def test_bad_records_are_named_or_skipped_and_files_of_others_kept(tmp_path: Path, capsys) -> None:
+    """A record that is not DNA stops the run naming its line and id (nothing written); `--skip-bad` leaves it
+    out and lists it; a file of the user's at OUT is never replaced."""
+    table = library(np.random.default_rng(2)).iloc[:16]
+    bad = 6  # a record of its own barcode (the first two haplotypes of a species share theirs)
+    damaged = table.assign(dna_barcode=table.dna_barcode.where(table.index != bad, "ACGT" + "J" * 20 + "ACGT" * 50))
+    fasta = _fasta(tmp_path / "plate.fasta", damaged)
+    before = fasta.read_bytes()
+    args = ["cluster", str(fasta), "--out", str(tmp_path / "c.tsv")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "plate.fasta" in err and "line 13" in err and table.processid.iloc[bad] in err and "--skip-bad" in err
+    assert not (tmp_path / "c.tsv").exists() and fasta.read_bytes() == before
+    assert main([*args, "--skip-bad"]) == 0
+    records = pd.read_csv(tmp_path / "c.tsv", sep="\t")
+    assert len(records) == 15 and table.processid.iloc[bad] not in set(records["processid"])
+    skipped = pd.read_csv(tmp_path / "c.skipped.tsv", sep="\t")
+    assert skipped["record"].tolist() == [table.processid.iloc[bad]] and skipped["line"].tolist() == [13]
+    assert json.loads((tmp_path / "c.summary.json").read_text())["skipped"] == 1
+    mine = tmp_path / "mine.tsv"
+    mine.write_text("my notes\n")
+    assert main(["cluster", str(fasta), "--out", str(mine), "--skip-bad"]) == 1
+    assert "was not written by bioscan-hf cluster" in capsys.readouterr().err and mine.read_text() == "my notes\n"
