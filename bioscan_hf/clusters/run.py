@@ -6,6 +6,8 @@
     <stem>.summary.json      counts, and agreement with the records' own BINs where they carry them
     <stem>.png               species accumulation curve, within / between distances with the threshold,
                              cluster sizes
+    <stem>.registry.parquet  every member (the registry's too) with its cluster: `--registry` of a later run
+    <stem>.changes.tsv       merges and splits of the registry's clusters (`registry.py`)
     <stem>.skipped.tsv       unusable records left out (with skip_bad)
 
 A cluster's id is `BHF-` and the first hex digits of a digest of its representative barcode (the
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bioscan_hf.clusters.linkage import clusters_of
+from bioscan_hf.clusters.registry import carry_ids, read_registry, registry_path
 from bioscan_hf.clusters.settings import ClusterSettings
 from bioscan_hf.core.console import status
 from bioscan_hf.core.errors import InputError
@@ -49,6 +52,8 @@ class ClusterRun:
     summary: dict
     out: Path
     skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: merges and splits of registered clusters (with a registry)
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def report(self) -> str:
         """Lines for people: counts, agreement with BINs where known, files."""
@@ -66,6 +71,13 @@ class ClusterRun:
                 f"adjusted Rand {b['ari']:.3f}, adjusted mutual information {b['ami']:.3f}, "
                 f"{b['split_bins']:,} BINs split, {b['merged_clusters']:,} clusters merging BINs"
             )
+        if s.get("registry"):
+            r = s["registry"]
+            lines.append(
+                f"against the registry {r['read']}: {r['new_clusters']:,} new clusters, {r['merges']:,} merges and "
+                f"{r['splits']:,} splits of registered clusters (listed in {companion(self.out, 'changes', '.tsv')})"
+            )
+        lines.append(f"registry for the next run: {registry_path(self.out)} (--registry)")
         if len(self.skipped):
             lines.append(f"skipped {len(self.skipped)} unusable record(s), listed in {skipped_path(self.out)}")
         return "\n".join(lines)
@@ -78,6 +90,8 @@ def output_files(out: Path, settings: ClusterSettings) -> dict[str, OutputFile]:
         "records": main,
         "clusters": main.companion("clusters"),
         "summary": main.companion("summary", ".json"),
+        "changes": main.companion("changes", ".tsv"),
+        "registry": main.companion("registry", ".parquet"),
         "plot": OutputFile(out.with_suffix(".png"), "cluster", settings.overwrite, ours=main.ours),
     }
 
@@ -104,6 +118,11 @@ def cluster(
     table = read_barcodes(source_path, settings.split, problems)
     if not len(table):
         raise InputError(f"{source}: no usable barcode to cluster")
+    registry = read_registry(settings.registry) if settings.registry else None
+    plate = len(table)
+    if registry is not None:  # the registry's members are clustered with the new records
+        kept = registry[~registry["processid"].isin(set(table["processid"]))]
+        table = pd.concat([table, kept[["processid", "dna_barcode"]]], ignore_index=True)
     reference = Reference(table)
     graph = neighbour_graph(reference, settings.candidates, settings.num_proc, progress=progress)
     keys, hits, identity = graph.pairs()
@@ -113,18 +132,39 @@ def cluster(
     size = len(reference.barcodes)
     labels = clusters_of(keys, hits, distances, size, settings.threshold, not settings.no_refine)
     clusters, ids = describe_clusters(reference, labels, keys, hits, distances)
-    records = pd.DataFrame({"processid": table["processid"], "cluster": ids[labels[reference.key_of_record]]})
+    found = pd.Series(ids[labels[reference.key_of_record]], index=table.index)
+    changes = pd.DataFrame(columns=["change", "cluster", "with"])
+    if registry is not None:
+        registered = table["processid"].map(dict(zip(registry["processid"], registry["cluster"])))
+        final, changes = carry_ids(found, registered)
+        renamed = dict(zip(found, final))
+        clusters["cluster"] = clusters["cluster"].map(renamed)
+        clusters["nearest_cluster"] = clusters["nearest_cluster"].map(renamed)
+        clusters["status"] = np.where(clusters["cluster"].isin(set(registry["cluster"])), "registered", "new")
+        found = final
+    everything = pd.DataFrame({"processid": table["processid"], "dna_barcode": table["dna_barcode"], "cluster": found})
+    records = everything.iloc[:plate][["processid", "cluster"]].reset_index(drop=True)
     for column in ("line", "split"):
         if column in table:
-            records[column] = table[column].to_numpy()
-    summary = summarize(table, records, clusters, settings.threshold)
+            records[column] = table[column].iloc[:plate].to_numpy()
+    clusters = clusters[clusters["cluster"].isin(set(records["cluster"]))].reset_index(drop=True)  # the plate's
+    summary = summarize(table.iloc[:plate], records, clusters, settings.threshold)
+    if registry is not None:
+        summary["registry"] = {
+            "read": str(settings.registry),
+            "new_clusters": int((clusters["status"] == "new").sum()),
+            "merges": int((changes["change"] == "merge").sum()),
+            "splits": int((changes["change"] == "split").sum()),
+        }
     files["records"].write_table(records)
     files["clusters"].write_table(clusters, out.suffix)
+    files["changes"].write_table(changes, ".tsv")
+    files["registry"].write_table(everything, ".parquet")
     files["plot"].write(lambda path: plot_clusters(records, clusters, keys, hits, distances, labels, summary, path))
     skipped = write_skipped(out, problems)
     summary["skipped"] = len(skipped)
     files["summary"].write_json(summary)
-    return ClusterRun(records, clusters, summary, out, skipped)
+    return ClusterRun(records, clusters, summary, out, skipped, changes)
 
 
 def read_barcodes(source: Path, split: str | None, problems: Problems) -> pd.DataFrame:

@@ -21,6 +21,11 @@ class ClusterSettings(EngineSettings):
         f"join barcodes whose alignments differ by at most this share (default {LINK_DISTANCE}: BOLD's 2.2%)",
         LINK_DISTANCE,
     )
+    registry: str | None = option(
+        "a registry of an earlier run (its OUT's .registry.parquet): its clusters keep their ids, new records "
+        "join them or found new ones, merges and splits are listed",
+        None,
+    )
     no_refine: bool = option("single linkage only: do not split components with internal structure (MCL)", False)
 
     def __post_init__(self) -> None:

@@ -104,3 +104,46 @@ def test_bad_records_are_named_or_skipped_and_files_of_others_kept(tmp_path: Pat
     mine.write_text("my notes\n")
     assert main(["cluster", str(fasta), "--out", str(mine), "--skip-bad"]) == 1
     assert "was not written by bioscan-hf cluster" in capsys.readouterr().err and mine.read_text() == "my notes\n"
+
+
+def test_a_registry_keeps_its_ids_and_mints_new_ones_for_new_species(tmp_path: Path) -> None:
+    """Run 1 clusters 9 species; run 2, with run 1's registry, gets more records of those species (they join
+    their clusters, whose ids stay) and the records of 3 species run 1 never saw (new clusters, new ids)."""
+    table = library(np.random.default_rng(7))
+    seen_species = sorted(table["species"].unique())[:9]
+    first_plate = table[table["species"].isin(seen_species) & table["processid"].str.endswith(("0", "1", "2"))]
+    second_plate = table.drop(first_plate.index)
+    first = cluster(_fasta(tmp_path / "one.fasta", first_plate), tmp_path / "one.tsv", progress=False)
+    registry = tmp_path / "one.registry.parquet"
+    assert registry.is_file() and len(pd.read_parquet(registry)) == len(first_plate)
+    before = registry.read_bytes()
+    second = cluster(
+        _fasta(tmp_path / "two.fasta", second_plate), tmp_path / "two.tsv", registry=str(registry), progress=False
+    )
+    assert registry.read_bytes() == before  # the registry read is never changed
+    species_cluster = dict(zip(first_plate["species"], first.records["cluster"]))
+    for species, cluster_id in zip(second_plate["species"], second.records["cluster"]):
+        if species in species_cluster:
+            assert cluster_id == species_cluster[species]  # joined, id kept
+        else:
+            assert cluster_id not in set(first.records["cluster"])  # a new species: a new id
+    status = dict(zip(second.clusters["cluster"], second.clusters["status"]))
+    new_ids = set(second.records["cluster"][~second_plate["species"].isin(seen_species).to_numpy()])
+    assert len(new_ids) == 3 and all(status[c] == "new" for c in new_ids)
+    assert second.summary["registry"] == {"read": str(registry), "new_clusters": 3, "merges": 0, "splits": 0}
+    assert len(pd.read_parquet(tmp_path / "two.registry.parquet")) == len(table)
+
+
+def test_merges_and_splits_are_reported() -> None:
+    from bioscan_hf.clusters.registry import carry_ids
+
+    registered = pd.Series(["A", "A", "A", "B", "C", "C", "C", "C", None, None])
+    found = pd.Series(["x", "x", "x", "x", "y", "y", "z", "z", "z", "w"])
+    final, changes = carry_ids(found, registered)
+    # x holds A (3) and B (1): a merge keeping A; C is split between y and z (2 each): y keeps it (first by
+    # name among equals), z gets its own id; w holds no old member: new
+    assert final.tolist() == ["A", "A", "A", "A", "C", "C", "z", "z", "z", "w"]
+    assert changes.to_dict("records") == [
+        {"change": "merge", "cluster": "A", "with": "B"},
+        {"change": "split", "cluster": "C", "with": "z"},
+    ]

@@ -1,0 +1,143 @@
+"""`bioscan-hf cluster` against BOLD's own BINs on the real BOLD file (../shared/data: the `bin_uri` of each
+record), beside VSEARCH (`--cluster_size --id 0.978`), swarm (`-d 1`, its default) and CD-HIT
+(`cd-hit-est -c 0.978`) on the same FASTA in the same run, with wall time and peak memory (GNU time).
+
+The records clustered: every record of the file with a BIN and a barcode of ≥ 500 bases (BOLD makes BINs
+from such barcodes). Measures, over those records: match ratio (the share of BINs whose records form
+exactly one cluster holding nothing else), adjusted Rand index, adjusted mutual information, BINs split,
+clusters merging BINs (`bioscan_hf.clusters.run.bin_agreement`). Ours twice: refined and single linkage
+only (`--no-refine`). Our time includes the neighbour graph (built in a fresh cache).
+
+    python bench/bench_clusters.py [--num-proc 2] [--out bench/clusters.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+BOLD = HERE.parents[1] / "shared" / "data" / "bold" / "insects_dev.tsv.gz"
+
+
+def records() -> pd.DataFrame:
+    """Records with a BIN and a barcode of ≥ 500 bases (gaps and Ns stripped)."""
+    from bioscan_hf.data.sources import Problems
+    from bioscan_hf.search.references import read_references
+
+    table = read_references(BOLD, None, Problems(skip=True))
+    table = table[table["dna_bin"].notna()]
+    return table[table["dna_barcode"].str.replace("N", "").str.len() >= 500].reset_index(drop=True)
+
+
+def timed(command: list[str], **kwargs) -> tuple[float, float]:
+    """Run under GNU time: (wall seconds, peak GB)."""
+    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", *command], capture_output=True, text=True, **kwargs)
+    if done.returncode:
+        raise RuntimeError(f"{command[0]} failed: {done.stderr[-2000:]}")
+    seconds, kb = done.stderr.strip().splitlines()[-1].split()
+    return float(seconds), round(int(kb) / 1024**2, 2)
+
+
+def uc_clusters(path: Path) -> dict[str, str]:
+    """VSEARCH's --uc: record → cluster (its centroid)."""
+    found = {}
+    for line in path.read_text().splitlines():
+        kind, number, *_, query, target = line.split("\t")
+        if kind in ("S", "H"):
+            found[query] = number
+    return found
+
+
+def swarm_clusters(path: Path) -> dict[str, str]:
+    """swarm's -o: one cluster per line, members `id_abundance`."""
+    return {
+        member.rsplit("_", 1)[0]: str(n)
+        for n, line in enumerate(path.read_text().splitlines())
+        for member in line.split()
+    }
+
+
+def cdhit_clusters(path: Path) -> dict[str, str]:
+    """CD-HIT's .clstr: `>Cluster N` then `… >id...`."""
+    found, current = {}, ""
+    for line in path.read_text().splitlines():
+        if line.startswith(">Cluster"):
+            current = line.split()[1]
+        else:
+            found[line.split(">", 1)[1].split("...", 1)[0]] = current
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--num-proc", type=int, default=2)
+    parser.add_argument("--out", default=str(HERE / "clusters.json"))
+    args = parser.parse_args()
+    from bioscan_hf.clusters.run import bin_agreement
+
+    table = records()
+    truth = table.set_index("processid")["dna_bin"]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-clusters-") as folder:
+        work = Path(folder)
+        fasta = work / "bold.fasta"
+        fasta.write_text("".join(f">{p}\n{b}\n" for p, b in zip(table["processid"], table["dna_barcode"])))
+        # swarm wants abundance-annotated, dereplicated, gap-free sequences: each record its own entry
+        swarm_in = work / "swarm.fasta"
+        swarm_in.write_text(
+            "".join(f">{p}_1\n{b.replace('N', 'A')}\n" for p, b in zip(table["processid"], table["dna_barcode"]))
+        )
+        env = {**os.environ, "BIOSCAN_HF_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1"}
+        cli = [sys.executable, "-m", "bioscan_hf.cli", "cluster", str(fasta), "--num-proc", str(args.num_proc), "-q"]
+        for name, extra in (("ours (refined)", []), ("ours (single linkage)", ["--no-refine"])):
+            shutil.rmtree(work / "cache", ignore_errors=True)
+            out = work / f"ours{len(results)}.tsv"
+            seconds, peak = timed([*cli, "--out", str(out), *extra], env=env)
+            found = pd.read_csv(out, sep="\t").set_index("processid")["cluster"]
+            results[name] = {"seconds": seconds, "peak_gb": peak, **bin_agreement(truth, found.reindex(truth.index))}
+        peers = {
+            "vsearch --cluster_size --id 0.978": (
+                ["vsearch", "--cluster_size", str(fasta), "--id", "0.978", "--uc", str(work / "v.uc")]
+                + ["--threads", str(args.num_proc), "--quiet"],
+                lambda: uc_clusters(work / "v.uc"),
+            ),
+            "swarm -d 1": (
+                ["swarm", "-d", "1", "-t", str(args.num_proc), "-o", str(work / "s.txt"), str(swarm_in)],
+                lambda: swarm_clusters(work / "s.txt"),
+            ),
+            "cd-hit-est -c 0.978": (
+                ["cd-hit-est", "-i", str(fasta), "-o", str(work / "c"), "-c", "0.978", "-n", "10", "-M", "0"]
+                + ["-T", str(args.num_proc), "-d", "0"],
+                lambda: cdhit_clusters(work / "c.clstr"),
+            ),
+        }
+        for name, (command, read) in peers.items():
+            if shutil.which(command[0]) is None:
+                results[name] = {"missing": f"apt-get install {command[0].replace('-est', '')}"}
+                continue
+            seconds, peak = timed(command)
+            found = pd.Series(read())
+            results[name] = {"seconds": seconds, "peak_gb": peak, **bin_agreement(truth, found.reindex(truth.index))}
+            print(name, results[name], flush=True)
+    output = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {args.num_proc} threads/processes per tool",
+        "records": len(table),
+        "bins": int(truth.nunique()),
+        "results": results,
+    }
+    Path(args.out).write_text(json.dumps(output, indent=2) + "\n")
+    print(json.dumps(output, indent=2))
+
+
+if __name__ == "__main__":
+    main()

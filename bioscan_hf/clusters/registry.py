@@ -1,0 +1,74 @@
+"""A cluster registry that persists, as BINs do: new barcodes are clustered together with the registry's
+members, and each new cluster takes the id of the registered cluster its old members belong to.
+
+- a cluster holding old members of one registered cluster keeps that id (new records joined it);
+- a cluster holding no old member is new and gets a new id (`BHF-` + its representative's digest);
+- a cluster holding old members of several registered clusters is a merge: it keeps the id of the largest
+  of them, and the merge is reported with every id it absorbed;
+- a registered cluster whose old members now fall in several clusters is a split: its largest part keeps
+  the id, the others get new ids, and the split is reported.
+
+Nothing is silent: every merge and split is a row of the changes table. A registry is one Parquet file
+(`<stem>.registry.parquet` beside a run's OUT: processid, dna_barcode, cluster), written by every run;
+the registry a run reads is never modified.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from bioscan_hf.core.errors import InputError, MissingFileError
+from bioscan_hf.core.paths import user_path
+
+REGISTRY_COLUMNS = ("processid", "dna_barcode", "cluster")
+
+
+def read_registry(path: str | os.PathLike) -> pd.DataFrame:
+    """A registry file written by `bioscan-hf cluster` (its columns checked)."""
+    path = user_path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such cluster registry (a run of bioscan-hf cluster writes one beside OUT)")
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a cluster registry ({type(err).__name__}: {err})") from None
+    missing = [c for c in REGISTRY_COLUMNS if c not in table]
+    if missing:
+        raise InputError(f"{path}: not a cluster registry; it lacks {', '.join(missing)}")
+    return table[list(REGISTRY_COLUMNS)]
+
+
+def carry_ids(found: pd.Series, registered: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
+    """Each new cluster's id under the registry (module docstring) and the merges and splits.
+
+    `found`: the new run's cluster per record (its own ids), `registered`: the registry's cluster per record
+    (NaN for records new to it), on the same index."""
+    members = pd.DataFrame({"found": found, "registered": registered}).dropna(subset=["registered"])
+    sizes = members.groupby(["found", "registered"]).size().rename("n").reset_index()
+    total = members.groupby("registered").size()
+    sizes = sizes.assign(total=sizes["registered"].map(total))
+    # each found cluster claims the largest registered cluster among its old members ...
+    claims = sizes.sort_values(["total", "registered"], ascending=[False, True]).drop_duplicates("found")
+    # ... and a registered id claimed twice (a split) stays with the part holding most of its members
+    claims = claims.sort_values(["n", "found"], ascending=[False, True]).drop_duplicates("registered")
+    ids = dict(zip(claims["found"], claims["registered"]))
+    final = found.map(lambda f: ids.get(f, f))  # no claim left: a new cluster, the run's own id
+    changes = []
+    for found_id, group in sizes.groupby("found"):
+        absorbed = sorted(set(group["registered"]) - {ids.get(found_id, found_id)})
+        if len(group) > 1 and absorbed:
+            changes.append({"change": "merge", "cluster": ids.get(found_id, found_id), "with": ",".join(absorbed)})
+    for registered_id, group in sizes.groupby("registered"):
+        parts = sorted({ids.get(f, f) for f in group["found"]} - {registered_id})
+        if group["found"].nunique() > 1:  # its members now in several clusters
+            for part in parts:
+                changes.append({"change": "split", "cluster": registered_id, "with": part})
+    return final, pd.DataFrame(changes, columns=["change", "cluster", "with"])
+
+
+def registry_path(out: Path) -> Path:
+    """Where a run writes its registry: `<stem>.registry.parquet` beside OUT."""
+    return out.with_name(f"{out.stem}.registry.parquet")
