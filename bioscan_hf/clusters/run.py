@@ -124,7 +124,7 @@ def cluster(
         kept = registry[~registry["processid"].isin(set(table["processid"]))]
         table = pd.concat([table, kept[["processid", "dna_barcode"]]], ignore_index=True)
     reference = Reference(table)
-    graph = neighbour_graph(reference, settings.candidates, settings.num_proc, progress=progress)
+    graph = neighbour_graph(reference, settings.candidates + 1, settings.num_proc, progress=progress)  # as audit
     keys, hits, identity = graph.pairs()
     if progress:
         status(f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%}")
