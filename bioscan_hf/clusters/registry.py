@@ -16,10 +16,12 @@ the registry a run reads is never modified.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from bioscan_hf.clusters.linkage import LINK_DISTANCE
 from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
 
@@ -67,6 +69,22 @@ def carry_ids(found: pd.Series, registered: pd.Series) -> tuple[pd.Series, pd.Da
             for part in parts:
                 changes.append({"change": "split", "cluster": registered_id, "with": part})
     return final, pd.DataFrame(changes, columns=["change", "cluster", "with"])
+
+
+def placement(
+    hit_ids: Sequence[str], identities: Sequence[float], registry: pd.DataFrame, threshold: float = LINK_DISTANCE
+) -> tuple[str | None, list[tuple[str, float]]]:
+    """Where a query barcode falls among a registry's clusters, from its hits (processids, best first, with
+    their identities): the cluster it joins (its best hit's, when within `threshold`; None: it would found
+    a new cluster) and the nearest clusters with their distance (each at its nearest member)."""
+    cluster_of = dict(zip(registry["processid"], registry["cluster"]))
+    nearest: dict[str, float] = {}
+    for hit, identity in zip(hit_ids, identities):
+        if hit in cluster_of:
+            nearest.setdefault(cluster_of[hit], round(1.0 - float(identity), 4))
+    ranked = sorted(nearest.items(), key=lambda item: (item[1], item[0]))
+    joins = ranked[0][0] if ranked and ranked[0][1] <= threshold else None
+    return joins, ranked
 
 
 def registry_path(out: Path) -> Path:

@@ -23,6 +23,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
+from bioscan_hf.clusters.registry import placement, read_registry
 from bioscan_hf.search import IndexFolderError, QueryError, Searcher, SearchResult
 
 HERE = Path(__file__).resolve().parent
@@ -127,13 +128,34 @@ def ready_text(searcher: Searcher) -> str:
     )
 
 
-def _answer(run, searcher: Searcher) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+#: A cluster registry in the index folder (`bioscan-hf cluster DATASET --out INDEX/clusters.tsv` writes it):
+#: a barcode query is then placed among the clusters (joins one, or would found a new one).
+REGISTRY_FILE = "clusters.registry.parquet"
+
+
+def cluster_line(result: SearchResult, registry: pd.DataFrame | None) -> str:
+    """Where a barcode identified by alignment falls among the index's clusters (empty without a registry)."""
+    if registry is None or "pident" not in result.neighbours or result.neighbours.empty:
+        return ""
+    joins, nearest = placement(result.neighbours["processid"], result.neighbours["pident"] / 100, registry)
+    shown = ", ".join(f"{as_text(c)} ({100 * d:.1f}%)" for c, d in nearest[:3])
+    if joins is not None:
+        return f"Cluster: joins **{as_text(joins)}** (its nearest member {100 * nearest[0][1]:.1f}% away)."
+    shown = shown or "none among the hits"
+    return f"Cluster: would found a **new cluster** (none within 2.2%); nearest clusters: {shown}."
+
+
+def _answer(
+    run, searcher: Searcher, registry: pd.DataFrame | None = None
+) -> tuple[str, list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     neighbours, prediction = empty_tables(searcher)
     try:
         result = run()
     except QueryError as err:  # the message may echo the user's text: escaped, never rendered as HTML
         return f"**Cannot search:** {as_text(str(err))}", [], neighbours, prediction, NO_SITES
     status = _status(result)
+    if line := cluster_line(result, registry):
+        status = f"{status}\n\n{line}"
     if result.note:  # the best match first; the notes that qualify it (no call at a rank, FASTA) after it
         status = f"{status}\n\n{as_text(result.note)}"
     sites = result.neighbours[["coord-lon", "coord-lat", "species"]].dropna(subset=["coord-lon", "coord-lat"])
@@ -153,6 +175,7 @@ def _checked_upload(path: str | None, what: str, max_bytes: int) -> str:
 def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Blocks:
     """The Gradio page, with named API endpoints `/search_image`, `/search_dna` and `/search_processid`."""
     choices = [label for label, modality in KEY_CHOICES.items() if modality in searcher.modalities]
+    registry = read_registry(searcher.folder / REGISTRY_FILE) if (searcher.folder / REGISTRY_FILE).is_file() else None
 
     def modality(label: str) -> str:
         return KEY_CHOICES.get(label, "dna")
@@ -173,7 +196,7 @@ def build_app(searcher: Searcher, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> g
                 return searcher.identify_dna(text, int(k))
             return searcher.search_dna(text, int(k), modality(keys))
 
-        return _answer(run, searcher)
+        return _answer(run, searcher, registry)
 
     def search_processid(processid: str, keys: str, k: float):
         return _answer(lambda: searcher.search_processid(processid, int(k), modality(keys)), searcher)

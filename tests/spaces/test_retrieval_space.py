@@ -140,6 +140,34 @@ def test_barcodes_are_identified_by_alignment_with_calls(dna_index: Path) -> Non
     assert "no call at species" in distant.note and "possibly a species missing" in distant.note
 
 
+def test_a_barcode_is_placed_among_the_index_clusters(dna_index: Path, tmp_path: Path) -> None:
+    """With a cluster registry in the index folder, a barcode query is said to join a cluster (a key's own
+    barcode) or to found a new one (a barcode 5% from every key), with its nearest clusters."""
+    import shutil
+
+    from bioscan_hf.clusters import cluster
+    from tests.helpers import mutate
+
+    folder = tmp_path / "index"
+    shutil.copytree(dna_index, folder)
+    searcher = Searcher(folder)
+    keys = searcher.keys[["processid", "dna_barcode", "species"]]
+    fasta = tmp_path / "keys.fasta"
+    fasta.write_text("".join(f">{r.processid}\n{r.dna_barcode}\n" for r in keys.itertuples()))
+    run = cluster(fasta, folder / "clusters.tsv", progress=False)
+    spec = importlib.util.spec_from_file_location("space_app_clusters", APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    registry = module.read_registry(folder / module.REGISTRY_FILE)
+    key = keys.iloc[0]
+    own = dict(zip(run.records["processid"], run.records["cluster"]))[key.processid]
+    line = module.cluster_line(searcher.identify_dna(key.dna_barcode, 10), registry)
+    assert line.startswith(f"Cluster: joins **{module.as_text(own)}**")
+    far = mutate(key.dna_barcode, 0.05, np.random.default_rng(0))
+    line = module.cluster_line(searcher.identify_dna(far, 10), registry)
+    assert line.startswith("Cluster: would found a **new cluster**") and module.as_text(own) in line
+
+
 def test_an_index_folders_calibration_is_used_for_barcode_calls(dna_index: Path, tmp_path: Path) -> None:
     from bioscan_hf.search.held_out import calibrate
     from bioscan_hf.search.references import REFERENCE_COLUMNS
