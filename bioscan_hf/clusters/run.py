@@ -269,7 +269,7 @@ def bin_agreement(truth: pd.Series, found: pd.Series) -> dict:
     exact = sum(bins_per_cluster[cluster_of[b]] == 1 for b in whole)
     return {
         "bins": int(len(clusters_per_bin)),
-        "match_ratio": round(exact / len(clusters_per_bin), 4),
+        "match_ratio": round(float(exact / len(clusters_per_bin)), 4),
         "ari": round(float(adjusted_rand_score(truth, found)), 4),
         "ami": round(float(adjusted_mutual_info_score(truth, found)), 4),
         "split_bins": int((clusters_per_bin > 1).sum()),
