@@ -13,7 +13,7 @@ import datasets
 
 from bioscan_hf.core.console import short_library_bars_hidden
 from bioscan_hf.core.formatting import markdown_table
-from bioscan_hf.core.paths import existing_path, runnable
+from bioscan_hf.core.paths import existing_path, runnable, space_app
 from bioscan_hf.data.bold import import_bold
 from bioscan_hf.data.publish import prepare
 from bioscan_hf.data.report import plot_orders_per_split, rank_table, split_table
@@ -140,9 +140,9 @@ def run_demo(
         model, by = out / "clibd" / "final", "photo or barcode"  # one space for both: photo queries too
     print(f"To identify specimens (by {by}) in the retrieval Space on these keys:")
     print(f"  {runnable('bioscan-hf')} index --dataset {out / 'dataset'} --model {model} --out {out / 'index'}")
-    app = Path("spaces") / "bioscan-retrieval" / "app.py"
-    if app.is_file():
-        print(f"  {runnable('python')} {app} --index {out / 'index'}")
+    app = space_app()
+    if app is not None:
+        print(f"  {runnable('python')} {app / 'app.py'} --index {out / 'index'}")
     else:
         print(f"  python …/spaces/bioscan-retrieval/app.py --index {out / 'index'}   (from a bioscan-hf checkout)")
     return path

@@ -36,6 +36,16 @@ def _own_working_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
+@pytest.fixture(autouse=True)
+def _default_output_policy() -> Iterator[None]:
+    """Each test starts with the default output policy: a command run with `--quiet` by an earlier test in
+    the same worker leaves the package's logger at ERROR otherwise."""
+    yield
+    from bioscan_hf.core.console import configure_output
+
+    configure_output()
+
+
 @pytest.fixture(scope="session")
 def sample_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-record synthetic release with all four image packages (read-only for tests)."""

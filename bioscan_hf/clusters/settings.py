@@ -18,7 +18,7 @@ class ClusterSettings(EngineSettings):
 
     split: str | None = option("cluster one split of a prepared dataset (default: all splits)", None)
     threshold: float = option(
-        f"join barcodes whose alignments differ by at most this share (default {LINK_DISTANCE}: BOLD's 2.2%)",
+        f"join barcodes whose alignments differ by at most this share (default {LINK_DISTANCE}, as BOLD's BINs)",
         LINK_DISTANCE,
     )
     registry: str | None = option(

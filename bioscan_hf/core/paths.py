@@ -30,6 +30,18 @@ def existing_path(path: str | os.PathLike, what: str) -> Path:
     return found
 
 
+def space_app() -> Path | None:
+    """The retrieval Space's folder of the checkout this package runs from (`spaces/bioscan-retrieval`
+    beside `bioscan_hf/`), as a path a user can type from where they are; None for an install without it."""
+    folder = Path(__file__).resolve().parents[2] / "spaces" / "bioscan-retrieval"
+    if not (folder / "app.py").is_file():
+        return None
+    try:
+        return Path(os.path.relpath(folder))
+    except ValueError:  # another drive (Windows)
+        return folder
+
+
 def hash_file(digest, path: Path) -> None:
     """Feed the bytes of the file at `path` to a hashlib `digest`, 4 MiB at a time."""
     with open(path, "rb") as handle:
