@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bioscan_hf.commands.common import Command, print_report, reporting
+from bioscan_hf.commands.common import Command, print_report
 from bioscan_hf.core.options import option
 from bioscan_hf.search.settings import CalibrateSettings, IdentifySettings
 
@@ -20,6 +20,41 @@ class IdentifyInputs:
     queries: str = option("FASTA, TSV/CSV, BOLD TSV, prepared dataset folder, or folder of photos", positional=True)
     reference: str = option(REFERENCE_HELP)
     out: str = option("results file: .tsv, .csv, .json or .parquet")
+    clusters: str | None = option(
+        "a cluster registry (OUT's .registry.parquet of bioscan-hf cluster): each query's cluster, the one its "
+        "best hit belongs to within 2.2 percent or new:N shared by the queries of one putative new species, in "
+        "OUT's .clusters.tsv",
+        None,
+    )
+
+
+def run_identify(inputs: IdentifyInputs, settings: IdentifySettings) -> None:
+    from bioscan_hf.core.outputs import OutputFile, companion, output_path
+    from bioscan_hf.search.run import OUTPUT_SUFFIXES, identify
+
+    placed = None
+    if inputs.clusters:  # checked before any work, as identify's own files are
+        from bioscan_hf.clusters.registry import read_registry
+
+        registry = read_registry(inputs.clusters)
+        out = output_path(inputs.out, OUTPUT_SUFFIXES)
+        ours = companion(out, "provenance", ".json").is_file()
+        placed = OutputFile(companion(out, "clusters", ".tsv"), "identify", settings.overwrite, ours=ours).check()
+    run = identify(inputs.queries, inputs.reference, inputs.out, settings)
+    print_report(run)
+    if placed is not None and run.main_process:
+        from bioscan_hf.clusters.registry import place_queries
+        from bioscan_hf.data.sources import Problems, iter_queries
+
+        queries = iter_queries(inputs.queries, settings.query_split, Problems(skip=True))
+        sequences = {q.id: q.sequence for q in queries if q.sequence}
+        table = place_queries(run.results, sequences, registry)
+        placed.write_table(table)
+        new = table.loc[table["status"] == "new", "cluster"].nunique()
+        print(
+            f"clusters: {(table['status'] == 'registered').sum():,} queries joined registered clusters, {new:,} "
+            f"putative new species (new:N) → {placed.path}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +77,7 @@ def run_calibrate(inputs: CalibrateInputs, settings: CalibrateSettings) -> None:
 COMMANDS: dict[str, Command] = {
     "identify": Command(
         (IdentifyInputs, IdentifySettings),
-        reporting("bioscan_hf.search.run:identify"),
+        run_identify,
         "Identify each query against a reference library and write one row per query: the best hit (processid, "
         "pident, alignment length, qcovs, bitscore, its lineage as best_hit_<rank>), a call per rank (order, "
         "family, subfamily, genus, species, BIN) with its calibrated confidence and the reference records "

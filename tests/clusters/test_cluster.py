@@ -147,3 +147,31 @@ def test_merges_and_splits_are_reported() -> None:
         {"change": "merge", "cluster": "A", "with": "B"},
         {"change": "split", "cluster": "C", "with": "z"},
     ]
+
+
+def test_identify_places_each_query_among_the_registry_clusters(tmp_path: Path, capsys) -> None:
+    """`identify --clusters REGISTRY`: a query of a registered species gets its cluster; the queries of each
+    species the registry lacks share one `new:N`, another species another."""
+    table = library(np.random.default_rng(8))
+    seen_species = sorted(table["species"].unique())[:9]
+    library_rows = table[table["species"].isin(seen_species) & ~table["processid"].str.endswith("3")]
+    queries = table.drop(library_rows.index)
+    reference = _fasta(tmp_path / "lib.fasta", library_rows)
+    registered = cluster(reference, tmp_path / "lib.tsv", progress=False)
+    plate = _fasta(tmp_path / "plate.fasta", queries)
+    out = tmp_path / "calls.tsv"
+    args = ["identify", str(plate), "--reference", str(reference), "--out", str(out)]
+    assert main([*args, "--clusters", str(tmp_path / "lib.registry.parquet")]) == 0
+    assert "putative new species" in capsys.readouterr().out
+    placed = pd.read_csv(tmp_path / "calls.clusters.tsv", sep="\t").set_index("query")
+    species_cluster = dict(zip(library_rows["species"], registered.records["cluster"]))
+    new_names: dict[str, str] = {}
+    for query, species in zip(queries["processid"], queries["species"]):
+        if species in species_cluster:
+            assert (
+                placed.loc[query, "cluster"] == species_cluster[species] and placed.loc[query, "status"] == "registered"
+            )
+        else:
+            assert placed.loc[query, "cluster"].startswith("new:") and placed.loc[query, "status"] == "new"
+            assert new_names.setdefault(species, placed.loc[query, "cluster"]) == placed.loc[query, "cluster"]
+    assert len(set(new_names.values())) == 3
