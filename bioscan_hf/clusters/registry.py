@@ -16,17 +16,16 @@ the registry a run reads is never modified.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from bioscan_hf.clusters.linkage import LINK_DISTANCE, clusters_of
 from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
-from bioscan_hf.search.engine import CONTRAST_RANKS
-from bioscan_hf.search.graph import GRAPH_SEED_BUDGET, graph_engine, searched
+from bioscan_hf.search.graph import build_graph
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference
 
 REGISTRY_COLUMNS = ("processid", "dna_barcode", "cluster")
@@ -95,47 +94,35 @@ def place_queries(
     results: pd.DataFrame, sequences: dict[str, str], registry: pd.DataFrame, threshold: float = LINK_DISTANCE
 ) -> pd.DataFrame:
     """Each identified query's cluster (identify's results: `query`, `best_hit`, `pident`): the registered
-    cluster of its best hit when that hit is within `threshold`, else `new:N`, shared by the queries of one
-    putative new species (the new queries clustered among themselves as `cluster` does)."""
-    cluster_of = dict(zip(registry["processid"], registry["cluster"]))
+    cluster of its best hit when that hit is within `threshold` (`placement`), else `new:N`, shared by the
+    queries of one putative new species (the new queries' own neighbour graph, linked as `cluster` does)."""
     rows = []
     for query, best, pident in zip(results["query"], results["best_hit"], results["pident"]):
-        distance = None if pd.isna(pident) else round(1.0 - float(pident) / 100, 4)
-        joins = best in cluster_of and distance is not None and distance <= threshold
+        hit = [] if pd.isna(pident) else [best]
+        joins, nearest = placement(hit, [float(pident) / 100] * len(hit), registry, threshold)
         rows.append(
             {
                 "query": query,
-                "cluster": cluster_of[best] if joins else None,
-                "status": "registered" if joins else "new",
-                "nearest": cluster_of.get(best),
-                "distance": distance,
+                "cluster": joins,
+                "status": "new" if joins is None else "registered",
+                "nearest": nearest[0][0] if nearest else None,
+                "distance": None if pd.isna(pident) else round(1.0 - float(pident) / 100, 4),
             }
         )
     placed = pd.DataFrame(rows, columns=["query", "cluster", "status", "nearest", "distance"])
-    new = placed[placed["status"] == "new"]
-    barcodes = [sequences.get(q) for q in new["query"]]
-    known = [i for i, b in enumerate(barcodes) if b]
-    if known:
-        table = pd.DataFrame(
-            {"processid": new["query"].iloc[known].to_numpy(), "dna_barcode": [barcodes[i] for i in known]}
-        )
-        table = table.reindex(columns=list(REFERENCE_COLUMNS))
-        reference = Reference(table)
-        engine = graph_engine(reference, 50, 1, GRAPH_SEED_BUDGET)
-        codes = {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS}
-        try:
-            found = searched(reference, list(range(len(reference.barcodes))), engine, codes)
-        finally:
-            engine.close()
-        keys = np.array([k for k, hits in found.items() for _ in hits], dtype=np.int64)
-        hits = np.array([h.key for hits in found.values() for h in hits], dtype=np.int64)
-        distances = np.array([1.0 - h.identity for hits in found.values() for h in hits])
-        groups = clusters_of(keys, hits, distances, len(reference.barcodes), threshold)
-        of_query = groups[reference.key_of_record]
-        sizes = pd.Series(of_query).value_counts()
-        order = {g: n for n, g in enumerate(sorted(sizes.index, key=lambda g: (-sizes[g], list(of_query).index(g))), 1)}
-        names = {q: f"new:{order[g]}" for q, g in zip(table["processid"], of_query)}
-        placed.loc[new.index[known], "cluster"] = [names[q] for q in new["query"].iloc[known]]
+    new = placed[(placed["status"] == "new") & placed["query"].isin(set(sequences))]
+    if len(new):
+        table = pd.DataFrame({"processid": new["query"], "dna_barcode": new["query"].map(sequences)})
+        reference = Reference(table.reindex(columns=list(REFERENCE_COLUMNS)).reset_index(drop=True))
+        with tempfile.TemporaryDirectory(prefix="bioscan-hf-new-queries-") as folder:
+            graph = build_graph(reference, folder, candidates=50, progress=False)
+        keys, hits, identity = graph.pairs()
+        groups = clusters_of(keys, hits, 1.0 - identity, len(reference.barcodes), threshold)[reference.key_of_record]
+        sizes = pd.Series(groups).value_counts()
+        first_seen = {g: n for n, g in reversed(list(enumerate(groups)))}
+        ranked = sorted(sizes.index, key=lambda g: (-sizes[g], first_seen[g]))
+        names = {g: f"new:{n}" for n, g in enumerate(ranked, 1)}
+        placed.loc[new.index, "cluster"] = [names[g] for g in groups]
     return placed
 
 

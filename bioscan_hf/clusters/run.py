@@ -180,7 +180,7 @@ def read_barcodes(source: Path, split: str | None, problems: Problems) -> pd.Dat
     return pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
 
 
-def cluster_ids(reference: Reference, labels: np.ndarray, representatives: np.ndarray) -> np.ndarray:
+def cluster_ids(reference: Reference, representatives: np.ndarray) -> np.ndarray:
     """`BHF-` + the digest of each cluster's representative barcode (longer where two would collide)."""
     digests = [hashlib.sha1(reference.barcodes[k].encode()).hexdigest() for k in representatives]
     width = 8
@@ -194,22 +194,22 @@ def describe_clusters(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per cluster (largest first) and each cluster number's id."""
     count = labels.max() + 1
-    records_per_key = np.diff(reference._starts)  # noqa: SLF001  (records per distinct barcode)
-    linked_per_key = np.bincount(keys[labels[keys] == labels[hits]], minlength=len(labels))
-    order = np.lexsort((-linked_per_key, -records_per_key, labels))
-    first = np.searchsorted(labels[order], np.arange(count))
-    representatives = order[first]
-    ids = cluster_ids(reference, labels, representatives)
     same = labels[keys] == labels[hits]
+    records_per_key = np.bincount(reference.key_of_record, minlength=len(labels))
+    linked_per_key = np.bincount(keys[same], minlength=len(labels))
+    order = np.lexsort((-linked_per_key, -records_per_key, labels))
+    representatives = order[np.searchsorted(labels[order], np.arange(count))]
+    ids = cluster_ids(reference, representatives)
     within = np.zeros(count)
     np.maximum.at(within, labels[keys[same]], distances[same])
+    # each cluster's nearest other cluster: the closest of the graph's pairs leaving it
+    leaving = np.flatnonzero(~same)
+    leaving = leaving[np.lexsort((distances[leaving], labels[keys[leaving]]))]
+    leaving = leaving[np.unique(labels[keys[leaving]], return_index=True)[1]]
     nearest = np.full(count, np.inf)
     nearest_to = np.full(count, -1)
-    other = ~same
-    for k, h, d in zip(keys[other], hits[other], distances[other]):  # the graph's pairs across clusters
-        c = labels[k]
-        if d < nearest[c]:
-            nearest[c], nearest_to[c] = d, labels[h]
+    nearest[labels[keys[leaving]]] = distances[leaving]
+    nearest_to[labels[keys[leaving]]] = labels[hits[leaving]]
     rows = []
     table = reference.table
     member_rows = pd.Series(np.arange(len(table))).groupby(labels[reference.key_of_record]).apply(np.asarray)

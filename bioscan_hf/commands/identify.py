@@ -29,17 +29,16 @@ class IdentifyInputs:
 
 
 def run_identify(inputs: IdentifyInputs, settings: IdentifySettings) -> None:
-    from bioscan_hf.core.outputs import OutputFile, companion, output_path
-    from bioscan_hf.search.run import OUTPUT_SUFFIXES, identify
+    from bioscan_hf.core.outputs import output_path
+    from bioscan_hf.search.run import OUTPUT_SUFFIXES, identify, output_files
 
     placed = None
-    if inputs.clusters:  # checked before any work, as identify's own files are
+    if inputs.clusters:  # checked before any work, under the rule of identify's own files
         from bioscan_hf.clusters.registry import read_registry
 
         registry = read_registry(inputs.clusters)
-        out = output_path(inputs.out, OUTPUT_SUFFIXES)
-        ours = companion(out, "provenance", ".json").is_file()
-        placed = OutputFile(companion(out, "clusters", ".tsv"), "identify", settings.overwrite, ours=ours).check()
+        results = output_files(output_path(inputs.out, OUTPUT_SUFFIXES), settings)["results"]
+        placed = results.companion("clusters", ".tsv").check()
     run = identify(inputs.queries, inputs.reference, inputs.out, settings)
     print_report(run)
     if placed is not None and run.main_process:

@@ -62,8 +62,8 @@ def _align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> list[list[tup
 def _seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tuple[int, Alignment]]]:
     """Shortlist by seeds (`SeedIndex.ranked`, within `budget` posting entries when given), then align: one
     worker's share of the queries. With `strand="both"` each query is shortlisted on both strands and aligned
-    on the one whose best reference shares more seeds with it (a barcode shares hundreds of seeds with its own
-    species on its strand, a handful by chance on the other)."""
+    on the better one (`_minus_is_better`: a barcode shares hundreds of seeds with its own species on its
+    strand, a handful by chance on the other)."""
     sequences, candidates, strand, budget = task
     depth = max(candidates, CONTRAST_DEPTH)
     plus = _WORKER_SEEDS.ranked(sequences, depth, budget)

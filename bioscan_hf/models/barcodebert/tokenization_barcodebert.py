@@ -50,8 +50,7 @@ from bioscan_hf.core.barcodes import (  # rewritten to `.barcodes` in saved fold
 )
 
 logger = logging.getLogger(__name__)
-#: (tokenizer class, max_nucleotides) whose truncation this process has already told about: a command that
-#: loads the tokenizer for each step says it once.
+#: (tokenizer class, max_nucleotides) whose truncation this process has told of: said once, not per tokenizer.
 TRUNCATION_SAID: set[tuple[str, int]] = set()
 
 PRESETS = ("clean", "original", "v1")
@@ -215,17 +214,12 @@ class _KmerEncodingMixin:
         return np.where(unknown, self.unk_token_id, value + self.kmer_offset)
 
     def _count_truncations(self, too_long: int) -> None:
-        if too_long:
-            said = (type(self).__name__, self.max_nucleotides)
-            if not self.truncated_count and said not in TRUNCATION_SAID:  # once per process, not per tokenizer
-                TRUNCATION_SAID.add(said)
-                logger.warning(
-                    "%d sequence(s) longer than %d nt were truncated; later truncations are counted in "
-                    "tokenizer.truncated_count",
-                    too_long,
-                    self.max_nucleotides,
-                )
-            self.truncated_count += too_long
+        said = (type(self).__name__, self.max_nucleotides)
+        if too_long and said not in TRUNCATION_SAID:
+            TRUNCATION_SAID.add(said)
+            message = "%d sequence(s) longer than %d nt were truncated; later truncations are counted in %s"
+            logger.warning(message, too_long, self.max_nucleotides, "tokenizer.truncated_count")
+        self.truncated_count += too_long
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         return "".join(tokens)
