@@ -67,9 +67,7 @@ def _seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[t
     sequences, candidates, strand, budget = task
     depth = max(candidates, CONTRAST_DEPTH)
     plus = _WORKER_SEEDS.ranked(sequences, depth, budget)
-    minus = (
-        _WORKER_SEEDS.ranked([reverse_complement(q) for q in sequences], depth, budget) if strand == "both" else plus
-    )
+    minus = _minus_ranked(sequences, plus, depth, budget) if strand == "both" else plus
     found = []
     for query, (on_plus, plus_counts), (on_minus, minus_counts) in zip(sequences, plus, minus):
         flip = strand == "both" and _minus_is_better(query, on_plus, plus_counts, on_minus, minus_counts, budget)
@@ -79,6 +77,32 @@ def _seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[t
         hits.sort(key=best_first)
         found.append(hits)
     return found
+
+
+def _minus_ranked(
+    sequences: list[str], plus: list[tuple[np.ndarray, np.ndarray]], depth: int, budget: int | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The minus strand's shortlists of `sequences`. Where strands are compared by alignment (`_minus_is_better`),
+    a query whose best plus reference holds it end to end without an edit (every barcode of a neighbour
+    graph: it is in its own library) scores the most any alignment can, so its minus strand is not read
+    (an empty shortlist: it stays on plus)."""
+    by_alignment = budget is not None or _WORKER_SEEDS.mapping is not None
+    needed = [
+        n
+        for n, (query, (positions, _)) in enumerate(zip(sequences, plus))
+        if not (by_alignment and len(positions) and _holds_exactly(query, _WORKER_BARCODES[positions[0]]))
+    ]
+    read = _WORKER_SEEDS.ranked([reverse_complement(sequences[n]) for n in needed], depth, budget)
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    minus = [empty] * len(sequences)
+    for n, found in zip(needed, read):
+        minus[n] = found
+    return minus
+
+
+def _holds_exactly(query: str, reference: str) -> bool:
+    """Whether `reference` holds all of `query` (its `N` padding aside) without an edit."""
+    return align(query, reference, "+", min_score=len(query.strip("N"))) is not None
 
 
 def _minus_is_better(
@@ -113,10 +137,15 @@ def _contrast_hits(
         if label < 0 or ((codes[keys] != label) & (codes[keys] >= 0)).any():
             continue
         others = ranked[(codes[ranked] != label) & (codes[ranked] >= 0)]
-        pool = [
-            (key, align(query, _WORKER_BARCODES[key], strand)) for key in others[~np.isin(others, keys)][:CONTRAST_POOL]
-        ]
-        pool.sort(key=lambda hit: (-hit[1].score, hit[0]))
+        pool: list[tuple[int, Alignment]] = []
+        for key in others[~np.isin(others, keys)][:CONTRAST_POOL]:
+            # once CONTRAST_HITS are aligned, a reference that cannot reach the last of the best is not aligned
+            # in full (edlib stops early): the best CONTRAST_HITS are the same
+            floor = pool[CONTRAST_HITS - 1][1].score if len(pool) >= CONTRAST_HITS else None
+            found = align(query, _WORKER_BARCODES[key], strand, floor)
+            if found is not None:
+                pool.append((int(key), found))
+                pool.sort(key=lambda hit: (-hit[1].score, hit[0]))
         extra += pool[:CONTRAST_HITS]
         keys += [key for key, _ in pool[:CONTRAST_HITS]]
     return extra
