@@ -13,11 +13,13 @@ time, at growing sizes).
 Kept per barcode: its best `KEEP` hits, and for each rank of `engine.CONTRAST_RANKS` its best hit of a label
 other than its best hit's (what an audit's evidence measures the gap to). Written into a folder, in parts of
 `PART_KEYS` barcodes, each part complete before it lands, so an interrupted build resumes at the next part;
-the folder is found again by the library's digest and the settings (`$BIOSCAN_HF_CACHE/graphs/...`).
+the folder is found again by the library's digest, which of its barcodes share a label at each contrast rank
+(the kept hits depend on it) and the settings (`$BIOSCAN_HF_CACHE/graphs/...`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -104,6 +107,17 @@ def kept(hits: list[Hit], codes: dict[str, np.ndarray]) -> list[Hit]:
             keep.append(other)
             chosen.add(other.key)
     return keep
+
+
+def labels_digest(codes: dict[str, np.ndarray]) -> str:
+    """A digest of which barcodes share a label at each rank (codes per barcode, −1: unlabelled), whatever the
+    labels are called: what `kept` reads, so a graph built without labels (a FASTA clustered) is not taken for
+    one with them (an audit of the same barcodes)."""
+    digest = hashlib.sha256()
+    for rank in sorted(codes):
+        canonical = pd.factorize(codes[rank])[0]  # codes in order of first use
+        digest.update(rank.encode() + np.where(codes[rank] < 0, -1, canonical).astype(np.int64).tobytes())
+    return digest.hexdigest()[:12]
 
 
 def searched(
@@ -188,10 +202,11 @@ def neighbour_graph(
     progress: bool = True,
 ) -> NeighbourGraph:
     """The neighbour graph of `reference`'s distinct barcodes: built once into the cache folder
-    (`$BIOSCAN_HF_CACHE/graphs/<digest of the barcodes and settings>`) and read from there by every later
-    run on the same library."""
+    (`$BIOSCAN_HF_CACHE/graphs/<digests of the barcodes and of their labels' partition>-<settings>`) and
+    read from there by every later run on the same library."""
     digest = barcodes_digest(reference.barcodes)
-    name = f"{digest}-c{candidates}-b{seed_budget}-k{KEEP}-v{GRAPH_VERSION}"
+    labels = labels_digest({rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
+    name = f"{digest}-l{labels}-c{candidates}-b{seed_budget}-k{KEEP}-v{GRAPH_VERSION}"
     folder = cache_dir() / "graphs" / name
     if (folder / MANIFEST).is_file():
         return NeighbourGraph.open(folder)

@@ -108,3 +108,19 @@ def test_a_budgeted_search_reads_either_strand(bold_tsv: Path) -> None:
             hits = found[query.sequence]
             assert (hits[0].strand, hits[0].identity) == (strand, 1.0)  # itself, or a barcode holding it
             assert any(hit.key == key and hit.identity == 1.0 for hit in hits)
+
+
+def test_a_graph_built_without_labels_is_not_read_for_a_labelled_library() -> None:
+    """The kept hits depend on which barcodes share a label (a flood's barcodes keep a neighbour of another
+    genus only when genera are known), so the cache tells a FASTA's graph from a labelled library's graph of
+    the same barcodes; labels renamed, partition the same, share one graph."""
+    table, _, _ = flood_case(flood=KEEP + 30)
+    labelled = Reference(table)
+    unlabelled = Reference(table.assign(**{rank: None for rank in CONTRAST_RANKS}))
+    renamed = Reference(table.assign(genus=table["genus"].map(lambda g: None if g is None else f"x{g}")))
+    flood_key = next(k for k in range(len(labelled.barcodes)) if labelled.key_label(k, "genus") == "Floodus")
+    bare = neighbour_graph(unlabelled, progress=False)  # built first, as `cluster` of a FASTA would
+    full = neighbour_graph(labelled, progress=False)
+    assert len(bare[flood_key]) == KEEP  # no label: nothing kept beyond the best
+    assert any(labelled.key_label(h.key, "genus") != "Floodus" for h in full[flood_key])
+    assert neighbour_graph(renamed, progress=False)[flood_key] == full[flood_key]
