@@ -5,7 +5,7 @@ imported from their modules when first used (`core.lazy`)."""
 
 from bioscan_hf.core.lazy import lazy_exports
 
-__all__ = ["LINK_DISTANCE", "ClusterRun", "ClusterSettings", "cluster"]
+__all__ = ["LINK_DISTANCE", "ClusterRun", "ClusterSettings", "cluster", "record_clusters"]
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
@@ -13,5 +13,6 @@ __getattr__, __dir__ = lazy_exports(
         "ClusterSettings": "settings",
         "ClusterRun": "run",
         "cluster": "run",
+        "record_clusters": "run",
     },
 )

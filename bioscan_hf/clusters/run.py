@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import pandas as pd
 from bioscan_hf.clusters.linkage import clusters_of
 from bioscan_hf.clusters.registry import carry_ids, read_registry, registry_path
 from bioscan_hf.clusters.settings import ClusterSettings
+from bioscan_hf.core.barcodes import barcode_key
 from bioscan_hf.core.console import status
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path
@@ -124,13 +126,7 @@ def cluster(
         kept = registry[~registry["processid"].isin(set(table["processid"]))]
         table = pd.concat([table, kept[["processid", "dna_barcode"]]], ignore_index=True)
     reference = Reference(table)
-    graph = neighbour_graph(reference, settings.candidates + 1, settings.num_proc, progress=progress)  # as audit
-    keys, hits, identity = graph.pairs()
-    if progress:
-        status(f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%}")
-    distances = 1.0 - identity
-    size = len(reference.barcodes)
-    labels = clusters_of(keys, hits, distances, size, settings.threshold, not settings.no_refine)
+    labels, (keys, hits, distances) = linked_barcodes(reference, settings, progress)
     clusters, ids = describe_clusters(reference, labels, keys, hits, distances)
     found = pd.Series(ids[labels[reference.key_of_record]], index=table.index)
     changes = pd.DataFrame(columns=["change", "cluster", "with"])
@@ -165,6 +161,33 @@ def cluster(
     summary["skipped"] = len(skipped)
     files["summary"].write_json(summary)
     return ClusterRun(records, clusters, summary, out, skipped, changes)
+
+
+def linked_barcodes(
+    reference: Reference, settings: ClusterSettings, progress: bool = True
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A cluster number per distinct barcode of `reference`, and the neighbour graph's pairs it was linked
+    from (barcode, hit, distance)."""
+    graph = neighbour_graph(reference, settings.candidates + 1, settings.num_proc, progress=progress)  # as audit
+    keys, hits, identity = graph.pairs()
+    if progress:
+        status(f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%}")
+    distances = 1.0 - identity
+    labels = clusters_of(keys, hits, distances, len(reference.barcodes), settings.threshold, not settings.no_refine)
+    return labels, (keys, hits, distances)
+
+
+def record_clusters(
+    barcodes: Sequence[str], settings: ClusterSettings | None = None, progress: bool = False, **overrides
+) -> np.ndarray:
+    """A cluster number per barcode of `barcodes` (one per record; records with one barcode share it), as
+    `cluster` links them, without writing anything: what the zero-shot clustering protocol scores."""
+    settings = ClusterSettings.given(settings, **overrides)
+    keys = [barcode_key(b) for b in barcodes]
+    table = pd.DataFrame({"processid": [str(n) for n in range(len(keys))], "dna_barcode": keys})
+    reference = Reference(table.reindex(columns=list(REFERENCE_COLUMNS)))
+    labels, _ = linked_barcodes(reference, settings, progress)
+    return labels[reference.key_of_record]
 
 
 def read_barcodes(source: Path, split: str | None, problems: Problems) -> pd.DataFrame:

@@ -67,18 +67,36 @@ def cluster_ami(points: np.ndarray, labels: Mapping[str, Sequence], missing: obj
     """
     points = check_embeddings("points", points)
     tree = ward_tree(points)
-    scores = {}
+    return {
+        rank: labels_ami(values, fcluster(tree, t=n_classes, criterion="maxclust"), missing)
+        for rank, values, n_classes in _ranks_to_score(labels, len(points), missing)
+    }
+
+
+def clusters_ami(clusters: np.ndarray, labels: Mapping[str, Sequence], missing: object = None) -> dict[str, float]:
+    """AMI between one given clustering (a cluster per record, e.g. BIN-like clusters of the barcodes) and
+    each rank's labels; records without a label at a rank are left out of its score, as in `cluster_ami`."""
+    return {
+        rank: labels_ami(values, clusters, missing)
+        for rank, values, _ in _ranks_to_score(labels, len(clusters), missing)
+    }
+
+
+def labels_ami(values: np.ndarray, clusters: np.ndarray, missing: object = None) -> float:
+    """AMI between the labels `values` and `clusters` over the records that carry a label."""
+    known = values != missing
+    return float(adjusted_mutual_info_score(values[known].astype(str), np.asarray(clusters)[known]))
+
+
+def _ranks_to_score(labels: Mapping[str, Sequence], size: int, missing: object):
+    """(rank, labels as an array, number of classes) of each rank with at least two classes."""
     for rank, values in labels.items():
         values = np.asarray(values, dtype=object)
-        if len(values) != len(points):
-            raise EvaluationError(f"rank {rank}: {len(values)} labels for {len(points)} points")
-        known = values != missing
-        n_classes = len(set(values[known]))
-        if n_classes < 2:
-            continue
-        clusters = fcluster(tree, t=n_classes, criterion="maxclust")
-        scores[rank] = float(adjusted_mutual_info_score(values[known].astype(str), clusters[known]))
-    return scores
+        if len(values) != size:
+            raise EvaluationError(f"rank {rank}: {len(values)} labels for {size} points")
+        n_classes = len(set(values[values != missing]))
+        if n_classes >= 2:
+            yield rank, values, n_classes
 
 
 def zero_shot_clustering(

@@ -22,6 +22,7 @@ from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.prepared import origin_note
 from bioscan_hf.evaluation.protocols import PROTOCOLS
+from bioscan_hf.evaluation.protocols.baselines import CLUSTERS_ROW
 from bioscan_hf.evaluation.protocols.cluster import CLUSTER_RANKS
 from bioscan_hf.evaluation.retrieval import retrieval_rows
 
@@ -174,17 +175,22 @@ def _encoders(run: Run) -> str:
 
 
 def clustering_table(runs: list[Run]) -> list[dict]:
-    """Fig. 6 / Table A16: AMI (%) per rank for each clustering run (an encoder or a concatenation)."""
-    rows = []
+    """Fig. 6 / Table A16: AMI (%) per rank for each clustering run (an encoder or a concatenation), and the
+    BIN-like clusters of a baselines run (no encoder: barcodes linked by alignment)."""
+    rows: dict[str, dict] = {}  # the BIN-like clusters of several baselines runs: once
     for run in runs:
-        if run.protocol != "dna" or "cluster_ami_species" not in run.metrics:
+        if run.protocol != "dna":
             continue
-        row = {"encoders": _encoders(run), "modality": run.info.get("modality", "dna")}
-        if run.info.get("one_sample_per_barcode"):
-            row["encoders"] += " (one sample per barcode)"
-        row.update({rank: _pct(run.metrics.get(f"cluster_ami_{rank}")) for rank in CLUSTER_RANKS})
-        rows.append(row)
-    return rows
+        sample = " (one sample per barcode)" if run.info.get("one_sample_per_barcode") else ""
+        for name, prefix in ((_encoders(run), "cluster_ami"), (CLUSTERS_ROW, "baseline_clusters_ami")):
+            if f"{prefix}_species" in run.metrics:
+                row = {
+                    "encoders": name + sample,
+                    "modality": run.info.get("modality", "dna") if prefix == "cluster_ami" else "dna",
+                }
+                row.update({rank: _pct(run.metrics.get(f"{prefix}_{rank}")) for rank in CLUSTER_RANKS})
+                rows[row["encoders"] if prefix != "cluster_ami" else f"{len(rows)}"] = row
+    return list(rows.values())
 
 
 def concatenation_grid(runs: list[Run], rank: str = "species") -> list[dict]:

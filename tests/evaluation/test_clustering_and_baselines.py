@@ -87,3 +87,29 @@ def test_linear_probe() -> None:
     assert result["micro"] > 0.9 and result["n_test"] == test.sum()
     with pytest.raises(EvaluationError, match="two labelled classes"):
         linear_probe(points[:3], ["a", "a", None], points[:3], ["a"] * 3)
+
+
+def test_bin_like_clusters_on_the_zero_shot_protocol(prepared, tmp_path) -> None:
+    """The baselines' clustering row: test + test_unseen's barcodes grouped as `bioscan-hf cluster` groups
+    them (the same partition as the command's on a FASTA of those records), scored by AMI per rank over the
+    records labelled at that rank."""
+    import datasets
+    import pandas as pd
+
+    from bioscan_hf.clusters import cluster
+    from bioscan_hf.data.prepared import load_prepared, rank_values
+    from bioscan_hf.evaluation.protocols.baselines import bin_clusters_task
+
+    data = load_prepared(prepared)
+    metrics = bin_clusters_task(data)
+    records = datasets.concatenate_datasets([data["test"], data["test_unseen"]])
+    fasta = tmp_path / "records.fasta"
+    fasta.write_text("".join(f">r{n}\n{b}\n" for n, b in enumerate(records["dna_barcode"])))
+    found = pd.read_csv(cluster(fasta, tmp_path / "c.tsv", progress=False).out, sep="\t")["cluster"]
+    assert metrics["clusters_count"] == found.nunique() > 1
+    for rank in ("genus", "species", "dna_bin"):
+        labels = np.array(rank_values(records, rank), dtype=object)
+        known = labels != None  # noqa: E711 (elementwise)
+        expected = adjusted_mutual_info_score(labels[known].astype(str), found.to_numpy()[known])
+        assert metrics[f"clusters_ami_{rank}"] == pytest.approx(expected, abs=1e-9)
+    assert metrics["clusters_ami_species"] > 0.5  # the sample's species are separated barcodes

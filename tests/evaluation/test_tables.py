@@ -65,6 +65,8 @@ def test_tables_from_runs(prepared: Path, tmp_path: Path) -> None:
     clustering = {r["encoders"]: r for r in _read_csv(out / "clustering.csv")}
     both = json.loads((runs / "kmer4+kmer6" / "metrics.json").read_text())
     assert clustering["kmer4 + kmer6"]["species"] == f"{100 * both['cluster_ami_species']:.2f}"
+    bins = clustering["BIN-like clusters (alignment, refined single linkage at 2.2%, ours)"]  # evaluate all's baselines
+    assert bins["species"] == f"{100 * kmer6['baseline_clusters_ami_species']:.2f}" and bins["dna_bin"] != "–"
     concatenation = _read_csv(out / "table_a16_grid.csv")
     assert {r["encoder"] for r in concatenation} == {"kmer4", "kmer6"}
     kmer4 = next(r for r in concatenation if r["encoder"] == "kmer4")

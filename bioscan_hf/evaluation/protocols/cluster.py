@@ -17,6 +17,8 @@ from bioscan_hf.evaluation.clustering import combine, reduce_umap, zero_shot_clu
 from bioscan_hf.evaluation.protocols.base import Context, Protocol, embedder_of, one_per_barcode
 
 CLUSTER_RANKS = ("class", "order", "family", "subfamily", "genus", "species", "dna_bin")
+#: The splits the protocol clusters together.
+CLUSTER_SPLITS = ("test", "test_unseen")
 
 
 def cluster_task(
@@ -33,7 +35,7 @@ def cluster_task(
     and concatenated with `model`'s. Images come from `data` (an image config); records whose image does
     not decode are left out and counted in `cluster_undecodable_images`.
     """
-    names = [s for s in ("test", "test_unseen") if s in data and data[s].num_rows]
+    names = [s for s in CLUSTER_SPLITS if s in data and data[s].num_rows]
     if not names:
         raise EvaluationError("the dataset has no test or test_unseen records to cluster")
     records = datasets.concatenate_datasets([data[s] for s in names])
