@@ -82,19 +82,23 @@ def best_first(hit: tuple[int, Alignment]) -> tuple:
 
 
 def rank_hits(
-    query: str, references: Sequence[str], positions: np.ndarray, strand: str = "+"
+    query: str,
+    references: Sequence[str],
+    positions: np.ndarray,
+    strand: str = "+",
+    exact_first: int = EXACT_FIRST,
+    best: int | None = None,
 ) -> list[tuple[int, Alignment]]:
     """Align `query` on `strand` ("+", "-", or "both": the better per reference) with `references[p]` for each
     p in `positions` (most promising first); hits best first (score, then identity, then position).
 
-    The first `EXACT_FIRST` are aligned in full; each later one only as far as it could come within
-    `NEAR_BEST` of the best score so far (a reference that cannot is no hit: it could neither be the top hit
-    nor vote beside it)."""
+    The first `exact_first` are aligned in full; each later one only as far as it could come within
+    `NEAR_BEST` of the best score so far (`best`: one found before, when these continue a list); a reference
+    that cannot is no hit: it could neither be the top hit nor vote beside it."""
     aligner = best_strand_alignment if strand == "both" else lambda q, r, m: align(q, r, strand, m)
     hits: list[tuple[int, Alignment]] = []
-    best: int | None = None
     for n, position in enumerate(positions):
-        floor = None if n < EXACT_FIRST or best is None else best - NEAR_BEST
+        floor = None if n < exact_first or best is None else best - NEAR_BEST
         found = aligner(query, references[position], floor)
         if found is not None:
             hits.append((int(position), found))
