@@ -177,20 +177,26 @@ def _encoders(run: Run) -> str:
 def clustering_table(runs: list[Run]) -> list[dict]:
     """Fig. 6 / Table A16: AMI (%) per rank for each clustering run (an encoder or a concatenation), and the
     BIN-like clusters of a baselines run (no encoder: barcodes linked by alignment)."""
-    rows: dict[str, dict] = {}  # the BIN-like clusters of several baselines runs: once
+    rows, bin_like_shown = [], set()  # the BIN-like clusters of several baselines runs: once per name
     for run in runs:
         if run.protocol != "dna":
             continue
         sample = " (one sample per barcode)" if run.info.get("one_sample_per_barcode") else ""
-        for name, prefix in ((_encoders(run), "cluster_ami"), (CLUSTERS_ROW, "baseline_clusters_ami")):
-            if f"{prefix}_species" in run.metrics:
-                row = {
-                    "encoders": name + sample,
-                    "modality": run.info.get("modality", "dna") if prefix == "cluster_ami" else "dna",
-                }
-                row.update({rank: _pct(run.metrics.get(f"{prefix}_{rank}")) for rank in CLUSTER_RANKS})
-                rows[row["encoders"] if prefix != "cluster_ami" else f"{len(rows)}"] = row
-    return list(rows.values())
+        if "cluster_ami_species" in run.metrics:
+            rows.append(_ami_row(_encoders(run) + sample, run.info.get("modality", "dna"), run.metrics, "cluster_ami"))
+        if "baseline_clusters_ami_species" in run.metrics and CLUSTERS_ROW + sample not in bin_like_shown:
+            rows.append(_ami_row(CLUSTERS_ROW + sample, "dna", run.metrics, "baseline_clusters_ami"))
+            bin_like_shown.add(CLUSTERS_ROW + sample)
+    return rows
+
+
+def _ami_row(name: str, modality: str, metrics: dict, prefix: str) -> dict:
+    """A clustering table row: AMI (%) per rank from `metrics`' `{prefix}_<rank>`."""
+    return {
+        "encoders": name,
+        "modality": modality,
+        **{rank: _pct(metrics.get(f"{prefix}_{rank}")) for rank in CLUSTER_RANKS},
+    }
 
 
 def concatenation_grid(runs: list[Run], rank: str = "species") -> list[dict]:

@@ -113,7 +113,7 @@ def _minus_ranked(
     a query whose best plus reference holds it end to end without an edit (every barcode of a neighbour
     graph: it is in its own library) scores the most any alignment can, so its minus strand is not read
     (an empty shortlist: it stays on plus)."""
-    by_alignment = budget is not None or _WORKER_SEEDS.mapping is not None
+    by_alignment = _strands_by_alignment(budget)
     needed = [
         n
         for n, (query, (positions, _)) in enumerate(zip(sequences, plus))
@@ -125,6 +125,12 @@ def _minus_ranked(
     for n, found in zip(needed, read):
         minus[n] = found
     return minus
+
+
+def _strands_by_alignment(budget: int | None) -> bool:
+    """Whether strands are compared by aligning their best references: counts read within a budget, or from an
+    index on disk, do not compare across strands (`_minus_is_better`)."""
+    return budget is not None or _WORKER_SEEDS.mapping is not None
 
 
 def _holds_exactly(query: str, reference: str) -> bool:
@@ -143,7 +149,7 @@ def _minus_is_better(
         return False
     if not len(plus_counts):
         return True
-    if budget is None and _WORKER_SEEDS.mapping is None:
+    if not _strands_by_alignment(budget):
         return bool(minus_counts[0] > plus_counts[0])
     plus_score = align(query, _WORKER_BARCODES[on_plus[0]], "+").score
     return align(query, _WORKER_BARCODES[on_minus[0]], "-").score > plus_score
