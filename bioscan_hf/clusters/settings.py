@@ -18,7 +18,8 @@ class ClusterSettings(EngineSettings):
 
     split: str | None = option("cluster one split of a prepared dataset (default: all splits)", None)
     threshold: float = option(
-        f"join barcodes whose alignments differ by at most this share (default {LINK_DISTANCE}, as BOLD's BINs)",
+        "join barcodes whose alignments differ by at most this share "
+        f"(default {LINK_DISTANCE}: what agrees best with BOLD's BINs)",
         LINK_DISTANCE,
     )
     registry: str | None = option(

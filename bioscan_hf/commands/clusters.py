@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bioscan_hf.clusters.linkage import LINK_DISTANCE
 from bioscan_hf.clusters.settings import ClusterSettings
 from bioscan_hf.commands.common import Command, print_report
 from bioscan_hf.core.options import option
@@ -30,7 +31,8 @@ COMMANDS: dict[str, Command] = {
         run_cluster,
         "Group barcodes into BIN-like clusters (interim species), offline: every distinct barcode is searched "
         "against the others once (identify's engine: the neighbour graph, cached), barcodes within --threshold "
-        "(0.022, as BOLD's BINs) are joined by single linkage, and components with internal structure are split "
+        f"({LINK_DISTANCE}: what agrees best with BOLD's BINs) are joined by single linkage, and components "
+        "with internal structure are split "
         "where Markov clustering finds well-separated groups (RESL's refinement). OUT lists each record's "
         "cluster; beside it OUT's .clusters file (id BHF-…, records, distinct barcodes, representative, largest "
         "distance within, nearest cluster and its distance, the consensus lineage of its labelled records with "

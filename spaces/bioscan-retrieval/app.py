@@ -23,6 +23,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
+from bioscan_hf.clusters.linkage import LINK_DISTANCE
 from bioscan_hf.clusters.registry import placement, read_registry
 from bioscan_hf.search import IndexFolderError, QueryError, Searcher, SearchResult
 
@@ -142,7 +143,7 @@ def cluster_line(result: SearchResult, registry: pd.DataFrame | None) -> str:
     if joins is not None:
         return f"Cluster: joins **{as_text(joins)}** (its nearest member {100 * nearest[0][1]:.1f}% away)."
     shown = shown or "none among the hits"
-    return f"Cluster: would found a **new cluster** (none within 2.2%); nearest clusters: {shown}."
+    return f"Cluster: would found a **new cluster** (none within {LINK_DISTANCE:.1%}); nearest clusters: {shown}."
 
 
 def _answer(

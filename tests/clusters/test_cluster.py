@@ -11,7 +11,7 @@ import pytest
 
 from bioscan_hf.cli import main
 from bioscan_hf.clusters import cluster
-from bioscan_hf.clusters.linkage import clusters_of
+from bioscan_hf.clusters.linkage import LINK_DISTANCE, clusters_of
 from bioscan_hf.clusters.run import bin_agreement
 from tests.helpers import library
 
@@ -34,7 +34,7 @@ def test_species_become_one_cluster_each_with_stable_ids(tmp_path: Path) -> None
     assert (joined.groupby("cluster")["species"].nunique() == 1).all()
     assert set(run.clusters["species"]) == set(table["species"]) and (run.clusters["agreement"] == 1.0).all()
     assert run.summary["bins"]["match_ratio"] == 1.0 and run.summary["bins"]["ami"] == 1.0
-    assert (run.clusters["max_within"] <= 0.022).all() and (run.clusters["nearest_distance"] > 0.05).all()
+    assert (run.clusters["max_within"] <= LINK_DISTANCE).all() and (run.clusters["nearest_distance"] > 0.05).all()
     assert run.clusters["cluster"].str.fullmatch(r"BHF-[0-9a-f]{8,}").all()
     shuffled = table.sample(frac=1.0, random_state=3)
     again = cluster(_fasta(tmp_path / "shuffled.fasta", shuffled), tmp_path / "d.tsv", progress=False)

@@ -11,6 +11,7 @@ import pytest
 from helpers import tiny_clibd_folder
 
 from bioscan_hf.cli import main
+from bioscan_hf.evaluation.protocols.baselines import CLUSTERS_ROW
 
 
 def _tiny_barcodebert(folder: Path, k: int, layers: int) -> Path:
@@ -65,7 +66,7 @@ def test_tables_from_runs(prepared: Path, tmp_path: Path) -> None:
     clustering = {r["encoders"]: r for r in _read_csv(out / "clustering.csv")}
     both = json.loads((runs / "kmer4+kmer6" / "metrics.json").read_text())
     assert clustering["kmer4 + kmer6"]["species"] == f"{100 * both['cluster_ami_species']:.2f}"
-    bins = clustering["BIN-like clusters (alignment, refined single linkage at 2.2%, ours)"]  # evaluate all's baselines
+    bins = clustering[CLUSTERS_ROW]  # evaluate all's baselines
     assert bins["species"] == f"{100 * kmer6['baseline_clusters_ami_species']:.2f}" and bins["dna_bin"] != "–"
     concatenation = _read_csv(out / "table_a16_grid.csv")
     assert {r["encoder"] for r in concatenation} == {"kmer4", "kmer6"}
