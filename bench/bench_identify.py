@@ -14,7 +14,8 @@ Measured: the genus of the top hit on unseen species and the species of the top 
 coverage, accuracy of calls, species calls on unseen species (over-classification), expected calibration
 error (its calibration is fitted on the reference alone, never on these queries); SINTAX's coverage and
 accuracy at its 0.8 cutoff beside; the recall of blastn's top hit in our shortlist (the recall of the
-exhaustive best score: bench/bench_shortlist.py).
+exhaustive best score: bench/bench_shortlist.py). Then the same queries cut to short amplicons (their first
+`AMPLICON` bases, as metabarcoding reads them): our calls against SINTAX's, coverage and accuracy per rank.
 
     python bench/bench_identify.py [--skip-scale | --only-scale] [--out bench/identify.json]
     python bench/bench_identify.py --write-default   # refit the package's default calibration
@@ -89,6 +90,17 @@ def species_partition(table: pd.DataFrame, unseen: int, seen: int, seed: int = 0
     }
 
 
+#: Short amplicons: the first bases of each barcode (the 5′ end of the Folmer region, where mini-barcode
+#: primer pairs anchored on LCO1490 amplify, e.g. ANML's ~180 bases).
+AMPLICON = 200
+
+
+def amplicons(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same queries cut to their first `AMPLICON` bases (leading Ns and gaps dropped first)."""
+    cut = frame["dna_barcode"].str.replace("-", "").str.lstrip("N").str[:AMPLICON]
+    return frame.assign(dna_barcode=cut)
+
+
 def write_fasta(frame: pd.DataFrame, path: Path, sintax: bool = False) -> None:
     with open(path, "w") as handle:
         for row in frame.itertuples():
@@ -161,9 +173,10 @@ def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Se
 
 def peers(workdir: Path, unseen: int, seen: int) -> dict:
     parts = species_partition(bold_table(), unseen, seen)
+    parts |= {f"{split}_amplicon": amplicons(parts[split]) for split in ("unseen", "seen")}
     write_fasta(parts["keys"], workdir / "keys.sintax.fasta", sintax=True)
     write_fasta(parts["keys"], workdir / "keys.fasta")
-    for split in ("unseen", "seen"):
+    for split in ("unseen", "seen", "unseen_amplicon", "seen_amplicon"):
         write_fasta(parts[split], workdir / f"{split}.fasta")
         write_fasta(parts[split], workdir / f"{split}.sintax.fasta", sintax=True)  # ours: truth for its summary
     bin_dir = Path(sys.executable).parent
@@ -181,7 +194,8 @@ def peers(workdir: Path, unseen: int, seen: int) -> dict:
     cache = workdir / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     ours_env = {**os.environ, "BIOSCAN_HF_CACHE": str(cache)}
-    for split, rank in (("unseen", "genus"), ("seen", "species")):
+    tasks = (("unseen", "genus"), ("seen", "species"), ("unseen_amplicon", "genus"), ("seen_amplicon", "species"))
+    for split, rank in tasks:
         queries = workdir / f"{split}.fasta"
         runs = {
             "bioscan-hf identify": [
@@ -253,6 +267,8 @@ def peers(workdir: Path, unseen: int, seen: int) -> dict:
                 str(workdir / f"{split}.sintax.tsv"),
             ],
         }
+        if split.endswith("_amplicon"):  # short amplicons: ours against SINTAX, the metabarcoding classifier
+            runs = {tool: runs[tool] for tool in ("bioscan-hf identify", "sintax")}
         results[split] = {}
         for tool, command in runs.items():
             if tool == "bioscan-hf identify" and split == "unseen":  # the first run fits the calibration
