@@ -14,7 +14,7 @@ from bioscan_hf.data.prepared import rank_values
 from bioscan_hf.embedding.splits import SplitEmbeddings
 from bioscan_hf.evaluation.clustering import clusters_ami
 from bioscan_hf.evaluation.protocols.base import PROBE_SPLITS, Context, Protocol, nearest_key_scores
-from bioscan_hf.evaluation.protocols.cluster import CLUSTER_RANKS, CLUSTER_SPLITS
+from bioscan_hf.evaluation.protocols.cluster import CLUSTER_RANKS, cluster_splits
 from bioscan_hf.evaluation.protocols.knn import knn_task
 
 ALIGNMENT_ROW = "alignment (edlib, ours)"
@@ -33,7 +33,7 @@ def closed_world_task(
 def bin_clusters_task(data: datasets.DatasetDict, prefix: str = "clusters") -> dict[str, float]:
     """AMI per rank of the BIN-like clusters of test + test_unseen's barcodes (`{prefix}_ami_<rank>`) and
     their number (`{prefix}_count`)."""
-    names = [s for s in CLUSTER_SPLITS if s in data and data[s].num_rows]
+    names = cluster_splits(data)
     if not names:
         return {}
     records = datasets.concatenate_datasets([data[s] for s in names])

@@ -21,6 +21,11 @@ CLUSTER_RANKS = ("class", "order", "family", "subfamily", "genus", "species", "d
 CLUSTER_SPLITS = ("test", "test_unseen")
 
 
+def cluster_splits(data: datasets.DatasetDict) -> list[str]:
+    """The protocol's splits `data` holds records of (every clustering of the protocol reads these)."""
+    return [s for s in CLUSTER_SPLITS if s in data and data[s].num_rows]
+
+
 def cluster_task(
     data: datasets.DatasetDict,
     model: str | SplitEmbeddings,
@@ -35,7 +40,7 @@ def cluster_task(
     and concatenated with `model`'s. Images come from `data` (an image config); records whose image does
     not decode are left out and counted in `cluster_undecodable_images`.
     """
-    names = [s for s in CLUSTER_SPLITS if s in data and data[s].num_rows]
+    names = cluster_splits(data)
     if not names:
         raise EvaluationError("the dataset has no test or test_unseen records to cluster")
     records = datasets.concatenate_datasets([data[s] for s in names])
