@@ -79,6 +79,12 @@ def barcode_key(text: str) -> str:
     return clean_barcode(text).rstrip(UNKNOWN)
 
 
+def barcode_length(sequence: str) -> int:
+    """The bases of a cleaned barcode, `N` padding at either end not counted (what an alignment's coverage
+    is a share of, and what a calibration's shortest query is measured in)."""
+    return len(sequence.strip(UNKNOWN))
+
+
 def barcode_problem(text: str | None) -> str | None:
     """Why a barcode cannot be used (empty, or a character that is not a nucleotide), or None."""
     text = text or ""

@@ -45,7 +45,14 @@ DESIGN_COLUMNS = 9
 #: agreement, support and the gap too cost 6 points of genus coverage on unseen species and changed nothing
 #: on noise.)
 MONOTONE = [1, -1, 1, 0, 0, 0, 0, 0, 0]
-FORMAT = 3
+FORMAT = 4
+#: A query shorter than this share of the held-out queries, or than `PARTIAL_READ` of their median length,
+#: whichever is shorter (`Calibration.min_length`), is not called: the confidences were learned on barcodes
+#: of the library's length; a short amplicon's best hit over 200 bases is far less telling (on the real BOLD
+#: file, genus calls of unseen species' 200-base 5′ ends at ≥ 0.9 were 77% right).
+LENGTH_QUANTILE = 0.01
+#: ... while a partial read of most of a barcode is called in a library whose barcodes all have one length.
+PARTIAL_READ = 2 / 3
 #: The only types a calibration file may hold besides plain data (skops refuses others).
 TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -132,6 +139,10 @@ class Calibration:
     borrowed: dict[str, str] = field(default_factory=dict)
     #: held-out queries per kind (species, genus, record) the fit used
     held_out: dict[str, int] = field(default_factory=dict)
+    #: the length (bases) that all but `LENGTH_QUANTILE` of the held-out queries reach (at most
+    #: `PARTIAL_READ` of their median): shorter queries are not called (their confidence is not what the
+    #: calibration learned)
+    min_length: int = 0
 
     def probabilities(self, rank: str, evidence: list) -> np.ndarray:
         """The probability that each candidate (`calls.Evidence`) at `rank` is right."""
@@ -158,6 +169,9 @@ class Calibration:
         }
         held = ", ".join(f"{n:,} {kinds.get(kind, kind)}" for kind, n in self.held_out.items() if n)
         lines = [f"calibration fitted on {self.fitted_on}" + (f"; held-out queries: {held}" if held else "")]
+        if self.min_length:
+            shortest = f"  queries shorter than {self.min_length} bases are not called"
+            lines.append(shortest + " (shorter than 99% of the held-out ones, or than 2/3 of most)")
         for rank, model in self.ranks.items():
             right = f"{model.right / model.examples:.1%} right"
             if rank in self.borrowed:  # counted in the default's fit, not in the held-out queries above
@@ -180,6 +194,7 @@ class Calibration:
                 "fitted_on": self.fitted_on,
                 "held_out": self.held_out,
                 "borrowed": self.borrowed,
+                "min_length": self.min_length,
                 "ranks": {
                     r: {
                         "model": m.model,
@@ -213,7 +228,7 @@ class Calibration:
                 f"{path}: not a calibration this version reads ({reason}); fit it again with "
                 "`bioscan-hf calibrate REFERENCE --out FILE`"
             ) from None
-        return cls(ranks, data["fitted_on"], data.get("borrowed", {}), data.get("held_out", {}))
+        return cls(ranks, data["fitted_on"], data["borrowed"], data["held_out"], int(data["min_length"]))
 
 
 @cache
@@ -228,9 +243,11 @@ def fit(
     fitted_on: str,
     held_out: dict,
     groups: dict[str, list[str | None]] | None = None,
+    lengths: Sequence[int] = (),
 ) -> Calibration:
-    """A calibration from held-out queries' features, candidate orders and correctness per rank; ranks
-    with too few examples, or without both outcomes, borrow the default's model."""
+    """A calibration from held-out queries' features, candidate orders and correctness per rank, and their
+    `lengths` (bases: what `min_length` is read from); ranks with too few examples, or without both
+    outcomes, borrow the default's model."""
     ranks, borrowed = {}, {}
     for rank, x in features.items():
         y = right[rank]
@@ -245,4 +262,5 @@ def fit(
             default = default_calibration().ranks.get(rank)
             if default is not None:
                 ranks[rank] = default
-    return Calibration(ranks, fitted_on, borrowed, held_out)
+    shortest = min(np.quantile(lengths, LENGTH_QUANTILE), PARTIAL_READ * np.median(lengths)) if len(lengths) else 0
+    return Calibration(ranks, fitted_on, borrowed, held_out, int(shortest))

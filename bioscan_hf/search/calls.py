@@ -135,11 +135,13 @@ def call(
     thresholds: dict[str, float] | None = None,
     floor: float = 0.0,
     halves: tuple[float, float] | None = None,
+    length: tuple[int, int] | None = None,
 ) -> dict:
     """Per-rank calls, confidences, support, SINTAX lineages and a note for one DNA query, from its hits
     (best first), the evidence at each rank and the candidates' calibrated probabilities; `floor`: the
     identity under which the calibration saw nothing (`Calibration.floor`), below which no rule calls;
-    `halves`: the identities of the best alignment's two halves (`align.HitStats.halves`).
+    `halves`: the identities of the best alignment's two halves (`align.HitStats.halves`); `length`: the
+    query's bases and the calibration's shortest query (`Calibration.min_length`), under which no rule calls.
 
     Keys starting with `_` (the candidate at each rank) are for the summary, not for the output table."""
     row: dict = {}
@@ -154,6 +156,11 @@ def call(
             why = (
                 f"best hit {hits[0].identity:.1%} identity, below any the calibration has seen ({floor:.1%}): "
                 "not a COI barcode of this library?"
+            )
+        elif length is not None and length[0] < length[1]:
+            why = (
+                f"the query has {length[0]} bases, shorter than the queries the calibration learned from "
+                f"({length[1]}+): its confidence is unknown (a short amplicon? the best hit is in the table)"
             )
         elif halves is not None and abs(halves[0] - halves[1]) > CHIMERA_SPLIT:
             why = (

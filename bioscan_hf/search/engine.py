@@ -5,9 +5,8 @@ its nearest neighbours under `--model`, any encoder of `bioscan_hf.embedding`) a
 (`align.py`). Hits are ranked by alignment score (BLAST-like: +1 per base of the shorter sequence, −3 per
 edit, so a full-length 97% match outranks a 100% match over a fragment), equal hits by identity, then by
 the records carrying the barcode (a barcode shared by two species: the better supported name first), and
-described as BLAST does
-(`pident`, `length`, `mismatch`, `gapopen`, `qcovs`, bitscore, e-value). Calls per rank: `calls.py`,
-with the calibrated probability of `calibration.py`.
+described as BLAST does (`pident`, `length`, `mismatch`, `gapopen`, `qcovs`, bitscore, e-value). Calls per
+rank: `calls.py`, with the calibrated probability of `calibration.py`.
 
 For a photo (a CLIBD model, `--model`): the nearest reference barcodes in CLIBD's shared space vote
 (no identity: the similarity is reported).
@@ -20,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from bioscan_hf.core.barcodes import reverse_complement
+from bioscan_hf.core.barcodes import barcode_length, reverse_complement
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.vectors import exact_index, normalize
 from bioscan_hf.data.images import decode_image
@@ -316,7 +315,7 @@ class Identifier:
                 aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
             size = self.reference.record_count
             for sequence, found in zip(sequences, aligned):
-                length = max(1, len(sequence.strip("N")))
+                length = max(1, barcode_length(sequence))
                 found = sorted(found, key=lambda hit: (-hit[1].score, -hit[1].identity, -size(hit[0]), hit[0]))
                 hits_of[sequence] = [Hit(key, a.identity, a.score, a.overlap / length, a.strand) for key, a in found]
         photos = [q for q in queries if q.image]
@@ -330,16 +329,18 @@ class Identifier:
         found = [rank_evidence(self.reference, hits_of[q.sequence], self.margin) if q.sequence else {} for q in queries]
         if any(f for f in found):
             confidence = confidences(self._calibration(), [f for f in found if f])
-            floor = self._calibration().floor()
-        rows, hit_rows = [], []
-        dna = 0
+            floor, min_length = self._calibration().floor(), self._calibration().min_length
+        rows, hit_rows, dna = [], [], 0
         for query, evidence in zip(queries, found):
             hits = hits_of[query.sequence or query.image]
             stats = [self._stats(query, hit) for hit in hits[: max(top_k, 1)]]
             described = [self._describe(query, hit, s) for hit, s in zip(hits, stats)]
             if query.sequence:
                 halves = stats[0].halves if stats else None  # the best hit's alignment, aligned once
-                calls = call(hits, evidence, confidence[dna], self.min_confidence, self.thresholds, floor, halves)
+                bases = barcode_length(query.sequence), min_length  # the query's, the calibration's shortest
+                calls = call(
+                    hits, evidence, confidence[dna], self.min_confidence, self.thresholds, floor, halves, bases
+                )
                 dna += 1
             else:
                 calls = photo_call(self.reference, hits)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bioscan_hf.core.barcodes import barcode_length
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFile, check_all, write_atomically
@@ -119,11 +120,14 @@ def calibrate(
     """Fit a calibration on `table` (a reference table, `REFERENCE_COLUMNS`) by held-out identification
     (`settings`, or its fields as keywords; `identifier`: as `held_out_evidence`)."""
     settings = CalibrateSettings.given(settings, **overrides)
-    features, right, counts, groups = held_out_evidence(table, settings, progress=progress, identifier=identifier)
+    features, right, counts, groups, lengths = held_out_evidence(
+        table, settings, progress=progress, identifier=identifier
+    )
     return fit(
         features,
         right,
         groups=groups,
+        lengths=lengths,
         fitted_on=f"reference {reference_digest(table)} ({len(table):,} records)",
         held_out=counts,
     )
@@ -135,10 +139,11 @@ def held_out_evidence(
     *,
     progress: bool = True,
     identifier: Callable[[Reference], Identifier] | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int], dict[str, list[str | None]]]:
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int], dict[str, list[str | None]], list[int]]:  # noqa: E501
     """Per rank, the evidence features of held-out queries and whether their candidate was right; the
-    held-out queries per kind; and per rank the candidate orders. `identifier`: how to build the engine
-    for a fold (default: seeds and alignment with the settings' candidates, in its processes)."""
+    held-out queries per kind; per rank the candidate orders; and every held-out query's length (bases).
+    `identifier`: how to build the engine for a fold (default: seeds and alignment with the settings'
+    candidates, in its processes)."""
     candidates, num_proc = settings.candidates, settings.num_proc
     build = identifier or (
         lambda reference: Identifier(reference, candidates=candidates, num_proc=num_proc, strand="plus")
@@ -147,6 +152,7 @@ def held_out_evidence(
     groups: dict[str, list[str | None]] = {rank: [] for rank in CALL_RANKS}
     right = {rank: [] for rank in CALL_RANKS}
     counts = {kind: 0 for kind in HELD_OUT_SHARES}
+    lengths: list[int] = []
     folds = held_out_folds(table, settings.queries, settings.seed)
     bar = progress_bar(
         total=sum(sum(len(v) for v in q.values()) for _, q in folds),
@@ -167,6 +173,7 @@ def held_out_evidence(
             engine.close()
         present = {rank: set(engine.reference.table[rank].dropna()) for rank in LINEAGE_RANKS}
         for query in batch:
+            lengths.append(barcode_length(query.sequence))
             for rank, found in rank_evidence(engine.reference, hits_of[query.sequence], engine.margin).items():
                 if found is not None and query.truth[rank] is not None and _parents_present(query, rank, present):
                     features[rank].append(found.features())
@@ -181,6 +188,7 @@ def held_out_evidence(
         {rank: np.asarray(y, dtype=bool) for rank, y in right.items()},
         counts,
         groups,
+        lengths,
     )
 
 

@@ -14,6 +14,7 @@ from search.test_identify import LIBRARY, _fasta, mutate
 from bioscan_hf.cli import main
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.paths import cache_dir
+from bioscan_hf.data.sources import Query
 from bioscan_hf.search import identify
 from bioscan_hf.search.calibration import FEATURES, Calibration, RankModel, default_calibration, fit
 from bioscan_hf.search.held_out import FOLDS, cached_calibration, calibrate, held_out_folds
@@ -81,6 +82,36 @@ def test_fit_borrows_ranks_it_cannot_calibrate_and_ranks_by_evidence() -> None:
     low, high = model.predict(np.array([[0.87, 1, 1, 3, 3, 0.13], [0.99, 1, 1, 3, 3, 0.01]]), [None, None])
     assert 0 <= low < high <= 1
     assert len(FEATURES) == features.shape[1]
+    assert calibration.min_length == 0  # no lengths given: no query is too short
+
+
+def test_a_query_shorter_than_the_calibration_saw_is_not_called() -> None:
+    """The calibration's shortest query is the length all but 1% of its held-out queries reach (at most
+    2/3 of their median); a query below it gets no call at any rank, and the note says why, though its
+    hits are as good."""
+    from bioscan_hf.search.calls import call, rank_evidence
+    from bioscan_hf.search.engine import Identifier
+    from bioscan_hf.search.references import Reference
+
+    rng = np.random.default_rng(1)
+    n = 400
+    identity = rng.uniform(0.9, 1.0, n)
+    features = np.column_stack([identity, np.ones(n), np.ones(n), np.full(n, 3.0), np.full(n, 3.0), 1 - identity])
+    lengths = [650] * 396 + [180, 200, 210, 220]
+    calibration = fit({"species": features}, {"species": rng.random(n) < identity}, "t", {}, lengths=lengths)
+    assert 220 < calibration.min_length <= 650
+    assert "shorter than" in calibration.report()
+    table = _big_library()
+    engine = Identifier(Reference(table))
+    barcode = table["dna_barcode"].iat[0]
+    for query, expected in ((barcode, True), (barcode[:200], False)):
+        hits = engine.hits([Query("q", sequence=query)])[query]
+        found = rank_evidence(engine.reference, hits)
+        sure = {rank: 1.0 for rank in found}
+        row = call(hits, found, sure, length=(len(query), 250))
+        assert bool(row["lineage"]) is expected
+        assert ("the query has 200 bases, shorter than the queries" in row["note"]) is not expected
+    assert fit({}, {}, "t", {}, lengths=[400] * 50).min_length == 266  # one length: 2/3 of it (partial reads)
 
 
 def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) -> None:
@@ -96,6 +127,7 @@ def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) 
     first.save(tmp_path / "c.skops")
     loaded = Calibration.load(tmp_path / "c.skops")
     assert loaded.fitted_on == first.fitted_on and loaded.borrowed == first.borrowed
+    assert loaded.min_length == first.min_length == 200  # every held-out query has 300 bases: 2/3 of that
     assert loaded.ranks["genus"].predict(x, ["Ord"]) == pytest.approx(first.ranks["genus"].predict(x, ["Ord"]))
 
 
