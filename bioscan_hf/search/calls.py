@@ -141,14 +141,17 @@ def call(
     (best first), the evidence at each rank and the candidates' calibrated probabilities; `floor`: the
     identity under which the calibration saw nothing (`Calibration.floor`), below which no rule calls;
     `halves`: the identities of the best alignment's two halves (`align.HitStats.halves`); `length`: the
-    query's bases and the calibration's shortest query (`Calibration.min_length`), under which no rule calls.
+    query's bases and the calibration's shortest query (`Calibration.min_length`), under which no rule calls
+    and every confidence shown is 0 (as below the identities fitted on: the model's value there is no
+    probability).
 
     Keys starting with `_` (the candidate at each rank) are for the summary, not for the output table."""
     row: dict = {}
     notes, called, candidates = [], [], []
     blocked = ""  # a Linnaean rank is not called below one whose candidate was not called
+    too_short = length is not None and length[0] < length[1]
     for rank in CALL_RANKS:
-        evidence_here, p = found[rank], confidence[rank]
+        evidence_here, p = found[rank], 0.0 if too_short else confidence[rank]
         why = ""
         if not hits:
             why = "no reference shares a seed with the query"
@@ -157,7 +160,7 @@ def call(
                 f"best hit {hits[0].identity:.1%} identity, below any the calibration has seen ({floor:.1%}): "
                 "not a COI barcode of this library?"
             )
-        elif length is not None and length[0] < length[1]:
+        elif too_short:
             why = (
                 f"the query has {length[0]} bases, shorter than the queries the calibration learned from "
                 f"({length[1]}+): its confidence is unknown (a short amplicon? the best hit is in the table)"

@@ -110,6 +110,7 @@ def test_a_query_shorter_than_the_calibration_saw_is_not_called() -> None:
         sure = {rank: 1.0 for rank in found}
         row = call(hits, found, sure, length=(len(query), 250))
         assert bool(row["lineage"]) is expected
+        assert (row["genus_confidence"] == 1.0) is expected  # too short: no confidence is promised (0)
         assert ("the query has 200 bases, shorter than the queries" in row["note"]) is not expected
     assert fit({}, {}, "t", {}, lengths=[400] * 50).min_length == 266  # one length: 2/3 of it (partial reads)
 
