@@ -8,7 +8,8 @@ as `bench_full_scale.py` makes the full-size release), so that each size holds t
 densely sampled.
 
 Per size, each step in a fresh process (wall time and peak memory of the step alone):
-- `graph`: `build_graph` of every distinct barcode, `--num-proc` processes;
+- `graph`: `build_graph` of every distinct barcode, `--num-proc` processes; then, timed apart, the BIN-like
+  clusters `bioscan-hf cluster` makes from it (single linkage and refinement, one process);
 - `exhaustive`: the engine with every shared seed counted (what the audit did before), on `--sample` of the
   barcodes, projected to all of them (its cost per barcode grows with the library: quadratic in total);
 - recall: of those sample barcodes, the share whose best other hit in the graph scores as well as the
@@ -74,10 +75,16 @@ def step(name: str, size: int, args: argparse.Namespace, work: Path) -> dict:
     sample = np.random.default_rng(1).choice(len(reference.barcodes), args.sample, replace=False)
     started = time.perf_counter()
     if name == "graph":
+        from bioscan_hf.clusters.linkage import clusters_of
+
         graph = build_graph(reference, work / f"graph-{size}", num_proc=args.num_proc, progress=False)
         seconds = time.perf_counter() - started
         best = {int(k): _best_other(graph[int(k)], int(k)) for k in sample}
-        return {"seconds": seconds, "best_other": best, "distinct": len(reference.barcodes)}
+        started = time.perf_counter()  # BIN-like clusters from the graph (`bioscan-hf cluster` after it)
+        keys, hits, identity = graph.pairs()
+        clusters = clusters_of(keys, hits, 1.0 - identity, len(reference.barcodes))
+        clustering = {"seconds": time.perf_counter() - started, "clusters": int(clusters.max()) + 1}
+        return {"seconds": seconds, "best_other": best, "distinct": len(reference.barcodes), "clusters": clustering}
     engine = Identifier(reference, num_proc=args.num_proc)
     reference.seeds  # noqa: B018  (the index built before the clock: the graph's time includes its own)
     started = time.perf_counter()
@@ -163,6 +170,8 @@ def main() -> None:
                 "exhaustive_projected_seconds": round(exhaustive["seconds_sample"] / args.sample * distinct, 1),
                 "recall_best_other": round(float(recall), 4),
                 "linclust": linclust(size, work, args.num_proc),
+                "clusters_seconds": round(graph["clusters"]["seconds"], 1),
+                "clusters": graph["clusters"]["clusters"],
             }
             print(json.dumps(row), flush=True)
             rows.append(row)
@@ -173,6 +182,7 @@ def main() -> None:
         "sample": args.sample,
         "rows": rows,
         "projected_full_size_hours": round(largest["graph_ms_per_barcode"] / 1000 * full / 3600, 2),
+        "projected_full_size_clusters_hours": round(largest["clusters_seconds"] / largest["distinct"] * full / 3600, 2),
     }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
