@@ -142,8 +142,8 @@ def call(
     identity under which the calibration saw nothing (`Calibration.floor`), below which no rule calls;
     `halves`: the identities of the best alignment's two halves (`align.HitStats.halves`); `length`: the
     query's bases and the calibration's shortest query (`Calibration.min_length`), under which no rule calls
-    and every confidence shown is 0 (as below the identities fitted on: the model's value there is no
-    probability).
+    and no confidence is given (NaN, empty in TSV: the model's value there is no probability, and the query
+    may well be right, so not 0 either).
 
     Keys starting with `_` (the candidate at each rank) are for the summary, not for the output table."""
     row: dict = {}
@@ -151,7 +151,7 @@ def call(
     blocked = ""  # a Linnaean rank is not called below one whose candidate was not called
     too_short = length is not None and length[0] < length[1]
     for rank in CALL_RANKS:
-        evidence_here, p = found[rank], 0.0 if too_short else confidence[rank]
+        evidence_here, p = found[rank], float("nan") if too_short else confidence[rank]
         why = ""
         if not hits:
             why = "no reference shares a seed with the query"
@@ -191,7 +191,7 @@ def call(
         row[f"{rank}_support"] = evidence_here.support if evidence_here else 0
         row[f"_candidate_{rank}"] = evidence_here.label if evidence_here else None
         if rank in SINTAX_LETTERS and evidence_here:
-            candidates.append(f"{sintax(rank, evidence_here.label)}({p:.2f})")
+            candidates.append(f"{sintax(rank, evidence_here.label)}({'?' if too_short else f'{p:.2f}'})")
             if label:
                 called.append(sintax(rank, label))
         if why and rank != "dna_bin":

@@ -32,7 +32,8 @@ def _candidates(results: pd.DataFrame, rank: str) -> pd.Series:
 
 
 def reliability(results: pd.DataFrame, rank: str) -> pd.DataFrame:
-    """Per confidence bin: queries, mean confidence and accuracy of the candidates (true label known)."""
+    """Per confidence bin: queries, mean confidence and accuracy of the candidates (true label known; a query
+    given no confidence, NaN, is in no bin)."""
     truth, candidate = results[f"true_{rank}"], _candidates(results, rank)
     judged = truth.notna() & candidate.notna()
     frame = pd.DataFrame(
@@ -126,7 +127,7 @@ def plot_reliability(results: pd.DataFrame, path: str | os.PathLike) -> None:
             title=rank, xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence", ylabel="accuracy" if column == 0 else None
         )
         truth, candidate = results[f"true_{rank}"], _candidates(results, rank)
-        judged = truth.notna()
+        judged = truth.notna() & results[f"{rank}_confidence"].notna()  # NaN: no confidence given (too short)
         order = np.argsort(-results.loc[judged, f"{rank}_confidence"].to_numpy(), kind="stable")
         right = (candidate == truth)[judged].to_numpy()[order]
         coverage = np.arange(1, len(right) + 1) / len(right)

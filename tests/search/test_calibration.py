@@ -110,9 +110,17 @@ def test_a_query_shorter_than_the_calibration_saw_is_not_called() -> None:
         sure = {rank: 1.0 for rank in found}
         row = call(hits, found, sure, length=(len(query), 250))
         assert bool(row["lineage"]) is expected
-        assert (row["genus_confidence"] == 1.0) is expected  # too short: no confidence is promised (0)
+        assert (row["genus_confidence"] == 1.0) is expected
+        assert np.isnan(row["genus_confidence"]) is not expected  # too short: no confidence is given
+        assert ("g:Gen" in row["candidates"] and "(?)" in row["candidates"]) is not expected
         assert ("the query has 200 bases, shorter than the queries" in row["note"]) is not expected
     assert fit({}, {}, "t", {}, lengths=[400] * 50).min_length == 266  # one length: 2/3 of it (partial reads)
+    from bioscan_hf.search.report import reliability
+
+    results = pd.DataFrame(
+        {"true_genus": ["A", "A", "A"], "_candidate_genus": ["A", "A", "B"], "genus_confidence": [0.95, np.nan, 0.2]}
+    )
+    assert reliability(results, "genus")["queries"].sum() == 2  # no confidence given: in no bin
 
 
 def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) -> None:
