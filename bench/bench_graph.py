@@ -9,7 +9,8 @@ densely sampled.
 
 Per size, each step in a fresh process (wall time and peak memory of the step alone):
 - `graph`: `build_graph` of every distinct barcode, `--num-proc` processes; then, timed apart, the BIN-like
-  clusters `bioscan-hf cluster` makes from it (single linkage and refinement, one process);
+  clusters `bioscan-hf cluster` makes from it (single linkage and refinement, one process; the step's peak
+  memory covers both);
 - `exhaustive`: the engine with every shared seed counted (what the audit did before), on `--sample` of the
   barcodes, projected to all of them (its cost per barcode grows with the library: quadratic in total);
 - recall: of those sample barcodes, the share whose best other hit in the graph scores as well as the

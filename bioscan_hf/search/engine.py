@@ -134,7 +134,7 @@ def _strands_by_alignment(budget: int | None) -> bool:
 
 def _holds_exactly(query: str, reference: str) -> bool:
     """Whether `reference` holds all of `query` (its `N` padding aside) without an edit."""
-    return align(query, reference, "+", min_score=len(query.strip("N"))) is not None
+    return align(query, reference, "+", min_score=barcode_length(query)) is not None
 
 
 def _minus_is_better(
