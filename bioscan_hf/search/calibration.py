@@ -2,7 +2,8 @@
 
 Per rank, a gradient-boosted classifier (scikit-learn's `HistGradientBoostingClassifier`) over what the
 hits say (`FEATURES`: best identity, the share of the query the best hit covers, the share and number of
-voting records that agree, the gap to the best hit with another label) and the candidate's order, a
+voting records that agree, the gap to the best hit with another label, the best identity less the
+candidate's loosest sibling identity: `search.spread`) and the candidate's order, a
 category of its own where the held-out queries hold enough of it (`MIN_GROUP`: orders differ, e.g. how
 often an unseen species' nearest congener names its genus). On the real BOLD file it ranked
 unseen species' genus calls far better than a logistic regression (97% accurate at 86% coverage against
@@ -28,7 +29,7 @@ import numpy as np
 
 from bioscan_hf.core.errors import InputError
 
-FEATURES = ("identity", "coverage", "agreement", "support", "voters", "gap")
+FEATURES = ("identity", "coverage", "agreement", "support", "voters", "gap", "inside")
 #: The calibration fitted on the real BOLD file (`python bench/bench_identify.py --write-default`).
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -39,13 +40,13 @@ MIN_EXAMPLES = 200
 #: An order gets its own category in a rank's model from this many held-out queries.
 MIN_GROUP = 300
 #: Columns of `design`'s output (the last one the order's category).
-DESIGN_COLUMNS = 9
+DESIGN_COLUMNS = 10
 #: How each of `design`'s columns may move the probability (+1 never lowers it, −1 never raises it, 0 free): a
-#: candidate never gains confidence as its identity or the share of the query it covers falls. (Constraining
-#: agreement, support and the gap too cost 6 points of genus coverage on unseen species and changed nothing
-#: on noise.)
-MONOTONE = [1, -1, 1, 0, 0, 0, 0, 0, 0]
-FORMAT = 4
+#: candidate never gains confidence as its identity or the share of the query it covers falls, or as it lies
+#: farther outside its candidate's own spread. (Constraining agreement, support and the gap too cost 6 points
+#: of genus coverage on unseen species and changed nothing on noise.)
+MONOTONE = [1, -1, 1, 0, 0, 0, 0, 0, 1, 0]
+FORMAT = 5
 #: A query shorter than this share of the held-out queries, or than `PARTIAL_READ` of their median length,
 #: whichever is shorter (`Calibration.min_length`), is not called: the confidences were learned on barcodes
 #: of the library's length; a short amplicon's best hit over 200 bases is far less telling (on the real BOLD
@@ -67,7 +68,9 @@ def design(features: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """The classifier's inputs from raw `FEATURES` rows and group codes (the last column, categorical):
     identities and gaps on a log scale too, where a point of identity near 100% means more than one near
     90%."""
-    identity, coverage, agreement, support, voters, gap = np.asarray(features, dtype=np.float64).reshape(-1, 6).T
+    identity, coverage, agreement, support, voters, gap, inside = (
+        np.asarray(features, dtype=np.float64).reshape(-1, len(FEATURES)).T
+    )
     return np.column_stack(
         [
             identity,
@@ -78,6 +81,7 @@ def design(features: np.ndarray, groups: np.ndarray) -> np.ndarray:
             np.log1p(voters),
             gap,
             np.log(gap + 0.002),
+            inside,  # NaN where the candidate has one subgroup: the trees learn where those go
             np.asarray(groups, dtype=np.float64),
         ]
     )
@@ -115,7 +119,11 @@ class RankModel:
             random_state=0,
         )
         fitted = cls(model, len(right), int(right.sum()), kept, float(features[:, 0].min()))
-        model.fit(design(features, fitted.codes(groups)), right)
+        inputs = design(features, fitted.codes(groups))
+        inside = DESIGN_COLUMNS - 2
+        if np.isnan(inputs[:, inside]).all():  # no spread at this rank (species) or in this library: never split on
+            inputs[:, inside] = 0.0
+        model.fit(inputs, right)
         return fitted
 
     def codes(self, groups: Sequence[str | None]) -> np.ndarray:

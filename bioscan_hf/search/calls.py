@@ -3,7 +3,8 @@
 At each rank the references voting are the hits within `VOTE_MARGIN` of the best identity; their most
 common label (counted over records) is the rank's candidate. What the calibration reads about it
 (`Evidence`): the best identity, the share of the query the best hit covers, the share of voting records
-that agree and how many do, and the gap from the best identity to the best hit carrying another label.
+that agree and how many do, the gap from the best identity to the best hit carrying another label, and
+how the best identity compares with the spread of the candidate's own members (`search.spread`).
 
 Two rules decide whether the candidate is called: the calibrated rule (default) calls it when the
 probability that it is right (`bioscan_hf.search.calibration`) reaches `min_confidence`; the fixed rule
@@ -17,6 +18,7 @@ that agrees, shrunk towards 0 when few vote, as confidence (not calibrated).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -73,14 +75,22 @@ class Evidence:
     gap: float
     #: the candidate order (calibrations are grouped by order where the reference allows)
     group: str | None = None
+    #: the candidate's loosest sibling identity (`Reference.loosest_sibling`; NaN: too few subgroups)
+    loosest: float = math.nan
 
     @property
     def agreement(self) -> float:
         return self.support / self.voters if self.voters else 0.0
 
+    @property
+    def inside(self) -> float:
+        """How much closer the best hit is than the candidate's loosest subgroup sits to its nearest sibling:
+        below 0, the query is farther from the candidate than any of its members is from another."""
+        return self.identity - self.loosest
+
     def features(self) -> tuple[float, ...]:
         """In `calibration.FEATURES` order."""
-        return (self.identity, self.coverage, self.agreement, self.support, self.voters, self.gap)
+        return (self.identity, self.coverage, self.agreement, self.support, self.voters, self.gap, self.inside)
 
 
 def evidence(
@@ -103,7 +113,8 @@ def evidence(
     other = next((h.identity for h in hits if reference.key_label(h.key, rank, without) not in (None, label)), None)
     gap = best.identity - (other if other is not None else hits[-1].identity)
     coverage = best.coverage or 0.0
-    return Evidence(label, support, voters, best.identity, coverage, min(max(gap, 0.0), MAX_GAP), group)
+    gap = min(max(gap, 0.0), MAX_GAP)
+    return Evidence(label, support, voters, best.identity, coverage, gap, group, reference.loosest_sibling(rank, label))
 
 
 def rank_evidence(

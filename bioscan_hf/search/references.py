@@ -6,6 +6,7 @@ groups that table by distinct barcode for the identify engine."""
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Sequence
 from functools import cached_property
@@ -29,6 +30,7 @@ from bioscan_hf.data.sources import (
     taxonomy_from_header,
 )
 from bioscan_hf.search.seeds import SeedIndex, seed_index
+from bioscan_hf.search.spread import loosest_siblings
 
 #: Columns of a reference table (one row per reference record).
 REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
@@ -135,6 +137,7 @@ class Reference:
             values, names = pd.factorize(table[rank], use_na_sentinel=True)
             self.labels[rank] = (values, np.asarray(names, dtype=object))
         self._seeds: SeedIndex | None = None
+        self._loosest: dict[str, dict[str, float]] = {}
 
     @cached_property
     def row_of(self) -> dict[str, int]:
@@ -194,6 +197,13 @@ class Reference:
             return str(names[int(np.argmax(np.bincount(codes)))]) if len(codes) else None
         code = self.key_codes(rank)[key]
         return None if code < 0 else str(names[code])
+
+    def loosest_sibling(self, rank: str, label: str) -> float:
+        """How far `label`'s subgroups at the rank below sit from their nearest sibling at most
+        (`search.spread`; NaN: fewer than two labelled subgroups), measured per rank on first use."""
+        if rank not in self._loosest:
+            self._loosest[rank] = loosest_siblings(self.table, rank)
+        return self._loosest[rank].get(label, math.nan)
 
     def key_codes(self, rank: str) -> np.ndarray:
         """Each distinct barcode's majority label at `rank` as a code (`labels[rank]`; −1: unlabelled)."""

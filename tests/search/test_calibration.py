@@ -71,7 +71,10 @@ def test_fit_borrows_ranks_it_cannot_calibrate_and_ranks_by_evidence() -> None:
     rng = np.random.default_rng(0)
     n = 600
     identity = rng.uniform(0.85, 1.0, n)
-    features = np.column_stack([identity, np.ones(n), np.ones(n), np.full(n, 3.0), np.full(n, 3.0), 1 - identity])
+    inside = identity - 0.9  # the best hit against a candidate's loosest sibling identity (no spread: NaN below)
+    features = np.column_stack(
+        [identity, np.ones(n), np.ones(n), np.full(n, 3.0), np.full(n, 3.0), 1 - identity, inside]
+    )
     right = rng.random(n) < (identity - 0.85) / 0.15  # more identity, more often right
     calibration = fit({"species": features, "genus": features[:50]}, {"species": right, "genus": right[:50]}, "t", {})
     assert "genus" in calibration.borrowed and "too few" in calibration.borrowed["genus"]
@@ -79,8 +82,10 @@ def test_fit_borrows_ranks_it_cannot_calibrate_and_ranks_by_evidence() -> None:
     model = calibration.ranks["species"]
     assert isinstance(model, RankModel) and model.examples == n and model.right == int(right.sum())
     assert model.groups == []  # no order given: one shared category
-    low, high = model.predict(np.array([[0.87, 1, 1, 3, 3, 0.13], [0.99, 1, 1, 3, 3, 0.01]]), [None, None])
+    low, high = model.predict(np.array([[0.87, 1, 1, 3, 3, 0.13, -0.03], [0.99, 1, 1, 3, 3, 0.01, 0.09]]), [None, None])
     assert 0 <= low < high <= 1
+    farther_outside = model.predict(np.array([[0.99, 1, 1, 3, 3, 0.01, -0.2]]), [None])
+    assert farther_outside <= high  # monotone: lying farther outside the candidate's spread never raises it
     assert len(FEATURES) == features.shape[1]
     assert calibration.min_length == 0  # no lengths given: no query is too short
 
@@ -96,7 +101,10 @@ def test_a_query_shorter_than_the_calibration_saw_is_not_called() -> None:
     rng = np.random.default_rng(1)
     n = 400
     identity = rng.uniform(0.9, 1.0, n)
-    features = np.column_stack([identity, np.ones(n), np.ones(n), np.full(n, 3.0), np.full(n, 3.0), 1 - identity])
+    no_spread = np.full(n, np.nan)  # a rank without subgroups (species): the column is never split on
+    features = np.column_stack(
+        [identity, np.ones(n), np.ones(n), np.full(n, 3.0), np.full(n, 3.0), 1 - identity, no_spread]
+    )
     lengths = [650] * 396 + [180, 200, 210, 220]
     calibration = fit({"species": features}, {"species": rng.random(n) < identity}, "t", {}, lengths=lengths)
     assert 220 < calibration.min_length <= 650
@@ -131,7 +139,7 @@ def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) 
     stamp = {f: f.stat().st_mtime_ns for f in files}
     again = cached_calibration(table, queries=40, progress=False)  # read from the cache, not refitted
     assert {f: f.stat().st_mtime_ns for f in files} == stamp
-    x = np.array([[0.97, 1.0, 1.0, 3, 3, 0.02]])
+    x = np.array([[0.97, 1.0, 1.0, 3, 3, 0.02, np.nan]])
     assert again.ranks["species"].predict(x, ["Ord"]) == pytest.approx(first.ranks["species"].predict(x, ["Ord"]))
     first.save(tmp_path / "c.skops")
     loaded = Calibration.load(tmp_path / "c.skops")
