@@ -18,6 +18,7 @@ exhaustive best score: bench/bench_shortlist.py). Then the same queries cut to s
 `AMPLICON` bases, as metabarcoding reads them): our calls against SINTAX's, coverage and accuracy per rank.
 
     python bench/bench_identify.py [--skip-scale | --only-scale] [--out bench/identify.json]
+    python bench/bench_identify.py --skip-scale --seed 1 --out bench/identify_seed1.json   # another partition
     python bench/bench_identify.py --write-default   # refit the package's default calibration
 
 Needs Debian's ncbi-blast+, mmseqs2, vsearch and time: installed here when run as root with apt, else the
@@ -171,8 +172,8 @@ def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Se
     return {"candidates": DEFAULT_CANDIDATES, "blastn_top_hit_in_shortlist": round(float(np.mean(found)), 4)}
 
 
-def peers(workdir: Path, unseen: int, seen: int) -> dict:
-    parts = species_partition(bold_table(), unseen, seen)
+def peers(workdir: Path, unseen: int, seen: int, seed: int = 0) -> dict:
+    parts = species_partition(bold_table(), unseen, seen, seed)
     parts |= {f"{split}_amplicon": amplicons(parts[split]) for split in ("unseen", "seen")}
     write_fasta(parts["keys"], workdir / "keys.sintax.fasta", sintax=True)
     write_fasta(parts["keys"], workdir / "keys.fasta")
@@ -394,6 +395,7 @@ def main() -> None:
     parser.add_argument("--only-scale", action="store_true", help="only the 100k / 1M reference part")
     parser.add_argument("--unseen", type=int, default=3000, help="unseen-species queries (default 3000)")
     parser.add_argument("--seen", type=int, default=1500, help="seen-species queries (default 1500)")
+    parser.add_argument("--seed", type=int, default=0, help="which species leave the reference (default 0)")
     parser.add_argument("--write-default", action="store_true", help="refit the package's default calibration")
     parser.add_argument("--out", default=str(HERE / "identify.json"))
     args = parser.parse_args()
@@ -408,9 +410,12 @@ def main() -> None:
         "mmseqs2": subprocess.run(["mmseqs", "version"], capture_output=True, text=True).stdout.strip(),
     }
     if not args.only_scale:
-        report["peers"] = peers(workdir, args.unseen, args.seen)
+        report["peers"] = peers(workdir, args.unseen, args.seen, args.seed)
+        report["partition_seed"] = args.seed
     if not args.skip_scale:
         report["scale"] = scale(workdir)
+    elif Path(args.out).is_file() and "scale" in (earlier := json.loads(Path(args.out).read_text())):
+        report["scale"] = earlier["scale"] | {"from_an_earlier_run": True}  # --skip-scale keeps the last one
     Path(args.out).write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
 
