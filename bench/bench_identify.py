@@ -281,7 +281,9 @@ def peers(workdir: Path, unseen: int, seen: int, seed: int = 0) -> dict:
                 ours = pd.read_csv(workdir / f"{split}.ours.tsv", sep="\t", dtype={"best_hit": str, "query": str})
                 row[rank] = accuracy(ours.set_index("query")["best_hit"], parts[split], parts["keys"], rank)
                 row["calls"] = json.loads((workdir / f"{split}.ours.summary.json").read_text())
-                shutil.copy(workdir / f"{split}.ours.reliability.png", HERE / f"identify_reliability_{split}.png")
+                plot = workdir / f"{split}.ours.reliability.png"
+                if plot.is_file():  # none where no query got a confidence (amplicons shorter than the calibration's)
+                    shutil.copy(plot, HERE / f"identify_reliability_{split}.png")
             elif tool == "sintax":
                 row["calls"] = sintax_calls(workdir / f"{split}.sintax.tsv", parts[split])
             else:
