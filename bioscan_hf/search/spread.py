@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bioscan_hf.search.align import align
+from bioscan_hf.search.align import alignment_identity
 
 #: The rank one down from each rank whose members are compared (a subfamily's members are its genera).
 CHILD = {"order": "family", "family": "genus", "subfamily": "genus", "genus": "species"}
@@ -47,6 +47,6 @@ def _loosest(barcodes: list[str]) -> float:
     nearest = np.zeros(len(barcodes))
     for i, a in enumerate(barcodes):
         for j in range(i + 1, len(barcodes)):
-            identity = align(a, barcodes[j]).identity
+            identity = alignment_identity(a, barcodes[j])
             nearest[i], nearest[j] = max(nearest[i], identity), max(nearest[j], identity)
     return float(nearest.min())
