@@ -11,7 +11,9 @@ unseen species' genus calls far better than a logistic regression (97% accurate 
 these models' (a calibration file from elsewhere cannot run code). Fitted by
 `bioscan_hf.search.held_out` on queries held out of the reference itself; a rank the reference cannot
 calibrate (too few held-out queries, or none right or none wrong) uses the model fitted on the real BOLD
-file shipped with the package (`DEFAULT_FILE`), and the file says which ranks did.
+file shipped with the package (`DEFAULT_FILE`), and the file says which ranks did. Short queries (amplicons,
+partial reads) have models of their own (`Calibration.short`), fitted on the same held-out queries cut to
+windows of `WINDOW` bases: a best hit over 200 bases says far less than one over 658.
 """
 
 from __future__ import annotations
@@ -46,12 +48,17 @@ DESIGN_COLUMNS = 10
 #: farther outside its candidate's own spread. (Constraining agreement, support and the gap too cost 6 points
 #: of genus coverage on unseen species and changed nothing on noise.)
 MONOTONE = [1, -1, 1, 0, 0, 0, 0, 0, 1, 0]
-FORMAT = 5
+FORMAT = 6
 #: A query shorter than this share of the held-out queries, or than `PARTIAL_READ` of their median length,
-#: whichever is shorter (`Calibration.min_length`), is not called: the confidences were learned on barcodes
-#: of the library's length; a short amplicon's best hit over 200 bases is far less telling (on the real BOLD
-#: file, genus calls of unseen species' 200-base 5′ ends at ≥ 0.9 were 77% right).
+#: whichever is shorter (`Calibration.min_length`), takes the short-query models: the full-length models
+#: learned on barcodes of the library's length, and a short amplicon's best hit over 200 bases is far less
+#: telling (on the real BOLD file, their genus calls of unseen species' 200-base 5′ ends at ≥ 0.9 were 77%
+#: right).
 LENGTH_QUANTILE = 0.01
+#: The lengths (bases) of the windows the short-query models are fitted on, drawn uniformly, each at a
+#: uniform place in its barcode (metabarcoding amplicons are ~150–450 bases); a query shorter than the
+#: shortest is not called at all.
+WINDOW = (150, 450)
 #: ... while a partial read of most of a barcode is called in a library whose barcodes all have one length.
 PARTIAL_READ = 2 / 3
 #: The only types a calibration file may hold besides plain data (skops refuses others).
@@ -148,13 +155,20 @@ class Calibration:
     #: held-out queries per kind (species, genus, record) the fit used
     held_out: dict[str, int] = field(default_factory=dict)
     #: the length (bases) that all but `LENGTH_QUANTILE` of the held-out queries reach (at most
-    #: `PARTIAL_READ` of their median): shorter queries are not called (their confidence is not what the
-    #: calibration learned)
+    #: `PARTIAL_READ` of their median): shorter queries take the `short` models
     min_length: int = 0
+    #: per rank, the model fitted on held-out queries cut to `WINDOW`s (for queries under `min_length`)
+    short: dict[str, RankModel] = field(default_factory=dict)
 
-    def probabilities(self, rank: str, evidence: list) -> np.ndarray:
-        """The probability that each candidate (`calls.Evidence`) at `rank` is right."""
-        model = self.ranks.get(rank)
+    def shortest(self) -> int:
+        """The fewest bases a query may have and be called: the shortest window the short models saw (the
+        full-length models' `min_length` where there are none)."""
+        return min(WINDOW[0], self.min_length) if self.short else self.min_length
+
+    def probabilities(self, rank: str, evidence: list, short: bool = False) -> np.ndarray:
+        """The probability that each candidate (`calls.Evidence`) at `rank` is right (`short`: of queries
+        under `min_length`, by the short-query models)."""
+        model = (self.short if short else self.ranks).get(rank)
         if model is None:
             return np.zeros(len(evidence))
         return model.predict(
@@ -178,9 +192,14 @@ class Calibration:
         held = ", ".join(f"{n:,} {kinds.get(kind, kind)}" for kind, n in self.held_out.items() if n)
         lines = [f"calibration fitted on {self.fitted_on}" + (f"; held-out queries: {held}" if held else "")]
         if self.min_length:
-            shortest = f"  queries shorter than {self.min_length} bases are not called"
-            lines.append(shortest + " (shorter than 99% of the held-out ones, or than 2/3 of most)")
-        for rank, model in self.ranks.items():
+            short = f"  queries shorter than {self.min_length} bases (than 99% of the held-out ones, or 2/3 of most)"
+            if self.short:
+                short += f" take models fitted on held-out queries cut to {WINDOW[0]}–{WINDOW[1]} bases"
+                lines.append(short + f"; queries under {self.shortest()} bases are not called")
+            else:
+                lines.append(short + " are not called")
+        models = [*self.ranks.items(), *((f"{rank} (short queries)", m) for rank, m in self.short.items())]
+        for rank, model in models:
             right = f"{model.right / model.examples:.1%} right"
             if rank in self.borrowed:  # counted in the default's fit, not in the held-out queries above
                 lines.append(
@@ -203,16 +222,8 @@ class Calibration:
                 "held_out": self.held_out,
                 "borrowed": self.borrowed,
                 "min_length": self.min_length,
-                "ranks": {
-                    r: {
-                        "model": m.model,
-                        "examples": m.examples,
-                        "right": m.right,
-                        "groups": m.groups,
-                        "min_identity": m.min_identity,
-                    }
-                    for r, m in self.ranks.items()
-                },
+                "ranks": {rank: _saved(model) for rank, model in self.ranks.items()},
+                "short": {rank: _saved(model) for rank, model in self.short.items()},
             },
             path,
             compression=zipfile.ZIP_DEFLATED,
@@ -230,13 +241,25 @@ class Calibration:
             if data.get("format") != FORMAT or list(data["features"]) != list(FEATURES):
                 raise InputError(f"format {data.get('format')!r}, features {data.get('features')!r}")
             ranks = {rank: RankModel(**model) for rank, model in data["ranks"].items()}
+            short = {rank: RankModel(**model) for rank, model in data["short"].items()}
         except Exception as err:  # zipfile, json and skops' own untrusted-type errors
             reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             raise InputError(
                 f"{path}: not a calibration this version reads ({reason}); fit it again with "
                 "`bioscan-hf calibrate REFERENCE --out FILE`"
             ) from None
-        return cls(ranks, data["fitted_on"], data["borrowed"], data["held_out"], int(data["min_length"]))
+        return cls(ranks, data["fitted_on"], data["borrowed"], data["held_out"], int(data["min_length"]), short)
+
+
+def _saved(model: RankModel) -> dict:
+    """A rank's model as plain data and the classifier (what `Calibration.load` reads back)."""
+    return {
+        "model": model.model,
+        "examples": model.examples,
+        "right": model.right,
+        "groups": model.groups,
+        "min_identity": model.min_identity,
+    }
 
 
 @cache
@@ -252,23 +275,35 @@ def fit(
     held_out: dict,
     groups: dict[str, list[str | None]] | None = None,
     lengths: Sequence[int] = (),
+    short: tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[str | None]]] | None = None,
 ) -> Calibration:
     """A calibration from held-out queries' features, candidate orders and correctness per rank, and their
-    `lengths` (bases: what `min_length` is read from); ranks with too few examples, or without both
-    outcomes, borrow the default's model."""
+    `lengths` (bases: what `min_length` is read from); `short`: the same three for the held-out queries cut
+    to `WINDOW`s. Ranks with too few examples, or without both outcomes, borrow the default's model."""
+    ranks, borrowed = _fit_ranks(features, right, groups or {}, "ranks")
+    short_ranks, short_borrowed = _fit_ranks(*(short or ({}, {}, {})), "short")
+    borrowed.update({f"{rank} (short queries)": why for rank, why in short_borrowed.items()})
+    shortest = min(np.quantile(lengths, LENGTH_QUANTILE), PARTIAL_READ * np.median(lengths)) if len(lengths) else 0
+    return Calibration(ranks, fitted_on, borrowed, held_out, int(shortest), short_ranks)
+
+
+def _fit_ranks(
+    features: dict[str, np.ndarray], right: dict[str, np.ndarray], groups: dict[str, list[str | None]], which: str
+) -> tuple[dict[str, RankModel], dict[str, str]]:
+    """Per rank, a model fitted on its examples or else the default calibration's (`which`: its "ranks" or
+    "short" models), and why each borrowing rank borrowed."""
     ranks, borrowed = {}, {}
     for rank, x in features.items():
         y = right[rank]
         if len(y) >= MIN_EXAMPLES and 0 < y.sum() < len(y):
-            ranks[rank] = RankModel.fit(x, y, (groups or {}).get(rank) or [None] * len(y))
+            ranks[rank] = RankModel.fit(x, y, groups.get(rank) or [None] * len(y))
             continue
         why = "too few to calibrate" if len(y) < MIN_EXAMPLES else "no wrong one to calibrate against"
         if len(y) >= MIN_EXAMPLES and not y.sum():
             why = "no right one to calibrate against"
         borrowed[rank] = f"{len(y)} held-out queries, {int(y.sum())} right: {why}"
         if DEFAULT_FILE.is_file():
-            default = default_calibration().ranks.get(rank)
+            default = getattr(default_calibration(), which).get(rank)
             if default is not None:
                 ranks[rank] = default
-    shortest = min(np.quantile(lengths, LENGTH_QUANTILE), PARTIAL_READ * np.median(lengths)) if len(lengths) else 0
-    return Calibration(ranks, fitted_on, borrowed, held_out, int(shortest))
+    return ranks, borrowed

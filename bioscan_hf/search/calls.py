@@ -127,14 +127,19 @@ def rank_evidence(
     return {"order": replace(order, group=group) if order else None, **found}
 
 
-def confidences(calibration: Calibration, found: Sequence[dict[str, Evidence | None]]) -> list[dict[str, float]]:
-    """The calibrated probability of each rank's candidate, for many queries' evidence at once."""
+def confidences(
+    calibration: Calibration, found: Sequence[dict[str, Evidence | None]], short: Sequence[bool] = ()
+) -> list[dict[str, float]]:
+    """The calibrated probability of each rank's candidate, for many queries' evidence at once (`short`: per
+    query, whether it is shorter than the calibration's `min_length` and takes its short-query models)."""
     result: list[dict[str, float]] = [{rank: 0.0 for rank in CALL_RANKS} for _ in found]
+    is_short = list(short) or [False] * len(found)
     for rank in CALL_RANKS:
-        rows = [i for i, f in enumerate(found) if f[rank] is not None]
-        if rows:
-            for i, p in zip(rows, calibration.probabilities(rank, [found[i][rank] for i in rows])):
-                result[i][rank] = float(p)
+        for models in (False, True):
+            rows = [i for i, f in enumerate(found) if f[rank] is not None and is_short[i] == models]
+            if rows:
+                for i, p in zip(rows, calibration.probabilities(rank, [found[i][rank] for i in rows], models)):
+                    result[i][rank] = float(p)
     return result
 
 
@@ -152,7 +157,7 @@ def call(
     (best first), the evidence at each rank and the candidates' calibrated probabilities; `floor`: the
     identity under which the calibration saw nothing (`Calibration.floor`), below which no rule calls;
     `halves`: the identities of the best alignment's two halves (`align.HitStats.halves`); `length`: the
-    query's bases and the calibration's shortest query (`Calibration.min_length`), under which no rule calls
+    query's bases and the fewest the calibration calls (`Calibration.shortest`), under which no rule calls
     and no confidence is given (NaN, empty in TSV: the model's value there is no probability, and the query
     may well be right, so not 0 either).
 

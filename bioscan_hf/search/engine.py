@@ -328,19 +328,19 @@ class Identifier:
         hits_of = self.hits(queries)
         found = [rank_evidence(self.reference, hits_of[q.sequence], self.margin) if q.sequence else {} for q in queries]
         if any(f for f in found):
-            confidence = confidences(self._calibration(), [f for f in found if f])
-            floor, min_length = self._calibration().floor(), self._calibration().min_length
+            calibration = self._calibration()
+            short = [barcode_length(q.sequence) < calibration.min_length for q, f in zip(queries, found) if f]
+            confidence = confidences(calibration, [f for f in found if f], short)
+            floor, shortest = calibration.floor(), calibration.shortest()
         rows, hit_rows, dna = [], [], 0
-        for query, evidence in zip(queries, found):
+        for query, by_rank in zip(queries, found):
             hits = hits_of[query.sequence or query.image]
             stats = [self._stats(query, hit) for hit in hits[: max(top_k, 1)]]
             described = [self._describe(query, hit, s) for hit, s in zip(hits, stats)]
             if query.sequence:
                 halves = stats[0].halves if stats else None  # the best hit's alignment, aligned once
-                bases = barcode_length(query.sequence), min_length  # the query's, the calibration's shortest
-                calls = call(
-                    hits, evidence, confidence[dna], self.min_confidence, self.thresholds, floor, halves, bases
-                )
+                bases = barcode_length(query.sequence), shortest  # the query's, the fewest the calibration calls
+                calls = call(hits, by_rank, confidence[dna], self.min_confidence, self.thresholds, floor, halves, bases)
                 dna += 1
             else:
                 calls = photo_call(self.reference, hits)

@@ -10,7 +10,8 @@ families with another genus left, families from orders with another family, orde
 or more. Every eligible species and genus is held out in one of `FOLDS` folds (so a fold lacks a quarter
 of them, as BIOSCAN-5M's unseen splits lack theirs); families and orders are spread over the folds too; each
 fold is identified against the reference without its groups (its own seed index), queries drawn uniformly
-from the held-out records.
+from the held-out records. Each held-out query is identified a second time cut to a window of
+`calibration.WINDOW` bases at a random place (`_window`): what the short-query models are fitted on.
 """
 
 from __future__ import annotations
@@ -18,20 +19,21 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bioscan_hf.core.barcodes import barcode_length
+from bioscan_hf.core.barcodes import UNKNOWN, barcode_length, clean_barcode
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFile, check_all, write_atomically
 from bioscan_hf.core.paths import cache_dir, user_path
 from bioscan_hf.data.schema import CALL_RANKS, LINEAGE_RANKS
 from bioscan_hf.data.sources import Problems, Query, write_skipped
-from bioscan_hf.search.calibration import FEATURES, FORMAT, Calibration, fit
-from bioscan_hf.search.calls import rank_evidence
+from bioscan_hf.search.calibration import FEATURES, FORMAT, WINDOW, Calibration, fit
+from bioscan_hf.search.calls import Evidence, rank_evidence
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.references import Reference, read_references
 from bioscan_hf.search.settings import CalibrateSettings
@@ -120,17 +122,43 @@ def calibrate(
     """Fit a calibration on `table` (a reference table, `REFERENCE_COLUMNS`) by held-out identification
     (`settings`, or its fields as keywords; `identifier`: as `held_out_evidence`)."""
     settings = CalibrateSettings.given(settings, **overrides)
-    features, right, counts, groups, lengths = held_out_evidence(
-        table, settings, progress=progress, identifier=identifier
-    )
+    full, short, counts, lengths = held_out_evidence(table, settings, progress=progress, identifier=identifier)
+    features, right, groups = full.arrays()
     return fit(
         features,
         right,
         groups=groups,
         lengths=lengths,
+        short=short.arrays(),
         fitted_on=f"reference {reference_digest(table)} ({len(table):,} records)",
         held_out=counts,
     )
+
+
+@dataclass
+class Examples:
+    """Held-out queries' evidence per rank: features, candidate orders, and whether the candidate was right."""
+
+    features: dict[str, list] = field(default_factory=lambda: {rank: [] for rank in CALL_RANKS})
+    groups: dict[str, list[str | None]] = field(default_factory=lambda: {rank: [] for rank in CALL_RANKS})
+    right: dict[str, list[bool]] = field(default_factory=lambda: {rank: [] for rank in CALL_RANKS})
+
+    def add(self, query: Query, found: dict[str, Evidence | None], present: dict[str, set]) -> None:
+        """A query's evidence at each rank it can teach: a candidate, a true label, and every rank above in
+        the fold's reference (`_parents_present`)."""
+        for rank, evidence in found.items():
+            if evidence is not None and query.truth[rank] is not None and _parents_present(query, rank, present):
+                self.features[rank].append(evidence.features())
+                self.groups[rank].append(evidence.group)
+                self.right[rank].append(evidence.label == query.truth[rank])
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[str | None]]]:
+        """Features, correctness and groups per rank, as `calibration.fit` takes them."""
+        features = {
+            rank: np.asarray(x, dtype=np.float64).reshape(-1, len(FEATURES)) for rank, x in self.features.items()
+        }
+        right = {rank: np.asarray(y, dtype=bool) for rank, y in self.right.items()}
+        return features, right, self.groups
 
 
 def held_out_evidence(
@@ -139,21 +167,19 @@ def held_out_evidence(
     *,
     progress: bool = True,
     identifier: Callable[[Reference], Identifier] | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int], dict[str, list[str | None]], list[int]]:  # noqa: E501
-    """Per rank, the evidence features of held-out queries and whether their candidate was right; the
-    held-out queries per kind; per rank the candidate orders; and every held-out query's length (bases).
-    `identifier`: how to build the engine for a fold (default: seeds and alignment with the settings'
-    candidates, in its processes)."""
+) -> tuple[Examples, Examples, dict[str, int], list[int]]:
+    """The evidence of held-out queries as they are, and cut to windows (`_window`); the held-out queries per
+    kind; and every held-out query's length (bases). `identifier`: how to build the engine for a fold
+    (default: seeds and alignment with the settings' candidates, in its processes)."""
     candidates, num_proc = settings.candidates, settings.num_proc
     build = identifier or (
         lambda reference: Identifier(reference, candidates=candidates, num_proc=num_proc, strand="plus")
     )  # held-out records are references, all on the library's strand
-    features = {rank: [] for rank in CALL_RANKS}
-    groups: dict[str, list[str | None]] = {rank: [] for rank in CALL_RANKS}
-    right = {rank: [] for rank in CALL_RANKS}
+    full, short = Examples(), Examples()
     counts = {kind: 0 for kind in HELD_OUT_SHARES}
     lengths: list[int] = []
     folds = held_out_folds(table, settings.queries, settings.seed)
+    rng = np.random.default_rng(settings.seed)
     bar = progress_bar(
         total=sum(sum(len(v) for v in q.values()) for _, q in folds),
         desc="calibrating",
@@ -167,29 +193,30 @@ def held_out_evidence(
         kept = np.setdiff1d(np.arange(len(table)), removed)
         engine = build(Reference(table.iloc[kept].reset_index(drop=True)))
         batch = [_query(table, int(row)) for row in rows]
+        windows = [_window(query, rng) for query in batch]
         try:
-            hits_of = engine.hits(batch)
+            hits_of = engine.hits(batch + windows)
         finally:
             engine.close()
         present = {rank: set(engine.reference.table[rank].dropna()) for rank in LINEAGE_RANKS}
-        for query in batch:
+        for query, window in zip(batch, windows):
             lengths.append(barcode_length(query.sequence))
-            for rank, found in rank_evidence(engine.reference, hits_of[query.sequence], engine.margin).items():
-                if found is not None and query.truth[rank] is not None and _parents_present(query, rank, present):
-                    features[rank].append(found.features())
-                    groups[rank].append(found.group)
-                    right[rank].append(found.label == query.truth[rank])
+            for examples, asked in ((full, query), (short, window)):
+                examples.add(asked, rank_evidence(engine.reference, hits_of[asked.sequence], engine.margin), present)
         for kind, kind_rows in by_kind.items():
             counts[kind] += len(kind_rows)
         bar.update(len(rows))
     bar.close()
-    return (
-        {rank: np.asarray(x, dtype=np.float64).reshape(-1, len(FEATURES)) for rank, x in features.items()},
-        {rank: np.asarray(y, dtype=bool) for rank, y in right.items()},
-        counts,
-        groups,
-        lengths,
-    )
+    return full, short, counts, lengths
+
+
+def _window(query: Query, rng: np.random.Generator) -> Query:
+    """The query cut to `WINDOW` bases (drawn uniformly; all of it where shorter) at a uniform place: a short
+    amplicon or partial read of it."""
+    bases = clean_barcode(query.sequence).strip(UNKNOWN)
+    size = int(rng.integers(WINDOW[0], WINDOW[1] + 1))
+    start = int(rng.integers(0, max(len(bases) - size, 0) + 1))
+    return Query(f"{query.id}:{start}", sequence=bases[start : start + size], truth=query.truth)
 
 
 def _parents_present(query: Query, rank: str, present: dict[str, set]) -> bool:

@@ -146,6 +146,50 @@ def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) 
     assert loaded.fitted_on == first.fitted_on and loaded.borrowed == first.borrowed
     assert loaded.min_length == first.min_length == 200  # every held-out query has 300 bases: 2/3 of that
     assert loaded.ranks["genus"].predict(x, ["Ord"]) == pytest.approx(first.ranks["genus"].predict(x, ["Ord"]))
+    assert loaded.short.keys() == first.short.keys() == first.ranks.keys()  # short-query models kept too
+    assert loaded.short["genus"].predict(x, ["Ord"]) == pytest.approx(first.short["genus"].predict(x, ["Ord"]))
+
+
+def test_short_queries_take_the_models_fitted_on_windows() -> None:
+    """Held-out queries are identified again cut to windows of 150–450 bases at random places; a query under
+    the calibration's `min_length` is scored by the models fitted on those (a best hit at 97% over 200 bases
+    is less telling than over 650), and one under the shortest window is not called."""
+    from bioscan_hf.search.calibration import WINDOW
+    from bioscan_hf.search.calls import confidences, rank_evidence
+    from bioscan_hf.search.engine import Identifier
+    from bioscan_hf.search.held_out import _window
+    from bioscan_hf.search.references import Reference
+
+    rng = np.random.default_rng(0)
+    barcode = "".join(rng.choice(list("ACGT"), 658))
+    query = Query("q", sequence="--" + barcode + "NN", truth={"genus": "G"})
+    windows = [_window(query, rng) for _ in range(200)]
+    assert all(WINDOW[0] <= len(w.sequence) <= WINDOW[1] and w.sequence in barcode for w in windows)
+    assert len({w.sequence[:20] for w in windows}) > 150 and all(w.truth == query.truth for w in windows)
+
+    n = 400
+    identity = rng.uniform(0.9, 1.0, n)
+    features = np.column_stack([identity, np.ones(n), np.ones(n), np.full(n, 3.0), np.full(n, 3.0), 1 - identity])
+    features = np.column_stack([features, np.full(n, np.nan)])
+    full_right, short_right = rng.random(n) < identity, rng.random(n) < (identity - 0.9) * 5  # windows: less sure
+    calibration = fit(
+        {"genus": features},
+        {"genus": full_right},
+        "t",
+        {},
+        lengths=[650] * n,
+        short=({"genus": features}, {"genus": short_right}, {"genus": [None] * n}),
+    )
+    assert calibration.short["genus"].examples == n and calibration.shortest() == WINDOW[0]
+    assert "cut to 150–450 bases" in calibration.report() and "genus (short queries)" in calibration.report()
+    table = _big_library()
+    engine = Identifier(Reference(table))
+    sequence = table["dna_barcode"].iat[0]
+    found = rank_evidence(engine.reference, engine.hits([Query("q", sequence=sequence)])[sequence])
+    (as_full, as_short) = confidences(calibration, [found, found], [False, True])
+    assert as_full["genus"] == calibration.probabilities("genus", [found["genus"]])[0]
+    assert as_short["genus"] == calibration.probabilities("genus", [found["genus"]], short=True)[0]
+    assert as_short["genus"] < as_full["genus"]
 
 
 @pytest.mark.damaged_input
