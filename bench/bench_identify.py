@@ -152,6 +152,32 @@ def sintax_calls(path: Path, queries: pd.DataFrame) -> dict:
     return result
 
 
+def calls_at(results: pd.DataFrame, queries: pd.DataFrame, threshold: float) -> dict:
+    """Our coverage and accuracy per rank as if run with `--min-confidence threshold`, read from each
+    query's candidates (`o:Diptera(0.99),f:…`): a rank is called where it and every rank above it listed
+    reach the threshold (the chain `identify` applies)."""
+    truth = queries.set_index("processid")
+    called = {rank: {} for rank in RANK_LETTERS}
+    for query, candidates in results.set_index("query")["candidates"].fillna("").items():
+        sure = True
+        for item in filter(None, candidates.split(",")):
+            letter, _, rest = item.partition(":")
+            name, _, p = rest.rpartition("(")
+            sure = sure and p != "?)" and float(p.rstrip(")")) >= threshold
+            rank = next((r for r, key in RANK_LETTERS.items() if key == letter), None)
+            if sure and rank:
+                called[rank][query] = name.replace("_", " ")
+    result = {}
+    for rank in RANK_LETTERS:
+        calls = pd.Series(called[rank], dtype=object).reindex(truth.index)
+        made = calls.notna()
+        result[rank] = {
+            "coverage": round(float(made.mean()), 4),
+            "accuracy_of_calls": round(float((calls == truth[rank])[made].mean()), 4) if made.any() else None,
+        }
+    return result
+
+
 def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Series) -> dict:
     """How often blastn's top hit is among the references we align (recall of the exhaustive best score:
     bench/bench_shortlist.py)."""
@@ -281,8 +307,9 @@ def peers(workdir: Path, unseen: int, seen: int, seed: int = 0) -> dict:
                 ours = pd.read_csv(workdir / f"{split}.ours.tsv", sep="\t", dtype={"best_hit": str, "query": str})
                 row[rank] = accuracy(ours.set_index("query")["best_hit"], parts[split], parts["keys"], rank)
                 row["calls"] = json.loads((workdir / f"{split}.ours.summary.json").read_text())
+                row["calls_at"] = {t: calls_at(ours, parts[split], t) for t in (0.9, 0.95, 0.98, 0.99)}
                 plot = workdir / f"{split}.ours.reliability.png"
-                if plot.is_file():  # none where no query got a confidence (amplicons shorter than the calibration's)
+                if plot.is_file():  # none where no query got a confidence (all shorter than the calibration calls)
                     shutil.copy(plot, HERE / f"identify_reliability_{split}.png")
             elif tool == "sintax":
                 row["calls"] = sintax_calls(workdir / f"{split}.sintax.tsv", parts[split])
