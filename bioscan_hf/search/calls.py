@@ -179,7 +179,7 @@ def call(
         elif too_short:
             why = (
                 f"the query has {length[0]} bases, shorter than the queries the calibration learned from "
-                f"({length[1]}+): its confidence is unknown (a short amplicon? the best hit is in the table)"
+                f"({length[1]}+): its confidence is unknown (a fragment? the best hit is in the table)"
             )
         elif halves is not None and abs(halves[0] - halves[1]) > CHIMERA_SPLIT:
             why = (
