@@ -52,15 +52,15 @@ FORMAT = 6
 #: A query shorter than this share of the held-out queries, or than `PARTIAL_READ` of their median length,
 #: whichever is shorter (`Calibration.min_length`), takes the short-query models: the full-length models
 #: learned on barcodes of the library's length, and a short amplicon's best hit over 200 bases is far less
-#: telling (on the real BOLD file, their genus calls of unseen species' 200-base 5′ ends at ≥ 0.9 were 77%
+#: telling (on the real BOLD file, they called the genus of unseen species' 200-base 5′ ends at ≥ 0.9, 77%
 #: right).
 LENGTH_QUANTILE = 0.01
+#: ... while a partial read of most of a barcode is called in a library whose barcodes all have one length.
+PARTIAL_READ = 2 / 3
 #: The lengths (bases) of the windows the short-query models are fitted on, drawn uniformly, each at a
 #: uniform place in its barcode (metabarcoding amplicons are ~150–450 bases); a query shorter than the
 #: shortest is not called at all.
 WINDOW = (150, 450)
-#: ... while a partial read of most of a barcode is called in a library whose barcodes all have one length.
-PARTIAL_READ = 2 / 3
 #: The only types a calibration file may hold besides plain data (skops refuses others).
 TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
