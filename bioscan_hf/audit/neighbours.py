@@ -3,7 +3,8 @@
 Every distinct barcode is identified against the library by the identify engine (spaced seeds, exact
 alignment); each record is then judged with itself left out (its own barcode still counts where other
 records carry it). At each rank the engine's candidate is what the nearest references say, with the
-calibrated probability that it is right (`bioscan_hf.search.calibration`, fitted on the library itself).
+calibrated probability that it is right (`bioscan_hf.search.calibration`, fitted on the library itself;
+a record shorter than its `min_length` is scored by its short-query models, as `identify` scores a query).
 Where the candidate is not the record's label, that probability is how sure the audit is that the label
 is wrong: the record's score is the highest such probability, its rank the coarsest conflicting rank
 whose probability reaches `SPECIFIC_ENOUGH` (where the label starts to be wrong). A conflict at
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bioscan_hf.audit.findings import SPECIFIC_ENOUGH, Finding
+from bioscan_hf.core.barcodes import barcode_length
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.search.calibration import Calibration
@@ -56,7 +58,8 @@ def label_findings(
     for (key, _), members in progress_bar(groups.items(), desc="judging labels", unit="group", disable=not progress):
         hits = left_out(reference, key, hits_of_key[key])
         judged.append((members, hits, rank_evidence(reference, hits, margin, without=members[0])))
-    probabilities = confidences(calibration, [found for _, _, found in judged])
+    short = [barcode_length(reference.barcodes[key]) < calibration.min_length for key, _ in groups]  # as identify
+    probabilities = confidences(calibration, [found for _, _, found in judged], short)
     findings = []
     for (members, hits, found), confidence in zip(judged, probabilities):
         record = members[0]

@@ -449,3 +449,29 @@ def test_sintax_fasta_library_names_each_suspect_by_its_header_line(tmp_path: Pa
     for pid, line in found["line"].items():
         assert lines[int(line) - 1].startswith(f">{pid};")
     assert len(result.grades) == 24 and set(result.grades["grade"]) == {"-"}  # SINTAX headers carry no BIN
+
+
+def test_a_short_record_is_scored_by_the_short_query_models(tmp_path: Path) -> None:
+    """A record shorter than the calibration's `min_length` is judged by its short-query models (as identify
+    judges a short query); a full-length one by the full-length models."""
+    from bioscan_hf.audit.neighbours import label_findings
+    from bioscan_hf.audit.run import _hits
+    from bioscan_hf.search.references import Reference, read_references
+
+    rows = library_rows()
+    for row in (rows[0], rows[5]):  # P00000 (cut to 300 bases) and P00010 (whole): both filed under Gen001
+        row.update(genus_name="Gen001", species_name="Gen001 sp0")
+    rows[0]["nucleotides"] = rows[0]["nucleotides"][:300]
+
+    class ByLength:  # the two sets of models told apart by what they say
+        min_length = 400
+
+        def probabilities(self, rank: str, evidence: list, short: bool = False) -> np.ndarray:
+            return np.full(len(evidence), 0.99 if short else 0.5)
+
+    table = read_references(write_bold(tmp_path / "library.tsv", rows), None)
+    reference, everything = Reference(table), np.arange(len(table))
+    hits = _hits(reference, everything, 200, 1, False)
+    findings = label_findings(reference, everything, hits, ByLength(), progress=False)
+    score = {table["processid"].iat[f.row]: f.score for f in findings}
+    assert score["P00000"] == 0.99 and score["P00010"] == 0.5
