@@ -127,7 +127,7 @@ def test_clibd_towers_and_empty_input(tmp_path: Path) -> None:
     assert encoder.embed_dna([], progress=False).shape == (0, 16)
     assert encoder.embed_images([], progress=False).shape == (0, 16)
     dna = encoder.embed_dna(["ACGTACGTAANNN", "ACGTACGTAA"], progress=False)
-    np.testing.assert_allclose(dna[0], dna[1], rtol=1e-5)  # trailing N stripped, as in training
+    np.testing.assert_allclose(dna[0], dna[1], rtol=1e-5, atol=1e-6)  # trailing N stripped, as in training
     with torch.no_grad():
         pixels = torch.stack([encoder.image_transform(p) for p in _photos()])
         expected = encoder.model.get_image_features(pixels).numpy()
