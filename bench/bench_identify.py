@@ -140,10 +140,15 @@ def sintax_calls(path: Path, queries: pd.DataFrame) -> dict:
             for rank, key in RANK_LETTERS.items():
                 if key == letter:
                     called[rank][pid] = name.replace("_", " ")
+    return scored_calls(called, queries)
+
+
+def scored_calls(called: dict[str, dict[str, str]], queries: pd.DataFrame) -> dict:
+    """Coverage and accuracy per rank of calls (rank → query id → label) over all `queries`."""
     result = {}
     for rank in RANK_LETTERS:
         truth = queries.set_index("processid")[rank]
-        calls = pd.Series(called[rank]).reindex(truth.index)
+        calls = pd.Series(called[rank], dtype=object).reindex(truth.index)
         made = calls.notna()
         result[rank] = {
             "coverage": round(float(made.mean()), 4),
@@ -156,7 +161,6 @@ def calls_at(results: pd.DataFrame, queries: pd.DataFrame, threshold: float) -> 
     """Our coverage and accuracy per rank as if run with `--min-confidence threshold`, read from each
     query's candidates (`o:Diptera(0.99),f:…`): a rank is called where it and every rank above it listed
     reach the threshold (the chain `identify` applies)."""
-    truth = queries.set_index("processid")
     called = {rank: {} for rank in RANK_LETTERS}
     for query, candidates in results.set_index("query")["candidates"].fillna("").items():
         sure = True
@@ -167,15 +171,7 @@ def calls_at(results: pd.DataFrame, queries: pd.DataFrame, threshold: float) -> 
             rank = next((r for r, key in RANK_LETTERS.items() if key == letter), None)
             if sure and rank:
                 called[rank][query] = name.replace("_", " ")
-    result = {}
-    for rank in RANK_LETTERS:
-        calls = pd.Series(called[rank], dtype=object).reindex(truth.index)
-        made = calls.notna()
-        result[rank] = {
-            "coverage": round(float(made.mean()), 4),
-            "accuracy_of_calls": round(float((calls == truth[rank])[made].mean()), 4) if made.any() else None,
-        }
-    return result
+    return scored_calls(called, queries)
 
 
 def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Series) -> dict:
