@@ -25,6 +25,7 @@ import edlib
 import numpy as np
 
 from bioscan_hf.core.barcodes import reverse_complement
+from bioscan_hf.search.seeds import SharedSeeds
 
 #: Score lost per edit beyond the base it costs (BLAST's megablast: +1 match, −2 mismatch).
 EDIT_PENALTY = 3
@@ -88,17 +89,26 @@ def rank_hits(
     strand: str = "+",
     exact_first: int = EXACT_FIRST,
     best: int | None = None,
+    shared: SharedSeeds | None = None,
 ) -> list[tuple[int, Alignment]]:
     """Align `query` on `strand` ("+", "-", or "both": the better per reference) with `references[p]` for each
     p in `positions` (most promising first); hits best first (score, then identity, then position).
 
     The first `exact_first` are aligned in full; each later one only as far as it could come within
     `NEAR_BEST` of the best score so far (`best`: one found before, when these continue a list); a reference
-    that cannot is no hit: it could neither be the top hit nor vote beside it."""
+    that cannot is no hit: it could neither be the top hit nor vote beside it. With `shared` (the seeds each
+    position shares with the query on `strand`), such a reference that holds too few of them to come that
+    close is not aligned at all (`seeds.fewest_shared`: the same hits, fewer alignments)."""
     aligner = best_strand_alignment if strand == "both" else lambda q, r, m: align(q, r, strand, m)
+    length = len(query.strip("N"))
     hits: list[tuple[int, Alignment]] = []
     for n, position in enumerate(positions):
         floor = None if n < exact_first or best is None else best - NEAR_BEST
+        if floor is not None and shared is not None:
+            other = len(references[position].strip("N"))
+            edits = (min(length, other) - floor) // EDIT_PENALTY  # what `align` allows under this floor
+            if edits < 0 or not shared.may_be_within(n, edits, length - other):
+                continue
         found = aligner(query, references[position], floor)
         if found is not None:
             hits.append((int(position), found))

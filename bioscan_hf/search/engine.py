@@ -30,7 +30,7 @@ from bioscan_hf.search.align import Alignment, HitStats, align, best_first, desc
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
-from bioscan_hf.search.seeds import SeedIndex
+from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE, DEFAULT_STRAND
 
 #: Neighbours voting on a photo query's call.
@@ -80,29 +80,31 @@ def _seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[t
     found = []
     for query, (on_plus, plus_counts), (on_minus, minus_counts) in zip(sequences, plus, minus):
         flip = strand == "both" and _minus_is_better(query, on_plus, plus_counts, on_minus, minus_counts, budget)
-        positions, side = (on_minus, "-") if flip else (on_plus, "+")
-        hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side)
+        positions, counts, side = (on_minus, minus_counts, "-") if flip else (on_plus, plus_counts, "+")
+        most = int(counts[0]) if len(counts) else 0  # no reference shares more: the lemma's bound (rank_hits)
+        hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side, shared=SharedSeeds(counts, most))
         if hits and hits[0][1].identity < WIDEN_BELOW:  # far from everything: seed counts rank least well
-            more = _few_per_species(positions[candidates : max(candidates, WIDE_CANDIDATES)], WIDE_PER_SPECIES)
-            hits += rank_hits(query, _WORKER_BARCODES, more, side, exact_first=0, best=hits[0][1].score)
+            more = candidates + _few_per_species(positions[candidates : max(candidates, WIDE_CANDIDATES)])
+            shared = SharedSeeds(counts[more], most)
+            hits += rank_hits(query, _WORKER_BARCODES, positions[more], side, 0, hits[0][1].score, shared)
         hits += _contrast_hits(query, hits, positions, side)
         hits.sort(key=best_first)
         found.append(hits)
     return found
 
 
-def _few_per_species(positions: np.ndarray, cap: int) -> np.ndarray:
-    """`positions` (in order) keeping the first `cap` of each species; unlabelled ones all kept."""
+def _few_per_species(positions: np.ndarray, cap: int = WIDE_PER_SPECIES) -> np.ndarray:
+    """Indices into `positions` (in order) keeping the first `cap` of each species; unlabelled ones all kept."""
     codes = _WORKER_CODES.get("species")
     if codes is None or not len(positions):
-        return positions
+        return np.arange(len(positions))
     species = codes[positions]
     order = np.argsort(species, kind="stable")
     sorted_species = species[order]
     starts = np.flatnonzero(np.r_[True, sorted_species[1:] != sorted_species[:-1]])
     seen = np.empty(len(positions), dtype=np.int64)
     seen[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    return positions[(seen < cap) | (species < 0)]
+    return np.flatnonzero((seen < cap) | (species < 0))
 
 
 def _minus_ranked(
@@ -421,11 +423,8 @@ class Identifier:
         if not hits:
             return {"best_hit": None, **{f"best_hit_{rank}": None for rank in CALL_RANKS}}
         lineage = self._lineage(hits[0].key)
-        shown = {
-            k: described[0][k]
-            for k in ("pident", "length", "qcovs", "evalue", "bitscore", "strand", "similarity")
-            if k in described[0]
-        }
+        columns = ("pident", "length", "qcovs", "evalue", "bitscore", "strand", "similarity")
+        shown = {k: described[0][k] for k in columns if k in described[0]}
         return {
             "best_hit": lineage.pop("processid"),
             **shown,

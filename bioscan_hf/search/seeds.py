@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -237,6 +238,24 @@ class SeedIndex:
             positions = np.flatnonzero(counts)
             counts = counts[positions]
         return _top(positions, counts, candidates)
+
+
+class SharedSeeds(NamedTuple):
+    """The seeds a query's shortlisted references share with it (`counts`, in shortlist order), and `most`:
+    a count no reference exceeds (the top one's; at most the number of query seeds counted)."""
+
+    counts: np.ndarray
+    most: int
+
+    def may_be_within(self, n: int, edits: int, longer_by: int) -> bool:
+        """Whether the `n`-th reference holds enough of the query's seeds to be within `edits` edits of it
+        (the q-gram lemma, exact: never False for one that is). Aligned with at most `edits` edits, the
+        query's windows untouched by an edit are in the reference verbatim; an edit touches at most
+        `len(SEED_PATTERN)` windows and shortens the span the reference covers by at most one base, and a
+        query `longer_by` bases longer than the reference has that many more windows outside it. A seed
+        counted is missing from the reference only if every window of the query holding it is lost so."""
+        lost = (len(SEED_PATTERN) + 1) * edits + max(0, longer_by)
+        return int(self.counts[n]) >= self.most - lost
 
 
 def _map_array(path: Path) -> tuple[np.ndarray, mmap.mmap]:

@@ -1,0 +1,79 @@
+"""The seed shortlist's q-gram rule (`SharedSeeds.may_be_within`): exact, so the references it spares from
+alignment are only ones the bounded alignment would have dropped anyway."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bioscan_hf.search.align as align_module
+from bioscan_hf.search.align import align, rank_hits
+from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
+
+RNG = np.random.default_rng(11)
+
+
+def _edited(sequence: str, edits: int, rng) -> str:
+    """`sequence` with `edits` random substitutions, insertions and deletions."""
+    bases = list(sequence)
+    for _ in range(edits):
+        at, kind = int(rng.integers(1, len(bases) - 1)), rng.integers(3)
+        if kind == 0:
+            bases[at] = "ACGT"[(("ACGT".index(bases[at])) + int(rng.integers(1, 4))) % 4]
+        elif kind == 1:
+            bases.insert(at, "ACGT"[int(rng.integers(4))])
+        else:
+            del bases[at]
+    return "".join(bases)
+
+
+def _references(query: str, rng) -> list[str]:
+    """References at 0–40 edits from `query`, some cut shorter or longer than it, and unrelated ones."""
+    found = []
+    for edits in (0, 1, 2, 3, 5, 7, 10, 15, 25, 40):
+        for _ in range(3):
+            reference = _edited(query, edits, rng)
+            cut = int(rng.integers(0, 3))
+            if cut == 1:  # a partial reference: the query is longer than it
+                reference = reference[int(rng.integers(0, 60)) : len(reference) - int(rng.integers(0, 60))]
+            elif cut == 2:  # a longer one
+                reference = "".join(rng.choice(list("ACGT"), 30)) + reference
+            found.append(reference)
+    return found + ["".join(rng.choice(list("ACGT"), len(query))) for _ in range(10)]
+
+
+@pytest.mark.parametrize("budget", [None, 3_000])
+def test_the_q_gram_rule_never_rejects_a_reference_within_its_edits(budget: int | None) -> None:
+    rejected = 0
+    for trial in range(6):
+        query = "".join(RNG.choice(list("ACGT"), int(RNG.integers(400, 700))))
+        if trial % 2:  # a partial query (N padding kept), shorter than most references
+            query = "N" * 40 + query[:300] + "N" * 20
+        references = _references(query.strip("N"), RNG)
+        index = SeedIndex.build(references)
+        positions, counts = index.ranked([query], len(references), budget)[0]
+        shared = SharedSeeds(counts, int(counts[0]))
+        for n, position in enumerate(positions):
+            reference = references[position]
+            found = align(query, reference)
+            distance = round((1 - found.identity) * found.overlap)
+            longer_by = len(query.strip("N")) - len(reference)
+            for edits in range(0, 45):
+                if not shared.may_be_within(n, edits, longer_by):
+                    assert distance > edits, (trial, n, edits, distance)  # exact: never a reference within
+                    rejected += 1
+    assert rejected > 100  # and it does rule references out
+
+
+def test_ranked_hits_are_the_same_with_the_rule_and_fewer_are_aligned(monkeypatch) -> None:
+    query = "".join(RNG.choice(list("ACGT"), 658))
+    references = [_edited(query, e, RNG) for e in RNG.integers(0, 60, 300)]
+    references += ["".join(RNG.choice(list("ACGT"), 658)) for _ in range(100)]
+    positions, counts = SeedIndex.build(references).ranked([query], len(references))[0]
+    calls = []
+    monkeypatch.setattr(align_module, "align", lambda *a, **k: calls.append(1) or align(*a, **k))
+    without = rank_hits(query, references, positions, exact_first=20)
+    aligned_without, calls[:] = len(calls), []
+    with_rule = rank_hits(query, references, positions, exact_first=20, shared=SharedSeeds(counts, int(counts[0])))
+    assert with_rule == without
+    assert len(calls) < aligned_without - 100  # the far references were passed over unaligned
