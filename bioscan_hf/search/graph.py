@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 from collections.abc import Sequence
@@ -48,7 +49,12 @@ KEEP = 50
 PART_KEYS = 20_000
 GRAPH_VERSION = 1
 MANIFEST = "graph.json"
+#: Distinct barcodes per task of a worker process (small: no process waits long on another).
+TASK_KEYS = 250
 _COLUMNS = ("key", "hit", "identity", "score", "coverage", "minus")
+#: What `build_graph`'s worker processes search with (the reference, an engine, its label codes), set before
+#: they are forked: they inherit it.
+_WORK: tuple | None = None
 
 
 class NeighbourGraph:
@@ -155,6 +161,13 @@ def _part_table(keys: Sequence[int], found: dict[int, list[Hit]]) -> pa.Table:
     )
 
 
+def _searched_part(keys: list[int]) -> pa.Table:
+    """The kept hits of distinct barcodes `keys` as rows of a part: one task of a worker process, which
+    searches alone with what `build_graph` set before forking it (`_WORK`)."""
+    reference, engine, codes = _WORK
+    return _part_table(keys, searched(reference, keys, engine, codes))
+
+
 def build_graph(
     reference: Reference,
     folder: str | os.PathLike,
@@ -164,30 +177,39 @@ def build_graph(
     progress: bool = True,
 ) -> NeighbourGraph:
     """Search every distinct barcode of `reference` against all of them (its own included) into `folder`;
-    parts already there (an interrupted build of the same library and settings) are kept."""
+    parts already there (an interrupted build of the same library and settings) are kept. With `num_proc`,
+    worker processes take `TASK_KEYS` barcodes at a time and return their part's rows: the search, the kept
+    hits and the rows are all theirs, and this process only writes (when it sorted and kept every hit
+    itself, the workers waited on it: BENCHMARKS.md, the neighbour graph)."""
+    global _WORK
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     size = len(reference.barcodes)
-    engine = graph_engine(reference, candidates, num_proc, seed_budget)
-    codes = {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS}
+    engine = graph_engine(reference, candidates, 1, seed_budget)
+    reference.seeds  # noqa: B018  (built before the workers fork: they share it)
+    _WORK = (reference, engine, {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
+    pool = multiprocessing.get_context("fork").Pool(num_proc) if num_proc > 1 else None
     bar = progress_bar(total=size, desc="searching every barcode against all", unit="barcode", disable=not progress)
     try:
         for start in range(0, size, PART_KEYS):
             keys = list(range(start, min(size, start + PART_KEYS)))
             part = folder / f"part-{start // PART_KEYS:06d}.parquet"
-            if not part.is_file():
-                found: dict[int, list[Hit]] = {}
-                for at in range(0, len(keys), 2_000):  # a bar step every 2,000 barcodes
-                    found.update(searched(reference, keys[at : at + 2_000], engine, codes))
-                    bar.update(len(keys[at : at + 2_000]))
-                staging = part.with_suffix(".partial")
-                pq.write_table(_part_table(keys, found), staging)
-                staging.replace(part)  # a part is there whole or not at all
-            else:
+            if part.is_file():
                 bar.update(len(keys))
+                continue
+            tasks = [keys[at : at + TASK_KEYS] for at in range(0, len(keys), TASK_KEYS)]
+            tables = []
+            for task, table in zip(tasks, (pool.imap if pool else map)(_searched_part, tasks)):
+                tables.append(table)
+                bar.update(len(task))
+            staging = part.with_suffix(".partial")
+            pq.write_table(pa.concat_tables(tables), staging)
+            staging.replace(part)  # a part is there whole or not at all
     finally:
         bar.close()
-        engine.close()
+        if pool is not None:
+            pool.terminate()
+        _WORK = None
     settings = {"candidates": candidates, "seed_budget": seed_budget, "keep": KEEP}
     manifest = {"barcodes": size, "version": GRAPH_VERSION, **settings}
     (folder / MANIFEST).write_text(json.dumps(manifest))

@@ -15,7 +15,7 @@ from bioscan_hf.search.seeds import _query_seeds
 from tests.helpers import flood_case, library
 
 
-def test_the_graph_holds_the_engines_hits_for_every_barcode(tmp_path: Path) -> None:
+def test_the_graph_holds_the_engines_hits_for_every_barcode(tmp_path: Path, monkeypatch) -> None:
     """With a budget that reads every seed, each barcode's graph hits are exactly the exhaustive engine's
     (kept: the best `KEEP` and each rank's best hit of another label); a tight budget keeps the best hit."""
     reference = Reference(library(np.random.default_rng(3)))
@@ -26,6 +26,9 @@ def test_the_graph_holds_the_engines_hits_for_every_barcode(tmp_path: Path) -> N
     for key, barcode in enumerate(reference.barcodes):
         assert graph[key] == kept(exhaustive[barcode], codes)
         assert graph[key][0].key == key and graph[key][0].identity == 1.0  # itself first
+    monkeypatch.setattr("bioscan_hf.search.graph.TASK_KEYS", 7)  # several tasks per worker process
+    shared = build_graph(reference, tmp_path / "two", seed_budget=10**9, num_proc=2, progress=False)
+    assert all(shared[key] == graph[key] for key in range(len(graph)))  # worker processes: the same graph
     tight = build_graph(reference, tmp_path / "tight", seed_budget=2_000, progress=False)
     for key, barcode in enumerate(reference.barcodes):
         others = [h for h in exhaustive[barcode] if h.key != key]
