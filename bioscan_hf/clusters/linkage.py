@@ -33,6 +33,10 @@ SPLIT_SILHOUETTE = 0.7
 INFLATIONS = (1.4, 2.0, 3.0)
 #: Components of more distinct barcodes than this are not refined (MCL is dense in the component).
 MAX_REFINED = 2_000
+#: MCL drops flow under this share of its column after each inflation, and goes sparse once under this
+#: share of cells hold flow (`mcl`).
+MCL_PRUNE = 1e-5
+SPARSE_BELOW = 0.05
 
 
 def linked(
@@ -57,20 +61,38 @@ def single_linkage(edges: sp.csr_matrix) -> np.ndarray:
 
 
 def mcl(similarity: np.ndarray, inflation: float, iterations: int = 40) -> np.ndarray:
-    """Markov clustering of a dense similarity matrix (self-loops added): a group number per row."""
-    matrix = similarity + np.eye(len(similarity))
-    matrix = matrix / matrix.sum(axis=0, keepdims=True)
+    """Markov clustering of a dense similarity matrix (self-loops added): a group number per row.
+
+    In 32-bit floats, flow under `MCL_PRUNE` dropped after each inflation (as the MCL program prunes), until
+    no cell moves by more than 1e-5; once `SPARSE_BELOW` of the cells are left, in a sparse matrix (within
+    a few iterations flow leaves most cells, and a dense product kept multiplying them). On the real BOLD
+    file the same clusters as 64-bit dense MCL without pruning, in 0.35× the time (BENCHMARKS.md)."""
+    matrix = (similarity + np.eye(len(similarity))).astype(np.float32)
+    matrix /= matrix.sum(axis=0, keepdims=True)
     for _ in range(iterations):
-        expanded = matrix @ matrix
-        inflated = np.power(expanded, inflation)
-        inflated /= inflated.sum(axis=0, keepdims=True)
-        if np.allclose(inflated, matrix, atol=1e-6):
-            matrix = inflated
-            break
+        inflated = _inflated(matrix @ matrix, inflation)
+        settled = abs(inflated - matrix).max() <= 1e-5
         matrix = inflated
-    attractors = matrix.argmax(axis=0)  # each column joins the row that holds most of its flow
+        if settled:
+            break
+        if not sp.issparse(matrix) and len(matrix) > 100 and np.count_nonzero(matrix) < SPARSE_BELOW * matrix.size:
+            matrix = sp.csr_matrix(matrix)
+    attractors = np.asarray(matrix.argmax(axis=0)).ravel()  # each column joins the row that holds most of its flow
     _, groups = np.unique(attractors, return_inverse=True)
     return groups
+
+
+def _inflated(expanded, inflation: float):
+    """One MCL inflation of an expanded flow matrix (dense or sparse): powered, pruned, columns summing to 1."""
+    if sp.issparse(expanded):
+        expanded = expanded.power(inflation)
+        expanded.data[expanded.data < MCL_PRUNE * np.asarray(expanded.sum(axis=0)).ravel()[expanded.indices]] = 0
+        expanded.eliminate_zeros()
+        return sp.csr_matrix(expanded @ sp.diags(1.0 / np.asarray(expanded.sum(axis=0)).ravel()))
+    np.power(expanded, inflation, out=expanded)
+    expanded /= expanded.sum(axis=0, keepdims=True)
+    expanded[expanded < MCL_PRUNE] = 0
+    return expanded / expanded.sum(axis=0, keepdims=True)
 
 
 def silhouette(distances: np.ndarray, groups: np.ndarray) -> float:

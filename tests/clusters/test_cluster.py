@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from bioscan_hf.cli import main
 from bioscan_hf.clusters import cluster
@@ -45,29 +46,36 @@ def test_species_become_one_cluster_each_with_stable_ids(tmp_path: Path) -> None
     assert pd.read_csv(tmp_path / "c.tsv", sep="\t").columns[:2].tolist() == ["processid", "cluster"]
 
 
-def test_refinement_splits_two_groups_joined_by_a_chain() -> None:
+@pytest.mark.parametrize("n_core", [8, 80])
+def test_refinement_splits_two_groups_joined_by_a_chain(n_core: int, monkeypatch) -> None:
     """Two tight groups 4% apart, joined by a chain of single barcodes 1.5% apart: single linkage makes one
-    cluster of them (chaining); the refinement splits the two groups."""
+    cluster of them (chaining); the refinement splits the two groups. With 80 per group MCL's flow goes
+    sparse once pruned (`linkage.SPARSE_BELOW`), and the split is the same."""
+    from bioscan_hf.clusters import linkage
+
+    went_sparse, inflated = [], linkage._inflated
+    monkeypatch.setattr(linkage, "_inflated", lambda m, i: went_sparse.append(sp.issparse(m)) or inflated(m, i))
     rng = np.random.default_rng(0)
-    n_core = 8
     distances, rows, cols = [], [], []
-    # positions 0..7 group A, 8..15 group B, 16..17 the chain between them (A - c1 - c2 - B)
-    for group in (range(0, 8), range(8, 16)):
+    a_group, b_group = range(0, n_core), range(n_core, 2 * n_core)
+    chain = (2 * n_core, 2 * n_core + 1)  # A - c1 - c2 - B
+    for group in (a_group, b_group):
         for i in group:
             for j in group:
                 if i < j:
                     rows.append(i), cols.append(j), distances.append(rng.uniform(0.0, 0.005))
-    for a, b in ((3, 16), (16, 17), (17, 11)):
+    for a, b in ((3, chain[0]), chain, (chain[1], n_core + 3)):
         rows.append(a), cols.append(b), distances.append(0.015)
-    for i in range(0, 8):
-        for j in range(8, 16):
+    for i in a_group:
+        for j in b_group:
             rows.append(i), cols.append(j), distances.append(0.04)
     rows, cols, distances = np.array(rows), np.array(cols), np.array(distances)
     single = clusters_of(rows, cols, distances, 2 * n_core + 2, refined=False)
     assert len(set(single)) == 1
     refined = clusters_of(rows, cols, distances, 2 * n_core + 2)
-    assert len({refined[i] for i in range(8)}) == 1 and len({refined[i] for i in range(8, 16)}) == 1
-    assert refined[0] != refined[8]
+    assert len({refined[i] for i in a_group}) == 1 and len({refined[i] for i in b_group}) == 1
+    assert refined[0] != refined[n_core]
+    assert any(went_sparse) == (n_core == 80)
 
 
 def test_bin_agreement_counts_exact_splits_and_merges() -> None:
