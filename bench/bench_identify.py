@@ -194,7 +194,9 @@ def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Se
     return {"candidates": DEFAULT_CANDIDATES, "blastn_top_hit_in_shortlist": round(float(np.mean(found)), 4)}
 
 
-def peers(workdir: Path, unseen: int, seen: int, seed: int = 0) -> dict:
+def peers(workdir: Path, unseen: int, seen: int, seed: int = 0, out: Path = HERE / "identify.json") -> dict:
+    """Ours beside blastn, MMseqs2 and SINTAX on one partition; our reliability plots beside `out`
+    (`<out stem>_reliability_<split>.png`), so a second partition's run keeps the first one's."""
     parts = species_partition(bold_table(), unseen, seen, seed)
     parts |= {f"{split}_amplicon": amplicons(parts[split]) for split in ("unseen", "seen")}
     write_fasta(parts["keys"], workdir / "keys.sintax.fasta", sintax=True)
@@ -306,7 +308,7 @@ def peers(workdir: Path, unseen: int, seen: int, seed: int = 0) -> dict:
                 row["calls_at"] = {t: calls_at(ours, parts[split], t) for t in (0.9, 0.95, 0.98, 0.99)}
                 plot = workdir / f"{split}.ours.reliability.png"
                 if plot.is_file():  # none where no query got a confidence (all shorter than the calibration calls)
-                    shutil.copy(plot, HERE / f"identify_reliability_{split}.png")
+                    shutil.copy(plot, out.with_name(f"{out.stem}_reliability_{split}.png"))
             elif tool == "sintax":
                 row["calls"] = sintax_calls(workdir / f"{split}.sintax.tsv", parts[split])
             else:
@@ -435,7 +437,7 @@ def main() -> None:
         "mmseqs2": subprocess.run(["mmseqs", "version"], capture_output=True, text=True).stdout.strip(),
     }
     if not args.only_scale:
-        report["peers"] = peers(workdir, args.unseen, args.seen, args.seed)
+        report["peers"] = peers(workdir, args.unseen, args.seen, args.seed, Path(args.out))
         report["partition_seed"] = args.seed
     if not args.skip_scale:
         report["scale"] = scale(workdir)
