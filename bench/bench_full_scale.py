@@ -17,6 +17,9 @@ Steps (`--steps`, in this order by default):
              `max_nucleotides=660` (bioscan-dataset's names and defaults)
   identify_build  the identify reference over every record (all splits): records read, distinct barcodes
              grouped, the seed index built once into the cache folder
+  graph      a fresh process opens it and builds the neighbour graph's hits (`search_barcodes`, as
+             `audit` and `cluster` search every barcode) of 10,000 of its distinct barcodes drawn at random,
+             2 processes: the time per barcode, and the whole graph's projected from it
   identify   a fresh process opens it (memory-mapped) and identifies 10,000 queries (release barcodes
              with 1% substitutions), BOLD thresholds (no calibration fit); 200 of them also with every
              seed counted, to show what the per-query budget changes
@@ -56,7 +59,7 @@ from bench_metadata_reader import FULL_ROWS, SPLIT_SHARES, _schema, measurement_
 HERE = Path(__file__).resolve().parent
 STEPS = (
     *("generate", "prepare", "load", "reload", "stream", "splits", "bioscan_dataset", "knn", "identify_build"),
-    *("identify", "index", "index_query"),
+    *("graph", "identify", "index", "index_query"),
 )
 #: Variants drawn for 5.15M records: ~2.3M of them are drawn at least once (1 − e^(−5.15/2.6) of 2.6M).
 FULL_HAPLOTYPES = 2_600_000
@@ -67,6 +70,8 @@ _ONE_BY_ONE = 100_000
 _QUERIES = 10_000
 #: Single queries timed against the Space's index.
 _INDEX_QUERIES = 200
+#: Distinct barcodes whose neighbour-graph hits are timed (`graph`).
+_GRAPH_SAMPLE = 10_000
 #: Queries also identified with every seed counted (no budget), to see what the budget changes.
 _UNBOUNDED_QUERIES = 200
 
@@ -240,6 +245,8 @@ def run_step(step: str, work: Path, records: int, haplotypes: int, plate: int = 
         result["gb_on_disk"] = round(sum(f.stat().st_size for f in (work / "space_index").iterdir()) / 1e9, 2)
     elif step == "index_query":
         result = index_query_step(prepared, work / "space_index")
+    elif step == "graph":
+        result = graph_step(work)
     elif step in ("identify_build", "identify"):
         result = identify_step(prepared, work, queries=0 if step == "identify_build" else plate)
     else:
@@ -337,6 +344,32 @@ def index_query_step(prepared: Path, folder: Path) -> dict:
         hits += min(10, int((per_record[rows] >= tenth - 1e-6).sum()))
     result["recall_at_10"] = round(hits / (10 * len(found)), 4)
     return result
+
+
+def graph_step(work: Path) -> dict:
+    """The neighbour graph's hits of `_GRAPH_SAMPLE` distinct barcodes of the whole release, against all of
+    them (the seed index `identify_build` left in the cache), in 2 processes; projected to every barcode."""
+    os.environ["BIOSCAN_HF_CACHE"] = str(work / "bioscan_cache")
+    from bioscan_hf.search.graph import search_barcodes
+    from bioscan_hf.search.references import Reference, read_references
+    from bioscan_hf.search.settings import DEFAULT_CANDIDATES
+
+    reference = Reference(read_references(work / "prepared", splits=None))
+    reference.seeds  # noqa: B018  (opened from the cache before the clock)
+    sample = min(_GRAPH_SAMPLE, len(reference.barcodes))
+    keys = np.random.default_rng(0).choice(len(reference.barcodes), sample, replace=False).tolist()
+    begun = time.perf_counter()
+    graph = search_barcodes(reference, keys, DEFAULT_CANDIDATES + 1, num_proc=2, progress=False)  # as audit
+    seconds = time.perf_counter() - begun
+    hits = [len(graph[k]) for k in keys]
+    return {
+        "distinct": len(reference.barcodes),
+        "sample": len(keys),
+        "sample_s": round(seconds, 1),
+        "ms_per_barcode": round(1000 * seconds / len(keys), 3),
+        "projected_graph_h": round(seconds / len(keys) * len(reference.barcodes) / 3600, 2),
+        "median_hits_kept": float(np.median(hits)),
+    }
 
 
 def identify_step(prepared: Path, work: Path, queries: int) -> dict:

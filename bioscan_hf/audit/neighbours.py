@@ -23,6 +23,7 @@ from bioscan_hf.core.console import progress_bar
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Evidence, Hit, confidences, rank_evidence
+from bioscan_hf.search.graph import NeighbourGraph
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
 
@@ -42,13 +43,13 @@ def left_out(reference: Reference, key: int, hits: Sequence[Hit]) -> list[Hit]:
 def label_findings(
     reference: Reference,
     rows: Sequence[int],
-    hits_of_key: dict[int, list[Hit]],
+    hits_of_key: NeighbourGraph,
     calibration: Calibration,
     margin: float = VOTE_MARGIN,
     progress: bool = True,
 ) -> list[Finding]:
     """The label findings on the records `rows` of `reference.table` (`hits_of_key`: each distinct barcode's
-    hits, best first). Records sharing a barcode and a lineage are judged once."""
+    hits, best first, from the neighbour graph). Records sharing a barcode and a lineage are judged once."""
     table = reference.table
     groups: dict[tuple, list[int]] = {}
     for row in rows:

@@ -25,7 +25,7 @@ from bioscan_hf.audit.neighbours import label_findings, left_out
 from bioscan_hf.audit.qc import barcode_findings
 from bioscan_hf.audit.report import plot_audit, summarize, summary_table
 from bioscan_hf.audit.settings import AuditSettings
-from bioscan_hf.core.console import progress_bar, status
+from bioscan_hf.core.console import status
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path
 from bioscan_hf.core.paths import user_path
@@ -33,16 +33,13 @@ from bioscan_hf.data.prepared import data_origin, origin_note
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.data.sources import Problems, is_prepared_dataset, skipped_path, write_skipped
 from bioscan_hf.search.calibration import Calibration
-from bioscan_hf.search.engine import CONTRAST_RANKS
-from bioscan_hf.search.graph import GRAPH_SEED_BUDGET, graph_engine, neighbour_graph, searched
+from bioscan_hf.search.graph import NeighbourGraph, neighbour_graph, search_barcodes
 from bioscan_hf.search.held_out import cached_calibration
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references, within_mask
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".parquet")
 #: Nearest references whose lengths a barcode is compared with (a fragment).
 LENGTH_NEIGHBOURS = 10
-#: Distinct barcodes identified per batch (a step of the progress bar).
-BATCH = 2_000
 
 
 @dataclass
@@ -152,30 +149,19 @@ def audit(
     return _write(files, suspects, grades, summary, problems)
 
 
-def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int, progress: bool):
+def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int, progress: bool) -> NeighbourGraph:
     """Each audited distinct barcode's hits in the library (its own barcode among them): the library's
     neighbour graph (`search.graph`: built once, cached) when every record is audited, else those of the
     audited barcodes alone, searched the same way."""
     keys = sorted(set(reference.key_of_record[rows].tolist()))
     if len(keys) == len(reference.barcodes):
         return neighbour_graph(reference, candidates + 1, num_proc, progress=progress)  # + its own barcode
-    engine = graph_engine(reference, candidates + 1, num_proc, GRAPH_SEED_BUDGET)
-    codes = {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS}
-    hits_of_key: dict[int, list] = {}
     if progress:
         status(f"indexing {len(reference.barcodes):,} distinct barcodes")
-    bar = progress_bar(total=len(keys), desc="comparing barcodes", unit="barcode", disable=not progress)
-    try:
-        for start in range(0, len(keys), BATCH):
-            hits_of_key.update(searched(reference, keys[start : start + BATCH], engine, codes))
-            bar.update(len(keys[start : start + BATCH]))
-    finally:
-        bar.close()
-        engine.close()
-    return hits_of_key
+    return search_barcodes(reference, keys, candidates + 1, num_proc, progress=progress)
 
 
-def _barcode_findings(reference: Reference, rows: np.ndarray, hits_of_key: dict) -> list[Finding]:
+def _barcode_findings(reference: Reference, rows: np.ndarray, hits_of_key: NeighbourGraph) -> list[Finding]:
     """The barcode findings of the records `rows`, each distinct barcode checked once."""
     by_key: dict[int, list[Finding]] = {}
     findings = []

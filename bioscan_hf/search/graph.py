@@ -126,14 +126,6 @@ def labels_digest(codes: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()[:12]
 
 
-def searched(
-    reference: Reference, keys: Sequence[int], engine: Identifier, codes: dict[str, np.ndarray]
-) -> dict[int, list[Hit]]:
-    """The kept hits of distinct barcodes `keys` by `engine` (one with `GRAPH_SEED_BUDGET`)."""
-    found = engine.hits([Query(str(k), sequence=reference.barcodes[k]) for k in keys])
-    return {k: kept(found[reference.barcodes[k]], codes) for k in keys}
-
-
 def graph_engine(reference: Reference, candidates: int, num_proc: int, seed_budget: int) -> Identifier:
     """The engine every barcode is searched with: shortlists within `seed_budget` posting entries."""
     return Identifier(reference, candidates=candidates, num_proc=num_proc, seed_budget=seed_budget)
@@ -163,9 +155,53 @@ def _part_table(keys: Sequence[int], found: dict[int, list[Hit]]) -> pa.Table:
 
 def _searched_part(keys: list[int]) -> pa.Table:
     """The kept hits of distinct barcodes `keys` as rows of a part: one task of a worker process, which
-    searches alone with what `build_graph` set before forking it (`_WORK`)."""
+    searches alone with what `_searched_tables` set before forking it (`_WORK`)."""
     reference, engine, codes = _WORK
-    return _part_table(keys, searched(reference, keys, engine, codes))
+    found = engine.hits([Query(str(k), sequence=reference.barcodes[k]) for k in keys])
+    return _part_table(keys, {k: kept(found[reference.barcodes[k]], codes) for k in keys})
+
+
+def _searched_tables(
+    reference: Reference, keys: list[int], candidates: int, num_proc: int, seed_budget: int, bar
+) -> list[pa.Table]:
+    """The rows of `keys`' kept hits. With `num_proc`, worker processes take `TASK_KEYS` barcodes at a time
+    and return their rows: the search, the kept hits and the rows are all theirs, and this process only
+    gathers them (when it sorted and kept every hit itself, the workers waited on it: BENCHMARKS.md)."""
+    global _WORK
+    engine = graph_engine(reference, candidates, 1, seed_budget)
+    reference.seeds  # noqa: B018  (built before the workers fork: they share it)
+    _WORK = (reference, engine, {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
+    pool = multiprocessing.get_context("fork").Pool(num_proc) if num_proc > 1 else None
+    tasks = [keys[at : at + TASK_KEYS] for at in range(0, len(keys), TASK_KEYS)]
+    tables = []
+    try:
+        for task, table in zip(tasks, (pool.imap if pool else map)(_searched_part, tasks)):
+            tables.append(table)
+            bar.update(len(task))
+    finally:
+        if pool is not None:
+            pool.terminate()
+        _WORK = None
+    return tables
+
+
+def search_barcodes(
+    reference: Reference,
+    keys: Sequence[int],
+    candidates: int = DEFAULT_CANDIDATES,
+    num_proc: int = 1,
+    seed_budget: int = GRAPH_SEED_BUDGET,
+    progress: bool = True,
+) -> NeighbourGraph:
+    """The hits of distinct barcodes `keys` alone, searched and kept as `build_graph` does every barcode's, in
+    memory (an audit of some of a library's records; a sample of a graph too large to build here)."""
+    keys = sorted(set(keys))
+    bar = progress_bar(total=len(keys), desc="comparing barcodes", unit="barcode", disable=not progress)
+    try:
+        tables = _searched_tables(reference, keys, candidates, num_proc, seed_budget, bar)
+    finally:
+        bar.close()
+    return NeighbourGraph(pa.concat_tables([_part_table([], {}), *tables]), len(reference.barcodes))
 
 
 def build_graph(
@@ -177,18 +213,10 @@ def build_graph(
     progress: bool = True,
 ) -> NeighbourGraph:
     """Search every distinct barcode of `reference` against all of them (its own included) into `folder`;
-    parts already there (an interrupted build of the same library and settings) are kept. With `num_proc`,
-    worker processes take `TASK_KEYS` barcodes at a time and return their part's rows: the search, the kept
-    hits and the rows are all theirs, and this process only writes (when it sorted and kept every hit
-    itself, the workers waited on it: BENCHMARKS.md, the neighbour graph)."""
-    global _WORK
+    parts already there (an interrupted build of the same library and settings) are kept."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     size = len(reference.barcodes)
-    engine = graph_engine(reference, candidates, 1, seed_budget)
-    reference.seeds  # noqa: B018  (built before the workers fork: they share it)
-    _WORK = (reference, engine, {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
-    pool = multiprocessing.get_context("fork").Pool(num_proc) if num_proc > 1 else None
     bar = progress_bar(total=size, desc="searching every barcode against all", unit="barcode", disable=not progress)
     try:
         for start in range(0, size, PART_KEYS):
@@ -197,19 +225,12 @@ def build_graph(
             if part.is_file():
                 bar.update(len(keys))
                 continue
-            tasks = [keys[at : at + TASK_KEYS] for at in range(0, len(keys), TASK_KEYS)]
-            tables = []
-            for task, table in zip(tasks, (pool.imap if pool else map)(_searched_part, tasks)):
-                tables.append(table)
-                bar.update(len(task))
+            tables = _searched_tables(reference, keys, candidates, num_proc, seed_budget, bar)
             staging = part.with_suffix(".partial")
             pq.write_table(pa.concat_tables(tables), staging)
             staging.replace(part)  # a part is there whole or not at all
     finally:
         bar.close()
-        if pool is not None:
-            pool.terminate()
-        _WORK = None
     settings = {"candidates": candidates, "seed_budget": seed_budget, "keep": KEEP}
     manifest = {"barcodes": size, "version": GRAPH_VERSION, **settings}
     (folder / MANIFEST).write_text(json.dumps(manifest))

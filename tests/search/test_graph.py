@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from bioscan_hf.data.sources import Query
 from bioscan_hf.search.engine import CONTRAST_RANKS, Identifier
-from bioscan_hf.search.graph import KEEP, MANIFEST, build_graph, kept, neighbour_graph
+from bioscan_hf.search.graph import KEEP, MANIFEST, build_graph, kept, neighbour_graph, search_barcodes
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.seeds import _query_seeds
 from tests.helpers import flood_case, library
@@ -29,6 +29,8 @@ def test_the_graph_holds_the_engines_hits_for_every_barcode(tmp_path: Path, monk
     monkeypatch.setattr("bioscan_hf.search.graph.TASK_KEYS", 7)  # several tasks per worker process
     shared = build_graph(reference, tmp_path / "two", seed_budget=10**9, num_proc=2, progress=False)
     assert all(shared[key] == graph[key] for key in range(len(graph)))  # worker processes: the same graph
+    some = search_barcodes(reference, range(1, len(graph), 3), seed_budget=10**9, num_proc=2, progress=False)
+    assert all(some[key] == (graph[key] if key % 3 == 1 else []) for key in range(len(graph)))  # those alone
     tight = build_graph(reference, tmp_path / "tight", seed_budget=2_000, progress=False)
     for key, barcode in enumerate(reference.barcodes):
         others = [h for h in exhaustive[barcode] if h.key != key]
