@@ -98,7 +98,7 @@ def rank_hits(
     `NEAR_BEST` of the best score so far (`best`: one found before, when these continue a list); a reference
     that cannot is no hit: it could neither be the top hit nor vote beside it. With `shared` (the seeds each
     position shares with the query on `strand`), such a reference that holds too few of them to come that
-    close is not aligned at all (`seeds.fewest_shared`: the same hits, fewer alignments)."""
+    close is not aligned at all (`SharedSeeds.may_be_within`, exact: the same hits, fewer alignments)."""
     aligner = best_strand_alignment if strand == "both" else lambda q, r, m: align(q, r, strand, m)
     length = len(query.strip("N"))
     hits: list[tuple[int, Alignment]] = []

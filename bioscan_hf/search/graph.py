@@ -52,7 +52,7 @@ MANIFEST = "graph.json"
 #: Distinct barcodes per task of a worker process (small: no process waits long on another).
 TASK_KEYS = 250
 _COLUMNS = ("key", "hit", "identity", "score", "coverage", "minus")
-#: What `build_graph`'s worker processes search with (the reference, an engine, its label codes), set before
+#: What the graph's worker processes search with (the reference, an engine, its label codes), set before
 #: they are forked: they inherit it.
 _WORK: tuple | None = None
 
@@ -126,11 +126,6 @@ def labels_digest(codes: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()[:12]
 
 
-def graph_engine(reference: Reference, candidates: int, num_proc: int, seed_budget: int) -> Identifier:
-    """The engine every barcode is searched with: shortlists within `seed_budget` posting entries."""
-    return Identifier(reference, candidates=candidates, num_proc=num_proc, seed_budget=seed_budget)
-
-
 def _part_table(keys: Sequence[int], found: dict[int, list[Hit]]) -> pa.Table:
     rows: dict[str, list] = {name: [] for name in _COLUMNS}
     for key in keys:
@@ -168,7 +163,7 @@ def _searched_tables(
     and return their rows: the search, the kept hits and the rows are all theirs, and this process only
     gathers them (when it sorted and kept every hit itself, the workers waited on it: BENCHMARKS.md)."""
     global _WORK
-    engine = graph_engine(reference, candidates, 1, seed_budget)
+    engine = Identifier(reference, candidates=candidates, seed_budget=seed_budget)  # one per worker process
     reference.seeds  # noqa: B018  (built before the workers fork: they share it)
     _WORK = (reference, engine, {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
     pool = multiprocessing.get_context("fork").Pool(num_proc) if num_proc > 1 else None
