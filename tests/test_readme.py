@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,10 @@ def test_skipped_blocks_say_why() -> None:
 #: What a block may not leave on stderr however it exits: a traceback, an exception Python ignored at
 #: exit (datasets' streaming generators), an abort.
 EXIT_NOISE = re.compile(r"Traceback \(most recent call last\)|Exception ignored in|terminate called")
+#: Arrow's reader threads still running at exit abort Python now and then even after the stream is closed
+#: (apache/arrow#45214, datasets#7566: once in ~60 runs of the streaming block here, under load; README says
+#: so). Such a run is repeated once; the repeat must end cleanly.
+ARROW_EXIT_ABORT = "terminate called without an active exception"
 
 
 def temporary_clone(folder: Path) -> Path:
@@ -95,6 +100,8 @@ def test_readme_snippets_run_as_written(tmp_path: Path) -> None:
         else:
             command = ["bash", "-euo", "pipefail", "-c", code]
         done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode == -signal.SIGABRT and ARROW_EXIT_ABORT in done.stderr:  # upstream, rare: once more
+            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900, check=False)
         assert done.returncode == 0, f"README line {line} ({lang}) failed:\n{code}\n--- output ---\n" + (
             done.stdout[-3000:] + done.stderr[-5000:]
         )
