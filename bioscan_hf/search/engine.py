@@ -230,7 +230,6 @@ class Identifier:
         self.num_proc = max(1, num_proc)
         self._pool = None
         self._key_vectors = None
-        self._reference_bases = sum(len(b) for b in reference.barcodes)
 
     def close(self) -> None:
         """Stop the worker processes, if any."""
@@ -380,7 +379,7 @@ class Identifier:
             "send": stats.send,
             "qcovs": round(100 * hit.coverage, 2),
             "strand": "plus" if hit.strand == "+" else "minus",
-            "evalue": float(f"{stats.evalue(len(query.sequence), self._reference_bases):.3g}"),
+            "evalue": float(f"{stats.evalue(len(query.sequence), self.reference.bases):.3g}"),
             "bitscore": round(stats.bitscore(), 1),
         }
 

@@ -144,6 +144,11 @@ class Reference:
         """Each record's row by processid (built on first use: only photo keys need it)."""
         return {pid: row for row, pid in enumerate(self.table["processid"])}
 
+    @cached_property
+    def bases(self) -> int:
+        """Bases of all distinct barcodes together: the search space of an e-value (BLAST's database length)."""
+        return sum(map(len, self.barcodes))
+
     @property
     def seeds(self) -> SeedIndex:
         """The spaced-seed index over the distinct barcodes (built on first use)."""

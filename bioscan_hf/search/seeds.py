@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
@@ -57,7 +58,9 @@ ON_DISK_ABOVE = 200_000
 #: Barcodes seeded together (~13M windows at 658 bases: ~0.3 GB of working arrays).
 _SEED_BATCH = 20_000
 #: Queries between two releases of the index pages a search mapped in (`SeedIndex.release_pages`).
-RELEASE_EVERY = 16
+RELEASE_EVERY = 64
+#: Bits of a reference position in `_top`'s sort key (positions are int32).
+_POSITION_BITS = 32
 
 
 def seed_codes(barcode: str) -> np.ndarray:
@@ -231,8 +234,9 @@ class SeedIndex:
         if not len(order):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         read = np.concatenate([self.postings[starts[i] : ends[i]] for i in order])
-        if len(read) * 8 < self.size:  # few entries: sort them rather than count over every reference
-            positions, counts = np.unique(read, return_counts=True)
+        if len(read) * 8 < self.size:  # few entries: hash them (~3× np.unique's sort) rather than count over all
+            tally = pd.Series(read, copy=False).value_counts(sort=False)
+            positions, counts = tally.index.to_numpy(), tally.to_numpy()
         else:
             counts = np.bincount(read, minlength=self.size)
             positions = np.flatnonzero(counts)
@@ -283,15 +287,16 @@ def _query_seeds(queries: Sequence[str]):
 
 def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
     """Up to `candidates` positions by count, highest first, and their counts; at the cut and among equals,
-    lower positions."""
-    if len(counts) > candidates:
-        cut = np.partition(counts, len(counts) - candidates)[len(counts) - candidates]
-        above = np.flatnonzero(counts > cut)
-        at_cut = np.flatnonzero(counts == cut)[: candidates - len(above)]
-        keep = np.concatenate([above, at_cut])
-        counts, positions = counts[keep], positions[keep]
-    order = np.lexsort((positions, -counts.astype(np.int64)))
-    return positions[order].astype(np.int64), counts[order].astype(np.int64)
+    lower positions. One key orders both (count above, position below: every key distinct), so one
+    partition and one small sort do it (partitioning the counts alone, mostly ties, was ~5× slower)."""
+    if not len(counts):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    most = int(counts.max())
+    keys = (most - counts.astype(np.int64)) << _POSITION_BITS | positions.astype(np.int64)
+    if len(keys) > candidates:
+        keys = np.partition(keys, candidates - 1)[:candidates]
+    keys.sort()
+    return keys & (1 << _POSITION_BITS) - 1, most - (keys >> _POSITION_BITS)
 
 
 def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):
