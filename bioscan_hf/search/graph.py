@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import shutil
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -150,34 +151,39 @@ def _part_table(keys: Sequence[int], found: dict[int, list[Hit]]) -> pa.Table:
 
 def _searched_part(keys: list[int]) -> pa.Table:
     """The kept hits of distinct barcodes `keys` as rows of a part: one task of a worker process, which
-    searches alone with what `_searched_tables` set before forking it (`_WORK`)."""
+    searches alone with what `_searching` set before forking it (`_WORK`)."""
     reference, engine, codes = _WORK
     found = engine.hits([Query(str(k), sequence=reference.barcodes[k]) for k in keys])
     return _part_table(keys, {k: kept(found[reference.barcodes[k]], codes) for k in keys})
 
 
-def _searched_tables(
-    reference: Reference, keys: list[int], candidates: int, num_proc: int, seed_budget: int, bar
-) -> list[pa.Table]:
-    """The rows of `keys`' kept hits. With `num_proc`, worker processes take `TASK_KEYS` barcodes at a time
-    and return their rows: the search, the kept hits and the rows are all theirs, and this process only
-    gathers them (when it sorted and kept every hit itself, the workers waited on it: BENCHMARKS.md)."""
+@contextmanager
+def _searching(reference: Reference, candidates: int, num_proc: int, seed_budget: int):
+    """A function giving the rows of some barcodes' kept hits (a list of tables), for the duration of the
+    `with`: one engine and, with `num_proc`, one pool of worker processes serve every call (a graph's
+    parts). Workers take `TASK_KEYS` barcodes at a time and return their rows: the search, the kept hits and
+    the rows are all theirs, and this process only gathers them (when it sorted and kept every hit itself,
+    the workers waited on it: BENCHMARKS.md)."""
     global _WORK
     engine = Identifier(reference, candidates=candidates, seed_budget=seed_budget)  # one per worker process
     reference.seeds  # noqa: B018  (built before the workers fork: they share it)
     _WORK = (reference, engine, {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
     pool = multiprocessing.get_context("fork").Pool(num_proc) if num_proc > 1 else None
-    tasks = [keys[at : at + TASK_KEYS] for at in range(0, len(keys), TASK_KEYS)]
-    tables = []
-    try:
+
+    def searched(keys: list[int], bar) -> list[pa.Table]:
+        tasks = [keys[at : at + TASK_KEYS] for at in range(0, len(keys), TASK_KEYS)]
+        tables = []
         for task, table in zip(tasks, (pool.imap if pool else map)(_searched_part, tasks)):
             tables.append(table)
             bar.update(len(task))
+        return tables
+
+    try:
+        yield searched
     finally:
         if pool is not None:
             pool.terminate()
         _WORK = None
-    return tables
 
 
 def search_barcodes(
@@ -193,7 +199,8 @@ def search_barcodes(
     keys = sorted(set(keys))
     bar = progress_bar(total=len(keys), desc="comparing barcodes", unit="barcode", disable=not progress)
     try:
-        tables = _searched_tables(reference, keys, candidates, num_proc, seed_budget, bar)
+        with _searching(reference, candidates, num_proc, seed_budget) as searched:
+            tables = searched(keys, bar)
     finally:
         bar.close()
     return NeighbourGraph(pa.concat_tables([_part_table([], {}), *tables]), len(reference.barcodes))
@@ -213,17 +220,17 @@ def build_graph(
     folder.mkdir(parents=True, exist_ok=True)
     size = len(reference.barcodes)
     bar = progress_bar(total=size, desc="searching every barcode against all", unit="barcode", disable=not progress)
+    parts = {folder / f"part-{start // PART_KEYS:06d}.parquet": start for start in range(0, size, PART_KEYS)}
     try:
-        for start in range(0, size, PART_KEYS):
-            keys = list(range(start, min(size, start + PART_KEYS)))
-            part = folder / f"part-{start // PART_KEYS:06d}.parquet"
-            if part.is_file():
-                bar.update(len(keys))
-                continue
-            tables = _searched_tables(reference, keys, candidates, num_proc, seed_budget, bar)
-            staging = part.with_suffix(".partial")
-            pq.write_table(pa.concat_tables(tables), staging)
-            staging.replace(part)  # a part is there whole or not at all
+        bar.update(sum(min(PART_KEYS, size - start) for part, start in parts.items() if part.is_file()))
+        missing = {part: start for part, start in parts.items() if not part.is_file()}
+        if missing:
+            with _searching(reference, candidates, num_proc, seed_budget) as searched:
+                for part, start in missing.items():
+                    tables = searched(list(range(start, min(size, start + PART_KEYS))), bar)
+                    staging = part.with_suffix(".partial")
+                    pq.write_table(pa.concat_tables(tables), staging)
+                    staging.replace(part)  # a part is there whole or not at all
     finally:
         bar.close()
     settings = {"candidates": candidates, "seed_budget": seed_budget, "keep": KEEP}

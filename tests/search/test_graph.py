@@ -26,7 +26,8 @@ def test_the_graph_holds_the_engines_hits_for_every_barcode(tmp_path: Path, monk
     for key, barcode in enumerate(reference.barcodes):
         assert graph[key] == kept(exhaustive[barcode], codes)
         assert graph[key][0].key == key and graph[key][0].identity == 1.0  # itself first
-    monkeypatch.setattr("bioscan_hf.search.graph.TASK_KEYS", 7)  # several tasks per worker process
+    monkeypatch.setattr("bioscan_hf.search.graph.TASK_KEYS", 7)  # several tasks per worker process ...
+    monkeypatch.setattr("bioscan_hf.search.graph.PART_KEYS", 25)  # ... and several parts per pool
     shared = build_graph(reference, tmp_path / "two", seed_budget=10**9, num_proc=2, progress=False)
     assert all(shared[key] == graph[key] for key in range(len(graph)))  # worker processes: the same graph
     some = search_barcodes(reference, range(1, len(graph), 3), seed_budget=10**9, num_proc=2, progress=False)
