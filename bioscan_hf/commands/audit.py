@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from bioscan_hf.audit.settings import AuditSettings
@@ -22,7 +23,9 @@ def run_audit(inputs: AuditInputs, settings: AuditSettings) -> None:
     from bioscan_hf.audit.run import audit
 
     print_report(audit(inputs.source, inputs.out, settings))
-    print(f"publish without them: bioscan-hf prepare --release RELEASE --out OUT --exclude {inputs.out}")
+    source, out = shlex.quote(str(inputs.source)), shlex.quote(str(inputs.out))
+    print(f"publish without them: bioscan-hf prepare --release RELEASE --out OUT --exclude {out}")
+    print(f"identify without them: bioscan-hf identify QUERIES --reference {source} --exclude {out} --out RESULTS")
 
 
 COMMANDS: dict[str, Command] = {
@@ -42,7 +45,8 @@ COMMANDS: dict[str, Command] = {
         "record's line in the file (or its split). Beside it: OUT's .bags.tsv (BAGS grade A–E per species: "
         "E shares a BIN with another species, C is split across BINs, A >10 records, B 3–10, D <3; - no BIN), "
         ".summary.json and .png (suspects per order by category, species per order by grade). Remove the "
-        "suspects from a release with prepare/import-bold --exclude OUT.",
+        "suspects from a release with prepare/import-bold --exclude OUT, or from an identification's reference "
+        "with identify --exclude OUT.",
         "example: bioscan-hf audit bold_export.tsv --out suspects.tsv --num-proc 2",
     ),
 }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bioscan_hf.commands.common import Command, scale
 from bioscan_hf.core.options import comma_list, option
+from bioscan_hf.data.exclusions import EXCLUDE_MIN_SCORE, EXCLUDE_MIN_SCORE_HELP
 from bioscan_hf.hub.settings import HubSettings
 
 
@@ -19,7 +20,7 @@ class ExcludeOptions:
         "as without it)",
         None,
     )
-    exclude_min_score: float = option("with --exclude: only suspects scoring at least this (default 0.5)", 0.5)
+    exclude_min_score: float = option(EXCLUDE_MIN_SCORE_HELP, EXCLUDE_MIN_SCORE)
 
     def excluded(self) -> dict[str, str] | None:
         """processid → why, or None without --exclude."""

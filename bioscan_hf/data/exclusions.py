@@ -1,20 +1,29 @@
-"""Records to leave out of a release (`prepare` / `import-bold --exclude`): the suspects table written by
-`bioscan-hf audit`, read with a score floor."""
+"""Records to leave out of a release (`prepare` / `import-bold --exclude`) or of an identification's
+reference (`identify --exclude`): the suspects table written by `bioscan-hf audit`, read with a score floor.
+Importing this module imports no pandas (the commands' settings name its option texts)."""
 
 from __future__ import annotations
 
 import os
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Suspects scoring at least this are left out unless told otherwise (`--exclude-min-score`).
+EXCLUDE_MIN_SCORE = 0.5
+EXCLUDE_MIN_SCORE_HELP = f"with --exclude: only suspects scoring at least this (default {EXCLUDE_MIN_SCORE})"
 
 
 def read_suspects(path: str | os.PathLike, min_score: float = 0.0) -> pd.DataFrame:
     """The suspects of a table written by `bioscan-hf audit` (TSV, CSV or Parquet) with a score of at least
     `min_score`: processid, category, score. A file that is not a suspects table, or a row without a
     processid or with a score that is not a number in [0, 1], is an `InputError` naming file and line."""
+    import pandas as pd
+
     path = user_path(path)
     if not path.is_file():
         raise MissingFileError(f"{path}: no such suspects file (write one with bioscan-hf audit)")

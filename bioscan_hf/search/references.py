@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -104,6 +104,22 @@ def filter_references(table: pd.DataFrame, within: str | None = None, country: s
     kept = table[keep].reset_index(drop=True)
     if kept.empty:
         raise InputError(f"no reference record is within {within!r} and from {country!r}; loosen one of the two")
+    return kept
+
+
+def without_suspects(table: pd.DataFrame, suspects: Mapping[str, str], source: str | os.PathLike) -> pd.DataFrame:
+    """The references but the records of `suspects` (processid → why, from `source`: an audit of this
+    library, or of a larger one holding it: suspects it does not hold are passed over). A file none of whose
+    suspects is a reference record is refused: it audits another library."""
+    found = table["processid"].isin(list(suspects))
+    if suspects and not found.any():
+        raise InputError(
+            f"{source}: none of its {len(suspects):,} suspects is a record of the reference (first: "
+            f"{next(iter(suspects))!r}); give the suspects file bioscan-hf audit wrote for this reference"
+        )
+    kept = table[~found].reset_index(drop=True)
+    if kept.empty:
+        raise InputError(f"{source}: every reference record is a suspect; nothing is left to identify against")
     return kept
 
 

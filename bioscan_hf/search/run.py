@@ -35,6 +35,7 @@ from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import RUN_ONLY
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
+from bioscan_hf.data.exclusions import exclusions
 from bioscan_hf.data.sources import (
     Problems,
     is_prepared_dataset,
@@ -48,7 +49,7 @@ from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import cached_calibration, reference_digest
-from bioscan_hf.search.references import Reference, filter_references, read_references
+from bioscan_hf.search.references import Reference, filter_references, read_references, without_suspects
 from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
 from bioscan_hf.search.searcher import Searcher
 from bioscan_hf.search.settings import IdentifySettings
@@ -88,6 +89,9 @@ class IdentifyRun:
     chunks_reused: int = 0
     #: False in the other processes of an `accelerate launch` (the main one writes and reports)
     main_process: bool = True
+    #: reference records left out as suspects (`--exclude`), and the file naming them
+    excluded: int = 0
+    exclude: str | None = None
 
     def report(self) -> str:
         """Lines for people: counts, where the files are, and the per-rank summary."""
@@ -99,6 +103,8 @@ class IdentifyRun:
             lines.append(f"resumed: {self.chunks_reused} finished chunk(s) reused")
         if len(self.skipped):
             lines.append(f"skipped {len(self.skipped)} unusable record(s), listed in {skipped_path(self.out)}")
+        if self.excluded:
+            lines.append(f"left out {self.excluded:,} suspect reference record(s) named in {self.exclude}")
         return "\n".join([*lines, "", summary_table(self.summary)])
 
 
@@ -192,6 +198,11 @@ def identify(
     # the model first: a missing or damaged folder stops the run before the reference is read
     encoder = load_encoder(settings.model) if settings.model and not settings.photo_keys else None
     table = read_references(reference, settings.reference_splits, problems)
+    excluded = 0
+    if settings.exclude:
+        held = len(table)
+        table = without_suspects(table, exclusions(settings.exclude, settings.exclude_min_score), settings.exclude)
+        excluded = held - len(table)
     table = filter_references(table, settings.within, settings.country)
     provenance = _provenance(str(queries), str(reference), settings, table)
     if parts.is_dir() and any(parts.glob("part-?????.parquet")):  # no chunk finished: start afresh
@@ -208,7 +219,9 @@ def identify(
     parts.mkdir(parents=True, exist_ok=True)
     (parts / "settings.json").write_text(json.dumps(provenance, indent=1))
     try:
-        return _run(queries, reference, files, parts, provenance, table, problems, settings, encoder, progress)
+        run = _run(queries, reference, files, parts, provenance, table, problems, settings, encoder, progress)
+        run.excluded, run.exclude = excluded, settings.exclude
+        return run
     except BaseException:
         if not any(parts.glob("part-?????.parquet")):  # nothing to resume from: leave nothing behind
             shutil.rmtree(parts, ignore_errors=True)

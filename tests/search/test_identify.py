@@ -565,6 +565,40 @@ def test_two_processes_equal_one_and_filters(tmp_path: Path) -> None:
         identify(queries, reference, tmp_path / "x.tsv", within="Lepidoptera", progress=False)
 
 
+def test_audit_suspects_are_left_out_of_the_reference(tmp_path: Path) -> None:
+    """`exclude`: the records of an audit's suspects file (at or above its score floor) leave the reference,
+    every other record stays and is searched as before; a file naming none of its records is refused."""
+    reference = _fasta(
+        tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid};tax=o:{r.order},g:{r.genus},s:{r.species};"
+    )
+    alone = LIBRARY.drop_duplicates("dna_barcode", keep=False)  # records whose barcode no other record has
+    suspect, kept_one = alone["processid"].iat[0], alone["processid"].iat[1]
+    queries = _fasta(tmp_path / "q.fasta", alone.iloc[:2], lambda r: f"q{r.processid}")
+    suspects = tmp_path / "suspects.tsv"
+    pd.DataFrame(
+        {"processid": [suspect, kept_one], "category": ["label_conflict", "barcode_qc"], "score": [0.9, 0.3]}
+    ).to_csv(suspects, sep="\t", index=False)
+    before = identify(queries, reference, tmp_path / "all.tsv", top_k=20, progress=False)
+    run = identify(queries, reference, tmp_path / "audited.tsv", top_k=20, exclude=str(suspects), progress=False)
+    assert run.references == before.references - 1 and run.excluded == 1  # the other scores under 0.5: kept
+    assert f"left out 1 suspect reference record(s) named in {suspects}" in run.report()
+    assert before.results["best_hit"].iat[0] == suspect and run.results["best_hit"].iat[0] != suspect
+    hits_before = pd.read_csv(tmp_path / "all.hits.tsv", sep="\t")
+    hits = pd.read_csv(tmp_path / "audited.hits.tsv", sep="\t")
+    assert suspect not in set(hits["sseqid"]) and kept_one in set(hits["sseqid"])
+    for query in hits["query"].unique():  # every other reference ranks as before
+        kept = hits_before[(hits_before["query"] == query) & (hits_before["sseqid"] != suspect)].head(10)
+        now = hits[hits["query"] == query].head(10)
+        assert list(zip(kept["sseqid"], kept["pident"])) == list(zip(now["sseqid"], now["pident"]))
+    elsewhere = tmp_path / "elsewhere.tsv"
+    pd.DataFrame({"processid": ["X1"], "category": ["contamination"], "score": [0.99]}).to_csv(
+        elsewhere, sep="\t", index=False
+    )
+    with pytest.raises(InputError, match="none of its 1 suspects is a record of the reference"):
+        identify(queries, reference, tmp_path / "x.tsv", exclude=str(elsewhere), progress=False)
+    assert not (tmp_path / "x.tsv").exists()
+
+
 def test_summary_matches_a_plain_count() -> None:
     rng = np.random.default_rng(4)
     n = 200
