@@ -194,9 +194,12 @@ def shortlist_recall(keys: pd.DataFrame, queries: pd.DataFrame, blast_top: pd.Se
     return {"candidates": DEFAULT_CANDIDATES, "blastn_top_hit_in_shortlist": round(float(np.mean(found)), 4)}
 
 
-def peers(workdir: Path, unseen: int, seen: int, seed: int = 0, out: Path = HERE / "identify.json") -> dict:
+def peers(
+    workdir: Path, unseen: int, seen: int, seed: int = 0, out: Path = HERE / "identify.json", audited: bool = False
+) -> dict:
     """Ours beside blastn, MMseqs2 and SINTAX on one partition; our reliability plots beside `out`
-    (`<out stem>_reliability_<split>.png`), so a second partition's run keeps the first one's."""
+    (`<out stem>_reliability_<split>.png`), so a second partition's run keeps the first one's. With `audited`,
+    the unseen queries again against the reference less its audit's suspects (`audited_reference`)."""
     parts = species_partition(bold_table(), unseen, seen, seed)
     parts |= {f"{split}_amplicon": amplicons(parts[split]) for split in ("unseen", "seen")}
     write_fasta(parts["keys"], workdir / "keys.sintax.fasta", sintax=True)
@@ -204,12 +207,7 @@ def peers(workdir: Path, unseen: int, seen: int, seed: int = 0, out: Path = HERE
     for split in ("unseen", "seen", "unseen_amplicon", "seen_amplicon"):
         write_fasta(parts[split], workdir / f"{split}.fasta")
         write_fasta(parts[split], workdir / f"{split}.sintax.fasta", sintax=True)  # ours: truth for its summary
-    bin_dir = Path(sys.executable).parent
-    subprocess.run(
-        ["makeblastdb", "-in", str(workdir / "keys.fasta"), "-dbtype", "nucl", "-out", str(workdir / "keys")],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    blast_db(workdir, "keys")
     results: dict = {
         "partition": {
             k: {"records": len(v), "species": int(v["species"].nunique()), "genera": int(v["genus"].nunique())}
@@ -221,105 +219,167 @@ def peers(workdir: Path, unseen: int, seen: int, seed: int = 0, out: Path = HERE
     ours_env = {**os.environ, "BIOSCAN_HF_CACHE": str(cache)}
     tasks = (("unseen", "genus"), ("seen", "species"), ("unseen_amplicon", "genus"), ("seen_amplicon", "species"))
     for split, rank in tasks:
-        queries = workdir / f"{split}.fasta"
-        runs = {
-            "bioscan-hf identify": [
-                str(bin_dir / "bioscan-hf"),
-                "identify",
-                str(workdir / f"{split}.sintax.fasta"),
-                "--reference",
-                str(workdir / "keys.sintax.fasta"),
-                "--out",
-                str(workdir / f"{split}.ours.tsv"),
-                "--quiet",
-                "--overwrite",
-            ],
-            "blastn": [
-                "blastn",
-                "-query",
-                str(queries),
-                "-db",
-                str(workdir / "keys"),
-                "-outfmt",
-                "6 qseqid sseqid pident",
-                "-max_target_seqs",
-                "10",
-                "-num_threads",
-                "2",
-                "-out",
-                str(workdir / f"{split}.blast.tsv"),
-            ],
-            "vsearch": [
-                "vsearch",
-                "--usearch_global",
-                str(queries),
-                "--db",
-                str(workdir / "keys.fasta"),
-                "--id",
-                "0.5",
-                "--maxaccepts",
-                "1",
-                "--maxrejects",
-                "32",
-                "--threads",
-                "2",
-                "--blast6out",
-                str(workdir / f"{split}.vsearch.tsv"),
-            ],
-            "mmseqs2": [
-                "mmseqs",
-                "easy-search",
-                str(queries),
-                str(workdir / "keys.fasta"),
-                str(workdir / f"{split}.mmseqs.tsv"),
-                str(workdir / "mmseqs_tmp"),
-                "--search-type",
-                "3",
-                "--threads",
-                "2",
-            ],
-            "sintax": [
-                "vsearch",
-                "--sintax",
-                str(queries),
-                "--db",
-                str(workdir / "keys.sintax.fasta"),
-                "--sintax_cutoff",
-                "0.8",
-                "--threads",
-                "2",
-                "--tabbedout",
-                str(workdir / f"{split}.sintax.tsv"),
-            ],
-        }
+        runs = tool_commands(workdir, split, split, "keys")
         if split.endswith("_amplicon"):  # short amplicons: ours against SINTAX, the metabarcoding classifier
             runs = {tool: runs[tool] for tool in ("bioscan-hf identify", "sintax")}
-        results[split] = {}
-        for tool, command in runs.items():
-            if tool == "bioscan-hf identify" and split == "unseen":  # the first run fits the calibration
-                wall, peak = timed(command, ours_env)
-                results["calibration_fit_and_identify_seconds"] = round(wall, 1)
-            wall, peak = timed(command, ours_env)
-            row = {"seconds": round(wall, 1), "peak_mb": round(peak)}
-            if tool == "bioscan-hf identify":
-                ours = pd.read_csv(workdir / f"{split}.ours.tsv", sep="\t", dtype={"best_hit": str, "query": str})
-                row[rank] = accuracy(ours.set_index("query")["best_hit"], parts[split], parts["keys"], rank)
-                row["calls"] = json.loads((workdir / f"{split}.ours.summary.json").read_text())
-                row["calls_at"] = {t: calls_at(ours, parts[split], t) for t in (0.9, 0.95, 0.98, 0.99)}
-                plot = workdir / f"{split}.ours.reliability.png"
-                if plot.is_file():  # none where no query got a confidence (all shorter than the calibration calls)
-                    shutil.copy(plot, out.with_name(f"{out.stem}_reliability_{split}.png"))
-            elif tool == "sintax":
-                row["calls"] = sintax_calls(workdir / f"{split}.sintax.tsv", parts[split])
-            else:
-                top = first_hits(workdir / f"{split}.{ {'blastn': 'blast', 'mmseqs2': 'mmseqs'}.get(tool, tool) }.tsv")
-                row[rank] = accuracy(top, parts[split], parts["keys"], rank)
-            results[split][tool] = row
-            print(split, tool, {k: v for k, v in row.items() if k != "calls"}, flush=True)
+        results[split] = measure(workdir, runs, split, split, rank, parts, ours_env, out, results)
+    if audited:
+        results["unseen_audited"] = audited_reference(workdir, parts, ours_env, out, results)
     blast_top = first_hits(workdir / "unseen.blast.tsv")
     results["shortlist"] = shortlist_recall(parts["keys"], parts["unseen"], blast_top)
     print(results["shortlist"], flush=True)
     return results
+
+
+def blast_db(workdir: Path, keys: str) -> None:
+    """blastn's database of `workdir/<keys>.fasta`, named `workdir/<keys>`."""
+    subprocess.run(
+        ["makeblastdb", "-in", str(workdir / f"{keys}.fasta"), "-dbtype", "nucl", "-out", str(workdir / keys)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def tool_commands(workdir: Path, split: str, label: str, keys: str, *ours: str) -> dict[str, list[str]]:
+    """Each tool's command for the queries of `split` against the reference `keys` (`<keys>.fasta`,
+    `<keys>.sintax.fasta`, blastn's database `<keys>`), writing `<label>.<tool>.tsv`; `ours`: more options."""
+    queries = str(workdir / f"{split}.fasta")
+    return {
+        "bioscan-hf identify": [
+            str(Path(sys.executable).parent / "bioscan-hf"),
+            "identify",
+            str(workdir / f"{split}.sintax.fasta"),
+            "--reference",
+            str(workdir / f"{keys}.sintax.fasta"),
+            "--out",
+            str(workdir / f"{label}.ours.tsv"),
+            "--quiet",
+            "--overwrite",
+            *ours,
+        ],
+        "blastn": [
+            "blastn",
+            "-query",
+            queries,
+            "-db",
+            str(workdir / keys),
+            "-outfmt",
+            "6 qseqid sseqid pident",
+            "-max_target_seqs",
+            "10",
+            "-num_threads",
+            "2",
+            "-out",
+            str(workdir / f"{label}.blast.tsv"),
+        ],
+        "vsearch": [
+            "vsearch",
+            "--usearch_global",
+            queries,
+            "--db",
+            str(workdir / f"{keys}.fasta"),
+            "--id",
+            "0.5",
+            "--maxaccepts",
+            "1",
+            "--maxrejects",
+            "32",
+            "--threads",
+            "2",
+            "--blast6out",
+            str(workdir / f"{label}.vsearch.tsv"),
+        ],
+        "mmseqs2": [
+            "mmseqs",
+            "easy-search",
+            queries,
+            str(workdir / f"{keys}.fasta"),
+            str(workdir / f"{label}.mmseqs.tsv"),
+            str(workdir / "mmseqs_tmp"),
+            "--search-type",
+            "3",
+            "--threads",
+            "2",
+        ],
+        "sintax": [
+            "vsearch",
+            "--sintax",
+            queries,
+            "--db",
+            str(workdir / f"{keys}.sintax.fasta"),
+            "--sintax_cutoff",
+            "0.8",
+            "--threads",
+            "2",
+            "--tabbedout",
+            str(workdir / f"{label}.sintax.tsv"),
+        ],
+    }
+
+
+def measure(
+    workdir: Path, runs: dict, split: str, label: str, rank: str, parts: dict, ours_env: dict, out: Path, results: dict
+) -> dict:
+    """Run each tool of `runs` (their outputs named by `label`) on the queries of `split`: wall time, peak
+    memory, top-hit accuracy at `rank`, and ours' calls and reliability plot (`<out stem>_reliability_<label>.png`).
+    Ours runs twice where its first run fits the calibration (recorded in `results`)."""
+    rows = {}
+    for tool, command in runs.items():
+        if tool == "bioscan-hf identify" and label in ("unseen", "unseen_audited"):  # the first run fits
+            wall, peak = timed(command, ours_env)
+            results[f"calibration_fit_and_identify_seconds{label[len('unseen') :]}"] = round(wall, 1)
+        wall, peak = timed(command, ours_env)
+        row = {"seconds": round(wall, 1), "peak_mb": round(peak)}
+        if tool == "bioscan-hf identify":
+            ours = pd.read_csv(workdir / f"{label}.ours.tsv", sep="\t", dtype={"best_hit": str, "query": str})
+            row[rank] = accuracy(ours.set_index("query")["best_hit"], parts[split], parts["keys"], rank)
+            row["calls"] = json.loads((workdir / f"{label}.ours.summary.json").read_text())
+            row["calls_at"] = {t: calls_at(ours, parts[split], t) for t in (0.8, 0.9, 0.95, 0.98, 0.99)}
+            plot = workdir / f"{label}.ours.reliability.png"
+            if plot.is_file():  # none where no query got a confidence (all shorter than the calibration calls)
+                shutil.copy(plot, out.with_name(f"{out.stem}_reliability_{label}.png"))
+        elif tool == "sintax":
+            row["calls"] = sintax_calls(workdir / f"{label}.sintax.tsv", parts[split])
+        else:
+            top = first_hits(workdir / f"{label}.{ {'blastn': 'blast', 'mmseqs2': 'mmseqs'}.get(tool, tool) }.tsv")
+            row[rank] = accuracy(top, parts[split], parts["keys"], rank)
+        rows[tool] = row
+        print(label, tool, {k: v for k, v in row.items() if k != "calls"}, flush=True)
+    return rows
+
+
+def audited_reference(workdir: Path, parts: dict, ours_env: dict, out: Path, results: dict) -> dict:
+    """`bioscan-hf audit` of the reference alone (no query is read), then the unseen queries against the
+    reference less its suspects (score ≥ 0.5: ours by `identify --exclude`, every peer on the same records
+    written without them), each tool on the same files."""
+    audit = workdir / "keys.audit.tsv"
+    command = [str(Path(sys.executable).parent / "bioscan-hf"), "audit", str(workdir / "keys.sintax.fasta")]
+    wall, peak = timed([*command, "--out", str(audit), "--num-proc", "2", "--quiet", "--overwrite"], ours_env)
+    suspects = pd.read_csv(audit, sep="\t", dtype={"processid": str})
+    suspects = suspects[suspects["score"] >= 0.5]
+    kept = parts["keys"][~parts["keys"]["processid"].isin(set(suspects["processid"]))]
+    write_fasta(kept, workdir / "keys_audited.fasta")
+    write_fasta(kept, workdir / "keys_audited.sintax.fasta", sintax=True)
+    blast_db(workdir, "keys_audited")
+    runs = tool_commands(workdir, "unseen", "unseen_audited", "keys", "--exclude", str(audit))
+    for tool in ("blastn", "mmseqs2", "vsearch"):
+        runs[tool] = tool_commands(workdir, "unseen", "unseen_audited", "keys_audited")[tool]
+    rows = measure(
+        workdir,
+        {t: runs[t] for t in ("bioscan-hf identify", "blastn", "mmseqs2", "vsearch")},
+        "unseen",
+        "unseen_audited",
+        "genus",
+        parts,
+        ours_env,
+        out,
+        results,
+    )
+    by_category = suspects["category"].value_counts().to_dict()
+    return {
+        "audit": {"seconds": round(wall, 1), "peak_mb": round(peak), "left_out": len(suspects), **by_category},
+        **rows,
+    }
 
 
 def write_default() -> None:
@@ -424,6 +484,9 @@ def main() -> None:
     parser.add_argument("--seen", type=int, default=1500, help="seen-species queries (default 1500)")
     parser.add_argument("--seed", type=int, default=0, help="which species leave the reference (default 0)")
     parser.add_argument("--write-default", action="store_true", help="refit the package's default calibration")
+    parser.add_argument(
+        "--audited", action="store_true", help="also the unseen queries against the reference less its audit's suspects"
+    )
     parser.add_argument("--out", default=str(HERE / "identify.json"))
     args = parser.parse_args()
     if args.write_default:
@@ -437,7 +500,7 @@ def main() -> None:
         "mmseqs2": subprocess.run(["mmseqs", "version"], capture_output=True, text=True).stdout.strip(),
     }
     if not args.only_scale:
-        report["peers"] = peers(workdir, args.unseen, args.seen, args.seed, Path(args.out))
+        report["peers"] = peers(workdir, args.unseen, args.seen, args.seed, Path(args.out), args.audited)
         report["partition_seed"] = args.seed
     if not args.skip_scale:
         report["scale"] = scale(workdir)
