@@ -58,7 +58,7 @@ ON_DISK_ABOVE = 200_000
 #: Barcodes seeded together (~13M windows at 658 bases: ~0.3 GB of working arrays).
 _SEED_BATCH = 20_000
 #: Queries between two releases of the index pages a search mapped in (`SeedIndex.release_pages`).
-RELEASE_EVERY = 64
+RELEASE_EVERY = 16
 #: Bits of a reference position in `_top`'s sort key (positions are int32).
 _POSITION_BITS = 32
 
