@@ -20,6 +20,11 @@ exhaustive best score: bench/bench_shortlist.py). Then the same queries cut to s
     python bench/bench_identify.py [--skip-scale | --only-scale] [--out bench/identify.json]
     python bench/bench_identify.py --skip-scale --seed 1 --out bench/identify_seed1.json   # another partition
     python bench/bench_identify.py --write-default   # refit the package's default calibration
+    python bench/bench_identify.py --skip-scale --audited --out bench/identify_audited.json
+
+`--audited`: `bioscan-hf audit` of the reference alone (no query read), then the unseen queries again against
+the reference less its suspects (score ≥ 0.5): ours with `identify --exclude`, the peers on the same records
+written without them.
 
 Needs Debian's ncbi-blast+, mmseqs2, vsearch and time: installed here when run as root with apt, else the
 command is printed.
