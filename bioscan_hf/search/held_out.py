@@ -35,7 +35,7 @@ from bioscan_hf.data.sources import Problems, Query, write_skipped
 from bioscan_hf.search.calibration import FEATURES, FORMAT, WINDOW, Calibration, fit
 from bioscan_hf.search.calls import Evidence, rank_evidence
 from bioscan_hf.search.engine import Identifier
-from bioscan_hf.search.references import Reference, read_references
+from bioscan_hf.search.references import Reference, read_library
 from bioscan_hf.search.settings import CalibrateSettings
 
 #: Shares of the held-out queries by kind.
@@ -265,7 +265,7 @@ def calibrate_reference(
     target = OutputFile(out, "calibrate", overwrite=settings.overwrite, ours=out.is_file() and _is_calibration(out))
     check_all([target, target.companion("skipped", ".tsv")])  # the skipped list beside it: under the same rule
     problems = Problems(skip=settings.skip_bad)
-    table = read_references(reference, settings.reference_splits, problems)
+    table, _ = read_library(reference, settings, problems)
     calibration = calibrate(table, settings, progress=progress)
     target.write(calibration.save)
     write_skipped(target.path, problems)

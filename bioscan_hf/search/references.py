@@ -17,6 +17,7 @@ import pandas as pd
 from bioscan_hf.core.barcodes import barcode_key
 from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
+from bioscan_hf.data.exclusions import exclusions
 from bioscan_hf.data.schema import KEY_SPLITS
 from bioscan_hf.data.sources import (
     CALL_RANKS,
@@ -30,6 +31,7 @@ from bioscan_hf.data.sources import (
     taxonomy_from_header,
 )
 from bioscan_hf.search.seeds import SeedIndex, seed_index
+from bioscan_hf.search.settings import LibrarySettings
 from bioscan_hf.search.spread import loosest_siblings
 
 #: Columns of a reference table (one row per reference record).
@@ -105,6 +107,18 @@ def filter_references(table: pd.DataFrame, within: str | None = None, country: s
     if kept.empty:
         raise InputError(f"no reference record is within {within!r} and from {country!r}; loosen one of the two")
     return kept
+
+
+def read_library(
+    reference: str | os.PathLike, settings: LibrarySettings, problems: Problems | None = None
+) -> tuple[pd.DataFrame, int]:
+    """The records of a reference library (its `reference_splits` where it is a prepared dataset) less the
+    suspects of `settings.exclude`, and how many suspects were left out."""
+    table = read_references(reference, settings.reference_splits, problems)
+    if not settings.exclude:
+        return table, 0
+    kept = without_suspects(table, exclusions(settings.exclude, settings.exclude_min_score), settings.exclude)
+    return kept, len(table) - len(kept)
 
 
 def without_suspects(table: pd.DataFrame, suspects: Mapping[str, str], source: str | os.PathLike) -> pd.DataFrame:

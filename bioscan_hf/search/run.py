@@ -35,7 +35,6 @@ from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import RUN_ONLY
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
-from bioscan_hf.data.exclusions import exclusions
 from bioscan_hf.data.sources import (
     Problems,
     is_prepared_dataset,
@@ -49,7 +48,7 @@ from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import cached_calibration, reference_digest
-from bioscan_hf.search.references import Reference, filter_references, read_references, without_suspects
+from bioscan_hf.search.references import Reference, filter_references, read_library
 from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
 from bioscan_hf.search.searcher import Searcher
 from bioscan_hf.search.settings import IdentifySettings
@@ -197,12 +196,7 @@ def identify(
     problems = Problems(skip=settings.skip_bad)
     # the model first: a missing or damaged folder stops the run before the reference is read
     encoder = load_encoder(settings.model) if settings.model and not settings.photo_keys else None
-    table = read_references(reference, settings.reference_splits, problems)
-    excluded = 0
-    if settings.exclude:
-        held = len(table)
-        table = without_suspects(table, exclusions(settings.exclude, settings.exclude_min_score), settings.exclude)
-        excluded = held - len(table)
+    table, excluded = read_library(reference, settings, problems)
     table = filter_references(table, settings.within, settings.country)
     provenance = _provenance(str(queries), str(reference), settings, table)
     if parts.is_dir() and any(parts.glob("part-?????.parquet")):  # no chunk finished: start afresh

@@ -88,10 +88,18 @@ class LibrarySettings(EngineSettings):
     """An engine run on a reference library, which may be a prepared dataset's splits."""
 
     reference_splits: str = option(_SPLITS_HELP, ",".join(KEY_SPLITS))
+    exclude: str | None = option(
+        "a suspects file of `bioscan-hf audit` on REFERENCE: those records are left out of the reference (a "
+        "mislabelled reference misleads every query near it; on the real BOLD file, genus calls on unseen species "
+        "made for 83.8%% instead of 80.3%% at the default confidence, BENCHMARKS.md)",
+        None,
+    )
+    exclude_min_score: float = option(EXCLUDE_MIN_SCORE_HELP, EXCLUDE_MIN_SCORE)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._set("reference_splits", comma_list(self.reference_splits))
+        probability("exclude_min_score", self.exclude_min_score)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,13 +137,6 @@ class IdentifySettings(LibrarySettings):
     )
     within: str | None = option("only references under this taxon, at any rank (e.g. Diptera)", None)
     country: str | None = option("only references collected in this country", None)
-    exclude: str | None = option(
-        "a suspects file of `bioscan-hf audit` on REFERENCE: those records are left out of the reference (a "
-        "mislabelled reference misleads every query near it; on the real BOLD file, genus calls on unseen species "
-        "made for 83.8%% instead of 80.3%% at the default confidence, BENCHMARKS.md)",
-        None,
-    )
-    exclude_min_score: float = option(EXCLUDE_MIN_SCORE_HELP, EXCLUDE_MIN_SCORE)
     min_confidence: float = option(
         f"call a rank when the calibrated probability that its candidate is right reaches this (default "
         f"{DEFAULT_MIN_CONFIDENCE}: on the real BOLD file, genus calls on unseen species 99.46%% right, species "
@@ -176,7 +177,6 @@ class IdentifySettings(LibrarySettings):
         if self.outfmt not in OUTFMTS:
             raise InputError(f"--outfmt {self.outfmt!r}: expected one of {', '.join(OUTFMTS)}")
         probability("min_confidence", self.min_confidence)
-        probability("exclude_min_score", self.exclude_min_score)
         at_least("top_k", self.top_k, 0)
         at_least("chunk_size", self.chunk_size, 1)
         if self.embeddings and not self.model:

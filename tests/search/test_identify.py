@@ -599,6 +599,21 @@ def test_audit_suspects_are_left_out_of_the_reference(tmp_path: Path) -> None:
     assert not (tmp_path / "x.tsv").exists()
 
 
+def test_calibrate_reads_the_library_less_its_suspects(tmp_path: Path) -> None:
+    """`calibrate --exclude` fits on the records identify --exclude searches (`read_library`, both)."""
+    from bioscan_hf.search.references import read_library
+    from bioscan_hf.search.settings import CalibrateSettings
+
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid};tax=o:{r.order},g:{r.genus};")
+    suspects = tmp_path / "suspects.tsv"
+    pd.DataFrame({"processid": ["P0003"], "category": ["contamination"], "score": [0.97]}).to_csv(
+        suspects, sep="\t", index=False
+    )
+    table, left_out = read_library(reference, CalibrateSettings(exclude=str(suspects)))
+    assert left_out == 1 and len(table) == len(LIBRARY) - 1 and "P0003" not in set(table["processid"])
+    assert read_library(reference, CalibrateSettings(exclude=str(suspects), exclude_min_score=0.98))[1] == 0
+
+
 def test_summary_matches_a_plain_count() -> None:
     rng = np.random.default_rng(4)
     n = 200
