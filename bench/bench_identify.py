@@ -227,7 +227,8 @@ def peers(
         runs = tool_commands(workdir, split, split, "keys")
         if split.endswith("_amplicon"):  # short amplicons: ours against SINTAX, the metabarcoding classifier
             runs = {tool: runs[tool] for tool in ("bioscan-hf identify", "sintax")}
-        results[split] = measure(workdir, runs, split, split, rank, parts, ours_env, out, results)
+        fit_key = "calibration_fit_and_identify_seconds" if split == "unseen" else None  # the first run fits
+        results[split] = measure(workdir, runs, split, split, rank, parts, ours_env, out, results, fit_key)
     if audited:
         results["unseen_audited"] = audited_reference(workdir, parts, ours_env, out, results)
     blast_top = first_hits(workdir / "unseen.blast.tsv")
@@ -323,16 +324,25 @@ def tool_commands(workdir: Path, split: str, label: str, keys: str, *ours: str) 
 
 
 def measure(
-    workdir: Path, runs: dict, split: str, label: str, rank: str, parts: dict, ours_env: dict, out: Path, results: dict
+    workdir: Path,
+    runs: dict,
+    split: str,
+    label: str,
+    rank: str,
+    parts: dict,
+    ours_env: dict,
+    out: Path,
+    results: dict,
+    fit_key: str | None = None,
 ) -> dict:
     """Run each tool of `runs` (their outputs named by `label`) on the queries of `split`: wall time, peak
     memory, top-hit accuracy at `rank`, and ours' calls and reliability plot (`<out stem>_reliability_<label>.png`).
-    Ours runs twice where its first run fits the calibration (recorded in `results`)."""
+    With `fit_key`, ours runs twice: its first run fits the calibration (its time in `results[fit_key]`)."""
     rows = {}
     for tool, command in runs.items():
-        if tool == "bioscan-hf identify" and label in ("unseen", "unseen_audited"):  # the first run fits
+        if tool == "bioscan-hf identify" and fit_key:
             wall, peak = timed(command, ours_env)
-            results[f"calibration_fit_and_identify_seconds{label[len('unseen') :]}"] = round(wall, 1)
+            results[fit_key] = round(wall, 1)
         wall, peak = timed(command, ours_env)
         row = {"seconds": round(wall, 1), "peak_mb": round(peak)}
         if tool == "bioscan-hf identify":
@@ -357,11 +367,12 @@ def audited_reference(workdir: Path, parts: dict, ours_env: dict, out: Path, res
     """`bioscan-hf audit` of the reference alone (no query is read), then the unseen queries against the
     reference less its suspects (score ≥ 0.5: ours by `identify --exclude`, every peer on the same records
     written without them), each tool on the same files."""
+    from bioscan_hf.data.exclusions import EXCLUDE_MIN_SCORE, read_suspects
+
     audit = workdir / "keys.audit.tsv"
     command = [str(Path(sys.executable).parent / "bioscan-hf"), "audit", str(workdir / "keys.sintax.fasta")]
     wall, peak = timed([*command, "--out", str(audit), "--num-proc", "2", "--quiet", "--overwrite"], ours_env)
-    suspects = pd.read_csv(audit, sep="\t", dtype={"processid": str})
-    suspects = suspects[suspects["score"] >= 0.5]
+    suspects = read_suspects(audit, EXCLUDE_MIN_SCORE)  # what identify --exclude leaves out
     kept = parts["keys"][~parts["keys"]["processid"].isin(set(suspects["processid"]))]
     write_fasta(kept, workdir / "keys_audited.fasta")
     write_fasta(kept, workdir / "keys_audited.sintax.fasta", sintax=True)
@@ -379,6 +390,7 @@ def audited_reference(workdir: Path, parts: dict, ours_env: dict, out: Path, res
         ours_env,
         out,
         results,
+        "calibration_fit_and_identify_seconds_audited",
     )
     by_category = suspects["category"].value_counts().to_dict()
     return {

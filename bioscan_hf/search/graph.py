@@ -220,10 +220,13 @@ def build_graph(
     folder.mkdir(parents=True, exist_ok=True)
     size = len(reference.barcodes)
     bar = progress_bar(total=size, desc="searching every barcode against all", unit="barcode", disable=not progress)
-    parts = {folder / f"part-{start // PART_KEYS:06d}.parquet": start for start in range(0, size, PART_KEYS)}
+    missing: dict[Path, int] = {}  # parts not there yet (an interrupted build left the others)
+    for start in range(0, size, PART_KEYS):
+        part = folder / f"part-{start // PART_KEYS:06d}.parquet"
+        if not part.is_file():
+            missing[part] = start
     try:
-        bar.update(sum(min(PART_KEYS, size - start) for part, start in parts.items() if part.is_file()))
-        missing = {part: start for part, start in parts.items() if not part.is_file()}
+        bar.update(size - sum(min(PART_KEYS, size - start) for start in missing.values()))
         if missing:
             with _searching(reference, candidates, num_proc, seed_budget) as searched:
                 for part, start in missing.items():
