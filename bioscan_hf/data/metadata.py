@@ -88,7 +88,12 @@ def read_header(source: str | os.PathLike) -> list[str]:
         raise MetadataError(f"{source} line 1: cannot read the header ({type(err).__name__}: {err})") from err
     if not line:
         raise MetadataError(f"{source}: empty metadata file")
-    columns = next(csv.reader([line]))
+    try:
+        columns = next(csv.reader([line]))
+    except csv.Error as err:  # e.g. a carriage return inside the line
+        raise MetadataError(
+            f"{source} line 1: the header is not a CSV line ({err}); use the file as downloaded"
+        ) from err
     missing = [c for c in METADATA_COLUMNS if c not in columns]
     found = next((name for d, name in _DELIMITERS.items() if len(columns) == 1 and d in line), None)
     if missing and found:
@@ -195,7 +200,12 @@ def locate_problem(source: str | os.PathLike, header: list[str], first_row: int,
                         f"{source} line {line_no} ({_pid_of(raw)}): not UTF-8 text (byte {raw[bad.start]:#04x} at "
                         f"character {bad.start + 1}); re-save the file as UTF-8 or fix that line"
                     )
-                values = next(csv.reader([text.rstrip("\r\n")]), [])
+                try:
+                    values = next(csv.reader([text.rstrip("\r\n")]), [])
+                except csv.Error as bad:  # e.g. a carriage return inside the line
+                    return (
+                        f"{source} line {line_no} ({_pid_of(raw)}): not a CSV line ({bad}); download it again or fix it"
+                    )
                 pid = f"processid {values[0]!r}" if values and values[0] else "no processid"
                 if len(values) != len(header):
                     shown = "an empty line" if not text.strip() else f"{len(values)} fields"

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bioscan_hf.core.errors import InputError
@@ -89,6 +89,8 @@ def test_bold_rows_are_read_or_reported(tmp_path_factory, data: bytes, cut: int,
 
 @SETTINGS
 @given(cut=st.integers(0, 100_000), snap=st.booleans(), crlf=st.booleans(), noise=st.binary(max_size=50))
+@example(cut=0, snap=False, crlf=False, noise=b"\r\x00")  # a carriage return inside the header: csv.Error
+@example(cut=240, snap=False, crlf=False, noise=b"\r\x00")  # ... inside a row
 def test_metadata_rows_are_read_as_written_or_refused(tmp_path_factory, cut, snap, crlf, noise) -> None:
     """A metadata CSV cut anywhere (maybe with CRLF line ends, maybe with bytes appended): a `MetadataError`
     naming the file, or rows that are exactly the first rows of the file, unchanged."""
