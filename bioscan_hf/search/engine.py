@@ -26,11 +26,11 @@ from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding.store import stored_or_embedded
-from bioscan_hf.search.align import Alignment, HitStats, align, best_first, describe, rank_hits
+from bioscan_hf.search.align import EDIT_PENALTY, Alignment, HitStats, align, best_first, describe, rank_hits
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
-from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
+from bioscan_hf.search.seeds import SEED_PATTERN, SeedIndex, SharedSeeds
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE, DEFAULT_STRAND
 
 #: Neighbours voting on a photo query's call.
@@ -110,33 +110,42 @@ def _few_per_species(positions: np.ndarray, cap: int = WIDE_PER_SPECIES) -> np.n
 def _minus_ranked(
     sequences: list[str], plus: list[tuple[np.ndarray, np.ndarray]], depth: int, budget: int | None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The minus strand's shortlists of `sequences`. Where strands are compared by alignment (`_minus_is_better`),
-    a query whose best plus reference holds it end to end without an edit (every barcode of a neighbour
-    graph: it is in its own library) scores the most any alignment can, so its minus strand is not read
-    (an empty shortlist: it stays on plus)."""
-    by_alignment = _strands_by_alignment(budget)
-    needed = [
-        n
-        for n, (query, (positions, _)) in enumerate(zip(sequences, plus))
-        if not (by_alignment and len(positions) and _holds_exactly(query, _WORKER_BARCODES[positions[0]]))
-    ]
-    read = _WORKER_SEEDS.ranked([reverse_complement(sequences[n]) for n in needed], depth, budget)
+    """The minus strand's shortlists of `sequences`, read only where that strand could win (`_minus_may_win`);
+    elsewhere an empty shortlist (the query stays on plus)."""
+    minus = [reverse_complement(sequence) for sequence in sequences]
+    held, seeds = _WORKER_SEEDS.held(minus)
+    needed = [n for n, query in enumerate(sequences) if _minus_may_win(query, plus[n], held[n], seeds[n], budget)]
+    read = _WORKER_SEEDS.ranked([minus[n] for n in needed], depth, budget)
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    minus = [empty] * len(sequences)
-    for n, found in zip(needed, read):
-        minus[n] = found
-    return minus
+    found = [empty] * len(sequences)
+    for n, ranked in zip(needed, read):
+        found[n] = ranked
+    return found
+
+
+def _minus_may_win(query: str, plus: tuple[np.ndarray, np.ndarray], held: int, seeds: int, budget: int | None) -> bool:
+    """Whether the query's reverse complement could be read as better than the query (`_minus_is_better`),
+    told before any posting list of it is read: no reference shares more of its `seeds` than the index
+    holds (`held`). Compared by counts, the minus strand wins only with more than the plus strand's best
+    count. Compared by alignment, only with a reference within fewer edits than the plus strand's best one
+    has, which by the q-gram lemma (`SharedSeeds.may_be_within`) shares all but a few of its seeds; a query
+    held end to end by its best plus reference (every barcode of a neighbour graph) cannot be beaten at all.
+    Exact: the strand read is the same as if both were ranked (on the real file the minus strand of almost
+    every query is skipped)."""
+    positions, counts = plus
+    if not len(counts):
+        return True
+    if not _strands_by_alignment(budget):
+        return held > counts[0]
+    slack = barcode_length(query) - align(query, _WORKER_BARCODES[positions[0]], "+").score
+    edits = (slack - 1) // EDIT_PENALTY  # the most a minus alignment may have and still score higher
+    return edits >= 0 and held >= seeds - ((len(SEED_PATTERN) + 1) * edits + slack)
 
 
 def _strands_by_alignment(budget: int | None) -> bool:
     """Whether strands are compared by aligning their best references: counts read within a budget, or from an
     index on disk, do not compare across strands (`_minus_is_better`)."""
     return budget is not None or _WORKER_SEEDS.mapping is not None
-
-
-def _holds_exactly(query: str, reference: str) -> bool:
-    """Whether `reference` holds all of `query` (its `N` padding aside) without an edit."""
-    return align(query, reference, "+", min_score=barcode_length(query)) is not None
 
 
 def _minus_is_better(

@@ -217,6 +217,13 @@ class SeedIndex:
                 found.append(_top(shared.indices[lo:hi], shared.data[lo:hi], candidates))
         return found
 
+    def held(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per query, how many of its seeds some reference holds, and how many seeds it has: no reference can
+        share more than the first with it (what tells, before any list is read, that a strand cannot win)."""
+        counted = [(int((self.indptr[c + 1] > self.indptr[c]).sum()), len(c)) for c in _query_seeds(queries)]
+        held, seeds = np.array(counted, dtype=np.int64).reshape(-1, 2).T
+        return held, seeds
+
     @cached_property
     def _matrix(self) -> sp.csr_matrix:
         """The postings as a seeds × barcodes sparse matrix (sharing their arrays), for the exact product."""

@@ -93,3 +93,29 @@ def test_minus_strand_coordinates_equal_blastn(bold_tsv: Path, tmp_path: Path) -
     coordinates = ["length", "qstart", "qend", "sstart", "send"]
     pd.testing.assert_frame_equal(ours.loc[same, coordinates], blast.loc[same, coordinates], check_dtype=False)
     assert (ours.loc[same, "sstart"] > ours.loc[same, "send"]).all()
+
+
+def test_the_minus_strand_is_skipped_only_where_it_cannot_win(bold_tsv: Path, monkeypatch) -> None:
+    """`_minus_may_win` leaves a query's minus strand unread only where no reference could make it win, so the
+    hits are those of reading both strands of every query: real barcodes as given and reverse complemented,
+    each with 0–25% of its bases changed, and random DNA, with counts compared and within a budget."""
+    import bioscan_hf.search.engine as engine_module
+
+    table = read_references(bold_tsv, None, Problems(skip=True)).drop_duplicates("dna_barcode").iloc[:3000]
+    reference = Reference(table.reset_index(drop=True))
+    rng = np.random.default_rng(11)
+    queries = []
+    for n, key in enumerate(range(0, len(reference.barcodes), 60)):
+        bases = np.array(list(reference.barcodes[key]))
+        changed = rng.random(len(bases)) < (n % 6) * 0.05
+        bases[changed] = rng.choice(list("ACGT"), int(changed.sum()))
+        sequence = "".join(bases)
+        queries.append(Query(f"q{n}", sequence=reverse_complement(sequence) if n % 2 else sequence))
+    queries += [Query(f"r{n}", sequence="".join(rng.choice(list("ACGT"), 600))) for n in range(5)]
+    for budget in (None, 2_000):
+        skipped = Identifier(reference, seed_budget=budget).hits(queries)
+        with monkeypatch.context() as patch:
+            patch.setattr(engine_module, "_minus_may_win", lambda *args: True)
+            both = Identifier(reference, seed_budget=budget).hits(queries)
+        assert skipped == both
+        assert {hits[0].strand for hits in skipped.values() if hits} == {"+", "-"}
