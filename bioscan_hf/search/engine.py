@@ -288,30 +288,39 @@ class Identifier:
         strand = "both" if self.strand == "both" else "+"
         return self._map(_align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
 
-    def seed_hits(self, sequences: list[str]) -> list[list[tuple[int, Alignment]]]:
-        """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`)."""
-        return self._map(
-            _seed_hits_many, sequences, lambda part: (part, self.candidates, self.strand, self.seed_budget)
-        )
+    def seed_hits(
+        self, sequences: list[str], meanwhile: Callable[[], object] | None = None
+    ) -> list[list[tuple[int, Alignment]]]:
+        """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`);
+        `meanwhile`: work of the main process done while they run (as `_map`)."""
+        task = lambda part: (part, self.candidates, self.strand, self.seed_budget)  # noqa: E731
+        return self._map(_seed_hits_many, sequences, task, meanwhile)
 
-    def _map(self, work, items: list, task=lambda part: part) -> list:
+    def _map(self, work, items: list, task=lambda part: part, meanwhile: Callable[[], object] | None = None) -> list:
         """`work(task(part))` over contiguous parts of `items`, in `num_proc` forked processes (which
-        inherit the reference's barcodes and seeds), results in order."""
+        inherit the reference's barcodes and seeds), results in order; `meanwhile()` is called in this
+        process while they run (the first chunk of a run loads the calibration so, instead of before)."""
         if self.encoder is None:
             codes = {rank: self.reference.key_codes(rank) for rank in CONTRAST_RANKS}
             _set_worker_state(self.reference.barcodes, self.reference.seeds, codes)
         else:
             _set_worker_state(self.reference.barcodes, None, {})
         if self.num_proc == 1 or len(items) < 2 * self.num_proc:
-            return work(task(items))
+            found = work(task(items))
+            if meanwhile is not None:
+                meanwhile()
+            return found
         if self._pool is None:
             self._pool = multiprocessing.get_context("fork").Pool(self.num_proc)
         size = -(-len(items) // (4 * self.num_proc))
-        parts = self._pool.map(work, [task(items[i : i + size]) for i in range(0, len(items), size)])
-        return [hits for part in parts for hits in part]
+        pending = self._pool.map_async(work, [task(items[i : i + size]) for i in range(0, len(items), size)])
+        if meanwhile is not None:
+            meanwhile()
+        return [hits for part in pending.get() for hits in part]
 
-    def hits(self, queries: Sequence[Query]) -> dict[str, list[Hit]]:
-        """Hits (best first) per distinct query barcode or photo."""
+    def hits(self, queries: Sequence[Query], meanwhile: Callable[[], object] | None = None) -> dict[str, list[Hit]]:
+        """Hits (best first) per distinct query barcode or photo (`meanwhile`: as `_map`, where seeds and
+        alignment find them)."""
         hits_of: dict[str, list[Hit]] = {}
         first_id: dict[str, str] = {}
         for query in queries:
@@ -320,7 +329,7 @@ class Identifier:
         sequences = sorted(first_id)  # each distinct barcode once
         if sequences:
             if self.encoder is None:
-                aligned = self.seed_hits(sequences)
+                aligned = self.seed_hits(sequences, meanwhile)
             else:
                 aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
             size = self.reference.record_count
@@ -335,7 +344,7 @@ class Identifier:
 
     def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
         """One result row per query, and the hit rows (the best `top_k` per query)."""
-        hits_of = self.hits(queries)
+        hits_of = self.hits(queries, meanwhile=self._calibration)  # read or fitted while the workers align
         found = [rank_evidence(self.reference, hits_of[q.sequence], self.margin) if q.sequence else {} for q in queries]
         if any(f for f in found):
             calibration = self._calibration()

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from helpers import library, mutate
 
+from bioscan_hf.core.errors import MissingFileError
 from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, source_digest, taxonomy_from_header
 from bioscan_hf.embedding.store import StoredEmbeddings, encoder_fingerprint
 from bioscan_hf.search import InputError, identify, read_references
@@ -116,6 +117,34 @@ def test_a_large_library_keeps_its_seed_index_on_disk_with_the_same_calls(
     on_disk = Identifier(Reference(LIBRARY), num_proc=2).identify(queries, top_k=3)
     assert (built[0] / "postings.npy").stat().st_mtime_ns == stamp  # opened, not built again
     assert on_disk == in_memory
+
+
+def test_a_mid_sized_library_reads_its_seed_index_back_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """From `CACHED_FROM` distinct barcodes the index built in memory is saved into the cache folder and
+    read back whole by a later run (counted in memory, as built: the same calls); a damaged one is an
+    error naming its folder and what to do, never a wrong shortlist."""
+    from bioscan_hf.search import seeds
+
+    monkeypatch.setenv("BIOSCAN_HF_CACHE", str(tmp_path / "cache"))
+    queries = [Query(f"q{i}", sequence=mutate(b, 0.02, np.random.default_rng(i))) for i, b in
+               enumerate(LIBRARY["dna_barcode"][::5])]  # fmt: skip
+    built_here = Identifier(Reference(LIBRARY)).identify(queries, top_k=3)
+    assert not (tmp_path / "cache" / "seeds").exists()  # a small library: built each run
+    monkeypatch.setattr(seeds, "CACHED_FROM", 1)
+    first = Reference(LIBRARY)
+    assert first.seeds.mapping is None
+    (folder,) = (tmp_path / "cache" / "seeds").iterdir()
+    stamp = (folder / "postings.npy").stat().st_mtime_ns
+    again = Reference(LIBRARY)
+    assert again.seeds.mapping is None and np.array_equal(again.seeds.postings, first.seeds.postings)
+    assert (folder / "postings.npy").stat().st_mtime_ns == stamp  # read, not built again
+    assert Identifier(again).identify(queries, top_k=3) == built_here
+    data = (folder / "postings.npy").read_bytes()
+    (folder / "postings.npy").write_bytes(data[: len(data) // 2])
+    with pytest.raises(MissingFileError, match=f"{folder}.*damaged.*remove that folder"):
+        Reference(LIBRARY).seeds  # noqa: B018
 
 
 def test_a_query_reads_its_rarest_seeds_first_within_its_budget(tmp_path: Path) -> None:
