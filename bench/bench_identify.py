@@ -7,7 +7,7 @@ Partition (`species_partition`): in every genus with two or more species, a quar
 absent, genus present, as BIOSCAN-5M's unseen splits). Of the other records, one in ten is a `seen`
 query (its species is in the reference). Both query sets are subsampled (`--unseen`, `--seen`). Every tool
 reads the same files: the reference as a SINTAX FASTA (`>processid;tax=o:…,f:…,g:…,s:…;`), queries as
-FASTA.
+FASTA. Every tool has the machine's two cores: ours `--num-proc 2`, the peers two threads.
 
 Measured: the genus of the top hit on unseen species and the species of the top hit on seen species
 (micro and macro accuracy, wall time and peak memory of each tool's process); ours also per rank:
@@ -259,6 +259,8 @@ def tool_commands(workdir: Path, split: str, label: str, keys: str, *ours: str) 
             str(workdir / f"{keys}.sintax.fasta"),
             "--out",
             str(workdir / f"{label}.ours.tsv"),
+            "--num-proc",
+            "2",  # the two cores the peers' two threads use
             "--quiet",
             "--overwrite",
             *ours,
