@@ -19,179 +19,22 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from bioscan_hf.core.barcodes import barcode_length, reverse_complement
+from bioscan_hf.core.barcodes import barcode_length
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.vectors import exact_index, normalize
 from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
 from bioscan_hf.embedding.store import stored_or_embedded
-from bioscan_hf.search.align import EDIT_PENALTY, Alignment, HitStats, align, best_first, describe, rank_hits
+from bioscan_hf.search.align import Alignment, HitStats, describe
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
-from bioscan_hf.search.seeds import SEED_PATTERN, SeedIndex, SharedSeeds
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE, DEFAULT_STRAND
+from bioscan_hf.search.shortlist import CONTRAST_RANKS, align_many, seed_hits_many, set_worker_state
 
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
-
-
-#: Ranks at which a query's best hit is always seen beside hits of another label: a shortlist of one
-#: order's (or family's) barcodes says nothing about how far the query is from the rest, which is what tells
-#: a new genus of a known order from a query whose order the library lacks (the evidence's `gap`).
-CONTRAST_RANKS = ("species", "genus", "subfamily", "family", "order")
-#: Hits of another label added per such rank: the best `CONTRAST_HITS` of the first `CONTRAST_POOL` such
-#: references in shared-seed order (seed counts misrank by a few points of identity: the issue's flood) ...
-CONTRAST_HITS = 2
-CONTRAST_POOL = 16
-#: ... among this many references sharing the most seeds.
-CONTRAST_DEPTH = 2_000
-
-#: A query whose best hit among its shortlist is below this identity (a genus or family the library lacks)
-#: has the references ranked after its shortlist aligned too, up to `WIDE_CANDIDATES` in shared-seed order,
-#: each only as far as it could come near the best: far from its relatives, a query shares few seeds with
-#: any reference, and counts misrank most (bench/bench_shortlist.py, genera held out).
-WIDEN_BELOW = 0.94
-WIDE_CANDIDATES = 1_600
-#: ... of which at most this many per species (in seed order; unlabelled references each their own): a
-#: heavily sampled species fills hundreds of ranks with near-identical barcodes that score alike.
-WIDE_PER_SPECIES = 8
-
-_WORKER_BARCODES: list[str] = []
-_WORKER_SEEDS: SeedIndex | None = None
-_WORKER_CODES: dict[str, np.ndarray] = {}
-
-
-def _align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> list[list[tuple[int, Alignment]]]:
-    pairs, strand = task
-    return [rank_hits(query, _WORKER_BARCODES, positions, strand) for query, positions in pairs]
-
-
-def _seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tuple[int, Alignment]]]:
-    """Shortlist by seeds (`SeedIndex.ranked`, within `budget` posting entries when given), then align: one
-    worker's share of the queries. With `strand="both"` each query is shortlisted on both strands and aligned
-    on the better one (`_minus_is_better`: a barcode shares hundreds of seeds with its own species on its
-    strand, a handful by chance on the other)."""
-    sequences, candidates, strand, budget = task
-    depth = max(candidates, CONTRAST_DEPTH)
-    plus = _WORKER_SEEDS.ranked(sequences, depth, budget)
-    minus = _minus_ranked(sequences, plus, depth, budget) if strand == "both" else plus
-    found = []
-    for query, (on_plus, plus_counts), (on_minus, minus_counts) in zip(sequences, plus, minus):
-        flip = strand == "both" and _minus_is_better(query, on_plus, plus_counts, on_minus, minus_counts, budget)
-        positions, counts, side = (on_minus, minus_counts, "-") if flip else (on_plus, plus_counts, "+")
-        most = int(counts[0]) if len(counts) else 0  # no reference shares more: the lemma's bound (rank_hits)
-        hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side, shared=SharedSeeds(counts, most))
-        if hits and hits[0][1].identity < WIDEN_BELOW:  # far from everything: seed counts rank least well
-            more = candidates + _few_per_species(positions[candidates : max(candidates, WIDE_CANDIDATES)])
-            shared = SharedSeeds(counts[more], most)
-            hits += rank_hits(query, _WORKER_BARCODES, positions[more], side, 0, hits[0][1].score, shared)
-        hits += _contrast_hits(query, hits, positions, side)
-        hits.sort(key=best_first)
-        found.append(hits)
-    return found
-
-
-def _few_per_species(positions: np.ndarray, cap: int = WIDE_PER_SPECIES) -> np.ndarray:
-    """Indices into `positions` (in order) keeping the first `cap` of each species; unlabelled ones all kept."""
-    codes = _WORKER_CODES.get("species")
-    if codes is None or not len(positions):
-        return np.arange(len(positions))
-    species = codes[positions]
-    order = np.argsort(species, kind="stable")
-    sorted_species = species[order]
-    starts = np.flatnonzero(np.r_[True, sorted_species[1:] != sorted_species[:-1]])
-    seen = np.empty(len(positions), dtype=np.int64)
-    seen[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    return np.flatnonzero((seen < cap) | (species < 0))
-
-
-def _minus_ranked(
-    sequences: list[str], plus: list[tuple[np.ndarray, np.ndarray]], depth: int, budget: int | None
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The minus strand's shortlists of `sequences`, read only where that strand could win (`_minus_may_win`);
-    elsewhere an empty shortlist (the query stays on plus)."""
-    minus = [reverse_complement(sequence) for sequence in sequences]
-    held, seeds = _WORKER_SEEDS.held(minus)
-    needed = [n for n, query in enumerate(sequences) if _minus_may_win(query, plus[n], held[n], seeds[n], budget)]
-    read = _WORKER_SEEDS.ranked([minus[n] for n in needed], depth, budget)
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    found = [empty] * len(sequences)
-    for n, ranked in zip(needed, read):
-        found[n] = ranked
-    return found
-
-
-def _minus_may_win(query: str, plus: tuple[np.ndarray, np.ndarray], held: int, seeds: int, budget: int | None) -> bool:
-    """Whether the query's reverse complement could be read as better than the query (`_minus_is_better`),
-    told before any posting list of it is read: no reference shares more of its `seeds` than the index
-    holds (`held`). Compared by counts, the minus strand wins only with more than the plus strand's best
-    count. Compared by alignment, only with a reference within fewer edits than the plus strand's best one
-    has, which by the q-gram lemma (`SharedSeeds.may_be_within`) shares all but a few of its seeds; a query
-    held end to end by its best plus reference (every barcode of a neighbour graph) cannot be beaten at all.
-    Exact: the strand read is the same as if both were ranked (on the real file the minus strand of almost
-    every query is skipped)."""
-    positions, counts = plus
-    if not len(counts):
-        return True
-    if not _strands_by_alignment(budget):
-        return held > counts[0]
-    slack = barcode_length(query) - align(query, _WORKER_BARCODES[positions[0]], "+").score
-    edits = (slack - 1) // EDIT_PENALTY  # the most a minus alignment may have and still score higher
-    return edits >= 0 and held >= seeds - ((len(SEED_PATTERN) + 1) * edits + slack)
-
-
-def _strands_by_alignment(budget: int | None) -> bool:
-    """Whether strands are compared by aligning their best references: counts read within a budget, or from an
-    index on disk, do not compare across strands (`_minus_is_better`)."""
-    return budget is not None or _WORKER_SEEDS.mapping is not None
-
-
-def _minus_is_better(
-    query: str, on_plus: np.ndarray, plus_counts: np.ndarray, on_minus: np.ndarray, minus_counts: np.ndarray, budget
-) -> bool:
-    """Whether the query reads on the minus strand: its reverse complement's best reference shares more seeds
-    with it. Counts read within a budget (or from an index on disk) are not comparable across strands (a
-    strand whose seeds the library lacks reads every list it has, the other only its rarest), so there the
-    two strands' best references are aligned and the better score decides."""
-    if not len(minus_counts):
-        return False
-    if not len(plus_counts):
-        return True
-    if not _strands_by_alignment(budget):
-        return bool(minus_counts[0] > plus_counts[0])
-    plus_score = align(query, _WORKER_BARCODES[on_plus[0]], "+").score
-    return align(query, _WORKER_BARCODES[on_minus[0]], "-").score > plus_score
-
-
-def _contrast_hits(
-    query: str, hits: list[tuple[int, Alignment]], ranked: np.ndarray, strand: str
-) -> list[tuple[int, Alignment]]:
-    """For each of `CONTRAST_RANKS` (lowest first) where no hit carries a label other than the best hit's,
-    the best-aligned `CONTRAST_HITS` of the first `CONTRAST_POOL` references of another label in `ranked`
-    (shared-seed order; the shortlist's own included where its bounded alignment left them out)."""
-    if not hits:
-        return []
-    best, keys = hits[0][0], [key for key, _ in hits]
-    extra: list[tuple[int, Alignment]] = []
-    for codes in _WORKER_CODES.values():
-        label = codes[best]
-        if label < 0 or ((codes[keys] != label) & (codes[keys] >= 0)).any():
-            continue
-        others = ranked[(codes[ranked] != label) & (codes[ranked] >= 0)]
-        pool: list[tuple[int, Alignment]] = []
-        for key in others[~np.isin(others, keys)][:CONTRAST_POOL]:
-            # once CONTRAST_HITS are aligned, a reference that cannot reach the last of the best is not aligned
-            # in full (edlib stops early): the best CONTRAST_HITS are the same
-            floor = pool[CONTRAST_HITS - 1][1].score if len(pool) >= CONTRAST_HITS else None
-            found = align(query, _WORKER_BARCODES[key], strand, floor)
-            if found is not None:
-                pool.append((int(key), found))
-                pool.sort(key=lambda hit: (-hit[1].score, hit[0]))
-        extra += pool[:CONTRAST_HITS]
-        keys += [key for key, _ in pool[:CONTRAST_HITS]]
-    return extra
 
 
 class Identifier:
@@ -286,7 +129,7 @@ class Identifier:
         unless `strand` is "plus" (an encoder's shortlist does not tell strands: each candidate is aligned
         both ways)."""
         strand = "both" if self.strand == "both" else "+"
-        return self._map(_align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
+        return self._map(align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
 
     def seed_hits(
         self, sequences: list[str], meanwhile: Callable[[], object] | None = None
@@ -294,7 +137,7 @@ class Identifier:
         """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`);
         `meanwhile`: work of the main process done while they run (as `_map`)."""
         task = lambda part: (part, self.candidates, self.strand, self.seed_budget)  # noqa: E731
-        return self._map(_seed_hits_many, sequences, task, meanwhile)
+        return self._map(seed_hits_many, sequences, task, meanwhile)
 
     def _map(self, work, items: list, task=lambda part: part, meanwhile: Callable[[], object] | None = None) -> list:
         """`work(task(part))` over contiguous parts of `items`, in `num_proc` forked processes (which
@@ -302,9 +145,9 @@ class Identifier:
         process while they run (the first chunk of a run loads the calibration so, instead of before)."""
         if self.encoder is None:
             codes = {rank: self.reference.key_codes(rank) for rank in CONTRAST_RANKS}
-            _set_worker_state(self.reference.barcodes, self.reference.seeds, codes)
+            set_worker_state(self.reference.barcodes, self.reference.seeds, codes)
         else:
-            _set_worker_state(self.reference.barcodes, None, {})
+            set_worker_state(self.reference.barcodes, None, {})
         if self.num_proc == 1 or len(items) < 2 * self.num_proc:
             found = work(task(items))
             if meanwhile is not None:
@@ -459,8 +302,3 @@ class Identifier:
             "score": hit.score,
             **lineage,
         }
-
-
-def _set_worker_state(barcodes: list[str], seeds: SeedIndex | None, codes: dict[str, np.ndarray]) -> None:
-    global _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES
-    _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES = barcodes, seeds, codes

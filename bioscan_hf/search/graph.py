@@ -10,7 +10,7 @@ the library, tell little apart), so each barcode costs a bounded time and the wh
 with the library (BENCHMARKS.md: recall of each barcode's best other hit against the exhaustive search, and
 time, at growing sizes).
 
-Kept per barcode: its best `KEEP` hits, and for each rank of `engine.CONTRAST_RANKS` its best hit of a label
+Kept per barcode: its best `KEEP` hits, and for each rank of `shortlist.CONTRAST_RANKS` its best hit of a label
 other than its best hit's (what an audit's evidence measures the gap to). Written into a folder, in parts of
 `PART_KEYS` barcodes, each part complete before it lands, so an interrupted build resumes at the next part;
 the folder is found again by the library's digest, which of its barcodes share a label at each contrast rank
@@ -37,10 +37,11 @@ from bioscan_hf.core.console import progress_bar, status
 from bioscan_hf.core.paths import cache_dir
 from bioscan_hf.data.sources import Query
 from bioscan_hf.search.calls import Hit
-from bioscan_hf.search.engine import CONTRAST_RANKS, Identifier
+from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.seeds import barcodes_digest
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES
+from bioscan_hf.search.shortlist import CONTRAST_RANKS
 
 #: Posting entries a barcode's shortlist reads at most (rarest seeds first): ~0.5 ms per barcode.
 GRAPH_SEED_BUDGET = 50_000

@@ -99,7 +99,7 @@ def test_the_minus_strand_is_skipped_only_where_it_cannot_win(bold_tsv: Path, mo
     """`_minus_may_win` leaves a query's minus strand unread only where no reference could make it win, so the
     hits are those of reading both strands of every query: real barcodes as given and reverse complemented,
     each with 0–25% of its bases changed, and random DNA, with counts compared and within a budget."""
-    import bioscan_hf.search.engine as engine_module
+    import bioscan_hf.search.shortlist as shortlist_module
 
     table = read_references(bold_tsv, None, Problems(skip=True)).drop_duplicates("dna_barcode").iloc[:3000]
     reference = Reference(table.reset_index(drop=True))
@@ -115,7 +115,7 @@ def test_the_minus_strand_is_skipped_only_where_it_cannot_win(bold_tsv: Path, mo
     for budget in (None, 2_000):
         skipped = Identifier(reference, seed_budget=budget).hits(queries)
         with monkeypatch.context() as patch:
-            patch.setattr(engine_module, "_minus_may_win", lambda *args: True)
+            patch.setattr(shortlist_module, "_minus_may_win", lambda *args: True)
             both = Identifier(reference, seed_budget=budget).hits(queries)
         assert skipped == both
         assert {hits[0].strand for hits in skipped.values() if hits} == {"+", "-"}

@@ -8,10 +8,11 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bioscan_hf.data.sources import Query
-from bioscan_hf.search.engine import CONTRAST_RANKS, Identifier
+from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.graph import KEEP, MANIFEST, build_graph, kept, neighbour_graph, search_barcodes
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.seeds import _query_seeds
+from bioscan_hf.search.shortlist import CONTRAST_RANKS
 from tests.helpers import flood_case, library
 
 
