@@ -28,26 +28,6 @@ def test_a_flooded_genus_does_not_hide_the_best_hit(seed: int) -> None:
     assert hits[0]["sseqid"] == best and hits[0]["pident"] > hits[1]["pident"]
 
 
-def test_a_query_far_from_its_shortlist_has_more_references_aligned(monkeypatch) -> None:
-    """A flood spread over many genera and species (so no contrast rank adds the lone best hit) ahead of it in
-    seed order, beyond the shortlist: a query whose best shortlisted hit is below `WIDEN_BELOW` has the
-    references after its shortlist aligned too, a few per species, and the lone best hit is found; without
-    the widening it is not."""
-    import bioscan_hf.search.engine as engine
-
-    table, query, best = flood_case(0)
-    flood = table["processid"].str.startswith("FLOOD")
-    number = table.loc[flood, "processid"].str[5:].astype(int)
-    table.loc[flood, "genus"] = "Floodus" + (number % 8).astype(str)
-    table.loc[flood, "species"] = table.loc[flood, "genus"] + " sp" + (number % 40).astype(str)
-    reference = Reference(table)
-    monkeypatch.setattr(engine, "WIDEN_BELOW", 0.95)  # the flood's 94% is "far" for this case
-    identifier = Identifier(reference, candidates=20)
-    assert identifier.identify([Query("q", sequence=query)], top_k=1)[1][0]["sseqid"] == best
-    monkeypatch.setattr(engine, "WIDE_CANDIDATES", 0)
-    assert identifier.identify([Query("q", sequence=query)], top_k=1)[1][0]["sseqid"] != best
-
-
 def _classes(table: pd.DataFrame, library: pd.DataFrame, rng: np.random.Generator) -> dict[str, list[str]]:
     known = table[table.order != "Hymenoptera"]
     real = list(known[~known.processid.isin(library.processid)].sample(100, random_state=1).dna_barcode)

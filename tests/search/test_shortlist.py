@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import mutate
+from helpers import flood_case, mutate
 
 from bioscan_hf.core.barcodes import reverse_complement
 from bioscan_hf.data.sources import Problems, Query
@@ -47,3 +47,21 @@ def test_a_staged_read_finds_every_reference_near_the_exhaustive_best(
         hits = {hit.key: hit.score for hit in found[query.sequence]}
         assert found[query.sequence][0].score == best
         assert all(hits.get(k) == s for k, s in enumerate(scores) if s >= best - NEAR_BEST)
+
+
+def test_a_query_far_from_its_shortlist_has_more_references_aligned(monkeypatch) -> None:
+    """A flood spread over many genera and species (so no contrast rank adds the lone best hit) ahead of it in
+    seed order, beyond the shortlist: a query whose best shortlisted hit is below `WIDEN_BELOW` has the
+    references after its shortlist aligned too, a few per species, and the lone best hit is found; without
+    the widening it is not."""
+    table, query, best = flood_case(0)
+    flood = table["processid"].str.startswith("FLOOD")
+    number = table.loc[flood, "processid"].str[5:].astype(int)
+    table.loc[flood, "genus"] = "Floodus" + (number % 8).astype(str)
+    table.loc[flood, "species"] = table.loc[flood, "genus"] + " sp" + (number % 40).astype(str)
+    reference = Reference(table)
+    monkeypatch.setattr(shortlist, "WIDEN_BELOW", 0.95)  # the flood's 94% is "far" for this case
+    identifier = Identifier(reference, candidates=20)
+    assert identifier.identify([Query("q", sequence=query)], top_k=1)[1][0]["sseqid"] == best
+    monkeypatch.setattr(shortlist, "WIDE_CANDIDATES", 0)
+    assert identifier.identify([Query("q", sequence=query)], top_k=1)[1][0]["sseqid"] != best
