@@ -91,7 +91,8 @@ def _staged_hits(query: str, depth: int, strand: str) -> list[tuple[int, Alignme
     the best of the first `EXACT_FIRST` references by those counts is aligned; by the q-gram lemma
     (`SharedSeeds.may_be_within`) a reference scoring within `NEAR_BEST` of it holds all but `_lost` of the
     seeds counted, so every such reference is among those that hold that many, and those are aligned (at
-    most `STAGE_REFERENCES`); and no reference could score higher on the minus strand (`_minus_cannot_beat`).
+    most `STAGE_REFERENCES`); and no reference could score higher on the minus strand (`_minus_cannot_beat`,
+    over the reverse complement's rarest lists read the same way).
     None otherwise (a query far from the library, or too many references near it): the query is searched
     within its whole budget."""
     positions, counts, exact = _WORKER_SEEDS.rarest(seed_codes(query), STAGE_ENTRIES)
@@ -105,9 +106,9 @@ def _staged_hits(query: str, depth: int, strand: str) -> list[tuple[int, Alignme
     near = counts >= need
     if need <= 0 or near.sum() > STAGE_REFERENCES:
         return None
-    if strand == "both":
-        held, seeds = _WORKER_SEEDS.held([reverse_complement(query)])
-        if not _minus_cannot_beat(query, best, int(held[0]), int(seeds[0])):
+    if strand == "both":  # the reverse complement's rarest lists too: in a large library it holds most seeds
+        _, minus_counts, minus_exact = _WORKER_SEEDS.rarest(seed_codes(reverse_complement(query)), STAGE_ENTRIES)
+        if not _minus_cannot_beat(query, best, int(minus_counts.max(initial=0)), minus_exact):
             return None
     near_positions, near_counts = top_by_count(positions[near], counts[near], int(near.sum()))
     rest = ~np.isin(near_positions, [key for key, _ in hits])
@@ -196,13 +197,14 @@ def _minus_may_win(query: str, plus: tuple[np.ndarray, np.ndarray], held: int, s
     return not _minus_cannot_beat(query, align(query, _WORKER_BARCODES[positions[0]], "+").score, held, seeds)
 
 
-def _minus_cannot_beat(query: str, score: int, held: int, seeds: int) -> bool:
-    """Whether no reference can score above `score` with the query's reverse complement, of whose `seeds`
-    the index holds `held`: one that could is within fewer edits than `score` leaves, and so holds all but
-    `_lost` of them (a query held end to end, at the most any alignment scores, cannot be beaten at all)."""
+def _minus_cannot_beat(query: str, score: int, most: int, seeds: int) -> bool:
+    """Whether no reference can score above `score` with the query's reverse complement, when none shares more
+    than `most` of some `seeds` of its seeds (those the index holds, or those whose lists were read): one that
+    could is within fewer edits than `score` leaves, and so shares all but `_lost` of them (a query held end
+    to end, at the most any alignment scores, cannot be beaten at all)."""
     slack = barcode_length(query) - score
     edits = (slack - 1) // EDIT_PENALTY  # the most a minus alignment may have and still score higher
-    return edits < 0 or held < seeds - _lost(edits, slack)
+    return edits < 0 or most < seeds - _lost(edits, slack)
 
 
 def _strands_by_alignment(budget: int | None) -> bool:
