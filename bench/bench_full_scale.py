@@ -21,9 +21,9 @@ Steps (`--steps`, in this order by default):
              `audit` and `cluster` search every barcode) of 10,000 of its distinct barcodes drawn at random,
              2 processes: the time per barcode, and the whole graph's projected from it
   identify   a fresh process opens it (memory-mapped) and identifies 10,000 queries (release barcodes
-             with 1% substitutions), BOLD thresholds (no calibration fit), 2 processes (`--num-proc 2`), and
-             counts those answered from their rarest seeds' lists alone (`search.shortlist`); 200 of them
-             also with every seed counted (one process), to show what the per-query budget changes
+             with 1% substitutions), BOLD thresholds (no calibration fit), 2 processes (`--num-proc 2`);
+             200 of them also with every seed counted (one process), to show what the per-query budget
+             changes
   bioscan_dataset  the same three with bioscan-dataset 1.3.0's `load_bioscan5m_metadata` on the CSV (the
              reference: pandas)
   knn        kmer6 1-NN over distinct barcodes: train → test_unseen (SPEC §3), train → test,
@@ -377,7 +377,6 @@ def identify_step(prepared: Path, work: Path, queries: int) -> dict:
     """The identify reference over the whole release (and, with `queries`, a plate against it)."""
     os.environ["BIOSCAN_HF_CACHE"] = str(work / "bioscan_cache")
     from bioscan_hf.data.sources import Query
-    from bioscan_hf.search import shortlist
     from bioscan_hf.search.engine import Identifier
     from bioscan_hf.search.references import Reference, read_references
     from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
@@ -396,42 +395,19 @@ def identify_step(prepared: Path, work: Path, queries: int) -> dict:
     plate = [Query(f"q{n}", sequence=barcode) for n, barcode in enumerate(barcodes)]
     identifier = Identifier(reference, thresholds=DEFAULT_THRESHOLDS, num_proc=2)  # as `--num-proc 2`
     begun = time.perf_counter()
-    staged = _counting_stages()
     rows, _ = identifier.identify(plate)
     seconds = time.perf_counter() - begun
     identifier.close()
     result.update(queries=queries, query_s=round(seconds, 1), queries_per_s=round(queries / seconds, 1))
     result["peak_rss_mb_after_queries"] = _peak_rss_mb()
-    result["staged"] = f"{staged.value}/{queries}"  # answered from their rarest seeds' lists alone
     few = plate[:_UNBOUNDED_QUERIES]
-    seeds.budget = np.iinfo(np.int64).max  # every seed counted, no first stage: one process
-    shortlist.STAGE_ENTRIES = seeds.budget
+    seeds.budget = np.iinfo(np.int64).max  # every seed counted (one process: the workers read the budget forked)
     begun = time.perf_counter()
     unbounded, _ = Identifier(reference, thresholds=DEFAULT_THRESHOLDS).identify(few)
     result["unbounded_s_per_query"] = round((time.perf_counter() - begun) / len(few), 3)
     same = [a["best_hit"] == b["best_hit"] or a.get("pident") == b.get("pident") for a, b in zip(rows, unbounded)]
     result["unbounded_same_best"] = f"{sum(same)}/{len(few)}"
     return result
-
-
-def _counting_stages():
-    """A shared counter of the queries `shortlist._staged_hits` answers (in the forked workers too)."""
-    import multiprocessing
-
-    from bioscan_hf.search import shortlist
-
-    counter = multiprocessing.get_context("fork").Value("i", 0)
-    stage = shortlist._staged_hits
-
-    def counted(*args):
-        found = stage(*args)
-        if found is not None:
-            with counter.get_lock():
-                counter.value += 1
-        return found
-
-    shortlist._staged_hits = counted
-    return counter
 
 
 def describe_machine() -> dict:

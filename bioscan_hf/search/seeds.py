@@ -64,7 +64,7 @@ CACHED_FROM = 10_000
 _SEED_BATCH = 20_000
 #: Queries between two releases of the index pages a search mapped in (`SeedIndex.release_pages`).
 RELEASE_EVERY = 16
-#: Bits of a reference position in `top_by_count`'s sort key (positions are int32).
+#: Bits of a reference position in `_top`'s sort key (positions are int32).
 _POSITION_BITS = 32
 
 
@@ -237,7 +237,7 @@ class SeedIndex:
             shared.sort_indices()
             for row in range(shared.shape[0]):
                 lo, hi = shared.indptr[row], shared.indptr[row + 1]
-                found.append(top_by_count(shared.indices[lo:hi], shared.data[lo:hi], candidates))
+                found.append(_top(shared.indices[lo:hi], shared.data[lo:hi], candidates))
         return found
 
     def held(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -255,22 +255,14 @@ class SeedIndex:
 
     def _budgeted(self, codes: np.ndarray, candidates: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
         """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries."""
-        positions, counts, _ = self.rarest(codes, budget)
-        return top_by_count(positions, counts, candidates)
-
-    def rarest(self, codes: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """Every reference sharing a seed of `codes` (distinct) among the rarest ones whose lists fit `budget`
-        entries (at least one list), with how many of those seeds each shares; and how many of `codes` the
-        counts are exact over (lists read whole, and seeds no reference holds)."""
         starts, ends = self.indptr[codes], self.indptr[codes + 1]
         lengths = ends - starts
         order = np.argsort(lengths, kind="stable")
         order = order[lengths[order] > 0]
         within = np.cumsum(lengths[order]) <= budget
         order = order[: max(1, int(within.sum()))] if len(order) else order
-        exact = len(order) + int((lengths == 0).sum())
         if not len(order):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), exact
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         read = np.concatenate([self.postings[starts[i] : ends[i]] for i in order])
         if len(read) * 8 < self.size:  # few entries: hash them (~3× np.unique's sort) rather than count over all
             tally = pd.Series(read, copy=False).value_counts(sort=False)
@@ -279,7 +271,7 @@ class SeedIndex:
             counts = np.bincount(read, minlength=self.size)
             positions = np.flatnonzero(counts)
             counts = counts[positions]
-        return positions, counts, exact
+        return _top(positions, counts, candidates)
 
 
 class SharedSeeds(NamedTuple):
@@ -323,7 +315,7 @@ def _query_seeds(queries: Sequence[str]):
             yield codes[bounds[i] : bounds[i + 1]]
 
 
-def top_by_count(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
     """Up to `candidates` positions by count, highest first, and their counts; at the cut and among equals,
     lower positions. One key orders both (count above, position below: every key distinct), so one
     partition and one small sort do it (partitioning the counts alone, mostly ties, was ~5× slower)."""

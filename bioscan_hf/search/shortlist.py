@@ -1,27 +1,14 @@
 """From a query barcode to its aligned hits, in the engine's worker processes: the seed shortlist on the
 strand the query reads on, exact alignment, the references ranked after the shortlist for a query far from
-everything, and hits of other labels beside the best (`engine.Identifier` runs these over its plate).
-
-In a library whose seed index is read within a budget (BIOSCAN-5M's size, on disk), a query first reads
-only its rarest seeds' lists (`STAGE_ENTRIES`): where the best of the references they rank first lies near
-enough, the q-gram lemma names every reference that could come within `align.NEAR_BEST` of it, and aligning
-those is the whole search (`_staged_hits`); otherwise the query reads up to its whole budget.
-"""
+everything, and hits of other labels beside the best (`engine.Identifier` runs these over its plate)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
-from bioscan_hf.search.align import EDIT_PENALTY, EXACT_FIRST, NEAR_BEST, Alignment, align, best_first, rank_hits
-from bioscan_hf.search.seeds import (
-    RELEASE_EVERY,
-    SEED_PATTERN,
-    SeedIndex,
-    SharedSeeds,
-    seed_codes,
-    top_by_count,
-)
+from bioscan_hf.search.align import EDIT_PENALTY, Alignment, align, best_first, rank_hits
+from bioscan_hf.search.seeds import SEED_PATTERN, SeedIndex, SharedSeeds
 
 #: Ranks at which a query's best hit is always seen beside hits of another label: a shortlist of one
 #: order's (or family's) barcodes says nothing about how far the query is from the rest, which is what tells
@@ -44,12 +31,6 @@ WIDE_CANDIDATES = 1_600
 #: heavily sampled species fills hundreds of ranks with near-identical barcodes that score alike.
 WIDE_PER_SPECIES = 8
 
-#: A query's first read where the seed index is read within a budget: its rarest seeds' lists up to this
-#: many entries (the budget's 20M take ~0.1 s per query at BIOSCAN-5M's size) ...
-STAGE_ENTRIES = 1_000_000
-#: ... and the references that could come within `NEAR_BEST` of its best, aligned when at most this many.
-STAGE_REFERENCES = 5_000
-
 _WORKER_BARCODES: list[str] = []
 _WORKER_SEEDS: SeedIndex | None = None
 _WORKER_CODES: dict[str, np.ndarray] = {}
@@ -61,77 +42,12 @@ def align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> list[list[tupl
 
 
 def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tuple[int, Alignment]]]:
-    """Hits of one worker's share of the queries: from their rarest seeds' lists where that is provably the
-    search (`_staged_hits`), else by the shortlist within the whole budget (`_searched_hits`)."""
-    sequences, candidates, strand, budget = task
-    depth = max(candidates, CONTRAST_DEPTH)
-    staged = _staged_many(sequences, depth, strand, budget)
-    searched = iter(
-        _searched_hits([q for q, found in zip(sequences, staged) if found is None], candidates, depth, strand, budget)
-    )
-    return [next(searched) if found is None else found for found in staged]
-
-
-def _staged_many(sequences: list[str], depth: int, strand: str, budget: int | None) -> list[list | None]:
-    """`_staged_hits` of each query where its shortlist would read more than a stage (an index read within a
-    budget larger than `STAGE_ENTRIES`); None for the others."""
-    if not _strands_by_alignment(budget) or (budget or _WORKER_SEEDS.budget) <= STAGE_ENTRIES:
-        return [None] * len(sequences)
-    found = []
-    for n, query in enumerate(sequences, start=1):
-        found.append(_staged_hits(query, depth, strand))
-        if n % RELEASE_EVERY == 0:
-            _WORKER_SEEDS.release_pages()
-    _WORKER_SEEDS.release_pages()
-    return found
-
-
-def _staged_hits(query: str, depth: int, strand: str) -> list[tuple[int, Alignment]] | None:
-    """A query's hits from its rarest seeds' lists alone (`STAGE_ENTRIES`), where that is provably the search:
-    the best of the first `EXACT_FIRST` references by those counts is aligned; by the q-gram lemma
-    (`SharedSeeds.may_be_within`) a reference scoring within `NEAR_BEST` of it holds all but `_lost` of the
-    seeds counted, so every such reference is among those that hold that many, and those are aligned (at
-    most `STAGE_REFERENCES`); and no reference could score higher on the minus strand (`_minus_cannot_beat`,
-    over the reverse complement's rarest lists read the same way).
-    None otherwise (a query far from the library, or too many references near it): the query is searched
-    within its whole budget."""
-    positions, counts, exact = _WORKER_SEEDS.rarest(seed_codes(query), STAGE_ENTRIES)
-    ranked, _ = top_by_count(positions, counts, depth)
-    hits = rank_hits(query, _WORKER_BARCODES, ranked[:EXACT_FIRST], "+")
-    if not hits or hits[0][1].identity < WIDEN_BELOW:
-        return None
-    best = hits[0][1].score
-    slack = barcode_length(query) - (best - NEAR_BEST)
-    need = exact - _lost(slack // EDIT_PENALTY, slack)
-    near = counts >= need
-    if need <= 0 or near.sum() > STAGE_REFERENCES:
-        return None
-    if strand == "both":  # the reverse complement's rarest lists too: in a large library it holds most seeds
-        _, minus_counts, minus_exact = _WORKER_SEEDS.rarest(seed_codes(reverse_complement(query)), STAGE_ENTRIES)
-        if not _minus_cannot_beat(query, best, int(minus_counts.max(initial=0)), minus_exact):
-            return None
-    near_positions, near_counts = top_by_count(positions[near], counts[near], int(near.sum()))
-    rest = ~np.isin(near_positions, [key for key, _ in hits])
-    shared = SharedSeeds(near_counts[rest], exact)
-    hits += rank_hits(query, _WORKER_BARCODES, near_positions[rest], "+", 0, best, shared)
-    hits += _contrast_hits(query, hits, ranked, "+")
-    hits.sort(key=best_first)
-    return hits
-
-
-def _lost(edits: int, slack: int) -> int:
-    """The most seeds of a query that a reference within `edits` edits of it can lack, when it is shorter by at
-    most `slack` bases (the q-gram lemma, as `SharedSeeds.may_be_within`)."""
-    return (len(SEED_PATTERN) + 1) * edits + slack
-
-
-def _searched_hits(
-    sequences: list[str], candidates: int, depth: int, strand: str, budget: int | None
-) -> list[list[tuple[int, Alignment]]]:
     """Shortlist by seeds (`SeedIndex.ranked`, within `budget` posting entries when given), then align: one
     worker's share of the queries. With `strand="both"` each query is shortlisted on both strands and aligned
     on the better one (`_minus_is_better`: a barcode shares hundreds of seeds with its own species on its
     strand, a handful by chance on the other)."""
+    sequences, candidates, strand, budget = task
+    depth = max(candidates, CONTRAST_DEPTH)
     plus = _WORKER_SEEDS.ranked(sequences, depth, budget)
     minus = _minus_ranked(sequences, plus, depth, budget) if strand == "both" else plus
     found = []
@@ -199,12 +115,12 @@ def _minus_may_win(query: str, plus: tuple[np.ndarray, np.ndarray], held: int, s
 
 def _minus_cannot_beat(query: str, score: int, most: int, seeds: int) -> bool:
     """Whether no reference can score above `score` with the query's reverse complement, when none shares more
-    than `most` of some `seeds` of its seeds (those the index holds, or those whose lists were read): one that
-    could is within fewer edits than `score` leaves, and so shares all but `_lost` of them (a query held end
-    to end, at the most any alignment scores, cannot be beaten at all)."""
+    than `most` of its `seeds` (the index holds only `most` of them): one that could is within fewer edits than
+    `score` leaves, and so by the q-gram lemma (`SharedSeeds.may_be_within`) shares all but a few of them (a
+    query held end to end, at the most any alignment scores, cannot be beaten at all)."""
     slack = barcode_length(query) - score
     edits = (slack - 1) // EDIT_PENALTY  # the most a minus alignment may have and still score higher
-    return edits < 0 or most < seeds - _lost(edits, slack)
+    return edits < 0 or most < seeds - ((len(SEED_PATTERN) + 1) * edits + slack)
 
 
 def _strands_by_alignment(budget: int | None) -> bool:
