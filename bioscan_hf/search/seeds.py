@@ -244,8 +244,7 @@ class SeedIndex:
         """Per query, how many of its seeds some reference holds, and how many seeds it has: no reference can
         share more than the first with it (what tells, before any list is read, that a strand cannot win)."""
         counted = [(int((self.indptr[c + 1] > self.indptr[c]).sum()), len(c)) for c in _query_seeds(queries)]
-        held, seeds = np.array(counted, dtype=np.int64).reshape(-1, 2).T
-        return held, seeds
+        return tuple(np.array(counted, dtype=np.int64).reshape(-1, 2).T)
 
     @cached_property
     def _matrix(self) -> sp.csr_matrix:
@@ -292,8 +291,14 @@ class SharedSeeds(NamedTuple):
         `len(SEED_PATTERN)` windows and shortens the span the reference covers by at most one base, and a
         query `longer_by` bases longer than the reference has that many more windows outside it. A seed
         counted is missing from the reference only if every window of the query holding it is lost so."""
-        lost = (len(SEED_PATTERN) + 1) * edits + max(0, longer_by)
-        return int(self.counts[n]) >= self.most - lost
+        return int(self.counts[n]) >= self.most - seeds_lost(edits, longer_by)
+
+
+def seeds_lost(edits: int, longer_by: int) -> int:
+    """The most of a query's seeds that a reference within `edits` edits of it can lack, the query being
+    `longer_by` bases longer (the q-gram lemma: an edit touches at most `len(SEED_PATTERN)` windows and
+    shortens the span covered by one base; windows beyond a shorter reference are lost too)."""
+    return (len(SEED_PATTERN) + 1) * edits + max(0, longer_by)
 
 
 def _map_array(path: Path) -> tuple[np.ndarray, mmap.mmap]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
 from bioscan_hf.search.align import EDIT_PENALTY, Alignment, align, best_first, rank_hits
-from bioscan_hf.search.seeds import SEED_PATTERN, SeedIndex, SharedSeeds
+from bioscan_hf.search.seeds import SeedIndex, SharedSeeds, seeds_lost
 
 #: Ranks at which a query's best hit is always seen beside hits of another label: a shortlist of one
 #: order's (or family's) barcodes says nothing about how far the query is from the rest, which is what tells
@@ -101,26 +101,18 @@ def _minus_may_win(query: str, plus: tuple[np.ndarray, np.ndarray], held: int, s
     told before any posting list of it is read: no reference shares more of its `seeds` than the index
     holds (`held`). Compared by counts, the minus strand wins only with more than the plus strand's best
     count. Compared by alignment, only with a reference within fewer edits than the plus strand's best one
-    has, which by the q-gram lemma (`SharedSeeds.may_be_within`) shares all but a few of its seeds; a query
-    held end to end by its best plus reference (every barcode of a neighbour graph) cannot be beaten at all.
-    Exact: the strand read is the same as if both were ranked (on the real file the minus strand of almost
-    every query is skipped)."""
+    has, which by the q-gram lemma (`seeds_lost`) shares all but a few of its seeds; a query held end to end
+    by its best plus reference (every barcode of a neighbour graph) cannot be beaten at all. Exact: the
+    strand read is the same as if both were ranked (on the real file the minus strand of almost every query
+    is skipped)."""
     positions, counts = plus
     if not len(counts):
         return True
     if not _strands_by_alignment(budget):
         return held > counts[0]
-    return not _minus_cannot_beat(query, align(query, _WORKER_BARCODES[positions[0]], "+").score, held, seeds)
-
-
-def _minus_cannot_beat(query: str, score: int, most: int, seeds: int) -> bool:
-    """Whether no reference can score above `score` with the query's reverse complement, when none shares more
-    than `most` of its `seeds` (the index holds only `most` of them): one that could is within fewer edits than
-    `score` leaves, and so by the q-gram lemma (`SharedSeeds.may_be_within`) shares all but a few of them (a
-    query held end to end, at the most any alignment scores, cannot be beaten at all)."""
-    slack = barcode_length(query) - score
+    slack = barcode_length(query) - align(query, _WORKER_BARCODES[positions[0]], "+").score
     edits = (slack - 1) // EDIT_PENALTY  # the most a minus alignment may have and still score higher
-    return edits < 0 or most < seeds - ((len(SEED_PATTERN) + 1) * edits + slack)
+    return edits >= 0 and held >= seeds - seeds_lost(edits, slack)
 
 
 def _strands_by_alignment(budget: int | None) -> bool:
