@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
-from accelerate import PartialState
 
 from bioscan_hf.core.errors import MissingFileError
 from bioscan_hf.core.outputs import check_output_file, write_atomically
 from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.processes import process_state
 from bioscan_hf.core.specs import ModelSpec
 from bioscan_hf.data.images import ImageDecodeError, decode_image
 from bioscan_hf.data.prepared import load_prepared
@@ -305,7 +304,7 @@ def embed_to_parquet(
     if out.suffix != ".parquet":
         raise EncoderError(f"{out}: an embeddings file ends in .parquet")
     check_output_file(out, _is_embeddings_file(out), "embed", settings.overwrite)
-    state = PartialState(cpu=not torch.cuda.is_available())  # without GPUs: gloo processes on the CPU
+    state = process_state()  # without GPUs: gloo processes on the CPU
     options = settings.encoder_options()
     if state.num_processes > 1 and "device" not in options and state.device.type != "cpu":
         options["device"] = str(state.device)

@@ -25,7 +25,6 @@ from bioscan_hf.core.vectors import exact_index, normalize
 from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
-from bioscan_hf.embedding.store import stored_or_embedded
 from bioscan_hf.search.align import Alignment, HitStats, describe
 from bioscan_hf.search.calibration import Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
@@ -113,6 +112,8 @@ class Identifier:
 
     def _vectors(self, modality: str, ids: Sequence[str], compute) -> np.ndarray:
         """Embeddings of records `ids`: from the stored file where it has them, else `compute(positions)`."""
+        from bioscan_hf.embedding.store import stored_or_embedded  # only runs with an encoder: torch
+
         return stored_or_embedded(self.stored, modality, ids, compute)
 
     def shortlist(self, sequences: list[str], ids: Sequence[str] | None = None) -> list[np.ndarray]:

@@ -23,18 +23,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
-from accelerate import PartialState
 
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.options import RUN_ONLY
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
+from bioscan_hf.core.processes import process_state
 from bioscan_hf.data.sources import (
     Problems,
     is_prepared_dataset,
@@ -43,15 +43,16 @@ from bioscan_hf.data.sources import (
     source_digest,
     write_skipped,
 )
-from bioscan_hf.embedding import Encoder, load_encoder
-from bioscan_hf.embedding.store import read_embeddings
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import cached_calibration, reference_digest
 from bioscan_hf.search.references import Reference, filter_references, read_library
 from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
-from bioscan_hf.search.searcher import Searcher
 from bioscan_hf.search.settings import IdentifySettings
+
+if TYPE_CHECKING:  # the model side is imported only by runs that embed (torch costs 2–3 s of a barcode run)
+    from bioscan_hf.embedding import Encoder
+    from bioscan_hf.search.searcher import Searcher
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".json", ".parquet")
 #: BLAST's 12 standard tabular columns.
@@ -195,7 +196,11 @@ def identify(
         )
     problems = Problems(skip=settings.skip_bad)
     # the model first: a missing or damaged folder stops the run before the reference is read
-    encoder = load_encoder(settings.model) if settings.model and not settings.photo_keys else None
+    encoder = None
+    if settings.model and not settings.photo_keys:
+        from bioscan_hf.embedding import load_encoder
+
+        encoder = load_encoder(settings.model)
     table, excluded = read_library(reference, settings, problems)
     table = filter_references(table, settings.within, settings.country)
     provenance = _provenance(str(queries), str(reference), settings, table)
@@ -241,6 +246,8 @@ def _run(
         searcher = _photo_index(reference)
         encoder = searcher.encoder  # photos are embedded as the index's photos were
     elif settings.embeddings:
+        from bioscan_hf.embedding.store import read_embeddings
+
         stored = read_embeddings(settings.embeddings)
     if settings.calibration:
         calibration = Calibration.load(user_path(settings.calibration))
@@ -258,7 +265,7 @@ def _run(
         min_confidence=settings.min_confidence,
         strand=settings.strand,
     )
-    state = PartialState(cpu=not torch.cuda.is_available())  # under `accelerate launch`: a share of the chunks
+    state = process_state()  # under `accelerate launch`: a share of the chunks
     if state.num_processes > 1:
         with state.main_process_first():  # what is cached (seed index, calibration) is built once, by the main
             engine.prepare()
@@ -332,6 +339,8 @@ def _photo_index(reference: str | os.PathLike) -> Searcher:
             f"{reference}: --photo-keys needs an index folder with reference photos (bioscan-hf index --model "
             "CLIBD_FOLDER or an image model); this one has none"
         )
+    from bioscan_hf.search.searcher import Searcher
+
     return Searcher(folder)
 
 

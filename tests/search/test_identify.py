@@ -726,6 +726,18 @@ def test_two_accelerate_processes_share_the_chunks_and_write_the_file_of_one(pre
     assert not (tmp_path / "two.tsv.parts").exists()
 
 
+def test_a_barcode_run_imports_no_model_stack() -> None:
+    """identify's barcode path needs neither torch nor accelerate nor transformers' models (2–3 s of a short
+    run): they are imported by the runs that embed, or launched across processes."""
+    code = (
+        "import sys\nimport bioscan_hf.search.run, bioscan_hf.search.engine\n"
+        "print(sorted(m for m in ('torch', 'accelerate', 'bioscan_hf.embedding.base') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.damaged_input
 def test_an_output_file_identify_did_not_write_is_never_replaced(tmp_path: Path, capsys) -> None:
     from bioscan_hf.cli import main
