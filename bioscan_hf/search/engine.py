@@ -15,7 +15,8 @@ For a photo (a CLIBD model, `--model`): the nearest reference barcodes in CLIBD'
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +35,8 @@ from bioscan_hf.search.shortlist import CONTRAST_RANKS, align_many, seed_hits_ma
 
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
+#: What a caller tags each chunk with (`Identifier.identify_chunks`).
+K = TypeVar("K")
 
 
 class Identifier:
@@ -129,21 +132,24 @@ class Identifier:
         """Exact alignment of each sequence with its candidates (in `num_proc` processes), on both strands
         unless `strand` is "plus" (an encoder's shortlist does not tell strands: each candidate is aligned
         both ways)."""
+        return self._align_started(sequences, shortlists)()
+
+    def seed_hits(self, sequences: list[str]) -> list[list[tuple[int, Alignment]]]:
+        """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`)."""
+        return self._seeds_started(sequences)()
+
+    def _align_started(self, sequences: list[str], shortlists: list[np.ndarray]) -> Callable[[], list]:
         strand = "both" if self.strand == "both" else "+"
-        return self._map(align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
+        return self._started(align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
 
-    def seed_hits(
-        self, sequences: list[str], meanwhile: Callable[[], object] | None = None
-    ) -> list[list[tuple[int, Alignment]]]:
-        """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`);
-        `meanwhile`: work of the main process done while they run (as `_map`)."""
+    def _seeds_started(self, sequences: list[str]) -> Callable[[], list]:
         task = lambda part: (part, self.candidates, self.strand, self.seed_budget)  # noqa: E731
-        return self._map(seed_hits_many, sequences, task, meanwhile)
+        return self._started(seed_hits_many, sequences, task)
 
-    def _map(self, work, items: list, task=lambda part: part, meanwhile: Callable[[], object] | None = None) -> list:
-        """`work(task(part))` over contiguous parts of `items`, in `num_proc` forked processes (which
-        inherit the reference's barcodes and seeds), results in order; `meanwhile()` is called in this
-        process while they run (the first chunk of a run loads the calibration so, instead of before)."""
+    def _started(self, work, items: list, task=lambda part: part) -> Callable[[], list]:
+        """`work(task(part))` over contiguous parts of `items`, handed to `num_proc` forked processes (which
+        inherit the reference's barcodes and seeds); calling the result waits for the results, in order
+        (with one process, or too few items to share, the work is done here and now)."""
         if self.encoder is None:
             codes = {rank: self.reference.key_codes(rank) for rank in CONTRAST_RANKS}
             set_worker_state(self.reference.barcodes, self.reference.seeds, codes)
@@ -151,44 +157,77 @@ class Identifier:
             set_worker_state(self.reference.barcodes, None, {})
         if self.num_proc == 1 or len(items) < 2 * self.num_proc:
             found = work(task(items))
-            if meanwhile is not None:
-                meanwhile()
-            return found
+            return lambda: found
         if self._pool is None:
             self._pool = multiprocessing.get_context("fork").Pool(self.num_proc)
         size = -(-len(items) // (4 * self.num_proc))
         pending = self._pool.map_async(work, [task(items[i : i + size]) for i in range(0, len(items), size)])
-        if meanwhile is not None:
-            meanwhile()
-        return [hits for part in pending.get() for hits in part]
+        return lambda: [hits for part in pending.get() for hits in part]
 
     def hits(self, queries: Sequence[Query], meanwhile: Callable[[], object] | None = None) -> dict[str, list[Hit]]:
-        """Hits (best first) per distinct query barcode or photo (`meanwhile`: as `_map`, where seeds and
-        alignment find them)."""
-        hits_of: dict[str, list[Hit]] = {}
+        """Hits (best first) per distinct query barcode or photo; `meanwhile()`: work of this process done
+        while the workers search."""
+        pending = self._hits_started(queries)
+        if meanwhile is not None:
+            meanwhile()
+        return pending()
+
+    def _hits_started(self, queries: Sequence[Query]) -> Callable[[], dict[str, list[Hit]]]:
+        """`hits`, its seeds and alignment handed to the worker processes; calling the result waits."""
         first_id: dict[str, str] = {}
         for query in queries:
             if query.sequence:
                 first_id.setdefault(query.sequence, query.id)
         sequences = sorted(first_id)  # each distinct barcode once
-        if sequences:
-            if self.encoder is None:
-                aligned = self.seed_hits(sequences, meanwhile)
-            else:
-                aligned = self.align(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
+        if not sequences:
+            aligned = list
+        elif self.encoder is None:
+            aligned = self._seeds_started(sequences)
+        else:
+            aligned = self._align_started(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
+
+        def gathered() -> dict[str, list[Hit]]:
+            hits_of: dict[str, list[Hit]] = {}
             size = self.reference.record_count
-            for sequence, found in zip(sequences, aligned):
+            for sequence, found in zip(sequences, aligned()):
                 length = max(1, barcode_length(sequence))
                 found = sorted(found, key=lambda hit: (-hit[1].score, -hit[1].identity, -size(hit[0]), hit[0]))
                 hits_of[sequence] = [Hit(key, a.identity, a.score, a.overlap / length, a.strand) for key, a in found]
-        photos = [q for q in queries if q.image]
-        if photos:
-            hits_of.update(self._photo_hits(photos))
-        return hits_of
+            photos = [q for q in queries if q.image]
+            if photos:
+                hits_of.update(self._photo_hits(photos))
+            return hits_of
+
+        return gathered
 
     def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
         """One result row per query, and the hit rows (the best `top_k` per query)."""
-        hits_of = self.hits(queries, meanwhile=self._calibration)  # read or fitted while the workers align
+        for _, rows, hit_rows in self.identify_chunks([(None, queries)], top_k):
+            return rows, hit_rows
+        raise AssertionError("unreachable: one chunk in, one out")
+
+    def identify_chunks(
+        self, chunks: Iterable[tuple[K, Sequence[Query]]], top_k: int = 0
+    ) -> Iterator[tuple[K, list[dict], list[dict]]]:
+        """`identify` of each `(key, queries)` in order, yielding `(key, rows, hit_rows)`: the workers search
+        the next chunk while this process makes the calls of the one before (and, at the first, reads or
+        fits the calibration), so neither waits on the other."""
+        before = None
+        for key, queries in chunks:
+            started = key, queries, self._hits_started(queries)
+            if before is not None:
+                yield self._calls(*before, top_k)
+            elif self.encoder is None and any(q.sequence for q in queries):
+                self._calibration()  # read or fitted while the workers align the first chunk
+            before = started
+        if before is not None:
+            yield self._calls(*before, top_k)
+
+    def _calls(
+        self, key: K, queries: Sequence[Query], pending: Callable[[], dict[str, list[Hit]]], top_k: int
+    ) -> tuple[K, list[dict], list[dict]]:
+        """A chunk's result rows and hit rows, from its hits (`pending`: waits for them)."""
+        hits_of = pending()
         found = [rank_evidence(self.reference, hits_of[q.sequence], self.margin) if q.sequence else {} for q in queries]
         if any(f for f in found):
             calibration = self._calibration()
@@ -212,7 +251,7 @@ class Identifier:
                 row.update({f"true_{rank}": query.truth.get(rank) for rank in CALL_RANKS})
             rows.append(row)
             hit_rows += [self._hit_row(query, n, hit, d) for n, (hit, d) in enumerate(zip(hits[:top_k], described), 1)]
-        return rows, hit_rows
+        return key, rows, hit_rows
 
     def _calibration(self) -> Calibration:
         """The calibration given, fitted on first use when given as a function, or the default."""

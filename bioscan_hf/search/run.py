@@ -19,9 +19,10 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ from bioscan_hf.core.paths import hash_file, user_path
 from bioscan_hf.core.processes import process_state
 from bioscan_hf.data.sources import (
     Problems,
+    Query,
     is_prepared_dataset,
     iter_queries,
     skipped_path,
@@ -271,27 +273,17 @@ def _run(
             engine.prepare()
     run = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16].encode()
     stream = iter_queries(queries, settings.query_split, problems)
-    reused = 0
     bar = progress_bar(
         desc="identifying", unit="query", disable=not (progress and state.is_main_process), smoothing=0.1
     )
+    reused: list[Path] = []
+    todo = _chunks_to_identify(stream, settings.chunk_size, parts, run, state, bar, reused)
     try:
-        for number in range(1_000_000_000):
-            chunk = list(islice(stream, settings.chunk_size))
-            if not chunk:
-                break
-            done = parts / f"part-{number:05d}.parquet"
-            if done.is_file():
-                _check_part(done, run)
-                reused += 1
-            elif number % state.num_processes != state.process_index:
-                pass  # another process's chunk
-            else:
-                rows, hits = engine.identify(chunk, top_k)
-                if top_k:  # the hits first: a part is done when its rows are there
-                    _write_part(pd.DataFrame(hits), done.with_suffix(".hits.parquet"), run)
-                _write_part(pd.DataFrame(rows), done, run)
-            bar.update(len(chunk))
+        for done, rows, hits in engine.identify_chunks(todo, top_k):
+            if top_k:  # the hits first: a part is done when its rows are there
+                _write_part(pd.DataFrame(hits), done.with_suffix(".hits.parquet"), run)
+            _write_part(pd.DataFrame(rows), done, run)
+            bar.update(len(rows))
     finally:
         bar.close()
         engine.close()
@@ -318,7 +310,7 @@ def _run(
         files["reliability"].write(lambda path: plot_reliability(computed, path))
     files["provenance"].write_json(provenance)  # what the results came from (and: identify wrote them)
     shutil.rmtree(parts)
-    return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, reused)
+    return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, len(reused))
 
 
 def write_blast6(hits: pd.DataFrame, path: Path) -> None:
@@ -329,6 +321,27 @@ def write_blast6(hits: pd.DataFrame, path: Path) -> None:
     frame["evalue"] = [f"{value:.3g}" for value in frame["evalue"]]
     frame["bitscore"] = [f"{value:.1f}" for value in frame["bitscore"]]
     frame.to_csv(path, sep="\t", header=False, index=False)
+
+
+def _chunks_to_identify(
+    stream: Iterator[Query], size: int, parts: Path, run: bytes, state, bar, reused: list[Path]
+) -> Iterator[tuple[Path, list[Query]]]:
+    """The chunks of `size` queries this process identifies, each with the part file it is written to:
+    not those finished by an earlier run with the same digest `run` (checked, and added to `reused`), nor,
+    under `accelerate launch`, other processes' chunks (counted on the progress bar as they pass)."""
+    for number in count():
+        chunk = list(islice(stream, size))
+        if not chunk:
+            return
+        done = parts / f"part-{number:05d}.parquet"
+        if done.is_file():
+            _check_part(done, run)
+            reused.append(done)
+            bar.update(len(chunk))
+        elif number % state.num_processes != state.process_index:
+            bar.update(len(chunk))  # another process's chunk
+        else:
+            yield done, chunk
 
 
 def _photo_index(reference: str | os.PathLike) -> Searcher:

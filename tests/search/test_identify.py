@@ -496,18 +496,19 @@ def test_bold_tsv_reference_with_a_bad_row(tmp_path: Path, bold_tsv: Path) -> No
 
 
 def _stop_on_second_chunk(queries: Path, reference: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run of `identify` (chunks of 2) stopped as it starts its second chunk, as a killed run would be."""
+    """A run of `identify` (chunks of 2) stopped as it makes the calls of its second chunk, as a killed run
+    would be."""
     calls = {"n": 0}
-    original = Identifier.identify
+    original = Identifier._calls
 
-    def stop(self, chunk, top_k=0):
+    def stop(self, *chunk):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return original(self, chunk, top_k)
+        return original(self, *chunk)
 
     with monkeypatch.context() as patch:
-        patch.setattr(Identifier, "identify", stop)
+        patch.setattr(Identifier, "_calls", stop)
         with pytest.raises(KeyboardInterrupt):
             identify(queries, reference, out, chunk_size=2, progress=False)
 
