@@ -181,8 +181,8 @@ def measure(kind: str, csv_path: Path, split: str, repeats: int, env: dict | Non
 
 def bench_prepare(csv_path: Path, workdir: Path) -> dict:
     """Time `prepare` of the metadata config (records/s, MB/s of CSV)."""
-    from bioscan_hf.data.metadata import release_summary
     from bioscan_hf.data.publish import prepare
+    from bioscan_hf.data.staging import release_summary
 
     release = workdir / "release"
     release.mkdir(exist_ok=True)

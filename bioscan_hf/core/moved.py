@@ -22,3 +22,21 @@ def moved(namespace: dict[str, Any], new: str) -> None:
     module = importlib.import_module(new)
     names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
     namespace.update({name: getattr(module, name) for name in names})
+
+
+def moved_names(old: str, new: str, names: tuple[str, ...]) -> Any:
+    """A module `__getattr__` for `names` that moved from module `old` to module `new`: each is given
+    from `new`, after a warning naming it (kept for one release, as `moved`)."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        warnings.warn(
+            f"{old}.{name} has moved to {new}: import it from there (the old name is removed in bioscan-hf "
+            f"{REMOVED_IN})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(new), name)
+
+    return __getattr__

@@ -20,9 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bioscan_hf.core.errors import InputError
-from bioscan_hf.data.metadata import label_names, read_header, stage_splits
+from bioscan_hf.data.metadata import read_header
 from bioscan_hf.data.release import CONFIGS, ImageStore, MissingImageError, find_images, find_metadata
 from bioscan_hf.data.schema import DERIVED_COLUMNS, LABEL_COLUMNS, METADATA_COLUMNS, NAME_SUFFIX, ROW_COLUMN
+from bioscan_hf.data.staging import label_names, stage_splits
 
 _DESCRIPTION = (
     "BIOSCAN-5M: 5,150,850 arthropod specimens, each with a microscope image, a COI DNA barcode and a "

@@ -11,8 +11,8 @@ from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import UserError
 from bioscan_hf.core.outputs import write_atomically
 from bioscan_hf.core.paths import cache_dir
-from bioscan_hf.data.metadata import file_key
 from bioscan_hf.data.schema import PUBLISHED_MD5
+from bioscan_hf.data.staging import file_key
 
 CHUNK = 8 << 20
 

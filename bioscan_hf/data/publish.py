@@ -31,7 +31,7 @@ from bioscan_hf.core.errors import InputError, UserError
 from bioscan_hf.core.outputs import claim_output_folder, release_output_folder, swap_in, write_atomically
 from bioscan_hf.core.paths import existing_path, user_path
 from bioscan_hf.data.builder import _CITATION, _DESCRIPTION, ON_MISSING_IMAGE, RECORDS_PER_SHARD, Bioscan5M
-from bioscan_hf.data.metadata import MetadataError, file_key, release_summary, stage_splits
+from bioscan_hf.data.metadata import MetadataError
 from bioscan_hf.data.prepared import COMPLETE_MARKER, completed_configs
 from bioscan_hf.data.release import (
     CONFIGS,
@@ -44,6 +44,7 @@ from bioscan_hf.data.release import (
     resolve_config,
     row_count_check,
 )
+from bioscan_hf.data.staging import file_key, release_summary, stage_splits
 
 #: Bumped when the layout of a config's output changes, so older outputs are rebuilt, not reused.
 OUTPUT_VERSION = 3

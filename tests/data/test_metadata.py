@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bioscan_hf.data.metadata import MetadataError, iter_metadata, label_names, read_header, read_metadata
+from bioscan_hf.data.metadata import MetadataError, iter_metadata, read_header, read_metadata
 from bioscan_hf.data.release import MANIFEST_NAME, write_metadata_zip
 from bioscan_hf.data.sample import generate_records
 from bioscan_hf.data.schema import METADATA_COLUMNS, METADATA_CSV_PATH, METADATA_ZIP_NAME
+from bioscan_hf.data.staging import label_names
 
 
 def _rows(n: int = 120) -> list[dict]:
@@ -322,3 +323,13 @@ def test_another_delimiter_and_a_repeated_header_are_named(tmp_path: Path, capsy
     csv_path.write_text("".join([*lines[:100], lines[0], *lines[100:]]))
     rc, output = _prepare(capsys, release, tmp_path / "o2")
     assert rc == 1 and "line 101: the header line again (two files joined?); remove that line" in output, output
+
+
+def test_names_moved_to_staging_still_import_with_a_warning() -> None:
+    import bioscan_hf.data.metadata as metadata
+    from bioscan_hf.data import staging
+
+    with pytest.warns(DeprecationWarning, match="moved to bioscan_hf.data.staging"):
+        assert metadata.release_summary is staging.release_summary
+    with pytest.raises(AttributeError):
+        metadata.no_such_name  # noqa: B018
