@@ -164,13 +164,9 @@ class Identifier:
         pending = self._pool.map_async(work, [task(items[i : i + size]) for i in range(0, len(items), size)])
         return lambda: [hits for part in pending.get() for hits in part]
 
-    def hits(self, queries: Sequence[Query], meanwhile: Callable[[], object] | None = None) -> dict[str, list[Hit]]:
-        """Hits (best first) per distinct query barcode or photo; `meanwhile()`: work of this process done
-        while the workers search."""
-        pending = self._hits_started(queries)
-        if meanwhile is not None:
-            meanwhile()
-        return pending()
+    def hits(self, queries: Sequence[Query]) -> dict[str, list[Hit]]:
+        """Hits (best first) per distinct query barcode or photo."""
+        return self._hits_started(queries)()
 
     def _hits_started(self, queries: Sequence[Query]) -> Callable[[], dict[str, list[Hit]]]:
         """`hits`, its seeds and alignment handed to the worker processes; calling the result waits."""
@@ -202,9 +198,8 @@ class Identifier:
 
     def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
         """One result row per query, and the hit rows (the best `top_k` per query)."""
-        for _, rows, hit_rows in self.identify_chunks([(None, queries)], top_k):
-            return rows, hit_rows
-        raise AssertionError("unreachable: one chunk in, one out")
+        _, rows, hit_rows = next(self.identify_chunks([(None, queries)], top_k))
+        return rows, hit_rows
 
     def identify_chunks(
         self, chunks: Iterable[tuple[K, Sequence[Query]]], top_k: int = 0
