@@ -296,5 +296,14 @@ def read_metadata(
 __getattr__ = moved_names(
     __name__,
     "bioscan_hf.data.staging",
-    ("file_key", "release_summary", "label_names", "stage_splits", "check_records", "check_unique_processids"),
+    (
+        "STAGING_VERSION",
+        "file_key",
+        "release_summary",
+        "label_names",
+        "stage_splits",
+        "check_records",
+        "check_text_fields",
+        "check_unique_processids",
+    ),
 )
