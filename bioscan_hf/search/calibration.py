@@ -14,6 +14,14 @@ calibrate (too few held-out queries, or none right or none wrong) uses the model
 file shipped with the package (`DEFAULT_FILE`), and the file says which ranks did. Short queries (amplicons,
 partial reads) have models of their own (`Calibration.short`), fitted on the same held-out queries cut to
 windows of `WINDOW` bases: a best hit over 200 bases says far less than one over 658.
+
+A model's probabilities hold for queries mixed as its held-out queries were: at species, about half of them of
+species the reference holds. A plate mixes its own (all unseen species, or all known), and no single query
+tells which. `plate_share` estimates the plate's share from the plate's own probabilities (EM, Saerens,
+Latinne & Decaestecker 2002, "Adjusting the outputs of a classifier to new a priori probabilities") and
+`adapted` moves each probability to it by Bayes' rule; `identify` does so at species, where a candidate is
+right exactly when the query's species is in the reference (BENCHMARKS.md: measured on two partitions and
+on plates of 30 to 4,500 queries mixing known and unknown species).
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ DESIGN_COLUMNS = 10
 #: of genus coverage on unseen species and changed nothing on noise.)
 MONOTONE = [1, -1, 1, 0, 0, 0, 0, 0, 1, 0]
 FORMAT = 6
+#: A plate's share of right candidates (`plate_share`) starts from this many pseudo-queries at the model's own
+#: share: a plate of a few queries moves it little, one of hundreds sets it.
+PLATE_PSEUDO_QUERIES = 20
 #: A query shorter than this share of the held-out queries, or than `PARTIAL_READ` of their median length,
 #: whichever is shorter (`Calibration.min_length`), takes the short-query models: the full-length models
 #: learned on barcodes of the library's length, and a short amplicon's best hit over 200 bases is far less
@@ -160,6 +171,12 @@ class Calibration:
     #: per rank, the model fitted on held-out queries cut to `WINDOW`s (for queries under `min_length`)
     short: dict[str, RankModel] = field(default_factory=dict)
 
+    def trained_share(self, rank: str, short: bool = False) -> float | None:
+        """The share of right candidates among the held-out queries `rank`'s model was fitted on (None:
+        no model): what its probabilities assume of a plate (`adapted`)."""
+        model = (self.short if short else self.ranks).get(rank)
+        return model.right / model.examples if model is not None else None
+
     def shortest(self) -> int:
         """The fewest bases a query may have and be called: the shortest window the short models saw (the
         full-length models' `min_length` where there are none)."""
@@ -249,6 +266,33 @@ class Calibration:
                 "`bioscan-hf calibrate REFERENCE --out FILE`"
             ) from None
         return cls(ranks, data["fitted_on"], data["borrowed"], data["held_out"], int(data["min_length"]), short)
+
+
+def adapted(probabilities: np.ndarray, trained: np.ndarray | float, share: float) -> np.ndarray:
+    """Probabilities of a model whose held-out queries had a share `trained` of right candidates, for a plate
+    where that share is `share`: each one's odds scaled by the ratio of the two shares' odds (Bayes' rule;
+    0 and 1 stay 0 and 1, and the order of the probabilities is kept)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    right = share / np.asarray(trained, dtype=np.float64) * p
+    wrong = (1.0 - share) / (1.0 - np.asarray(trained, dtype=np.float64)) * (1.0 - p)
+    total = right + wrong
+    return np.divide(right, total, out=np.zeros_like(total), where=total > 0)
+
+
+def plate_share(probabilities: np.ndarray, trained: np.ndarray | float, pseudo: float = PLATE_PSEUDO_QUERIES) -> float:
+    """The share of a plate's candidates that are right, estimated from their probabilities (each from a
+    model whose held-out share was `trained`): the EM of Saerens et al. (2002), starting from and shrunk
+    towards the models' own share by `pseudo` pseudo-queries (one query cannot set it)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    trained = np.broadcast_to(np.asarray(trained, dtype=np.float64), p.shape)
+    start = float(trained.mean()) if len(p) else 0.5
+    share = start
+    for _ in range(10_000):  # a contraction: the step shrinks geometrically
+        new = (adapted(p, trained, share).sum() + pseudo * start) / (len(p) + pseudo)
+        if abs(new - share) < 1e-9:
+            return float(new)
+        share = new
+    return float(share)
 
 
 def _saved(model: RankModel) -> dict:

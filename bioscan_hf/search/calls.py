@@ -19,7 +19,8 @@ that agrees, shrunk towards 0 when few vote, as confidence (not calibrated).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bioscan_hf.data.schema import CALL_RANKS
@@ -168,7 +169,7 @@ def call(
     too_short = length is not None and length[0] < length[1]
     for rank in CALL_RANKS:
         evidence_here, p = found[rank], float("nan") if too_short else confidence[rank]
-        why = ""
+        why, confidence_alone = "", False  # confidence_alone: called, or not called for its confidence alone
         if not hits:
             why = "no reference shares a seed with the query"
         elif hits[0].identity is not None and hits[0].identity < floor:
@@ -197,8 +198,13 @@ def call(
             )
         elif thresholds is None and p < min_confidence:
             why = f"confidence {p:.2f} < {min_confidence:g}"
+            confidence_alone = not blocked
         elif blocked and rank != "dna_bin":
             why = f"{blocked} is not called"
+        else:
+            confidence_alone = thresholds is None
+        if rank == "species":  # whether a plate's share of known species may decide the call again
+            row["_species_open"] = confidence_alone
         label = None if why or evidence_here is None else evidence_here.label
         if evidence_here and why and rank != "dna_bin" and not blocked:
             blocked = rank
@@ -216,6 +222,30 @@ def call(
     row["candidates"] = ",".join(candidates)
     row["note"] = _note(*notes[0]) if notes else ""
     return row
+
+
+#: The species entry of a SINTAX lineage or candidates list (the last: species is the finest of its ranks).
+_SPECIES_ENTRY = re.compile(r"(?:^|,)s:[^,]*$")
+
+
+def recalled_species(row: Mapping, confidence: float, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict:
+    """A result row's species columns at another `confidence` for its candidate (a plate's share of known
+    species applied: `calibration.adapted`): shown in its confidence and candidates, and deciding the call
+    again where nothing but the confidence decided it (`_species_open`: every rank above called, no other
+    reason)."""
+    candidate = row["_candidate_species"]
+    entry = sintax("species", candidate)
+    columns = {
+        "species_confidence": round(confidence, 4),
+        "candidates": ",".join(filter(None, [_SPECIES_ENTRY.sub("", row["candidates"]), f"{entry}({confidence:.2f})"])),
+    }
+    if row["_species_open"]:
+        called = confidence >= min_confidence
+        columns["species"] = candidate if called else None
+        columns["lineage"] = ",".join(filter(None, [_SPECIES_ENTRY.sub("", row["lineage"]), entry if called else ""]))
+        why = f"confidence {confidence:.2f} < {min_confidence:g}"
+        columns["note"] = "" if called else _note("species", why, candidate)
+    return columns
 
 
 def _note(rank: str, why: str, candidate: str | None) -> str:

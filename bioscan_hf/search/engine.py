@@ -238,6 +238,7 @@ class Identifier:
                 halves = stats[0].halves if stats else None  # the best hit's alignment, aligned once
                 bases = barcode_length(query.sequence), shortest  # the query's, the fewest the calibration calls
                 calls = call(hits, by_rank, confidence[dna], self.min_confidence, self.thresholds, floor, halves, bases)
+                calls["_species_trained"] = calibration.trained_share("species", short[dna])  # what its p assumes
                 dna += 1
             else:
                 calls = photo_call(self.reference, hits)

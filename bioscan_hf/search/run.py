@@ -45,7 +45,8 @@ from bioscan_hf.data.sources import (
     source_digest,
     write_skipped,
 )
-from bioscan_hf.search.calibration import Calibration
+from bioscan_hf.search.calibration import Calibration, adapted, plate_share
+from bioscan_hf.search.calls import recalled_species
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import cached_calibration, reference_digest
 from bioscan_hf.search.references import Reference, filter_references, read_library
@@ -94,6 +95,9 @@ class IdentifyRun:
     #: reference records left out as suspects (`--exclude`), and the file naming them
     excluded: int = 0
     exclude: str | None = None
+    #: the plate's estimated share of queries whose species the reference holds, and the calibration's
+    #: (`adapt_to_plate`); None where not adapted
+    known_species: dict | None = None
 
     def report(self) -> str:
         """Lines for people: counts, where the files are, and the per-rank summary."""
@@ -107,6 +111,13 @@ class IdentifyRun:
             lines.append(f"skipped {len(self.skipped)} unusable record(s), listed in {skipped_path(self.out)}")
         if self.excluded:
             lines.append(f"left out {self.excluded:,} suspect reference record(s) named in {self.exclude}")
+        if self.known_species:
+            k = self.known_species
+            lines.append(
+                f"species confidences adapted to this plate: an estimated {k['plate']:.1%} of its {k['queries']:,} "
+                f"queries with a species candidate are of species the reference holds (the calibration's held-out "
+                f"queries: {k['calibration']:.1%}; --per-query leaves them as for one query alone)"
+            )
         return "\n".join([*lines, "", summary_table(self.summary)])
 
 
@@ -295,6 +306,9 @@ def _run(
     if not chunks:
         raise InputError(f"{queries}: no usable query records")
     computed = pd.concat([_read_part(p, run) for p in chunks], ignore_index=True)
+    known_species = None
+    if not (settings.per_query or settings.thresholds):
+        computed, known_species = adapt_to_plate(computed, settings.min_confidence)
     results = computed[[c for c in computed.columns if not c.startswith("_")]]
     files["results"].write_table(results)
     if top_k:
@@ -305,12 +319,54 @@ def _run(
             files["hits"].write_table(hits, out.suffix)
     skipped = write_skipped(out, problems)
     summary = summarize(computed, known_labels(table))
+    for entry in summary:
+        if entry["rank"] == "species" and known_species:
+            entry["known_species_share"] = known_species
     files["summary"].write_json(summary)
     if any("expected_calibration_error" in s for s in summary):
         files["reliability"].write(lambda path: plot_reliability(computed, path))
     files["provenance"].write_json(provenance)  # what the results came from (and: identify wrote them)
     shutil.rmtree(parts)
-    return IdentifyRun(results, summary, out, len(table), len(engine.reference.barcodes), skipped, len(reused))
+    return IdentifyRun(
+        results,
+        summary,
+        out,
+        len(table),
+        len(engine.reference.barcodes),
+        skipped,
+        len(reused),
+        known_species=known_species,
+    )
+
+
+def adapt_to_plate(computed: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFrame, dict | None]:
+    """The rows with species confidences (and calls that waited on them alone) adapted to the plate's share of
+    queries whose species the reference holds, estimated from the plate (`calibration.plate_share`): an
+    all-unknown plate gets no species call, an all-known one is called as often as the evidence allows. The
+    estimate with the calibration's share, or None where no query has a species confidence."""
+    if "_species_trained" not in computed:
+        return computed, None
+    rows = computed["_species_trained"].notna() & computed["species_confidence"].notna()
+    rows &= computed["_candidate_species"].notna()
+    if not rows.any():
+        return computed, None
+    p, trained = (computed.loc[rows, c].to_numpy(dtype=float) for c in ("species_confidence", "_species_trained"))
+    share = plate_share(p, trained)
+    columns = ["_candidate_species", "_species_open", "candidates", "lineage"]
+    changed = pd.DataFrame(
+        [
+            recalled_species(row, confidence, min_confidence)
+            for row, confidence in zip(computed.loc[rows, columns].to_dict("records"), adapted(p, trained, share))
+        ],
+        index=computed.index[rows],
+        columns=["species_confidence", "candidates", "species", "lineage", "note"],
+    )
+    computed = computed.astype({c: object for c in ("species", "lineage", "note", "candidates")})
+    computed.loc[changed.index, ["species_confidence", "candidates"]] = changed[["species_confidence", "candidates"]]
+    reopened = changed.index[computed.loc[changed.index, "_species_open"].eq(True)]
+    computed.loc[reopened, ["species", "lineage", "note"]] = changed.loc[reopened, ["species", "lineage", "note"]]
+    estimate = {"queries": int(rows.sum()), "plate": round(share, 4), "calibration": round(float(trained.mean()), 4)}
+    return computed, estimate
 
 
 def write_blast6(hits: pd.DataFrame, path: Path) -> None:

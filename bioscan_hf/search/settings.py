@@ -162,6 +162,13 @@ class IdentifySettings(LibrarySettings):
         "table",
     )
     chunk_size: int = option("queries per resumable chunk (default 1000)", 1_000)
+    per_query: bool = option(
+        "species confidences as for each query alone. By default they are adapted to the plate: the share of its "
+        "queries whose species the reference holds is estimated from the plate itself (EM, Saerens et al. 2002) "
+        "and replaces the calibration's (about half), so a plate of unknown species gets no species call and one "
+        "of known species is called more (BENCHMARKS.md)",
+        False,
+    )
     strand: str = option(
         "both (default): search each query and its reverse complement, as BLAST and VSEARCH --strand both do "
         "(Sanger exports and amplicon reads come in either orientation; minus-strand hits have sstart > send); "

@@ -1,0 +1,127 @@
+"""Species confidences adapted to a plate's share of known species (`calibration.plate_share`, `adapted`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bioscan_hf.data.sources import Problems
+from bioscan_hf.search import identify, read_references
+from bioscan_hf.search.calibration import DEFAULT_FILE, adapted, plate_share
+from bioscan_hf.search.calls import recalled_species
+
+
+def _calibrated_plate(share: float, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of a model calibrated where half the candidates were right (evidence x ~ N(±1, 1): p =
+    sigmoid(2x)), on a plate where `share` of them are right; and which are."""
+    right = rng.random(size) < share
+    x = rng.normal(np.where(right, 1.0, -1.0), 1.0)
+    return 1.0 / (1.0 + np.exp(-2.0 * x)), right
+
+
+def test_adapted_keeps_certainties_and_order_and_changes_nothing_at_the_models_own_share() -> None:
+    p = np.array([0.0, 0.01, 0.3, 0.5, 0.9, 1.0])
+    assert np.allclose(adapted(p, 0.5, 0.5), p)
+    low, high = adapted(p, 0.5, 0.05), adapted(p, 0.5, 0.95)
+    assert low[0] == 0.0 and low[-1] == 1.0 and high[0] == 0.0 and high[-1] == 1.0
+    assert (np.diff(low) > 0).all() and (np.diff(high) > 0).all()
+    assert (low[1:-1] < p[1:-1]).all() and (high[1:-1] > p[1:-1]).all()
+
+
+@pytest.mark.parametrize("share", [0.0, 0.05, 0.3, 0.9, 1.0])
+def test_plate_share_recovers_a_plates_share_and_makes_its_probabilities_calibrated(share: float) -> None:
+    rng = np.random.default_rng(1)
+    p, right = _calibrated_plate(share, 3000, rng)
+    estimate = plate_share(p, 0.5)
+    assert abs(estimate - share) < 0.03
+    q = adapted(p, 0.5, estimate)
+    bins = np.minimum((q * 10).astype(int), 9)  # what the adapted probabilities promise is what the plate gives
+    error = sum(abs(q[bins == b].mean() - right[bins == b].mean()) * (bins == b).sum() for b in set(bins)) / len(q)
+    assert error < 0.03
+    assert abs(plate_share(p[:1], 0.5) - 0.5) < 0.05  # one query barely moves it
+
+
+def test_recalled_species_decides_again_only_where_the_confidence_alone_decided() -> None:
+    row = {
+        "_candidate_species": "Aedes aegypti",
+        "_species_open": True,
+        "candidates": "o:Diptera(1.00),g:Aedes(0.99),s:Aedes_aegypti(0.62)",
+        "lineage": "o:Diptera,g:Aedes",
+    }
+    called = recalled_species(row, 0.95, 0.9)
+    assert called["species"] == "Aedes aegypti" and called["note"] == "" and called["species_confidence"] == 0.95
+    assert called["lineage"] == "o:Diptera,g:Aedes,s:Aedes_aegypti"
+    assert called["candidates"] == "o:Diptera(1.00),g:Aedes(0.99),s:Aedes_aegypti(0.95)"
+    uncalled = recalled_species({**row, "lineage": called["lineage"]}, 0.2, 0.9)
+    assert uncalled["species"] is None and uncalled["lineage"] == "o:Diptera,g:Aedes"
+    assert uncalled["note"].startswith("no call at species: confidence 0.20 < 0.9 (best candidate Aedes aegypti)")
+    blocked = recalled_species({**row, "_species_open": False}, 0.99, 0.9)  # e.g. its genus was not called
+    assert set(blocked) == {"species_confidence", "candidates"}
+
+
+def _plates(bold_tsv: Path, folder: Path) -> tuple[Path, dict[str, Path]]:
+    """The real BOLD file as a reference less one species of every genus with three or more (the `unseen`
+    plate: 150 of their records) and less 150 records of other species (the `seen` plate), as FASTA."""
+    table = read_references(bold_tsv, None, Problems(skip=True)).dropna(subset=["genus", "species"])
+    rng = np.random.default_rng(0)
+    species_per_genus = table.groupby("genus")["species"].nunique()
+    genera = species_per_genus[species_per_genus >= 3].index
+    held = {rng.choice(sorted(table.loc[table["genus"] == g, "species"].unique())) for g in genera}
+    unseen = table[table["species"].isin(held)]
+    others = table[~table["species"].isin(held)]
+    seen = others.iloc[rng.choice(len(others), 150, replace=False)]
+    reference = others.drop(seen.index)
+
+    def fasta(rows: pd.DataFrame, path: Path) -> Path:
+        lines = [
+            f">{r.processid};tax=o:{r.order},f:{r.family},g:{r.genus},s:{r.species.replace(' ', '_')};\n"
+            f"{r.dna_barcode}\n"
+            for r in rows.itertuples()
+        ]
+        path.write_text("".join(lines))
+        return path
+
+    plates = {
+        "unseen": fasta(unseen.iloc[rng.choice(len(unseen), 150, replace=False)], folder / "unseen.fasta"),
+        "seen": fasta(seen, folder / "seen.fasta"),
+    }
+    mixed = plates["unseen"].read_text() + plates["seen"].read_text()
+    plates["mixed"] = folder / "mixed.fasta"
+    plates["mixed"].write_text(mixed)
+    return fasta(reference, folder / "reference.fasta"), plates
+
+
+def test_a_plate_of_unknown_species_gets_no_species_call_and_one_of_known_species_more(
+    bold_tsv: Path, tmp_path: Path
+) -> None:
+    """Real barcodes: species held out of the reference whole are never called to a species once the plate's
+    share is estimated, while the same plate's queries alone may be (sister species sharing barcodes);
+    records of species the reference holds are called at least as often, as accurately; the estimated
+    shares are those of the plates."""
+    reference, plates = _plates(bold_tsv, tmp_path)
+    settings = {"calibration": str(DEFAULT_FILE), "progress": False}
+    runs = {
+        (name, per_query): identify(
+            plate, reference, tmp_path / f"{name}{per_query}.tsv", per_query=per_query, **settings
+        )
+        for name, plate in plates.items()
+        for per_query in ((False, True) if name != "mixed" else (False,))
+    }
+    unseen, unseen_alone = runs["unseen", False].results, runs["unseen", True].results
+    assert unseen["species"].isna().all()
+    assert (unseen["species_confidence"] <= unseen_alone["species_confidence"] + 1e-4).all()
+    assert runs["unseen", False].known_species["plate"] < 0.1 and runs["unseen", True].known_species is None
+    seen, seen_alone = runs["seen", False].results, runs["seen", True].results
+    assert seen["species"].notna().sum() >= seen_alone["species"].notna().sum() >= 100
+    called = seen[seen["species"].notna()]
+    assert (called["species"] == called["true_species"]).mean() >= 0.98
+    assert runs["seen", False].known_species["plate"] > 0.85
+    assert abs(runs["mixed", False].known_species["plate"] - 0.5) < 0.15
+    summary = {s["rank"]: s for s in runs["unseen", False].summary}["species"]
+    assert summary["known_species_share"] == runs["unseen", False].known_species
+    assert "adapted to this plate" in runs["unseen", False].report()
+    genus = ["genus", "genus_confidence", "order", "family"]  # nothing above species moves
+    pd.testing.assert_frame_equal(unseen[genus], unseen_alone[genus])
