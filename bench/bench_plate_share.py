@@ -1,0 +1,114 @@
+"""Species confidences adapted to a plate's share of known species, on plates mixing known and unknown species.
+
+`identify` estimates, from a plate's own species confidences, the share of its queries whose species the
+reference holds (`calibration.plate_share`) and moves every species confidence to it (`adapted`). This
+draws plates of 30 to 1,000 queries with 0% to 100% of known species from the unseen- and seen-species
+queries of a `bench_identify.py` partition (its working folder: reference, queries and cached calibration),
+identified once with `--per-query` (confidences as for one query alone), and reports per plate kind: the
+estimated share against the true one, species calls at the default confidence (made, right) and the
+species calibration error, before and after, as medians over 20 draws.
+
+    BENCH_WORKDIR=/tmp/bench-identify python bench/bench_identify.py --skip-scale   # once: the partition
+    BENCH_WORKDIR=/tmp/bench-identify python bench/bench_plate_share.py [--out bench/plate_share.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bioscan_hf.search.calibration import adapted, plate_share
+from bioscan_hf.search.report import CONFIDENCE_BINS
+from bioscan_hf.search.settings import DEFAULT_MIN_CONFIDENCE
+
+HERE = Path(__file__).resolve().parent
+SHARES = (0.0, 0.1, 0.33, 0.5, 0.9, 1.0)
+SIZES = (1000, 300, 100, 30)
+DRAWS = 20
+
+
+def per_query(workdir: Path, plate: str) -> pd.DataFrame:
+    """The plate's species candidates, confidences as for one query alone, their models' share, and truth."""
+    out = workdir / f"{plate}.per_query.tsv"
+    command = [
+        *(sys.executable, "-m", "bioscan_hf.cli", "identify", str(workdir / f"{plate}.sintax.fasta")),
+        *("--reference", str(workdir / "keys.sintax.fasta"), "--out", str(out), "--per-query", "--overwrite"),
+        *("--num-proc", "2", "--quiet"),
+    ]
+    subprocess.run(command, check=True, env={**os.environ, "BIOSCAN_HF_CACHE": str(workdir / "cache")})
+    table = pd.read_csv(out, sep="\t", dtype=str, keep_default_na=False)
+    candidate = table["candidates"].str.extract(r"(?:^|,)s:([^(]*)\(")[0].str.replace("_", " ")
+    confidence = pd.to_numeric(table["species_confidence"], errors="coerce")
+    kept = candidate.notna() & confidence.notna()
+    return pd.DataFrame({"p": confidence[kept], "right": (candidate == table["true_species"])[kept]})
+
+
+def calibration_error(p: np.ndarray, right: np.ndarray) -> float:
+    """Expected calibration error over `report.CONFIDENCE_BINS`, as identify's summary computes it."""
+    bins = np.clip(np.digitize(p, CONFIDENCE_BINS[1:-1], right=True), 0, len(CONFIDENCE_BINS) - 2)
+    return float(
+        sum(abs(p[bins == b].mean() - right[bins == b].mean()) * (bins == b).sum() for b in set(bins)) / len(p)
+    )
+
+
+def plates(unseen: pd.DataFrame, seen: pd.DataFrame, trained: float) -> list[dict]:
+    """Per plate kind (size, share of known species): medians over draws of the estimate and the calls."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for share in SHARES:
+        for size in SIZES:
+            known = int(round(size * share))
+            if known > len(seen) or size - known > len(unseen):
+                continue
+            draws = []
+            for _ in range(DRAWS):
+                drawn = pd.concat(
+                    [
+                        unseen.iloc[rng.choice(len(unseen), size - known, replace=False)],
+                        seen.iloc[rng.choice(len(seen), known, replace=False)],
+                    ]
+                )
+                p, right = drawn["p"].to_numpy(), drawn["right"].to_numpy()
+                estimate = plate_share(p, trained)
+                q = adapted(p, trained, estimate)
+                draws.append([estimate, *_calls(p, right), *_calls(q, right)])
+            median = np.nanmedian(np.array(draws, dtype=float), axis=0)
+            names = ("estimate", "called_before", "right_before", "error_before", "called", "right", "error")
+            rows.append({"queries": size, "known_share": share, **dict(zip(names, map(float, median.round(4))))})
+    return rows
+
+
+def _calls(p: np.ndarray, right: np.ndarray) -> tuple[float, float, float]:
+    called = p >= DEFAULT_MIN_CONFIDENCE
+    return called.mean(), right[called].mean() if called.any() else np.nan, calibration_error(p, right)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(HERE / "plate_share.json"))
+    args = parser.parse_args()
+    workdir = Path(os.environ["BENCH_WORKDIR"])
+    from bioscan_hf.search.calibration import Calibration
+
+    report = {}
+    for kind in ("", "_amplicon"):
+        unseen, seen = per_query(workdir, f"unseen{kind}"), per_query(workdir, f"seen{kind}")
+        provenance = json.loads((workdir / f"unseen{kind}.per_query.provenance.json").read_text())
+        fitted = next((workdir / "cache" / "calibration").glob(f"{provenance['reference_records']}-*.skops"))
+        trained = Calibration.load(fitted).trained_share("species", short=bool(kind))
+        name = kind.strip("_") or "full_length"
+        report[name] = {"trained_share": round(trained, 4), "plates": plates(unseen, seen, trained)}
+        for row in report[name]["plates"]:
+            print(name, json.dumps(row), flush=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
