@@ -44,6 +44,11 @@ def test_plate_share_recovers_a_plates_share_and_makes_its_probabilities_calibra
     assert abs(plate_share(p[:1], 0.5) - 0.5) < 0.05  # one query barely moves it
 
 
+def test_plate_share_of_probabilities_that_say_nothing_is_the_models_own_and_quick() -> None:
+    assert plate_share(np.full(1_000_000, 0.3), 0.3) == pytest.approx(0.3, abs=1e-6)
+    assert plate_share(np.zeros(0), 0.4) == pytest.approx(0.4)
+
+
 def test_recalled_species_decides_again_only_where_the_confidence_alone_decided() -> None:
     row = {
         "_candidate_species": "Aedes aegypti",
