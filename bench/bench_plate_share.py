@@ -8,6 +8,11 @@ identified once with `--per-query` (confidences as for one query alone), and rep
 estimated share against the true one, species calls at the default confidence (made, right) and the
 species calibration error, before and after, as medians over 20 draws.
 
+Beside it, how precisely one plate measures a calibration error at all: the unseen plate's order and genus
+calibration errors with a 95% interval from resampling its species (queries of one species share their
+nearest references, so they are not independent), and the error a model calibrated by construction would
+show on the same plate (outcomes drawn from its own probabilities).
+
     BENCH_WORKDIR=/tmp/bench-identify python bench/bench_identify.py --skip-scale   # once: the partition
     BENCH_WORKDIR=/tmp/bench-identify python bench/bench_plate_share.py [--out bench/plate_share.json]
 """
@@ -34,8 +39,9 @@ SIZES = (1000, 300, 100, 30)
 DRAWS = 20
 
 
-def per_query(workdir: Path, plate: str) -> pd.DataFrame:
-    """The plate's species candidates, confidences as for one query alone, their models' share, and truth."""
+def per_query(workdir: Path, plate: str, rank: str = "species") -> pd.DataFrame:
+    """The plate's candidates at `rank`, confidences as for one query alone, whether right, and the query's
+    true species."""
     out = workdir / f"{plate}.per_query.tsv"
     command = [
         *(sys.executable, "-m", "bioscan_hf.cli", "identify", str(workdir / f"{plate}.sintax.fasta")),
@@ -43,11 +49,17 @@ def per_query(workdir: Path, plate: str) -> pd.DataFrame:
         *("--num-proc", "2", "--quiet"),
     ]
     subprocess.run(command, check=True, env={**os.environ, "BIOSCAN_HF_CACHE": str(workdir / "cache")})
-    table = pd.read_csv(out, sep="\t", dtype=str, keep_default_na=False)
-    candidate = table["candidates"].str.extract(r"(?:^|,)s:([^(]*)\(")[0].str.replace("_", " ")
-    confidence = pd.to_numeric(table["species_confidence"], errors="coerce")
+    return candidates(pd.read_csv(out, sep="\t", dtype=str, keep_default_na=False), rank)
+
+
+def candidates(table: pd.DataFrame, rank: str) -> pd.DataFrame:
+    """Each query's candidate at `rank` (from the `candidates` column), its confidence, whether it is right."""
+    letter = {"order": "o", "family": "f", "genus": "g", "species": "s"}[rank]
+    candidate = table["candidates"].str.extract(rf"(?:^|,){letter}:([^(]*)\(")[0].str.replace("_", " ")
+    confidence = pd.to_numeric(table[f"{rank}_confidence"], errors="coerce")
     kept = candidate.notna() & confidence.notna()
-    return pd.DataFrame({"p": confidence[kept], "right": (candidate == table["true_species"])[kept]})
+    right = (candidate == table[f"true_{rank}"])[kept]
+    return pd.DataFrame({"p": confidence[kept], "right": right, "species": table["true_species"][kept]})
 
 
 def calibration_error(p: np.ndarray, right: np.ndarray) -> float:
@@ -85,6 +97,27 @@ def plates(unseen: pd.DataFrame, seen: pd.DataFrame, trained: float) -> list[dic
     return rows
 
 
+def measured_error(found: pd.DataFrame, draws: int = 500) -> dict:
+    """A plate's calibration error, its 95% interval over resampled species, and the median error of outcomes
+    drawn from the confidences themselves (a model calibrated by construction)."""
+    rng = np.random.default_rng(0)
+    p, right = found["p"].to_numpy(), found["right"].to_numpy()
+    members = [np.flatnonzero(found["species"].to_numpy() == s) for s in found["species"].unique()]
+    resampled = [
+        calibration_error(p[idx], right[idx])
+        for idx in (
+            np.concatenate([members[i] for i in rng.integers(len(members), size=len(members))]) for _ in range(draws)
+        )
+    ]
+    drawn = [calibration_error(p, rng.random(len(p)) < p) for _ in range(draws)]
+    return {
+        "species": len(members),
+        "error": round(calibration_error(p, right), 4),
+        "interval": [round(float(q), 4) for q in np.quantile(resampled, [0.025, 0.975])],
+        "calibrated_by_construction": round(float(np.median(drawn)), 4),
+    }
+
+
 def _calls(p: np.ndarray, right: np.ndarray) -> tuple[float, float, float]:
     called = p >= DEFAULT_MIN_CONFIDENCE
     return called.mean(), right[called].mean() if called.any() else np.nan, calibration_error(p, right)
@@ -107,6 +140,9 @@ def main() -> None:
         report[name] = {"trained_share": round(trained, 4), "plates": plates(unseen, seen, trained)}
         for row in report[name]["plates"]:
             print(name, json.dumps(row), flush=True)
+    plate = pd.read_csv(workdir / "unseen.per_query.tsv", sep="\t", dtype=str, keep_default_na=False)
+    report["unseen_plate_errors"] = {rank: measured_error(candidates(plate, rank)) for rank in ("order", "genus")}
+    print("unseen_plate_errors", json.dumps(report["unseen_plate_errors"]), flush=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
 
 
