@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from bioscan_hf.search.calibration import adapted, plate_share
-from bioscan_hf.search.report import CONFIDENCE_BINS
+from bioscan_hf.search.calls import SINTAX_LETTERS
+from bioscan_hf.search.report import binned, calibration_error
 from bioscan_hf.search.settings import DEFAULT_MIN_CONFIDENCE
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +55,7 @@ def per_query(workdir: Path, plate: str, rank: str = "species") -> pd.DataFrame:
 
 def candidates(table: pd.DataFrame, rank: str) -> pd.DataFrame:
     """Each query's candidate at `rank` (from the `candidates` column), its confidence, whether it is right."""
-    letter = {"order": "o", "family": "f", "genus": "g", "species": "s"}[rank]
+    letter = SINTAX_LETTERS[rank]
     candidate = table["candidates"].str.extract(rf"(?:^|,){letter}:([^(]*)\(")[0].str.replace("_", " ")
     confidence = pd.to_numeric(table[f"{rank}_confidence"], errors="coerce")
     kept = candidate.notna() & confidence.notna()
@@ -62,12 +63,9 @@ def candidates(table: pd.DataFrame, rank: str) -> pd.DataFrame:
     return pd.DataFrame({"p": confidence[kept], "right": right, "species": table["true_species"][kept]})
 
 
-def calibration_error(p: np.ndarray, right: np.ndarray) -> float:
-    """Expected calibration error over `report.CONFIDENCE_BINS`, as identify's summary computes it."""
-    bins = np.clip(np.digitize(p, CONFIDENCE_BINS[1:-1], right=True), 0, len(CONFIDENCE_BINS) - 2)
-    return float(
-        sum(abs(p[bins == b].mean() - right[bins == b].mean()) * (bins == b).sum() for b in set(bins)) / len(p)
-    )
+def error(p: np.ndarray, right: np.ndarray) -> float:
+    """The expected calibration error of confidences `p`, as identify's summary computes it."""
+    return calibration_error(binned(pd.Series(p), pd.Series(right)))
 
 
 def plates(unseen: pd.DataFrame, seen: pd.DataFrame, trained: float) -> list[dict]:
@@ -104,15 +102,15 @@ def measured_error(found: pd.DataFrame, draws: int = 500) -> dict:
     p, right = found["p"].to_numpy(), found["right"].to_numpy()
     members = [np.flatnonzero(found["species"].to_numpy() == s) for s in found["species"].unique()]
     resampled = [
-        calibration_error(p[idx], right[idx])
+        error(p[idx], right[idx])
         for idx in (
             np.concatenate([members[i] for i in rng.integers(len(members), size=len(members))]) for _ in range(draws)
         )
     ]
-    drawn = [calibration_error(p, rng.random(len(p)) < p) for _ in range(draws)]
+    drawn = [error(p, rng.random(len(p)) < p) for _ in range(draws)]
     return {
         "species": len(members),
-        "error": round(calibration_error(p, right), 4),
+        "error": round(error(p, right), 4),
         "interval": [round(float(q), 4) for q in np.quantile(resampled, [0.025, 0.975])],
         "calibrated_by_construction": round(float(np.median(drawn)), 4),
     }
@@ -120,7 +118,7 @@ def measured_error(found: pd.DataFrame, draws: int = 500) -> dict:
 
 def _calls(p: np.ndarray, right: np.ndarray) -> tuple[float, float, float]:
     called = p >= DEFAULT_MIN_CONFIDENCE
-    return called.mean(), right[called].mean() if called.any() else np.nan, calibration_error(p, right)
+    return called.mean(), right[called].mean() if called.any() else np.nan, error(p, right)
 
 
 def main() -> None:

@@ -36,9 +36,12 @@ def reliability(results: pd.DataFrame, rank: str) -> pd.DataFrame:
     given no confidence, NaN, is in no bin)."""
     truth, candidate = results[f"true_{rank}"], _candidates(results, rank)
     judged = truth.notna() & candidate.notna()
-    frame = pd.DataFrame(
-        {"confidence": results.loc[judged, f"{rank}_confidence"], "right": (candidate == truth)[judged]}
-    )
+    return binned(results.loc[judged, f"{rank}_confidence"], (candidate == truth)[judged])
+
+
+def binned(confidence: pd.Series, right: pd.Series) -> pd.DataFrame:
+    """`reliability`'s table of confidences and whether each candidate was right (NaN: in no bin)."""
+    frame = pd.DataFrame({"confidence": confidence, "right": right})
     bins = pd.cut(frame["confidence"], CONFIDENCE_BINS, include_lowest=True)
     table = frame.groupby(bins, observed=True).agg(
         queries=("right", "size"), mean_confidence=("confidence", "mean"), accuracy=("right", "mean")
@@ -69,9 +72,7 @@ def rank_summary(results: pd.DataFrame, rank: str, labels: set[str] | None = Non
         summary["over_classification"] = round(float(absent[rank].notna().mean()), 4) if len(absent) else None
     table = reliability(known, rank)
     if len(table):
-        weights = table["queries"] / table["queries"].sum()
-        ece = float((weights * (table["accuracy"] - table["mean_confidence"]).abs()).sum())
-        summary["expected_calibration_error"] = round(ece, 4)
+        summary["expected_calibration_error"] = round(calibration_error(table), 4)
         summary["reliability"] = [
             {
                 "confidence": str(row.bin),
@@ -82,6 +83,13 @@ def rank_summary(results: pd.DataFrame, rank: str, labels: set[str] | None = Non
             for row in table.itertuples()
         ]
     return summary
+
+
+def calibration_error(table: pd.DataFrame) -> float:
+    """Expected calibration error of a reliability table: the gap between accuracy and mean confidence, bin
+    by bin, weighted by queries."""
+    weights = table["queries"] / table["queries"].sum()
+    return float((weights * (table["accuracy"] - table["mean_confidence"]).abs()).sum())
 
 
 def summarize(results: pd.DataFrame, labels: dict[str, set[str]] | None = None) -> list[dict]:
