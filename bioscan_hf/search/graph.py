@@ -2,7 +2,7 @@
 
 Each distinct barcode's hits (the identify engine's: seed shortlist, exact alignment, contrast hits) are
 what `audit` judges its records by, and what anything needing a barcode's neighbours reads. Counting every
-shared seed of every barcode (the sparse product identify uses on a small library) costs each barcode time
+shared seed of every barcode (as identify does on a small library) costs each barcode time
 in proportion to the library: all against all is quadratic (~0.32 s × (distinct/1000)², 20 days at
 BIOSCAN-5M's ~2.3M). Here each barcode's shortlist reads at most `GRAPH_SEED_BUDGET` posting entries, its
 rarest seeds first (the seeds it shares with its closest relatives; the commonest, held by a large part of

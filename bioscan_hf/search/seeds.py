@@ -10,7 +10,7 @@ a 10-mer set needed 100+ and a 6-mer profile 200+ (BENCHMARKS.md).
 
 Storage: an inverted index (for each seed, the barcodes holding it), ~600 entries of 4 bytes per 658-nt
 barcode: ~2.4 GB at 1M distinct barcodes, ~5 GB for BIOSCAN-5M's ~2M. In memory, every shared seed is
-counted (a sparse product); from `CACHED_FROM` distinct barcodes the index is saved into the cache folder
+counted; from `CACHED_FROM` distinct barcodes the index is saved into the cache folder
 once and read back by later runs. From `ON_DISK_ABOVE` it is built once into the cache folder and
 memory-mapped from there (`seed_index`), and a query reads its rarest seeds' lists first, up to
 `SEED_BUDGET` entries, so its work does not grow with the library (a large library's common seeds are held
@@ -28,13 +28,12 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
 from bioscan_hf.core.console import progress_bar
@@ -46,8 +45,6 @@ SEED_PATTERN = "1101101101101101"
 _POSITIONS = np.array([i for i, c in enumerate(SEED_PATTERN) if c == "1"])
 _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
-#: Entries of a query × reference count block kept in memory at once (bounds the memory of a search).
-_BLOCK_ENTRIES = 50_000_000
 #: Posting entries a query reads at most, its rarest seeds first (a query's work stays bounded however
 #: large the library: ~20 ms at BIOSCAN-5M's ~2.3M distinct barcodes; BENCHMARKS.md).
 SEED_BUDGET = 20_000_000
@@ -211,33 +208,22 @@ class SeedIndex:
         """For each query, up to `candidates` reference positions, most shared seeds first (ties: lower
         position first), with their shared-seed counts; references sharing no seed are never listed.
 
-        An index in memory (a library under `ON_DISK_ABOVE` distinct barcodes) counts every shared seed, for
-        many queries at once (a sparse product), unless a `budget` is given. An index on disk, or one given
-        a `budget`, reads at most that many posting entries per query (`self.budget` by default), its rarest
+        An index in memory (a library under `ON_DISK_ABOVE` distinct barcodes) counts every shared seed
+        unless a `budget` is given (a compiled count per query: half the time of a sparse product of the
+        plate's seeds with the postings, and no plate × library matrix). An index on disk, or one given a
+        `budget`, reads at most that many posting entries per query (`self.budget` by default), its rarest
         seeds first: the commonest seeds of a large library are held by a large share of it and tell little
         apart, and leaving them uncounted keeps a query's work bounded however large the library grows (the
         counts are exact wherever a query's lists fit the budget). A search of every barcode against all
         (`graph.py`) is then linear in the library, not quadratic."""
-        if self.mapping is not None or budget is not None:
-            found = []
-            for n, codes in enumerate(_query_seeds(queries), start=1):
-                found.append(self._budgeted(codes, candidates, budget or self.budget))
-                if n % RELEASE_EVERY == 0:
-                    self.release_pages()
-            self.release_pages()
-            return found
-        matrix = self._matrix
-        block = max(1, min(len(queries), _BLOCK_ENTRIES // max(self.size, 1)))
-        found: list[tuple[np.ndarray, np.ndarray]] = []
-        for start in range(0, len(queries), block):
-            batch = queries[start : start + block]
-            rows, codes = _batch_seeds(batch)
-            seeds = sp.csr_matrix((np.ones(len(rows), dtype=np.uint16), (rows, codes)), shape=(len(batch), N_SEEDS))
-            shared = (seeds @ matrix).tocsr()
-            shared.sort_indices()
-            for row in range(shared.shape[0]):
-                lo, hi = shared.indptr[row], shared.indptr[row + 1]
-                found.append(_top(shared.indices[lo:hi], shared.data[lo:hi], candidates))
+        if budget is None:
+            budget = self.budget if self.mapping is not None else len(self.postings)  # in memory: every list
+        found = []
+        for n, codes in enumerate(_query_seeds(queries), start=1):
+            found.append(self._budgeted(codes, candidates, budget))
+            if n % RELEASE_EVERY == 0:
+                self.release_pages()
+        self.release_pages()
         return found
 
     def held(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -246,14 +232,9 @@ class SeedIndex:
         counted = [(int((self.indptr[c + 1] > self.indptr[c]).sum()), len(c)) for c in _query_seeds(queries)]
         return tuple(np.array(counted, dtype=np.int64).reshape(-1, 2).T)
 
-    @cached_property
-    def _matrix(self) -> sp.csr_matrix:
-        """The postings as a seeds × barcodes sparse matrix (sharing their arrays), for the exact product."""
-        ones = np.ones(len(self.postings), dtype=np.uint16)
-        return sp.csr_matrix((ones, self.postings, self.indptr), shape=(N_SEEDS, self.size))
-
     def _budgeted(self, codes: np.ndarray, candidates: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
-        """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries."""
+        """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries (all of them
+        within it: every shared seed counted)."""
         starts, ends = self.indptr[codes], self.indptr[codes + 1]
         lengths = ends - starts
         order = np.argsort(lengths, kind="stable")
@@ -329,7 +310,7 @@ def _tally():
     """`tally(postings, starts, ends, counts)`: one more in `counts[p]` for each entry p of the lists
     `postings[starts[i]:ends[i]]`, compiled by numba at first use (~0.5 s). At BIOSCAN-5M's size a query reads
     20M entries: np.bincount over them joined took ~75 ms (and the join a copy of 80 MB), this ~4× less."""
-    import numba  # here: a second to import, and only libraries read within a budget count this way
+    import numba  # here: a fraction of a second to import, and a plate of a few queries hashes its entries
 
     @numba.njit(nogil=True)
     def tally(postings: np.ndarray, starts: np.ndarray, ends: np.ndarray, counts: np.ndarray) -> None:
