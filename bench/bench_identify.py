@@ -50,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_knn_dedup import prepared_bold  # noqa: E402
 
+from bioscan_hf.search.calls import SINTAX_LETTERS, read_candidates  # noqa: E402
+
 
 def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
     """Run a command; its wall seconds and peak resident memory (MB, GNU time's %M of that process)."""
@@ -67,7 +69,8 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
 
 
 BOLD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bold" / "insects_dev.tsv.gz"
-RANK_LETTERS = {"order": "o", "family": "f", "genus": "g", "species": "s"}
+#: The ranks scored, with their SINTAX letters (the reference's `;tax=` lineage for SINTAX).
+RANK_LETTERS = {rank: SINTAX_LETTERS[rank] for rank in ("order", "family", "genus", "species")}
 
 
 def bold_table() -> pd.DataFrame:
@@ -169,13 +172,10 @@ def calls_at(results: pd.DataFrame, queries: pd.DataFrame, threshold: float) -> 
     called = {rank: {} for rank in RANK_LETTERS}
     for query, candidates in results.set_index("query")["candidates"].fillna("").items():
         sure = True
-        for item in filter(None, candidates.split(",")):
-            letter, _, rest = item.partition(":")
-            name, _, p = rest.rpartition("(")
-            sure = sure and p != "?)" and float(p.rstrip(")")) >= threshold
-            rank = next((r for r, key in RANK_LETTERS.items() if key == letter), None)
-            if sure and rank:
-                called[rank][query] = name.replace("_", " ")
+        for rank, (label, confidence) in read_candidates(candidates).items():
+            sure = sure and confidence is not None and confidence >= threshold
+            if sure and rank in called:
+                called[rank][query] = label
     return scored_calls(called, queries)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bioscan_hf.search.calibration import adapted, plate_share
-from bioscan_hf.search.calls import SINTAX_LETTERS
+from bioscan_hf.search.calls import read_candidates
 from bioscan_hf.search.report import binned, calibration_error
 from bioscan_hf.search.settings import DEFAULT_MIN_CONFIDENCE
 
@@ -55,8 +55,7 @@ def per_query(workdir: Path, plate: str, rank: str = "species") -> pd.DataFrame:
 
 def candidates(table: pd.DataFrame, rank: str) -> pd.DataFrame:
     """Each query's candidate at `rank` (from the `candidates` column), its confidence, whether it is right."""
-    letter = SINTAX_LETTERS[rank]
-    candidate = table["candidates"].str.extract(rf"(?:^|,){letter}:([^(]*)\(")[0].str.replace("_", " ")
+    candidate = table["candidates"].map(lambda text: read_candidates(text).get(rank, (None,))[0])
     confidence = pd.to_numeric(table[f"{rank}_confidence"], errors="coerce")
     kept = candidate.notna() & confidence.notna()
     right = (candidate == table[f"true_{rank}"])[kept]

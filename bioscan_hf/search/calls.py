@@ -51,6 +51,18 @@ def sintax(rank: str, label: str) -> str:
     return f"{SINTAX_LETTERS[rank]}:{label.replace(' ', '_')}"
 
 
+def read_candidates(candidates: str) -> dict[str, tuple[str, float | None]]:
+    """A result's `candidates` column read back (`o:Diptera(1.00),g:Aedes(0.62)`): rank → its candidate
+    and confidence, in the column's order (None where the query was too short to be given one: `(?)`)."""
+    rank_of = {letter: rank for rank, letter in SINTAX_LETTERS.items()}
+    found = {}
+    for entry in filter(None, candidates.split(",")):
+        letter, _, rest = entry.partition(":")
+        label, _, confidence = rest.rpartition("(")  # the last parenthesis: a label may hold one
+        found[rank_of[letter]] = (label.replace("_", " "), None if confidence == "?)" else float(confidence[:-1]))
+    return found
+
+
 @dataclass
 class Hit:
     """A reference barcode found for a query."""

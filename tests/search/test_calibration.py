@@ -94,7 +94,7 @@ def test_a_query_shorter_than_the_calibration_saw_is_not_called() -> None:
     """The calibration's shortest query is the length all but 1% of its held-out queries reach (at most
     2/3 of their median); a query below it gets no call at any rank, and the note says why, though its
     hits are as good."""
-    from bioscan_hf.search.calls import call, rank_evidence
+    from bioscan_hf.search.calls import call, rank_evidence, read_candidates
     from bioscan_hf.search.engine import Identifier
     from bioscan_hf.search.references import Reference
 
@@ -121,6 +121,8 @@ def test_a_query_shorter_than_the_calibration_saw_is_not_called() -> None:
         assert (row["genus_confidence"] == 1.0) is expected
         assert np.isnan(row["genus_confidence"]) is not expected  # too short: no confidence is given
         assert ("g:Gen" in row["candidates"] and "(?)" in row["candidates"]) is not expected
+        read = read_candidates(row["candidates"])  # what the column says, read back
+        assert read["genus"] == (row["_candidate_genus"], 1.0 if expected else None)
         assert ("the query has 200 bases, shorter than the queries" in row["note"]) is not expected
     assert fit({}, {}, "t", {}, lengths=[400] * 50).min_length == 266  # one length: 2/3 of it (partial reads)
     from bioscan_hf.search.report import reliability

@@ -11,7 +11,7 @@ import pytest
 from bioscan_hf.data.sources import Problems
 from bioscan_hf.search import identify, read_references
 from bioscan_hf.search.calibration import DEFAULT_FILE, adapted, plate_share
-from bioscan_hf.search.calls import recalled_species
+from bioscan_hf.search.calls import read_candidates, recalled_species
 
 
 def _calibrated_plate(share: float, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +60,12 @@ def test_recalled_species_decides_again_only_where_the_confidence_alone_decided(
     assert called["species"] == "Aedes aegypti" and called["note"] == "" and called["species_confidence"] == 0.95
     assert called["lineage"] == "o:Diptera,g:Aedes,s:Aedes_aegypti"
     assert called["candidates"] == "o:Diptera(1.00),g:Aedes(0.99),s:Aedes_aegypti(0.95)"
+    assert read_candidates(called["candidates"]) == {
+        "order": ("Diptera", 1.0),
+        "genus": ("Aedes", 0.99),
+        "species": ("Aedes aegypti", 0.95),
+    }
+    assert read_candidates("g:Aedes_sp._(BOLD:AAA1234)(0.50)") == {"genus": ("Aedes sp. (BOLD:AAA1234)", 0.5)}
     uncalled = recalled_species({**row, "lineage": called["lineage"]}, 0.2, 0.9)
     assert uncalled["species"] is None and uncalled["lineage"] == "o:Diptera,g:Aedes"
     assert uncalled["note"].startswith("no call at species: confidence 0.20 < 0.9 (best candidate Aedes aegypti)")
