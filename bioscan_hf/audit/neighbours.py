@@ -27,10 +27,11 @@ from bioscan_hf.search.graph import NeighbourGraph
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
 
-#: The ranks a label is checked at (BINs: `bins.py`).
-
 #: Nearest references named in the evidence.
 SHOWN_NEIGHBOURS = 3
+
+#: Groups judged together: their evidence is scored by the calibration in one call, then their hits dropped.
+JUDGED_AT_ONCE = 10_000
 
 
 def left_out(reference: Reference, key: int, hits: Sequence[Hit]) -> list[Hit]:
@@ -49,17 +50,38 @@ def label_findings(
     progress: bool = True,
 ) -> list[Finding]:
     """The label findings on the records `rows` of `reference.table` (`hits_of_key`: each distinct barcode's
-    hits, best first, from the neighbour graph). Records sharing a barcode and a lineage are judged once."""
+    hits, best first, from the neighbour graph). Records sharing a barcode and a lineage are judged once,
+    `JUDGED_AT_ONCE` groups at a time (a group's hits are dropped once it is judged: at BIOSCAN-5M's size
+    holding them all took more memory than the machine has)."""
     table = reference.table
     groups: dict[tuple, list[int]] = {}
     for row in rows:
         lineage = tuple(table[rank].iat[row] for rank in LINEAGE_RANKS)
         groups.setdefault((int(reference.key_of_record[row]), lineage), []).append(row)
-    judged = []
+    findings: list[Finding] = []
+    batch: list[tuple[int, list[int]]] = []
     for (key, _), members in progress_bar(groups.items(), desc="judging labels", unit="group", disable=not progress):
+        batch.append((key, members))
+        if len(batch) == JUDGED_AT_ONCE:
+            findings += _judged(reference, batch, hits_of_key, calibration, margin)
+            batch = []
+    return findings + _judged(reference, batch, hits_of_key, calibration, margin)
+
+
+def _judged(
+    reference: Reference,
+    batch: Sequence[tuple[int, list[int]]],
+    hits_of_key: NeighbourGraph,
+    calibration: Calibration,
+    margin: float,
+) -> list[Finding]:
+    """The findings on a batch of groups (a distinct barcode and the records that share it and a lineage)."""
+    table = reference.table
+    judged = []
+    for key, members in batch:
         hits = left_out(reference, key, hits_of_key[key])
         judged.append((members, hits, rank_evidence(reference, hits, margin, without=members[0])))
-    short = [barcode_length(reference.barcodes[key]) < calibration.min_length for key, _ in groups]  # as identify
+    short = [barcode_length(reference.barcodes[key]) < calibration.min_length for key, _ in batch]  # as identify
     probabilities = confidences(calibration, [found for _, _, found in judged], short)
     findings = []
     for (members, hits, found), confidence in zip(judged, probabilities):

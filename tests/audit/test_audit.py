@@ -475,3 +475,27 @@ def test_a_short_record_is_scored_by_the_short_query_models(tmp_path: Path) -> N
     findings = label_findings(reference, everything, hits, ByLength(), progress=False)
     score = {table["processid"].iat[f.row]: f.score for f in findings}
     assert score["P00000"] == 0.99 and score["P00010"] == 0.5
+
+
+def test_labels_judged_in_batches_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups are judged `JUDGED_AT_ONCE` at a time (their hits dropped after): any batch size, the same
+    findings in the same order, the last partial batch included."""
+    from bioscan_hf.audit import neighbours
+    from bioscan_hf.audit.run import _hits
+    from bioscan_hf.search.references import Reference, read_references
+
+    class ByIdentity:  # a probability that differs from query to query
+        min_length = 400
+
+        def probabilities(self, rank: str, evidence: list, short: bool = False) -> np.ndarray:
+            return np.asarray([min(0.99, e.identity) for e in evidence])
+
+    library, kinds = planted_library(tmp_path)
+    table = read_references(library, None)
+    reference, everything = Reference(table), np.arange(len(table))
+    hits = _hits(reference, everything, 200, 1, False)
+    whole = neighbours.label_findings(reference, everything, hits, ByIdentity(), progress=False)
+    assert {table["processid"].iat[f.row] for f in whole} >= {"P00000", "P01100", "P10010"}  # the label errors
+    for size in (1, 7):
+        monkeypatch.setattr(neighbours, "JUDGED_AT_ONCE", size)
+        assert neighbours.label_findings(reference, everything, hits, ByIdentity(), progress=False) == whole
