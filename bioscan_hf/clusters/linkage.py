@@ -31,7 +31,8 @@ LINK_DISTANCE = 0.019
 SPLIT_SILHOUETTE = 0.7
 #: MCL inflations tried per component (higher: finer groups).
 INFLATIONS = (1.4, 2.0, 3.0)
-#: Components of more distinct barcodes than this are not refined (MCL is dense in the component).
+#: Components of fewer distinct barcodes than this, or more, are not refined (MCL is dense in the component).
+MIN_REFINED = 4
 MAX_REFINED = 2_000
 #: MCL drops flow under this share of its column after each inflation, and goes sparse once under this
 #: share of cells hold flow (`mcl`).
@@ -44,10 +45,10 @@ def linked(
 ) -> sp.csr_matrix:
     """The symmetric matrix of the pairs within `threshold` (each pair at the smaller of its two measured
     distances, stored + 1e-9 so that 0 stays an edge)."""
+    keep = (distances <= threshold) & (rows != cols)
+    rows, cols, distances = rows[keep], cols[keep], distances[keep]
     r, c = np.concatenate([rows, cols]), np.concatenate([cols, rows])
     d = np.concatenate([distances, distances])
-    keep = (d <= threshold) & (r != c)
-    r, c, d = r[keep], c[keep], d[keep]
     order = np.lexsort((d, c, r))
     r, c, d = r[order], c[order], d[order]
     first = np.ones(len(r), dtype=bool)
@@ -110,12 +111,12 @@ def refine(
 ) -> np.ndarray:
     """Groups within one single-linkage component (`members`, barcode positions): MCL's best-separated
     split when its mean silhouette reaches `SPLIT_SILHOUETTE`, else one group. `near`: every distance the
-    graph holds (also those beyond the link), for the silhouette."""
-    if len(members) < 4 or len(members) > MAX_REFINED:
+    graph holds within the component (also those beyond the link), for the silhouette."""
+    if not MIN_REFINED <= len(members) <= MAX_REFINED:
         return np.zeros(len(members), dtype=np.int64)
-    linked_here = edges[members][:, members].toarray()
+    linked_here = _within(edges, members)
     similarity = np.where(linked_here > 0, 1.0 - linked_here, 0.0)
-    held = near[members][:, members].toarray()
+    held = _within(near, members)
     distances = np.where(held > 0, held, threshold * 2)  # pairs the graph holds no distance for: far
     np.fill_diagonal(distances, 0.0)
     best, best_score = np.zeros(len(members), dtype=np.int64), SPLIT_SILHOUETTE
@@ -129,6 +130,16 @@ def refine(
     return best
 
 
+def _within(matrix: sp.csr_matrix, members: np.ndarray) -> np.ndarray:
+    """The dense block of `matrix` among `members`, a set no entry of their rows leaves (a component):
+    their rows, columns renumbered, in time proportional to their entries (scipy's column indexing walks
+    every column of the matrix: millions at BIOSCAN-5M's size, for each of its components)."""
+    block = matrix[members]
+    sorter = np.argsort(members)
+    columns = sorter[np.searchsorted(members, block.indices, sorter=sorter)]
+    return sp.csr_matrix((block.data, columns, block.indptr), shape=(len(members), len(members))).toarray()
+
+
 def clusters_of(
     rows: np.ndarray,
     cols: np.ndarray,
@@ -137,20 +148,23 @@ def clusters_of(
     threshold: float = LINK_DISTANCE,
     refined: bool = True,
 ) -> np.ndarray:
-    """A cluster number per barcode (0…), from the graph's pairs (`rows`, `cols`: barcode positions, their
-    alignment `distances`): single linkage at `threshold`, then each component refined."""
+    """A cluster number per barcode (0…, a component's groups numbered together, components in order),
+    from the graph's pairs (`rows`, `cols`: barcode positions, their alignment `distances`): single linkage
+    at `threshold`, then each component of `MIN_REFINED`–`MAX_REFINED` barcodes refined."""
     edges = linked(rows, cols, distances, size, threshold)
     components = single_linkage(edges)
     if not refined:
         return components
-    near = linked(rows, cols, distances, size, threshold=1.0)
-    labels = np.empty(size, dtype=np.int64)
+    sizes = np.bincount(components)
+    refinable = (sizes >= MIN_REFINED) & (sizes <= MAX_REFINED)
+    inside = (components[rows] == components[cols]) & refinable[components[rows]]  # what a silhouette reads
+    near = linked(rows[inside], cols[inside], distances[inside], size, threshold=1.0)
     order = np.argsort(components, kind="stable")
-    bounds = np.searchsorted(components[order], np.arange(components.max() + 2))
-    next_label = 0
-    for c in range(len(bounds) - 1):
+    bounds = np.searchsorted(components[order], np.arange(len(sizes) + 1))
+    groups = np.zeros(size, dtype=np.int64)
+    count = np.ones(len(sizes), dtype=np.int64)
+    for c in np.flatnonzero(refinable):
         members = order[bounds[c] : bounds[c + 1]]
-        groups = refine(members, edges, near, threshold)
-        labels[members] = groups + next_label
-        next_label += int(groups.max()) + 1
-    return labels
+        groups[members] = refine(members, edges, near, threshold)
+        count[c] = groups[members].max() + 1
+    return (np.cumsum(count) - count)[components] + groups

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bioscan_hf.clusters.agreement import adjusted_mutual_info
 from bioscan_hf.clusters.linkage import clusters_of
 from bioscan_hf.clusters.registry import carry_ids, read_registry, registry_path
 from bioscan_hf.clusters.settings import ClusterSettings
@@ -233,52 +234,67 @@ def describe_clusters(
     nearest_to = np.full(count, -1)
     nearest[labels[keys[leaving]]] = distances[leaving]
     nearest_to[labels[keys[leaving]]] = labels[hits[leaving]]
-    rows = []
     table = reference.table
-    member_rows = pd.Series(np.arange(len(table))).groupby(labels[reference.key_of_record]).apply(np.asarray)
-    for c in range(count):
-        members = member_rows[c]
-        row = {
-            "cluster": ids[c],
-            "records": len(members),
-            "barcodes": int((labels == c).sum()),
-            "representative": table["processid"].iat[int(reference.records(representatives[c])[0])],
-            "max_within": round(float(within[c]), 4),
-            "nearest_cluster": ids[nearest_to[c]] if nearest_to[c] >= 0 else None,
-            "nearest_distance": round(float(nearest[c]), 4) if np.isfinite(nearest[c]) else None,
+    first_record = np.array([reference.records(k)[0] for k in representatives], dtype=np.int64)
+    frame = pd.DataFrame(
+        {
+            "cluster": ids,
+            "records": np.bincount(labels[reference.key_of_record], minlength=count),
+            "barcodes": np.bincount(labels, minlength=count),
+            "representative": table["processid"].to_numpy()[first_record],
+            "max_within": np.round(within, 4),
+            "nearest_cluster": np.where(nearest_to >= 0, ids[nearest_to], None),
+            "nearest_distance": np.where(np.isfinite(nearest), np.round(nearest, 4), np.nan),
         }
-        row.update(consensus(table.iloc[members]))
-        rows.append(row)
-    frame = pd.DataFrame(rows).sort_values(["records", "cluster"], ascending=[False, True], kind="stable")
+    )
+    frame = pd.concat([frame, consensus(table, labels[reference.key_of_record], count)], axis=1)
+    frame = frame.sort_values(["records", "cluster"], ascending=[False, True], kind="stable")
     return frame.reset_index(drop=True), ids
 
 
-def consensus(members: pd.DataFrame) -> dict:
-    """The members' lineage as far down as `CONSENSUS` of the labelled ones agree, the agreement at the
-    finest rank named, and the BIN most of them carry with its share."""
-    lineage, agreement = {}, None
+def consensus(table: pd.DataFrame, groups: np.ndarray, count: int) -> pd.DataFrame:
+    """Per group of records (`groups`: a number 0…count−1 per row of `table`): the lineage as far down as
+    `CONSENSUS` of the labelled members agree, the agreement at the finest rank named, and the BIN most of
+    them carry with its share. A rank no member is labelled at is passed over (a BOLD header names the
+    taxon alone); between equally common labels, the first in alphabetical order."""
+    result = pd.DataFrame(index=pd.RangeIndex(count))
+    going = np.ones(count, dtype=bool)
+    agreement = np.full(count, np.nan)
     for rank in LINEAGE_RANKS:
-        labelled = members[rank].dropna()
-        if not len(labelled):
-            continue  # a rank the source does not give (a BOLD header names the taxon alone)
-        counts = labelled.value_counts()
-        share = counts.iloc[0] / len(labelled)
-        if share < CONSENSUS:
-            break
-        lineage[rank], agreement = counts.index[0], round(float(share), 3)
-    bins = members["dna_bin"].dropna().value_counts()
-    return {
-        **{rank: lineage.get(rank) for rank in LINEAGE_RANKS},
-        "agreement": agreement,
-        "dna_bin": bins.index[0] if len(bins) else None,
-        "bin_share": round(float(bins.iloc[0] / bins.sum()), 3) if len(bins) else None,
-    }
+        top, share = _most_common(table[rank], groups, count)
+        labelled = ~np.isnan(share)
+        named = going & labelled & (share >= CONSENSUS)
+        going &= ~labelled | (share >= CONSENSUS)
+        result[rank] = np.where(named, top, None)
+        agreement = np.where(named, np.round(share, 3), agreement)
+    result["agreement"] = agreement
+    top, share = _most_common(table["dna_bin"], groups, count)
+    result["dna_bin"] = np.where(np.isnan(share), None, top)
+    result["bin_share"] = np.round(share, 3)
+    return result
+
+
+def _most_common(values: pd.Series, groups: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, its most common label among `values` and that label's share of its labelled values
+    (None and NaN where it has none)."""
+    codes, names = pd.factorize(values, sort=True)  # alphabetical codes: ties go to the first
+    labelled = codes >= 0
+    group, code = groups[labelled].astype(np.int64), codes[labelled].astype(np.int64)
+    pair, tally = np.unique(group * max(len(names), 1) + code, return_counts=True)
+    pair_group, pair_code = pair // max(len(names), 1), pair % max(len(names), 1)
+    best = np.lexsort((pair_code, -tally, pair_group))
+    best = best[np.unique(pair_group[best], return_index=True)[1]]
+    top = np.full(count, None, dtype=object)
+    share = np.full(count, np.nan)
+    top[pair_group[best]] = np.asarray(names, dtype=object)[pair_code[best]]
+    share[pair_group[best]] = tally[best] / np.bincount(group, minlength=count)[pair_group[best]]
+    return top, share
 
 
 def bin_agreement(truth: pd.Series, found: pd.Series) -> dict:
     """How clusters recover known BINs (records carrying one): match ratio (BINs whose records form exactly
     one cluster, alone), adjusted Rand, adjusted mutual information, BINs split and clusters merging BINs."""
-    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+    from sklearn.metrics import adjusted_rand_score
 
     known = truth.notna().to_numpy()
     truth, found = truth[known].to_numpy(), found[known].to_numpy()
@@ -289,12 +305,12 @@ def bin_agreement(truth: pd.Series, found: pd.Series) -> dict:
     bins_per_cluster = pairs.groupby("cluster")["bin"].nunique()
     whole = clusters_per_bin[clusters_per_bin == 1].index
     cluster_of = pairs.drop_duplicates("bin").set_index("bin")["cluster"]
-    exact = sum(bins_per_cluster[cluster_of[b]] == 1 for b in whole)
+    exact = int((bins_per_cluster[cluster_of[whole]].to_numpy() == 1).sum())
     return {
         "bins": int(len(clusters_per_bin)),
         "match_ratio": round(float(exact / len(clusters_per_bin)), 4),
         "ari": round(float(adjusted_rand_score(truth, found)), 4),
-        "ami": round(float(adjusted_mutual_info_score(truth, found)), 4),
+        "ami": round(adjusted_mutual_info(truth, found), 4),
         "split_bins": int((clusters_per_bin > 1).sum()),
         "merged_clusters": int((bins_per_cluster > 1).sum()),
     }
