@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.references import Reference
@@ -118,26 +120,60 @@ def evidence(
     `without`: a reference record (row) left out of the votes (a record audited against the others)."""
     if not hits or hits[0].identity is None:
         return None
-    best = hits[0]
-    voting = [h.key for h in hits if h.identity >= best.identity - margin]
-    label, support, voters = reference.vote(voting, rank, without)
-    if label is None:
-        return None
-    other = next((h.identity for h in hits if reference.key_label(h.key, rank, without) not in (None, label)), None)
-    gap = best.identity - (other if other is not None else hits[-1].identity)
-    coverage = best.coverage or 0.0
-    gap = min(max(gap, 0.0), MAX_GAP)
-    return Evidence(label, support, voters, best.identity, coverage, gap, group, reference.loosest_sibling(rank, label))
+    return _rank_evidence(reference, _Voting.of(reference, hits, margin, without), rank, group)
 
 
 def rank_evidence(
     reference: Reference, hits: Sequence[Hit], margin: float = VOTE_MARGIN, without: int | None = None
 ) -> dict[str, Evidence | None]:
-    """`evidence` at every rank, each grouped by the candidate order (`without`: as `evidence`)."""
-    order = evidence(reference, hits, "order", margin, without=without)
+    """`evidence` at every rank, each grouped by the candidate order (`without`: as `evidence`); the hits
+    and their voters' records read once for all ranks."""
+    if not hits or hits[0].identity is None:
+        return dict.fromkeys(CALL_RANKS)
+    voting = _Voting.of(reference, hits, margin, without)
+    order = _rank_evidence(reference, voting, "order", None)
     group = order.label if order else None
-    found = {rank: evidence(reference, hits, rank, margin, group, without) for rank in CALL_RANKS if rank != "order"}
+    found = {rank: _rank_evidence(reference, voting, rank, group) for rank in CALL_RANKS if rank != "order"}
     return {"order": replace(order, group=group) if order else None, **found}
+
+
+@dataclass(frozen=True)
+class _Voting:
+    """A query's hits as arrays, and the records of those within the margin of the best (its voters)."""
+
+    hits: Sequence[Hit]
+    keys: np.ndarray
+    identities: np.ndarray
+    rows: np.ndarray
+    without: int | None
+
+    @classmethod
+    def of(cls, reference: Reference, hits: Sequence[Hit], margin: float, without: int | None) -> _Voting:
+        keys = np.fromiter((h.key for h in hits), dtype=np.int64, count=len(hits))
+        identities = np.fromiter((h.identity for h in hits), dtype=np.float64, count=len(hits))
+        voting = keys[identities >= hits[0].identity - margin]
+        rows = np.concatenate([reference.records(k) for k in voting])
+        return cls(hits, keys, identities, rows if without is None else rows[rows != without], without)
+
+
+def _rank_evidence(reference: Reference, voting: _Voting, rank: str, group: str | None) -> Evidence | None:
+    """`evidence` at one rank from the query's `_Voting`."""
+    code, support, voters = reference.vote_rows(voting.rows, rank)
+    if code < 0:
+        return None
+    hit_codes = reference.key_codes(rank)[voting.keys]
+    if voting.without is not None:  # the audited record's own barcode, voted without it
+        own = voting.keys == reference.key_of_record[voting.without]
+        if own.any():
+            hit_codes = np.where(own, reference.key_code(int(voting.keys[own][0]), rank, voting.without), hit_codes)
+    others = np.flatnonzero((hit_codes >= 0) & (hit_codes != code))
+    best = voting.hits[0]
+    gap = best.identity - float(voting.identities[others[0] if len(others) else -1])
+    label = str(reference.labels[rank][1][code])
+    return Evidence(
+        label, support, voters, best.identity, best.coverage or 0.0, min(max(gap, 0.0), MAX_GAP), group,
+        reference.loosest_sibling(rank, label),
+    )  # fmt: skip
 
 
 def confidences(

@@ -210,28 +210,32 @@ class Reference:
         if not len(keys):
             return None, 0, 0
         rows = np.concatenate([self.records(k) for k in keys])
-        if without is not None:
-            rows = rows[rows != without]
-        values, names = self.labels[rank]
-        labelled = values[rows]
+        code, support, voters = self.vote_rows(rows if without is None else rows[rows != without], rank)
+        return (None, 0, 0) if code < 0 else (str(self.labels[rank][1][code]), support, voters)
+
+    def vote_rows(self, rows: np.ndarray, rank: str) -> tuple[int, int, int]:
+        """(most common label's code, records carrying it, labelled records) over the records `rows`
+        (code −1: none labelled; ties: the label met first in the reference table)."""
+        labelled = self.labels[rank][0][rows]
         labelled = labelled[labelled >= 0]
         if not len(labelled):
-            return None, 0, 0
+            return -1, 0, 0
         counts = np.bincount(labelled)
-        best = int(np.argmax(counts))  # ties: the label met first in the reference table
-        return str(names[best]), int(counts[best]), len(labelled)
+        best = int(np.argmax(counts))
+        return best, int(counts[best]), len(labelled)
 
     def key_label(self, key: int, rank: str, without: int | None = None) -> str | None:
         """The most common label at `rank` among the records of distinct barcode `key` (None: unlabelled;
         ties: the label met first in the table); `without`: a record (row) left out."""
-        values, names = self.labels[rank]
+        code = self.key_code(key, rank, without)
+        return None if code < 0 else str(self.labels[rank][1][code])
+
+    def key_code(self, key: int, rank: str, without: int | None = None) -> int:
+        """`key_label` as a code of `labels[rank]` (−1: unlabelled)."""
         if without is not None and self.key_of_record[without] == key:
             rows = self.records(key)
-            codes = values[rows[rows != without]]
-            codes = codes[codes >= 0]
-            return str(names[int(np.argmax(np.bincount(codes)))]) if len(codes) else None
-        code = self.key_codes(rank)[key]
-        return None if code < 0 else str(names[code])
+            return self.vote_rows(rows[rows != without], rank)[0]
+        return int(self.key_codes(rank)[key])
 
     def loosest_sibling(self, rank: str, label: str) -> float:
         """How far `label`'s subgroups at the rank below sit from their nearest sibling at most
