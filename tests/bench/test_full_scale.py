@@ -23,7 +23,7 @@ def test_every_step_runs_small(tmp_path: Path) -> None:
     steps = results["steps"]
     assert list(steps) == [
         *("generate", "prepare", "load", "reload", "stream", "splits", "bioscan_dataset", "knn"),
-        *("identify_build", "graph", "identify", "index", "index_query"),
+        *("identify_build", "graph", "audit", "cluster", "identify", "index", "index_query"),
     ]
     assert all(step["seconds"] > 0 and step["peak_rss_mb"] > 0 for step in steps.values())
     loaded = {split: rows for split, (rows, _) in steps["load"]["per_split_s"].items()}
@@ -38,4 +38,6 @@ def test_every_step_runs_small(tmp_path: Path) -> None:
     assert steps["identify"]["distinct"] <= steps["generate"]["distinct_haplotypes"]
     graph = steps["graph"]  # every distinct barcode of a small release is in the sample
     assert graph["sample"] == graph["distinct"] == steps["identify"]["distinct"] and graph["median_hits_kept"] >= 1
+    assert steps["audit"]["records"] == steps["cluster"]["records"] == 2000 and steps["cluster"]["graph_cached"]
+    assert 1 <= steps["cluster"]["clusters"] <= graph["distinct"] and steps["cluster"]["bins"]["bins"] >= 1
     assert steps["index_query"]["keys"] == 2000 and 0.9 <= steps["index_query"]["recall_at_10"] <= 1
