@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import pandas as pd
+
 from bioscan_hf.audit.findings import SPECIFIC_ENOUGH, Finding
 from bioscan_hf.core.barcodes import barcode_length
 from bioscan_hf.core.console import progress_bar
@@ -53,19 +56,28 @@ def label_findings(
     hits, best first, from the neighbour graph). Records sharing a barcode and a lineage are judged once,
     `JUDGED_AT_ONCE` groups at a time (a group's hits are dropped once it is judged: at BIOSCAN-5M's size
     holding them all took more memory than the machine has)."""
-    table = reference.table
-    groups: dict[tuple, list[int]] = {}
-    for row in rows:
-        lineage = tuple(table[rank].iat[row] for rank in LINEAGE_RANKS)
-        groups.setdefault((int(reference.key_of_record[row]), lineage), []).append(row)
+    rows = np.asarray(rows, dtype=np.int64)
+    order, bounds = _groups(reference, rows)
     findings: list[Finding] = []
     batch: list[tuple[int, list[int]]] = []
-    for (key, _), members in progress_bar(groups.items(), desc="judging labels", unit="group", disable=not progress):
-        batch.append((key, members))
+    for group in progress_bar(range(len(bounds) - 1), desc="judging labels", unit="group", disable=not progress):
+        members = rows[order[bounds[group] : bounds[group + 1]]].tolist()
+        batch.append((int(reference.key_of_record[members[0]]), members))
         if len(batch) == JUDGED_AT_ONCE:
             findings += _judged(reference, batch, hits_of_key, calibration, margin)
             batch = []
     return findings + _judged(reference, batch, hits_of_key, calibration, margin)
+
+
+def _groups(reference: Reference, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The records `rows` grouped by barcode and lineage, groups in the order of their first record, members
+    in row order: positions into `rows` (`order`) and each group's bounds in them."""
+    columns = {"key": reference.key_of_record[rows]}
+    for rank in LINEAGE_RANKS:  # missing labels: one code (−1), as equal to each other
+        columns[rank] = pd.factorize(reference.table[rank])[0][rows]
+    group = pd.DataFrame(columns).groupby(list(columns), sort=False).ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")
+    return order, np.searchsorted(group[order], np.arange(group.max(initial=-1) + 2))
 
 
 def _judged(
