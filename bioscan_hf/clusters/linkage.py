@@ -43,17 +43,28 @@ SPARSE_BELOW = 0.05
 def linked(
     rows: np.ndarray, cols: np.ndarray, distances: np.ndarray, size: int, threshold: float = LINK_DISTANCE
 ) -> sp.csr_matrix:
-    """The symmetric matrix of the pairs within `threshold` (each pair at the smaller of its two measured
-    distances, stored + 1e-9 so that 0 stays an edge)."""
+    """The symmetric matrix of the pairs within `threshold` (each pair at the smaller of its measured
+    distances, either way round, stored + 1e-9 so that 0 stays an edge). Each pair is kept once, as one
+    64-bit number, until the matrix is made: at BIOSCAN-5M's size the graph holds ~10⁸ pairs, and sorting
+    them both ways round as three arrays took more memory than the machine has."""
     keep = (distances <= threshold) & (rows != cols)
-    rows, cols, distances = rows[keep], cols[keep], distances[keep]
-    r, c = np.concatenate([rows, cols]), np.concatenate([cols, rows])
-    d = np.concatenate([distances, distances])
-    order = np.lexsort((d, c, r))
-    r, c, d = r[order], c[order], d[order]
-    first = np.ones(len(r), dtype=bool)
-    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    return sp.csr_matrix((d[first] + 1e-9, (r[first], c[first])), shape=(size, size))
+    low, high = np.minimum(rows[keep], cols[keep]).astype(np.int64), np.maximum(rows[keep], cols[keep])
+    pair = low * size + high
+    distance = distances[keep]
+    del keep, low, high
+    order = np.argsort(pair, kind="stable")
+    pair, distance = pair[order], distance[order]
+    del order
+    starts = np.flatnonzero(np.r_[len(pair) > 0, pair[1:] != pair[:-1]])
+    nearest = np.minimum.reduceat(distance, starts) + 1e-9 if len(pair) else distance
+    pair = pair[starts]
+    del distance, starts
+    low, high = pair // size, pair % size
+    del pair
+    index = np.int32 if size < 2**31 else np.int64
+    r = np.concatenate([low, high]).astype(index)
+    c = np.concatenate([high, low]).astype(index)
+    return sp.csr_matrix((np.concatenate([nearest, nearest]), (r, c)), shape=(size, size))
 
 
 def single_linkage(edges: sp.csr_matrix) -> np.ndarray:

@@ -169,8 +169,10 @@ def linked_barcodes(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """A cluster number per distinct barcode of `reference`, and the neighbour graph's pairs it was linked
     from (barcode, hit, distance)."""
-    graph = neighbour_graph(reference, settings.candidates + 1, settings.num_proc, progress=progress)  # as audit
+    # as audit; the graph itself is let go once its pairs are read (at full size its other columns are GBs)
+    graph = neighbour_graph(reference, settings.candidates + 1, settings.num_proc, progress=progress)
     keys, hits, identity = graph.pairs()
+    del graph
     if progress:
         status(f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%}")
     distances = 1.0 - identity

@@ -86,9 +86,10 @@ class NeighbourGraph:
         return len(self._starts) - 1
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every (barcode, hit, identity) the graph holds, as three arrays (clusters link them)."""
-        keys = np.repeat(np.arange(len(self)), np.diff(self._starts))
-        return keys, self._hit.astype(np.int64), self._identity
+        """Every (barcode, hit, identity) the graph holds, as three arrays (clusters link them; positions
+        as the graph stores them, 32-bit)."""
+        keys = np.repeat(np.arange(len(self), dtype=self._hit.dtype), np.diff(self._starts))
+        return keys, self._hit, self._identity
 
     @classmethod
     def open(cls, folder: str | os.PathLike) -> NeighbourGraph:
