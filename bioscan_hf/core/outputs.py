@@ -17,7 +17,6 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from shlex import quote
 from typing import Any
 
 from bioscan_hf.core.errors import InputError, UserError
@@ -139,13 +138,17 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def output_path(out: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
-    """The output file a user named (`~` expanded), refused unless it ends in one of `suffixes` and its
-    folder exists (checked before any work: a run of hours must not fail at its first write)."""
+    """The output file a user named (`~` expanded), refused unless it ends in one of `suffixes`; its folder
+    is made here if missing, before any work (a run of hours must not fail at its first write)."""
     path = user_path(out)
     if path.suffix not in suffixes:
         raise InputError(f"{path}: the output must end in {', '.join(suffixes)}")
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: no folder {path.parent}; create it first (mkdir -p {quote(str(path.parent))})")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"{path}: its folder {path.parent} cannot be made ({error.strerror}); give an OUT in a folder you can write"
+        ) from error
     return path
 
 

@@ -1,4 +1,4 @@
-"""Output paths are checked before any work."""
+"""Output paths are checked, and their folder made, before any work."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import output_path
 
 
-def test_an_output_in_a_missing_folder_is_refused_with_the_command_that_makes_it(tmp_path: Path) -> None:
-    missing = tmp_path / "no such" / "calls.tsv"
-    with pytest.raises(InputError, match="mkdir -p '.*no such'"):
-        output_path(missing, (".tsv",))
-    assert output_path(tmp_path / "calls.tsv", (".tsv",)) == tmp_path / "calls.tsv"
-    assert not missing.parent.exists()
+def test_a_missing_folder_is_made_and_a_file_in_its_place_refused(tmp_path: Path) -> None:
+    assert output_path(tmp_path / "a" / "b" / "calls.tsv", (".tsv",)) == tmp_path / "a" / "b" / "calls.tsv"
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "taken").write_text("a file the user keeps")
+    with pytest.raises(InputError, match="folder .*taken cannot be made"):
+        output_path(tmp_path / "taken" / "calls.tsv", (".tsv",))
+    assert (tmp_path / "taken").read_text() == "a file the user keeps"
 
 
-def test_cluster_refuses_it_before_reading_anything(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cluster_writes_into_a_folder_it_makes(tmp_path: Path) -> None:
+    """`cluster` failed at its first write, after all the work, when OUT's folder did not exist."""
     fasta = tmp_path / "plate.fasta"
-    fasta.write_text(">a\nACGT\n")
-    assert main(["cluster", str(fasta), "--out", str(tmp_path / "out" / "clusters.tsv")]) == 1
-    assert f"create it first (mkdir -p {tmp_path / 'out'})" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["plate.fasta"]
+    barcode = "ACGT" * 120
+    fasta.write_text(f">a\n{barcode}\n>b\n{barcode}\n")
+    assert main(["cluster", str(fasta), "--out", str(tmp_path / "out" / "clusters.tsv"), "-q"]) == 0
+    assert (tmp_path / "out" / "clusters.tsv").read_text().splitlines()[0].startswith("processid\tcluster")
