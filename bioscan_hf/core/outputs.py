@@ -130,6 +130,7 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     temporary name is this process's own, so processes writing the same file (a shared cache, ranks of
     `accelerate launch`) never write into each other's halves: the last complete file wins."""
     partial = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+    path.parent.mkdir(parents=True, exist_ok=True)  # a missing folder (`check_writable` passed it before the work)
     try:
         write(partial)
         partial.replace(path)
@@ -138,17 +139,10 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def output_path(out: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
-    """The output file a user named (`~` expanded), refused unless it ends in one of `suffixes`; its folder
-    is made here if missing, before any work (a run of hours must not fail at its first write)."""
+    """The output file a user named (`~` expanded), refused unless it ends in one of `suffixes`."""
     path = user_path(out)
     if path.suffix not in suffixes:
         raise InputError(f"{path}: the output must end in {', '.join(suffixes)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(
-            f"{path}: its folder {path.parent} cannot be made ({error.strerror}); give an OUT in a folder you can write"
-        ) from error
     return path
 
 

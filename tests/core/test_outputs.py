@@ -1,4 +1,4 @@
-"""Output paths are checked, and their folder made, before any work."""
+"""An output's missing folder is made when it is written; one under a file is refused before any work."""
 
 from __future__ import annotations
 
@@ -7,23 +7,21 @@ from pathlib import Path
 import pytest
 
 from bioscan_hf.cli import main
-from bioscan_hf.core.errors import InputError
-from bioscan_hf.core.outputs import output_path
+from bioscan_hf.core.outputs import write_atomically
 
 
-def test_a_missing_folder_is_made_and_a_file_in_its_place_refused(tmp_path: Path) -> None:
-    assert output_path(tmp_path / "a" / "b" / "calls.tsv", (".tsv",)) == tmp_path / "a" / "b" / "calls.tsv"
-    assert (tmp_path / "a" / "b").is_dir()
-    (tmp_path / "taken").write_text("a file the user keeps")
-    with pytest.raises(InputError, match="folder .*taken cannot be made"):
-        output_path(tmp_path / "taken" / "calls.tsv", (".tsv",))
-    assert (tmp_path / "taken").read_text() == "a file the user keeps"
+def test_a_missing_folder_is_made_when_the_file_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "calls.tsv"
+    write_atomically(target, lambda partial: partial.write_text("whole"))
+    assert target.read_text() == "whole" and [p.name for p in target.parent.iterdir()] == ["calls.tsv"]
 
 
-def test_cluster_writes_into_a_folder_it_makes(tmp_path: Path) -> None:
-    """`cluster` failed at its first write, after all the work, when OUT's folder did not exist."""
+@pytest.mark.parametrize("command", ["cluster", "audit"])
+def test_cluster_and_audit_write_into_a_folder_they_make(command: str, tmp_path: Path) -> None:
+    """They failed at their first write, after all the work, when OUT's folder did not exist."""
     fasta = tmp_path / "plate.fasta"
     barcode = "ACGT" * 120
-    fasta.write_text(f">a\n{barcode}\n>b\n{barcode}\n")
-    assert main(["cluster", str(fasta), "--out", str(tmp_path / "out" / "clusters.tsv"), "-q"]) == 0
-    assert (tmp_path / "out" / "clusters.tsv").read_text().splitlines()[0].startswith("processid\tcluster")
+    fasta.write_text(f">a|Aedes aegypti\n{barcode}\n>b|Aedes aegypti\n{barcode}\n")
+    out = tmp_path / "new" / "deeper" / f"{command}.tsv"
+    assert main([command, str(fasta), "--out", str(out), "-q"]) == 0
+    assert out.read_text().splitlines()[0].startswith("processid\t")
