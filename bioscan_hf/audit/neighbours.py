@@ -73,8 +73,8 @@ def _groups(reference: Reference, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The records `rows` grouped by barcode and lineage, groups in the order of their first record, members
     in row order: positions into `rows` (`order`) and each group's bounds in them."""
     columns = {"key": reference.key_of_record[rows]}
-    for rank in LINEAGE_RANKS:  # missing labels: one code (−1), as equal to each other
-        columns[rank] = pd.factorize(reference.table[rank])[0][rows]
+    for rank in LINEAGE_RANKS:  # the reference's label codes; missing labels: one code (−1), equal to each other
+        columns[rank] = reference.labels[rank][0][rows]
     group = pd.DataFrame(columns).groupby(list(columns), sort=False).ngroup().to_numpy()
     order = np.argsort(group, kind="stable")
     return order, np.searchsorted(group[order], np.arange(group.max(initial=-1) + 2))

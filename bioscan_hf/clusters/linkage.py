@@ -57,8 +57,10 @@ def linked(
     order = np.argsort(pair, kind="stable")
     pair, distance = pair[order], distance[order]
     del order
-    starts = np.flatnonzero(np.r_[len(pair) > 0, pair[1:] != pair[:-1]])
-    nearest = np.minimum.reduceat(distance, starts) + 1e-9 if len(pair) else distance
+    if not len(pair):
+        return sp.csr_matrix((size, size))
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    nearest = np.minimum.reduceat(distance, starts) + 1e-9
     pair = pair[starts]
     del distance, starts
     index = np.int32 if size < 2**31 else np.int64

@@ -237,11 +237,12 @@ def describe_clusters(
     nearest[labels[keys[leaving]]] = distances[leaving]
     nearest_to[labels[keys[leaving]]] = labels[hits[leaving]]
     table = reference.table
+    record_labels = labels[reference.key_of_record]
     first_record = np.array([reference.records(k)[0] for k in representatives], dtype=np.int64)
     frame = pd.DataFrame(
         {
             "cluster": ids,
-            "records": np.bincount(labels[reference.key_of_record], minlength=count),
+            "records": np.bincount(record_labels, minlength=count),
             "barcodes": np.bincount(labels, minlength=count),
             "representative": table["processid"].to_numpy()[first_record],
             "max_within": np.round(within, 4),
@@ -249,7 +250,7 @@ def describe_clusters(
             "nearest_distance": np.where(np.isfinite(nearest), np.round(nearest, 4), np.nan),
         }
     )
-    frame = pd.concat([frame, consensus(table, labels[reference.key_of_record], count)], axis=1)
+    frame = pd.concat([frame, consensus(table, record_labels, count)], axis=1)
     frame = frame.sort_values(["records", "cluster"], ascending=[False, True], kind="stable")
     return frame.reset_index(drop=True), ids
 
@@ -280,10 +281,10 @@ def _most_common(values: pd.Series, groups: np.ndarray, count: int) -> tuple[np.
     """Per group, its most common label among `values` and that label's share of its labelled values
     (None and NaN where it has none)."""
     codes, names = pd.factorize(values, sort=True)  # alphabetical codes: ties go to the first
-    labelled = codes >= 0
+    labelled, width = codes >= 0, max(len(names), 1)
     group, code = groups[labelled].astype(np.int64), codes[labelled].astype(np.int64)
-    pair, tally = np.unique(group * max(len(names), 1) + code, return_counts=True)
-    pair_group, pair_code = pair // max(len(names), 1), pair % max(len(names), 1)
+    pair, tally = np.unique(group * width + code, return_counts=True)
+    pair_group, pair_code = pair // width, pair % width
     best = np.lexsort((pair_code, -tally, pair_group))
     best = best[np.unique(pair_group[best], return_index=True)[1]]
     top = np.full(count, None, dtype=object)
