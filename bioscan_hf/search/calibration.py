@@ -20,8 +20,9 @@ species the reference holds. A plate mixes its own (all unseen species, or all k
 tells which. `plate_share` estimates the plate's share from the plate's own probabilities (EM, Saerens,
 Latinne & Decaestecker 2002, "Adjusting the outputs of a classifier to new a priori probabilities") and
 `adapted` moves each probability to it by Bayes' rule; `identify` does so at species, where a candidate is
-right exactly when the query's species is in the reference (BENCHMARKS.md: measured on two partitions and
-on plates of 30 to 1,000 queries mixing known and unknown species).
+right exactly when the query's species is in the reference, and at order, where it is so when its order is
+(`ADAPTED_RANKS`; BENCHMARKS.md: measured on two partitions and on plates of 30 to 1,000 queries mixing known
+and unknown species).
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ DESIGN_COLUMNS = 10
 #: of genus coverage on unseen species and changed nothing on noise.)
 MONOTONE = [1, -1, 1, 0, 0, 0, 0, 0, 1, 0]
 FORMAT = 6
+#: The ranks whose probabilities `identify` adapts to the plate (`plate_share`, `adapted`): those where a candidate
+#: is right exactly when the query's own label at that rank is in the reference (species, less sister species
+#: sharing barcodes; orders, which lie far apart), so that the plate's share of known labels is the only thing
+#: its mix changes. Not genus or family: there a candidate of a known label may be wrong too (an unseen species'
+#: nearest congener in another genus), and on unseen-species plates the EM moved genus confidences the wrong way
+#: (BENCHMARKS.md).
+ADAPTED_RANKS = ("order", "species")
 #: A plate's share of right candidates (`plate_share`) starts from this many pseudo-queries at the model's own
 #: share: a plate of a few queries moves it little, one of hundreds sets it.
 PLATE_PSEUDO_QUERIES = 20

@@ -19,7 +19,6 @@ that agrees, shrunk towards 0 when few vote, as confidence (not calibrated).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -210,90 +209,93 @@ def call(
     and no confidence is given (NaN, empty in TSV: the model's value there is no probability, and the query
     may well be right, so not 0 either).
 
-    Keys starting with `_` (the candidate at each rank) are for the summary, not for the output table."""
-    row: dict = {}
-    notes, called, candidates = [], [], []
-    blocked = ""  # a Linnaean rank is not called below one whose candidate was not called
+    Keys starting with `_` (each rank's candidate, and why it could not be called whatever its confidence)
+    are for the summary and for `decided` again at other confidences (`run.adapt_to_plate`), not for the
+    output table."""
     too_short = length is not None and length[0] < length[1]
+    facts: dict = {"_by_confidence": thresholds is None}
     for rank in CALL_RANKS:
-        evidence_here, p = found[rank], float("nan") if too_short else confidence[rank]
-        why, confidence_alone = "", False  # confidence_alone: called, or not called for its confidence alone
-        if not hits:
-            why = "no reference shares a seed with the query"
-        elif hits[0].identity is not None and hits[0].identity < floor:
-            why = (
-                f"best hit {hits[0].identity:.1%} identity, below any the calibration has seen ({floor:.1%}): "
-                "not a COI barcode of this library?"
-            )
-        elif too_short:
-            why = (
-                f"the query has {length[0]} bases, shorter than the queries the calibration learned from "
-                f"({length[1]}+): its confidence is unknown (a fragment? the best hit is in the table)"
-            )
-        elif halves is not None and abs(halves[0] - halves[1]) > CHIMERA_SPLIT:
-            why = (
-                f"the query's halves match its best hit at {halves[0]:.0%} and {halves[1]:.0%}: a chimera or a "
-                "mixed read?"
-            )
-        elif evidence_here is None:
-            why = ""  # the voting references carry no label at this rank: nothing to call, nothing to note
-        elif evidence_here.coverage < MIN_QUERY_COVERAGE:
-            why = f"the best hit covers {evidence_here.coverage:.1%} of the query; trim the query to its barcode"
-        elif thresholds is not None and evidence_here.identity < thresholds[rank]:
-            why = (
-                f"best identity {100 * evidence_here.identity:.2f}% < {100 * thresholds[rank]:g}% (--thresholds; the "
-                f"candidate's calibrated confidence, {p:.2f}, is not what this rule reads)"
-            )
-        elif thresholds is None and p < min_confidence:
+        evidence_here = found[rank]
+        facts[f"_candidate_{rank}"] = evidence_here.label if evidence_here else None
+        facts[f"{rank}_support"] = evidence_here.support if evidence_here else 0
+        threshold = None if thresholds is None else thresholds[rank]
+        facts[f"_why_{rank}"] = _why_not(hits, evidence_here, floor, halves, length, threshold)
+    p = {rank: float("nan") if too_short else confidence[rank] for rank in CALL_RANKS}
+    return {**decided(facts, p, min_confidence), **facts}
+
+
+#: How `_why_not` ends the reason of a rank refused by `--thresholds` (`decided` adds the confidence it ignored).
+_BY_THRESHOLD = "(--thresholds)"
+
+
+def _why_not(
+    hits: Sequence[Hit],
+    evidence_here: Evidence | None,
+    floor: float,
+    halves: tuple[float, float] | None,
+    length: tuple[int, int] | None,
+    threshold: float | None,
+) -> str:
+    """Why a rank's candidate is not called whatever its confidence ("" where its confidence decides)."""
+    if not hits:
+        return "no reference shares a seed with the query"
+    if hits[0].identity is not None and hits[0].identity < floor:
+        return (
+            f"best hit {hits[0].identity:.1%} identity, below any the calibration has seen ({floor:.1%}): "
+            "not a COI barcode of this library?"
+        )
+    if length is not None and length[0] < length[1]:
+        return (
+            f"the query has {length[0]} bases, shorter than the queries the calibration learned from "
+            f"({length[1]}+): its confidence is unknown (a fragment? the best hit is in the table)"
+        )
+    if halves is not None and abs(halves[0] - halves[1]) > CHIMERA_SPLIT:
+        return (
+            f"the query's halves match its best hit at {halves[0]:.0%} and {halves[1]:.0%}: a chimera or a "
+            "mixed read?"
+        )
+    if evidence_here is None:
+        return ""  # the voting references carry no label at this rank: nothing to call, nothing to note
+    if evidence_here.coverage < MIN_QUERY_COVERAGE:
+        return f"the best hit covers {evidence_here.coverage:.1%} of the query; trim the query to its barcode"
+    if threshold is not None and evidence_here.identity < threshold:
+        return f"best identity {100 * evidence_here.identity:.2f}% < {100 * threshold:g}% {_BY_THRESHOLD}"
+    return ""
+
+
+def decided(row: Mapping, confidence: Mapping[str, float], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict:
+    """A query's calls, confidences, support, lineage, candidates and note from its candidates, their support
+    and the reasons they cannot be called (`call`'s keys in `row`) at the candidates' `confidence` (NaN: none
+    can be given).
+    A Linnaean rank is not called below one whose candidate was not called; where a rule other than the
+    confidence decides (`--thresholds`), the confidence is shown but not read."""
+    out: dict = {}
+    notes, called, candidates = [], [], []
+    blocked = ""
+    for rank in CALL_RANKS:
+        label, why, p = row[f"_candidate_{rank}"], row[f"_why_{rank}"], round(confidence[rank], 4)  # as shown
+        if why.endswith(_BY_THRESHOLD):
+            why = why[:-1] + f"; the candidate's calibrated confidence, {p:.2f}, is not what this rule reads)"
+        elif not why and label is not None and row["_by_confidence"] and p < min_confidence:
             why = f"confidence {p:.2f} < {min_confidence:g}"
-            confidence_alone = not blocked
-        elif blocked and rank != "dna_bin":
+        elif not why and label is not None and blocked and rank != "dna_bin":
             why = f"{blocked} is not called"
-        else:
-            confidence_alone = thresholds is None
-        if rank == "species":  # whether a plate's share of known species may decide the call again
-            row["_species_open"] = confidence_alone
-        label = None if why or evidence_here is None else evidence_here.label
-        if evidence_here and why and rank != "dna_bin" and not blocked:
+        if label is not None and why and rank != "dna_bin" and not blocked:
             blocked = rank
-        row[rank] = label
-        row[f"{rank}_confidence"] = round(p, 4)
-        row[f"{rank}_support"] = evidence_here.support if evidence_here else 0
-        row[f"_candidate_{rank}"] = evidence_here.label if evidence_here else None
-        if rank in SINTAX_LETTERS and evidence_here:
-            candidates.append(f"{sintax(rank, evidence_here.label)}({'?' if too_short else f'{p:.2f}'})")
-            if label:
+        out[rank] = None if why else label
+        out[f"{rank}_confidence"] = p
+        out[f"{rank}_support"] = row[f"{rank}_support"]
+        out[f"_candidate_{rank}"] = label
+        if rank in SINTAX_LETTERS and label is not None:
+            candidates.append(f"{sintax(rank, label)}({'?' if math.isnan(p) else f'{p:.2f}'})")
+            if not why:
                 called.append(sintax(rank, label))
         if why and rank != "dna_bin":
-            notes.append((rank, why, evidence_here.label if evidence_here else None))
-    row["lineage"] = ",".join(called)
-    row["candidates"] = ",".join(candidates)
-    row["note"] = _note(*notes[0]) if notes else ""
-    return row
-
-
-#: The species entry of a SINTAX lineage or candidates list (the last: species is the finest of its ranks).
-_SPECIES_ENTRY = re.compile(r"(?:^|,)s:[^,]*$")
-
-
-def recalled_species(row: Mapping, confidence: float, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict:
-    """A result row's species columns at another `confidence` for its candidate (a plate's share of known
-    species applied: `calibration.adapted`): shown in its confidence and candidates, and deciding the call
-    again where nothing but the confidence decided it (`_species_open`: every rank above called, no other
-    reason)."""
-    candidate = row["_candidate_species"]
-    entry = sintax("species", candidate)
-    columns = {
-        "species_confidence": round(confidence, 4),
-        "candidates": ",".join(filter(None, [_SPECIES_ENTRY.sub("", row["candidates"]), f"{entry}({confidence:.2f})"])),
-    }
-    if row["_species_open"]:
-        called = confidence >= min_confidence
-        columns["species"] = candidate if called else None
-        columns["lineage"] = ",".join(filter(None, [_SPECIES_ENTRY.sub("", row["lineage"]), entry if called else ""]))
-        why = f"confidence {confidence:.2f} < {min_confidence:g}"
-        columns["note"] = "" if called else _note("species", why, candidate)
-    return columns
+            notes.append((rank, why, label))
+    out["lineage"] = ",".join(called)
+    out["candidates"] = ",".join(candidates)
+    out["note"] = _note(*notes[0]) if notes else ""
+    return out
 
 
 def _note(rank: str, why: str, candidate: str | None) -> str:

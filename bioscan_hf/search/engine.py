@@ -27,7 +27,7 @@ from bioscan_hf.data.images import decode_image
 from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Query
 from bioscan_hf.search.align import Alignment, HitStats, describe
-from bioscan_hf.search.calibration import Calibration, default_calibration
+from bioscan_hf.search.calibration import ADAPTED_RANKS, Calibration, default_calibration
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE, DEFAULT_STRAND
@@ -238,7 +238,8 @@ class Identifier:
                 halves = stats[0].halves if stats else None  # the best hit's alignment, aligned once
                 bases = barcode_length(query.sequence), shortest  # the query's, the fewest the calibration calls
                 calls = call(hits, by_rank, confidence[dna], self.min_confidence, self.thresholds, floor, halves, bases)
-                calls["_species_trained"] = calibration.trained_share("species", short[dna])  # what its p assumes
+                for rank in ADAPTED_RANKS:  # what its confidences assume of a plate (`run.adapt_to_plate`)
+                    calls[f"_{rank}_trained"] = calibration.trained_share(rank, short[dna])
                 dna += 1
             else:
                 calls = photo_call(self.reference, hits)

@@ -26,6 +26,7 @@ from itertools import count, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,6 +37,7 @@ from bioscan_hf.core.options import RUN_ONLY
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
 from bioscan_hf.core.processes import process_state
+from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import (
     Problems,
     Query,
@@ -45,8 +47,8 @@ from bioscan_hf.data.sources import (
     source_digest,
     write_skipped,
 )
-from bioscan_hf.search.calibration import Calibration, adapted, plate_share
-from bioscan_hf.search.calls import recalled_species
+from bioscan_hf.search.calibration import ADAPTED_RANKS, Calibration, adapted, plate_share
+from bioscan_hf.search.calls import decided
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import cached_calibration, reference_digest
 from bioscan_hf.search.references import Reference, filter_references, read_library
@@ -77,6 +79,9 @@ BLAST6_COLUMNS = (
 BLAST6_HITS = 10
 #: The key of a part file's Parquet metadata holding the digest of the run that wrote it.
 RUN_KEY = b"bioscan_hf_run"
+#: What a chunk's rows hold (their hidden columns: what `adapt_to_plate` decides again from); chunks of a stopped
+#: run of a version that wrote them otherwise are not resumed.
+CHUNK_FORMAT = 2
 
 
 @dataclass
@@ -95,9 +100,14 @@ class IdentifyRun:
     #: reference records left out as suspects (`--exclude`), and the file naming them
     excluded: int = 0
     exclude: str | None = None
-    #: the plate's estimated share of queries whose species the reference holds, and the calibration's
-    #: (`adapt_to_plate`); None where not adapted
-    known_species: dict | None = None
+    #: per rank of `ADAPTED_RANKS`, the plate's estimated share of queries whose label at that rank the reference
+    #: holds, and the calibration's (`adapt_to_plate`); empty where not adapted
+    known: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def known_species(self) -> dict | None:
+        """The plate's estimated share of queries of species the reference holds (`known`'s species entry)."""
+        return self.known.get("species")
 
     def report(self) -> str:
         """Lines for people: counts, where the files are, and the per-rank summary."""
@@ -111,12 +121,11 @@ class IdentifyRun:
             lines.append(f"skipped {len(self.skipped)} unusable record(s), listed in {skipped_path(self.out)}")
         if self.excluded:
             lines.append(f"left out {self.excluded:,} suspect reference record(s) named in {self.exclude}")
-        if self.known_species:
-            k = self.known_species
+        for rank, k in self.known.items():
             lines.append(
-                f"species confidences adapted to this plate: an estimated {k['plate']:.1%} of its {k['queries']:,} "
-                f"queries with a species candidate are of species the reference holds (the calibration's held-out "
-                f"queries: {k['calibration']:.1%}; --per-query leaves them as for one query alone)"
+                f"{rank} confidences adapted to this plate: an estimated {k['plate']:.1%} of its {k['queries']:,} "
+                f"queries with {_a(rank)} candidate are of {_a(rank)} the reference holds (the calibration's "
+                f"held-out queries: {k['calibration']:.1%}; --per-query leaves them as for one query alone)"
             )
         return "\n".join([*lines, "", summary_table(self.summary)])
 
@@ -149,6 +158,7 @@ _SETTING_NAMES = {
     "queries_content": "the queries' content",
     "reference_records": "the reference records",
     "calibration_content": "the calibration file's content",
+    "chunk_format": "the version of bioscan-hf that wrote its chunks",
 }
 
 
@@ -222,14 +232,14 @@ def identify(
             previous = json.loads((parts / "settings.json").read_text())
         except (OSError, ValueError):
             previous = None
-        changed = _changed(previous, provenance)
+        changed = _changed(previous, {**provenance, "chunk_format": CHUNK_FORMAT})
         if changed:
             raise InputError(
                 f"{parts} holds chunks of a run with other queries, reference or options ({', '.join(changed)} "
                 "changed); remove that folder to start again, or rerun with the same inputs and options to resume"
             )
     parts.mkdir(parents=True, exist_ok=True)
-    (parts / "settings.json").write_text(json.dumps(provenance, indent=1))
+    (parts / "settings.json").write_text(json.dumps({**provenance, "chunk_format": CHUNK_FORMAT}, indent=1))
     try:
         run = _run(queries, reference, files, parts, provenance, table, problems, settings, encoder, progress)
         run.excluded, run.exclude = excluded, settings.exclude
@@ -282,7 +292,8 @@ def _run(
     if state.num_processes > 1:
         with state.main_process_first():  # what is cached (seed index, calibration) is built once, by the main
             engine.prepare()
-    run = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16].encode()
+    of_run = {**provenance, "chunk_format": CHUNK_FORMAT}
+    run = hashlib.sha256(json.dumps(of_run, sort_keys=True).encode()).hexdigest()[:16].encode()
     stream = iter_queries(queries, settings.query_split, problems)
     bar = progress_bar(
         desc="identifying", unit="query", disable=not (progress and state.is_main_process), smoothing=0.1
@@ -306,9 +317,9 @@ def _run(
     if not chunks:
         raise InputError(f"{queries}: no usable query records")
     computed = pd.concat([_read_part(p, run) for p in chunks], ignore_index=True)
-    known_species = None
+    known: dict[str, dict] = {}
     if not (settings.per_query or settings.thresholds):
-        computed, known_species = adapt_to_plate(computed, settings.min_confidence)
+        computed, known = adapt_to_plate(computed, settings.min_confidence)
     results = computed[[c for c in computed.columns if not c.startswith("_")]]
     files["results"].write_table(results)
     if top_k:
@@ -320,8 +331,8 @@ def _run(
     skipped = write_skipped(out, problems)
     summary = summarize(computed, known_labels(table))
     for entry in summary:
-        if entry["rank"] == "species" and known_species:
-            entry["known_species_share"] = known_species
+        if entry["rank"] in known:
+            entry[f"known_{entry['rank']}_share"] = known[entry["rank"]]
     files["summary"].write_json(summary)
     if any("expected_calibration_error" in s for s in summary):
         files["reliability"].write(lambda path: plot_reliability(computed, path))
@@ -335,38 +346,49 @@ def _run(
         len(engine.reference.barcodes),
         skipped,
         len(reused),
-        known_species=known_species,
+        known=known,
     )
 
 
-def adapt_to_plate(computed: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFrame, dict | None]:
-    """The rows with species confidences (and calls that waited on them alone) adapted to the plate's share of
-    queries whose species the reference holds, estimated from the plate (`calibration.plate_share`): an
-    all-unknown plate gets no species call, an all-known one is called as often as the evidence allows. The
-    estimate with the calibration's share, or None where no query has a species confidence."""
-    if "_species_trained" not in computed:
-        return computed, None
-    rows = computed["_species_trained"].notna() & computed["species_confidence"].notna()
-    rows &= computed["_candidate_species"].notna()
-    if not rows.any():
-        return computed, None
-    p, trained = (computed.loc[rows, c].to_numpy(dtype=float) for c in ("species_confidence", "_species_trained"))
-    share = plate_share(p, trained)
-    columns = ["_candidate_species", "_species_open", "candidates", "lineage"]
-    changed = pd.DataFrame(
-        [
-            recalled_species(row, confidence, min_confidence)
-            for row, confidence in zip(computed.loc[rows, columns].to_dict("records"), adapted(p, trained, share))
-        ],
-        index=computed.index[rows],
-        columns=["species_confidence", "candidates", "species", "lineage", "note"],
+def adapt_to_plate(computed: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """The rows with the confidences of `ADAPTED_RANKS` adapted to the plate's share of queries whose label at
+    that rank the reference holds, estimated from the plate (`calibration.plate_share`), and every call made
+    again at them (`calls.decided`: a rank called now may open the ranks below): an all-unknown plate gets no
+    species call, an all-known one is called as often as the evidence allows. Per rank adapted, the estimate
+    with the calibration's share."""
+    confidence = {rank: computed[f"{rank}_confidence"].to_numpy(dtype=float, copy=True) for rank in CALL_RANKS}
+    known: dict[str, dict] = {}
+    for rank in ADAPTED_RANKS:
+        if f"_{rank}_trained" not in computed:
+            continue
+        rows = computed[f"_{rank}_trained"].notna().to_numpy() & computed[f"_candidate_{rank}"].notna().to_numpy()
+        rows &= ~np.isnan(confidence[rank])
+        if not rows.any():
+            continue
+        trained = computed.loc[rows, f"_{rank}_trained"].to_numpy(dtype=float)
+        share = plate_share(confidence[rank][rows], trained)
+        confidence[rank][rows] = adapted(confidence[rank][rows], trained, share)
+        calibration = round(float(trained.mean()), 4)
+        known[rank] = {"queries": int(rows.sum()), "plate": round(share, 4), "calibration": calibration}
+    if not known:
+        return computed, known
+    rows = computed.index[computed["_by_confidence"].eq(True)]  # DNA queries (photos' calls have no chain)
+    columns = ["_by_confidence", *(f"{kind}{r}" for r in CALL_RANKS for kind in ("_candidate_", "_why_"))]
+    facts = computed.loc[rows, columns + [f"{r}_support" for r in CALL_RANKS]]
+    facts = facts.astype(object).where(facts.notna(), None).to_dict("records")
+    positions = computed.index.get_indexer(rows)
+    made = pd.DataFrame(
+        [decided(f, {r: confidence[r][n] for r in CALL_RANKS}, min_confidence) for f, n in zip(facts, positions)],
+        index=rows,
     )
-    computed = computed.astype({c: object for c in ("species", "lineage", "note", "candidates")})
-    computed.loc[changed.index, ["species_confidence", "candidates"]] = changed[["species_confidence", "candidates"]]
-    reopened = changed.index[computed.loc[changed.index, "_species_open"].eq(True)]
-    computed.loc[reopened, ["species", "lineage", "note"]] = changed.loc[reopened, ["species", "lineage", "note"]]
-    estimate = {"queries": int(rows.sum()), "plate": round(share, 4), "calibration": round(float(trained.mean()), 4)}
-    return computed, estimate
+    computed = computed.astype({c: object for c in made.columns if made[c].dtype == object})
+    computed.loc[rows, made.columns] = made
+    return computed, known
+
+
+def _a(rank: str) -> str:
+    """The rank with its article ("an order", "a species")."""
+    return f"{'an' if rank[0] in 'aeiou' else 'a'} {rank}"
 
 
 def write_blast6(hits: pd.DataFrame, path: Path) -> None:

@@ -15,6 +15,7 @@ from bioscan_hf.data.sources import Problems, Query
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import calibrate
 from bioscan_hf.search.references import Reference, read_references
+from bioscan_hf.search.run import adapt_to_plate
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -56,18 +57,22 @@ def test_what_is_no_barcode_of_the_library_is_not_called(bold_tsv: Path) -> None
     table = read_references(bold_tsv, problems=Problems(skip=True))
     library = table[table.order != "Hymenoptera"].sample(8000, random_state=0).reset_index(drop=True)
     engine = Identifier(Reference(library), calibration=calibrate(library, queries=2000, progress=False))
-    called, notes = {}, {}
+    called, notes, plate = {}, {}, {}
     for name, sequences in _classes(table, library, np.random.default_rng(0)).items():
         rows, _ = engine.identify([Query(f"{name}{i}", sequence=s) for i, s in enumerate(sequences)])
         called[name] = sum(bool(row["lineage"]) for row in rows)
         notes[name] = [row["note"] for row in rows]
+        plate[name] = adapt_to_plate(pd.DataFrame(rows), 0.9)  # as `identify` adapts a plate of them alone
     print(called)
     for name in ("random", "at_rich", "shuffled", "reversed"):
         assert called[name] == 0
         assert all("not a COI barcode of this library?" in note for note in notes[name])
     assert called["chimera"] <= 2  # measured: 1 of 20 (its halves differ by under 12 points)
     assert any("a chimera or a mixed read?" in note for note in notes["chimera"])
-    assert called["order_absent"] <= 2  # measured: 1 of 60 (issue 40 asks for none: not yet)
+    assert called["order_absent"] <= 2  # measured: 1 of 60 as queries alone (issue 40 asks for none) ...
+    adapted, known = plate["order_absent"]  # ... none as a plate: its share of known orders is estimated low
+    assert (adapted["lineage"] == "").all() and known["order"]["plate"] < 0.5
+    assert plate["known"][1]["order"]["plate"] > 0.9 and (plate["known"][0]["lineage"] != "").sum() >= called["known"]
     assert called["known"] >= 55  # a real signal: barcodes of species the library holds are called
     assert called["amplicon"] >= 50  # the short-query models call what a 200-base read can tell
     assert called["fragment"] == 0  # shorter than the calibration's windows: its confidence is no promise

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import Problems
 from bioscan_hf.search import identify, read_references
 from bioscan_hf.search.calibration import DEFAULT_FILE, adapted, plate_share
-from bioscan_hf.search.calls import read_candidates, recalled_species
+from bioscan_hf.search.calls import decided, read_candidates
 
 
 def _calibrated_plate(share: float, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -49,28 +50,37 @@ def test_plate_share_of_probabilities_that_say_nothing_is_the_models_own_and_qui
     assert plate_share(np.zeros(0), 0.4) == pytest.approx(0.4)
 
 
-def test_recalled_species_decides_again_only_where_the_confidence_alone_decided() -> None:
-    row = {
-        "_candidate_species": "Aedes aegypti",
-        "_species_open": True,
-        "candidates": "o:Diptera(1.00),g:Aedes(0.99),s:Aedes_aegypti(0.62)",
-        "lineage": "o:Diptera,g:Aedes",
-    }
-    called = recalled_species(row, 0.95, 0.9)
+def _facts(**why: str) -> dict:
+    """`call`'s keys for a query whose candidates are Diptera, Culicidae, Aedes and Aedes aegypti (`why`: a rank's
+    reason not to call it whatever its confidence)."""
+    candidates = {"order": "Diptera", "family": "Culicidae", "genus": "Aedes", "species": "Aedes aegypti"}
+    facts = {"_by_confidence": True}
+    for rank in CALL_RANKS:
+        facts |= {f"_candidate_{rank}": candidates.get(rank), f"{rank}_support": 3, f"_why_{rank}": why.get(rank, "")}
+    return facts
+
+
+def test_decided_makes_the_chain_again_at_other_confidences() -> None:
+    """What `identify` runs again once a plate's share moves a rank's confidences: a rank called now opens the
+    ranks below it, one no longer called closes them, and the note names the first rank not called."""
+    sure = {"order": 1.0, "family": 0.99, "subfamily": 0.0, "genus": 0.97, "species": 0.62, "dna_bin": 0.0}
+    called = decided(_facts(), sure | {"species": 0.95}, 0.9)
     assert called["species"] == "Aedes aegypti" and called["note"] == "" and called["species_confidence"] == 0.95
-    assert called["lineage"] == "o:Diptera,g:Aedes,s:Aedes_aegypti"
-    assert called["candidates"] == "o:Diptera(1.00),g:Aedes(0.99),s:Aedes_aegypti(0.95)"
-    assert read_candidates(called["candidates"]) == {
-        "order": ("Diptera", 1.0),
-        "genus": ("Aedes", 0.99),
-        "species": ("Aedes aegypti", 0.95),
-    }
+    assert called["lineage"] == "o:Diptera,f:Culicidae,g:Aedes,s:Aedes_aegypti"
+    assert called["candidates"] == "o:Diptera(1.00),f:Culicidae(0.99),g:Aedes(0.97),s:Aedes_aegypti(0.95)"
+    assert read_candidates(called["candidates"])["species"] == ("Aedes aegypti", 0.95)
     assert read_candidates("g:Aedes_sp._(BOLD:AAA1234)(0.50)") == {"genus": ("Aedes sp. (BOLD:AAA1234)", 0.5)}
-    uncalled = recalled_species({**row, "lineage": called["lineage"]}, 0.2, 0.9)
-    assert uncalled["species"] is None and uncalled["lineage"] == "o:Diptera,g:Aedes"
-    assert uncalled["note"].startswith("no call at species: confidence 0.20 < 0.9 (best candidate Aedes aegypti)")
-    blocked = recalled_species({**row, "_species_open": False}, 0.99, 0.9)  # e.g. its genus was not called
-    assert set(blocked) == {"species_confidence", "candidates"}
+    uncalled = decided(_facts(), sure, 0.9)
+    assert uncalled["species"] is None and uncalled["lineage"] == "o:Diptera,f:Culicidae,g:Aedes"
+    assert uncalled["note"].startswith("no call at species: confidence 0.62 < 0.9 (best candidate Aedes aegypti)")
+    no_order = decided(_facts(), sure | {"order": 0.5, "species": 0.99}, 0.9)  # nothing below an uncalled order
+    assert no_order["lineage"] == "" and no_order["genus"] is None and no_order["species"] is None
+    assert no_order["note"].startswith("no call at order: confidence 0.50 < 0.9 (best candidate Diptera)")
+    assert no_order["genus_confidence"] == 0.97 and "g:Aedes(0.97)" in no_order["candidates"]
+    blocked = decided(_facts(genus="the best hit covers 50.0% of the query"), sure | {"species": 0.99}, 0.9)
+    assert blocked["lineage"] == "o:Diptera,f:Culicidae" and blocked["species"] is None
+    assert blocked["note"].startswith("no call at genus: the best hit covers 50.0%")
+    assert decided(_facts(), sure | {"genus": 0.89996}, 0.9)["genus"] == "Aedes"  # decided as shown (0.9000)
 
 
 def _plates(bold_tsv: Path, folder: Path) -> tuple[Path, dict[str, Path]]:
@@ -134,5 +144,12 @@ def test_a_plate_of_unknown_species_gets_no_species_call_and_one_of_known_specie
     summary = {s["rank"]: s for s in runs["unseen", False].summary}["species"]
     assert summary["known_species_share"] == runs["unseen", False].known_species
     assert "adapted to this plate" in runs["unseen", False].report()
-    genus = ["genus", "genus_confidence", "order", "family"]  # nothing above species moves
-    pd.testing.assert_frame_equal(unseen[genus], unseen_alone[genus])
+    # above species only the order's confidences move (the plate's orders are all known: up), and with them
+    # the calls below an order called now
+    kept = ["family_confidence", "genus_confidence"]
+    pd.testing.assert_frame_equal(unseen[kept], unseen_alone[kept])
+    assert (unseen["order_confidence"] >= unseen_alone["order_confidence"] - 1e-4).all()
+    assert runs["unseen", False].known["order"]["plate"] > 0.9
+    assert unseen_alone["genus"].notna().sum() <= unseen["genus"].notna().sum()
+    assert (unseen_alone["genus"].dropna() == unseen["genus"][unseen_alone["genus"].notna()]).all()
+    assert (unseen["genus"].dropna() == unseen["true_genus"][unseen["genus"].notna()]).mean() >= 0.95
