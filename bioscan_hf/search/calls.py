@@ -266,9 +266,9 @@ def _why_not(
 def decided(row: Mapping, confidence: Mapping[str, float], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict:
     """A query's calls, confidences, support, lineage, candidates and note from its candidates, their support
     and the reasons they cannot be called (`call`'s keys in `row`) at the candidates' `confidence` (NaN: none
-    can be given).
-    A Linnaean rank is not called below one whose candidate was not called; where a rule other than the
-    confidence decides (`--thresholds`), the confidence is shown but not read."""
+    can be given), each decided as shown (4 decimals). A Linnaean rank is not called below one whose candidate
+    was not called; where a rule other than the confidence decides (`--thresholds`), the confidence is shown
+    but not read."""
     out: dict = {}
     notes, called, candidates = [], [], []
     blocked = ""
