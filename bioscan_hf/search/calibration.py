@@ -27,18 +27,23 @@ and unknown species).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bioscan_hf.core.errors import InputError
+from bioscan_hf.core.outputs import write_atomically
+from bioscan_hf.core.paths import cache_dir, hash_file
 
 FEATURES = ("identity", "coverage", "agreement", "support", "voters", "gap", "inside")
 #: The calibration fitted on the real BOLD file (`python bench/bench_identify.py --write-default`).
@@ -258,7 +263,26 @@ class Calibration:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Calibration:
         """Read a calibration file; a damaged one, or one holding anything but these models, is an
-        `InputError` naming it and what to do."""
+        `InputError` naming it and what to do. Read once by skops' checked loader, a file's models are kept
+        in the cache folder (`_kept_path`) and read from there by later runs."""
+        kept = _kept_path(Path(path))
+        try:
+            found = pickle.loads(kept.read_bytes()) if kept is not None and kept.is_file() else None
+        except Exception:  # damaged, or written by other versions than the key says: read the file again
+            found = None
+        if isinstance(found, cls):
+            return found
+        calibration = cls._checked(path)
+        if kept is not None:
+            try:
+                write_atomically(kept, lambda partial: partial.write_bytes(pickle.dumps(calibration, protocol=5)))
+            except OSError:  # a cache folder that cannot be written: the next run reads the file again
+                pass
+        return calibration
+
+    @classmethod
+    def _checked(cls, path: str | os.PathLike) -> Calibration:
+        """The calibration in a skops file, read by skops' loader, which refuses every type but these models'."""
         try:
             import skops.io
 
@@ -274,6 +298,20 @@ class Calibration:
                 "`bioscan-hf calibrate REFERENCE --out FILE`"
             ) from None
         return cls(ranks, data["fitted_on"], data["borrowed"], data["held_out"], int(data["min_length"]), short)
+
+
+def _kept_path(path: Path) -> Path | None:
+    """Where a calibration file's models are kept once skops has checked them: the cache folder, named by
+    the file's content and the versions of bioscan-hf and scikit-learn that read it (None: the file cannot
+    be read, and `Calibration._checked` says so). skops' loader imports every scikit-learn estimator (and,
+    through scikit-learn, torch) to list the types it trusts: ~4 s of every run against ~1 s to read the
+    kept copy. Only models skops accepted are kept, in the user's own cache folder."""
+    digest = hashlib.sha256(f"{version('bioscan-hf')} {version('scikit-learn')} {FORMAT}\n".encode())
+    try:
+        hash_file(digest, path)
+    except OSError:
+        return None
+    return cache_dir() / "calibration" / "checked" / f"{digest.hexdigest()[:32]}.pickle"
 
 
 def adapted(probabilities: np.ndarray, trained: np.ndarray | float, share: float) -> np.ndarray:

@@ -152,6 +152,35 @@ def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) 
     assert loaded.short["genus"].predict(x, ["Ord"]) == pytest.approx(first.short["genus"].predict(x, ["Ord"]))
 
 
+def test_a_calibration_checked_once_is_read_from_the_cache_folder_after(tmp_path: Path, monkeypatch) -> None:
+    """skops' checked loader reads a file once; later loads read the kept copy (skops not called), a damaged
+    copy is replaced by the file read again, and another file's content is never served a kept copy."""
+    import skops.io
+
+    calibrate(LIBRARY, queries=20, progress=False).save(tmp_path / "a.skops")
+    first = Calibration.load(tmp_path / "a.skops")
+    kept = sorted((cache_dir() / "calibration" / "checked").glob("*.pickle"))
+    assert len(kept) >= 1
+    newest = max(kept, key=lambda p: p.stat().st_mtime_ns)
+    x = np.array([[0.97, 1.0, 1.0, 3, 3, 0.02, np.nan]])
+
+    def refused(*args, **kwargs):
+        raise AssertionError("skops read the file again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(skops.io, "load", refused)
+        again = Calibration.load(tmp_path / "a.skops")
+    assert again.fitted_on == first.fitted_on
+    assert again.ranks["genus"].predict(x, ["Ord"]) == pytest.approx(first.ranks["genus"].predict(x, ["Ord"]))
+    newest.write_bytes(b"not a pickle")  # damaged: read from the file, and kept again
+    assert Calibration.load(tmp_path / "a.skops").fitted_on == first.fitted_on
+    assert newest.read_bytes() != b"not a pickle"
+    other = calibrate(_big_library(), queries=40, progress=False)
+    (tmp_path / "a.skops").unlink()
+    other.save(tmp_path / "a.skops")  # the same name, other content
+    assert Calibration.load(tmp_path / "a.skops").fitted_on == other.fitted_on != first.fitted_on
+
+
 def test_short_queries_take_the_models_fitted_on_windows() -> None:
     """Held-out queries are identified again cut to windows of 150–450 bases at random places; a query under
     the calibration's `min_length` is scored by the models fitted on those (a best hit at 97% over 200 bases
@@ -211,11 +240,14 @@ def test_a_damaged_or_foreign_calibration_file_is_refused(tmp_path: Path) -> Non
     skops.io.dump(
         {"format": 1, "features": list(FEATURES), "ranks": {"genus": {"model": LogisticRegression()}}}, foreign
     )
+    checked = cache_dir() / "calibration" / "checked"
+    kept = set(checked.glob("*.pickle"))
     for path in (truncated, other, foreign):
         with pytest.raises(
             InputError, match=rf"{path.name}: not a calibration this version reads .*bioscan-hf calibrate"
         ):
             Calibration.load(path)
+    assert set(checked.glob("*.pickle")) == kept  # nothing refused is kept
     reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
     queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::8], lambda r: f"q{r.processid}")
     before = sorted(p.name for p in tmp_path.iterdir())
