@@ -8,7 +8,8 @@ category of its own where the held-out queries hold enough of it (`MIN_GROUP`: o
 often an unseen species' nearest congener names its genus). On the real BOLD file it ranked
 unseen species' genus calls far better than a logistic regression (97% accurate at 86% coverage against
 78%) and was better calibrated (BENCHMARKS.md). Saved with skops, whose loader refuses any type but
-these models' (a calibration file from elsewhere cannot run code). Fitted by
+these models' (a calibration file from elsewhere cannot run code); what it read is kept in the cache folder
+for later runs (`Calibration.load`: skops' loader costs seconds to start). Fitted by
 `bioscan_hf.search.held_out` on queries held out of the reference itself; a rank the reference cannot
 calibrate (too few held-out queries, or none right or none wrong) uses the model fitted on the real BOLD
 file shipped with the package (`DEFAULT_FILE`), and the file says which ranks did. Short queries (amplicons,
