@@ -242,7 +242,8 @@ class Calibration:
         return "\n".join(lines)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write a skops file (a zip of the models' numbers, read back by `load`)."""
+        """Write a skops file (a zip of the models' numbers, read back by `load`), and keep these models for
+        `load` as if it had read them (`_keep`)."""
         import skops.io
 
         skops.io.dump(
@@ -260,6 +261,7 @@ class Calibration:
             compression=zipfile.ZIP_DEFLATED,
             compresslevel=9,
         )
+        _keep(self, Path(path))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Calibration:
@@ -274,11 +276,7 @@ class Calibration:
         if isinstance(found, cls):
             return found
         calibration = cls._checked(path)
-        if kept is not None:
-            try:
-                write_atomically(kept, lambda partial: partial.write_bytes(pickle.dumps(calibration, protocol=5)))
-            except OSError:  # a cache folder that cannot be written: the next run reads the file again
-                pass
+        _keep(calibration, Path(path))
         return calibration
 
     @classmethod
@@ -299,6 +297,17 @@ class Calibration:
                 "`bioscan-hf calibrate REFERENCE --out FILE`"
             ) from None
         return cls(ranks, data["fitted_on"], data["borrowed"], data["held_out"], int(data["min_length"]), short)
+
+
+def _keep(calibration: Calibration, path: Path) -> None:
+    """Keep `calibration`, read from or written to the file at `path`, where `Calibration.load` looks first."""
+    kept = _kept_path(path)
+    if kept is None:
+        return
+    try:
+        write_atomically(kept, lambda partial: partial.write_bytes(pickle.dumps(calibration, protocol=5)))
+    except OSError:  # a cache folder that cannot be written: the next run reads the file again
+        pass
 
 
 def _kept_path(path: Path) -> Path | None:

@@ -152,16 +152,16 @@ def test_a_calibration_file_round_trips_and_the_cache_fits_once(tmp_path: Path) 
     assert loaded.short["genus"].predict(x, ["Ord"]) == pytest.approx(first.short["genus"].predict(x, ["Ord"]))
 
 
-def test_a_calibration_checked_once_is_read_from_the_cache_folder_after(tmp_path: Path, monkeypatch) -> None:
-    """skops' checked loader reads a file once; later loads read the kept copy (skops not called), a damaged
-    copy is replaced by the file read again, and another file's content is never served a kept copy."""
+def test_a_calibration_written_or_checked_once_is_read_from_the_cache_folder_after(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A calibration saved, or read once by skops' checked loader, is kept: later loads read the kept copy
+    (skops not called); a damaged copy is replaced by the file read again; another file's content is never
+    served a kept copy."""
     import skops.io
 
-    calibrate(LIBRARY, queries=20, progress=False).save(tmp_path / "a.skops")
-    first = Calibration.load(tmp_path / "a.skops")
-    kept = sorted((cache_dir() / "calibration" / "checked").glob("*.pickle"))
-    assert len(kept) >= 1
-    newest = max(kept, key=lambda p: p.stat().st_mtime_ns)
+    fitted = calibrate(LIBRARY, queries=20, progress=False)
+    fitted.save(tmp_path / "a.skops")
     x = np.array([[0.97, 1.0, 1.0, 3, 3, 0.02, np.nan]])
 
     def refused(*args, **kwargs):
@@ -169,16 +169,23 @@ def test_a_calibration_checked_once_is_read_from_the_cache_folder_after(tmp_path
 
     with monkeypatch.context() as patch:
         patch.setattr(skops.io, "load", refused)
-        again = Calibration.load(tmp_path / "a.skops")
-    assert again.fitted_on == first.fitted_on
-    assert again.ranks["genus"].predict(x, ["Ord"]) == pytest.approx(first.ranks["genus"].predict(x, ["Ord"]))
-    newest.write_bytes(b"not a pickle")  # damaged: read from the file, and kept again
-    assert Calibration.load(tmp_path / "a.skops").fitted_on == first.fitted_on
+        kept = Calibration.load(tmp_path / "a.skops")
+    assert kept.fitted_on == fitted.fitted_on
+    assert kept.ranks["genus"].predict(x, ["Ord"]) == pytest.approx(fitted.ranks["genus"].predict(x, ["Ord"]))
+    copies = sorted((cache_dir() / "calibration" / "checked").glob("*.pickle"))
+    newest = max(copies, key=lambda p: p.stat().st_mtime_ns)
+    newest.write_bytes(b"not a pickle")  # damaged: read from the file by skops, and kept again
+    assert Calibration.load(tmp_path / "a.skops").fitted_on == fitted.fitted_on
     assert newest.read_bytes() != b"not a pickle"
+    with monkeypatch.context() as patch:
+        patch.setattr(skops.io, "load", refused)
+        assert Calibration.load(tmp_path / "a.skops").fitted_on == fitted.fitted_on
     other = calibrate(_big_library(), queries=40, progress=False)
+    (tmp_path / "b.skops").write_bytes((tmp_path / "a.skops").read_bytes())
+    assert Calibration.load(tmp_path / "b.skops").fitted_on == fitted.fitted_on  # named by content, not by path
     (tmp_path / "a.skops").unlink()
     other.save(tmp_path / "a.skops")  # the same name, other content
-    assert Calibration.load(tmp_path / "a.skops").fitted_on == other.fitted_on != first.fitted_on
+    assert Calibration.load(tmp_path / "a.skops").fitted_on == other.fitted_on != fitted.fitted_on
 
 
 def test_short_queries_take_the_models_fitted_on_windows() -> None:
