@@ -147,6 +147,11 @@ def _provenance(queries: str, reference: str, settings: IdentifySettings, refere
     }
 
 
+def _of_run(provenance: dict) -> dict:
+    """What a run's chunks depend on (what a resume compares): its provenance and the chunks' format."""
+    return {**provenance, "chunk_format": CHUNK_FORMAT}
+
+
 def _file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     hash_file(digest, path)
@@ -232,14 +237,14 @@ def identify(
             previous = json.loads((parts / "settings.json").read_text())
         except (OSError, ValueError):
             previous = None
-        changed = _changed(previous, {**provenance, "chunk_format": CHUNK_FORMAT})
+        changed = _changed(previous, _of_run(provenance))
         if changed:
             raise InputError(
                 f"{parts} holds chunks of a run with other queries, reference or options ({', '.join(changed)} "
                 "changed); remove that folder to start again, or rerun with the same inputs and options to resume"
             )
     parts.mkdir(parents=True, exist_ok=True)
-    (parts / "settings.json").write_text(json.dumps({**provenance, "chunk_format": CHUNK_FORMAT}, indent=1))
+    (parts / "settings.json").write_text(json.dumps(_of_run(provenance), indent=1))
     try:
         run = _run(queries, reference, files, parts, provenance, table, problems, settings, encoder, progress)
         run.excluded, run.exclude = excluded, settings.exclude
@@ -292,8 +297,7 @@ def _run(
     if state.num_processes > 1:
         with state.main_process_first():  # what is cached (seed index, calibration) is built once, by the main
             engine.prepare()
-    of_run = {**provenance, "chunk_format": CHUNK_FORMAT}
-    run = hashlib.sha256(json.dumps(of_run, sort_keys=True).encode()).hexdigest()[:16].encode()
+    run = hashlib.sha256(json.dumps(_of_run(provenance), sort_keys=True).encode()).hexdigest()[:16].encode()
     stream = iter_queries(queries, settings.query_split, problems)
     bar = progress_bar(
         desc="identifying", unit="query", disable=not (progress and state.is_main_process), smoothing=0.1

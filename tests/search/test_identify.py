@@ -566,6 +566,23 @@ def test_a_resume_checks_the_queries_content(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.damaged_input
+def test_chunks_of_an_earlier_version_are_not_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stopped run whose chunks another version wrote (other hidden columns: `run.CHUNK_FORMAT`) is refused
+    with what changed; its chunks are left as they were."""
+    from bioscan_hf.search import run as run_module
+
+    reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
+    queries = _fasta(tmp_path / "q.fasta", LIBRARY.iloc[::4], lambda r: f"q{r.processid}")
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "CHUNK_FORMAT", run_module.CHUNK_FORMAT - 1)
+        _stop_on_second_chunk(queries, reference, tmp_path / "run.tsv", monkeypatch)
+    before = {p.name: p.read_bytes() for p in sorted((tmp_path / "run.tsv.parts").iterdir())}
+    with pytest.raises(InputError, match=r"\(the version of bioscan-hf that wrote its chunks changed\)"):
+        identify(queries, reference, tmp_path / "run.tsv", chunk_size=2, progress=False)
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "run.tsv.parts").iterdir())} == before
+
+
+@pytest.mark.damaged_input
 def test_a_run_that_fails_before_any_chunk_leaves_nothing(tmp_path: Path) -> None:
     reference = _fasta(tmp_path / "ref.fasta", LIBRARY, lambda r: f"{r.processid}|{r.species}|COI-5P|{r.dna_bin}")
     queries = tmp_path / "q.fasta"
