@@ -261,7 +261,7 @@ class Calibration:
             compression=zipfile.ZIP_DEFLATED,
             compresslevel=9,
         )
-        _keep(self, Path(path))
+        _keep(self, _kept_path(Path(path)))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Calibration:
@@ -276,7 +276,7 @@ class Calibration:
         if isinstance(found, cls):
             return found
         calibration = cls._checked(path)
-        _keep(calibration, Path(path))
+        _keep(calibration, kept)
         return calibration
 
     @classmethod
@@ -299,9 +299,9 @@ class Calibration:
         return cls(ranks, data["fitted_on"], data["borrowed"], data["held_out"], int(data["min_length"]), short)
 
 
-def _keep(calibration: Calibration, path: Path) -> None:
-    """Keep `calibration`, read from or written to the file at `path`, where `Calibration.load` looks first."""
-    kept = _kept_path(path)
+def _keep(calibration: Calibration, kept: Path | None) -> None:
+    """Keep `calibration` at `kept` (`_kept_path` of the file it was read from or written to), where
+    `Calibration.load` looks first."""
     if kept is None:
         return
     try:
