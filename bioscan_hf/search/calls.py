@@ -210,7 +210,7 @@ def call(
     may well be right, so not 0 either).
 
     Keys starting with `_` (each rank's candidate, and why it could not be called whatever its confidence)
-    are for the summary and for `decided` again at other confidences (`run.adapt_to_plate`), not for the
+    are for the summary and for `decided` again at other confidences (`plate.adapt_to_plate`), not for the
     output table."""
     too_short = length is not None and length[0] < length[1]
     facts: dict = {"_by_confidence": thresholds is None}
@@ -218,14 +218,10 @@ def call(
         evidence_here = found[rank]
         facts[f"_candidate_{rank}"] = evidence_here.label if evidence_here else None
         facts[f"{rank}_support"] = evidence_here.support if evidence_here else 0
-        threshold = None if thresholds is None else thresholds[rank]
-        facts[f"_why_{rank}"] = _why_not(hits, evidence_here, floor, halves, length, threshold)
+        rule = None if thresholds is None else (thresholds[rank], round(confidence[rank], 4))
+        facts[f"_why_{rank}"] = _why_not(hits, evidence_here, floor, halves, length, rule)
     p = {rank: float("nan") if too_short else confidence[rank] for rank in CALL_RANKS}
     return {**decided(facts, p, min_confidence), **facts}
-
-
-#: How `_why_not` ends the reason of a rank refused by `--thresholds` (`decided` adds the confidence it ignored).
-_BY_THRESHOLD = "(--thresholds)"
 
 
 def _why_not(
@@ -234,9 +230,10 @@ def _why_not(
     floor: float,
     halves: tuple[float, float] | None,
     length: tuple[int, int] | None,
-    threshold: float | None,
+    rule: tuple[float, float] | None,
 ) -> str:
-    """Why a rank's candidate is not called whatever its confidence ("" where its confidence decides)."""
+    """Why a rank's candidate is not called whatever its confidence ("" where its confidence decides); `rule`:
+    under `--thresholds`, the rank's threshold and the candidate's confidence as shown (which it does not read)."""
     if not hits:
         return "no reference shares a seed with the query"
     if hits[0].identity is not None and hits[0].identity < floor:
@@ -258,8 +255,11 @@ def _why_not(
         return ""  # the voting references carry no label at this rank: nothing to call, nothing to note
     if evidence_here.coverage < MIN_QUERY_COVERAGE:
         return f"the best hit covers {evidence_here.coverage:.1%} of the query; trim the query to its barcode"
-    if threshold is not None and evidence_here.identity < threshold:
-        return f"best identity {100 * evidence_here.identity:.2f}% < {100 * threshold:g}% {_BY_THRESHOLD}"
+    if rule is not None and evidence_here.identity < rule[0]:
+        return (
+            f"best identity {100 * evidence_here.identity:.2f}% < {100 * rule[0]:g}% (--thresholds; the candidate's "
+            f"calibrated confidence, {rule[1]:.2f}, is not what this rule reads)"
+        )
     return ""
 
 
@@ -274,9 +274,7 @@ def decided(row: Mapping, confidence: Mapping[str, float], min_confidence: float
     blocked = ""
     for rank in CALL_RANKS:
         label, why, p = row[f"_candidate_{rank}"], row[f"_why_{rank}"], round(confidence[rank], 4)  # as shown
-        if why.endswith(_BY_THRESHOLD):
-            why = why[:-1] + f"; the candidate's calibrated confidence, {p:.2f}, is not what this rule reads)"
-        elif not why and label is not None and row["_by_confidence"] and p < min_confidence:
+        if not why and label is not None and row["_by_confidence"] and p < min_confidence:
             why = f"confidence {p:.2f} < {min_confidence:g}"
         elif not why and label is not None and blocked and rank != "dna_bin":
             why = f"{blocked} is not called"
