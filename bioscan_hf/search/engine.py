@@ -238,7 +238,7 @@ class Identifier:
                 halves = stats[0].halves if stats else None  # the best hit's alignment, aligned once
                 bases = barcode_length(query.sequence), shortest  # the query's, the fewest the calibration calls
                 calls = call(hits, by_rank, confidence[dna], self.min_confidence, self.thresholds, floor, halves, bases)
-                for rank in ADAPTED_RANKS:  # what its confidences assume of a plate (`run.adapt_to_plate`)
+                for rank in ADAPTED_RANKS:  # what its confidences assume of a plate (`plate.adapt_to_plate`)
                     calls[f"_{rank}_trained"] = calibration.trained_share(rank, short[dna])
                 dna += 1
             else:

@@ -26,7 +26,6 @@ from itertools import count, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,7 +36,6 @@ from bioscan_hf.core.options import RUN_ONLY
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path, write_atomically
 from bioscan_hf.core.paths import hash_file, user_path
 from bioscan_hf.core.processes import process_state
-from bioscan_hf.data.schema import CALL_RANKS
 from bioscan_hf.data.sources import (
     Problems,
     Query,
@@ -47,10 +45,10 @@ from bioscan_hf.data.sources import (
     source_digest,
     write_skipped,
 )
-from bioscan_hf.search.calibration import ADAPTED_RANKS, Calibration, adapted, plate_share
-from bioscan_hf.search.calls import decided
+from bioscan_hf.search.calibration import Calibration
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import cached_calibration, reference_digest
+from bioscan_hf.search.plate import adapt_to_plate
 from bioscan_hf.search.references import Reference, filter_references, read_library
 from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
 from bioscan_hf.search.settings import IdentifySettings
@@ -352,42 +350,6 @@ def _run(
         len(reused),
         known=known,
     )
-
-
-def adapt_to_plate(computed: pd.DataFrame, min_confidence: float) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """The rows with the confidences of `ADAPTED_RANKS` adapted to the plate's share of queries whose label at
-    that rank the reference holds, estimated from the plate (`calibration.plate_share`), and every call made
-    again at them (`calls.decided`: a rank called now may open the ranks below): an all-unknown plate gets no
-    species call, an all-known one is called as often as the evidence allows. Per rank adapted, the estimate
-    with the calibration's share."""
-    confidence = {rank: computed[f"{rank}_confidence"].to_numpy(dtype=float, copy=True) for rank in CALL_RANKS}
-    known: dict[str, dict] = {}
-    for rank in ADAPTED_RANKS:
-        if f"_{rank}_trained" not in computed:
-            continue
-        rows = computed[f"_{rank}_trained"].notna().to_numpy() & computed[f"_candidate_{rank}"].notna().to_numpy()
-        rows &= ~np.isnan(confidence[rank])
-        if not rows.any():
-            continue
-        trained = computed.loc[rows, f"_{rank}_trained"].to_numpy(dtype=float)
-        share = plate_share(confidence[rank][rows], trained)
-        confidence[rank][rows] = adapted(confidence[rank][rows], trained, share)
-        calibration = round(float(trained.mean()), 4)
-        known[rank] = {"queries": int(rows.sum()), "plate": round(share, 4), "calibration": calibration}
-    if not known:
-        return computed, known
-    rows = computed.index[computed["_by_confidence"].eq(True)]  # DNA queries (photos' calls have no chain)
-    columns = ["_by_confidence", *(f"{kind}{r}" for r in CALL_RANKS for kind in ("_candidate_", "_why_"))]
-    facts = computed.loc[rows, columns + [f"{r}_support" for r in CALL_RANKS]]
-    facts = facts.astype(object).where(facts.notna(), None).to_dict("records")
-    positions = computed.index.get_indexer(rows)
-    made = pd.DataFrame(
-        [decided(f, {r: confidence[r][n] for r in CALL_RANKS}, min_confidence) for f, n in zip(facts, positions)],
-        index=rows,
-    )
-    computed = computed.astype({c: object for c in made.columns if made[c].dtype == object})
-    computed.loc[rows, made.columns] = made
-    return computed, known
 
 
 def _a(rank: str) -> str:

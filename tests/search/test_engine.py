@@ -14,8 +14,8 @@ from helpers import flood_case
 from bioscan_hf.data.sources import Problems, Query
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import calibrate
+from bioscan_hf.search.plate import adapt_to_plate
 from bioscan_hf.search.references import Reference, read_references
-from bioscan_hf.search.run import adapt_to_plate
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

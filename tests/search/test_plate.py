@@ -1,4 +1,4 @@
-"""Species confidences adapted to a plate's share of known species (`calibration.plate_share`, `adapted`)."""
+"""Confidences adapted to a plate's share of known species and orders (`search.plate`, `calibration.adapted`)."""
 
 from __future__ import annotations
 
