@@ -10,9 +10,9 @@ import datasets
 from bioscan_hf.cli import main
 
 #: Lines the short demo below prints (stdout and stderr): 7 steps, a status line per config and per
-#: protocol, one bar per training, the headline tables (identify's with its plate's share of known species),
-#: the report's path and the Space's commands.
-DEMO_LINES = 46
+#: protocol, one bar per training, the headline tables (identify's with its plate's shares of known orders
+#: and of known species, a line each), the report's path and the Space's commands.
+DEMO_LINES = 47
 
 
 def test_seeded_demo_writes_the_same_report_twice(tmp_path: Path, capfd) -> None:
