@@ -233,6 +233,20 @@ def mutate(sequence: str, fraction: float, rng) -> str:
     return _substitute(sequence, rng.choice(len(sequence), int(round(fraction * len(sequence))), replace=False), rng)
 
 
+def edited(sequence: str, edits: int, rng) -> str:
+    """`sequence` with `edits` random substitutions, insertions and deletions."""
+    bases = list(sequence)
+    for _ in range(edits):
+        at, kind = int(rng.integers(1, len(bases) - 1)), rng.integers(3)
+        if kind == 0:
+            bases[at] = "ACGT"[(("ACGT".index(bases[at])) + int(rng.integers(1, 4))) % 4]
+        elif kind == 1:
+            bases.insert(at, "ACGT"[int(rng.integers(4))])
+        else:
+            del bases[at]
+    return "".join(bases)
+
+
 def library(rng) -> pandas.DataFrame:
     """Two orders × two genera × three species, 4 records each (two haplotypes), 400-nt barcodes:
     species 6% apart within a genus, genera 15% apart, orders unrelated."""

@@ -25,6 +25,7 @@ import edlib
 import numpy as np
 
 from bioscan_hf.core.barcodes import reverse_complement
+from bioscan_hf.search.bound import EncodedBarcodes, beyond, encode_query
 from bioscan_hf.search.seeds import SharedSeeds
 
 #: Score lost per edit beyond the base it costs (BLAST's megablast: +1 match, −2 mismatch).
@@ -90,31 +91,73 @@ def rank_hits(
     exact_first: int = EXACT_FIRST,
     best: int | None = None,
     shared: SharedSeeds | None = None,
+    encoded: EncodedBarcodes | None = None,
 ) -> list[tuple[int, Alignment]]:
     """Align `query` on `strand` ("+", "-", or "both": the better per reference) with `references[p]` for each
     p in `positions` (most promising first); hits best first (score, then identity, then position).
 
     The first `exact_first` are aligned in full; each later one only as far as it could come within
     `NEAR_BEST` of the best score so far (`best`: one found before, when these continue a list); a reference
-    that cannot is no hit: it could neither be the top hit nor vote beside it. With `shared` (the seeds each
-    position shares with the query on `strand`), such a reference that holds too few of them to come that
-    close is not aligned at all (`SharedSeeds.may_be_within`, exact: the same hits, fewer alignments)."""
+    that cannot is no hit: it could neither be the top hit nor vote beside it. Two exact rules skip such a
+    reference unaligned (the same hits, fewer alignments): with `shared` (the seeds each position shares with
+    the query on `strand`), one that holds too few of them to come that close (`SharedSeeds.may_be_within`);
+    with `encoded` (`references` as `bound.encode_barcodes` writes them), one that the pieces' bound proves
+    farther (`bound.beyond`). Both run once over the rest of the list when the first floor is known (a floor
+    only rises, so what is beyond the first is beyond every later one), the lemma again at the risen floor."""
     aligner = best_strand_alignment if strand == "both" else lambda q, r, m: align(q, r, strand, m)
     length = len(query.strip("N"))
     hits: list[tuple[int, Alignment]] = []
-    for n, position in enumerate(positions):
-        floor = None if n < exact_first or best is None else best - NEAR_BEST
-        if floor is not None and shared is not None:
-            other = len(references[position].strip("N"))
-            edits = (min(length, other) - floor) // EDIT_PENALTY  # what `align` allows under this floor
-            if edits < 0 or not shared.may_be_within(n, edits, length - other):
-                continue
-        found = aligner(query, references[position], floor)
-        if found is not None:
-            hits.append((int(position), found))
-            best = found.score if best is None else max(best, found.score)
+    n = 0
+    while n < len(positions) and (n < exact_first or best is None):  # aligned in full
+        found = aligner(query, references[positions[n]], None)
+        hits.append((int(positions[n]), found))
+        best = found.score if best is None else max(best, found.score)
+        n += 1
+    if n < len(positions):
+        rest = np.asarray(positions[n:])
+        for i in _may_come_near(query, references, rest, n, best - NEAR_BEST, strand, shared, encoded):
+            floor = best - NEAR_BEST  # risen since the first floor where a hit came above it
+            if shared is not None:
+                other = len(references[rest[i]].strip("N"))
+                edits = (min(length, other) - floor) // EDIT_PENALTY  # what `align` allows under this floor
+                if not shared.may_be_within(n + i, edits, length - other):
+                    continue
+            found = aligner(query, references[rest[i]], floor)
+            if found is not None:
+                hits.append((int(rest[i]), found))
+                best = max(best, found.score)
     hits.sort(key=best_first)
     return hits
+
+
+def _may_come_near(
+    query: str,
+    references: Sequence[str],
+    positions: np.ndarray,
+    first: int,
+    floor: int,
+    strand: str,
+    shared: SharedSeeds | None,
+    encoded: EncodedBarcodes | None,
+) -> np.ndarray:
+    """Indices of `positions` (the `first`-th of the list onwards) that the exact rules cannot show to score
+    under `floor` against `query`: the shared seeds' lemma, then the pieces' bound on the rest."""
+    if encoded is not None:
+        lengths = encoded.ends[positions] - encoded.starts[positions]
+    else:
+        lengths = np.array([len(references[p].strip("N")) for p in positions], dtype=np.int64)
+    length = len(query.strip("N"))
+    edits = (np.minimum(length, lengths) - floor) // EDIT_PENALTY  # what `align` allows under the floor
+    near = edits >= 0
+    if shared is not None:
+        near &= shared.may_be_within(np.arange(first, first + len(positions)), edits, length - lengths)
+    if encoded is not None:
+        kept = np.flatnonzero(near)
+        far = np.ones(len(kept), dtype=np.bool_)
+        for side in ("+", "-") if strand == "both" else (strand,):
+            far &= beyond(encode_query(oriented(query, side)), encoded, positions[kept], edits[kept])
+        near[kept[far]] = False
+    return np.flatnonzero(near)
 
 
 #: BLAST's statistics for megablast's scoring (+1/−2, linear gaps of 2.5 per base: Karlin–Altschul λ, K).

@@ -152,9 +152,9 @@ class Identifier:
         (with one process, or too few items to share, the work is done here and now)."""
         if self.encoder is None:
             codes = {rank: self.reference.key_codes(rank) for rank in CONTRAST_RANKS}
-            set_worker_state(self.reference.barcodes, self.reference.seeds, codes)
+            set_worker_state(self.reference.barcodes, self.reference.seeds, codes, self.reference.encoded)
         else:
-            set_worker_state(self.reference.barcodes, None, {})
+            set_worker_state(self.reference.barcodes, None, {}, self.reference.encoded)
         if self.num_proc == 1 or len(items) < 2 * self.num_proc:
             found = work(task(items))
             return lambda: found

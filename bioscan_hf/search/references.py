@@ -30,6 +30,7 @@ from bioscan_hf.data.sources import (
     iter_fasta,
     taxonomy_from_header,
 )
+from bioscan_hf.search.bound import EncodedBarcodes, encode_barcodes
 from bioscan_hf.search.seeds import SeedIndex, seed_index
 from bioscan_hf.search.settings import LibrarySettings
 from bioscan_hf.search.spread import loosest_siblings
@@ -173,6 +174,11 @@ class Reference:
     def row_of(self) -> dict[str, int]:
         """Each record's row by processid (built on first use: only photo keys need it)."""
         return {pid: row for row, pid in enumerate(self.table["processid"])}
+
+    @cached_property
+    def encoded(self) -> EncodedBarcodes:
+        """The distinct barcodes as one byte array, for the bound that skips alignments (`bound.beyond`)."""
+        return encode_barcodes(self.barcodes)
 
     @cached_property
     def bases(self) -> int:

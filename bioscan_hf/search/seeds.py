@@ -267,21 +267,24 @@ class SharedSeeds(NamedTuple):
     counts: np.ndarray
     most: int
 
-    def may_be_within(self, n: int, edits: int, longer_by: int) -> bool:
+    def may_be_within(
+        self, n: int | np.ndarray, edits: int | np.ndarray, longer_by: int | np.ndarray
+    ) -> bool | np.ndarray:
         """Whether the `n`-th reference holds enough of the query's seeds to be within `edits` edits of it
         (the q-gram lemma, exact: never False for one that is). Aligned with at most `edits` edits, the
         query's windows untouched by an edit are in the reference verbatim; an edit touches at most
         `len(SEED_PATTERN)` windows and shortens the span the reference covers by at most one base, and a
         query `longer_by` bases longer than the reference has that many more windows outside it. A seed
-        counted is missing from the reference only if every window of the query holding it is lost so."""
-        return int(self.counts[n]) >= self.most - seeds_lost(edits, longer_by)
+        counted is missing from the reference only if every window of the query holding it is lost so. `n`,
+        `edits` and `longer_by` may be arrays (one answer per reference)."""
+        return self.counts[n] >= self.most - seeds_lost(edits, longer_by)
 
 
-def seeds_lost(edits: int, longer_by: int) -> int:
+def seeds_lost(edits: int | np.ndarray, longer_by: int | np.ndarray) -> int | np.ndarray:
     """The most of a query's seeds that a reference within `edits` edits of it can lack, the query being
     `longer_by` bases longer (the q-gram lemma: an edit touches at most `len(SEED_PATTERN)` windows and
     shortens the span covered by one base; windows beyond a shorter reference are lost too)."""
-    return (len(SEED_PATTERN) + 1) * edits + max(0, longer_by)
+    return (len(SEED_PATTERN) + 1) * edits + np.maximum(0, longer_by)
 
 
 def _map_array(path: Path) -> tuple[np.ndarray, mmap.mmap]:

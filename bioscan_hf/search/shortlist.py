@@ -8,6 +8,7 @@ import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
 from bioscan_hf.search.align import EDIT_PENALTY, Alignment, align, best_first, rank_hits
+from bioscan_hf.search.bound import EncodedBarcodes
 from bioscan_hf.search.seeds import SeedIndex, SharedSeeds, seeds_lost
 
 #: Ranks at which a query's best hit is always seen beside hits of another label: a shortlist of one
@@ -34,11 +35,13 @@ WIDE_PER_SPECIES = 8
 _WORKER_BARCODES: list[str] = []
 _WORKER_SEEDS: SeedIndex | None = None
 _WORKER_CODES: dict[str, np.ndarray] = {}
+_WORKER_ENCODED: EncodedBarcodes | None = None
 
 
 def align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> list[list[tuple[int, Alignment]]]:
     pairs, strand = task
-    return [rank_hits(query, _WORKER_BARCODES, positions, strand) for query, positions in pairs]
+    encoded = _WORKER_ENCODED
+    return [rank_hits(query, _WORKER_BARCODES, positions, strand, encoded=encoded) for query, positions in pairs]
 
 
 def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tuple[int, Alignment]]]:
@@ -55,11 +58,14 @@ def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tu
         flip = strand == "both" and _minus_is_better(query, on_plus, plus_counts, on_minus, minus_counts, budget)
         positions, counts, side = (on_minus, minus_counts, "-") if flip else (on_plus, plus_counts, "+")
         most = int(counts[0]) if len(counts) else 0  # no reference shares more: the lemma's bound (rank_hits)
-        hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side, shared=SharedSeeds(counts, most))
+        shared = SharedSeeds(counts, most)
+        hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side, shared=shared, encoded=_WORKER_ENCODED)
         if hits and hits[0][1].identity < WIDEN_BELOW:  # far from everything: seed counts rank least well
             more = candidates + _few_per_species(positions[candidates : max(candidates, WIDE_CANDIDATES)])
             shared = SharedSeeds(counts[more], most)
-            hits += rank_hits(query, _WORKER_BARCODES, positions[more], side, 0, hits[0][1].score, shared)
+            hits += rank_hits(
+                query, _WORKER_BARCODES, positions[more], side, 0, hits[0][1].score, shared, _WORKER_ENCODED
+            )
         hits += _contrast_hits(query, hits, positions, side)
         hits.sort(key=best_first)
         found.append(hits)
@@ -167,6 +173,8 @@ def _contrast_hits(
     return extra
 
 
-def set_worker_state(barcodes: list[str], seeds: SeedIndex | None, codes: dict[str, np.ndarray]) -> None:
-    global _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES
-    _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES = barcodes, seeds, codes
+def set_worker_state(
+    barcodes: list[str], seeds: SeedIndex | None, codes: dict[str, np.ndarray], encoded: EncodedBarcodes | None = None
+) -> None:
+    global _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES, _WORKER_ENCODED
+    _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES, _WORKER_ENCODED = barcodes, seeds, codes, encoded

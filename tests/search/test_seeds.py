@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import edited
 
 import bioscan_hf.search.align as align_module
 from bioscan_hf.search.align import align, rank_hits
@@ -13,26 +14,12 @@ from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
 RNG = np.random.default_rng(11)
 
 
-def _edited(sequence: str, edits: int, rng) -> str:
-    """`sequence` with `edits` random substitutions, insertions and deletions."""
-    bases = list(sequence)
-    for _ in range(edits):
-        at, kind = int(rng.integers(1, len(bases) - 1)), rng.integers(3)
-        if kind == 0:
-            bases[at] = "ACGT"[(("ACGT".index(bases[at])) + int(rng.integers(1, 4))) % 4]
-        elif kind == 1:
-            bases.insert(at, "ACGT"[int(rng.integers(4))])
-        else:
-            del bases[at]
-    return "".join(bases)
-
-
 def _references(query: str, rng) -> list[str]:
     """References at 0–40 edits from `query`, some cut shorter or longer than it, and unrelated ones."""
     found = []
     for edits in (0, 1, 2, 3, 5, 7, 10, 15, 25, 40):
         for _ in range(3):
-            reference = _edited(query, edits, rng)
+            reference = edited(query, edits, rng)
             cut = int(rng.integers(0, 3))
             if cut == 1:  # a partial reference: the query is longer than it
                 reference = reference[int(rng.integers(0, 60)) : len(reference) - int(rng.integers(0, 60))]
@@ -67,7 +54,7 @@ def test_the_q_gram_rule_never_rejects_a_reference_within_its_edits(budget: int 
 
 def test_ranked_hits_are_the_same_with_the_rule_and_fewer_are_aligned(monkeypatch) -> None:
     query = "".join(RNG.choice(list("ACGT"), 658))
-    references = [_edited(query, e, RNG) for e in RNG.integers(0, 60, 300)]
+    references = [edited(query, e, RNG) for e in RNG.integers(0, 60, 300)]
     references += ["".join(RNG.choice(list("ACGT"), 658)) for _ in range(100)]
     positions, counts = SeedIndex.build(references).ranked([query], len(references))[0]
     calls = []

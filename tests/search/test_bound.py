@@ -1,0 +1,86 @@
+"""The pieces' bound (`bound.beyond`): exact, so an alignment it skips is one the bounded alignment would
+have dropped, and strong enough at the distances of a query far from everything to skip most of them."""
+
+from __future__ import annotations
+
+import numpy as np
+from helpers import edited
+
+import bioscan_hf.search.align as align_module
+from bioscan_hf.search.align import align, rank_hits
+from bioscan_hf.search.bound import beyond, encode_barcodes, encode_query
+from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
+
+RNG = np.random.default_rng(23)
+
+
+def _pairs(rng) -> tuple[str, list[str]]:
+    """A query (sometimes N-padded, sometimes with an N inside) and references at 0–120 edits from it, some cut
+    shorter, some longer, some unrelated."""
+    query = "".join(rng.choice(list("ACGT"), int(rng.integers(30, 700))))
+    references = []
+    for edits in (0, 1, 3, 8, 20, 40, 80, 120):
+        reference = edited(query, min(edits, len(query) // 3), rng)
+        cut = int(rng.integers(0, 4))
+        if cut == 1:
+            reference = reference[int(rng.integers(0, 40)) : len(reference) - int(rng.integers(0, 40))] or "A"
+        elif cut == 2:
+            reference = "".join(rng.choice(list("ACGT"), int(rng.integers(1, 200)))) + reference
+        elif cut == 3:
+            reference = "NNN" + reference + "NN"
+        references.append(reference)
+    references.append("".join(rng.choice(list("ACGT"), int(rng.integers(20, 800)))))
+    if rng.random() < 0.3:
+        at = int(rng.integers(0, len(query)))
+        query = query[:at] + "N" + query[at + 1 :]
+    if rng.random() < 0.3:
+        query = "NNNN" + query + "N"
+    return query, references
+
+
+def test_the_bound_never_skips_an_alignment_within_its_edits() -> None:
+    skipped = 0
+    for _ in range(60):
+        query, references = _pairs(RNG)
+        library = encode_barcodes(references)
+        distances = [align(query, r).overlap - align(query, r).score for r in references]  # 3 × edits + 0
+        distances = np.array(distances) // 3
+        for strand in "+-":
+            if strand == "-":
+                distances = np.array([(a.overlap - a.score) // 3 for a in (align(query, r, "-") for r in references)])
+            read = encode_query(align_module.oriented(query, strand))
+            for slack in range(-4, 5):
+                edits = np.maximum(distances + slack, 0)
+                far = beyond(read, library, np.arange(len(references)), edits)
+                assert not far[distances <= edits].any(), (query, slack)  # exact
+                skipped += int(far.sum())
+    assert skipped > 1000  # and it does skip
+
+
+def test_the_bound_skips_most_references_a_little_beyond_the_floor() -> None:
+    """At 10% from a query, 5 edits beyond what is allowed (the unseen plate's bounded alignments: most miss
+    their floor by more), nearly every reference is skipped unaligned."""
+    query = "".join(RNG.choice(list("ACGT"), 658))
+    references = [edited(query, 66, RNG) for _ in range(200)]
+    distances = np.array([(a.overlap - a.score) // 3 for a in (align(query, r) for r in references)])
+    far = beyond(encode_query(query), encode_barcodes(references), np.arange(200), distances - 5)
+    assert far.mean() > 0.9
+
+
+def test_ranked_hits_are_the_same_with_the_bound_and_fewer_are_aligned(monkeypatch) -> None:
+    query = "".join(RNG.choice(list("ACGT"), 658))
+    references = [edited(query, e, RNG) for e in RNG.integers(0, 90, 300)]
+    references += ["".join(RNG.choice(list("ACGT"), 658)) for _ in range(100)]
+    positions, counts = SeedIndex.build(references).ranked([query], len(references))[0]
+    calls = []
+    monkeypatch.setattr(align_module, "align", lambda *a, **k: calls.append(1) or align(*a, **k))
+    library = encode_barcodes(references)
+    for strand, shared in (("+", None), ("both", None), ("+", SharedSeeds(counts, int(counts[0])))):
+        calls[:] = []
+        without = rank_hits(query, references, positions, strand, exact_first=20, shared=shared)
+        aligned_without, calls[:] = len(calls), []
+        with_bound = rank_hits(query, references, positions, strand, exact_first=20, shared=shared, encoded=library)
+        assert with_bound == without
+        assert len(calls) <= aligned_without
+        if shared is None:  # (the lemma alone leaves few here: random edits spare few seeds)
+            assert len(calls) < aligned_without / 5  # the far references were passed over unaligned
