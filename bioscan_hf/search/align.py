@@ -153,11 +153,19 @@ def _may_come_near(
         near &= shared.may_be_within(np.arange(first, first + len(positions)), edits, length - lengths)
     if encoded is not None:
         kept = np.flatnonzero(near)
-        far = np.ones(len(kept), dtype=np.bool_)
-        for side in ("+", "-") if strand == "both" else (strand,):
-            far &= beyond(encode_query(oriented(query, side)), encoded, positions[kept], edits[kept])
-        near[kept[far]] = False
+        near[kept[below_floor(query, strand, encoded, positions[kept], floor)]] = False
     return np.flatnonzero(near)
+
+
+def below_floor(query: str, strand: str, encoded: EncodedBarcodes, positions: np.ndarray, floor: int) -> np.ndarray:
+    """Which of `positions` the pieces' bound shows to score under `floor` against `query` on `strand` (on
+    neither strand, for "both"): `align(..., min_score=floor)` would give None for each (exact)."""
+    lengths = encoded.ends[positions] - encoded.starts[positions]
+    edits = (np.minimum(len(query.strip("N")), lengths) - floor) // EDIT_PENALTY
+    far = np.ones(len(positions), dtype=np.bool_)
+    for side in ("+", "-") if strand == "both" else (strand,):
+        far &= beyond(encode_query(oriented(query, side)), encoded, positions, edits)
+    return far
 
 
 #: BLAST's statistics for megablast's scoring (+1/−2, linear gaps of 2.5 per base: Karlin–Altschul λ, K).

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
-from bioscan_hf.search.align import EDIT_PENALTY, Alignment, align, best_first, rank_hits
+from bioscan_hf.search.align import EDIT_PENALTY, Alignment, align, below_floor, best_first, rank_hits
 from bioscan_hf.search.bound import EncodedBarcodes
 from bioscan_hf.search.seeds import SeedIndex, SharedSeeds, seeds_lost
 
@@ -160,10 +160,17 @@ def _contrast_hits(
             continue
         others = ranked[(codes[ranked] != label) & (codes[ranked] >= 0)]
         pool: list[tuple[int, Alignment]] = []
-        for key in others[~np.isin(others, keys)][:CONTRAST_POOL]:
+        candidates = others[~np.isin(others, keys)][:CONTRAST_POOL]
+        far = np.zeros(len(candidates), dtype=np.bool_)
+        for n, key in enumerate(candidates):
             # once CONTRAST_HITS are aligned, a reference that cannot reach the last of the best is not aligned
-            # in full (edlib stops early): the best CONTRAST_HITS are the same
+            # in full (edlib stops early, or the pieces' bound, run once at the first such floor, shows it):
+            # the best CONTRAST_HITS are the same
             floor = pool[CONTRAST_HITS - 1][1].score if len(pool) >= CONTRAST_HITS else None
+            if floor is not None and n == CONTRAST_HITS and _WORKER_ENCODED is not None:
+                far[n:] = below_floor(query, strand, _WORKER_ENCODED, candidates[n:], floor)
+            if far[n]:
+                continue
             found = align(query, _WORKER_BARCODES[key], strand, floor)
             if found is not None:
                 pool.append((int(key), found))
