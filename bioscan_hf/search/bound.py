@@ -13,8 +13,9 @@ edlib aligns the whole (every column of the longer against every word of the sho
 
 The window of piece [s, e) of a shorter sequence of m bases inside a longer one of n: an alignment within
 k edits starts at a diagonal of at least 0 and ends at one of at most n − m, and drifts from either by at
-most k, so the piece lies within [s − k, e + n − m + k) of the longer; and by less after it, where the
-pieces before it spent some of the k: within [s − k, e + n − m + k − t), t their bounds' sum so far.
+most k, so the piece lies within [s − k, e + n − m + k) of the longer; and by less where pieces before it
+or after it have spent some of the k: within [s − k + a, e + n − m + k − b), a and b the bounds' sums of
+the pieces after and before it done so far. Pieces are done from both ends inwards, so both sides narrow.
 """
 
 from __future__ import annotations
@@ -58,60 +59,14 @@ def beyond(query: np.ndarray, library: EncodedBarcodes, positions: np.ndarray, e
     found = np.zeros(len(positions), dtype=np.bool_)
     if len(positions):
         _kernel()(query, library.codes, library.starts, library.ends, positions.astype(np.int64),
-                  edits.astype(np.int64), found)  # fmt: skip
+                  edits.astype(np.int64), PIECE, found)  # fmt: skip
     return found
 
 
 @cache
 def _kernel():
-    """The bound over a batch of references, compiled by numba at first use (~1 s)."""
-    import numba  # here: a fraction of a second to import, only when a search aligns beyond its shortlist
+    """The bound over a batch of references (`_pieces.beyond_batch`), compiled by numba at its first use on
+    this machine and cached on disk (~2 s to compile)."""
+    from bioscan_hf.search import _pieces  # here: numba takes a fraction of a second to import
 
-    @numba.njit(nogil=True)
-    def pieces_beyond(shorter, longer, edits, peq) -> bool:
-        m, n = shorter.shape[0], longer.shape[0]
-        one = np.uint64(1)
-        total = 0
-        for s in range(0, m, PIECE):
-            e = min(m, s + PIECE)
-            for i in range(s, e):
-                peq[shorter[i]] |= one << np.uint64(i - s)
-            last = one << np.uint64(e - s - 1)
-            vp, vn = ~np.uint64(0), np.uint64(0)
-            score = best = e - s
-            for j in range(max(0, s - edits), min(n, e + n - m + edits - total)):
-                eq = peq[longer[j]]
-                xv = eq | vn
-                xh = (((eq & vp) + vp) ^ vp) | eq
-                hp = vn | ~(xh | vp)
-                hn = vp & xh
-                if hp & last:
-                    score += 1
-                elif hn & last:
-                    score -= 1
-                best = min(best, score)
-                hp <<= one  # no carry into the first row: the piece may start anywhere in its window
-                hn <<= one
-                vp = hn | ~(xv | hp)
-                vn = hp & xv
-            for i in range(s, e):
-                peq[shorter[i]] = np.uint64(0)
-            total += best
-            if total > edits:
-                return True
-        return False
-
-    @numba.njit(nogil=True)
-    def batch(query, codes, starts, ends, positions, edits, found) -> None:
-        peq = np.zeros(256, dtype=np.uint64)
-        for i in range(positions.shape[0]):
-            if edits[i] < 0:
-                found[i] = True
-                continue
-            reference = codes[starts[positions[i]] : ends[positions[i]]]
-            if query.shape[0] <= reference.shape[0]:
-                found[i] = pieces_beyond(query, reference, edits[i], peq)
-            else:
-                found[i] = pieces_beyond(reference, query, edits[i], peq)
-
-    return batch
+    return _pieces.beyond_batch

@@ -168,7 +168,7 @@ def _searching(reference: Reference, candidates: int, num_proc: int, seed_budget
     the workers waited on it: BENCHMARKS.md)."""
     global _WORK
     engine = Identifier(reference, candidates=candidates, seed_budget=seed_budget)  # one per worker process
-    reference.seeds  # noqa: B018  (built before the workers fork: they share it)
+    reference.seeds, reference.encoded  # noqa: B018  (built before the workers fork: they share them)
     _WORK = (reference, engine, {rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
     pool = multiprocessing.get_context("fork").Pool(num_proc) if num_proc > 1 else None
 

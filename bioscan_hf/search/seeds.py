@@ -320,8 +320,8 @@ def _tally():
     @numba.njit(nogil=True)
     def tally(postings: np.ndarray, starts: np.ndarray, ends: np.ndarray, counts: np.ndarray) -> None:
         for i in range(len(starts)):
-            for j in range(starts[i], ends[i]):
-                counts[postings[j]] += 1
+            for position in postings[starts[i] : ends[i]]:
+                counts[np.uint32(position)] += 1  # unsigned: no test for an index from the end (~1.4× faster)
 
     return tally
 

@@ -1,0 +1,63 @@
+"""The compiled kernel of `bound.py` (numba, cached on disk; imported only when a search first needs it)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(nogil=True, cache=True)
+def pieces_beyond(shorter, longer, edits, piece, peq) -> bool:
+    """Whether `shorter`, aligned end to end inside `longer`, needs more than `edits` edits by the pieces'
+    bound (`bound.py`, pieces of `piece` ≤ 64 bases); `peq` is a zeroed scratch table of 256 words, left zeroed."""
+    m, n = shorter.shape[0], longer.shape[0]
+    one = np.uint64(1)
+    pieces = (m + piece - 1) // piece
+    front, back = 0, pieces - 1
+    before = after = 0  # the bounds' sums of the pieces done before the next one and after it
+    for done in range(pieces):
+        at = front if done % 2 == 0 else back  # from both ends: both sides of the window narrow
+        s, e = at * piece, min(m, at * piece + piece)
+        for i in range(s, e):
+            peq[shorter[i]] |= one << np.uint64(i - s)
+        last = one << np.uint64(e - s - 1)
+        vp, vn = ~np.uint64(0), np.uint64(0)
+        score = best = e - s
+        for j in range(max(0, s - edits + after), min(n, e + n - m + edits - before)):
+            eq = peq[longer[j]]
+            xv = eq | vn
+            xh = (((eq & vp) + vp) ^ vp) | eq
+            hp = vn | ~(xh | vp)
+            hn = vp & xh
+            if hp & last:
+                score += 1
+            elif hn & last:
+                score -= 1
+            best = min(best, score)
+            hp <<= one  # no carry into the first row: the piece may start anywhere in its window
+            hn <<= one
+            vp = hn | ~(xv | hp)
+            vn = hp & xv
+        for i in range(s, e):
+            peq[shorter[i]] = np.uint64(0)
+        if done % 2 == 0:
+            front, before = front + 1, before + best
+        else:
+            back, after = back - 1, after + best
+        if before + after > edits:
+            return True
+    return False
+
+@numba.njit(nogil=True, cache=True)
+def beyond_batch(query, codes, starts, ends, positions, edits, piece, found) -> None:
+    """`found[i]`: whether `query` and reference `positions[i]` need more than `edits[i]` edits."""
+    peq = np.zeros(256, dtype=np.uint64)
+    for i in range(positions.shape[0]):
+        if edits[i] < 0:
+            found[i] = True
+            continue
+        reference = codes[starts[positions[i]] : ends[positions[i]]]
+        if query.shape[0] <= reference.shape[0]:
+            found[i] = pieces_beyond(query, reference, edits[i], piece, peq)
+        else:
+            found[i] = pieces_beyond(reference, query, edits[i], piece, peq)
