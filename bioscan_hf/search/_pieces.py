@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True)
 def pieces_beyond(shorter, longer, edits, piece, peq) -> bool:
     """Whether `shorter`, aligned end to end inside `longer`, needs more than `edits` edits by the pieces'
     bound (`bound.py`, pieces of `piece` ≤ 64 bases); `peq` is a zeroed scratch table of 256 words, left zeroed."""
@@ -48,7 +48,7 @@ def pieces_beyond(shorter, longer, edits, piece, peq) -> bool:
             return True
     return False
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True)
 def beyond_batch(query, codes, starts, ends, positions, edits, piece, found) -> None:
     """`found[i]`: whether `query` and reference `positions[i]` need more than `edits[i]` edits."""
     peq = np.zeros(256, dtype=np.uint64)
@@ -61,3 +61,10 @@ def beyond_batch(query, codes, starts, ends, positions, edits, piece, found) -> 
             found[i] = pieces_beyond(query, reference, edits[i], piece, peq)
         else:
             found[i] = pieces_beyond(reference, query, edits[i], piece, peq)
+
+
+for _kernel in (pieces_beyond, beyond_batch):
+    try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
+        _kernel.enable_caching()
+    except RuntimeError:  # ... where neither can be written: compiled at every run instead (~2 s)
+        pass

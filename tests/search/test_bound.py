@@ -84,3 +84,27 @@ def test_ranked_hits_are_the_same_with_the_bound_and_fewer_are_aligned(monkeypat
         assert len(calls) <= aligned_without
         if shared is None:  # (the lemma alone leaves few here: random edits spare few seeds)
             assert len(calls) < aligned_without / 5  # the far references were passed over unaligned
+
+
+def test_the_kernel_compiles_where_no_cache_folder_can_be_written(monkeypatch) -> None:
+    """numba caches the compiled bound beside its source or in the user's cache folder; where neither can be
+    written (a read-only install and home), it is compiled at every run instead of failing."""
+    import importlib
+
+    from numba.core import caching
+
+    from bioscan_hf.search import _pieces
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    try:
+        uncached = importlib.reload(_pieces)
+        assert uncached.beyond_batch._cache.__class__.__name__ == "NullCache"
+        found = np.zeros(2, dtype=np.bool_)
+        library = encode_barcodes(["ACGTACGTAAAC", "TTTTTTTTTTTT"])
+        query = encode_query("ACGTAC")
+        edits, positions = np.zeros(2, dtype=np.int64), np.arange(2)
+        uncached.beyond_batch(query, library.codes, library.starts, library.ends, positions, edits, 64, found)
+        assert found.tolist() == [False, True]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_pieces)
