@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas
 
 #: A CLIBD small enough to run in a test in well under a second.
@@ -245,6 +246,28 @@ def edited(sequence: str, edits: int, rng) -> str:
         else:
             del bases[at]
     return "".join(bases)
+
+
+def seed_ranked_library(rng, most_edits: int) -> tuple[str, list[str], np.ndarray, np.ndarray]:
+    """A 658-base query; 300 references at 0 to `most_edits` random edits from it and 100 unrelated ones;
+    and the references' positions and shared-seed counts as the seed index ranks them for the query."""
+    from bioscan_hf.search.seeds import SeedIndex
+
+    query = "".join(rng.choice(list("ACGT"), 658))
+    references = [edited(query, e, rng) for e in rng.integers(0, most_edits, 300)]
+    references += ["".join(rng.choice(list("ACGT"), 658)) for _ in range(100)]
+    positions, counts = SeedIndex.build(references).ranked([query], len(references))[0]
+    return query, references, positions, counts
+
+
+def counted_alignments(monkeypatch) -> list:
+    """A list that grows by one at every `align.align` call (what the search's rules spare is counted)."""
+    import bioscan_hf.search.align as align_module
+
+    calls: list = []
+    align = align_module.align
+    monkeypatch.setattr(align_module, "align", lambda *a, **k: calls.append(1) or align(*a, **k))
+    return calls
 
 
 def library(rng) -> pandas.DataFrame:

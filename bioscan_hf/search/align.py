@@ -51,6 +51,12 @@ def oriented(query: str, strand: str) -> str:
     return reverse_complement(query) if strand == "-" else query
 
 
+def allowed_edits(shorter: int | np.ndarray, min_score: int) -> int | np.ndarray:
+    """The most edits an alignment over a shorter sequence of `shorter` bases may have and still score
+    `min_score` (negative: none can); `shorter` may be an array (one answer per reference)."""
+    return (shorter - min_score) // EDIT_PENALTY
+
+
 def align(query: str, reference: str, strand: str = "+", min_score: int | None = None) -> Alignment | None:
     """Score, identity and overlap (length of the shorter sequence) of `query`, read on `strand`, against
     `reference`; with `min_score`, None when the score cannot reach it (edlib stops early: ~2× faster)."""
@@ -60,7 +66,7 @@ def align(query: str, reference: str, strand: str = "+", min_score: int | None =
         return None  # not even an exact match would reach it
     if not shorter:
         return Alignment(0, 0.0, 0, strand)
-    bound = -1 if min_score is None else (len(shorter) - min_score) // EDIT_PENALTY  # edits allowed
+    bound = -1 if min_score is None else allowed_edits(len(shorter), min_score)
     distance = edlib.align(shorter, longer, mode="HW", task="distance", k=bound)["editDistance"]
     if distance < 0:
         return None
@@ -119,8 +125,7 @@ def rank_hits(
             floor = best - NEAR_BEST  # risen since the first floor where a hit came above it
             if shared is not None:
                 other = len(references[rest[i]].strip("N"))
-                edits = (min(length, other) - floor) // EDIT_PENALTY  # what `align` allows under this floor
-                if not shared.may_be_within(n + i, edits, length - other):
+                if not shared.may_be_within(n + i, allowed_edits(min(length, other), floor), length - other):
                     continue
             found = aligner(query, references[rest[i]], floor)
             if found is not None:
@@ -147,13 +152,13 @@ def _may_come_near(
     else:
         lengths = np.array([len(references[p].strip("N")) for p in positions], dtype=np.int64)
     length = len(query.strip("N"))
-    edits = (np.minimum(length, lengths) - floor) // EDIT_PENALTY  # what `align` allows under the floor
+    edits = allowed_edits(np.minimum(length, lengths), floor)
     near = edits >= 0
     if shared is not None:
         near &= shared.may_be_within(np.arange(first, first + len(positions)), edits, length - lengths)
     if encoded is not None:
         kept = np.flatnonzero(near)
-        near[kept[below_floor(query, strand, encoded, positions[kept], floor)]] = False
+        near[kept[_beyond_on(query, strand, encoded, positions[kept], edits[kept])]] = False
     return np.flatnonzero(near)
 
 
@@ -161,7 +166,14 @@ def below_floor(query: str, strand: str, encoded: EncodedBarcodes, positions: np
     """Which of `positions` the pieces' bound shows to score under `floor` against `query` on `strand` (on
     neither strand, for "both"): `align(..., min_score=floor)` would give None for each (exact)."""
     lengths = encoded.ends[positions] - encoded.starts[positions]
-    edits = (np.minimum(len(query.strip("N")), lengths) - floor) // EDIT_PENALTY
+    edits = allowed_edits(np.minimum(len(query.strip("N")), lengths), floor)
+    return _beyond_on(query, strand, encoded, positions, edits)
+
+
+def _beyond_on(
+    query: str, strand: str, encoded: EncodedBarcodes, positions: np.ndarray, edits: np.ndarray
+) -> np.ndarray:
+    """`bound.beyond` for `query` read on `strand` (on both strands, for "both": beyond on each)."""
     far = np.ones(len(positions), dtype=np.bool_)
     for side in ("+", "-") if strand == "both" else (strand,):
         far &= beyond(encode_query(oriented(query, side)), encoded, positions, edits)

@@ -4,12 +4,12 @@ have dropped, and strong enough at the distances of a query far from everything 
 from __future__ import annotations
 
 import numpy as np
-from helpers import edited
+from helpers import counted_alignments, edited, seed_ranked_library
 
 import bioscan_hf.search.align as align_module
-from bioscan_hf.search.align import align, rank_hits
+from bioscan_hf.search.align import EDIT_PENALTY, align, rank_hits
 from bioscan_hf.search.bound import beyond, encode_barcodes, encode_query
-from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
+from bioscan_hf.search.seeds import SharedSeeds
 
 RNG = np.random.default_rng(23)
 
@@ -38,16 +38,18 @@ def _pairs(rng) -> tuple[str, list[str]]:
     return query, references
 
 
+def _edits(query: str, references: list[str], strand: str) -> np.ndarray:
+    """Each reference's edits from `query` read on `strand`, as `align` counts them (exact)."""
+    return np.array([(a.overlap - a.score) // EDIT_PENALTY for a in (align(query, r, strand) for r in references)])
+
+
 def test_the_bound_never_skips_an_alignment_within_its_edits() -> None:
     skipped = 0
     for _ in range(60):
         query, references = _pairs(RNG)
         library = encode_barcodes(references)
-        distances = [align(query, r).overlap - align(query, r).score for r in references]  # 3 × edits + 0
-        distances = np.array(distances) // 3
         for strand in "+-":
-            if strand == "-":
-                distances = np.array([(a.overlap - a.score) // 3 for a in (align(query, r, "-") for r in references)])
+            distances = _edits(query, references, strand)
             read = encode_query(align_module.oriented(query, strand))
             for slack in range(-4, 5):
                 edits = np.maximum(distances + slack, 0)
@@ -62,18 +64,14 @@ def test_the_bound_skips_most_references_a_little_beyond_the_floor() -> None:
     their floor by more), nearly every reference is skipped unaligned."""
     query = "".join(RNG.choice(list("ACGT"), 658))
     references = [edited(query, 66, RNG) for _ in range(200)]
-    distances = np.array([(a.overlap - a.score) // 3 for a in (align(query, r) for r in references)])
+    distances = _edits(query, references, "+")
     far = beyond(encode_query(query), encode_barcodes(references), np.arange(200), distances - 5)
     assert far.mean() > 0.9
 
 
 def test_ranked_hits_are_the_same_with_the_bound_and_fewer_are_aligned(monkeypatch) -> None:
-    query = "".join(RNG.choice(list("ACGT"), 658))
-    references = [edited(query, e, RNG) for e in RNG.integers(0, 90, 300)]
-    references += ["".join(RNG.choice(list("ACGT"), 658)) for _ in range(100)]
-    positions, counts = SeedIndex.build(references).ranked([query], len(references))[0]
-    calls = []
-    monkeypatch.setattr(align_module, "align", lambda *a, **k: calls.append(1) or align(*a, **k))
+    query, references, positions, counts = seed_ranked_library(RNG, 90)
+    calls = counted_alignments(monkeypatch)
     library = encode_barcodes(references)
     for strand, shared in (("+", None), ("both", None), ("+", SharedSeeds(counts, int(counts[0])))):
         calls[:] = []

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import edited
+from helpers import counted_alignments, edited, seed_ranked_library
 
-import bioscan_hf.search.align as align_module
 from bioscan_hf.search.align import align, rank_hits
 from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
 
@@ -53,12 +52,8 @@ def test_the_q_gram_rule_never_rejects_a_reference_within_its_edits(budget: int 
 
 
 def test_ranked_hits_are_the_same_with_the_rule_and_fewer_are_aligned(monkeypatch) -> None:
-    query = "".join(RNG.choice(list("ACGT"), 658))
-    references = [edited(query, e, RNG) for e in RNG.integers(0, 60, 300)]
-    references += ["".join(RNG.choice(list("ACGT"), 658)) for _ in range(100)]
-    positions, counts = SeedIndex.build(references).ranked([query], len(references))[0]
-    calls = []
-    monkeypatch.setattr(align_module, "align", lambda *a, **k: calls.append(1) or align(*a, **k))
+    query, references, positions, counts = seed_ranked_library(RNG, 60)
+    calls = counted_alignments(monkeypatch)
     without = rank_hits(query, references, positions, exact_first=20)
     aligned_without, calls[:] = len(calls), []
     with_rule = rank_hits(query, references, positions, exact_first=20, shared=SharedSeeds(counts, int(counts[0])))
