@@ -21,7 +21,6 @@ the pieces after and before it done so far. Pieces are done from both ends inwar
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -58,15 +57,10 @@ def beyond(query: np.ndarray, library: EncodedBarcodes, positions: np.ndarray, e
     alignment can be skipped; False where the bound cannot tell."""
     found = np.zeros(len(positions), dtype=np.bool_)
     if len(positions):
-        _kernel()(query, library.codes, library.starts, library.ends, positions.astype(np.int64),
-                  edits.astype(np.int64), PIECE, found)  # fmt: skip
+        from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+
+        codes, starts, ends = library
+        _kernels.beyond_batch(
+            query, codes, starts, ends, positions.astype(np.int64), edits.astype(np.int64), PIECE, found
+        )
     return found
-
-
-@cache
-def _kernel():
-    """The bound over a batch of references (`_pieces.beyond_batch`), compiled by numba at its first use on
-    this machine and cached on disk (~2 s to compile)."""
-    from bioscan_hf.search import _pieces  # here: numba takes a fraction of a second to import
-
-    return _pieces.beyond_batch

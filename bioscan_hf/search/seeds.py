@@ -28,7 +28,6 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -248,10 +247,12 @@ class SeedIndex:
             tally = pd.Series(read, copy=False).value_counts(sort=False)
             positions, counts = tally.index.to_numpy(), tally.to_numpy()
         else:  # a count per reference; no reference holds a seed twice, so counts stay under the seeds read
+            from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+
             counts = np.zeros(self.size, dtype=np.uint16 if len(order) < 2**16 else np.uint32)
-            _tally()(self.postings, starts[order], ends[order], counts)
+            _kernels.tally(self.postings, starts[order], ends[order], counts)
             histogram = np.zeros(len(order) + 1, dtype=np.int64)
-            _histogram()(counts, histogram)
+            _kernels.histogram(counts, histogram)
             at_least = np.cumsum(histogram[::-1])[::-1]  # references with each count (1 or more) or more
             enough = np.flatnonzero(at_least >= candidates)
             cut = max(1, int(enough[-1])) if len(enough) else 1  # every reference the top can hold
@@ -308,38 +309,6 @@ def _query_seeds(queries: Sequence[str]):
         bounds = np.searchsorted(rows, np.arange(len(batch) + 1))
         for i in range(len(batch)):
             yield codes[bounds[i] : bounds[i + 1]]
-
-
-@cache
-def _tally():
-    """`tally(postings, starts, ends, counts)`: one more in `counts[p]` for each entry p of the lists
-    `postings[starts[i]:ends[i]]`, compiled by numba at first use (~0.5 s). At BIOSCAN-5M's size a query reads
-    20M entries: np.bincount over them joined took ~75 ms (and the join a copy of 80 MB), this ~4× less."""
-    import numba  # here: a fraction of a second to import, and a plate of a few queries hashes its entries
-
-    @numba.njit(nogil=True)
-    def tally(postings: np.ndarray, starts: np.ndarray, ends: np.ndarray, counts: np.ndarray) -> None:
-        for i in range(len(starts)):
-            for position in postings[starts[i] : ends[i]]:
-                counts[np.uint32(position)] += 1  # unsigned: no test for an index from the end (~1.4× faster)
-
-    return tally
-
-
-@cache
-def _histogram():
-    """`histogram(counts, into)`: how many references have each count, 1 or more, added into `into`
-    (compiled by numba). At BIOSCAN-5M's size np.bincount over the ~2M counts, first made 64-bit, took
-    ~2 ms a query more; references with count 0 are most and never needed."""
-    import numba
-
-    @numba.njit(nogil=True)
-    def histogram(counts: np.ndarray, into: np.ndarray) -> None:
-        for count in counts:
-            if count:
-                into[count] += 1
-
-    return histogram
 
 
 def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:

@@ -85,17 +85,17 @@ def test_ranked_hits_are_the_same_with_the_bound_and_fewer_are_aligned(monkeypat
 
 
 def test_the_kernel_compiles_where_no_cache_folder_can_be_written(monkeypatch) -> None:
-    """numba caches the compiled bound beside its source or in the user's cache folder; where neither can be
+    """numba caches the search's compiled kernels beside its source or in the user's cache folder; where neither can be
     written (a read-only install and home), it is compiled at every run instead of failing."""
     import importlib
 
     from numba.core import caching
 
-    from bioscan_hf.search import _pieces
+    from bioscan_hf.search import _kernels
 
     monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
     try:
-        uncached = importlib.reload(_pieces)
+        uncached = importlib.reload(_kernels)
         assert uncached.beyond_batch._cache.__class__.__name__ == "NullCache"
         found = np.zeros(2, dtype=np.bool_)
         library = encode_barcodes(["ACGTACGTAAAC", "TTTTTTTTTTTT"])
@@ -105,4 +105,4 @@ def test_the_kernel_compiles_where_no_cache_folder_can_be_written(monkeypatch) -
         assert found.tolist() == [False, True]
     finally:
         monkeypatch.undo()
-        importlib.reload(_pieces)
+        importlib.reload(_kernels)
