@@ -88,9 +88,9 @@ def text_problem(value: str) -> str | None:
 
 
 def cache_dir() -> Path:
-    """Folder for bioscan-hf's own caches (label maps, verified checksums, calibrations, seed indexes):
-    `$BIOSCAN_HF_CACHE`, else `$HF_HOME/bioscan_hf` where HF_HOME is set (beside the Hugging Face caches a
-    user has moved), else `$XDG_CACHE_HOME/bioscan_hf` (~/.cache/bioscan_hf)."""
+    """Folder for bioscan-hf's own caches (label maps, verified checksums, calibrations, parsed reference
+    files, seed indexes): `$BIOSCAN_HF_CACHE`, else `$HF_HOME/bioscan_hf` where HF_HOME is set (beside the
+    Hugging Face caches a user has moved), else `$XDG_CACHE_HOME/bioscan_hf` (~/.cache/bioscan_hf)."""
     if "BIOSCAN_HF_CACHE" in os.environ:
         path = user_path(os.environ["BIOSCAN_HF_CACHE"])
     elif os.environ.get("HF_HOME"):

@@ -441,6 +441,46 @@ def test_fasta_reference_and_queries_end_to_end(tmp_path: Path) -> None:
 
 
 @pytest.mark.damaged_input
+def test_a_reference_file_parsed_whole_is_read_back_from_the_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference file is parsed (every record checked) once and kept in the cache folder by its content:
+    later reads give the same table unparsed; a damaged kept table, a changed file, and a file with skipped
+    records (whose skipped list each run writes) are parsed again."""
+    from bioscan_hf.search import references
+
+    reference = _fasta(
+        tmp_path / "ref.fasta",
+        LIBRARY,
+        lambda r: f"{r.processid};tax=o:{r.order},g:{r.genus},s:{r.species.replace(' ', '_')};",
+    )
+    first = read_references(reference, where=True)
+    parsed: list[Path] = []
+    real = references.iter_fasta
+    monkeypatch.setattr(references, "iter_fasta", lambda path, problems: parsed.append(path) or real(path, problems))
+    pd.testing.assert_frame_equal(read_references(reference, where=True), first)
+    pd.testing.assert_frame_equal(read_references(reference), first.drop(columns="line"))
+    assert parsed == []
+    kept = references._kept_table_path(reference)
+    kept.write_bytes(b"PAR1 damaged")
+    pd.testing.assert_frame_equal(read_references(reference, where=True), first)
+    assert parsed == [reference]
+    pd.testing.assert_frame_equal(read_references(reference, where=True), first)  # kept whole again
+    assert parsed == [reference]
+    reference.write_text(reference.read_text().replace("s:Gen00_sp0;", "s:Gen00_sp9;", 1))
+    changed = read_references(reference)
+    assert len(parsed) == 2 and changed["species"].iat[0] == "Gen00 sp9"
+    assert changed.drop(columns="species").equals(first.drop(columns=["species", "line"]))
+    bad = tmp_path / "bad.fasta"
+    bad.write_text(reference.read_text() + ">bad1\nACGTXACGT\n")
+    for _ in range(2):
+        problems = Problems(skip=True)
+        assert read_references(bad, problems=problems).equals(changed)
+        assert [(row[2], row[3].split(" at ")[0]) for row in problems.rows] == [("bad1", "not DNA: 'X'")]
+    assert parsed[2:] == [bad, bad]
+
+
+@pytest.mark.damaged_input
 def test_damaged_fasta_query_names_file_line_and_record(tmp_path: Path) -> None:
     bad = tmp_path / "plate.fasta"
     bad.write_text(">ok1\nACGTACGTACGTACGTACGT\n>bad2\nACGTXACGT\n>ok3\nACGTACGTACGTACGTAAAA\n")
