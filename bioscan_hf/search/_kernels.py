@@ -76,6 +76,15 @@ def tally(postings, starts, ends, counts) -> None:
 
 
 @numba.njit(nogil=True)
+def untally(postings, starts, ends, counts) -> None:
+    """One less in `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (unsigned counts
+    wrap below 0: the caller adds back what it gave every reference)."""
+    for i in range(len(starts)):
+        for position in postings[starts[i] : ends[i]]:
+            counts[np.uint32(position)] -= 1
+
+
+@numba.njit(nogil=True)
 def histogram(counts, into) -> None:
     """How many references have each count, 1 or more, added into `into`. At BIOSCAN-5M's size np.bincount
     over the ~2M counts, first made 64-bit, took ~2 ms a query more; references with count 0 are most and
@@ -85,7 +94,7 @@ def histogram(counts, into) -> None:
             into[count] += 1
 
 
-for _kernel in (pieces_beyond, beyond_batch, tally, histogram):
+for _kernel in (pieces_beyond, beyond_batch, tally, untally, histogram):
     try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
         _kernel.enable_caching()
     except RuntimeError:  # ... where neither can be written: compiled at every run instead (~3 s)

@@ -9,13 +9,13 @@ the top 50 by shared seeds held the alignment-best reference for 95.8% of querie
 a 10-mer set needed 100+ and a 6-mer profile 200+ (BENCHMARKS.md).
 
 Storage: an inverted index (for each seed, the barcodes holding it), ~600 entries of 4 bytes per 658-nt
-barcode: ~2.4 GB at 1M distinct barcodes, ~5 GB for BIOSCAN-5M's ~2M. In memory, every shared seed is
-counted; from `CACHED_FROM` distinct barcodes the index is saved into the cache folder
-once and read back by later runs. From `ON_DISK_ABOVE` it is built once into the cache folder and
-memory-mapped from there (`seed_index`), and a query reads its rarest seeds' lists first, up to
-`SEED_BUDGET` entries, so its work does not grow with the library (a large library's common seeds are held
-by most barcodes). Seed sampling (minimizers, mod-sampling) would shrink the index but cost accuracy at the
-genus level on the real file (1 in 4 seeds: −1.3 points), so every seed is kept.
+barcode: ~2.4 GB at 1M distinct barcodes, ~5 GB for BIOSCAN-5M's ~2M. In memory, every shared seed is counted
+(a seed most barcodes hold, from the shorter list of those lacking it); from `CACHED_FROM` distinct barcodes
+the index is saved into the cache folder once and read back by later runs. From `ON_DISK_ABOVE` it is built
+once into the cache folder and memory-mapped from there (`seed_index`), and a query reads its rarest seeds'
+lists first, up to `SEED_BUDGET` entries, so its work does not grow with the library (a large library's common
+seeds are held by most barcodes). Seed sampling (minimizers, mod-sampling) would shrink the index but cost
+accuracy at the genus level on the real file (1 in 4 seeds: −1.3 points), so every seed is kept.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ CACHED_FROM = 10_000
 _SEED_BATCH = 20_000
 #: Queries between two releases of the index pages a search mapped in (`SeedIndex.release_pages`).
 RELEASE_EVERY = 16
+#: An index in memory counts a seed held by more than this share of its barcodes from the barcodes lacking
+#: it (`SeedIndex.complements`): each barcode is given one, and those lacking it one less. A query's
+#: commonest seeds are held by most of a library, and their lists were most of the entries it read.
+COMPLEMENT_ABOVE = 0.5
 #: Bits of a reference position in `_top`'s sort key (positions are int32).
 _POSITION_BITS = 32
 
@@ -115,6 +119,8 @@ class SeedIndex:
         self.indptr, self.postings, self.size, self.budget = indptr, postings, size, budget
         #: the read-only map of postings.npy for an index opened from disk (None: in memory)
         self.mapping = mapping
+        #: the seeds `_budgeted` counts from the barcodes lacking them (made here: worker processes share it)
+        self.complements = complements(indptr, postings, size) if mapping is None else NO_COMPLEMENTS
 
     @classmethod
     def build(
@@ -250,7 +256,14 @@ class SeedIndex:
             from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
 
             counts = np.zeros(self.size, dtype=np.uint16 if len(order) < 2**16 else np.uint32)
-            _kernels.tally(self.postings, starts[order], ends[order], counts)
+            common = self.complements
+            found = np.minimum(np.searchsorted(common.codes, codes[order]), max(len(common.codes) - 1, 0))
+            flipped = common.codes[found] == codes[order] if len(common.codes) else np.zeros(len(order), bool)
+            _kernels.tally(self.postings, starts[order[~flipped]], ends[order[~flipped]], counts)
+            if flipped.any():  # every barcode holds these but those lacking them (unsigned: exact, modulo)
+                which = found[flipped]
+                _kernels.untally(common.lacking, common.starts[which], common.ends[which], counts)
+                counts += counts.dtype.type(len(which))
             histogram = np.zeros(len(order) + 1, dtype=np.int64)
             _kernels.histogram(counts, histogram)
             at_least = np.cumsum(histogram[::-1])[::-1]  # references with each count (1 or more) or more
@@ -259,6 +272,34 @@ class SeedIndex:
             positions = np.flatnonzero(counts >= cut)
             counts = counts[positions].astype(np.int64)
         return _top(positions, counts, candidates)
+
+
+class Complements(NamedTuple):
+    """Seeds held by most of an index's barcodes (`codes`, ascending), and for each the barcodes lacking
+    it: `lacking[starts[i]:ends[i]]`."""
+
+    codes: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    lacking: np.ndarray
+
+
+NO_COMPLEMENTS = Complements(*(np.zeros(0, dtype=np.int64) for _ in range(3)), np.zeros(0, dtype=np.int32))
+
+
+def complements(indptr: np.ndarray, postings: np.ndarray, size: int) -> Complements:
+    """The seeds of an index held by more than `COMPLEMENT_ABOVE` of its `size` barcodes, each with the
+    barcodes lacking it (fewer entries than its own list)."""
+    common = np.flatnonzero(np.diff(indptr) > size * COMPLEMENT_ABOVE)
+    lacking, mark = [], np.empty(size, dtype=bool)
+    for code in common:
+        mark[:] = True
+        mark[postings[indptr[code] : indptr[code + 1]]] = False
+        lacking.append(np.flatnonzero(mark).astype(np.int32))
+    if not lacking:
+        return NO_COMPLEMENTS
+    ends = np.cumsum([len(a) for a in lacking], dtype=np.int64)
+    return Complements(common.astype(np.int64), ends - np.diff(ends, prepend=0), ends, np.concatenate(lacking))
 
 
 class SharedSeeds(NamedTuple):

@@ -1,5 +1,5 @@
-"""The seed shortlist's q-gram rule (`SharedSeeds.may_be_within`): exact, so the references it spares from
-alignment are only ones the bounded alignment would have dropped anyway."""
+"""The seed shortlist: its shared-seed counts, and its q-gram rule (`SharedSeeds.may_be_within`): exact, so
+the references it spares from alignment are only ones the bounded alignment would have dropped anyway."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from helpers import counted_alignments, edited, seed_ranked_library
 
 from bioscan_hf.search.align import align, rank_hits
-from bioscan_hf.search.seeds import SeedIndex, SharedSeeds
+from bioscan_hf.search.seeds import NO_COMPLEMENTS, SeedIndex, SharedSeeds, seed_codes
 
 RNG = np.random.default_rng(11)
 
@@ -26,6 +26,28 @@ def _references(query: str, rng) -> list[str]:
                 reference = "".join(rng.choice(list("ACGT"), 30)) + reference
             found.append(reference)
     return found + ["".join(rng.choice(list("ACGT"), len(query))) for _ in range(10)]
+
+
+def test_seeds_most_barcodes_hold_are_counted_from_the_barcodes_lacking_them() -> None:
+    """A seed held by more than half the barcodes is counted from those lacking it (every barcode given one,
+    those lacking it one less, in unsigned counts that wrap below 0): each reference's count is still the
+    number of seeds it shares with the query, and the shortlist the one its own lists give."""
+    rng = np.random.default_rng(5)
+    ancestor = "".join(rng.choice(list("ACGT"), 600))
+    references = [edited(ancestor, int(edits), rng) for edits in rng.integers(0, 60, 300)]
+    references += ["".join(rng.choice(list("ACGT"), 600)) for _ in range(30)] + ["N" * 50]  # unrelated, seedless
+    index = SeedIndex.build(references)
+    assert len(index.complements.codes) > 100
+    plain = SeedIndex(index.indptr, index.postings, index.size)
+    plain.complements = NO_COMPLEMENTS
+    queries = [edited(ancestor, 30, rng), references[7], "".join(rng.choice(list("ACGT"), 500)), ancestor[:250]]
+    for query, (positions, counts), (plain_positions, plain_counts) in zip(
+        queries, index.ranked(queries, len(references)), plain.ranked(queries, len(references))
+    ):
+        np.testing.assert_array_equal(positions, plain_positions)
+        np.testing.assert_array_equal(counts, plain_counts)
+        seeds = set(seed_codes(query).tolist())
+        assert [len(seeds.intersection(seed_codes(references[p]).tolist())) for p in positions] == counts.tolist()
 
 
 @pytest.mark.parametrize("budget", [None, 3_000])
