@@ -78,7 +78,8 @@ def tally(postings, starts, ends, counts) -> None:
 @numba.njit(nogil=True)
 def untally(postings, starts, ends, counts) -> None:
     """One less in `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (unsigned counts
-    wrap below 0: the caller adds back what it gave every reference)."""
+    wrap below 0: the caller adds back what it gave every reference). `tally`'s twin, kept apart: the step
+    given as an argument made `tally` 1.3× slower (4.5 → 6.0 ms a query)."""
     for i in range(len(starts)):
         for position in postings[starts[i] : ends[i]]:
             counts[np.uint32(position)] -= 1

@@ -256,12 +256,13 @@ class SeedIndex:
             from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
 
             counts = np.zeros(self.size, dtype=np.uint16 if len(order) < 2**16 else np.uint32)
-            common = self.complements
-            found = np.minimum(np.searchsorted(common.codes, codes[order]), max(len(common.codes) - 1, 0))
-            flipped = common.codes[found] == codes[order] if len(common.codes) else np.zeros(len(order), bool)
+            common, flipped = self.complements, np.zeros(len(order), dtype=bool)
+            if len(common.codes):  # (a sorted search: np.isin took 8× as long, ~5% of the tally)
+                at = np.searchsorted(common.codes, codes[order])
+                flipped = common.codes.take(at, mode="clip") == codes[order]
             _kernels.tally(self.postings, starts[order[~flipped]], ends[order[~flipped]], counts)
             if flipped.any():  # every barcode holds these but those lacking them (unsigned: exact, modulo)
-                which = found[flipped]
+                which = at[flipped]
                 _kernels.untally(common.lacking, common.starts[which], common.ends[which], counts)
                 counts += counts.dtype.type(len(which))
             histogram = np.zeros(len(order) + 1, dtype=np.int64)

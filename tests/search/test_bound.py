@@ -7,7 +7,7 @@ import numpy as np
 from helpers import counted_alignments, edited, seed_ranked_library
 
 import bioscan_hf.search.align as align_module
-from bioscan_hf.search.align import EDIT_PENALTY, align, rank_hits
+from bioscan_hf.search.align import align, allowed_edits, rank_hits
 from bioscan_hf.search.bound import beyond, encode_barcodes, encode_query
 from bioscan_hf.search.seeds import SharedSeeds
 
@@ -40,7 +40,7 @@ def _pairs(rng) -> tuple[str, list[str]]:
 
 def _edits(query: str, references: list[str], strand: str) -> np.ndarray:
     """Each reference's edits from `query` read on `strand`, as `align` counts them (exact)."""
-    return np.array([(a.overlap - a.score) // EDIT_PENALTY for a in (align(query, r, strand) for r in references)])
+    return np.array([allowed_edits(a.overlap, a.score) for a in (align(query, r, strand) for r in references)])
 
 
 def test_the_bound_never_skips_an_alignment_within_its_edits() -> None:
