@@ -65,24 +65,43 @@ def beyond_batch(query, codes, starts, ends, positions, edits, piece, found) -> 
             found[i] = pieces_beyond(reference, query, edits[i], piece, peq)
 
 
+@numba.njit(nogil=True, inline="always")
+def _add(postings, starts, ends, counts, step) -> None:
+    """`step` added to `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (inlined into
+    `tally` and `untally`, where `step` is a constant). Eight entries are loaded before any count is stored:
+    the compiler cannot tell that a store to `counts` leaves `postings` alone, so a plain loop waits on each
+    store before its next load (~3 ns an entry; this form ~0.8 ns, near the ~0.7 ns of only reading the
+    entries). A list never holds a position twice, so the eight stores are to distinct counts."""
+    for i in range(len(starts)):
+        j, end = starts[i], ends[i]
+        while j + 8 <= end:
+            p0, p1, p2, p3 = postings[j], postings[j + 1], postings[j + 2], postings[j + 3]
+            p4, p5, p6, p7 = postings[j + 4], postings[j + 5], postings[j + 6], postings[j + 7]
+            counts[np.uint32(p0)] += step  # unsigned: no test for an index from the end (~1.4× faster)
+            counts[np.uint32(p1)] += step
+            counts[np.uint32(p2)] += step
+            counts[np.uint32(p3)] += step
+            counts[np.uint32(p4)] += step
+            counts[np.uint32(p5)] += step
+            counts[np.uint32(p6)] += step
+            counts[np.uint32(p7)] += step
+            j += 8
+        for k in range(j, end):
+            counts[np.uint32(postings[k])] += step
+
+
 @numba.njit(nogil=True)
 def tally(postings, starts, ends, counts) -> None:
     """One more in `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]`. At BIOSCAN-5M's size
-    a query reads 20M entries: np.bincount over them joined took ~75 ms (and the join a copy of 80 MB), this
-    ~4× less."""
-    for i in range(len(starts)):
-        for position in postings[starts[i] : ends[i]]:
-            counts[np.uint32(position)] += 1  # unsigned: no test for an index from the end (~1.4× faster)
+    a query reads 20M entries: np.bincount over them joined took ~75 ms (and the join a copy of 80 MB)."""
+    _add(postings, starts, ends, counts, 1)
 
 
 @numba.njit(nogil=True)
 def untally(postings, starts, ends, counts) -> None:
-    """One less in `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (unsigned counts
-    wrap below 0: the caller adds back what it gave every reference). `tally`'s twin, kept apart: the step
-    given as an argument made `tally` 1.3× slower (4.5 → 6.0 ms a query)."""
-    for i in range(len(starts)):
-        for position in postings[starts[i] : ends[i]]:
-            counts[np.uint32(position)] -= 1
+    """One less in `counts[p]` for each entry p of the lists (unsigned counts wrap below 0: the caller adds
+    back what it gave every reference)."""
+    _add(postings, starts, ends, counts, -1)
 
 
 @numba.njit(nogil=True)
