@@ -15,7 +15,8 @@ The window of piece [s, e) of a shorter sequence of m bases inside a longer one 
 k edits starts at a diagonal of at least 0 and ends at one of at most n − m, and drifts from either by at
 most k, so the piece lies within [s − k, e + n − m + k) of the longer; and by less where pieces before it
 or after it have spent some of the k: within [s − k + a, e + n − m + k − b), a and b the bounds' sums of
-the pieces after and before it done so far. Pieces are done from both ends inwards, so both sides narrow.
+the pieces after and before it done so far. Pieces are done in pairs from both ends inwards, so both sides
+narrow.
 """
 
 from __future__ import annotations
