@@ -261,12 +261,14 @@ def seed_ranked_library(rng, most_edits: int) -> tuple[str, list[str], np.ndarra
 
 
 def counted_alignments(monkeypatch) -> list:
-    """A list that grows by one at every `align.align` call (what the search's rules spare is counted)."""
+    """A list that grows by one at every alignment, `align.align`'s or a search's `BandedAligner`'s (what the
+    search's rules spare is counted)."""
     import bioscan_hf.search.align as align_module
 
     calls: list = []
-    align = align_module.align
+    align, banded = align_module.align, align_module.BandedAligner.__call__
     monkeypatch.setattr(align_module, "align", lambda *a, **k: calls.append(1) or align(*a, **k))
+    monkeypatch.setattr(align_module.BandedAligner, "__call__", lambda *a, **k: calls.append(1) or banded(*a, **k))
     return calls
 
 

@@ -1,5 +1,6 @@
-"""The search's compiled kernels: the pieces' bound of `bound.py` and the seed tally of `seeds.py` (numba,
-compiled once per machine into its disk cache; imported only when a search first needs one)."""
+"""The search's compiled kernels: the pieces' bound of `bound.py`, the banded alignment of `align.py` and the
+seed tally of `seeds.py` (numba, compiled once per machine into its disk cache; imported only when a search
+first needs one)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,69 @@ def beyond_batch(query, codes, starts, ends, positions, edits, piece, found) -> 
 
 
 @numba.njit(nogil=True, inline="always")
+def _ones(word) -> int:
+    """The set bits of a 64-bit word."""
+    word = word - ((word >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    word = (word & np.uint64(0x3333333333333333)) + ((word >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    word = (word + (word >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((word * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@numba.njit(nogil=True)
+def band_distance(shorter, longer, edits, words, masks) -> int:
+    """The edit distance of `shorter` aligned end to end inside `longer` (edlib's HW mode) where it is at most
+    `edits`, else -1 (`align.py`: the band). The rows an alignment within `edits` can reach in a column (those
+    of diagonals −edits to len(longer) − len(shorter) + edits) are `words` 64-bit words of Myers' bit-vectors,
+    the block algorithm with Hyyrö's carry between words; as the band moves down a row per column, the row
+    leaving it and the row entering it are taken one more than their neighbour, over-estimates that keep
+    every path within the band exact. `masks`: a zeroed scratch table of 256 rows of at least
+    len(shorter) // 64 + 2 + `words` words, left zeroed."""
+    m, n = shorter.shape[0], longer.shape[0]
+    one, zero, full = np.uint64(1), np.uint64(0), ~np.uint64(0)
+    for i in range(m):  # bit i of masks[c] (from the second word on): base i of the shorter is c
+        masks[shorter[i], (i >> 6) + 1] |= one << np.uint64(i & 63)
+    vp, vn = np.full(words, full), np.zeros(words, dtype=np.uint64)  # column 0: row i scores i
+    best, above, top = m, 0, 1  # best: every base deleted; above: the score of row top − 1, the band's first
+    slide_from, score_from = min(n, n - m + edits + 1), max(1, m - edits)
+    for j in range(1, n + 1):
+        hin_p = hin_m = zero  # row 0 scores 0 in every column: the start is free
+        if j > slide_from:  # the band moves down a row
+            above += np.int64(vp[0] & one) - np.int64(vn[0] & one) + 1
+            for w in range(words - 1):
+                vp[w] = (vp[w] >> one) | (vp[w + 1] << np.uint64(63))
+                vn[w] = (vn[w] >> one) | (vn[w + 1] << np.uint64(63))
+            vp[words - 1] = (vp[words - 1] >> one) | (one << np.uint64(63))
+            vn[words - 1] = vn[words - 1] >> one
+            top += 1
+            hin_p = one
+        row = masks[longer[j - 1]]
+        first, shift = (top + 63) >> 6, np.uint64((top + 63) & 63)
+        for w in range(words):
+            eq = (row[first + w] >> shift) | ((row[first + w + 1] << one) << (np.uint64(63) - shift))
+            p, q = vp[w], vn[w]
+            xv = eq | q
+            eq |= hin_m  # the row above fell by one: as if its base matched
+            xh = (((eq & p) + p) ^ p) | eq
+            ph = q | ~(xh | p)
+            mh = p & xh
+            out_p, out_m = ph >> np.uint64(63), mh >> np.uint64(63)
+            ph = (ph << one) | hin_p
+            mh = (mh << one) | hin_m
+            vp[w], vn[w] = mh | ~(xv | ph), ph & xv
+            hin_p, hin_m = out_p, out_m
+        last = m - top  # the shorter's last row, in the band from column m − edits on
+        if j >= score_from and 0 <= last < 64 * words:
+            score = above
+            for w in range((last >> 6) + 1):
+                keep = full if w < last >> 6 else full >> np.uint64(63 - (last & 63))
+                score += _ones(vp[w] & keep) - _ones(vn[w] & keep)
+            best = min(best, score)
+    for i in range(m):
+        masks[shorter[i], (i >> 6) + 1] = zero
+    return best if best <= edits else -1
+
+
+@numba.njit(nogil=True, inline="always")
 def _add(postings, starts, ends, counts, step) -> None:
     """`step` added to `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (inlined into
     `tally` and `untally`, where `step` is a constant). Eight entries are loaded before any count is stored:
@@ -155,7 +219,7 @@ def histogram(counts, into) -> None:
             into[count] += 1
 
 
-for _kernel in (pieces_beyond, beyond_batch, tally, untally, histogram):
+for _kernel in (pieces_beyond, beyond_batch, band_distance, tally, untally, histogram):
     try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
         _kernel.enable_caching()
     except RuntimeError:  # ... where neither can be written: compiled at every run instead (~3 s)

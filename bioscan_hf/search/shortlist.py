@@ -7,7 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
-from bioscan_hf.search.align import EDIT_PENALTY, Alignment, align, below_floor, best_first, rank_hits
+from bioscan_hf.search.align import (
+    EDIT_PENALTY,
+    Alignment,
+    align,
+    below_floor,
+    best_first,
+    position_aligner,
+    rank_hits,
+)
 from bioscan_hf.search.bound import EncodedBarcodes
 from bioscan_hf.search.seeds import SeedIndex, SharedSeeds, seeds_lost
 
@@ -153,6 +161,7 @@ def _contrast_hits(
     if not hits:
         return []
     best, keys = hits[0][0], [key for key, _ in hits]
+    aligner = position_aligner(query, _WORKER_BARCODES, strand, _WORKER_ENCODED)
     extra: list[tuple[int, Alignment]] = []
     for codes in _WORKER_CODES.values():
         label = codes[best]
@@ -171,7 +180,7 @@ def _contrast_hits(
                 far[n:] = below_floor(query, strand, _WORKER_ENCODED, candidates[n:], floor)
             if far[n]:
                 continue
-            found = align(query, _WORKER_BARCODES[key], strand, floor)
+            found = aligner(key, floor)
             if found is not None:
                 pool.append((int(key), found))
                 pool.sort(key=lambda hit: (-hit[1].score, hit[0]))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from helpers import library, require_tools
+from helpers import edited, library, require_tools
 
 from bioscan_hf.core.barcodes import reverse_complement
 from bioscan_hf.data.sources import Problems, Query
@@ -119,3 +119,65 @@ def test_the_minus_strand_is_skipped_only_where_it_cannot_win(bold_tsv: Path, mo
             both = Identifier(reference, seed_budget=budget).hits(queries)
         assert skipped == both
         assert {hits[0].strand for hits in skipped.values() if hits} == {"+", "-"}
+
+
+def _pair(rng) -> tuple[str, str]:
+    """Two sequences up to 150 edits apart, one longer by up to 80 bases, sometimes of two bases only (repeats
+    put many alignments at one distance) or with N inside, sometimes of very different lengths."""
+    alphabet = list("AT") if rng.random() < 0.3 else list("ACGTN")
+    a = "".join(rng.choice(alphabet, int(rng.integers(1, 200) if rng.random() < 0.4 else rng.integers(1, 700))))
+    b = list(a)
+    for _ in range(int(rng.integers(0, 150))):
+        at, kind = int(rng.integers(0, len(b) + 1)), rng.integers(3)
+        if kind == 0 and at < len(b):
+            b[at] = rng.choice(alphabet)
+        elif kind == 1:
+            b.insert(at, rng.choice(alphabet))
+        elif at < len(b):
+            del b[at]
+    flanks = [rng.choice(alphabet, int(rng.integers(0, 40))) for _ in range(2)]
+    return a, "".join(flanks[0]) + "".join(b) + "".join(flanks[1])
+
+
+def test_the_band_gives_edlibs_distance_wherever_it_holds_it() -> None:
+    """`_kernels.band_distance` is exact: edlib's distance where it is within the edits asked for (the band of
+    every width it is run at), and −1 where it is not, never a smaller number."""
+    import edlib
+
+    from bioscan_hf.search._kernels import band_distance
+
+    rng, masks, compared = np.random.default_rng(11), np.zeros((256, 24), dtype=np.uint64), 0
+    for _ in range(1_500):
+        shorter, longer = sorted(_pair(rng), key=len)
+        if not shorter:
+            continue
+        true = edlib.align(shorter, longer, mode="HW", task="distance")["editDistance"]
+        codes = [np.frombuffer(s.encode(), dtype=np.uint8) for s in (shorter, longer)]
+        for words in (1, 2, 3, 4):
+            most = (64 * words - 1 - (len(longer) - len(shorter))) // 2
+            for edits in {0, most, min(most, true), min(most, max(0, true - 1))} if most >= 0 else ():
+                assert band_distance(*codes, edits, words, masks) == (true if true <= edits else -1)
+                compared += 1
+    assert not masks.any()  # left zeroed
+    assert compared > 10_000
+
+
+def test_the_banded_aligner_aligns_as_align_does() -> None:
+    """A search's aligner of one query (`position_aligner` with the references encoded) gives `align`'s
+    alignment for every reference, in full and bounded, on either strand, whether its band or edlib does."""
+    from bioscan_hf.search.align import position_aligner
+    from bioscan_hf.search.bound import encode_barcodes
+
+    rng = np.random.default_rng(12)
+    for _ in range(40):
+        query = "".join(rng.choice(list("ACGT"), int(rng.integers(60, 700))))
+        references = [*_pair(rng), *(edited(query, int(rng.integers(0, 120)), rng) for _ in range(30)), "NNACGTNN"]
+        at = int(rng.integers(0, len(query)))
+        query = "NN" + query[:at] + "N" + query[at + 1 :]  # padding stripped, an N inside kept
+        references += [reverse_complement(r) for r in references[:5]]
+        encoded = encode_barcodes(references)
+        for strand in "+-":
+            aligner = position_aligner(query, references, strand, encoded)
+            for p in rng.permutation(len(references)):
+                for floor in (None, None, len(query) // 2, len(query) - 40, len(query) - 3 * int(rng.integers(0, 60))):
+                    assert aligner(p, floor) == align(query, references[p], strand, floor), (p, floor)
