@@ -122,7 +122,7 @@ def plot_reliability(results: pd.DataFrame, path: str | os.PathLike) -> None:
     """Per rank (columns): the reliability diagram (accuracy against confidence, the diagonal is perfect
     calibration) and the coverage–accuracy curve (calling the most confident share of queries first)."""
     ranks = [r for r in CALL_RANKS if f"true_{r}" in results and results[f"true_{r}"].notna().any()]
-    figure = Figure(figsize=(3 * len(ranks), 6))
+    figure = Figure(figsize=(max(5.5, 3 * len(ranks)), 6))  # (one rank: room for the title)
     axes = figure.subplots(2, len(ranks), squeeze=False)
     for column, rank in enumerate(ranks):
         table = reliability(results, rank)
@@ -147,7 +147,10 @@ def plot_reliability(results: pd.DataFrame, path: str | os.PathLike) -> None:
             ylabel="accuracy of calls" if column == 0 else None,
         )
     figure.suptitle("Reliability (top) and coverage–accuracy (bottom) per rank")
-    figure.tight_layout()
+    width, height = figure.get_size_inches()  # margins in inches (tight_layout measured every label: ~0.5 s)
+    figure.subplots_adjust(
+        left=0.65 / width, right=1 - 0.15 / width, bottom=0.55 / height, top=1 - 0.6 / height, wspace=0.3, hspace=0.35
+    )
     figure.savefig(path, format="png", dpi=100)
 
 
