@@ -16,33 +16,39 @@ def _mark(peq, shorter, s, e, on) -> None:
 
 
 @numba.njit(nogil=True, inline="always")
-def _column(eq, vp, vn, last, score):
-    """One column of Myers' bit-vector algorithm (`eq`: the piece's bits matching the column's base), its
-    last row's score (`last`: that row's bit) updated; no carry into the first row, as the piece may start
-    anywhere in its window."""
+def _myers(eq, vp, vn, hin_p, hin_m, last):
+    """One column of Myers' bit-vector algorithm over one word of rows (Hyyrö's block form): `eq` the rows
+    whose base is the column's, `vp`/`vn` the rows' vertical steps (+1, −1), `hin_p`/`hin_m` the horizontal
+    step of the row above the word (a bit each: +1, −1; none for a piece, which may start anywhere in its
+    window). The new vertical steps, and the horizontal step out of row `last` (a bit each)."""
     one = np.uint64(1)
     xv = eq | vn
+    eq |= hin_m  # the row above fell by one: as if its base matched
     xh = (((eq & vp) + vp) ^ vp) | eq
     hp = vn | ~(xh | vp)
     hn = vp & xh
-    if hp & last:
-        score += 1
-    elif hn & last:
-        score -= 1
-    hp <<= one
-    hn <<= one
-    return hn | ~(xv | hp), hp & xv, score
+    out_p, out_m = (hp >> last) & one, (hn >> last) & one
+    hp = (hp << one) | hin_p
+    hn = (hn << one) | hin_m
+    return hn | ~(xv | hp), hp & xv, out_p, out_m
+
+
+@numba.njit(nogil=True, inline="always")
+def _step(up, down) -> int:
+    """A horizontal step (`_myers`' bits) as −1, 0 or 1."""
+    return np.int64(up) - np.int64(down)
 
 
 @numba.njit(nogil=True, inline="always")
 def _piece_best(shorter, longer, s, e, lo, hi, peq) -> int:
     """The fewest edits of piece `shorter[s:e]` aligned anywhere in `longer[lo:hi]`."""
     _mark(peq, shorter, s, e, True)
-    last = np.uint64(1) << np.uint64(e - s - 1)
-    vp, vn, score = ~np.uint64(0), np.uint64(0), e - s
+    last, zero = np.uint64(e - s - 1), np.uint64(0)
+    vp, vn, score = ~zero, zero, e - s
     best = score
     for j in range(lo, hi):
-        vp, vn, score = _column(peq[longer[j]], vp, vn, last, score)
+        vp, vn, up, down = _myers(peq[longer[j]], vp, vn, zero, zero, last)
+        score += _step(up, down)
         best = min(best, score)
     _mark(peq, shorter, s, e, False)
     return best
@@ -54,7 +60,7 @@ def pieces_beyond(shorter, longer, edits, piece, peq, peq2) -> bool:
     bound (`bound.py`, pieces of `piece` ≤ 64 bases); `peq` and `peq2` are zeroed scratch tables of 256
     words, left zeroed. Pieces are taken two at a time, one from each end, each window narrowed by the pairs
     done before, and the two pieces' columns run interleaved: two independent chains of dependent bit
-    operations, which the processor overlaps (~1.25× faster than one piece at a time with the second
+    operations, which the processor overlaps (~1.15× faster than one piece at a time with the second
     piece's window narrowed by the first as well; the same references skipped on the real file)."""
     m, n = shorter.shape[0], longer.shape[0]
     front, back = 0, (m + piece - 1) // piece - 1
@@ -66,19 +72,22 @@ def pieces_beyond(shorter, longer, edits, piece, peq, peq2) -> bool:
         lo2, hi2 = max(0, s2 - edits + after), min(n, e2 + n - m + edits - before)
         _mark(peq, shorter, s, e, True)
         _mark(peq2, shorter, s2, e2, True)
-        last, last2 = np.uint64(1) << np.uint64(e - s - 1), np.uint64(1) << np.uint64(e2 - s2 - 1)
-        vp, vn, score, vp2, vn2, score2 = ~np.uint64(0), np.uint64(0), e - s, ~np.uint64(0), np.uint64(0), e2 - s2
+        last, last2, zero = np.uint64(e - s - 1), np.uint64(e2 - s2 - 1), np.uint64(0)
+        vp, vn, score, vp2, vn2, score2 = ~zero, zero, e - s, ~zero, zero, e2 - s2
         best, best2 = score, score2
         width, width2 = max(0, hi - lo), max(0, hi2 - lo2)
         for j in range(min(width, width2)):
-            vp, vn, score = _column(peq[longer[lo + j]], vp, vn, last, score)
-            vp2, vn2, score2 = _column(peq2[longer[lo2 + j]], vp2, vn2, last2, score2)
+            vp, vn, up, down = _myers(peq[longer[lo + j]], vp, vn, zero, zero, last)
+            vp2, vn2, up2, down2 = _myers(peq2[longer[lo2 + j]], vp2, vn2, zero, zero, last2)
+            score, score2 = score + _step(up, down), score2 + _step(up2, down2)
             best, best2 = min(best, score), min(best2, score2)
         for j in range(width2, width):  # the longer window's last columns
-            vp, vn, score = _column(peq[longer[lo + j]], vp, vn, last, score)
+            vp, vn, up, down = _myers(peq[longer[lo + j]], vp, vn, zero, zero, last)
+            score += _step(up, down)
             best = min(best, score)
         for j in range(width, width2):
-            vp2, vn2, score2 = _column(peq2[longer[lo2 + j]], vp2, vn2, last2, score2)
+            vp2, vn2, up2, down2 = _myers(peq2[longer[lo2 + j]], vp2, vn2, zero, zero, last2)
+            score2 += _step(up2, down2)
             best2 = min(best2, score2)
         _mark(peq, shorter, s, e, False)
         _mark(peq2, shorter, s2, e2, False)
@@ -145,19 +154,9 @@ def band_distance(shorter, longer, edits, words, masks) -> int:
             hin_p = one
         row = masks[longer[j - 1]]
         first, shift = (top + 63) >> 6, np.uint64((top + 63) & 63)
-        for w in range(words):
+        for w in range(words):  # each word's last row steps into the next word's first
             eq = (row[first + w] >> shift) | ((row[first + w + 1] << one) << (np.uint64(63) - shift))
-            p, q = vp[w], vn[w]
-            xv = eq | q
-            eq |= hin_m  # the row above fell by one: as if its base matched
-            xh = (((eq & p) + p) ^ p) | eq
-            ph = q | ~(xh | p)
-            mh = p & xh
-            out_p, out_m = ph >> np.uint64(63), mh >> np.uint64(63)
-            ph = (ph << one) | hin_p
-            mh = (mh << one) | hin_m
-            vp[w], vn[w] = mh | ~(xv | ph), ph & xv
-            hin_p, hin_m = out_p, out_m
+            vp[w], vn[w], hin_p, hin_m = _myers(eq, vp[w], vn[w], hin_p, hin_m, np.uint64(63))
         last = m - top  # the shorter's last row, in the band from column m − edits on
         if j >= score_from and 0 <= last < 64 * words:
             score = above
