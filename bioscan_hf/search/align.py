@@ -13,7 +13,7 @@ A search's worker processes align one query with hundreds of references (`positi
 near it: there the rows an alignment within k edits can reach in a column, a band of
 len(longer) − len(shorter) + 2k + 1, are computed alone (`_kernels.band_distance`: Myers' bit-vectors
 moving down the band, exact within it), in one to `BAND_WORDS` machine words where edlib computes every row
-of the shorter (11 words for a barcode) in most columns: ~2–4× faster per alignment on the real file's
+of the shorter (11 words for a barcode) in most columns: ~1.5–3× faster per alignment on the real file's
 shortlists. An alignment whose band is wider, or whose distance the band did not hold, goes to edlib.
 
 A query may be read on either strand (`strand="-"`: its reverse complement is aligned), as BLAST and
