@@ -77,10 +77,21 @@ def align(query: str, reference: str, strand: str = "+", min_score: int | None =
     if not shorter:
         return Alignment(0, 0.0, 0, strand)
     bound = -1 if min_score is None else allowed_edits(len(shorter), min_score)
-    distance = edlib.align(shorter, longer, mode="HW", task="distance", k=bound)["editDistance"]
+    return _scored(_edlib_distance(shorter, longer, bound), len(shorter), strand)
+
+
+def _edlib_distance(a: str, b: str, edits: int) -> int:
+    """edlib's distance of the shorter of `a` and `b` aligned end to end inside the other (its HW mode), or −1
+    where it is more than `edits` (−1 edits: no limit)."""
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    return edlib.align(shorter, longer, mode="HW", task="distance", k=edits)["editDistance"]
+
+
+def _scored(distance: int, length: int, strand: str) -> Alignment | None:
+    """The alignment of `distance` edits over a shorter sequence of `length` bases (None: −1, beyond its bound)."""
     if distance < 0:
         return None
-    return Alignment(len(shorter) - EDIT_PENALTY * distance, 1.0 - distance / len(shorter), len(shorter), strand)
+    return Alignment(length - EDIT_PENALTY * distance, 1.0 - distance / length, length, strand)
 
 
 def best_strand_alignment(query: str, reference: str, min_score: int | None = None) -> Alignment | None:
@@ -132,9 +143,7 @@ class BandedAligner:
             distance = self._in_full(shorter, longer, position)
         else:
             distance = self._within(shorter, longer, allowed_edits(m, min_score), position)
-        if distance < 0:
-            return None
-        return Alignment(m - EDIT_PENALTY * distance, 1.0 - distance / m, m, self.strand)
+        return _scored(distance, m, self.strand)
 
     def _in_full(self, shorter: np.ndarray, longer: np.ndarray, position: int) -> int:
         longer_by = len(longer) - len(shorter)
@@ -153,9 +162,7 @@ class BandedAligner:
         return self._edlib(position, edits)
 
     def _edlib(self, position: int, edits: int) -> int:
-        a, b = self.text, self.references[position].strip("N")
-        shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
-        return edlib.align(shorter, longer, mode="HW", task="distance", k=edits)["editDistance"]
+        return _edlib_distance(self.text, self.references[position].strip("N"), edits)
 
 
 def _band_words(longer_by: int, edits: int) -> int:
