@@ -119,6 +119,15 @@ def design(features: np.ndarray, groups: np.ndarray) -> np.ndarray:
     )
 
 
+@cache
+def _openmp():
+    """threadpoolctl's view of the loaded thread pools, found once (each `threadpool_limits` looks again:
+    ~5 ms)."""
+    from threadpoolctl import ThreadpoolController  # with scikit-learn, which needs it
+
+    return ThreadpoolController()
+
+
 @dataclass
 class RankModel:
     """One rank's classifier, the orders it tells apart, and the held-out queries it was fitted on."""
@@ -164,8 +173,12 @@ class RankModel:
         return np.array([index.get(g, len(self.groups)) for g in groups], dtype=np.float64)
 
     def predict(self, features: np.ndarray, groups: Sequence[str | None]) -> np.ndarray:
-        """Probabilities that the candidates are right; 0 below the identities fitted on (`min_identity`)."""
-        probabilities = self.model.predict_proba(design(features, self.codes(groups)))[:, 1]
+        """Probabilities that the candidates are right; 0 below the identities fitted on (`min_identity`).
+        On one OpenMP thread: a plate's chunk is a few hundred rows, and while `identify`'s worker processes
+        hold every core, each of scikit-learn's parallel regions waited for a thread the system had not
+        scheduled (~4 ms a tree, 6 s of the main process on the seen plate: BENCHMARKS.md)."""
+        with _openmp().limit(limits=1, user_api="openmp"):
+            probabilities = self.model.predict_proba(design(features, self.codes(groups)))[:, 1]
         return np.where(features[:, 0] >= self.min_identity, probabilities, 0.0)
 
 
