@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 
 from bioscan_hf.core.console import short_library_bars_hidden
 from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.release import CONFIGS, MANIFEST_NAME
+
+if TYPE_CHECKING:
+    import datasets
 
 #: Written into `data/CONFIG/` when a config's shards and card entry are complete.
 COMPLETE_MARKER = "_complete.json"
@@ -37,6 +40,8 @@ def load_prepared(folder: str | os.PathLike, config: str = "metadata") -> datase
         raise MissingFileError(f"{folder} is not a prepared dataset folder; run `bioscan-hf prepare` first")
     if config not in completed_configs(folder):
         raise InputError(f"{folder} has no {config!r} config; it has {', '.join(completed_configs(folder))}")
+    import datasets  # here: a second of import that reading files of queries or references never needs
+
     with short_library_bars_hidden():
         return datasets.load_dataset(str(folder), config)
 

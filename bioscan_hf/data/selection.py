@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +22,9 @@ from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.paths import user_path
 from bioscan_hf.data.prepared import completed_configs
 from bioscan_hf.data.schema import ROW_COLUMN, explode_split
+
+if TYPE_CHECKING:
+    import datasets
 
 
 def config_files(folder: str | os.PathLike, config: str, splits: tuple[str, ...]) -> dict[str, list[Path]]:
@@ -136,6 +139,8 @@ def load_split(
     streaming; streamed, it is its splits one after another. `max_nucleotides` truncates barcodes when read
     (None: as released); `reduce_repeated_barcodes` keeps bioscan-dataset's one record per barcode.
     """
+    import datasets  # here: a second of import that the readers of shards and files never need
+
     splits = explode_split(split)
     spec = "+".join(splits) if splits != explode_split("all") else "all"
     with short_library_bars_hidden():

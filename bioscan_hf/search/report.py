@@ -11,7 +11,6 @@ import os
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from bioscan_hf.core.formatting import markdown_table
 from bioscan_hf.data.schema import CALL_RANKS
@@ -121,6 +120,8 @@ def summary_table(summaries: list[dict]) -> str:
 def plot_reliability(results: pd.DataFrame, path: str | os.PathLike) -> None:
     """Per rank (columns): the reliability diagram (accuracy against confidence, the diagonal is perfect
     calibration) and the coverage–accuracy curve (calling the most confident share of queries first)."""
+    from matplotlib.figure import Figure  # here: half a second of import that a plate of unknowns never needs
+
     ranks = [r for r in CALL_RANKS if f"true_{r}" in results and results[f"true_{r}"].notna().any()]
     figure = Figure(figsize=(max(5.5, 3 * len(ranks)), 6))  # (one rank: room for the title)
     axes = figure.subplots(2, len(ranks), squeeze=False)
