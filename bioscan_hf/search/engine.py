@@ -31,7 +31,7 @@ from bioscan_hf.search.calibration import ADAPTED_RANKS, Calibration, default_ca
 from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_call, rank_evidence
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE, DEFAULT_STRAND
-from bioscan_hf.search.shortlist import CONTRAST_RANKS, align_many, seed_hits_many, set_worker_state
+from bioscan_hf.search.shortlist import CONTRAST_RANKS, PackedHits, align_many, seed_hits_many, set_worker_state
 
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
@@ -132,21 +132,21 @@ class Identifier:
         """Exact alignment of each sequence with its candidates (in `num_proc` processes), on both strands
         unless `strand` is "plus" (an encoder's shortlist does not tell strands: each candidate is aligned
         both ways)."""
-        return self._align_started(sequences, shortlists)()
+        return self._align_started(sequences, shortlists)().lists()
 
     def seed_hits(self, sequences: list[str]) -> list[list[tuple[int, Alignment]]]:
         """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`)."""
-        return self._seeds_started(sequences)()
+        return self._seeds_started(sequences)().lists()
 
-    def _align_started(self, sequences: list[str], shortlists: list[np.ndarray]) -> Callable[[], list]:
+    def _align_started(self, sequences: list[str], shortlists: list[np.ndarray]) -> Callable[[], PackedHits]:
         strand = "both" if self.strand == "both" else "+"
         return self._started(align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
 
-    def _seeds_started(self, sequences: list[str]) -> Callable[[], list]:
+    def _seeds_started(self, sequences: list[str]) -> Callable[[], PackedHits]:
         task = lambda part: (part, self.candidates, self.strand, self.seed_budget)  # noqa: E731
         return self._started(seed_hits_many, sequences, task)
 
-    def _started(self, work, items: list, task=lambda part: part) -> Callable[[], list]:
+    def _started(self, work, items: list, task=lambda part: part) -> Callable[[], PackedHits]:
         """`work(task(part))` over contiguous parts of `items`, handed to `num_proc` forked processes (which
         inherit the reference's barcodes and seeds); calling the result waits for the results, in order
         (with one process, or too few items to share, the work is done here and now)."""
@@ -162,7 +162,7 @@ class Identifier:
             self._pool = multiprocessing.get_context("fork").Pool(self.num_proc)
         size = -(-len(items) // (4 * self.num_proc))
         pending = self._pool.map_async(work, [task(items[i : i + size]) for i in range(0, len(items), size)])
-        return lambda: [hits for part in pending.get() for hits in part]
+        return lambda: PackedHits.joined(pending.get())
 
     def hits(self, queries: Sequence[Query]) -> dict[str, list[Hit]]:
         """Hits (best first) per distinct query barcode or photo."""
@@ -176,25 +176,35 @@ class Identifier:
                 first_id.setdefault(query.sequence, query.id)
         sequences = sorted(first_id)  # each distinct barcode once
         if not sequences:
-            aligned = list
+            aligned = lambda: PackedHits.of([])  # noqa: E731
         elif self.encoder is None:
             aligned = self._seeds_started(sequences)
         else:
             aligned = self._align_started(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
 
         def gathered() -> dict[str, list[Hit]]:
-            hits_of: dict[str, list[Hit]] = {}
-            size = self.reference.record_count
-            for sequence, found in zip(sequences, aligned()):
-                length = max(1, barcode_length(sequence))
-                found = sorted(found, key=lambda hit: (-hit[1].score, -hit[1].identity, -size(hit[0]), hit[0]))
-                hits_of[sequence] = [Hit(key, a.identity, a.score, a.overlap / length, a.strand) for key, a in found]
+            hits_of = self._dna_hits(sequences, aligned())
             photos = [q for q in queries if q.image]
             if photos:
                 hits_of.update(self._photo_hits(photos))
             return hits_of
 
         return gathered
+
+    def _dna_hits(self, sequences: list[str], found: PackedHits) -> dict[str, list[Hit]]:
+        """Each sequence's hits (`found`, in `sequences`' order), best first: by score, then identity, then the
+        records carrying the reference barcode (a barcode shared by two species: the better supported name),
+        then position."""
+        query_of = np.repeat(np.arange(len(sequences)), np.diff(found.starts))
+        records = self.reference.record_counts[found.keys]
+        order = np.lexsort((found.keys, -records, -found.identities, -found.scores, query_of))
+        lengths = np.array([max(1, barcode_length(s)) for s in sequences], dtype=np.int64)
+        coverage = found.overlaps[order] / lengths[query_of]  # (`query_of` is in order already)
+        strands = np.where(found.minus[order], "-", "+")
+        columns = (found.keys[order], found.identities[order], found.scores[order], coverage, strands)
+        hits = [Hit(*fields) for fields in zip(*(column.tolist() for column in columns))]
+        starts = found.starts.tolist()
+        return {sequence: hits[starts[n] : starts[n + 1]] for n, sequence in enumerate(sequences)}
 
     def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
         """One result row per query, and the hit rows (the best `top_k` per query)."""

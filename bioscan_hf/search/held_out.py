@@ -236,12 +236,19 @@ def _query(table: pd.DataFrame, row: int) -> Query:
 
 
 def cached_calibration(
-    table: pd.DataFrame, settings: CalibrateSettings | None = None, *, progress: bool = True, **overrides
+    table: pd.DataFrame,
+    settings: CalibrateSettings | None = None,
+    *,
+    progress: bool = True,
+    digest: str | None = None,
+    **overrides,
 ) -> Calibration:
     """`calibrate(table, settings)`, fitted once per reference content and settings and kept in
-    bioscan-hf's cache folder (`core.paths.cache_dir`) as `calibration/<digest>-<settings>.skops`."""
+    bioscan-hf's cache folder (`core.paths.cache_dir`) as `calibration/<digest>-<settings>.skops`
+    (`digest`: the table's `reference_digest`, where the caller has it already)."""
     settings = CalibrateSettings.given(settings, **overrides)
-    path = cache_dir() / "calibration" / f"{reference_digest(table)}-{settings.fit_key()}-format{FORMAT}.skops"
+    digest = digest or reference_digest(table)
+    path = cache_dir() / "calibration" / f"{digest}-{settings.fit_key()}-format{FORMAT}.skops"
     if path.is_file():
         return Calibration.load(path)
     calibration = calibrate(table, settings, progress=progress)

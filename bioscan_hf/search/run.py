@@ -278,7 +278,13 @@ def _run(
     if settings.calibration:
         calibration = Calibration.load(user_path(settings.calibration))
     else:  # fitted when the first DNA query needs it (a run of photos never does)
-        calibration = partial(cached_calibration, table, settings.calibration_settings(), progress=progress)
+        calibration = partial(
+            cached_calibration,
+            table,
+            settings.calibration_settings(),
+            progress=progress,
+            digest=provenance["reference_records"],
+        )
     engine = Identifier(
         Reference(table),
         settings.thresholds,

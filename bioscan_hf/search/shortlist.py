@@ -4,6 +4,8 @@ everything, and hits of other labels beside the best (`engine.Identifier` runs t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
@@ -46,13 +48,62 @@ _WORKER_CODES: dict[str, np.ndarray] = {}
 _WORKER_ENCODED: EncodedBarcodes | None = None
 
 
-def align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> list[list[tuple[int, Alignment]]]:
+class PackedHits(NamedTuple):
+    """Many queries' aligned hits as flat arrays, query after query (query n's at `starts[n]:starts[n + 1]`):
+    what a worker process returns. Lists of `Alignment` tuples took ~5% of a worker's time to pickle, and the
+    main process as long again to read back."""
+
+    starts: np.ndarray
+    keys: np.ndarray
+    scores: np.ndarray
+    identities: np.ndarray
+    overlaps: np.ndarray
+    minus: np.ndarray
+
+    @classmethod
+    def of(cls, found: list[list[tuple[int, Alignment]]]) -> PackedHits:
+        """`found` (per query, its hits as (position, alignment)) packed."""
+        flat = [hit for hits in found for hit in hits]
+        starts = np.zeros(len(found) + 1, dtype=np.int64)
+        np.cumsum([len(hits) for hits in found], out=starts[1:])
+        return cls(
+            starts,
+            np.array([key for key, _ in flat], dtype=np.int64),
+            np.array([a.score for _, a in flat], dtype=np.int64),
+            np.array([a.identity for _, a in flat], dtype=np.float64),
+            np.array([a.overlap for _, a in flat], dtype=np.int64),
+            np.array([a.strand == "-" for _, a in flat], dtype=np.bool_),
+        )
+
+    @classmethod
+    def joined(cls, parts: list[PackedHits]) -> PackedHits:
+        """Parts (of consecutive queries) as one."""
+        if not parts:
+            return cls.of([])
+        ends = np.cumsum([part.starts[-1] for part in parts])
+        starts = [parts[0].starts[:1], *(part.starts[1:] + end - part.starts[-1] for part, end in zip(parts, ends))]
+        return cls(np.concatenate(starts), *(np.concatenate(column) for column in list(zip(*parts))[1:]))
+
+    def lists(self) -> list[list[tuple[int, Alignment]]]:
+        """Per query, its hits as (position, alignment), as they were packed."""
+        flat = [
+            (key, Alignment(score, identity, overlap, "-" if minus else "+"))
+            for key, score, identity, overlap, minus in zip(
+                *(column.tolist() for column in (self.keys, self.scores, self.identities, self.overlaps, self.minus))
+            )
+        ]
+        return [flat[a:b] for a, b in zip(self.starts[:-1].tolist(), self.starts[1:].tolist())]
+
+
+def align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> PackedHits:
     pairs, strand = task
     encoded = _WORKER_ENCODED
-    return [rank_hits(query, _WORKER_BARCODES, positions, strand, encoded=encoded) for query, positions in pairs]
+    return PackedHits.of(
+        [rank_hits(query, _WORKER_BARCODES, positions, strand, encoded=encoded) for query, positions in pairs]
+    )
 
 
-def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tuple[int, Alignment]]]:
+def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> PackedHits:
     """Shortlist by seeds (`SeedIndex.ranked`, within `budget` posting entries when given), then align: one
     worker's share of the queries. With `strand="both"` each query is shortlisted on both strands and aligned
     on the better one (`_minus_is_better`: a barcode shares hundreds of seeds with its own species on its
@@ -77,7 +128,7 @@ def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> list[list[tu
         hits += _contrast_hits(query, hits, positions, side)
         hits.sort(key=best_first)
         found.append(hits)
-    return found
+    return PackedHits.of(found)
 
 
 def _few_per_species(positions: np.ndarray, cap: int = WIDE_PER_SPECIES) -> np.ndarray:
@@ -161,31 +212,37 @@ def _contrast_hits(
     if not hits:
         return []
     best, keys = hits[0][0], [key for key, _ in hits]
+    held, taken = np.array(keys), set(keys)
     aligner = position_aligner(query, _WORKER_BARCODES, strand, _WORKER_ENCODED)
     extra: list[tuple[int, Alignment]] = []
     for codes in _WORKER_CODES.values():
         label = codes[best]
-        if label < 0 or ((codes[keys] != label) & (codes[keys] >= 0)).any():
+        if label < 0 or ((codes[held] != label) & (codes[held] >= 0)).any():
             continue
-        others = ranked[(codes[ranked] != label) & (codes[ranked] >= 0)]
+        of = codes[ranked]
+        others = ranked[(of != label) & (of >= 0)][: CONTRAST_POOL + len(taken)]  # enough, whatever is taken
+        candidates = np.array([key for key in others.tolist() if key not in taken][:CONTRAST_POOL], dtype=np.int64)
         pool: list[tuple[int, Alignment]] = []
-        candidates = others[~np.isin(others, keys)][:CONTRAST_POOL]
+        best_scores: list[int] = []  # the best CONTRAST_HITS scores so far, best first
         far = np.zeros(len(candidates), dtype=np.bool_)
-        for n, key in enumerate(candidates):
+        for n, key in enumerate(candidates.tolist()):
             # once CONTRAST_HITS are aligned, a reference that cannot reach the last of the best is not aligned
             # in full (edlib stops early, or the pieces' bound, run once at the first such floor, shows it):
             # the best CONTRAST_HITS are the same
-            floor = pool[CONTRAST_HITS - 1][1].score if len(pool) >= CONTRAST_HITS else None
+            floor = best_scores[-1] if len(best_scores) >= CONTRAST_HITS else None
             if floor is not None and n == CONTRAST_HITS and _WORKER_ENCODED is not None:
                 far[n:] = below_floor(query, strand, _WORKER_ENCODED, candidates[n:], floor)
             if far[n]:
                 continue
             found = aligner(key, floor)
             if found is not None:
-                pool.append((int(key), found))
-                pool.sort(key=lambda hit: (-hit[1].score, hit[0]))
+                pool.append((key, found))
+                best_scores = sorted([*best_scores, found.score], reverse=True)[:CONTRAST_HITS]
+        pool.sort(key=lambda hit: (-hit[1].score, hit[0]))
         extra += pool[:CONTRAST_HITS]
-        keys += [key for key, _ in pool[:CONTRAST_HITS]]
+        if pool:
+            keys += [key for key, _ in pool[:CONTRAST_HITS]]
+            held, taken = np.array(keys), set(keys)
     return extra
 
 

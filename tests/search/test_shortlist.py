@@ -1,4 +1,5 @@
-"""From a query to its hits (`search.shortlist`): a query far from everything has more references aligned."""
+"""From a query to its hits (`search.shortlist`): a query far from everything has more references aligned; what the
+worker processes return unpacks as it was packed."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from helpers import flood_case
 
 from bioscan_hf.data.sources import Query
 from bioscan_hf.search import shortlist
+from bioscan_hf.search.align import Alignment
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.references import Reference
 
@@ -26,3 +28,13 @@ def test_a_query_far_from_its_shortlist_has_more_references_aligned(monkeypatch)
     assert identifier.identify([Query("q", sequence=query)], top_k=1)[1][0]["sseqid"] == best
     monkeypatch.setattr(shortlist, "WIDE_CANDIDATES", 0)
     assert identifier.identify([Query("q", sequence=query)], top_k=1)[1][0]["sseqid"] != best
+
+
+def test_packed_hits_join_and_unpack_as_they_were_packed() -> None:
+    """What worker processes return (`PackedHits`): parts joined in order give each query its own hits back,
+    strands and all, queries without hits included."""
+    first = [[(3, Alignment(640, 0.99, 650, "+")), (7, Alignment(600, 0.95, 650, "-"))], []]
+    second = [[(1, Alignment(200, 0.97, 210, "+"))], [], [(4, Alignment(5, 0.6, 300, "-"))]]
+    joined = shortlist.PackedHits.joined([shortlist.PackedHits.of(first), shortlist.PackedHits.of(second)])
+    assert joined.lists() == first + second
+    assert shortlist.PackedHits.joined([]).lists() == []
