@@ -132,24 +132,25 @@ class Identifier:
         """Exact alignment of each sequence with its candidates (in `num_proc` processes), on both strands
         unless `strand` is "plus" (an encoder's shortlist does not tell strands: each candidate is aligned
         both ways)."""
-        return self._align_started(sequences, shortlists)().lists()
+        return PackedHits.joined([found for _, found in self._align_started(sequences, shortlists)()]).lists()
 
     def seed_hits(self, sequences: list[str]) -> list[list[tuple[int, Alignment]]]:
         """Shortlist by spaced seeds and align, each process a share of the sequences (`num_proc`)."""
-        return self._seeds_started(sequences)().lists()
+        return PackedHits.joined([found for _, found in self._seeds_started(sequences)()]).lists()
 
-    def _align_started(self, sequences: list[str], shortlists: list[np.ndarray]) -> Callable[[], PackedHits]:
+    def _align_started(self, sequences: list[str], shortlists: list[np.ndarray]) -> Callable[[], Iterator]:
         strand = "both" if self.strand == "both" else "+"
         return self._started(align_many, list(zip(sequences, shortlists)), lambda part: (part, strand))
 
-    def _seeds_started(self, sequences: list[str]) -> Callable[[], PackedHits]:
+    def _seeds_started(self, sequences: list[str]) -> Callable[[], Iterator]:
         task = lambda part: (part, self.candidates, self.strand, self.seed_budget)  # noqa: E731
         return self._started(seed_hits_many, sequences, task)
 
-    def _started(self, work, items: list, task=lambda part: part) -> Callable[[], PackedHits]:
+    def _started(self, work, items: list, task=lambda part: part) -> Callable[[], Iterator[tuple[int, PackedHits]]]:
         """`work(task(part))` over contiguous parts of `items`, handed to `num_proc` forked processes (which
-        inherit the reference's barcodes and seeds); calling the result waits for the results, in order
-        (with one process, or too few items to share, the work is done here and now)."""
+        inherit the reference's barcodes and seeds); calling the result gives each part's results as the
+        processes finish them, in order, with the part's first item (with one process, or too few items to
+        share, the work is done here and now, as one part)."""
         if self.encoder is None:
             codes = {rank: self.reference.key_codes(rank) for rank in CONTRAST_RANKS}
             set_worker_state(self.reference.barcodes, self.reference.seeds, codes, self.reference.encoded)
@@ -157,39 +158,41 @@ class Identifier:
             set_worker_state(self.reference.barcodes, None, {}, self.reference.encoded)
         if self.num_proc == 1 or len(items) < 2 * self.num_proc:
             found = work(task(items))
-            return lambda: found
+            return lambda: iter([(0, found)])
         if self._pool is None:
             self._pool = multiprocessing.get_context("fork").Pool(self.num_proc)
         size = -(-len(items) // (4 * self.num_proc))
-        pending = self._pool.map_async(work, [task(items[i : i + size]) for i in range(0, len(items), size)])
-        return lambda: PackedHits.joined(pending.get())
+        firsts = range(0, len(items), size)
+        pending = self._pool.imap(work, [task(items[i : i + size]) for i in firsts])  # all handed out now
+        return lambda: zip(firsts, pending)
 
     def hits(self, queries: Sequence[Query]) -> dict[str, list[Hit]]:
         """Hits (best first) per distinct query barcode or photo."""
-        return self._hits_started(queries)()
+        return {key: hits for part in self._hits_started(queries)() for key, hits in part.items()}
 
-    def _hits_started(self, queries: Sequence[Query]) -> Callable[[], dict[str, list[Hit]]]:
-        """`hits`, its seeds and alignment handed to the worker processes; calling the result waits."""
+    def _hits_started(self, queries: Sequence[Query]) -> Callable[[], Iterator[dict[str, list[Hit]]]]:
+        """`hits`, its seeds and alignment handed to the worker processes; calling the result gives the hits
+        part by part as the processes finish them (photos' last)."""
         first_id: dict[str, str] = {}
         for query in queries:
             if query.sequence:
                 first_id.setdefault(query.sequence, query.id)
         sequences = sorted(first_id)  # each distinct barcode once
         if not sequences:
-            aligned = lambda: PackedHits.of([])  # noqa: E731
+            aligned = lambda: iter(())  # noqa: E731
         elif self.encoder is None:
             aligned = self._seeds_started(sequences)
         else:
             aligned = self._align_started(sequences, self.shortlist(sequences, [first_id[s] for s in sequences]))
 
-        def gathered() -> dict[str, list[Hit]]:
-            hits_of = self._dna_hits(sequences, aligned())
+        def parts() -> Iterator[dict[str, list[Hit]]]:
+            for first, found in aligned():
+                yield self._dna_hits(sequences[first : first + len(found.starts) - 1], found)
             photos = [q for q in queries if q.image]
             if photos:
-                hits_of.update(self._photo_hits(photos))
-            return hits_of
+                yield self._photo_hits(photos)
 
-        return gathered
+        return parts
 
     def _dna_hits(self, sequences: list[str], found: PackedHits) -> dict[str, list[Hit]]:
         """Each sequence's hits (`found`, in `sequences`' order), best first: by score, then identity, then the
@@ -215,8 +218,8 @@ class Identifier:
         self, chunks: Iterable[tuple[K, Sequence[Query]]], top_k: int = 0
     ) -> Iterator[tuple[K, list[dict], list[dict]]]:
         """`identify` of each `(key, queries)` in order, yielding `(key, rows, hit_rows)`: the workers search
-        the next chunk while this process makes the calls of the one before (and, at the first, reads or
-        fits the calibration), so neither waits on the other."""
+        the next chunk while this process makes the calls of the one before, part by part as the workers
+        finish them (and, at the first, reads or fits the calibration), so neither waits on the other."""
         before = None
         for key, queries in chunks:
             started = key, queries, self._hits_started(queries)
@@ -229,11 +232,33 @@ class Identifier:
             yield self._calls(*before, top_k)
 
     def _calls(
-        self, key: K, queries: Sequence[Query], pending: Callable[[], dict[str, list[Hit]]], top_k: int
+        self, key: K, queries: Sequence[Query], pending: Callable[[], Iterator[dict[str, list[Hit]]]], top_k: int
     ) -> tuple[K, list[dict], list[dict]]:
-        """A chunk's result rows and hit rows, from its hits (`pending`: waits for them)."""
-        hits_of = pending()
-        found = [rank_evidence(self.reference, hits_of[q.sequence], self.margin) if q.sequence else {} for q in queries]
+        """A chunk's result rows and hit rows, from its hits (`pending`: gives them part by part, the calls
+        of each part's queries made as it comes)."""
+        waiting: dict[str | None, list[int]] = {}
+        for n, query in enumerate(queries):
+            waiting.setdefault(query.sequence or query.image, []).append(n)
+        rows: list[dict | None] = [None] * len(queries)
+        hit_rows: list[list[dict]] = [[] for _ in queries]
+
+        def made(ready: list[int], hits_of: dict[str, list[Hit]]) -> None:
+            for n, row, its_hit_rows in zip(ready, *self._rows([queries[n] for n in ready], hits_of, top_k)):
+                rows[n], hit_rows[n] = row, its_hit_rows
+
+        for hits_of in pending():
+            made([n for found in hits_of for n in waiting.pop(found, ())], hits_of)
+        made([n for left in waiting.values() for n in left], {})  # nothing to search: no hits
+        return key, rows, [row for its_hit_rows in hit_rows for row in its_hit_rows]
+
+    def _rows(
+        self, queries: list[Query], hits_of: dict[str, list[Hit]], top_k: int
+    ) -> tuple[list[dict], list[list[dict]]]:
+        """The result row and the hit rows of each query, from `hits_of` (none for a query it lacks)."""
+        found = [
+            rank_evidence(self.reference, hits_of.get(q.sequence, []), self.margin) if q.sequence else {}
+            for q in queries
+        ]
         if any(f for f in found):
             calibration = self._calibration()
             short = [barcode_length(q.sequence) < calibration.min_length for q, f in zip(queries, found) if f]
@@ -241,7 +266,7 @@ class Identifier:
             floor, shortest = calibration.floor(), calibration.shortest()
         rows, hit_rows, dna = [], [], 0
         for query, by_rank in zip(queries, found):
-            hits = hits_of[query.sequence or query.image]
+            hits = hits_of.get(query.sequence or query.image, [])
             stats = [self._stats(query, hit) for hit in hits[: max(top_k, 1)]]
             described = [self._describe(query, hit, s) for hit, s in zip(hits, stats)]
             if query.sequence:
@@ -257,8 +282,10 @@ class Identifier:
             if query.truth is not None:
                 row.update({f"true_{rank}": query.truth.get(rank) for rank in CALL_RANKS})
             rows.append(row)
-            hit_rows += [self._hit_row(query, n, hit, d) for n, (hit, d) in enumerate(zip(hits[:top_k], described), 1)]
-        return key, rows, hit_rows
+            hit_rows.append(
+                [self._hit_row(query, n, hit, d) for n, (hit, d) in enumerate(zip(hits[:top_k], described), 1)]
+            )
+        return rows, hit_rows
 
     def _calibration(self) -> Calibration:
         """The calibration given, fitted on first use when given as a function, or the default."""

@@ -50,7 +50,7 @@ from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.held_out import cached_calibration, reference_digest
 from bioscan_hf.search.plate import adapt_to_plate
 from bioscan_hf.search.references import Reference, filter_references, read_library
-from bioscan_hf.search.report import known_labels, plot_reliability, summarize, summary_table
+from bioscan_hf.search.report import known_labels, plot_reliability, prepare_plot, summarize, summary_table
 from bioscan_hf.search.settings import IdentifySettings
 
 if TYPE_CHECKING:  # the model side is imported only by runs that embed (torch costs 2–3 s of a barcode run)
@@ -126,6 +126,11 @@ class IdentifyRun:
                 f"held-out queries: {k['calibration']:.1%}; --per-query leaves them as for one query alone)"
             )
         return "\n".join([*lines, "", summary_table(self.summary)])
+
+
+def _with_truth(rows: list[dict]) -> bool:
+    """Whether result rows carry their queries' true taxonomy (the summary then scores the calls)."""
+    return any(value is not None for row in rows for key, value in row.items() if key.startswith("true_"))
 
 
 def _provenance(queries: str, reference: str, settings: IdentifySettings, references: pd.DataFrame) -> dict:
@@ -309,11 +314,13 @@ def _run(
     reused: list[Path] = []
     todo = _chunks_to_identify(stream, settings.chunk_size, parts, run, state, bar, reused)
     try:
-        for done, rows, hits in engine.identify_chunks(todo, top_k):
+        for number, (done, rows, hits) in enumerate(engine.identify_chunks(todo, top_k)):
             if top_k:  # the hits first: a part is done when its rows are there
                 _write_part(pd.DataFrame(hits), done.with_suffix(".hits.parquet"), run)
             _write_part(pd.DataFrame(rows), done, run)
             bar.update(len(rows))
+            if number == 0 and state.is_main_process and _with_truth(rows):
+                prepare_plot()  # the reliability plot's, drawn at the end: now, while the workers search on
     finally:
         bar.close()
         engine.close()
