@@ -348,15 +348,11 @@ class Identifier:
                 hits.setdefault(key, Hit(key, None, float(similarity)))
         return list(hits.values())[:PHOTO_NEIGHBOURS]
 
-    def _lineage(self, key: int) -> dict:
-        first = self.reference.table.iloc[self.reference.representative(key)]
-        return {"processid": first["processid"], **{rank: first[rank] for rank in CALL_RANKS}}
-
     def _best(self, hits: list[Hit], described: list[dict]) -> dict:
         """The best hit's id, identity, coverage and lineage (`best_hit_<rank>`)."""
         if not hits:
             return {"best_hit": None, **{f"best_hit_{rank}": None for rank in CALL_RANKS}}
-        lineage = self._lineage(hits[0].key)
+        lineage = self.reference.lineage(hits[0].key)
         columns = ("pident", "length", "qcovs", "evalue", "bitscore", "strand", "similarity")
         shown = {k: described[0][k] for k in columns if k in described[0]}
         return {
@@ -366,7 +362,7 @@ class Identifier:
         }
 
     def _hit_row(self, query: Query, n: int, hit: Hit, described: dict) -> dict:
-        lineage = self._lineage(hit.key)
+        lineage = self.reference.lineage(hit.key)
         return {
             "query": query.id,
             "hit": n,

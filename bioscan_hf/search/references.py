@@ -37,10 +37,12 @@ from bioscan_hf.data.sources import (
 from bioscan_hf.search.bound import EncodedBarcodes, encode_barcodes
 from bioscan_hf.search.seeds import SeedIndex, seed_index
 from bioscan_hf.search.settings import LibrarySettings
-from bioscan_hf.search.spread import loosest_siblings
+from bioscan_hf.search.spread import CHILD, loosest_of_codes
 
 #: Columns of a reference table (one row per reference record).
 REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
+#: What `Reference.lineage` gives of a record.
+_LINEAGE = ("processid", *CALL_RANKS)
 #: The form of the tables parsed from reference files and kept in the cache folder (`_parsed_file`): raised
 #: whenever what a file parses into changes, so that no run reads a table an older parser kept.
 PARSED_FORMAT = 1
@@ -258,6 +260,17 @@ class Reference:
             rows = rows[values[rows] == majority]
         return int(rows[0])
 
+    def lineage(self, key: int) -> dict:
+        """The processid and the labels at each of `CALL_RANKS` of the record standing for distinct barcode `key`
+        (`representative`)."""
+        return dict(zip(_LINEAGE, self._lineages[self.representative(key)].tolist()))
+
+    @cached_property
+    def _lineages(self) -> np.ndarray:
+        """`_LINEAGE`'s columns of the table, a row per record (a hit's lineage is read thousands of times a
+        plate: a pandas row ~0.3 ms)."""
+        return self.table[list(_LINEAGE)].to_numpy(dtype=object)
+
     def record_count(self, key: int) -> int:
         """How many records carry distinct barcode `key` (equal hits: the better supported first)."""
         return int(self.record_counts[key])
@@ -304,7 +317,11 @@ class Reference:
         """How far `label`'s subgroups at the rank below sit from their nearest sibling at most
         (`search.spread`; NaN: fewer than two labelled subgroups), measured per rank on first use."""
         if rank not in self._loosest:
-            self._loosest[rank] = loosest_siblings(self.table, rank)
+            labels, names = self.labels[rank]
+            child = self.labels[CHILD[rank]][0] if rank in CHILD else None
+            self._loosest[rank] = (
+                {} if child is None else loosest_of_codes(labels, names, child, self.key_of_record, self.barcodes)
+            )
         return self._loosest[rank].get(label, math.nan)
 
     def key_codes(self, rank: str) -> np.ndarray:
