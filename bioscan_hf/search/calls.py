@@ -151,7 +151,7 @@ class _Voting:
         keys = np.fromiter((h.key for h in hits), dtype=np.int64, count=len(hits))
         identities = np.fromiter((h.identity for h in hits), dtype=np.float64, count=len(hits))
         voting = keys[identities >= hits[0].identity - margin]
-        rows = np.concatenate([reference.records(k) for k in voting])
+        rows = reference.records_of(voting)
         return cls(hits, keys, identities, rows if without is None else rows[rows != without], without)
 
 

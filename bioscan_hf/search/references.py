@@ -250,6 +250,14 @@ class Reference:
         """Rows of the table carrying distinct barcode `key`."""
         return self._records[self._starts[key] : self._starts[key + 1]]
 
+    def records_of(self, keys: np.ndarray) -> np.ndarray:
+        """Rows of the table carrying each of distinct barcodes `keys`, key after key (`records` of each, joined
+        at once: a query's voters are dozens of barcodes)."""
+        starts = self._starts[keys]
+        counts = self._starts[np.asarray(keys) + 1] - starts
+        ends = np.cumsum(counts)
+        return self._records[np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - ends + counts, counts)]
+
     def representative(self, key: int) -> int:
         """The row standing for distinct barcode `key` in hits: its first record carrying the barcode's
         most common species (a barcode shared by two species is named by the better supported one)."""
@@ -285,7 +293,7 @@ class Reference:
         a record (row) left out of the count (an audit compares each record with the others)."""
         if not len(keys):
             return None, 0, 0
-        rows = np.concatenate([self.records(k) for k in keys])
+        rows = self.records_of(np.asarray(keys, dtype=np.int64))
         code, support, voters = self.vote_rows(rows if without is None else rows[rows != without], rank)
         return (None, 0, 0) if code < 0 else (str(self.labels[rank][1][code]), support, voters)
 
