@@ -1,6 +1,6 @@
-"""The search's compiled kernels: the pieces' bound of `bound.py`, the banded alignment of `align.py` and the
-seed tally of `seeds.py` (numba, compiled once per machine into its disk cache; imported only when a search
-first needs one)."""
+"""The search's compiled kernels: the pieces' bound of `bound.py`, the banded alignment of `align.py` (and its
+loops over a shortlist) and the seed tally of `seeds.py` (numba, compiled once per machine into its disk
+cache; imported only when a search first needs one)."""
 
 from __future__ import annotations
 
@@ -218,7 +218,64 @@ def histogram(counts, into) -> None:
             into[count] += 1
 
 
-for _kernel in (pieces_beyond, beyond_batch, band_distance, tally, untally, histogram):
+@numba.njit(nogil=True)
+def band_in_full(read, codes, starts, ends, positions, start, last, most_words, masks, out):
+    """`band_distance` of `read` with each reference `positions[i]` in full, from `i = start` on, into `out[i]`:
+    each in the band holding the previous one's distance (`last`), until one whose band is wider than
+    `most_words`, whose distance is beyond its band, whose shorter side is empty, or that has no previous
+    distance (`last` < 0). Returns (that one's index, or len(positions) when all are done; `last`): the caller
+    aligns it (edlib) and goes on from the next (`align.BandedAligner.in_full`)."""
+    for i in range(start, positions.shape[0]):
+        reference = codes[starts[positions[i]] : ends[positions[i]]]
+        shorter, longer = (read, reference) if read.shape[0] <= reference.shape[0] else (reference, read)
+        m = shorter.shape[0]
+        longer_by = longer.shape[0] - m
+        words = (longer_by + 2 * last + 64) // 64  # the band of `last` edits (`align._band_words`)
+        if m == 0 or last < 0 or words > most_words:
+            return i, last
+        distance = band_distance(shorter, longer, (64 * words - 1 - longer_by) // 2, words, masks)
+        if distance < 0:
+            return i, last
+        out[i] = distance
+        last = distance
+    return positions.shape[0], last
+
+
+@numba.njit(nogil=True)
+def band_within(read, codes, starts, ends, positions, near, start, best, near_best, penalty, shared, most, first,
+                lost_per_edit, most_words, masks, out):  # fmt: skip
+    """The bounded alignments of `align.rank_hits`: for each `i = near[j]`, `j` from `start` on, reference
+    `positions[i]` aligned with `read` only as far as it could score `best` − `near_best` (`best` the best
+    score so far, rising as hits come), `out[j]` its distance or −1 (no hit). With `shared` (the seeds the
+    `first + i`-th shortlisted reference shares with the query), one holding too few to come that close is
+    passed over (`seeds.SharedSeeds.may_be_within`). Returns (the index `j` of the first alignment the band
+    cannot answer, its band wider than `most_words` or its shorter side empty, or len(near) when all are done;
+    `best`): the caller aligns it and goes on from the next."""
+    length = read.shape[0]
+    for j in range(start, near.shape[0]):
+        i = near[j]
+        reference = codes[starts[positions[i]] : ends[positions[i]]]
+        other = reference.shape[0]
+        floor = best - near_best
+        m = min(length, other)
+        edits = (m - floor) // penalty
+        out[j] = -1
+        if shared.shape[0] and shared[first + i] < most - (lost_per_edit * edits + max(0, length - other)):
+            continue
+        if floor > m:
+            continue
+        words = (abs(length - other) + 2 * edits + 64) // 64
+        if m == 0 or words > most_words:
+            return j, best
+        shorter, longer = (read, reference) if length <= other else (reference, read)
+        distance = band_distance(shorter, longer, edits, words, masks)
+        out[j] = distance
+        if distance >= 0:
+            best = max(best, m - penalty * distance)
+    return near.shape[0], best
+
+
+for _kernel in (pieces_beyond, beyond_batch, band_distance, band_in_full, band_within, tally, untally, histogram):
     try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
         _kernel.enable_caching()
     except RuntimeError:  # ... where neither can be written: compiled at every run instead (~3 s)

@@ -14,7 +14,9 @@ near it: there the rows an alignment within k edits can reach in a column, a ban
 len(longer) − len(shorter) + 2k + 1, are computed alone (`_kernels.band_distance`: Myers' bit-vectors
 moving down the band, exact within it), in one to `BAND_WORDS` machine words where edlib computes every row
 of the shorter (11 words for a barcode) in most columns: ~1.5–3× faster per alignment on the real file's
-shortlists. An alignment whose band is wider, or whose distance the band did not hold, goes to edlib.
+shortlists. An alignment whose band is wider, or whose distance the band did not hold, goes to edlib. A
+shortlist's alignments run in compiled loops (`_kernels.band_in_full`, `band_within`), each returning here
+only for one its band cannot answer: a Python call per alignment cost ~5 µs beside a 12 µs alignment.
 
 A query may be read on either strand (`strand="-"`: its reverse complement is aligned), as BLAST and
 VSEARCH's `--strand both` do; hits on the minus strand are described as BLAST writes them (`sstart > send`).
@@ -33,7 +35,7 @@ import numpy as np
 
 from bioscan_hf.core.barcodes import reverse_complement
 from bioscan_hf.search.bound import EncodedBarcodes, beyond, encode_query
-from bioscan_hf.search.seeds import SharedSeeds
+from bioscan_hf.search.seeds import LOST_PER_EDIT, SharedSeeds
 
 #: Score lost per edit beyond the base it costs (BLAST's megablast: +1 match, −2 mismatch).
 EDIT_PENALTY = 3
@@ -145,6 +147,66 @@ class BandedAligner:
             distance = self._within(shorter, longer, allowed_edits(m, min_score), position)
         return _scored(distance, m, self.strand)
 
+    def in_full(self, positions: np.ndarray) -> list[Alignment]:
+        """`self(p, None)` of each of `positions`, in order: as many as the band holds in one compiled call
+        (`_kernels.band_in_full`), the others here (a Python call per alignment was ~5 µs of a 12 µs one)."""
+        from bioscan_hf.search import _kernels
+
+        codes, starts, ends = self.encoded
+        distances = np.zeros(len(positions), dtype=np.int64)
+        lengths = np.minimum(len(self.read), ends[positions] - starts[positions]).tolist()
+        found: dict[int, Alignment] = {}
+        last, at = (-1 if self.last is None else self.last), 0
+        while at < len(positions):
+            at, last = _kernels.band_in_full(
+                self.read, codes, starts, ends, positions, at, last, BAND_WORDS, self.masks, distances
+            )
+            if at < len(positions) and not lengths[at]:  # nothing left of one side: `self` says so
+                found[at] = Alignment(0, 0.0, 0, self.strand)
+                at += 1
+            elif at < len(positions):  # one the band cannot answer: edlib's, as `_in_full` does
+                last = self._edlib(int(positions[at]), -1)
+                found[at] = _scored(last, lengths[at], self.strand)
+                at += 1
+        self.last = None if last < 0 else last
+        return [
+            found[i] if i in found else _scored(d, m, self.strand)
+            for i, (d, m) in enumerate(zip(distances.tolist(), lengths))
+        ]
+
+    def within(
+        self, positions: np.ndarray, near: np.ndarray, first: int, best: int, shared: SharedSeeds | None
+    ) -> list[tuple[int, Alignment]]:
+        """`rank_hits`' bounded alignments (`_within`) in compiled calls (`_kernels.band_within`), those the band
+        cannot answer here."""
+        from bioscan_hf.search import _kernels
+
+        codes, starts, ends = self.encoded
+        near = np.asarray(near, dtype=np.int64)
+        counts, most = (shared.counts, shared.most) if shared is not None else (np.zeros(0, dtype=np.int64), 0)
+        distances = np.full(len(near), -1, dtype=np.int64)
+        found: dict[int, Alignment] = {}
+        at = 0
+        while at < len(near):
+            at, best = _kernels.band_within(
+                self.read, codes, starts, ends, positions, near, at, best, NEAR_BEST, EDIT_PENALTY,
+                counts, most, first, LOST_PER_EDIT, BAND_WORDS, self.masks, distances,
+            )  # fmt: skip
+            if at < len(near):  # one the band cannot answer
+                alignment = self(int(positions[near[at]]), best - NEAR_BEST)
+                if alignment is not None:
+                    found[at] = alignment
+                    best = max(best, alignment.score)
+                at += 1
+        lengths = np.minimum(len(self.read), ends[positions[near]] - starts[positions[near]]).tolist()
+        hits = []
+        for j, (i, d, m) in enumerate(zip(near.tolist(), distances.tolist(), lengths)):
+            if j in found:
+                hits.append((int(positions[i]), found[j]))
+            elif d >= 0:
+                hits.append((int(positions[i]), _scored(d, m, self.strand)))
+        return hits
+
     def _in_full(self, shorter: np.ndarray, longer: np.ndarray, position: int) -> int:
         longer_by = len(longer) - len(shorter)
         if self.last is not None and (words := _band_words(longer_by, self.last)) <= BAND_WORDS:
@@ -208,27 +270,53 @@ def rank_hits(
     farther (`bound.beyond`). Both run once over the rest of the list when the first floor is known (a floor
     only rises, so what is beyond the first is beyond every later one), the lemma again at the risen floor."""
     aligner = position_aligner(query, references, strand, encoded)
-    length = len(query.strip("N"))
-    hits: list[tuple[int, Alignment]] = []
-    n = 0
-    while n < len(positions) and (n < exact_first or best is None):  # aligned in full
-        found = aligner(positions[n], None)
-        hits.append((int(positions[n]), found))
-        best = found.score if best is None else max(best, found.score)
-        n += 1
+    full = positions[: max(exact_first, best is None)]  # at least one, for a best score to start from
+    hits = list(zip(np.asarray(full).tolist(), _in_full(aligner, full)))
+    if hits:
+        top = max(found.score for _, found in hits)
+        best = top if best is None else max(best, top)
+    n = len(full)
     if n < len(positions):
         rest = np.asarray(positions[n:])
-        for i in _may_come_near(query, references, rest, n, best - NEAR_BEST, strand, shared, encoded):
-            floor = best - NEAR_BEST  # risen since the first floor where a hit came above it
-            if shared is not None:
-                other = len(references[rest[i]].strip("N"))
-                if not shared.may_be_within(n + i, allowed_edits(min(length, other), floor), length - other):
-                    continue
-            found = aligner(rest[i], floor)
-            if found is not None:
-                hits.append((int(rest[i]), found))
-                best = max(best, found.score)
+        near = _may_come_near(query, references, rest, n, best - NEAR_BEST, strand, shared, encoded)
+        hits += _within(aligner, query, references, rest, near, n, best, shared)
     hits.sort(key=best_first)
+    return hits
+
+
+def _in_full(aligner: Callable, positions: np.ndarray) -> list[Alignment]:
+    """Each of `positions` aligned in full, in order."""
+    if isinstance(aligner, BandedAligner):
+        return aligner.in_full(np.asarray(positions, dtype=np.int64))
+    return [aligner(p, None) for p in positions]
+
+
+def _within(
+    aligner: Callable,
+    query: str,
+    references: Sequence[str],
+    rest: np.ndarray,
+    near: np.ndarray,
+    first: int,
+    best: int,
+    shared: SharedSeeds | None,
+) -> list[tuple[int, Alignment]]:
+    """The hits among `rest[near]` (the `first`-th shortlisted reference onwards): each aligned only as far as
+    it could come within `NEAR_BEST` of the best score so far, `best` rising as hits come."""
+    if isinstance(aligner, BandedAligner):
+        return aligner.within(rest.astype(np.int64), near, first, best, shared)
+    length = len(query.strip("N"))
+    hits = []
+    for i in near:
+        floor = best - NEAR_BEST  # risen since the first floor where a hit came above it
+        if shared is not None:
+            other = len(references[rest[i]].strip("N"))
+            if not shared.may_be_within(first + i, allowed_edits(min(length, other), floor), length - other):
+                continue
+        found = aligner(rest[i], floor)
+        if found is not None:
+            hits.append((int(rest[i]), found))
+            best = max(best, found.score)
     return hits
 
 

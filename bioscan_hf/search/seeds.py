@@ -41,6 +41,9 @@ from bioscan_hf.core.paths import cache_dir
 
 #: Read two, skip one, over 16 bases: 11 informative positions, 4**11 possible seeds.
 SEED_PATTERN = "1101101101101101"
+#: The most seeds of a query one edit can cost it (`seeds_lost`): those of the windows it touches, and one
+#: for the span it shortens.
+LOST_PER_EDIT = len(SEED_PATTERN) + 1
 _POSITIONS = np.array([i for i, c in enumerate(SEED_PATTERN) if c == "1"])
 _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
@@ -327,7 +330,7 @@ def seeds_lost(edits: int | np.ndarray, longer_by: int | np.ndarray) -> int | np
     """The most of a query's seeds that a reference within `edits` edits of it can lack, the query being
     `longer_by` bases longer (the q-gram lemma: an edit touches at most `len(SEED_PATTERN)` windows and
     shortens the span covered by one base; windows beyond a shorter reference are lost too)."""
-    return (len(SEED_PATTERN) + 1) * edits + np.maximum(0, longer_by)
+    return LOST_PER_EDIT * edits + np.maximum(0, longer_by)
 
 
 def _map_array(path: Path) -> tuple[np.ndarray, mmap.mmap]:

@@ -181,3 +181,27 @@ def test_the_banded_aligner_aligns_as_align_does() -> None:
             for p in rng.permutation(len(references)):
                 for floor in (None, None, len(query) // 2, len(query) - 40, len(query) - 3 * int(rng.integers(0, 60))):
                     assert aligner(p, floor) == align(query, references[p], strand, floor), (p, floor)
+
+
+def test_a_shortlist_ranked_in_compiled_loops_gets_the_hits_edlib_gives() -> None:
+    """`rank_hits` with the references encoded (the band's compiled loops over a shortlist, edlib for what its
+    band cannot answer) gives the hits of aligning each reference with edlib alone: in full and bounded, on
+    either strand, with and without the shared seeds' rule, continuing a list (a best score given), with empty
+    and far references among near ones."""
+    from bioscan_hf.search.align import rank_hits
+    from bioscan_hf.search.bound import encode_barcodes
+    from bioscan_hf.search.seeds import SharedSeeds
+
+    rng = np.random.default_rng(13)
+    for _ in range(30):
+        query = "".join(rng.choice(list("ACGT"), int(rng.integers(100, 700))))
+        references = [edited(query, int(rng.integers(0, 40 if rng.random() < 0.7 else 200)), rng) for _ in range(80)]
+        references += [*_pair(rng), "NNNN", "".join(rng.choice(list("ACGT"), 650))]
+        references = [references[i] for i in rng.permutation(len(references))]
+        encoded, positions = encode_barcodes(references), rng.permutation(len(references))
+        counts = np.sort(rng.integers(150, 600, len(positions)))[::-1].astype(np.int64)
+        for strand in "+-":
+            for exact_first, best in ((50, None), (5, None), (0, None), (0, len(query) - 30)):
+                for shared in (None, SharedSeeds(counts, int(counts[0]))):
+                    arguments = (query, references, positions, strand, exact_first, best, shared)
+                    assert rank_hits(*arguments, encoded) == rank_hits(*arguments), (strand, exact_first, best)
