@@ -177,8 +177,8 @@ class BandedAligner:
     def within(
         self, positions: np.ndarray, near: np.ndarray, first: int, best: int, shared: SharedSeeds | None
     ) -> list[tuple[int, Alignment]]:
-        """`rank_hits`' bounded alignments (`_within`) in compiled calls (`_kernels.band_within`), those the band
-        cannot answer here."""
+        """`rank_hits`' bounded alignments (`_bounded_hits`) in compiled calls (`_kernels.band_within`), those
+        the band cannot answer here."""
         from bioscan_hf.search import _kernels
 
         codes, starts, ends = self.encoded
@@ -271,7 +271,7 @@ def rank_hits(
     only rises, so what is beyond the first is beyond every later one), the lemma again at the risen floor."""
     aligner = position_aligner(query, references, strand, encoded)
     full = positions[: max(exact_first, best is None)]  # at least one, for a best score to start from
-    hits = list(zip(np.asarray(full).tolist(), _in_full(aligner, full)))
+    hits = list(zip(np.asarray(full).tolist(), _full_alignments(aligner, full)))
     if hits:
         top = max(found.score for _, found in hits)
         best = top if best is None else max(best, top)
@@ -279,19 +279,19 @@ def rank_hits(
     if n < len(positions):
         rest = np.asarray(positions[n:])
         near = _may_come_near(query, references, rest, n, best - NEAR_BEST, strand, shared, encoded)
-        hits += _within(aligner, query, references, rest, near, n, best, shared)
+        hits += _bounded_hits(aligner, query, references, rest, near, n, best, shared)
     hits.sort(key=best_first)
     return hits
 
 
-def _in_full(aligner: Callable, positions: np.ndarray) -> list[Alignment]:
+def _full_alignments(aligner: Callable, positions: np.ndarray) -> list[Alignment]:
     """Each of `positions` aligned in full, in order."""
     if isinstance(aligner, BandedAligner):
         return aligner.in_full(np.asarray(positions, dtype=np.int64))
     return [aligner(p, None) for p in positions]
 
 
-def _within(
+def _bounded_hits(
     aligner: Callable,
     query: str,
     references: Sequence[str],
