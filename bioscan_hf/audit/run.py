@@ -29,11 +29,12 @@ from bioscan_hf.core.console import status
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path
 from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.processes import process_state
 from bioscan_hf.data.prepared import data_origin, origin_note
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.data.sources import Problems, is_prepared_dataset, skipped_path, write_skipped
 from bioscan_hf.search.calibration import Calibration
-from bioscan_hf.search.graph import NeighbourGraph, neighbour_graph, search_barcodes
+from bioscan_hf.search.graph import NeighbourGraph, graph_built, neighbour_graph, search_barcodes
 from bioscan_hf.search.held_out import cached_calibration
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references, within_mask
 
@@ -51,6 +52,9 @@ class AuditRun:
     summary: dict
     out: Path
     skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: False in the processes of an `accelerate launch` but the main one (they shared the graph's search; the
+    #: main process audited and wrote every file)
+    main_process: bool = True
 
     def report(self) -> str:
         """Lines for people: counts, files, the per-order table and the notes."""
@@ -109,6 +113,11 @@ def audit(
         raise InputError(f"no record of {source} is within {within!r}; check the spelling")
     notes = [origin_note(data_origin(source_path))] if dataset else []
     reference = Reference(table)
+    if process_state().num_processes > 1 and _every_barcode(reference, rows):
+        # under accelerate launch every process searches a share of the graph, and the main one does the rest
+        graph_built(reference, settings.candidates + 1, settings.num_proc, progress=progress)
+        if not process_state().is_main_process:
+            return AuditRun(pd.DataFrame(), pd.DataFrame(), {}, out, main_process=False)
     findings: list[Finding] = []
     hits_of_key = _hits(reference, rows, settings.candidates, settings.num_proc, progress)
     compared = [rank for rank in LINEAGE_RANKS if table[rank].nunique() >= 2]
@@ -149,15 +158,20 @@ def audit(
     return _write(files, suspects, grades, summary, problems)
 
 
+def _every_barcode(reference: Reference, rows: np.ndarray) -> bool:
+    """Whether the audited records `rows` carry every distinct barcode of the library (its graph is then read)."""
+    return len(np.unique(reference.key_of_record[rows])) == len(reference.barcodes)
+
+
 def _hits(reference: Reference, rows: np.ndarray, candidates: int, num_proc: int, progress: bool) -> NeighbourGraph:
     """Each audited distinct barcode's hits in the library (its own barcode among them): the library's
     neighbour graph (`search.graph`: built once, cached) when every record is audited, else those of the
     audited barcodes alone, searched the same way."""
-    keys = sorted(set(reference.key_of_record[rows].tolist()))
-    if len(keys) == len(reference.barcodes):
+    if _every_barcode(reference, rows):
         return neighbour_graph(reference, candidates + 1, num_proc, progress=progress)  # + its own barcode
     if progress:
         status(f"indexing {len(reference.barcodes):,} distinct barcodes")
+    keys = np.unique(reference.key_of_record[rows]).tolist()
     return search_barcodes(reference, keys, candidates + 1, num_proc, progress=progress)
 
 

@@ -36,9 +36,10 @@ from bioscan_hf.core.console import status
 from bioscan_hf.core.errors import InputError
 from bioscan_hf.core.outputs import OutputFile, check_all, companion, output_path
 from bioscan_hf.core.paths import user_path
+from bioscan_hf.core.processes import process_state
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.data.sources import Problems, is_prepared_dataset, iter_queries, skipped_path, write_skipped
-from bioscan_hf.search.graph import neighbour_graph
+from bioscan_hf.search.graph import graph_built, neighbour_graph
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references
 
 OUTPUT_SUFFIXES = (".tsv", ".csv", ".parquet")
@@ -57,6 +58,9 @@ class ClusterRun:
     skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: merges and splits of registered clusters (with a registry)
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: False in the processes of an `accelerate launch` but the main one (they shared the graph's search; the
+    #: main process clustered and wrote every file)
+    main_process: bool = True
 
     def report(self) -> str:
         """Lines for people: counts, agreement with BINs where known, files."""
@@ -127,6 +131,10 @@ def cluster(
         kept = registry[~registry["processid"].isin(set(table["processid"]))]
         table = pd.concat([table, kept[["processid", "dna_barcode"]]], ignore_index=True)
     reference = Reference(table)
+    if process_state().num_processes > 1:  # under accelerate launch every process searches a share of the graph
+        graph_built(reference, settings.candidates + 1, settings.num_proc, progress=progress)
+        if not process_state().is_main_process:  # and the main one does the rest
+            return ClusterRun(pd.DataFrame(), pd.DataFrame(), {}, out, main_process=False)
     labels, (keys, hits, distances) = linked_barcodes(reference, settings, progress)
     clusters, ids = describe_clusters(reference, labels, keys, hits, distances)
     found = pd.Series(ids[labels[reference.key_of_record]], index=table.index)

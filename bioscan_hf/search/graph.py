@@ -14,7 +14,9 @@ Kept per barcode: its best `KEEP` hits, and for each rank of `shortlist.CONTRAST
 other than its best hit's (what an audit's evidence measures the gap to). Written into a folder, in parts of
 `PART_KEYS` barcodes, each part complete before it lands, so an interrupted build resumes at the next part;
 the folder is found again by the library's digest, which of its barcodes share a label at each contrast rank
-(the kept hits depend on it) and the settings (`$BIOSCAN_HF_CACHE/graphs/...`).
+(the kept hits depend on it) and the settings (`$BIOSCAN_HF_CACHE/graphs/...`). Under `accelerate launch`
+(`audit` and `cluster` of a whole library) the processes share the parts, each searching every n-th into the
+one folder (on one machine, or a file system the machines share), and the main one finishes the graph.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import shutil
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,7 @@ import pyarrow.parquet as pq
 
 from bioscan_hf.core.console import progress_bar, status
 from bioscan_hf.core.paths import cache_dir
+from bioscan_hf.core.processes import OneProcess, process_state
 from bioscan_hf.data.sources import Query
 from bioscan_hf.search.calls import Hit
 from bioscan_hf.search.engine import Identifier
@@ -218,17 +222,32 @@ def build_graph(
 ) -> NeighbourGraph:
     """Search every distinct barcode of `reference` against all of them (its own included) into `folder`;
     parts already there (an interrupted build of the same library and settings) are kept."""
-    folder = Path(folder)
+    _build_parts(reference, Path(folder), candidates, num_proc, seed_budget, progress, OneProcess())
+    return NeighbourGraph.open(folder)
+
+
+def _build_parts(
+    reference: Reference,
+    folder: Path,
+    candidates: int,
+    num_proc: int,
+    seed_budget: int,
+    progress: bool,
+    state: Any,
+) -> None:
+    """`build_graph` without opening the graph. Under `accelerate launch` (`state`: `core.processes`' state of
+    this process) each process searches every n-th part missing from the folder, which all of them can write
+    (one machine, or a shared file system); the main process writes the manifest once every part is there."""
     folder.mkdir(parents=True, exist_ok=True)
     size = len(reference.barcodes)
-    bar = progress_bar(total=size, desc="searching every barcode against all", unit="barcode", disable=not progress)
-    missing: dict[Path, int] = {}  # parts not there yet (an interrupted build left the others)
-    for start in range(0, size, PART_KEYS):
-        part = folder / f"part-{start // PART_KEYS:06d}.parquet"
-        if not part.is_file():
+    missing: dict[Path, int] = {}  # parts not there yet (an interrupted build left the others), this process's
+    for number, start in enumerate(range(0, size, PART_KEYS)):
+        part = folder / f"part-{number:06d}.parquet"
+        if not part.is_file() and number % state.num_processes == state.process_index:
             missing[part] = start
+    work = sum(min(PART_KEYS, size - start) for start in missing.values())
+    bar = progress_bar(total=work, desc="searching every barcode against all", unit="barcode", disable=not progress)
     try:
-        bar.update(size - sum(min(PART_KEYS, size - start) for start in missing.values()))
         if missing:
             with _searching(reference, candidates, num_proc, seed_budget) as searched:
                 for part, start in missing.items():
@@ -238,10 +257,11 @@ def build_graph(
                     staging.replace(part)  # a part is there whole or not at all
     finally:
         bar.close()
-    settings = {"candidates": candidates, "seed_budget": seed_budget, "keep": KEEP}
-    manifest = {"barcodes": size, "version": GRAPH_VERSION, **settings}
-    (folder / MANIFEST).write_text(json.dumps(manifest))
-    return NeighbourGraph.open(folder)
+    state.wait_for_everyone()
+    if state.is_main_process:
+        settings = {"candidates": candidates, "seed_budget": seed_budget, "keep": KEEP}
+        (folder / MANIFEST).write_text(json.dumps({"barcodes": size, "version": GRAPH_VERSION, **settings}))
+    state.wait_for_everyone()
 
 
 def neighbour_graph(
@@ -254,18 +274,36 @@ def neighbour_graph(
     """The neighbour graph of `reference`'s distinct barcodes: built once into the cache folder
     (`$BIOSCAN_HF_CACHE/graphs/<digests of the barcodes and of their labels' partition>-<settings>`) and
     read from there by every later run on the same library."""
+    return NeighbourGraph.open(graph_built(reference, candidates, num_proc, seed_budget, progress))
+
+
+def graph_built(
+    reference: Reference,
+    candidates: int = DEFAULT_CANDIDATES,
+    num_proc: int = 1,
+    seed_budget: int = GRAPH_SEED_BUDGET,
+    progress: bool = True,
+) -> Path:
+    """The cache folder of `reference`'s neighbour graph (`neighbour_graph`), built first where it is not
+    there. Under `accelerate launch` every process must call it: they share the parts, and all return once
+    the graph is whole."""
+    state = process_state()
     digest = barcodes_digest(reference.barcodes)
     labels = labels_digest({rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
     name = f"{digest}-l{labels}-c{candidates}-b{seed_budget}-k{KEEP}-v{GRAPH_VERSION}"
     folder = cache_dir() / "graphs" / name
     if (folder / MANIFEST).is_file():
-        return NeighbourGraph.open(folder)
-    if progress:
+        return folder
+    if progress and state.is_main_process:
         status(f"searching {len(reference.barcodes):,} distinct barcodes against each other once, into {folder}")
+    with state.main_process_first():  # the seed index is built once, into the cache, and read by the others
+        reference.seeds  # noqa: B018
     building = folder.with_name(f"{name}.building")  # parts survive an interruption; the next run resumes
-    build_graph(reference, building, candidates, num_proc, seed_budget, progress)
-    if not folder.exists():
-        building.rename(folder)
-    else:  # another run finished the same graph meanwhile
-        shutil.rmtree(building, ignore_errors=True)
-    return NeighbourGraph.open(folder)
+    _build_parts(reference, building, candidates, num_proc, seed_budget, progress, state)
+    if state.is_main_process:
+        if not folder.exists():
+            building.rename(folder)
+        else:  # another run finished the same graph meanwhile
+            shutil.rmtree(building, ignore_errors=True)
+    state.wait_for_everyone()
+    return folder

@@ -183,3 +183,28 @@ def test_identify_places_each_query_among_the_registry_clusters(tmp_path: Path, 
             assert placed.loc[query, "cluster"].startswith("new:") and placed.loc[query, "status"] == "new"
             assert new_names.setdefault(species, placed.loc[query, "cluster"]) == placed.loc[query, "cluster"]
     assert len(set(new_names.values())) == 3
+
+
+def test_two_accelerate_processes_share_the_graph_and_write_the_files_of_one(tmp_path: Path) -> None:
+    """Under `accelerate launch` both processes search the neighbour graph (each its parts, into a cache of
+    their own here) and the main one clusters and writes: the files one process writes, reported once."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import accelerate_two_processes
+
+    fasta = _fasta(tmp_path / "lib.fasta", library(np.random.default_rng(1)))
+    runs = {}
+    for name, launched in (("one", False), ("two", True)):
+        command = ["cluster", str(fasta), "--out", str(tmp_path / f"{name}.tsv")]
+        argv = accelerate_two_processes(*command) if launched else [sys.executable, "-m", "bioscan_hf.cli", *command]
+        env = {**os.environ, "BIOSCAN_HF_CACHE": str(tmp_path / f"cache-{name}")}  # each builds its graph
+        runs[name] = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+        assert runs[name].returncode == 0, runs[name].stderr[-3000:]
+    assert runs["two"].stdout.count("registry for the next run") == 1  # the main process reports
+    for suffix in (".tsv", ".clusters.tsv"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / f"two{suffix}", sep="\t"), pd.read_csv(tmp_path / f"one{suffix}", sep="\t")
+        )
+    assert len(list((tmp_path / "cache-two" / "graphs").glob("*/part-*.parquet"))) >= 1

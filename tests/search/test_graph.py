@@ -9,7 +9,15 @@ import pyarrow.parquet as pq
 
 from bioscan_hf.data.sources import Query
 from bioscan_hf.search.engine import Identifier
-from bioscan_hf.search.graph import KEEP, MANIFEST, build_graph, kept, neighbour_graph, search_barcodes
+from bioscan_hf.search.graph import (
+    KEEP,
+    MANIFEST,
+    NeighbourGraph,
+    build_graph,
+    kept,
+    neighbour_graph,
+    search_barcodes,
+)
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.seeds import _query_seeds
 from bioscan_hf.search.shortlist import CONTRAST_RANKS
@@ -131,3 +139,33 @@ def test_a_graph_built_without_labels_is_not_read_for_a_labelled_library() -> No
     assert len(bare[flood_key]) == KEEP  # no label: nothing kept beyond the best
     assert any(labelled.key_label(h.key, "genus") != "Floodus" for h in full[flood_key])
     assert neighbour_graph(renamed, progress=False)[flood_key] == full[flood_key]
+
+
+class _Process:
+    """One process of an `accelerate launch` as the graph's build reads it (waits are the test's order)."""
+
+    def __init__(self, index: int, of: int) -> None:
+        self.process_index, self.num_processes, self.is_main_process = index, of, index == 0
+
+    def wait_for_everyone(self) -> None:
+        """The test runs the processes one after the other."""
+
+
+def test_processes_share_the_graphs_parts_and_the_main_one_finishes_it(tmp_path: Path, monkeypatch) -> None:
+    """Under `accelerate launch` each process searches every n-th part of the graph into the one folder, and
+    the main one writes the manifest once all are there: the graph of one process, part for part."""
+    from bioscan_hf.search.graph import GRAPH_SEED_BUDGET, _build_parts
+    from bioscan_hf.search.settings import DEFAULT_CANDIDATES
+
+    monkeypatch.setattr("bioscan_hf.search.graph.PART_KEYS", 20)
+    reference = Reference(library(np.random.default_rng(4)))
+    one = build_graph(reference, tmp_path / "one", progress=False)
+    shared = tmp_path / "shared"
+    _build_parts(reference, shared, DEFAULT_CANDIDATES, 1, GRAPH_SEED_BUDGET, False, _Process(1, 2))
+    parts = sorted(p.name for p in shared.glob("part-*.parquet"))
+    assert parts == [f"part-{n:06d}.parquet" for n in range(1, -(-len(reference.barcodes) // 20), 2)]
+    assert not (shared / MANIFEST).exists()  # the second process leaves the graph to the main one
+    _build_parts(reference, shared, DEFAULT_CANDIDATES, 1, GRAPH_SEED_BUDGET, False, _Process(0, 2))
+    graph = NeighbourGraph.open(shared)
+    assert (shared / MANIFEST).read_text() == (tmp_path / "one" / MANIFEST).read_text()
+    assert all(graph[key] == one[key] for key in range(len(one)))
