@@ -37,7 +37,7 @@ from bioscan_hf.data.sources import (
 from bioscan_hf.search.bound import EncodedBarcodes, encode_barcodes
 from bioscan_hf.search.seeds import SeedIndex, seed_index
 from bioscan_hf.search.settings import LibrarySettings
-from bioscan_hf.search.spread import CHILD, loosest_of_codes
+from bioscan_hf.search.spread import CHILD, loosest_siblings
 
 #: Columns of a reference table (one row per reference record).
 REFERENCE_COLUMNS: tuple[str, ...] = ("processid", "dna_barcode", *CALL_RANKS, "country")
@@ -322,15 +322,19 @@ class Reference:
         return int(self.key_codes(rank)[key])
 
     def loosest_sibling(self, rank: str, label: str) -> float:
-        """How far `label`'s subgroups at the rank below sit from their nearest sibling at most
-        (`search.spread`; NaN: fewer than two labelled subgroups), measured per rank on first use."""
+        """How far `label`'s subgroups at the rank below sit from their nearest sibling at most (NaN: fewer
+        than two labelled subgroups)."""
+        return self.loosest_siblings(rank).get(label, math.nan)
+
+    def loosest_siblings(self, rank: str) -> dict[str, float]:
+        """`search.spread.loosest_siblings` of every label at `rank` ({} at a rank with none below), measured on
+        first use."""
         if rank not in self._loosest:
-            labels, names = self.labels[rank]
-            child = self.labels[CHILD[rank]][0] if rank in CHILD else None
+            below = self.labels[CHILD[rank]][0] if rank in CHILD else None
             self._loosest[rank] = (
-                {} if child is None else loosest_of_codes(labels, names, child, self.key_of_record, self.barcodes)
+                {} if below is None else loosest_siblings(*self.labels[rank], below, self.key_of_record, self.barcodes)
             )
-        return self._loosest[rank].get(label, math.nan)
+        return self._loosest[rank]
 
     def key_codes(self, rank: str) -> np.ndarray:
         """Each distinct barcode's majority label at `rank` as a code (`labels[rank]`; −1: unlabelled)."""

@@ -25,24 +25,14 @@ CHILD = {"order": "family", "family": "genus", "subfamily": "genus", "genus": "s
 MAX_SUBGROUPS = 200
 
 
-def loosest_siblings(table: pd.DataFrame, rank: str) -> dict[str, float]:
-    """Per label at `rank` with two or more labelled subgroups (`CHILD`), the lowest identity between one
-    of its subgroups and its nearest sibling, each subgroup as its commonest barcode (ties: the first met);
-    a label with more than `MAX_SUBGROUPS` subgroups is measured on its best-sampled ones."""
-    child = CHILD.get(rank)
-    if child is None:
-        return {}
-    labels, names = pd.factorize(table[rank])
-    barcodes, sequences = pd.factorize(table["dna_barcode"])
-    return loosest_of_codes(labels, np.asarray(names, dtype=object), pd.factorize(table[child])[0], barcodes, sequences)
-
-
-def loosest_of_codes(
+def loosest_siblings(
     labels: np.ndarray, names: np.ndarray, children: np.ndarray, barcodes: np.ndarray, sequences: Sequence[str]
 ) -> dict[str, float]:
-    """`loosest_siblings` of records given as codes (−1: none) of their label at the rank (`names[code]`),
-    of their subgroup at the rank below and of their barcode (`sequences[code]`), as a `Reference` holds them
-    (factorizing a library's barcodes again took most of the time)."""
+    """Per label with two or more labelled subgroups, the lowest identity between one of its subgroups and its
+    nearest sibling, each subgroup as its commonest barcode (ties: the first met); a label with more than
+    `MAX_SUBGROUPS` subgroups is measured on its best-sampled ones. Records are given as codes (−1: none), as
+    a `Reference` holds them: of their label at the rank (`names[code]`), of their subgroup at the rank below
+    (`CHILD`) and of their barcode (`sequences[code]`)."""
     labelled = (labels >= 0) & (children >= 0) & (barcodes >= 0)
     labels, children, barcodes = labels[labelled].astype(np.int64), children[labelled], barcodes[labelled]
     if not len(labels):

@@ -10,7 +10,6 @@ import pytest
 
 from bioscan_hf.search.calls import Hit, rank_evidence
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference
-from bioscan_hf.search.spread import loosest_siblings
 
 RNG = np.random.default_rng(0)
 BASE = "".join(RNG.choice(list("ACGT"), 600))
@@ -50,12 +49,13 @@ def library() -> pd.DataFrame:
 
 
 def test_a_labels_loosest_sibling_is_its_farthest_subgroup_from_its_nearest() -> None:
-    loosest = loosest_siblings(library(), "genus")
+    reference = Reference(library())
+    loosest = reference.loosest_siblings("genus")
     assert set(loosest) == {"Loose", "Tight"}  # one species: nothing to compare
     assert loosest["Loose"] == pytest.approx(0.90)  # the commonest barcodes, not the far variant
     assert loosest["Tight"] == pytest.approx(0.98)  # b's nearest is c (98%), not a (99%)
-    assert loosest_siblings(library(), "species") == {}  # no rank below species
-    family = loosest_siblings(library(), "family")["F"]
+    assert reference.loosest_siblings("species") == {}  # no rank below species
+    family = reference.loosest_siblings("family")["F"]
     assert 0.5 < family < 0.75  # Lone sits farthest from its nearest genus
 
 
