@@ -128,7 +128,7 @@ class BandedAligner:
 
         self.text = oriented(query, strand).strip("N")
         self.read = encode_query(self.text)
-        self.references, self.strand, self.encoded, self.kernel = references, strand, encoded, _kernels.band_distance
+        self.references, self.strand, self.encoded, self.kernels = references, strand, encoded, _kernels
         self.masks = np.zeros((256, len(self.read) // 64 + 2 + BAND_WORDS), dtype=np.uint64)
         self.last: int | None = None  # the previous full alignment's distance
 
@@ -150,16 +150,13 @@ class BandedAligner:
     def in_full(self, positions: np.ndarray) -> list[Alignment]:
         """`self(p, None)` of each of `positions`, in order: as many as the band holds in one compiled call
         (`_kernels.band_in_full`), the others here (a Python call per alignment was ~5 µs of a 12 µs one)."""
-        from bioscan_hf.search import _kernels
-
-        codes, starts, ends = self.encoded
         distances = np.zeros(len(positions), dtype=np.int64)
-        lengths = np.minimum(len(self.read), ends[positions] - starts[positions]).tolist()
+        lengths = self._overlaps(positions)
         found: dict[int, Alignment] = {}
         last, at = (-1 if self.last is None else self.last), 0
         while at < len(positions):
-            at, last = _kernels.band_in_full(
-                self.read, codes, starts, ends, positions, at, last, BAND_WORDS, self.masks, distances
+            at, last = self.kernels.band_in_full(
+                self.read, *self.encoded, positions, at, last, BAND_WORDS, self.masks, distances
             )
             if at < len(positions) and not lengths[at]:  # nothing left of one side: `self` says so
                 found[at] = Alignment(0, 0.0, 0, self.strand)
@@ -179,17 +176,14 @@ class BandedAligner:
     ) -> list[tuple[int, Alignment]]:
         """`rank_hits`' bounded alignments (`_bounded_hits`) in compiled calls (`_kernels.band_within`), those
         the band cannot answer here."""
-        from bioscan_hf.search import _kernels
-
-        codes, starts, ends = self.encoded
         near = np.asarray(near, dtype=np.int64)
         counts, most = (shared.counts, shared.most) if shared is not None else (np.zeros(0, dtype=np.int64), 0)
         distances = np.full(len(near), -1, dtype=np.int64)
         found: dict[int, Alignment] = {}
         at = 0
         while at < len(near):
-            at, best = _kernels.band_within(
-                self.read, codes, starts, ends, positions, near, at, best, NEAR_BEST, EDIT_PENALTY,
+            at, best = self.kernels.band_within(
+                self.read, *self.encoded, positions, near, at, best, NEAR_BEST, EDIT_PENALTY,
                 counts, most, first, LOST_PER_EDIT, BAND_WORDS, self.masks, distances,
             )  # fmt: skip
             if at < len(near):  # one the band cannot answer
@@ -198,19 +192,21 @@ class BandedAligner:
                     found[at] = alignment
                     best = max(best, alignment.score)
                 at += 1
-        lengths = np.minimum(len(self.read), ends[positions[near]] - starts[positions[near]]).tolist()
-        hits = []
-        for j, (i, d, m) in enumerate(zip(near.tolist(), distances.tolist(), lengths)):
-            if j in found:
-                hits.append((int(positions[i]), found[j]))
-            elif d >= 0:
-                hits.append((int(positions[i]), _scored(d, m, self.strand)))
-        return hits
+        lengths = self._overlaps(positions[near])
+        aligned = [
+            found.get(j) or _scored(d, m, self.strand) for j, (d, m) in enumerate(zip(distances.tolist(), lengths))
+        ]
+        return [(int(positions[i]), a) for i, a in zip(near.tolist(), aligned) if a is not None]
+
+    def _overlaps(self, positions: np.ndarray) -> list[int]:
+        """The bases the alignment with each reference of `positions` spans: the shorter side's."""
+        _, starts, ends = self.encoded
+        return np.minimum(len(self.read), ends[positions] - starts[positions]).tolist()
 
     def _in_full(self, shorter: np.ndarray, longer: np.ndarray, position: int) -> int:
         longer_by = len(longer) - len(shorter)
         if self.last is not None and (words := _band_words(longer_by, self.last)) <= BAND_WORDS:
-            distance = self.kernel(shorter, longer, _band_edits(longer_by, words), words, self.masks)
+            distance = self.kernels.band_distance(shorter, longer, _band_edits(longer_by, words), words, self.masks)
             if distance >= 0:
                 self.last = distance
                 return distance
@@ -220,7 +216,7 @@ class BandedAligner:
     def _within(self, shorter: np.ndarray, longer: np.ndarray, edits: int, position: int) -> int:
         words = _band_words(len(longer) - len(shorter), edits)
         if words <= BAND_WORDS:
-            return self.kernel(shorter, longer, edits, words, self.masks)
+            return self.kernels.band_distance(shorter, longer, edits, words, self.masks)
         return self._edlib(position, edits)
 
     def _edlib(self, position: int, edits: int) -> int:
