@@ -125,19 +125,73 @@ def _ones(word) -> int:
     return np.int64((word * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
+@numba.njit(nogil=True, inline="always")
+def _rows(masks, shorter, on) -> None:
+    """`shorter`'s bases into `masks` (bit i of `masks[c]`, from the second word on: base i is c), or out again."""
+    one = np.uint64(1)
+    for i in range(shorter.shape[0]):
+        word = (i >> 6) + 1
+        masks[shorter[i], word] = masks[shorter[i], word] | (one << np.uint64(i & 63)) if on else np.uint64(0)
+
+
 @numba.njit(nogil=True)
-def band_distance(shorter, longer, edits, words, masks) -> int:
+def mark_rows(shorter, masks) -> None:
+    """`shorter`'s bases into a zeroed `masks` once, for `band_distance(..., marked=True)` with many others."""
+    _rows(masks, shorter, True)
+
+
+@numba.njit(nogil=True)
+def band_distance(shorter, longer, edits, words, masks, marked) -> int:
     """The edit distance of `shorter` aligned end to end inside `longer` (edlib's HW mode) where it is at most
     `edits`, else -1 (`align.py`: the band). The rows an alignment within `edits` can reach in a column (those
     of diagonals −edits to len(longer) − len(shorter) + edits) are `words` 64-bit words of Myers' bit-vectors,
     the block algorithm with Hyyrö's carry between words; as the band moves down a row per column, the row
     leaving it and the row entering it are taken one more than their neighbour, over-estimates that keep
-    every path within the band exact. `masks`: a zeroed scratch table of 256 rows of at least
-    len(shorter) // 64 + 2 + `words` words, left zeroed."""
-    m, n = shorter.shape[0], longer.shape[0]
+    every path within the band exact. `masks`: a table of 256 rows of at least len(shorter) // 64 + 2 +
+    `words` words, zeroed and left zeroed, or (`marked`) holding `shorter`'s bases (`mark_rows`), as left."""
+    if not marked:
+        _rows(masks, shorter, True)
+    if words == 1:
+        best = _band_in_one_word(shorter.shape[0], longer, edits, masks)
+    else:
+        best = _band_in_words(shorter.shape[0], longer, edits, words, masks)
+    if not marked:
+        _rows(masks, shorter, False)
+    return best if best <= edits else -1
+
+
+@numba.njit(nogil=True, inline="always")
+def _band_in_one_word(m, longer, edits, masks) -> int:
+    """`_band_in_words` for a band of one word, its vectors in registers: ~1.8× faster (most of a search's
+    alignments are near ones, whose band is one word)."""
+    n = longer.shape[0]
     one, zero, full = np.uint64(1), np.uint64(0), ~np.uint64(0)
-    for i in range(m):  # bit i of masks[c] (from the second word on): base i of the shorter is c
-        masks[shorter[i], (i >> 6) + 1] |= one << np.uint64(i & 63)
+    vp, vn = full, zero
+    best, above, top = m, 0, 1
+    slide_from, score_from = min(n, n - m + edits + 1), max(1, m - edits)
+    for j in range(1, n + 1):
+        hin_p = zero
+        if j > slide_from:  # the band moves down a row
+            above += np.int64(vp & one) - np.int64(vn & one) + 1
+            vp, vn = (vp >> one) | (one << np.uint64(63)), vn >> one
+            top += 1
+            hin_p = one
+        row, at = longer[j - 1], np.uint64(top + 63)
+        first, shift = at >> np.uint64(6), at & np.uint64(63)
+        eq = (masks[row, first] >> shift) | ((masks[row, first + one] << one) << (np.uint64(63) - shift))
+        vp, vn, _, _ = _myers(eq, vp, vn, hin_p, zero, np.uint64(63))
+        last = m - top
+        if j >= score_from and 0 <= last < 64:
+            keep = full >> np.uint64(63 - last)
+            best = min(best, above + _ones(vp & keep) - _ones(vn & keep))
+    return best
+
+
+@numba.njit(nogil=True, inline="always")
+def _band_in_words(m, longer, edits, words, masks) -> int:
+    """The fewest edits of the shorter (`m` bases, in `masks`) inside `longer`, exact where at most `edits`."""
+    n = longer.shape[0]
+    one, zero, full = np.uint64(1), np.uint64(0), ~np.uint64(0)
     vp, vn = np.full(words, full), np.zeros(words, dtype=np.uint64)  # column 0: row i scores i
     best, above, top = m, 0, 1  # best: every base deleted; above: the score of row top − 1, the band's first
     slide_from, score_from = min(n, n - m + edits + 1), max(1, m - edits)
@@ -164,9 +218,7 @@ def band_distance(shorter, longer, edits, words, masks) -> int:
                 keep = full if w < last >> 6 else full >> np.uint64(63 - (last & 63))
                 score += _ones(vp[w] & keep) - _ones(vn[w] & keep)
             best = min(best, score)
-    for i in range(m):
-        masks[shorter[i], (i >> 6) + 1] = zero
-    return best if best <= edits else -1
+    return best
 
 
 @numba.njit(nogil=True, inline="always")
@@ -219,21 +271,28 @@ def histogram(counts, into) -> None:
 
 
 @numba.njit(nogil=True)
-def band_in_full(read, codes, starts, ends, positions, start, last, most_words, masks, out):
+def band_in_full(read, codes, starts, ends, positions, start, last, most_words, masks, read_masks, out):
     """`band_distance` of `read` with each reference `positions[i]` in full, from `i = start` on, into `out[i]`:
-    each in the band holding the previous one's distance (`last`), until one whose band is wider than
-    `most_words`, whose distance is beyond its band, whose shorter side is empty, or that has no previous
-    distance (`last` < 0). Returns (that one's index, or len(positions) when all are done; `last`): the caller
-    aligns it (edlib) and goes on from the next (`align.BandedAligner.in_full`)."""
+    each in the band holding the previous one's distance (`last`; the first, with none, in one word), and
+    once more in the widest (`most_words`) where the distance is beyond that band, until one whose distance
+    is beyond the widest band too or whose shorter side is empty. Returns (that one's index, or
+    len(positions) when all are done; `last`): the caller aligns it (edlib) and goes on from the next
+    (`align.BandedAligner.in_full`). `read_masks`: `read`'s bases (`mark_rows`), for the references no shorter
+    than it; `masks` zeroed, for the others."""
     for i in range(start, positions.shape[0]):
         reference = codes[starts[positions[i]] : ends[positions[i]]]
-        shorter, longer = (read, reference) if read.shape[0] <= reference.shape[0] else (reference, read)
+        marked = read.shape[0] <= reference.shape[0]
+        shorter, longer = (read, reference) if marked else (reference, read)
+        rows = read_masks if marked else masks
         m = shorter.shape[0]
         longer_by = longer.shape[0] - m
-        words = (longer_by + 2 * last + 64) // 64  # the band of `last` edits (`align._band_words`)
-        if m == 0 or last < 0 or words > most_words:
+        widest = (64 * most_words - 1 - longer_by) // 2  # the most edits the widest band holds
+        if m == 0 or widest < 0:
             return i, last
-        distance = band_distance(shorter, longer, (64 * words - 1 - longer_by) // 2, words, masks)
+        words = min(most_words, (longer_by + 2 * max(last, 0) + 64) // 64)  # `align._band_words`
+        distance = band_distance(shorter, longer, (64 * words - 1 - longer_by) // 2, words, rows, marked)
+        if distance < 0 and words < most_words:
+            distance = band_distance(shorter, longer, widest, most_words, rows, marked)
         if distance < 0:
             return i, last
         out[i] = distance
@@ -243,14 +302,14 @@ def band_in_full(read, codes, starts, ends, positions, start, last, most_words, 
 
 @numba.njit(nogil=True)
 def band_within(read, codes, starts, ends, positions, near, start, best, near_best, penalty, shared, most, first,
-                lost_per_edit, most_words, masks, out):  # fmt: skip
+                lost_per_edit, most_words, masks, read_masks, out):  # fmt: skip
     """The bounded alignments of `align.rank_hits`: for each `i = near[j]`, `j` from `start` on, reference
     `positions[i]` aligned with `read` only as far as it could score `best` − `near_best` (`best` the best
     score so far, rising as hits come), `out[j]` its distance or −1 (no hit). With `shared` (the seeds the
     `first + i`-th shortlisted reference shares with the query), one holding too few to come that close is
     passed over (`seeds.SharedSeeds.may_be_within`). Returns (the index `j` of the first alignment the band
     cannot answer, its band wider than `most_words` or its shorter side empty, or len(near) when all are done;
-    `best`): the caller aligns it and goes on from the next."""
+    `best`): the caller aligns it and goes on from the next. `masks` and `read_masks` as `band_in_full`'s."""
     length = read.shape[0]
     for j in range(start, near.shape[0]):
         i = near[j]
@@ -267,15 +326,26 @@ def band_within(read, codes, starts, ends, positions, near, start, best, near_be
         words = (abs(length - other) + 2 * edits + 64) // 64
         if m == 0 or words > most_words:
             return j, best
-        shorter, longer = (read, reference) if length <= other else (reference, read)
-        distance = band_distance(shorter, longer, edits, words, masks)
+        marked = length <= other
+        shorter, longer = (read, reference) if marked else (reference, read)
+        distance = band_distance(shorter, longer, edits, words, read_masks if marked else masks, marked)
         out[j] = distance
         if distance >= 0:
             best = max(best, m - penalty * distance)
     return near.shape[0], best
 
 
-for _kernel in (pieces_beyond, beyond_batch, band_distance, band_in_full, band_within, tally, untally, histogram):
+for _kernel in (
+    pieces_beyond,
+    beyond_batch,
+    mark_rows,
+    band_distance,
+    band_in_full,
+    band_within,
+    tally,
+    untally,
+    histogram,
+):
     try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
         _kernel.enable_caching()
     except RuntimeError:  # ... where neither can be written: compiled at every run instead (~3 s)

@@ -120,8 +120,9 @@ class BandedAligner:
     band (`_kernels.band_distance`) where it holds them: a bounded alignment whose band fits `BAND_WORDS`
     words is answered by the band alone; one in full is tried first in the band wide enough for the previous
     full alignment's distance (references in shortlist order sit at like distances; simulated on the real
-    file's shortlists, this came closest to knowing each distance beforehand) and goes to edlib when the
-    distance is beyond it."""
+    file's shortlists, this came closest to knowing each distance beforehand; the first in one word), then in
+    the widest band, and goes to edlib when the distance is beyond that too (each edlib alignment of two
+    barcodes ~40–65 µs, the widest band ~25 µs)."""
 
     def __init__(self, query: str, references: Sequence[str], strand: str, encoded: EncodedBarcodes) -> None:
         from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
@@ -129,7 +130,10 @@ class BandedAligner:
         self.text = oriented(query, strand).strip("N")
         self.read = encode_query(self.text)
         self.references, self.strand, self.encoded, self.kernels = references, strand, encoded, _kernels
+        # scratch rows for a reference shorter than the query; the query's own rows, marked once for the others
         self.masks = np.zeros((256, len(self.read) // 64 + 2 + BAND_WORDS), dtype=np.uint64)
+        self.read_masks = np.zeros_like(self.masks)
+        _kernels.mark_rows(self.read, self.read_masks)
         self.last: int | None = None  # the previous full alignment's distance
 
     def __call__(self, position: int, min_score: int | None) -> Alignment | None:
@@ -142,10 +146,8 @@ class BandedAligner:
         if not m:
             return Alignment(0, 0.0, 0, self.strand)
         if min_score is None:
-            distance = self._in_full(shorter, longer, position)
-        else:
-            distance = self._within(shorter, longer, allowed_edits(m, min_score), position)
-        return _scored(distance, m, self.strand)
+            return self.in_full(np.array([position], dtype=np.int64))[0]
+        return _scored(self._within(shorter, longer, allowed_edits(m, min_score), position), m, self.strand)
 
     def in_full(self, positions: np.ndarray) -> list[Alignment]:
         """`self(p, None)` of each of `positions`, in order: as many as the band holds in one compiled call
@@ -156,12 +158,12 @@ class BandedAligner:
         last, at = (-1 if self.last is None else self.last), 0
         while at < len(positions):
             at, last = self.kernels.band_in_full(
-                self.read, *self.encoded, positions, at, last, BAND_WORDS, self.masks, distances
+                self.read, *self.encoded, positions, at, last, BAND_WORDS, self.masks, self.read_masks, distances
             )
             if at < len(positions) and not lengths[at]:  # nothing left of one side: `self` says so
                 found[at] = Alignment(0, 0.0, 0, self.strand)
                 at += 1
-            elif at < len(positions):  # one the band cannot answer: edlib's, as `_in_full` does
+            elif at < len(positions):  # one beyond the widest band: edlib's
                 last = self._edlib(int(positions[at]), -1)
                 found[at] = _scored(last, lengths[at], self.strand)
                 at += 1
@@ -184,7 +186,7 @@ class BandedAligner:
         while at < len(near):
             at, best = self.kernels.band_within(
                 self.read, *self.encoded, positions, near, at, best, NEAR_BEST, EDIT_PENALTY,
-                counts, most, first, LOST_PER_EDIT, BAND_WORDS, self.masks, distances,
+                counts, most, first, LOST_PER_EDIT, BAND_WORDS, self.masks, self.read_masks, distances,
             )  # fmt: skip
             if at < len(near):  # one the band cannot answer
                 alignment = self(int(positions[near[at]]), best - NEAR_BEST)
@@ -203,21 +205,16 @@ class BandedAligner:
         _, starts, ends = self.encoded
         return np.minimum(len(self.read), ends[positions] - starts[positions]).tolist()
 
-    def _in_full(self, shorter: np.ndarray, longer: np.ndarray, position: int) -> int:
-        longer_by = len(longer) - len(shorter)
-        if self.last is not None and (words := _band_words(longer_by, self.last)) <= BAND_WORDS:
-            distance = self.kernels.band_distance(shorter, longer, _band_edits(longer_by, words), words, self.masks)
-            if distance >= 0:
-                self.last = distance
-                return distance
-        self.last = self._edlib(position, -1)
-        return self.last
-
     def _within(self, shorter: np.ndarray, longer: np.ndarray, edits: int, position: int) -> int:
         words = _band_words(len(longer) - len(shorter), edits)
         if words <= BAND_WORDS:
-            return self.kernels.band_distance(shorter, longer, edits, words, self.masks)
+            return self._band(shorter, longer, edits, words)
         return self._edlib(position, edits)
+
+    def _band(self, shorter: np.ndarray, longer: np.ndarray, edits: int, words: int) -> int:
+        marked = shorter is self.read
+        masks = self.read_masks if marked else self.masks
+        return self.kernels.band_distance(shorter, longer, edits, words, masks, marked)
 
     def _edlib(self, position: int, edits: int) -> int:
         return _edlib_distance(self.text, self.references[position].strip("N"), edits)
@@ -227,11 +224,6 @@ def _band_words(longer_by: int, edits: int) -> int:
     """The 64-row words of the band holding every alignment within `edits` of a shorter sequence inside one
     `longer_by` bases longer."""
     return -(-(longer_by + 2 * edits + 1) // 64)
-
-
-def _band_edits(longer_by: int, words: int) -> int:
-    """The most edits a band of `words` words holds (`_band_words`' inverse)."""
-    return (64 * words - 1 - longer_by) // 2
 
 
 def alignment_identity(a: str, b: str) -> float:

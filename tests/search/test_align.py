@@ -141,10 +141,11 @@ def _pair(rng) -> tuple[str, str]:
 
 def test_the_band_gives_edlibs_distance_wherever_it_holds_it() -> None:
     """`_kernels.band_distance` is exact: edlib's distance where it is within the edits asked for (the band of
-    every width it is run at), and −1 where it is not, never a smaller number."""
+    every width it is run at, one word by its own loop), and −1 where it is not, never a smaller number; the
+    same with the shorter's rows marked once beforehand (`mark_rows`), which it leaves as they were."""
     import edlib
 
-    from bioscan_hf.search._kernels import band_distance
+    from bioscan_hf.search._kernels import band_distance, mark_rows
 
     rng, masks, compared = np.random.default_rng(11), np.zeros((256, 24), dtype=np.uint64), 0
     for _ in range(1_500):
@@ -153,11 +154,17 @@ def test_the_band_gives_edlibs_distance_wherever_it_holds_it() -> None:
             continue
         true = edlib.align(shorter, longer, mode="HW", task="distance")["editDistance"]
         codes = [np.frombuffer(s.encode(), dtype=np.uint8) for s in (shorter, longer)]
+        marked = np.zeros_like(masks)
+        mark_rows(codes[0], marked)
+        rows = marked.copy()
         for words in (1, 2, 3, 4):
             most = (64 * words - 1 - (len(longer) - len(shorter))) // 2
             for edits in {0, most, min(most, true), min(most, max(0, true - 1))} if most >= 0 else ():
-                assert band_distance(*codes, edits, words, masks) == (true if true <= edits else -1)
+                expected = true if true <= edits else -1
+                assert band_distance(*codes, edits, words, masks, False) == expected
+                assert band_distance(*codes, edits, words, marked, True) == expected
                 compared += 1
+        assert np.array_equal(marked, rows)
     assert not masks.any()  # left zeroed
     assert compared > 10_000
 
