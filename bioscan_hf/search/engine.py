@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,19 @@ from bioscan_hf.search.calls import VOTE_MARGIN, Hit, call, confidences, photo_c
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES, DEFAULT_MIN_CONFIDENCE, DEFAULT_STRAND
 from bioscan_hf.search.shortlist import CONTRAST_RANKS, PackedHits, align_many, seed_hits_many, set_worker_state
+
+
+class RankedHits(NamedTuple):
+    """Many sequences' hits, each sequence's best first, as flat arrays (sequence n's at
+    `starts[n]:starts[n + 1]`; `coverage`: the share of the sequence the alignment covers)."""
+
+    starts: np.ndarray
+    keys: np.ndarray
+    identities: np.ndarray
+    scores: np.ndarray
+    coverage: np.ndarray
+    minus: np.ndarray
+
 
 #: Neighbours voting on a photo query's call.
 PHOTO_NEIGHBOURS = 10
@@ -195,19 +208,31 @@ class Identifier:
         return parts
 
     def _dna_hits(self, sequences: list[str], found: PackedHits) -> dict[str, list[Hit]]:
-        """Each sequence's hits (`found`, in `sequences`' order), best first: by score, then identity, then the
+        """Each sequence's hits (`found`, in `sequences`' order), best first (`_ranked`)."""
+        ranked = self._ranked(sequences, found)
+        strands = np.where(ranked.minus, "-", "+")
+        columns = (ranked.keys, ranked.identities, ranked.scores, ranked.coverage, strands)
+        hits = [Hit(*fields) for fields in zip(*(column.tolist() for column in columns))]
+        starts = ranked.starts.tolist()
+        return {sequence: hits[starts[n] : starts[n + 1]] for n, sequence in enumerate(sequences)}
+
+    def ranked_hits(self, sequences: list[str]) -> RankedHits:
+        """Each of `sequences`' hits by seeds and alignment, best first, as flat arrays (`_ranked`): what the
+        neighbour graph keeps of each barcode's, read without making a `Hit` of every hit."""
+        return self._ranked(sequences, PackedHits.joined([found for _, found in self._seeds_started(sequences)()]))
+
+    def _ranked(self, sequences: list[str], found: PackedHits) -> RankedHits:
+        """`found` (hits of `sequences`, in order) each sequence's best first: by score, then identity, then the
         records carrying the reference barcode (a barcode shared by two species: the better supported name),
-        then position."""
+        then position; with the share of the sequence each covers."""
         query_of = np.repeat(np.arange(len(sequences)), np.diff(found.starts))
         records = self.reference.record_counts[found.keys]
         order = np.lexsort((found.keys, -records, -found.identities, -found.scores, query_of))
         lengths = np.array([max(1, barcode_length(s)) for s in sequences], dtype=np.int64)
         coverage = found.overlaps[order] / lengths[query_of]  # (`query_of` is in order already)
-        strands = np.where(found.minus[order], "-", "+")
-        columns = (found.keys[order], found.identities[order], found.scores[order], coverage, strands)
-        hits = [Hit(*fields) for fields in zip(*(column.tolist() for column in columns))]
-        starts = found.starts.tolist()
-        return {sequence: hits[starts[n] : starts[n + 1]] for n, sequence in enumerate(sequences)}
+        return RankedHits(
+            found.starts, found.keys[order], found.identities[order], found.scores[order], coverage, found.minus[order]
+        )
 
     def identify(self, queries: Sequence[Query], top_k: int = 0) -> tuple[list[dict], list[dict]]:
         """One result row per query, and the hit rows (the best `top_k` per query)."""

@@ -39,9 +39,8 @@ import pyarrow.parquet as pq
 from bioscan_hf.core.console import progress_bar, status
 from bioscan_hf.core.paths import cache_dir
 from bioscan_hf.core.processes import OneProcess, process_state
-from bioscan_hf.data.sources import Query
 from bioscan_hf.search.calls import Hit
-from bioscan_hf.search.engine import Identifier
+from bioscan_hf.search.engine import Identifier, RankedHits
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.seeds import barcodes_digest
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES
@@ -57,7 +56,10 @@ GRAPH_VERSION = 1
 MANIFEST = "graph.json"
 #: Distinct barcodes per task of a worker process (small: no process waits long on another).
 TASK_KEYS = 250
-_COLUMNS = ("key", "hit", "identity", "score", "coverage", "minus")
+_SCHEMA = pa.schema(
+    [("key", pa.int32()), ("hit", pa.int32()), ("identity", pa.float64()), ("score", pa.float64()),
+     ("coverage", pa.float64()), ("minus", pa.bool_())]
+)  # fmt: skip
 #: What the graph's worker processes search with (the reference, an engine, its label codes), set before
 #: they are forked: they inherit it.
 _WORK: tuple | None = None
@@ -104,22 +106,25 @@ class NeighbourGraph:
         return cls(pa.concat_tables([pq.read_table(p) for p in parts]), manifest["barcodes"])
 
 
-def kept(hits: list[Hit], codes: dict[str, np.ndarray]) -> list[Hit]:
-    """The best `KEEP` hits, and at each rank the best hit of another label than the best hit's."""
-    if len(hits) <= KEEP:
-        return hits
-    keep = list(hits[:KEEP])
-    chosen = {hit.key for hit in keep}
-    best = hits[0].key
+def kept(keys: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
+    """Of one barcode's hits (their `keys`, best first), the indices of those kept: the best `KEEP`, and at each
+    rank (`codes`: a label code per barcode, −1 unlabelled) where those hold no other label than the best hit's,
+    the best hit of another label."""
+    if len(keys) <= KEEP:
+        return np.arange(len(keys))
+    keep = list(range(KEEP))
+    taken = np.zeros(len(keys), dtype=bool)
+    taken[:KEEP] = True
     for code in codes.values():
-        label = code[best]
-        if label < 0 or any(code[h.key] not in (label, -1) for h in keep):
+        labels = code[keys]
+        label = labels[0]
+        if label < 0 or ((labels[:KEEP] != label) & (labels[:KEEP] >= 0)).any():
             continue
-        other = next((h for h in hits[KEEP:] if code[h.key] not in (label, -1) and h.key not in chosen), None)
-        if other is not None:
-            keep.append(other)
-            chosen.add(other.key)
-    return keep
+        other = np.flatnonzero((labels != label) & (labels >= 0) & ~taken)
+        if len(other):
+            keep.append(int(other[0]))
+            taken[other[0]] = True
+    return np.array(keep, dtype=np.int64)
 
 
 def labels_digest(codes: dict[str, np.ndarray]) -> str:
@@ -133,34 +138,29 @@ def labels_digest(codes: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _part_table(keys: Sequence[int], found: dict[int, list[Hit]]) -> pa.Table:
-    rows: dict[str, list] = {name: [] for name in _COLUMNS}
-    for key in keys:
-        for hit in found[key]:
-            rows["key"].append(key)
-            rows["hit"].append(hit.key)
-            rows["identity"].append(hit.identity)
-            rows["score"].append(hit.score)
-            rows["coverage"].append(hit.coverage)
-            rows["minus"].append(hit.strand == "-")
-    return pa.table(
-        {
-            "key": pa.array(rows["key"], pa.int32()),
-            "hit": pa.array(rows["hit"], pa.int32()),
-            "identity": pa.array(rows["identity"], pa.float64()),  # as computed: votes compare them exactly
-            "score": pa.array(rows["score"], pa.float64()),
-            "coverage": pa.array(rows["coverage"], pa.float64()),
-            "minus": pa.array(rows["minus"], pa.bool_()),
-        }
-    )
+def _part_table(keys: Sequence[int], ranked: RankedHits, codes: dict[str, np.ndarray]) -> pa.Table:
+    """The rows of barcodes `keys`' kept hits (`ranked`: their hits, in `keys`' order)."""
+    rows = [
+        start + kept(ranked.keys[start:end], codes)
+        for start, end in zip(ranked.starts[:-1].tolist(), ranked.starts[1:].tolist())
+    ]
+    taken = np.concatenate([np.zeros(0, dtype=np.int64), *rows])
+    columns = {
+        "key": np.repeat(np.asarray(keys, dtype=np.int32), [len(r) for r in rows]),
+        "hit": ranked.keys[taken].astype(np.int32),
+        "identity": ranked.identities[taken],  # as computed: votes compare them exactly
+        "score": ranked.scores[taken].astype(np.float64),
+        "coverage": ranked.coverage[taken],
+        "minus": ranked.minus[taken],
+    }
+    return pa.table(columns, schema=_SCHEMA)
 
 
 def _searched_part(keys: list[int]) -> pa.Table:
     """The kept hits of distinct barcodes `keys` as rows of a part: one task of a worker process, which
     searches alone with what `_searching` set before forking it (`_WORK`)."""
     reference, engine, codes = _WORK
-    found = engine.hits([Query(str(k), sequence=reference.barcodes[k]) for k in keys])
-    return _part_table(keys, {k: kept(found[reference.barcodes[k]], codes) for k in keys})
+    return _part_table(keys, engine.ranked_hits([reference.barcodes[k] for k in keys]), codes)
 
 
 @contextmanager
@@ -209,7 +209,7 @@ def search_barcodes(
             tables = searched(keys, bar)
     finally:
         bar.close()
-    return NeighbourGraph(pa.concat_tables([_part_table([], {}), *tables]), len(reference.barcodes))
+    return NeighbourGraph(pa.concat_tables([_SCHEMA.empty_table(), *tables]), len(reference.barcodes))
 
 
 def build_graph(

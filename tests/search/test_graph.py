@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bioscan_hf.data.sources import Query
+from bioscan_hf.search.calls import Hit
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.graph import (
     KEEP,
@@ -33,7 +34,7 @@ def test_the_graph_holds_the_engines_hits_for_every_barcode(tmp_path: Path, monk
     graph = build_graph(reference, tmp_path / "wide", seed_budget=10**9, progress=False)
     assert len(graph) == len(reference.barcodes)
     for key, barcode in enumerate(reference.barcodes):
-        assert graph[key] == kept(exhaustive[barcode], codes)
+        assert graph[key] == _kept_hits(exhaustive[barcode], codes)
         assert graph[key][0].key == key and graph[key][0].identity == 1.0  # itself first
     monkeypatch.setattr("bioscan_hf.search.graph.TASK_KEYS", 7)  # several tasks per worker process ...
     monkeypatch.setattr("bioscan_hf.search.graph.PART_KEYS", 25)  # ... and several parts per pool
@@ -58,9 +59,14 @@ def test_kept_hits_keep_a_neighbour_of_another_label() -> None:
     hits = Identifier(reference, candidates=200).hits([Query("q", sequence=reference.barcodes[flood_key])])
     ranked = hits[reference.barcodes[flood_key]]
     assert len(ranked) > KEEP and all(reference.key_label(h.key, "genus") == "Floodus" for h in ranked[:KEEP])
-    cut = kept(ranked, codes)
+    cut = _kept_hits(ranked, codes)
     assert cut[:KEEP] == ranked[:KEEP]
     assert any(reference.key_label(h.key, "genus") != "Floodus" for h in cut[KEEP:])
+
+
+def _kept_hits(hits: list[Hit], codes: dict[str, np.ndarray]) -> list[Hit]:
+    """The hits `kept` keeps of a list."""
+    return [hits[i] for i in kept(np.array([h.key for h in hits], dtype=np.int64), codes)]
 
 
 def test_a_budgeted_shortlist_reads_a_bounded_share_of_the_index() -> None:
