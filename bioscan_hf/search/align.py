@@ -58,6 +58,55 @@ class Alignment(NamedTuple):
     strand: str = "+"
 
 
+class AlignedHits(NamedTuple):
+    """One query's hits as arrays (what `rank_hits` gives as a list of (position, `Alignment`)): a search's
+    worker processes keep them so, as a Python tuple per hit cost a fifth of a neighbour graph's time."""
+
+    keys: np.ndarray
+    scores: np.ndarray
+    identities: np.ndarray
+    overlaps: np.ndarray
+    minus: np.ndarray
+
+    @classmethod
+    def of(cls, hits: Sequence[tuple[int, Alignment]]) -> AlignedHits:
+        """`hits` ((position, alignment) pairs) as arrays, in their order."""
+        return cls(
+            np.array([key for key, _ in hits], dtype=np.int64),
+            np.array([a.score for _, a in hits], dtype=np.int64),
+            np.array([a.identity for _, a in hits], dtype=np.float64),
+            np.array([a.overlap for _, a in hits], dtype=np.int64),
+            np.array([a.strand == "-" for _, a in hits], dtype=np.bool_),
+        )
+
+    @classmethod
+    def scored(cls, keys: np.ndarray, distances: np.ndarray, overlaps: np.ndarray, strand: str) -> AlignedHits:
+        """Alignments of `distances` edits over shorter sides of `overlaps` bases (`_scored`'s, at once)."""
+        overlaps = np.asarray(overlaps, dtype=np.int64)
+        distances = np.where(overlaps > 0, distances, 0)  # nothing left of one side: no hit's score or identity
+        identities = np.where(overlaps > 0, 1.0 - distances / np.maximum(overlaps, 1), 0.0)
+        minus = np.full(len(keys), strand == "-", dtype=np.bool_)
+        return cls(np.asarray(keys, dtype=np.int64), overlaps - EDIT_PENALTY * distances, identities, overlaps, minus)
+
+    @classmethod
+    def joined(cls, parts: Sequence[AlignedHits]) -> AlignedHits:
+        """Parts one after the other."""
+        return cls(*(np.concatenate(column) for column in zip(*parts)))
+
+    def best_first(self) -> AlignedHits:
+        """The hits best first: score, then identity, then position (`best_first`)."""
+        order = np.lexsort((self.keys, -self.identities, -self.scores))
+        return AlignedHits(*(column[order] for column in self))
+
+    def hits(self) -> list[tuple[int, Alignment]]:
+        """As (position, alignment) pairs."""
+        columns = (self.scores, self.identities, self.overlaps, np.where(self.minus, "-", "+"))
+        return list(zip(self.keys.tolist(), map(Alignment, *(c.tolist() for c in columns))))
+
+
+NO_HITS = AlignedHits.of([])
+
+
 def oriented(query: str, strand: str) -> str:
     """The query as aligned on `strand` ("+": as given, "-": its reverse complement)."""
     return reverse_complement(query) if strand == "-" else query
@@ -146,42 +195,38 @@ class BandedAligner:
         if not m:
             return Alignment(0, 0.0, 0, self.strand)
         if min_score is None:
-            return self.in_full(np.array([position], dtype=np.int64))[0]
+            return _scored(int(self.in_full(np.array([position], dtype=np.int64))[0]), m, self.strand)
         return _scored(self._within(shorter, longer, allowed_edits(m, min_score), position), m, self.strand)
 
-    def in_full(self, positions: np.ndarray) -> list[Alignment]:
-        """`self(p, None)` of each of `positions`, in order: as many as the band holds in one compiled call
-        (`_kernels.band_in_full`), the others here (a Python call per alignment was ~5 µs of a 12 µs one)."""
+    def in_full(self, positions: np.ndarray) -> np.ndarray:
+        """The edit distance of each of `positions` in full, in order (0 where one side is empty, as `self`
+        scores it): as many as the band holds in one compiled call (`_kernels.band_in_full`), the others here
+        (a Python call per alignment was ~5 µs of a 12 µs one)."""
         distances = np.zeros(len(positions), dtype=np.int64)
         lengths = self._overlaps(positions)
-        found: dict[int, Alignment] = {}
         last, at = (-1 if self.last is None else self.last), 0
         while at < len(positions):
             at, last = self.kernels.band_in_full(
                 self.read, *self.encoded, positions, at, last, BAND_WORDS, self.masks, self.read_masks, distances
             )
-            if at < len(positions) and not lengths[at]:  # nothing left of one side: `self` says so
-                found[at] = Alignment(0, 0.0, 0, self.strand)
-                at += 1
-            elif at < len(positions):  # one beyond the widest band: edlib's
-                last = self._edlib(int(positions[at]), -1)
-                found[at] = _scored(last, lengths[at], self.strand)
-                at += 1
-        self.last = None if last < 0 else last
-        return [
-            found[i] if i in found else _scored(d, m, self.strand)
-            for i, (d, m) in enumerate(zip(distances.tolist(), lengths))
-        ]
+            if at < len(positions) and lengths[at]:  # one beyond the widest band: edlib's
+                last = distances[at] = self._edlib(int(positions[at]), -1)
+            at += 1  # (nothing left of one side: distance 0, no score)
+        self.last = None if last < 0 else int(last)
+        return distances
+
+    def aligned(self, positions: np.ndarray, distances: np.ndarray) -> AlignedHits:
+        """The hits of `positions` at their `distances` (`in_full`'s, or `within`'s that are not −1)."""
+        return AlignedHits.scored(positions, distances, self._overlaps(positions), self.strand)
 
     def within(
         self, positions: np.ndarray, near: np.ndarray, first: int, best: int, shared: SharedSeeds | None
-    ) -> list[tuple[int, Alignment]]:
+    ) -> np.ndarray:
         """`rank_hits`' bounded alignments (`_bounded_hits`) in compiled calls (`_kernels.band_within`), those
-        the band cannot answer here."""
+        the band cannot answer here: the distance of each of `positions[near]`, −1 where it is no hit."""
         near = np.asarray(near, dtype=np.int64)
         counts, most = (shared.counts, shared.most) if shared is not None else (np.zeros(0, dtype=np.int64), 0)
         distances = np.full(len(near), -1, dtype=np.int64)
-        found: dict[int, Alignment] = {}
         at = 0
         while at < len(near):
             at, best = self.kernels.band_within(
@@ -191,19 +236,15 @@ class BandedAligner:
             if at < len(near):  # one the band cannot answer
                 alignment = self(int(positions[near[at]]), best - NEAR_BEST)
                 if alignment is not None:
-                    found[at] = alignment
+                    distances[at] = (alignment.overlap - alignment.score) // EDIT_PENALTY
                     best = max(best, alignment.score)
                 at += 1
-        lengths = self._overlaps(positions[near])
-        aligned = [
-            found.get(j) or _scored(d, m, self.strand) for j, (d, m) in enumerate(zip(distances.tolist(), lengths))
-        ]
-        return [(int(positions[i]), a) for i, a in zip(near.tolist(), aligned) if a is not None]
+        return distances
 
-    def _overlaps(self, positions: np.ndarray) -> list[int]:
+    def _overlaps(self, positions: np.ndarray) -> np.ndarray:
         """The bases the alignment with each reference of `positions` spans: the shorter side's."""
         _, starts, ends = self.encoded
-        return np.minimum(len(self.read), ends[positions] - starts[positions]).tolist()
+        return np.minimum(len(self.read), ends[positions] - starts[positions])
 
     def _within(self, shorter: np.ndarray, longer: np.ndarray, edits: int, position: int) -> int:
         words = _band_words(len(longer) - len(shorter), edits)
@@ -246,6 +287,20 @@ def rank_hits(
     shared: SharedSeeds | None = None,
     encoded: EncodedBarcodes | None = None,
 ) -> list[tuple[int, Alignment]]:
+    """`ranked_alignments` as (position, alignment) pairs, best first."""
+    return ranked_alignments(query, references, positions, strand, exact_first, best, shared, encoded).hits()
+
+
+def ranked_alignments(
+    query: str,
+    references: Sequence[str],
+    positions: np.ndarray,
+    strand: str = "+",
+    exact_first: int = EXACT_FIRST,
+    best: int | None = None,
+    shared: SharedSeeds | None = None,
+    encoded: EncodedBarcodes | None = None,
+) -> AlignedHits:
     """Align `query` on `strand` ("+", "-", or "both": the better per reference) with `references[p]` for each
     p in `positions` (most promising first); hits best first (score, then identity, then position).
 
@@ -258,25 +313,25 @@ def rank_hits(
     farther (`bound.beyond`). Both run once over the rest of the list when the first floor is known (a floor
     only rises, so what is beyond the first is beyond every later one), the lemma again at the risen floor."""
     aligner = position_aligner(query, references, strand, encoded)
+    positions = np.asarray(positions, dtype=np.int64)
     full = positions[: max(exact_first, best is None)]  # at least one, for a best score to start from
-    hits = list(zip(np.asarray(full).tolist(), _full_alignments(aligner, full)))
-    if hits:
-        top = max(found.score for _, found in hits)
+    hits = _full_alignments(aligner, full)
+    if len(hits.scores):
+        top = int(hits.scores.max())
         best = top if best is None else max(best, top)
     n = len(full)
     if n < len(positions):
-        rest = np.asarray(positions[n:])
+        rest = positions[n:]
         near = _may_come_near(query, references, rest, n, best - NEAR_BEST, strand, shared, encoded)
-        hits += _bounded_hits(aligner, query, references, rest, near, n, best, shared)
-    hits.sort(key=best_first)
-    return hits
+        hits = AlignedHits.joined([hits, _bounded_hits(aligner, query, references, rest, near, n, best, shared)])
+    return hits.best_first()
 
 
-def _full_alignments(aligner: Callable, positions: np.ndarray) -> list[Alignment]:
+def _full_alignments(aligner: Callable, positions: np.ndarray) -> AlignedHits:
     """Each of `positions` aligned in full, in order."""
     if isinstance(aligner, BandedAligner):
-        return aligner.in_full(np.asarray(positions, dtype=np.int64))
-    return [aligner(p, None) for p in positions]
+        return aligner.aligned(positions, aligner.in_full(positions))
+    return AlignedHits.of([(p, aligner(p, None)) for p in positions.tolist()])
 
 
 def _bounded_hits(
@@ -288,11 +343,13 @@ def _bounded_hits(
     first: int,
     best: int,
     shared: SharedSeeds | None,
-) -> list[tuple[int, Alignment]]:
+) -> AlignedHits:
     """The hits among `rest[near]` (the `first`-th shortlisted reference onwards): each aligned only as far as
     it could come within `NEAR_BEST` of the best score so far, `best` rising as hits come."""
     if isinstance(aligner, BandedAligner):
-        return aligner.within(rest.astype(np.int64), near, first, best, shared)
+        distances = aligner.within(rest, near, first, best, shared)
+        found = distances >= 0
+        return aligner.aligned(rest[near[found]], distances[found])
     length = len(query.strip("N"))
     hits = []
     for i in near:
@@ -305,7 +362,7 @@ def _bounded_hits(
         if found is not None:
             hits.append((int(rest[i]), found))
             best = max(best, found.score)
-    return hits
+    return AlignedHits.of(hits)
 
 
 def _may_come_near(

@@ -11,12 +11,13 @@ import numpy as np
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
 from bioscan_hf.search.align import (
     EDIT_PENALTY,
+    NO_HITS,
+    AlignedHits,
     Alignment,
     align,
     below_floor,
-    best_first,
     position_aligner,
-    rank_hits,
+    ranked_alignments,
 )
 from bioscan_hf.search.bound import EncodedBarcodes
 from bioscan_hf.search.seeds import SeedIndex, SharedSeeds, seeds_lost
@@ -61,19 +62,11 @@ class PackedHits(NamedTuple):
     minus: np.ndarray
 
     @classmethod
-    def of(cls, found: list[list[tuple[int, Alignment]]]) -> PackedHits:
-        """`found` (per query, its hits as (position, alignment)) packed."""
-        flat = [hit for hits in found for hit in hits]
+    def of(cls, found: list[AlignedHits]) -> PackedHits:
+        """`found` (per query, its hits) packed."""
         starts = np.zeros(len(found) + 1, dtype=np.int64)
-        np.cumsum([len(hits) for hits in found], out=starts[1:])
-        return cls(
-            starts,
-            np.array([key for key, _ in flat], dtype=np.int64),
-            np.array([a.score for _, a in flat], dtype=np.int64),
-            np.array([a.identity for _, a in flat], dtype=np.float64),
-            np.array([a.overlap for _, a in flat], dtype=np.int64),
-            np.array([a.strand == "-" for _, a in flat], dtype=np.bool_),
-        )
+        np.cumsum([len(hits.keys) for hits in found], out=starts[1:])
+        return cls(starts, *AlignedHits.joined([NO_HITS, *found]))
 
     @classmethod
     def joined(cls, parts: list[PackedHits]) -> PackedHits:
@@ -99,7 +92,7 @@ def align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> PackedHits:
     pairs, strand = task
     encoded = _WORKER_ENCODED
     return PackedHits.of(
-        [rank_hits(query, _WORKER_BARCODES, positions, strand, encoded=encoded) for query, positions in pairs]
+        [ranked_alignments(query, _WORKER_BARCODES, positions, strand, encoded=encoded) for query, positions in pairs]
     )
 
 
@@ -118,16 +111,17 @@ def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> PackedHits:
         positions, counts, side = (on_minus, minus_counts, "-") if flip else (on_plus, plus_counts, "+")
         most = int(counts[0]) if len(counts) else 0  # no reference shares more: the lemma's bound (rank_hits)
         shared = SharedSeeds(counts, most)
-        hits = rank_hits(query, _WORKER_BARCODES, positions[:candidates], side, shared=shared, encoded=_WORKER_ENCODED)
-        if hits and hits[0][1].identity < WIDEN_BELOW:  # far from everything: seed counts rank least well
+        hits = ranked_alignments(
+            query, _WORKER_BARCODES, positions[:candidates], side, shared=shared, encoded=_WORKER_ENCODED
+        )
+        if len(hits.keys) and hits.identities[0] < WIDEN_BELOW:  # far from everything: seed counts rank least well
             more = candidates + _few_per_species(positions[candidates : max(candidates, WIDE_CANDIDATES)])
             shared = SharedSeeds(counts[more], most)
-            hits += rank_hits(
-                query, _WORKER_BARCODES, positions[more], side, 0, hits[0][1].score, shared, _WORKER_ENCODED
+            widened = ranked_alignments(
+                query, _WORKER_BARCODES, positions[more], side, 0, int(hits.scores[0]), shared, _WORKER_ENCODED
             )
-        hits += _contrast_hits(query, hits, positions, side)
-        hits.sort(key=best_first)
-        found.append(hits)
+            hits = AlignedHits.joined([hits, widened])
+        found.append(AlignedHits.joined([hits, _contrast_hits(query, hits, positions, side)]).best_first())
     return PackedHits.of(found)
 
 
@@ -203,15 +197,14 @@ def _minus_is_better(
     return align(query, _WORKER_BARCODES[on_minus[0]], "-").score > plus_score
 
 
-def _contrast_hits(
-    query: str, hits: list[tuple[int, Alignment]], ranked: np.ndarray, strand: str
-) -> list[tuple[int, Alignment]]:
-    """For each of `CONTRAST_RANKS` (lowest first) where no hit carries a label other than the best hit's,
-    the best-aligned `CONTRAST_HITS` of the first `CONTRAST_POOL` references of another label in `ranked`
-    (shared-seed order; the shortlist's own included where its bounded alignment left them out)."""
-    if not hits:
-        return []
-    best, keys = hits[0][0], [key for key, _ in hits]
+def _contrast_hits(query: str, hits: AlignedHits, ranked: np.ndarray, strand: str) -> AlignedHits:
+    """For each of `CONTRAST_RANKS` (lowest first) where no hit carries a label other than the first hit's
+    (the best of the shortlist), the best-aligned `CONTRAST_HITS` of the first `CONTRAST_POOL` references of
+    another label in `ranked` (shared-seed order; the shortlist's own included where its bounded alignment
+    left them out)."""
+    if not len(hits.keys):
+        return NO_HITS
+    best, keys = int(hits.keys[0]), hits.keys.tolist()
     held, taken = np.array(keys), set(keys)
     aligner = position_aligner(query, _WORKER_BARCODES, strand, _WORKER_ENCODED)
     extra: list[tuple[int, Alignment]] = []
@@ -243,7 +236,7 @@ def _contrast_hits(
         if pool:
             keys += [key for key, _ in pool[:CONTRAST_HITS]]
             held, taken = np.array(keys), set(keys)
-    return extra
+    return AlignedHits.of(extra)
 
 
 def set_worker_state(

@@ -7,7 +7,7 @@ from helpers import flood_case
 
 from bioscan_hf.data.sources import Query
 from bioscan_hf.search import shortlist
-from bioscan_hf.search.align import Alignment
+from bioscan_hf.search.align import AlignedHits, Alignment
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.references import Reference
 
@@ -35,6 +35,7 @@ def test_packed_hits_join_and_unpack_as_they_were_packed() -> None:
     strands and all, queries without hits included."""
     first = [[(3, Alignment(640, 0.99, 650, "+")), (7, Alignment(600, 0.95, 650, "-"))], []]
     second = [[(1, Alignment(200, 0.97, 210, "+"))], [], [(4, Alignment(5, 0.6, 300, "-"))]]
-    joined = shortlist.PackedHits.joined([shortlist.PackedHits.of(first), shortlist.PackedHits.of(second)])
+    packed = [shortlist.PackedHits.of([AlignedHits.of(hits) for hits in part]) for part in (first, second)]
+    joined = shortlist.PackedHits.joined(packed)
     assert joined.lists() == first + second
     assert shortlist.PackedHits.joined([]).lists() == []
