@@ -19,6 +19,8 @@ the farthest a member of one component can be.
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -40,6 +42,9 @@ MAX_REFINED = 2_000
 #: share of cells hold flow (`mcl`).
 MCL_PRUNE = 1e-5
 SPARSE_BELOW = 0.05
+#: What the refining worker processes read (the edges, the distances, the threshold), set before they fork.
+_REFINING: tuple | None = None
+_LIMITS = None  # a refining worker process's thread limit, held while it lives
 
 
 def linked(
@@ -184,10 +189,12 @@ def clusters_of(
     size: int,
     threshold: float = LINK_DISTANCE,
     refined: bool = True,
+    num_proc: int = 1,
 ) -> np.ndarray:
     """A cluster number per barcode (0…, a component's groups numbered together, components in order),
     from the graph's pairs (`rows`, `cols`: barcode positions, their alignment `distances`): single linkage
-    at `threshold`, then each component of `MIN_REFINED`–`MAX_REFINED` barcodes refined."""
+    at `threshold`, then each component of `MIN_REFINED`–`MAX_REFINED` barcodes refined (in `num_proc`
+    processes)."""
     edges = linked(rows, cols, distances, size, threshold)
     components = single_linkage(edges)
     if not refined:
@@ -200,8 +207,47 @@ def clusters_of(
     bounds = np.searchsorted(components[order], np.arange(len(sizes) + 1))
     groups = np.zeros(size, dtype=np.int64)
     count = np.ones(len(sizes), dtype=np.int64)
-    for c in np.flatnonzero(refinable):
-        members = order[bounds[c] : bounds[c + 1]]
-        groups[members] = refine(members, edges, near, threshold)
-        count[c] = groups[members].max() + 1
+    chosen = np.flatnonzero(refinable)
+    members = [order[bounds[c] : bounds[c + 1]] for c in chosen]
+    for c, each, found in zip(chosen, members, refined_components(members, edges, near, threshold, num_proc)):
+        groups[each] = found
+        count[c] = found.max() + 1
     return (np.cumsum(count) - count)[components] + groups
+
+
+def refined_components(
+    members: Sequence[np.ndarray], edges: sp.csr_matrix, near: sp.csr_matrix, threshold: float, num_proc: int = 1
+) -> list[np.ndarray]:
+    """`refine` of each component (`members`), in order; with `num_proc`, in as many forked processes, the
+    largest components handed out first (MCL on 1,000 barcodes takes ~1,000 times one on 20), each process's
+    linear algebra on one thread."""
+    global _REFINING
+    if num_proc <= 1 or len(members) < 2 * num_proc:
+        return [refine(each, edges, near, threshold) for each in members]
+    import sklearn.metrics  # noqa: F401  (imported here once, not in each process: a second)
+
+    largest_first = sorted(range(len(members)), key=lambda n: -len(members[n]))
+    _REFINING = (edges, near, threshold)
+    try:
+        with multiprocessing.get_context("fork").Pool(num_proc, initializer=_one_thread) as pool:
+            found = pool.map(_refined, [members[n] for n in largest_first], chunksize=1)
+    finally:
+        _REFINING = None
+    ordered: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(members)
+    for n, groups in zip(largest_first, found):
+        ordered[n] = groups
+    return ordered
+
+
+def _one_thread() -> None:
+    """A refining worker process's BLAS on one thread (two processes on two cores)."""
+    global _LIMITS
+    from threadpoolctl import threadpool_limits
+
+    _LIMITS = threadpool_limits(1)
+
+
+def _refined(members: np.ndarray) -> np.ndarray:
+    """`refine` of one component in a worker process (`_REFINING`: what it reads)."""
+    edges, near, threshold = _REFINING
+    return refine(members, edges, near, threshold)

@@ -184,7 +184,8 @@ def linked_barcodes(
     if progress:
         status(f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%}")
     distances = 1.0 - identity
-    labels = clusters_of(keys, hits, distances, len(reference.barcodes), settings.threshold, not settings.no_refine)
+    size, refined = len(reference.barcodes), not settings.no_refine
+    labels = clusters_of(keys, hits, distances, size, settings.threshold, refined, settings.num_proc)
     return labels, (keys, hits, distances)
 
 

@@ -78,6 +78,30 @@ def test_refinement_splits_two_groups_joined_by_a_chain(n_core: int, monkeypatch
     assert any(went_sparse) == (n_core == 80)
 
 
+def test_components_refined_in_two_processes_give_the_same_clusters() -> None:
+    """Components shared among worker processes (`num_proc`; the largest first) are numbered as one process
+    numbers them: several components, each two groups joined by a chain, refined alike."""
+    rng = np.random.default_rng(1)
+    rows, cols, distances, start = [], [], [], 0
+    for n_core in (6, 30, 9, 18, 12):
+        ends = []
+        for group in (range(start, start + n_core), range(start + n_core, start + 2 * n_core)):
+            pairs = [(i, j) for i in group for j in group if i < j]
+            rows += [i for i, _ in pairs]
+            cols += [j for _, j in pairs]
+            distances += list(rng.uniform(0.0, 0.005, len(pairs)))
+            ends.append(group[0])
+        rows += [ends[0], start + 2 * n_core, start + 2 * n_core + 1]  # A - c1 - c2 - B
+        cols += [start + 2 * n_core, start + 2 * n_core + 1, ends[1]]
+        distances += [0.015] * 3
+        start += 2 * n_core + 2
+    rows, cols, distances = np.array(rows), np.array(cols), np.array(distances)
+    alone = clusters_of(rows, cols, distances, start)
+    assert len(set(clusters_of(rows, cols, distances, start, refined=False))) == 5
+    assert len(set(alone)) > 5  # components split
+    assert np.array_equal(clusters_of(rows, cols, distances, start, num_proc=2), alone)
+
+
 def test_bin_agreement_counts_exact_splits_and_merges() -> None:
     truth = pd.Series(["B1", "B1", "B2", "B2", "B3", "B3", None])
     found = pd.Series(["c1", "c1", "c2", "c3", "c4", "c4", "c9"])
