@@ -221,6 +221,40 @@ def _band_in_words(m, longer, edits, words, masks) -> int:
     return best
 
 
+@numba.njit(nogil=True)
+def seed_keys(bases, lengths, positions, weights, unknown, n_seeds, span, out) -> int:
+    """`row * n_seeds + seed` of each window of `span` bases within one barcode (`bases`: the barcodes joined,
+    `lengths` theirs) whose bases at `positions` are all known (< `unknown`), the seed their codes weighted
+    by `weights`, into `out` in barcode then window order; returns how many (`seeds._batch_seeds`: one pass,
+    where NumPy passed over every window once per position)."""
+    found, start = 0, 0
+    for row in range(lengths.shape[0]):
+        end = start + lengths[row]
+        for window in range(start, end - span + 1):
+            code = 0
+            for i in range(positions.shape[0]):
+                base = bases[window + positions[i]]
+                if base >= unknown:
+                    break
+                code += base * weights[i]
+            else:
+                out[found] = row * n_seeds + code
+                found += 1
+        start = end
+    return found
+
+
+@numba.njit(nogil=True)
+def place(rows, codes, cursor, postings) -> None:
+    """`postings[cursor[c]] = row`, then one more in `cursor[c]`, for each (row, seed c) in order: an inverted
+    index's lists filled by counting, each list in the order its entries come (an argsort by seed took ~1 s
+    of a 21,708-barcode index's 4 s)."""
+    for i in range(rows.shape[0]):
+        code = codes[i]
+        postings[cursor[code]] = rows[i]
+        cursor[code] += 1
+
+
 @numba.njit(nogil=True, inline="always")
 def _add(postings, starts, ends, counts, step) -> None:
     """`step` added to `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (inlined into
@@ -338,6 +372,8 @@ def band_within(read, codes, starts, ends, positions, near, start, best, near_be
 for _kernel in (
     pieces_beyond,
     beyond_batch,
+    seed_keys,
+    place,
     mark_rows,
     band_distance,
     band_in_full,

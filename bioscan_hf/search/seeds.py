@@ -83,21 +83,13 @@ def seed_codes(barcode: str) -> np.ndarray:
 
 def _batch_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(row, seed) of every distinct seed of every barcode of `batch`, sorted by row then seed."""
+    from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+
     lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
     bases = base_codes("".join(batch))
-    windows = len(bases) - len(SEED_PATTERN) + 1
-    if windows <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    valid = np.ones(windows, dtype=bool)
-    codes = np.zeros(windows, dtype=np.int64)
-    for position, weight in zip(_POSITIONS, _WEIGHTS):
-        read = bases[position : position + windows]
-        valid &= read < UNKNOWN_CODE
-        codes += read.astype(np.int64) * weight
-    owner = np.repeat(np.arange(len(batch)), lengths)[:windows]
-    ends = np.cumsum(lengths)[owner]
-    valid &= np.arange(windows) + len(SEED_PATTERN) <= ends
-    keys = np.sort(owner[valid] * N_SEEDS + codes[valid])  # sort and drop repeats (np.unique hashes first: slower)
+    keys = np.empty(max(0, len(bases) - len(SEED_PATTERN) + 1), dtype=np.int64)
+    found = _kernels.seed_keys(bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, N_SEEDS, len(SEED_PATTERN), keys)
+    keys = np.sort(keys[:found])  # sort and drop repeats (np.unique hashes first: slower)
     keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
     return keys // N_SEEDS, keys % N_SEEDS
 
@@ -136,9 +128,10 @@ class SeedIndex:
             batches = [(rows + start, codes) for start, (rows, codes) in _seeded_batches(barcodes, progress, "seeding")]
             rows = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
             codes = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
-            order = np.argsort(codes, kind="stable")  # by seed; barcodes stay ascending within a seed
             indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=N_SEEDS))])
-            return cls(indptr, rows[order].astype(np.int32), len(barcodes))
+            postings = np.empty(int(indptr[-1]), dtype=np.int32)
+            _placed(rows, codes, indptr[:-1].copy(), postings)  # by seed; barcodes ascending within a seed
+            return cls(indptr, postings, len(barcodes))
         counts = np.zeros(N_SEEDS, dtype=np.int64)
         for _, batch in _seeded_batches(barcodes, progress, "counting seeds"):
             counts += np.bincount(batch[1], minlength=N_SEEDS)
@@ -150,15 +143,7 @@ class SeedIndex:
         postings = np.lib.format.open_memmap(folder / "postings.npy", "w+", np.int32, (int(indptr[-1]),))
         cursor = indptr[:-1].copy()
         for start, (rows, codes) in _seeded_batches(barcodes, progress, "placing seeds"):
-            if not len(codes):
-                continue
-            order = np.argsort(codes, kind="stable")
-            rows, codes = rows[order] + start, codes[order]
-            first = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
-            sizes = np.diff(np.concatenate([first, [len(codes)]]))
-            within = np.arange(len(codes)) - np.repeat(first, sizes)
-            postings[cursor[codes] + within] = rows
-            cursor[codes[first]] += sizes
+            _placed(rows + start, codes, cursor, np.asarray(postings))
         postings.flush()
         del postings
         (folder / SEEDS_MANIFEST).write_text(json.dumps({"barcodes": len(barcodes), "version": SEEDS_VERSION}))
@@ -368,6 +353,14 @@ def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np
         keys = np.partition(keys, candidates - 1)[:candidates]
     keys.sort()
     return keys & (1 << _POSITION_BITS) - 1, most - (keys >> _POSITION_BITS)
+
+
+def _placed(rows: np.ndarray, codes: np.ndarray, cursor: np.ndarray, postings: np.ndarray) -> None:
+    """Each row into `postings` at `cursor[its seed]`, advanced (`_kernels.place`): in order, so rows ascending
+    stay ascending within a seed's list."""
+    from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+
+    _kernels.place(rows, codes, cursor, postings)
 
 
 def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):
