@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -74,28 +73,10 @@ def linked(
     indptr = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(np.bincount(low, minlength=size) + np.bincount(high, minlength=size), out=indptr[1:])
     indices, data = np.empty(indptr[-1], dtype=index), np.empty(indptr[-1])
-    _fill_symmetric()(low, high, nearest, indptr[:-1].copy(), indices, data)
+    from bioscan_hf.clusters._kernels import fill_symmetric  # here: numba takes a fraction of a second to import
+
+    fill_symmetric(low, high, nearest, indptr[:-1].copy(), indices, data)
     return sp.csr_matrix((data, indices, indptr), shape=(size, size))
-
-
-@cache
-def _fill_symmetric():
-    """`fill(low, high, values, next_free, indices, data)`: each pair (low < high, sorted) entered both ways
-    round into a CSR matrix's rows at `next_free` (each row's first slot, advanced as it fills). In sorted
-    order every row comes out with its columns ascending; scipy's COO conversion held the pairs twice more
-    (~5 GB at BIOSCAN-5M's size, the clustering's peak). Compiled by numba at first use."""
-    import numba  # here: a fraction of a second to import, only when clustering
-
-    @numba.njit
-    def fill(low, high, values, next_free, indices, data) -> None:
-        for i in range(len(low)):
-            a, b = low[i], high[i]
-            indices[next_free[a]], data[next_free[a]] = b, values[i]
-            next_free[a] += 1
-            indices[next_free[b]], data[next_free[b]] = a, values[i]
-            next_free[b] += 1
-
-    return fill
 
 
 def single_linkage(edges: sp.csr_matrix) -> np.ndarray:

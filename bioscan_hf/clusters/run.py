@@ -366,5 +366,8 @@ def plot_clusters(records, clusters, keys, hits, distances, labels, summary, pat
     edges = np.unique(np.geomspace(1, max(2, clusters["records"].max()) + 1, 30).astype(int))
     sizes.hist(clusters["records"], bins=edges)
     sizes.set(xscale="log", xlabel="records per cluster", ylabel="clusters", title="cluster sizes")
-    figure.tight_layout()
+    width, height = figure.get_size_inches()  # margins in inches (tight_layout measured every label: ~0.7 s)
+    figure.subplots_adjust(
+        left=0.75 / width, right=1 - 0.2 / width, bottom=0.6 / height, top=1 - 0.4 / height, wspace=0.28
+    )
     figure.savefig(path, format="png", dpi=90)
