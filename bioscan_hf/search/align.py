@@ -60,7 +60,7 @@ class Alignment(NamedTuple):
 
 class AlignedHits(NamedTuple):
     """One query's hits as arrays (what `rank_hits` gives as a list of (position, `Alignment`)): a search's
-    worker processes keep them so, as a Python tuple per hit cost a fifth of a neighbour graph's time."""
+    worker processes keep them so, as a Python tuple per hit cost a quarter of a neighbour graph's time."""
 
     keys: np.ndarray
     scores: np.ndarray

@@ -145,10 +145,10 @@ def _minus_ranked(
     """The minus strand's shortlists of `sequences`, read only where that strand could win (`_minus_may_win`);
     elsewhere an empty shortlist (the query stays on plus)."""
     # a query its best plus reference holds whole (a neighbour graph's barcode, itself) cannot be beaten
-    open_ = [n for n, query in enumerate(sequences) if not len(plus[n][0]) or _WORKER_BARCODES[plus[n][0][0]] != query]
-    minus = {n: reverse_complement(sequences[n]) for n in open_}
-    held, seeds = _WORKER_SEEDS.held([minus[n] for n in open_])
-    needed = [n for n, h, k in zip(open_, held, seeds) if _minus_may_win(sequences[n], plus[n], h, k, budget)]
+    unmatched = [n for n, q in enumerate(sequences) if not len(plus[n][0]) or _WORKER_BARCODES[plus[n][0][0]] != q]
+    minus = {n: reverse_complement(sequences[n]) for n in unmatched}
+    held, seeds = _WORKER_SEEDS.held([minus[n] for n in unmatched])
+    needed = [n for n, h, k in zip(unmatched, held, seeds) if _minus_may_win(sequences[n], plus[n], h, k, budget)]
     read = _WORKER_SEEDS.ranked([minus[n] for n in needed], depth, budget)
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     found = [empty] * len(sequences)
