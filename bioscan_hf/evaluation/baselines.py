@@ -14,9 +14,9 @@ import numpy as np
 from bioscan_hf.core.barcodes import barcode_key
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.evaluation.nearest import first_of_each
-from bioscan_hf.search.align import rank_hits
 from bioscan_hf.search.seeds import SeedIndex
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES
+from bioscan_hf.search.shortlist import rank_hits
 
 
 def alignment_nearest(

@@ -337,7 +337,7 @@ def band_in_full(read, codes, starts, ends, positions, start, last, most_words, 
 @numba.njit(nogil=True)
 def band_within(read, codes, starts, ends, positions, near, start, best, near_best, penalty, shared, most, first,
                 lost_per_edit, most_words, masks, read_masks, out):  # fmt: skip
-    """The bounded alignments of `align.rank_hits`: for each `i = near[j]`, `j` from `start` on, reference
+    """The bounded alignments of `shortlist.rank_hits`: for each `i = near[j]`, `j` from `start` on, reference
     `positions[i]` aligned with `read` only as far as it could score `best` − `near_best` (`best` the best
     score so far, rising as hits come), `out[j]` its distance or −1 (no hit). With `shared` (the seeds the
     `first + i`-th shortlisted reference shares with the query), one holding too few to come that close is

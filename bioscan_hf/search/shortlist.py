@@ -4,6 +4,7 @@ everything, and hits of other labels beside the best (`engine.Identifier` runs t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -11,15 +12,18 @@ import numpy as np
 from bioscan_hf.core.barcodes import barcode_length, reverse_complement
 from bioscan_hf.search.align import (
     EDIT_PENALTY,
+    EXACT_FIRST,
+    NEAR_BEST,
     NO_HITS,
     AlignedHits,
     Alignment,
+    BandedAligner,
     align,
-    below_floor,
+    allowed_edits,
+    oriented,
     position_aligner,
-    ranked_alignments,
 )
-from bioscan_hf.search.bound import EncodedBarcodes
+from bioscan_hf.search.bound import EncodedBarcodes, beyond, encode_query
 from bioscan_hf.search.seeds import SeedIndex, SharedSeeds, seeds_lost
 
 #: Ranks at which a query's best hit is always seen beside hits of another label: a shortlist of one
@@ -86,6 +90,139 @@ class PackedHits(NamedTuple):
             )
         ]
         return [flat[a:b] for a, b in zip(self.starts[:-1].tolist(), self.starts[1:].tolist())]
+
+
+def rank_hits(
+    query: str,
+    references: Sequence[str],
+    positions: np.ndarray,
+    strand: str = "+",
+    exact_first: int = EXACT_FIRST,
+    best: int | None = None,
+    shared: SharedSeeds | None = None,
+    encoded: EncodedBarcodes | None = None,
+) -> list[tuple[int, Alignment]]:
+    """`ranked_alignments` as (position, alignment) pairs, best first."""
+    return ranked_alignments(query, references, positions, strand, exact_first, best, shared, encoded).hits()
+
+
+def ranked_alignments(
+    query: str,
+    references: Sequence[str],
+    positions: np.ndarray,
+    strand: str = "+",
+    exact_first: int = EXACT_FIRST,
+    best: int | None = None,
+    shared: SharedSeeds | None = None,
+    encoded: EncodedBarcodes | None = None,
+) -> AlignedHits:
+    """Align `query` on `strand` ("+", "-", or "both": the better per reference) with `references[p]` for each
+    p in `positions` (most promising first); hits best first (score, then identity, then position).
+
+    The first `exact_first` are aligned in full; each later one only as far as it could come within
+    `NEAR_BEST` of the best score so far (`best`: one found before, when these continue a list); a reference
+    that cannot is no hit: it could neither be the top hit nor vote beside it. Two exact rules skip such a
+    reference unaligned (the same hits, fewer alignments): with `shared` (the seeds each position shares with
+    the query on `strand`), one that holds too few of them to come that close (`SharedSeeds.may_be_within`);
+    with `encoded` (`references` as `bound.encode_barcodes` writes them), one that the pieces' bound proves
+    farther (`bound.beyond`). Both run once over the rest of the list when the first floor is known (a floor
+    only rises, so what is beyond the first is beyond every later one), the lemma again at the risen floor."""
+    aligner = position_aligner(query, references, strand, encoded)
+    positions = np.asarray(positions, dtype=np.int64)
+    full = positions[: max(exact_first, best is None)]  # at least one, for a best score to start from
+    hits = _full_alignments(aligner, full)
+    if len(hits.scores):
+        top = int(hits.scores.max())
+        best = top if best is None else max(best, top)
+    n = len(full)
+    if n < len(positions):
+        rest = positions[n:]
+        near = _may_come_near(query, references, rest, n, best - NEAR_BEST, strand, shared, encoded)
+        hits = AlignedHits.joined([hits, _bounded_hits(aligner, query, references, rest, near, n, best, shared)])
+    return hits.best_first()
+
+
+def _full_alignments(aligner: Callable, positions: np.ndarray) -> AlignedHits:
+    """Each of `positions` aligned in full, in order."""
+    if isinstance(aligner, BandedAligner):
+        return aligner.aligned(positions, aligner.in_full(positions))
+    return AlignedHits.of([(p, aligner(p, None)) for p in positions.tolist()])
+
+
+def _bounded_hits(
+    aligner: Callable,
+    query: str,
+    references: Sequence[str],
+    rest: np.ndarray,
+    near: np.ndarray,
+    first: int,
+    best: int,
+    shared: SharedSeeds | None,
+) -> AlignedHits:
+    """The hits among `rest[near]` (the `first`-th shortlisted reference onwards): each aligned only as far as
+    it could come within `NEAR_BEST` of the best score so far, `best` rising as hits come."""
+    if isinstance(aligner, BandedAligner):
+        distances = aligner.within(rest, near, first, best, shared)
+        found = distances >= 0
+        return aligner.aligned(rest[near[found]], distances[found])
+    length = len(query.strip("N"))
+    hits = []
+    for i in near:
+        floor = best - NEAR_BEST  # risen since the first floor where a hit came above it
+        if shared is not None:
+            other = len(references[rest[i]].strip("N"))
+            if not shared.may_be_within(first + i, allowed_edits(min(length, other), floor), length - other):
+                continue
+        found = aligner(rest[i], floor)
+        if found is not None:
+            hits.append((int(rest[i]), found))
+            best = max(best, found.score)
+    return AlignedHits.of(hits)
+
+
+def _may_come_near(
+    query: str,
+    references: Sequence[str],
+    positions: np.ndarray,
+    first: int,
+    floor: int,
+    strand: str,
+    shared: SharedSeeds | None,
+    encoded: EncodedBarcodes | None,
+) -> np.ndarray:
+    """Indices of `positions` (the `first`-th of the list onwards) that the exact rules cannot show to score
+    under `floor` against `query`: the shared seeds' lemma, then the pieces' bound on the rest."""
+    if encoded is not None:
+        lengths = encoded.ends[positions] - encoded.starts[positions]
+    else:
+        lengths = np.array([len(references[p].strip("N")) for p in positions], dtype=np.int64)
+    length = len(query.strip("N"))
+    edits = allowed_edits(np.minimum(length, lengths), floor)
+    near = edits >= 0
+    if shared is not None:
+        near &= shared.may_be_within(np.arange(first, first + len(positions)), edits, length - lengths)
+    if encoded is not None:
+        kept = np.flatnonzero(near)
+        near[kept[_beyond_on(query, strand, encoded, positions[kept], edits[kept])]] = False
+    return np.flatnonzero(near)
+
+
+def below_floor(query: str, strand: str, encoded: EncodedBarcodes, positions: np.ndarray, floor: int) -> np.ndarray:
+    """Which of `positions` the pieces' bound shows to score under `floor` against `query` on `strand` (on
+    neither strand, for "both"): `align(..., min_score=floor)` would give None for each (exact)."""
+    lengths = encoded.ends[positions] - encoded.starts[positions]
+    edits = allowed_edits(np.minimum(len(query.strip("N")), lengths), floor)
+    return _beyond_on(query, strand, encoded, positions, edits)
+
+
+def _beyond_on(
+    query: str, strand: str, encoded: EncodedBarcodes, positions: np.ndarray, edits: np.ndarray
+) -> np.ndarray:
+    """`bound.beyond` for `query` read on `strand` (on both strands, for "both": beyond on each)."""
+    far = np.ones(len(positions), dtype=np.bool_)
+    for side in ("+", "-") if strand == "both" else (strand,):
+        far &= beyond(encode_query(oriented(query, side)), encoded, positions, edits)
+    return far
 
 
 def align_many(task: tuple[list[tuple[str, np.ndarray]], str]) -> PackedHits:

@@ -195,9 +195,9 @@ def test_a_shortlist_ranked_in_compiled_loops_gets_the_hits_edlib_gives() -> Non
     band cannot answer) gives the hits of aligning each reference with edlib alone: in full and bounded, on
     either strand, with and without the shared seeds' rule, continuing a list (a best score given), with empty
     and far references among near ones."""
-    from bioscan_hf.search.align import rank_hits
     from bioscan_hf.search.bound import encode_barcodes
     from bioscan_hf.search.seeds import SharedSeeds
+    from bioscan_hf.search.shortlist import rank_hits
 
     rng = np.random.default_rng(13)
     for _ in range(30):

@@ -7,9 +7,10 @@ import numpy as np
 from helpers import counted_alignments, edited, seed_ranked_library
 
 import bioscan_hf.search.align as align_module
-from bioscan_hf.search.align import align, allowed_edits, rank_hits
+from bioscan_hf.search.align import align, allowed_edits
 from bioscan_hf.search.bound import beyond, encode_barcodes, encode_query
 from bioscan_hf.search.seeds import SharedSeeds
+from bioscan_hf.search.shortlist import rank_hits
 
 RNG = np.random.default_rng(23)
 

@@ -17,13 +17,14 @@ from bioscan_hf.core.errors import MissingFileError
 from bioscan_hf.data.sources import CALL_RANKS, Problems, Query, iter_queries, source_digest, taxonomy_from_header
 from bioscan_hf.embedding.store import StoredEmbeddings, encoder_fingerprint
 from bioscan_hf.search import InputError, identify, read_references
-from bioscan_hf.search.align import Alignment, align, describe, rank_hits
+from bioscan_hf.search.align import Alignment, align, describe
 from bioscan_hf.search.calls import Hit, call, evidence, photo_call, rank_evidence
 from bioscan_hf.search.engine import Identifier
 from bioscan_hf.search.references import Reference
 from bioscan_hf.search.report import summarize
 from bioscan_hf.search.seeds import SeedIndex, seed_codes
 from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
+from bioscan_hf.search.shortlist import rank_hits
 
 RNG = np.random.default_rng(0)
 

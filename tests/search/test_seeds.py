@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from helpers import counted_alignments, edited, seed_ranked_library
 
-from bioscan_hf.search.align import align, rank_hits
+from bioscan_hf.search.align import align
 from bioscan_hf.search.seeds import NO_COMPLEMENTS, SeedIndex, SharedSeeds, seed_codes
+from bioscan_hf.search.shortlist import rank_hits
 
 RNG = np.random.default_rng(11)
 
