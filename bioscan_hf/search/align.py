@@ -94,7 +94,7 @@ class AlignedHits(NamedTuple):
         return cls(*(np.concatenate(column) for column in zip(*parts)))
 
     def best_first(self) -> AlignedHits:
-        """The hits best first: score, then identity, then position (`best_first`)."""
+        """The hits best first: score, then identity, then position."""
         order = np.lexsort((self.keys, -self.identities, -self.scores))
         return AlignedHits(*(column[order] for column in self))
 
@@ -271,11 +271,6 @@ def _band_words(longer_by: int, edits: int) -> int:
 def alignment_identity(a: str, b: str) -> float:
     """Identity of the shorter sequence aligned end to end inside the longer one."""
     return align(a, b).identity
-
-
-def best_first(hit: tuple[int, Alignment]) -> tuple:
-    """Sort key of (position, alignment) hits: score, then identity, then position."""
-    return (-hit[1].score, -hit[1].identity, hit[0])
 
 
 #: BLAST's statistics for megablast's scoring (+1/−2, linear gaps of 2.5 per base: Karlin–Altschul λ, K).

@@ -83,12 +83,7 @@ class PackedHits(NamedTuple):
 
     def lists(self) -> list[list[tuple[int, Alignment]]]:
         """Per query, its hits as (position, alignment), as they were packed."""
-        flat = [
-            (key, Alignment(score, identity, overlap, "-" if minus else "+"))
-            for key, score, identity, overlap, minus in zip(
-                *(column.tolist() for column in (self.keys, self.scores, self.identities, self.overlaps, self.minus))
-            )
-        ]
+        flat = AlignedHits(*self[1:]).hits()
         return [flat[a:b] for a, b in zip(self.starts[:-1].tolist(), self.starts[1:].tolist())]
 
 
