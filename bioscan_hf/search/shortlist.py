@@ -34,7 +34,9 @@ CONTRAST_RANKS = ("species", "genus", "subfamily", "family", "order")
 #: references in shared-seed order (seed counts misrank by a few points of identity: the issue's flood) ...
 CONTRAST_HITS = 2
 CONTRAST_POOL = 16
-#: ... among this many references sharing the most seeds.
+#: ... among this many references sharing the most seeds (ranked only in a library labelled at some
+#: `CONTRAST_RANKS`, or when a query is widened: the top 2,000 of an unlabelled library's neighbour graph took
+#: ~10% of a barcode's search to rank, and none of them was read).
 CONTRAST_DEPTH = 2_000
 
 #: A query whose best hit among its shortlist is below this identity (a genus or family the library lacks)
@@ -50,6 +52,7 @@ WIDE_PER_SPECIES = 8
 _WORKER_BARCODES: list[str] = []
 _WORKER_SEEDS: SeedIndex | None = None
 _WORKER_CODES: dict[str, np.ndarray] = {}
+_WORKER_LABELLED = False  # some reference carries a label at some rank of `_WORKER_CODES`
 _WORKER_ENCODED: EncodedBarcodes | None = None
 
 
@@ -234,7 +237,8 @@ def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> PackedHits:
     on the better one (`_minus_is_better`: a barcode shares hundreds of seeds with its own species on its
     strand, a handful by chance on the other)."""
     sequences, candidates, strand, budget = task
-    depth = max(candidates, CONTRAST_DEPTH)
+    deep = max(candidates, CONTRAST_DEPTH)
+    depth = deep if _WORKER_LABELLED else candidates
     plus = _WORKER_SEEDS.ranked(sequences, depth, budget)
     minus = _minus_ranked(sequences, plus, depth, budget) if strand == "both" else plus
     found = []
@@ -247,6 +251,9 @@ def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> PackedHits:
             query, _WORKER_BARCODES, positions[:candidates], side, shared=shared, encoded=_WORKER_ENCODED
         )
         if len(hits.keys) and hits.identities[0] < WIDEN_BELOW:  # far from everything: seed counts rank least well
+            if len(positions) == depth < deep:  # ranked no deeper than the shortlist: ranked again, deep
+                read = query if side == "+" else reverse_complement(query)
+                positions, counts = _WORKER_SEEDS.ranked([read], deep, budget)[0]
             more = candidates + _few_per_species(positions[candidates : max(candidates, WIDE_CANDIDATES)])
             shared = SharedSeeds(counts[more], most)
             widened = ranked_alignments(
@@ -376,5 +383,6 @@ def _contrast_hits(query: str, hits: AlignedHits, ranked: np.ndarray, strand: st
 def set_worker_state(
     barcodes: list[str], seeds: SeedIndex | None, codes: dict[str, np.ndarray], encoded: EncodedBarcodes | None = None
 ) -> None:
-    global _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES, _WORKER_ENCODED
+    global _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES, _WORKER_ENCODED, _WORKER_LABELLED
     _WORKER_BARCODES, _WORKER_SEEDS, _WORKER_CODES, _WORKER_ENCODED = barcodes, seeds, codes, encoded
+    _WORKER_LABELLED = any(bool((code >= 0).any()) for code in codes.values())
