@@ -221,26 +221,55 @@ def _band_in_words(m, longer, edits, words, masks) -> int:
     return best
 
 
+@numba.njit(nogil=True, inline="always")
+def _window_seed(bases, window, positions, weights, unknown) -> int:
+    """The seed of the window starting at `window`: its bases at `positions` weighted by `weights`, or -1 where
+    one of them is unknown (>= `unknown`)."""
+    code = 0
+    for i in range(positions.shape[0]):
+        base = bases[window + positions[i]]
+        if base >= unknown:
+            return -1
+        code += base * weights[i]
+    return code
+
+
 @numba.njit(nogil=True)
 def seed_keys(bases, lengths, positions, weights, unknown, n_seeds, span, out) -> int:
     """`row * n_seeds + seed` of each window of `span` bases within one barcode (`bases`: the barcodes joined,
-    `lengths` theirs) whose bases at `positions` are all known (< `unknown`), the seed their codes weighted
-    by `weights`, into `out` in barcode then window order; returns how many (`seeds._batch_seeds`: one pass,
-    where NumPy passed over every window once per position)."""
+    `lengths` theirs) that has a seed (`_window_seed`), into `out` in barcode then window order; returns how
+    many (`seeds._batch_seeds`: one pass, where NumPy passed over every window once per position)."""
     found, start = 0, 0
     for row in range(lengths.shape[0]):
         end = start + lengths[row]
         for window in range(start, end - span + 1):
-            code = 0
-            for i in range(positions.shape[0]):
-                base = bases[window + positions[i]]
-                if base >= unknown:
-                    break
-                code += base * weights[i]
-            else:
+            code = _window_seed(bases, window, positions, weights, unknown)
+            if code >= 0:
                 out[found] = row * n_seeds + code
                 found += 1
         start = end
+    return found
+
+
+@numba.njit(nogil=True)
+def distinct_seeds(bases, lengths, positions, weights, unknown, span, stamp, rows, codes) -> int:
+    """Each barcode's distinct seeds as `seed_keys` finds them, (row, seed) into `rows` and `codes`, barcode by
+    barcode, a barcode's in the order of its windows; returns how many. A repeat within a barcode is told by
+    `stamp` (zeroed, one per possible seed; left zeroed): what an index is built from (`seeds._index_seeds`),
+    in half the time of sorting every key of 20,000 barcodes to drop the repeats."""
+    found, start = 0, 0
+    for row in range(lengths.shape[0]):
+        end = start + lengths[row]
+        for window in range(start, end - span + 1):
+            code = _window_seed(bases, window, positions, weights, unknown)
+            if code >= 0 and stamp[code] != row + 1:
+                stamp[code] = row + 1
+                rows[found] = row
+                codes[found] = code
+                found += 1
+        start = end
+    for i in range(found):
+        stamp[codes[i]] = 0
     return found
 
 
@@ -373,6 +402,7 @@ for _kernel in (
     pieces_beyond,
     beyond_batch,
     seed_keys,
+    distinct_seeds,
     place,
     mark_rows,
     band_distance,
