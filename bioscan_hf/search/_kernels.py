@@ -287,9 +287,9 @@ def place(rows, codes, cursor, postings) -> None:
 @numba.njit(nogil=True, inline="always")
 def _add(postings, starts, ends, counts, step) -> None:
     """`step` added to `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (inlined into
-    `tally` and `untally`, where `step` is a constant). Eight entries are loaded before any count is stored:
-    the compiler cannot tell that a store to `counts` leaves `postings` alone, so a plain loop waits on each
-    store before its next load (~3 ns an entry; this form ~0.8 ns, near the ~0.7 ns of only reading the
+    `tally_seeds`, where `step` is a constant; unsigned counts wrap below 0). Eight entries are loaded before any
+    count is stored: the compiler cannot tell that a store to `counts` leaves `postings` alone, so a plain loop
+    waits on each store before its next load (~3 ns an entry; this form ~0.8 ns, near the ~0.7 ns of only reading the
     entries). A list never holds a position twice, so the eight stores are to distinct counts."""
     for i in range(len(starts)):
         j, end = starts[i], ends[i]
@@ -310,20 +310,6 @@ def _add(postings, starts, ends, counts, step) -> None:
 
 
 @numba.njit(nogil=True)
-def tally(postings, starts, ends, counts) -> None:
-    """One more in `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]`. At BIOSCAN-5M's size
-    a query reads 20M entries: np.bincount over them joined took ~75 ms (and the join a copy of 80 MB)."""
-    _add(postings, starts, ends, counts, 1)
-
-
-@numba.njit(nogil=True)
-def untally(postings, starts, ends, counts) -> None:
-    """One less in `counts[p]` for each entry p of the lists (unsigned counts wrap below 0: the caller adds
-    back what it gave every reference)."""
-    _add(postings, starts, ends, counts, -1)
-
-
-@numba.njit(nogil=True)
 def histogram(counts, into) -> None:
     """How many references have each count, 1 or more, added into `into`. At BIOSCAN-5M's size np.bincount
     over the ~2M counts, first made 64-bit, took ~2 ms a query more; references with count 0 are most and
@@ -331,6 +317,73 @@ def histogram(counts, into) -> None:
     for count in counts:
         if count:
             into[count] += 1
+
+
+@numba.njit(nogil=True)
+def rarest_first(indptr, codes, budget):
+    """Of a query's seeds `codes`, those an index of lists `indptr` holds, rarest first (equals in order), as many
+    as `budget` posting entries hold (the rarest at least): their indices into `codes`, and their entries."""
+    lengths = np.empty(codes.shape[0], dtype=np.int64)
+    for i in range(codes.shape[0]):
+        lengths[i] = indptr[codes[i] + 1] - indptr[codes[i]]
+    kept, count, entries = np.empty(codes.shape[0], dtype=np.int64), 0, 0
+    for i in np.argsort(lengths, kind="mergesort"):  # stable
+        if lengths[i] == 0:
+            continue
+        if count and entries + lengths[i] > budget:
+            break
+        kept[count] = i
+        count += 1
+        entries += lengths[i]
+    return kept[:count], entries
+
+
+@numba.njit(nogil=True)
+def tally_seeds(postings, indptr, seeds, common, common_starts, common_ends, lacking, counts) -> int:
+    """One more in `counts[p]` for each barcode p holding each of `seeds` (its list in `postings`), and for those
+    of `common` (ascending: seeds most barcodes hold) one less for each barcode lacking it instead
+    (`lacking[common_starts[j]:common_ends[j]]`: a shorter list). Returns how many seeds were counted so: the
+    caller adds that to every count (unsigned: exact, modulo). At BIOSCAN-5M's size a query reads 20M entries:
+    np.bincount over them joined took ~75 ms (and the join a copy of 80 MB)."""
+    starts, ends = np.empty(seeds.shape[0], dtype=np.int64), np.empty(seeds.shape[0], dtype=np.int64)
+    flipped_starts, flipped_ends = np.empty(seeds.shape[0], dtype=np.int64), np.empty(seeds.shape[0], dtype=np.int64)
+    held = flipped = 0
+    for seed in seeds:
+        j = np.searchsorted(common, seed)
+        if j < common.shape[0] and common[j] == seed:
+            flipped_starts[flipped], flipped_ends[flipped] = common_starts[j], common_ends[j]
+            flipped += 1
+        else:
+            starts[held], ends[held] = indptr[seed], indptr[seed + 1]
+            held += 1
+    _add(postings, starts[:held], ends[:held], counts, 1)
+    _add(lacking, flipped_starts[:flipped], flipped_ends[:flipped], counts, -1)
+    return flipped
+
+
+@numba.njit(nogil=True)
+def above_cut(counts, most, candidates):
+    """The references (ascending) whose count reaches the highest count `candidates` of them reach (1 at least),
+    and their counts: every reference the top `candidates` can hold (counts of at most `most`)."""
+    into = np.zeros(most + 1, dtype=np.int64)
+    histogram(counts, into)
+    cut, at_least = 1, 0
+    for count in range(most, 0, -1):
+        at_least += into[count]
+        if at_least >= candidates:
+            cut = count
+            break
+    found = 0
+    for count in counts:
+        if count >= cut:
+            found += 1
+    positions, values = np.empty(found, dtype=np.int64), np.empty(found, dtype=np.int64)
+    found = 0
+    for position in range(counts.shape[0]):
+        if counts[position] >= cut:
+            positions[found], values[found] = position, counts[position]
+            found += 1
+    return positions, values
 
 
 @numba.njit(nogil=True)
@@ -408,9 +461,10 @@ for _kernel in (
     band_distance,
     band_in_full,
     band_within,
-    tally,
-    untally,
     histogram,
+    rarest_first,
+    tally_seeds,
+    above_cut,
 ):
     try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
         _kernel.enable_caching()

@@ -256,38 +256,25 @@ class SeedIndex:
     def _budgeted(self, codes: np.ndarray, candidates: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
         """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries (all of them
         within it: every shared seed counted)."""
-        starts, ends = self.indptr[codes], self.indptr[codes + 1]
-        lengths = ends - starts
-        order = np.argsort(lengths, kind="stable")
-        order = order[lengths[order] > 0]
-        within = np.cumsum(lengths[order]) <= budget
-        order = order[: max(1, int(within.sum()))] if len(order) else order
-        if not len(order):
+        from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+
+        kept, entries = _kernels.rarest_first(self.indptr, codes, budget)
+        if not len(kept):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        if int(lengths[order].sum()) * 8 < self.size:  # few entries: hash them (~3× np.unique's sort)
-            read = np.concatenate([self.postings[starts[i] : ends[i]] for i in order])
+        seeds = codes[kept]
+        if entries * 8 < self.size:  # few entries: hash them (~3× np.unique's sort)
+            read = np.concatenate([self.postings[self.indptr[c] : self.indptr[c + 1]] for c in seeds.tolist()])
             tally = pd.Series(read, copy=False).value_counts(sort=False)
             positions, counts = tally.index.to_numpy(), tally.to_numpy()
         else:  # a count per reference; no reference holds a seed twice, so counts stay under the seeds read
-            from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
-
-            counts = np.zeros(self.size, dtype=np.uint16 if len(order) < 2**16 else np.uint32)
-            common, flipped = self.complements, np.zeros(len(order), dtype=bool)
-            if len(common.codes):  # (a sorted search: np.isin took 8× as long, ~5% of the tally)
-                at = np.searchsorted(common.codes, codes[order])
-                flipped = common.codes.take(at, mode="clip") == codes[order]
-            _kernels.tally(self.postings, starts[order[~flipped]], ends[order[~flipped]], counts)
-            if flipped.any():  # every barcode holds these but those lacking them (unsigned: exact, modulo)
-                which = at[flipped]
-                _kernels.untally(common.lacking, common.starts[which], common.ends[which], counts)
-                counts += counts.dtype.type(len(which))
-            histogram = np.zeros(len(order) + 1, dtype=np.int64)
-            _kernels.histogram(counts, histogram)
-            at_least = np.cumsum(histogram[::-1])[::-1]  # references with each count (1 or more) or more
-            enough = np.flatnonzero(at_least >= candidates)
-            cut = max(1, int(enough[-1])) if len(enough) else 1  # every reference the top can hold
-            positions = np.flatnonzero(counts >= cut)
-            counts = counts[positions].astype(np.int64)
+            counts = np.zeros(self.size, dtype=np.uint16 if len(kept) < 2**16 else np.uint32)
+            common = self.complements  # (every barcode holds these but those lacking them)
+            flipped = _kernels.tally_seeds(
+                self.postings, self.indptr, seeds, common.codes, common.starts, common.ends, common.lacking, counts
+            )
+            if flipped:
+                counts += counts.dtype.type(flipped)
+            positions, counts = _kernels.above_cut(counts, len(kept), candidates)
         return _top(positions, counts, candidates)
 
 
