@@ -405,7 +405,7 @@ def band_in_full(read, codes, starts, ends, positions, start, last, most_words, 
         widest = (64 * most_words - 1 - longer_by) // 2  # the most edits the widest band holds
         if m == 0 or widest < 0:
             return i, last
-        words = min(most_words, (longer_by + 2 * max(last, 0) + 64) // 64)  # `align._band_words`
+        words = min(most_words, (longer_by + 2 * max(last, 0) + 64) // 64)  # `align.band_words`
         distance = band_distance(shorter, longer, (64 * words - 1 - longer_by) // 2, words, rows, marked)
         if distance < 0 and words < most_words:
             distance = band_distance(shorter, longer, widest, most_words, rows, marked)

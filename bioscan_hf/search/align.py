@@ -248,7 +248,7 @@ class BandedAligner:
         return np.minimum(len(self.read), ends[positions] - starts[positions])
 
     def _within(self, shorter: np.ndarray, longer: np.ndarray, edits: int, position: int) -> int:
-        words = _band_words(len(longer) - len(shorter), edits)
+        words = band_words(len(longer) - len(shorter), edits)
         if words <= BAND_WORDS:
             return self._band(shorter, longer, edits, words)
         return self._edlib(position, edits)
@@ -262,7 +262,7 @@ class BandedAligner:
         return _edlib_distance(self.text, self.references[position].strip("N"), edits)
 
 
-def _band_words(longer_by: int, edits: int) -> int:
+def band_words(longer_by: int, edits: int) -> int:
     """The 64-row words of the band holding every alignment within `edits` of a shorter sequence inside one
     `longer_by` bases longer."""
     return -(-(longer_by + 2 * edits + 1) // 64)

@@ -20,6 +20,7 @@ from bioscan_hf.search.align import (
     BandedAligner,
     align,
     allowed_edits,
+    band_words,
     oriented,
     position_aligner,
 )
@@ -189,7 +190,9 @@ def _may_come_near(
     encoded: EncodedBarcodes | None,
 ) -> np.ndarray:
     """Indices of `positions` (the `first`-th of the list onwards) that the exact rules cannot show to score
-    under `floor` against `query`: the shared seeds' lemma, then the pieces' bound on the rest."""
+    under `floor` against `query`: the shared seeds' lemma, then the pieces' bound on the rest, on one strand
+    those whose band is wider than one word (a neighbour graph's barcode, 7 edits from its own best: most of
+    its references; the band then answers them at the cost of the bound)."""
     if encoded is not None:
         lengths = encoded.ends[positions] - encoded.starts[positions]
     else:
@@ -199,8 +202,9 @@ def _may_come_near(
     near = edits >= 0
     if shared is not None:
         near &= shared.may_be_within(np.arange(first, first + len(positions)), edits, length - lengths)
-    if encoded is not None:
-        kept = np.flatnonzero(near)
+    if encoded is not None:  # one strand's band of one word aligns for no more than the bound costs
+        banded = strand != "both"  # (`position_aligner`: both strands align each reference twice, in full)
+        kept = np.flatnonzero(near & ((band_words(np.abs(length - lengths), edits) > 1) | (not banded)))
         near[kept[_beyond_on(query, strand, encoded, positions[kept], edits[kept])]] = False
     return np.flatnonzero(near)
 
