@@ -373,17 +373,8 @@ def above_cut(counts, most, candidates):
         if at_least >= candidates:
             cut = count
             break
-    found = 0
-    for count in counts:
-        if count >= cut:
-            found += 1
-    positions, values = np.empty(found, dtype=np.int64), np.empty(found, dtype=np.int64)
-    found = 0
-    for position in range(counts.shape[0]):
-        if counts[position] >= cut:
-            positions[found], values[found] = position, counts[position]
-            found += 1
-    return positions, values
+    positions = np.flatnonzero(counts >= cut)
+    return positions, counts[positions].astype(np.int64)
 
 
 @numba.njit(nogil=True)
@@ -419,7 +410,7 @@ def band_in_full(read, codes, starts, ends, positions, start, last, most_words, 
 @numba.njit(nogil=True)
 def band_within(read, codes, starts, ends, positions, near, start, best, near_best, penalty, shared, most, first,
                 lost_per_edit, most_words, masks, read_masks, out):  # fmt: skip
-    """The bounded alignments of `shortlist.rank_hits`: for each `i = near[j]`, `j` from `start` on, reference
+    """The bounded alignments of `shortlist.ranked_alignments`: for each `i = near[j]`, `j` from `start` on, reference
     `positions[i]` aligned with `read` only as far as it could score `best` − `near_best` (`best` the best
     score so far, rising as hits come), `out[j]` its distance or −1 (no hit). With `shared` (the seeds the
     `first + i`-th shortlisted reference shares with the query), one holding too few to come that close is
