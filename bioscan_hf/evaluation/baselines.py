@@ -16,7 +16,7 @@ from bioscan_hf.core.console import progress_bar
 from bioscan_hf.evaluation.nearest import first_of_each
 from bioscan_hf.search.seeds import SeedIndex
 from bioscan_hf.search.settings import DEFAULT_CANDIDATES
-from bioscan_hf.search.shortlist import rank_hits
+from bioscan_hf.search.shortlist import ranked_alignments
 
 
 def alignment_nearest(
@@ -39,7 +39,7 @@ def alignment_nearest(
     best = np.zeros(len(distinct_queries), dtype=np.int64)
     identity = np.zeros(len(distinct_queries), dtype=np.float64)
     for q in progress_bar(range(len(distinct_queries)), desc="aligning queries", disable=not progress):
-        hits = rank_hits(distinct_queries[q], distinct_keys, shortlists[q])
+        hits = ranked_alignments(distinct_queries[q], distinct_keys, shortlists[q]).hits()
         if hits:
             best[q], identity[q] = first_record[hits[0][0]], hits[0][1].identity
     return best[query_codes], identity[query_codes]

@@ -59,7 +59,7 @@ class Alignment(NamedTuple):
 
 
 class AlignedHits(NamedTuple):
-    """One query's hits as arrays (what `rank_hits` gives as a list of (position, `Alignment`)): a search's
+    """One query's hits as arrays (`hits` gives them as a list of (position, `Alignment`)): a search's
     worker processes keep them so, as a Python tuple per hit cost a quarter of a neighbour graph's time."""
 
     keys: np.ndarray
@@ -222,7 +222,7 @@ class BandedAligner:
     def within(
         self, positions: np.ndarray, near: np.ndarray, first: int, best: int, shared: SharedSeeds | None
     ) -> np.ndarray:
-        """`shortlist.rank_hits`' bounded alignments (`shortlist._bounded_hits`) in compiled calls
+        """`shortlist.ranked_alignments`' bounded alignments (`shortlist._bounded_hits`) in compiled calls
         (`_kernels.band_within`), those the band cannot answer here: the distance of each of `positions[near]`,
         −1 where it is no hit."""
         near = np.asarray(near, dtype=np.int64)

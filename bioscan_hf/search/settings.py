@@ -17,8 +17,9 @@ from bioscan_hf.data.exclusions import EXCLUDE_MIN_SCORE, EXCLUDE_MIN_SCORE_HELP
 from bioscan_hf.data.schema import CALL_RANKS, KEY_SPLITS
 from bioscan_hf.embedding.settings import EMBEDDINGS_HELP, EncoderSettings
 
-#: Distinct reference barcodes aligned per query (the first 50 in full, the rest bounded: `shortlist.rank_hits`);
-#: the top hit scores as the best of aligning all of them for 99.78% of unseen-species queries (BENCHMARKS.md).
+#: Distinct reference barcodes aligned per query (the first 50 in full, the rest bounded:
+#: `shortlist.ranked_alignments`); the top hit scores as the best of aligning all of them for 99.78% of
+#: unseen-species queries (BENCHMARKS.md).
 DEFAULT_CANDIDATES = 200
 #: Calls need this calibrated probability by default. On the real BOLD file with a quarter of each genus'
 #: species held out of the reference (BENCHMARKS.md): genus calls on unseen species 99.46% right (80.8% made),

@@ -91,20 +91,6 @@ class PackedHits(NamedTuple):
         return [flat[a:b] for a, b in zip(self.starts[:-1].tolist(), self.starts[1:].tolist())]
 
 
-def rank_hits(
-    query: str,
-    references: Sequence[str],
-    positions: np.ndarray,
-    strand: str = "+",
-    exact_first: int = EXACT_FIRST,
-    best: int | None = None,
-    shared: SharedSeeds | None = None,
-    encoded: EncodedBarcodes | None = None,
-) -> list[tuple[int, Alignment]]:
-    """`ranked_alignments` as (position, alignment) pairs, best first."""
-    return ranked_alignments(query, references, positions, strand, exact_first, best, shared, encoded).hits()
-
-
 def ranked_alignments(
     query: str,
     references: Sequence[str],
@@ -249,15 +235,14 @@ def seed_hits_many(task: tuple[list[str], int, str, int | None]) -> PackedHits:
     for query, (on_plus, plus_counts), (on_minus, minus_counts) in zip(sequences, plus, minus):
         flip = strand == "both" and _minus_is_better(query, on_plus, plus_counts, on_minus, minus_counts, budget)
         positions, counts, side = (on_minus, minus_counts, "-") if flip else (on_plus, plus_counts, "+")
-        most = int(counts[0]) if len(counts) else 0  # no reference shares more: the lemma's bound (rank_hits)
+        most = int(counts[0]) if len(counts) else 0  # no reference shares more: the lemma's bound (ranked_alignments)
         shared = SharedSeeds(counts, most)
         hits = ranked_alignments(
             query, _WORKER_BARCODES, positions[:candidates], side, shared=shared, encoded=_WORKER_ENCODED
         )
         if len(hits.keys) and hits.identities[0] < WIDEN_BELOW:  # far from everything: seed counts rank least well
             if len(positions) == depth < deep:  # ranked no deeper than the shortlist: ranked again, deep
-                read = query if side == "+" else reverse_complement(query)
-                positions, counts = _WORKER_SEEDS.ranked([read], deep, budget)[0]
+                positions, counts = _WORKER_SEEDS.ranked([oriented(query, side)], deep, budget)[0]
             more = candidates + _few_per_species(positions[candidates : max(candidates, WIDE_CANDIDATES)])
             shared = SharedSeeds(counts[more], most)
             widened = ranked_alignments(

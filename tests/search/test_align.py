@@ -191,13 +191,13 @@ def test_the_banded_aligner_aligns_as_align_does() -> None:
 
 
 def test_a_shortlist_ranked_in_compiled_loops_gets_the_hits_edlib_gives() -> None:
-    """`rank_hits` with the references encoded (the band's compiled loops over a shortlist, edlib for what its
+    """`ranked_alignments` with the references encoded (the band's compiled loops over a shortlist, edlib for what its
     band cannot answer) gives the hits of aligning each reference with edlib alone: in full and bounded, on
     either strand, with and without the shared seeds' rule, continuing a list (a best score given), with empty
     and far references among near ones."""
     from bioscan_hf.search.bound import encode_barcodes
     from bioscan_hf.search.seeds import SharedSeeds
-    from bioscan_hf.search.shortlist import rank_hits
+    from bioscan_hf.search.shortlist import ranked_alignments
 
     rng = np.random.default_rng(13)
     for _ in range(30):
@@ -211,4 +211,8 @@ def test_a_shortlist_ranked_in_compiled_loops_gets_the_hits_edlib_gives() -> Non
             for exact_first, best in ((50, None), (5, None), (0, None), (0, len(query) - 30)):
                 for shared in (None, SharedSeeds(counts, int(counts[0]))):
                     arguments = (query, references, positions, strand, exact_first, best, shared)
-                    assert rank_hits(*arguments, encoded) == rank_hits(*arguments), (strand, exact_first, best)
+                    assert ranked_alignments(*arguments, encoded).hits() == ranked_alignments(*arguments).hits(), (
+                        strand,
+                        exact_first,
+                        best,
+                    )

@@ -10,7 +10,7 @@ import bioscan_hf.search.align as align_module
 from bioscan_hf.search.align import align, allowed_edits
 from bioscan_hf.search.bound import beyond, encode_barcodes, encode_query
 from bioscan_hf.search.seeds import SharedSeeds
-from bioscan_hf.search.shortlist import rank_hits
+from bioscan_hf.search.shortlist import ranked_alignments
 
 RNG = np.random.default_rng(23)
 
@@ -76,9 +76,11 @@ def test_ranked_hits_are_the_same_with_the_bound_and_fewer_are_aligned(monkeypat
     library = encode_barcodes(references)
     for strand, shared in (("+", None), ("both", None), ("+", SharedSeeds(counts, int(counts[0])))):
         calls[:] = []
-        without = rank_hits(query, references, positions, strand, exact_first=20, shared=shared)
+        without = ranked_alignments(query, references, positions, strand, exact_first=20, shared=shared).hits()
         aligned_without, calls[:] = len(calls), []
-        with_bound = rank_hits(query, references, positions, strand, exact_first=20, shared=shared, encoded=library)
+        with_bound = ranked_alignments(
+            query, references, positions, strand, exact_first=20, shared=shared, encoded=library
+        ).hits()
         assert with_bound == without
         assert len(calls) <= aligned_without
         if shared is None:  # (the lemma alone leaves few here: random edits spare few seeds)

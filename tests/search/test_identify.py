@@ -24,7 +24,7 @@ from bioscan_hf.search.references import Reference
 from bioscan_hf.search.report import summarize
 from bioscan_hf.search.seeds import SeedIndex, seed_codes
 from bioscan_hf.search.settings import DEFAULT_THRESHOLDS
-from bioscan_hf.search.shortlist import rank_hits
+from bioscan_hf.search.shortlist import ranked_alignments
 
 RNG = np.random.default_rng(0)
 
@@ -208,7 +208,7 @@ def test_hits_tie_break_by_identity_then_position() -> None:
     # same score (20 − 3·1 = 17 for a 20-nt overlap with one edit; 17 for an exact 17-nt fragment),
     # higher identity first; equal hits by position
     references = [query[:-1] + "A", query[:17], query[:17]]
-    ranked = [position for position, _ in rank_hits(query, references, np.array([0, 2, 1]))]
+    ranked = [position for position, _ in ranked_alignments(query, references, np.array([0, 2, 1])).hits()]
     assert ranked == [1, 2, 0]
 
 

@@ -9,7 +9,7 @@ from helpers import counted_alignments, edited, seed_ranked_library
 
 from bioscan_hf.search.align import align
 from bioscan_hf.search.seeds import NO_COMPLEMENTS, SeedIndex, SharedSeeds, seed_codes
-from bioscan_hf.search.shortlist import rank_hits
+from bioscan_hf.search.shortlist import ranked_alignments
 
 RNG = np.random.default_rng(11)
 
@@ -77,8 +77,10 @@ def test_the_q_gram_rule_never_rejects_a_reference_within_its_edits(budget: int 
 def test_ranked_hits_are_the_same_with_the_rule_and_fewer_are_aligned(monkeypatch) -> None:
     query, references, positions, counts = seed_ranked_library(RNG, 60)
     calls = counted_alignments(monkeypatch)
-    without = rank_hits(query, references, positions, exact_first=20)
+    without = ranked_alignments(query, references, positions, exact_first=20).hits()
     aligned_without, calls[:] = len(calls), []
-    with_rule = rank_hits(query, references, positions, exact_first=20, shared=SharedSeeds(counts, int(counts[0])))
+    with_rule = ranked_alignments(
+        query, references, positions, exact_first=20, shared=SharedSeeds(counts, int(counts[0]))
+    ).hits()
     assert with_rule == without
     assert len(calls) < aligned_without - 100  # the far references were passed over unaligned
