@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numba
 
+from bioscan_hf.core.compiled import cache_compiled
+
 
 @numba.njit(nogil=True)
 def fill_symmetric(low, high, values, next_free, indices, data) -> None:
@@ -20,7 +22,4 @@ def fill_symmetric(low, high, values, next_free, indices, data) -> None:
         next_free[b] += 1
 
 
-try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
-    fill_symmetric.enable_caching()
-except RuntimeError:  # ... where neither can be written: compiled at every run instead
-    pass
+cache_compiled(fill_symmetric)

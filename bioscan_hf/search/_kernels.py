@@ -1,11 +1,13 @@
-"""The search's compiled kernels: the pieces' bound of `bound.py`, the banded alignment of `align.py` (and its
-loops over a shortlist) and the seed tally of `seeds.py` (numba, compiled once per machine into its disk
-cache; imported only when a search first needs one)."""
+"""The search's compiled alignment kernels: the pieces' bound of `bound.py` and the banded alignment of
+`align.py` with its loops over a shortlist (numba, compiled once per machine into its disk cache; imported
+only when a search first needs one). The seeds' kernels are in `_seed_kernels.py`."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+from bioscan_hf.core.compiled import cache_compiled
 
 
 @numba.njit(nogil=True, inline="always")
@@ -221,162 +223,6 @@ def _band_in_words(m, longer, edits, words, masks) -> int:
     return best
 
 
-@numba.njit(nogil=True, inline="always")
-def _window_seed(bases, window, positions, weights, unknown) -> int:
-    """The seed of the window starting at `window`: its bases at `positions` weighted by `weights`, or -1 where
-    one of them is unknown (>= `unknown`)."""
-    code = 0
-    for i in range(positions.shape[0]):
-        base = bases[window + positions[i]]
-        if base >= unknown:
-            return -1
-        code += base * weights[i]
-    return code
-
-
-@numba.njit(nogil=True)
-def seed_keys(bases, lengths, positions, weights, unknown, n_seeds, span, out) -> int:
-    """`row * n_seeds + seed` of each window of `span` bases within one barcode (`bases`: the barcodes joined,
-    `lengths` theirs) that has a seed (`_window_seed`), into `out` in barcode then window order; returns how
-    many (`seeds._batch_seeds`: one pass, where NumPy passed over every window once per position)."""
-    found, start = 0, 0
-    for row in range(lengths.shape[0]):
-        end = start + lengths[row]
-        for window in range(start, end - span + 1):
-            code = _window_seed(bases, window, positions, weights, unknown)
-            if code >= 0:
-                out[found] = row * n_seeds + code
-                found += 1
-        start = end
-    return found
-
-
-@numba.njit(nogil=True)
-def distinct_seeds(bases, lengths, positions, weights, unknown, span, stamp, rows, codes) -> int:
-    """Each barcode's distinct seeds as `seed_keys` finds them, (row, seed) into `rows` and `codes`, barcode by
-    barcode, a barcode's in the order of its windows; returns how many. A repeat within a barcode is told by
-    `stamp` (zeroed, one per possible seed; left zeroed): what an index is built from (`seeds._index_seeds`),
-    in half the time of sorting every key of 20,000 barcodes to drop the repeats."""
-    found, start = 0, 0
-    for row in range(lengths.shape[0]):
-        end = start + lengths[row]
-        for window in range(start, end - span + 1):
-            code = _window_seed(bases, window, positions, weights, unknown)
-            if code >= 0 and stamp[code] != row + 1:
-                stamp[code] = row + 1
-                rows[found] = row
-                codes[found] = code
-                found += 1
-        start = end
-    for i in range(found):
-        stamp[codes[i]] = 0
-    return found
-
-
-@numba.njit(nogil=True)
-def place(rows, codes, cursor, postings) -> None:
-    """`postings[cursor[c]] = row`, then one more in `cursor[c]`, for each (row, seed c) in order: an inverted
-    index's lists filled by counting, each list in the order its entries come (an argsort by seed took ~1 s
-    of a 21,708-barcode index's 4 s)."""
-    for i in range(rows.shape[0]):
-        code = codes[i]
-        postings[cursor[code]] = rows[i]
-        cursor[code] += 1
-
-
-@numba.njit(nogil=True, inline="always")
-def _add(postings, starts, ends, counts, step) -> None:
-    """`step` added to `counts[p]` for each entry p of the lists `postings[starts[i]:ends[i]]` (inlined into
-    `tally_seeds`, where `step` is a constant; unsigned counts wrap below 0). Eight entries are loaded before any
-    count is stored: the compiler cannot tell that a store to `counts` leaves `postings` alone, so a plain loop
-    waits on each store before its next load (~3 ns an entry; this form ~0.8 ns, near the ~0.7 ns of only reading the
-    entries). A list never holds a position twice, so the eight stores are to distinct counts."""
-    for i in range(len(starts)):
-        j, end = starts[i], ends[i]
-        while j + 8 <= end:
-            p0, p1, p2, p3 = postings[j], postings[j + 1], postings[j + 2], postings[j + 3]
-            p4, p5, p6, p7 = postings[j + 4], postings[j + 5], postings[j + 6], postings[j + 7]
-            counts[np.uint32(p0)] += step  # unsigned: no test for an index from the end (~1.4× faster)
-            counts[np.uint32(p1)] += step
-            counts[np.uint32(p2)] += step
-            counts[np.uint32(p3)] += step
-            counts[np.uint32(p4)] += step
-            counts[np.uint32(p5)] += step
-            counts[np.uint32(p6)] += step
-            counts[np.uint32(p7)] += step
-            j += 8
-        for k in range(j, end):
-            counts[np.uint32(postings[k])] += step
-
-
-@numba.njit(nogil=True)
-def histogram(counts, into) -> None:
-    """How many references have each count, 1 or more, added into `into`. At BIOSCAN-5M's size np.bincount
-    over the ~2M counts, first made 64-bit, took ~2 ms a query more; references with count 0 are most and
-    never needed."""
-    for count in counts:
-        if count:
-            into[count] += 1
-
-
-@numba.njit(nogil=True)
-def rarest_first(indptr, codes, budget):
-    """Of a query's seeds `codes`, those an index of lists `indptr` holds, rarest first (equals in order), as many
-    as `budget` posting entries hold (the rarest at least): their indices into `codes`, and their entries."""
-    lengths = np.empty(codes.shape[0], dtype=np.int64)
-    for i in range(codes.shape[0]):
-        lengths[i] = indptr[codes[i] + 1] - indptr[codes[i]]
-    kept, count, entries = np.empty(codes.shape[0], dtype=np.int64), 0, 0
-    for i in np.argsort(lengths, kind="mergesort"):  # stable
-        if lengths[i] == 0:
-            continue
-        if count and entries + lengths[i] > budget:
-            break
-        kept[count] = i
-        count += 1
-        entries += lengths[i]
-    return kept[:count], entries
-
-
-@numba.njit(nogil=True)
-def tally_seeds(postings, indptr, seeds, common, common_starts, common_ends, lacking, counts) -> int:
-    """One more in `counts[p]` for each barcode p holding each of `seeds` (its list in `postings`), and for those
-    of `common` (ascending: seeds most barcodes hold) one less for each barcode lacking it instead
-    (`lacking[common_starts[j]:common_ends[j]]`: a shorter list). Returns how many seeds were counted so: the
-    caller adds that to every count (unsigned: exact, modulo). At BIOSCAN-5M's size a query reads 20M entries:
-    np.bincount over them joined took ~75 ms (and the join a copy of 80 MB)."""
-    starts, ends = np.empty(seeds.shape[0], dtype=np.int64), np.empty(seeds.shape[0], dtype=np.int64)
-    flipped_starts, flipped_ends = np.empty(seeds.shape[0], dtype=np.int64), np.empty(seeds.shape[0], dtype=np.int64)
-    held = flipped = 0
-    for seed in seeds:
-        j = np.searchsorted(common, seed)
-        if j < common.shape[0] and common[j] == seed:
-            flipped_starts[flipped], flipped_ends[flipped] = common_starts[j], common_ends[j]
-            flipped += 1
-        else:
-            starts[held], ends[held] = indptr[seed], indptr[seed + 1]
-            held += 1
-    _add(postings, starts[:held], ends[:held], counts, 1)
-    _add(lacking, flipped_starts[:flipped], flipped_ends[:flipped], counts, -1)
-    return flipped
-
-
-@numba.njit(nogil=True)
-def above_cut(counts, most, candidates):
-    """The references (ascending) whose count reaches the highest count `candidates` of them reach (1 at least),
-    and their counts: every reference the top `candidates` can hold (counts of at most `most`)."""
-    into = np.zeros(most + 1, dtype=np.int64)
-    histogram(counts, into)
-    cut, at_least = 1, 0
-    for count in range(most, 0, -1):
-        at_least += into[count]
-        if at_least >= candidates:
-            cut = count
-            break
-    positions = np.flatnonzero(counts >= cut)
-    return positions, counts[positions].astype(np.int64)
-
-
 @numba.njit(nogil=True)
 def band_in_full(read, codes, starts, ends, positions, start, last, most_words, masks, read_masks, out):
     """`band_distance` of `read` with each reference `positions[i]` in full, from `i = start` on, into `out[i]`:
@@ -442,22 +288,4 @@ def band_within(read, codes, starts, ends, positions, near, start, best, near_be
     return near.shape[0], best
 
 
-for _kernel in (
-    pieces_beyond,
-    beyond_batch,
-    seed_keys,
-    distinct_seeds,
-    place,
-    mark_rows,
-    band_distance,
-    band_in_full,
-    band_within,
-    histogram,
-    rarest_first,
-    tally_seeds,
-    above_cut,
-):
-    try:  # compiled once per machine into numba's cache (beside this file, or the user's cache folder) ...
-        _kernel.enable_caching()
-    except RuntimeError:  # ... where neither can be written: compiled at every run instead (~3 s)
-        pass
+cache_compiled(pieces_beyond, beyond_batch, mark_rows, band_distance, band_in_full, band_within)

@@ -86,11 +86,13 @@ def seed_codes(barcode: str) -> np.ndarray:
 
 def _batch_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(row, seed) of every distinct seed of every barcode of `batch`, sorted by row then seed (a query's seeds)."""
-    from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+    from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
 
     lengths, bases = _joined(batch)
     keys = np.empty(max(0, len(bases) - len(SEED_PATTERN) + 1), dtype=np.int64)
-    found = _kernels.seed_keys(bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, N_SEEDS, len(SEED_PATTERN), keys)
+    found = _seed_kernels.seed_keys(
+        bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, N_SEEDS, len(SEED_PATTERN), keys
+    )
     keys = np.sort(keys[:found])  # sort and drop repeats (np.unique hashes first: slower)
     keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
     return keys >> _SEED_BITS, keys & (N_SEEDS - 1)  # (dividing took ~30% of the keys' time)
@@ -99,11 +101,11 @@ def _batch_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 def _index_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(row, seed) of every distinct seed of every barcode of `batch`, by row (within a row unordered: an index's
     lists need only their rows in order)."""
-    from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+    from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
 
     lengths, bases = _joined(batch)
     rows, codes = np.empty(len(bases), dtype=np.int64), np.empty(len(bases), dtype=np.int64)
-    found = _kernels.distinct_seeds(
+    found = _seed_kernels.distinct_seeds(
         bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, len(SEED_PATTERN), _stamp(), rows, codes
     )
     return rows[:found], codes[:found]
@@ -115,7 +117,7 @@ def _joined(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _stamp() -> np.ndarray:
-    """This thread's zeroed scratch array of one int32 per possible seed (`_kernels.distinct_seeds`; one per
+    """This thread's zeroed scratch array of one int32 per possible seed (`_seed_kernels.distinct_seeds`; one per
     thread: the Space serves requests in threads)."""
     if not hasattr(_SCRATCH, "stamp"):
         _SCRATCH.stamp = np.zeros(N_SEEDS, dtype=np.int32)
@@ -256,9 +258,9 @@ class SeedIndex:
     def _budgeted(self, codes: np.ndarray, candidates: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
         """The shortlist of one query's seeds `codes`, read rarest first up to `budget` entries (all of them
         within it: every shared seed counted)."""
-        from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+        from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
 
-        kept, entries = _kernels.rarest_first(self.indptr, codes, budget)
+        kept, entries = _seed_kernels.rarest_first(self.indptr, codes, budget)
         if not len(kept):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         seeds = codes[kept]
@@ -269,12 +271,12 @@ class SeedIndex:
         else:  # a count per reference; no reference holds a seed twice, so counts stay under the seeds read
             counts = np.zeros(self.size, dtype=np.uint16 if len(kept) < 2**16 else np.uint32)
             common = self.complements  # (every barcode holds these but those lacking them)
-            flipped = _kernels.tally_seeds(
+            flipped = _seed_kernels.tally_seeds(
                 self.postings, self.indptr, seeds, common.codes, common.starts, common.ends, common.lacking, counts
             )
             if flipped:
                 counts += counts.dtype.type(flipped)
-            positions, counts = _kernels.above_cut(counts, len(kept), candidates)
+            positions, counts = _seed_kernels.above_cut(counts, len(kept), candidates)
         return _top(positions, counts, candidates)
 
 
@@ -371,11 +373,11 @@ def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np
 
 
 def _placed(rows: np.ndarray, codes: np.ndarray, cursor: np.ndarray, postings: np.ndarray) -> None:
-    """Each row into `postings` at `cursor[its seed]`, advanced (`_kernels.place`): in order, so rows ascending
+    """Each row into `postings` at `cursor[its seed]`, advanced (`_seed_kernels.place`): in order, so rows ascending
     stay ascending within a seed's list."""
-    from bioscan_hf.search import _kernels  # here: numba takes a fraction of a second to import
+    from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
 
-    _kernels.place(rows, codes, cursor, postings)
+    _seed_kernels.place(rows, codes, cursor, postings)
 
 
 def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):
