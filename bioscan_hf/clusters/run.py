@@ -39,6 +39,7 @@ from bioscan_hf.core.paths import user_path
 from bioscan_hf.core.processes import process_state
 from bioscan_hf.data.schema import LINEAGE_RANKS
 from bioscan_hf.data.sources import Problems, is_prepared_dataset, iter_queries, skipped_path, write_skipped
+from bioscan_hf.search.contained import outermost
 from bioscan_hf.search.graph import graph_built, neighbour_graph
 from bioscan_hf.search.references import REFERENCE_COLUMNS, Reference, read_references
 
@@ -132,7 +133,7 @@ def cluster(
         table = pd.concat([table, kept[["processid", "dna_barcode"]]], ignore_index=True)
     reference = Reference(table)
     if process_state().num_processes > 1:  # under accelerate launch every process searches a share of the graph
-        graph_built(reference, settings.candidates + 1, settings.num_proc, progress=progress)
+        graph_built(reference, settings.candidates + 1, settings.num_proc, progress=progress, skip_contained=True)
         if not process_state().is_main_process:  # and the main one does the rest
             return ClusterRun(pd.DataFrame(), pd.DataFrame(), {}, out, main_process=False)
     labels, (keys, hits, distances) = linked_barcodes(reference, settings, progress)
@@ -176,16 +177,26 @@ def linked_barcodes(
     reference: Reference, settings: ClusterSettings, progress: bool = True
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """A cluster number per distinct barcode of `reference`, and the neighbour graph's pairs it was linked
-    from (barcode, hit, distance)."""
-    # as audit; the graph itself is let go once its pairs are read (at full size its other columns are GBs)
-    graph = neighbour_graph(reference, settings.candidates + 1, settings.num_proc, progress=progress)
+    from (barcode, hit, distance). A barcode another contains exactly (a shorter read of the same sequence,
+    `search.contained`) is searched no further and joins its outermost container's cluster: the graph's rows
+    are the others', and a pair naming it links its container (on the real BOLD file the graph in about half
+    the time, and the same agreement with BOLD's BINs within a BIN: BENCHMARKS.md)."""
+    # the graph itself is let go once its pairs are read (at full size its other columns are GBs)
+    graph = neighbour_graph(
+        reference, settings.candidates + 1, settings.num_proc, progress=progress, skip_contained=True
+    )
     keys, hits, identity = graph.pairs()
     del graph
+    outer = outermost(reference.containers)
     if progress:
-        status(f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%}")
+        status(
+            f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%} "
+            f"({int((outer != np.arange(len(outer))).sum()):,} contained in another, with it)"
+        )
     distances = 1.0 - identity
     size, refined = len(reference.barcodes), not settings.no_refine
-    labels = clusters_of(keys, hits, distances, size, settings.threshold, refined, settings.num_proc)
+    folded = clusters_of(outer[keys], outer[hits], distances, size, settings.threshold, refined, settings.num_proc)
+    labels = np.unique(folded[outer], return_inverse=True)[1]  # numbered 0… again, in the same order
     return labels, (keys, hits, distances)
 
 

@@ -1,6 +1,6 @@
 """The search's compiled seed kernels: each barcode's seeds, the inverted index's lists and a query's seed tally
-of `seeds.py` (numba, compiled once per machine into its disk cache; imported only when a search first needs
-one)."""
+of `seeds.py`, and the barcodes containing others of `contained.py` (numba, compiled once per machine into
+its disk cache; imported only when a search first needs one)."""
 
 from __future__ import annotations
 
@@ -166,4 +166,61 @@ def above_cut(counts, most, candidates):
     return positions, counts[positions].astype(np.int64)
 
 
-cache_compiled(seed_keys, distinct_seeds, place, histogram, rarest_first, tally_seeds, above_cut)
+@numba.njit(nogil=True, inline="always")
+def _occurs(text, inner, m, outer, n) -> bool:
+    """Whether the `m` bytes of `text` at `inner` occur in the `n` at `outer` (naive: a mismatch ends most
+    offsets at their first bytes)."""
+    for offset in range(n - m + 1):
+        at = outer + offset
+        j = 0
+        while j < m and text[at + j] == text[inner + j]:
+            j += 1
+        if j == m:
+            return True
+    return False
+
+
+@numba.njit(nogil=True)
+def containers(bases, lengths, positions, weights, unknown, span, indptr, postings, text, starts, ends, first, out):
+    """For each barcode of a batch (`bases`, `lengths` as `seed_keys` reads them; keys from `first`), the
+    first barcode (ascending key) that contains it exactly, −1 where none does, into `out`: a container holds
+    every seed, so it is among the barcodes holding both of the barcode's two rarest seeds (their lists,
+    merged), and is checked on the N-stripped bytes `text[starts[k]:ends[k]]`. A container is longer, or as
+    long (the same bases, other `N` padding) with a lower key: no barcode contains itself, and no two each other."""
+    start = 0
+    for row in range(lengths.shape[0]):
+        end, key = start + lengths[row], first + row
+        out[row] = -1
+        rarest, second, fewest, fewer = -1, -1, 1 << 62, 1 << 62
+        for window in range(start, end - span + 1):
+            code = _window_seed(bases, window, positions, weights, unknown)
+            if code < 0 or code == rarest or code == second:
+                continue
+            held = indptr[code + 1] - indptr[code]
+            if held < fewest:
+                rarest, second, fewest, fewer = code, rarest, held, fewest
+            elif held < fewer:
+                second, fewer = code, held
+        start = end
+        if rarest < 0:
+            continue
+        if second < 0:
+            second = rarest
+        a, a_end, b, b_end = indptr[rarest], indptr[rarest + 1], indptr[second], indptr[second + 1]
+        m = ends[key] - starts[key]
+        while a < a_end and b < b_end:
+            x, y = postings[a], postings[b]
+            if x < y:
+                a += 1
+            elif y < x:
+                b += 1
+            else:
+                a += 1
+                b += 1
+                n = ends[x] - starts[x]
+                if (n > m or (n == m and x < key)) and _occurs(text, starts[key], m, starts[x], n):
+                    out[row] = x
+                    break
+
+
+cache_compiled(seed_keys, distinct_seeds, place, histogram, rarest_first, tally_seeds, above_cut, containers)

@@ -234,32 +234,40 @@ def _build_parts(
     seed_budget: int,
     progress: bool,
     state: Any,
+    skip_contained: bool = False,
 ) -> None:
     """`build_graph` without opening the graph. Under `accelerate launch` (`state`: `core.processes`' state of
     this process) each process searches every n-th part missing from the folder, which all of them can write
-    (one machine, or a shared file system); the main process writes the manifest once every part is there."""
+    (one machine, or a shared file system); the main process writes the manifest once every part is there.
+    With `skip_contained`, barcodes another contains (`Reference.containers`) get no rows."""
     folder.mkdir(parents=True, exist_ok=True)
     size = len(reference.barcodes)
-    missing: dict[Path, int] = {}  # parts not there yet (an interrupted build left the others), this process's
+    searched_key = reference.containers < 0 if skip_contained else np.ones(size, dtype=bool)
+    missing: dict[Path, list[int]] = {}  # parts not there yet (an interrupted build left the others), this process's
     for number, start in enumerate(range(0, size, PART_KEYS)):
         part = folder / f"part-{number:06d}.parquet"
         if not part.is_file() and number % state.num_processes == state.process_index:
-            missing[part] = start
-    work = sum(min(PART_KEYS, size - start) for start in missing.values())
+            missing[part] = (start + np.flatnonzero(searched_key[start : start + PART_KEYS])).tolist()
+    work = sum(map(len, missing.values()))
     bar = progress_bar(total=work, desc="searching every barcode against all", unit="barcode", disable=not progress)
     try:
         if missing:
             with _searching(reference, candidates, num_proc, seed_budget) as searched:
-                for part, start in missing.items():
-                    tables = searched(list(range(start, min(size, start + PART_KEYS))), bar)
+                for part, keys in missing.items():
+                    tables = searched(keys, bar)
                     staging = part.with_suffix(".partial")
-                    pq.write_table(pa.concat_tables(tables), staging)
+                    pq.write_table(pa.concat_tables([_SCHEMA.empty_table(), *tables]), staging)
                     staging.replace(part)  # a part is there whole or not at all
     finally:
         bar.close()
     state.wait_for_everyone()
     if state.is_main_process:
-        settings = {"candidates": candidates, "seed_budget": seed_budget, "keep": KEEP}
+        settings = {
+            "candidates": candidates,
+            "seed_budget": seed_budget,
+            "keep": KEEP,
+            "skip_contained": skip_contained,
+        }
         (folder / MANIFEST).write_text(json.dumps({"barcodes": size, "version": GRAPH_VERSION, **settings}))
     state.wait_for_everyone()
 
@@ -270,11 +278,13 @@ def neighbour_graph(
     num_proc: int = 1,
     seed_budget: int = GRAPH_SEED_BUDGET,
     progress: bool = True,
+    skip_contained: bool = False,
 ) -> NeighbourGraph:
     """The neighbour graph of `reference`'s distinct barcodes: built once into the cache folder
     (`$BIOSCAN_HF_CACHE/graphs/<digests of the barcodes and of their labels' partition>-<settings>`) and
-    read from there by every later run on the same library."""
-    return NeighbourGraph.open(graph_built(reference, candidates, num_proc, seed_budget, progress))
+    read from there by every later run on the same library. With `skip_contained`, only barcodes no other
+    contains have rows (the others are still hits of theirs): `cluster` folds those into their containers."""
+    return NeighbourGraph.open(graph_built(reference, candidates, num_proc, seed_budget, progress, skip_contained))
 
 
 def graph_built(
@@ -283,6 +293,7 @@ def graph_built(
     num_proc: int = 1,
     seed_budget: int = GRAPH_SEED_BUDGET,
     progress: bool = True,
+    skip_contained: bool = False,
 ) -> Path:
     """The cache folder of `reference`'s neighbour graph (`neighbour_graph`), built first where it is not
     there. Under `accelerate launch` every process must call it: they share the parts, and all return once
@@ -290,7 +301,7 @@ def graph_built(
     state = process_state()
     digest = barcodes_digest(reference.barcodes)
     labels = labels_digest({rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
-    name = f"{digest}-l{labels}-c{candidates}-b{seed_budget}-k{KEEP}-v{GRAPH_VERSION}"
+    name = f"{digest}-l{labels}-c{candidates}-b{seed_budget}-k{KEEP}{'-x' if skip_contained else ''}-v{GRAPH_VERSION}"
     folder = cache_dir() / "graphs" / name
     if (folder / MANIFEST).is_file():
         return folder
@@ -299,7 +310,7 @@ def graph_built(
     with state.main_process_first():  # the seed index is built once, into the cache, and read by the others
         reference.seeds  # noqa: B018
     building = folder.with_name(f"{name}.building")  # parts survive an interruption; the next run resumes
-    _build_parts(reference, building, candidates, num_proc, seed_budget, progress, state)
+    _build_parts(reference, building, candidates, num_proc, seed_budget, progress, state, skip_contained)
     if state.is_main_process:
         if not folder.exists():
             building.rename(folder)

@@ -35,6 +35,7 @@ from bioscan_hf.data.sources import (
     taxonomy_from_header,
 )
 from bioscan_hf.search.bound import EncodedBarcodes, encode_barcodes
+from bioscan_hf.search.contained import containers
 from bioscan_hf.search.seeds import SeedIndex, seed_index
 from bioscan_hf.search.settings import LibrarySettings
 from bioscan_hf.search.spread import CHILD, loosest_siblings
@@ -245,6 +246,12 @@ class Reference:
         if self._seeds is None:
             self._seeds = seed_index(self.barcodes, progress=len(self.barcodes) > 50_000)
         return self._seeds
+
+    @cached_property
+    def containers(self) -> np.ndarray:
+        """For each distinct barcode, the first other that contains it exactly (`contained.containers`; −1:
+        none)."""
+        return containers(self.barcodes, self.seeds, self.encoded)
 
     def records(self, key: int) -> np.ndarray:
         """Rows of the table carrying distinct barcode `key`."""

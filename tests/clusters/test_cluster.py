@@ -232,3 +232,37 @@ def test_two_accelerate_processes_share_the_graph_and_write_the_files_of_one(tmp
             pd.read_csv(tmp_path / f"two{suffix}", sep="\t"), pd.read_csv(tmp_path / f"one{suffix}", sep="\t")
         )
     assert len(list((tmp_path / "cache-two" / "graphs").glob("*/part-*.parquet"))) >= 1
+
+
+def test_a_barcode_another_contains_joins_its_cluster_unsearched(tmp_path: Path) -> None:
+    """Shorter reads of a species' barcode (cut at either end) are searched no further: the graph `cluster`
+    builds has no row of theirs, they join the cluster of the barcode containing them, and every other record
+    is clustered as without them."""
+    from bioscan_hf.search.contained import containers
+    from bioscan_hf.search.graph import neighbour_graph
+    from bioscan_hf.search.references import Reference
+
+    table = library(np.random.default_rng(1))
+    alone = cluster(_fasta(tmp_path / "lib.fasta", table), tmp_path / "a.tsv", progress=False)
+    donors = table.iloc[[0, 13, 30]]
+    cuts = donors.assign(
+        processid=[f"CUT{n}" for n in range(3)],
+        dna_barcode=[
+            donors.iloc[0].dna_barcode[25:],
+            donors.iloc[1].dna_barcode[:330],
+            donors.iloc[2].dna_barcode[9:300],
+        ],
+    )
+    both = pd.concat([table, cuts], ignore_index=True)
+    run = cluster(_fasta(tmp_path / "both.fasta", both), tmp_path / "b.tsv", progress=False)
+    cluster_of = dict(zip(run.records["processid"], run.records["cluster"]))
+    for cut, donor in zip(cuts["processid"], donors["processid"]):
+        assert cluster_of[cut] == cluster_of[donor]
+    assert {p: cluster_of[p] for p in table["processid"]} == dict(
+        zip(alone.records["processid"], alone.records["cluster"])
+    )
+    reference = Reference(both)
+    contained = np.flatnonzero(containers(reference.barcodes, reference.seeds, reference.encoded) >= 0)
+    assert {reference.barcodes[k] for k in contained} == set(cuts["dna_barcode"])
+    graph = neighbour_graph(reference, 201, progress=False, skip_contained=True)
+    assert all(not graph[k] for k in contained) and all(graph[k] for k in range(len(graph)) if k not in contained)
