@@ -68,7 +68,7 @@ class ClusterRun:
         s = self.summary
         lines = [
             f"{s['clusters']:,} clusters of {s['records']:,} records ({s['distinct_barcodes']:,} distinct barcodes, "
-            f"threshold {s['threshold']:.1%}) → {self.out}",
+            f"{s['contained_barcodes']:,} of them within a longer one; threshold {s['threshold']:.1%}) → {self.out}",
             f"{s['singletons']:,} clusters of one record; {s['unlabelled_clusters']:,} with no species label "
             f"(putative new species, or unidentified); clusters: {companion(self.out, 'clusters')}",
         ]
@@ -155,6 +155,8 @@ def cluster(
             records[column] = table[column].iloc[:plate].to_numpy()
     clusters = clusters[clusters["cluster"].isin(set(records["cluster"]))].reset_index(drop=True)  # the plate's
     summary = summarize(table.iloc[:plate], records, clusters, settings.threshold)
+    plate_keys = np.unique(reference.key_of_record[:plate])
+    summary["contained_barcodes"] = int((reference.containers[plate_keys] >= 0).sum())  # folded into containers
     if registry is not None:
         summary["registry"] = {
             "read": str(settings.registry),
@@ -191,7 +193,7 @@ def linked_barcodes(
     if progress:
         status(
             f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%} "
-            f"({int((outer != np.arange(len(outer))).sum()):,} contained in another, with it)"
+            f"({int((outer != np.arange(len(outer))).sum()):,} of them within a longer one, clustered with it)"
         )
     distances = 1.0 - identity
     size, refined = len(reference.barcodes), not settings.no_refine

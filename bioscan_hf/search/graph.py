@@ -17,6 +17,10 @@ the folder is found again by the library's digest, which of its barcodes share a
 (the kept hits depend on it) and the settings (`$BIOSCAN_HF_CACHE/graphs/...`). Under `accelerate launch`
 (`audit` and `cluster` of a whole library) the processes share the parts, each searching every n-th into the
 one folder (on one machine, or a file system the machines share), and the main one finishes the graph.
+
+`cluster` needs no rows for a barcode another contains exactly (a shorter read of the same sequence,
+`search.contained`: 44% of the real BOLD file's distinct barcodes): it builds a graph of the others' rows
+(`skip_contained`), or takes those rows from a whole graph already built.
 """
 
 from __future__ import annotations
@@ -98,12 +102,15 @@ class NeighbourGraph:
         return keys, self._hit, self._identity
 
     @classmethod
-    def open(cls, folder: str | os.PathLike) -> NeighbourGraph:
-        """A graph `build_graph` finished in `folder`."""
+    def open(cls, folder: str | os.PathLike, without: np.ndarray | None = None) -> NeighbourGraph:
+        """A graph `build_graph` finished in `folder`; `without`: a mask of the barcodes whose rows are left out
+        (they stay hits of the others)."""
         folder = Path(folder)
         manifest = json.loads((folder / MANIFEST).read_text())
-        parts = sorted(folder.glob("part-*.parquet"))
-        return cls(pa.concat_tables([pq.read_table(p) for p in parts]), manifest["barcodes"])
+        table = pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("part-*.parquet"))])
+        if without is not None:
+            table = table.filter(pa.array(~without[table.column("key").to_numpy()]))
+        return cls(table, manifest["barcodes"])
 
 
 def kept(keys: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
@@ -284,7 +291,8 @@ def neighbour_graph(
     (`$BIOSCAN_HF_CACHE/graphs/<digests of the barcodes and of their labels' partition>-<settings>`) and
     read from there by every later run on the same library. With `skip_contained`, only barcodes no other
     contains have rows (the others are still hits of theirs): `cluster` folds those into their containers."""
-    return NeighbourGraph.open(graph_built(reference, candidates, num_proc, seed_budget, progress, skip_contained))
+    folder = graph_built(reference, candidates, num_proc, seed_budget, progress, skip_contained)
+    return NeighbourGraph.open(folder, reference.containers >= 0 if skip_contained else None)
 
 
 def graph_built(
@@ -297,18 +305,27 @@ def graph_built(
 ) -> Path:
     """The cache folder of `reference`'s neighbour graph (`neighbour_graph`), built first where it is not
     there. Under `accelerate launch` every process must call it: they share the parts, and all return once
-    the graph is whole."""
+    the graph is whole. With `skip_contained` the graph with rows for every barcode is taken where it is
+    there (an audit's: the rows of the others are the same searches), and so is a library where no barcode
+    contains another; else one with rows for the barcodes no other contains is built, in its own folder."""
     state = process_state()
     digest = barcodes_digest(reference.barcodes)
     labels = labels_digest({rank: reference.key_codes(rank) for rank in CONTRAST_RANKS})
-    name = f"{digest}-l{labels}-c{candidates}-b{seed_budget}-k{KEEP}{'-x' if skip_contained else ''}-v{GRAPH_VERSION}"
+    settings = f"{digest}-l{labels}-c{candidates}-b{seed_budget}-k{KEEP}"
+    name = f"{settings}-v{GRAPH_VERSION}"
     folder = cache_dir() / "graphs" / name
     if (folder / MANIFEST).is_file():
         return folder
-    if progress and state.is_main_process:
-        status(f"searching {len(reference.barcodes):,} distinct barcodes against each other once, into {folder}")
     with state.main_process_first():  # the seed index is built once, into the cache, and read by the others
         reference.seeds  # noqa: B018
+    skip_contained = skip_contained and bool((reference.containers >= 0).any())
+    if skip_contained:
+        name = f"{settings}-x-v{GRAPH_VERSION}"
+        folder = folder.with_name(name)
+        if (folder / MANIFEST).is_file():
+            return folder
+    if progress and state.is_main_process:
+        status(f"searching {len(reference.barcodes):,} distinct barcodes against each other once, into {folder}")
     building = folder.with_name(f"{name}.building")  # parts survive an interruption; the next run resumes
     _build_parts(reference, building, candidates, num_proc, seed_budget, progress, state, skip_contained)
     if state.is_main_process:

@@ -234,10 +234,13 @@ def test_two_accelerate_processes_share_the_graph_and_write_the_files_of_one(tmp
     assert len(list((tmp_path / "cache-two" / "graphs").glob("*/part-*.parquet"))) >= 1
 
 
-def test_a_barcode_another_contains_joins_its_cluster_unsearched(tmp_path: Path) -> None:
+def test_a_barcode_another_contains_joins_its_cluster_unsearched(tmp_path: Path, monkeypatch) -> None:
     """Shorter reads of a species' barcode (cut at either end) are searched no further: the graph `cluster`
     builds has no row of theirs, they join the cluster of the barcode containing them, and every other record
-    is clustered as without them."""
+    is clustered as without them. Where a whole graph of the library is there already (an audit's), its rows of
+    the others are taken instead of a search, and the clusters are the same."""
+    from bioscan_hf.clusters.run import read_barcodes
+    from bioscan_hf.data.sources import Problems
     from bioscan_hf.search.contained import containers
     from bioscan_hf.search.graph import neighbour_graph
     from bioscan_hf.search.references import Reference
@@ -255,14 +258,21 @@ def test_a_barcode_another_contains_joins_its_cluster_unsearched(tmp_path: Path)
     )
     both = pd.concat([table, cuts], ignore_index=True)
     run = cluster(_fasta(tmp_path / "both.fasta", both), tmp_path / "b.tsv", progress=False)
+    assert run.summary["contained_barcodes"] == 3 and alone.summary["contained_barcodes"] == 0
     cluster_of = dict(zip(run.records["processid"], run.records["cluster"]))
     for cut, donor in zip(cuts["processid"], donors["processid"]):
         assert cluster_of[cut] == cluster_of[donor]
     assert {p: cluster_of[p] for p in table["processid"]} == dict(
         zip(alone.records["processid"], alone.records["cluster"])
     )
-    reference = Reference(both)
+    reference = Reference(read_barcodes(tmp_path / "both.fasta", None, Problems(skip=False)))  # as `cluster` reads it
     contained = np.flatnonzero(containers(reference.barcodes, reference.seeds, reference.encoded) >= 0)
     assert {reference.barcodes[k] for k in contained} == set(cuts["dna_barcode"])
     graph = neighbour_graph(reference, 201, progress=False, skip_contained=True)
     assert all(not graph[k] for k in contained) and all(graph[k] for k in range(len(graph)) if k not in contained)
+    monkeypatch.setenv("BIOSCAN_HF_CACHE", str(tmp_path / "cache"))
+    whole = neighbour_graph(reference, 201, progress=False)
+    assert all(whole[k] for k in range(len(whole)))
+    again = cluster(_fasta(tmp_path / "both.fasta", both), tmp_path / "c.tsv", progress=False)
+    assert again.records["cluster"].tolist() == run.records["cluster"].tolist()
+    assert [p.name.endswith("-x-v1") for p in (tmp_path / "cache" / "graphs").iterdir()] == [False]
