@@ -39,6 +39,7 @@ DNA_TEXT_LETTERS = BASES + UNKNOWN + "".join(POLICY)
 #: A character a barcode text may not hold (before cleaning), as a regular expression.
 NOT_DNA_TEXT = "[^" + re.escape(DNA_TEXT_LETTERS) + "]"
 _NOT_DNA = re.compile(NOT_DNA_TEXT)
+_DNA_TEXT_BYTES = DNA_TEXT_LETTERS.encode("ascii")
 #: A character that is not a nucleotide after cleaning.
 NOT_NUCLEOTIDE = re.compile(f"[^{BASES}{UNKNOWN}]")
 
@@ -88,12 +89,21 @@ def barcode_length(sequence: str) -> int:
 def barcode_problem(text: str | None) -> str | None:
     """Why a barcode cannot be used (empty, or a character that is not a nucleotide), or None."""
     text = text or ""
-    bad = _NOT_DNA.search(text)
+    bad = None if _all_dna_text(text) else _NOT_DNA.search(text)
     if bad:
         return f"not DNA: {bad.group()!r} at position {bad.start()} ({_preview(text)})"
     if not barcode_key(text):
         return "empty barcode (nothing but gaps, whitespace or N)" if text else "empty barcode"
     return None
+
+
+def _all_dna_text(text: str) -> bool:
+    """Whether every character of `text` is in `DNA_TEXT_LETTERS`: its bytes with those deleted leave none
+    (~10× faster than searching with `_NOT_DNA`, which then names the first one that is not)."""
+    try:
+        return not text.encode("ascii").translate(None, _DNA_TEXT_BYTES)
+    except UnicodeEncodeError:
+        return False
 
 
 def normalize_barcode(sequence: str, index: int = 0, strict: bool = True) -> str:

@@ -49,6 +49,10 @@ FASTA_SUFFIXES = (".fa", ".fasta", ".fas", ".fna", ".fa.gz", ".fasta.gz", ".fas.
 ID_COLUMNS = ("id", "processid", "sampleid", "name", "seqid")
 SEQUENCE_COLUMNS = ("sequence", "dna_barcode", "nucleotides", "barcode", "seq")
 SINTAX_RANKS = {"o": "order", "f": "family", "sf": "subfamily", "g": "genus", "s": "species"}
+#: What ends a FASTA header's id (whitespace, `;` of a SINTAX header, `|` of a BOLD one).
+_ID_END = re.compile(r"[\s;|]")
+#: A SINTAX header's taxonomy.
+_SINTAX_TAX = re.compile(r"tax=([^;]*)")
 INSECT_ORDERS = frozenset(
     "Archaeognatha Blattodea Coleoptera Dermaptera Diptera Embioptera Ephemeroptera Hemiptera Hymenoptera "
     "Lepidoptera Mantodea Mecoptera Megaloptera Neuroptera Odonata Orthoptera Phasmatodea Plecoptera "
@@ -186,9 +190,9 @@ def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, 
     for header, text, line in fasta_records(text_lines(path)):
         if header is None:
             raise InputError(f"{path} line {line}: sequence text before the first '>' header; not FASTA")
-        record = re.split(r"[\s;|]", header, maxsplit=1)[0]
+        record = _ID_END.split(header, maxsplit=1)[0]
         problem = barcode_problem(text)
-        unsafe = id_problem(record) and f"the id {record!r} {id_problem(record)}"
+        unsafe = (why := id_problem(record)) and f"the id {record!r} {why}"
         unsafe = unsafe or (text_problem(header) and f"the header {text_problem(header)}")
         if not record:
             problems.add(path, line, "", "the header has no id", SKIP_ADVICE)
@@ -206,7 +210,7 @@ def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, 
 def taxonomy_from_header(header: str) -> dict[str, str | None]:
     """Ranks named by a SINTAX (`tax=o:…,g:…,s:…`) or BOLD (`id|taxon|marker|BIN`) FASTA header."""
     ranks: dict[str, str | None] = dict.fromkeys(CALL_RANKS)
-    sintax = re.search(r"tax=([^;]*)", header)
+    sintax = _SINTAX_TAX.search(header) if "tax=" in header else None
     if sintax:
         for item in sintax.group(1).split(","):
             code, _, name = item.partition(":")

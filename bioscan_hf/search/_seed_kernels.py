@@ -23,6 +23,19 @@ def _window_seed(bases, window, positions, weights, unknown) -> int:
     return code
 
 
+@numba.njit(nogil=True, inline="always")
+def _next_seed(bases, window, before, positions, weights, unknown) -> int:
+    """`_window_seed` of the window at `window`, given `before`, the seed of the window three bases earlier (−1:
+    none, or it had an unknown base). The pattern repeats every three bases (`seeds.SEED_PATTERN`), so this
+    window's seed is that one's less its first two bases, shifted, with the two bases its last positions add:
+    ~5× faster than reading all eleven where the bases are known; read whole otherwise."""
+    if before >= 0:
+        second_last, last = bases[window + positions[-2]], bases[window + positions[-1]]
+        if second_last < unknown and last < unknown:
+            return ((before & (weights[1] - 1)) << 4) + np.int64(second_last) * 4 + np.int64(last)
+    return _window_seed(bases, window, positions, weights, unknown)
+
+
 @numba.njit(nogil=True)
 def seed_keys(bases, lengths, positions, weights, unknown, n_seeds, span, out) -> int:
     """`row * n_seeds + seed` of each window of `span` bases within one barcode (`bases`: the barcodes joined,
@@ -31,8 +44,10 @@ def seed_keys(bases, lengths, positions, weights, unknown, n_seeds, span, out) -
     found, start = 0, 0
     for row in range(lengths.shape[0]):
         end = start + lengths[row]
+        back3, back2, back1 = -1, -1, -1  # the seeds of the last three windows
         for window in range(start, end - span + 1):
-            code = _window_seed(bases, window, positions, weights, unknown)
+            code = _next_seed(bases, window, back3, positions, weights, unknown)
+            back3, back2, back1 = back2, back1, code
             if code >= 0:
                 out[found] = row * n_seeds + code
                 found += 1
@@ -49,8 +64,10 @@ def distinct_seeds(bases, lengths, positions, weights, unknown, span, stamp, row
     found, start = 0, 0
     for row in range(lengths.shape[0]):
         end = start + lengths[row]
+        back3, back2, back1 = -1, -1, -1
         for window in range(start, end - span + 1):
-            code = _window_seed(bases, window, positions, weights, unknown)
+            code = _next_seed(bases, window, back3, positions, weights, unknown)
+            back3, back2, back1 = back2, back1, code
             if code >= 0 and stamp[code] != row + 1:
                 stamp[code] = row + 1
                 rows[found] = row
@@ -192,8 +209,10 @@ def containers(bases, lengths, positions, weights, unknown, span, indptr, postin
         end, key = start + lengths[row], first + row
         out[row] = -1
         rarest, second, fewest, fewer = -1, -1, 1 << 62, 1 << 62
+        back3, back2, back1 = -1, -1, -1
         for window in range(start, end - span + 1):
-            code = _window_seed(bases, window, positions, weights, unknown)
+            code = _next_seed(bases, window, back3, positions, weights, unknown)
+            back3, back2, back1 = back2, back1, code
             if code < 0 or code == rarest or code == second:
                 continue
             held = indptr[code + 1] - indptr[code]

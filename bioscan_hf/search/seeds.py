@@ -46,6 +46,8 @@ SEED_PATTERN = "1101101101101101"
 #: for the span it shortens.
 LOST_PER_EDIT = len(SEED_PATTERN) + 1
 _POSITIONS = np.array([i for i, c in enumerate(SEED_PATTERN) if c == "1"])
+if not np.array_equal(_POSITIONS[2:], _POSITIONS[:-2] + 3):  # what `_seed_kernels._next_seed` rolls on
+    raise ImportError("SEED_PATTERN must repeat every three bases, two read and one skipped")
 _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
 _SEED_BITS = 2 * len(_POSITIONS)  # a seed's bits in `_batch_seeds`' keys
@@ -104,7 +106,7 @@ def _index_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
 
     lengths, bases = _joined(batch)
-    rows, codes = np.empty(len(bases), dtype=np.int64), np.empty(len(bases), dtype=np.int64)
+    rows, codes = np.empty(len(bases), dtype=np.int32), np.empty(len(bases), dtype=np.int32)  # (half the pages)
     found = _seed_kernels.distinct_seeds(
         bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, len(SEED_PATTERN), _stamp(), rows, codes
     )
