@@ -84,3 +84,25 @@ def test_ranked_hits_are_the_same_with_the_rule_and_fewer_are_aligned(monkeypatc
     ).hits()
     assert with_rule == without
     assert len(calls) < aligned_without - 100  # the far references were passed over unaligned
+
+
+def test_compiled_seeds_equal_the_definition_around_unknown_bases() -> None:
+    """The compiled kernels roll each window's seed on from the one three bases earlier: with `N`s scattered
+    (single, in runs, at either end, on read and skipped positions), each barcode's seeds are still exactly
+    `seed_codes`' (every window whose read positions are known, NumPy's sliding windows)."""
+    from bioscan_hf.search.seeds import _batch_seeds, _index_seeds
+
+    rng = np.random.default_rng(11)
+    barcodes = []
+    for _ in range(60):
+        bases = list("".join(rng.choice(list("ACGT"), int(rng.integers(10, 200)))))
+        for _ in range(int(rng.integers(0, 8))):
+            at = int(rng.integers(len(bases)))
+            bases[at : at + int(rng.integers(1, 4))] = "N" * len(bases[at : at + 3])
+        barcodes.append("".join(bases))
+    rows, codes = _batch_seeds(barcodes)
+    index_rows, index_codes = _index_seeds(barcodes)
+    for n, barcode in enumerate(barcodes):
+        expected = seed_codes(barcode).tolist()
+        assert codes[rows == n].tolist() == expected
+        assert sorted(index_codes[index_rows == n].tolist()) == expected
