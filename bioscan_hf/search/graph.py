@@ -325,7 +325,13 @@ def graph_built(
         if (folder / MANIFEST).is_file():
             return folder
     if progress and state.is_main_process:
-        status(f"searching {len(reference.barcodes):,} distinct barcodes against each other once, into {folder}")
+        size, within = len(reference.barcodes), int((reference.containers >= 0).sum()) if skip_contained else 0
+        which = (
+            f"{size - within:,} of {size:,} distinct barcodes (the others lie within them)"
+            if within
+            else f"{size:,} distinct barcodes"
+        )
+        status(f"searching {which} against all once, into {folder}")
     building = folder.with_name(f"{name}.building")  # parts survive an interruption; the next run resumes
     _build_parts(reference, building, candidates, num_proc, seed_budget, progress, state, skip_contained)
     if state.is_main_process:
