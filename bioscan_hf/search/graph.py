@@ -107,10 +107,13 @@ class NeighbourGraph:
         (they stay hits of the others)."""
         folder = Path(folder)
         manifest = json.loads((folder / MANIFEST).read_text())
-        table = pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("part-*.parquet"))])
-        if without is not None:
-            table = table.filter(pa.array(~without[table.column("key").to_numpy()]))
-        return cls(table, manifest["barcodes"])
+        parts = []
+        for path in sorted(folder.glob("part-*.parquet")):
+            part = pq.read_table(path)
+            if without is not None and without.any():  # as each part is read: at full size the rows are GBs
+                part = part.filter(pa.array(~without[part.column("key").to_numpy()]))
+            parts.append(part)
+        return cls(pa.concat_tables(parts), manifest["barcodes"])
 
 
 def kept(keys: np.ndarray, codes: dict[str, np.ndarray]) -> np.ndarray:
