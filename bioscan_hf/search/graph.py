@@ -19,7 +19,7 @@ the folder is found again by the library's digest, which of its barcodes share a
 one folder (on one machine, or a file system the machines share), and the main one finishes the graph.
 
 `cluster` needs no rows for a barcode another contains exactly (a shorter read of the same sequence,
-`search.contained`: 44% of the real BOLD file's distinct barcodes): it builds a graph of the others' rows
+`search.contained`: 46% of the real BOLD file's distinct barcodes): it builds a graph of the others' rows
 (`skip_contained`), or takes those rows from a whole graph already built.
 """
 
