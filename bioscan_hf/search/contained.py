@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bioscan_hf.core.barcodes import UNKNOWN_CODE
 from bioscan_hf.search.bound import EncodedBarcodes
-from bioscan_hf.search.seeds import _POSITIONS, _SEED_BATCH, _WEIGHTS, SEED_PATTERN, SeedIndex, _joined
+from bioscan_hf.search.seeds import SEED_WINDOW, SeedIndex, seed_batches
 
 
 def containers(barcodes: list[str], index: SeedIndex, encoded: EncodedBarcodes) -> np.ndarray:
@@ -25,12 +24,9 @@ def containers(barcodes: list[str], index: SeedIndex, encoded: EncodedBarcodes) 
     from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
 
     found = np.full(len(barcodes), -1, dtype=np.int64)
-    for start in range(0, len(barcodes), _SEED_BATCH):
-        lengths, bases = _joined(barcodes[start : start + _SEED_BATCH])
-        _seed_kernels.containers(
-            bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, len(SEED_PATTERN), index.indptr, index.postings,
-            *encoded, start, found[start : start + len(lengths)],
-        )  # fmt: skip
+    for start, lengths, bases in seed_batches(barcodes):
+        into = found[start : start + len(lengths)]
+        _seed_kernels.containers(bases, lengths, *SEED_WINDOW, index.indptr, index.postings, *encoded, start, into)
     return found
 
 

@@ -28,7 +28,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -51,6 +51,9 @@ if not np.array_equal(_POSITIONS[2:], _POSITIONS[:-2] + 3):  # what `_seed_kerne
 _WEIGHTS = 4 ** np.arange(len(_POSITIONS) - 1, -1, -1, dtype=np.int64)
 N_SEEDS = 4 ** len(_POSITIONS)
 _SEED_BITS = 2 * len(_POSITIONS)  # a seed's bits in `_batch_seeds`' keys
+#: How the compiled kernels read a window's seed: the pattern's read positions, their weights, the first code
+#: that is not a base, the window's span.
+SEED_WINDOW = (_POSITIONS, _WEIGHTS, UNKNOWN_CODE, len(SEED_PATTERN))
 #: Posting entries a query reads at most, its rarest seeds first (a query's work stays bounded however
 #: large the library: ~20 ms at BIOSCAN-5M's ~2.3M distinct barcodes; BENCHMARKS.md).
 SEED_BUDGET = 20_000_000
@@ -107,15 +110,20 @@ def _index_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
     lengths, bases = _joined(batch)
     rows, codes = np.empty(len(bases), dtype=np.int32), np.empty(len(bases), dtype=np.int32)  # (half the pages)
-    found = _seed_kernels.distinct_seeds(
-        bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, len(SEED_PATTERN), _stamp(), rows, codes
-    )
+    found = _seed_kernels.distinct_seeds(bases, lengths, *SEED_WINDOW, _stamp(), rows, codes)
     return rows[:found], codes[:found]
 
 
 def _joined(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """The barcodes' lengths, and their base codes joined."""
     return np.fromiter(map(len, batch), dtype=np.int64, count=len(batch)), base_codes("".join(batch))
+
+
+def seed_batches(barcodes: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(first position, lengths, base codes joined) of each `_SEED_BATCH` barcodes: what the compiled seed
+    kernels read, with `SEED_WINDOW`."""
+    for start in range(0, len(barcodes), _SEED_BATCH):
+        yield start, *_joined(barcodes[start : start + _SEED_BATCH])
 
 
 def _stamp() -> np.ndarray:
