@@ -30,9 +30,10 @@ COMMANDS: dict[str, Command] = {
         (ClusterInputs, ClusterSettings),
         run_cluster,
         "Group barcodes into BIN-like clusters (interim species), offline: every distinct barcode is searched "
-        "against the others once (identify's engine: the neighbour graph, cached), barcodes within --threshold "
-        f"({LINK_DISTANCE}: what agrees best with BOLD's BINs) are joined by single linkage, and components "
-        "with internal structure are split "
+        "against the others once (identify's engine: the neighbour graph, cached; a barcode another contains "
+        "exactly, a shorter read of the same sequence, joins that one's cluster unsearched), barcodes within "
+        f"--threshold ({LINK_DISTANCE}: what agrees best with BOLD's BINs) are joined by single linkage, and "
+        "components with internal structure are split "
         "where Markov clustering finds well-separated groups (RESL's refinement). OUT lists each record's "
         "cluster; beside it OUT's .clusters file (id BHF-…, records, distinct barcodes, representative, largest "
         "distance within, nearest cluster and its distance, the consensus lineage of its labelled records with "
