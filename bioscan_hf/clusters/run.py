@@ -190,6 +190,7 @@ def linked_barcodes(
     keys, hits, identity = graph.pairs()
     del graph
     outer = outermost(reference.containers)
+    reference.__dict__.pop("encoded", None)  # the bytes the search read (~1.3 GB at full size): linking needs none
     if progress:
         status(
             f"linking {len(reference.barcodes):,} distinct barcodes at {settings.threshold:.1%} "
