@@ -36,20 +36,37 @@ def _next_seed(bases, window, before, positions, weights, unknown) -> int:
     return _window_seed(bases, window, positions, weights, unknown)
 
 
+@numba.njit(nogil=True, inline="always")
+def _barcode_seeds(bases, start, end, positions, weights, unknown, span, into) -> int:
+    """The seed of each window of `span` bases in `bases[start:end]` (one barcode), −1 where a read position is
+    unknown, into `into` in window order; returns how many windows. Each is rolled on from the window three
+    bases earlier (`_next_seed`): the one loop every kernel below reads a barcode's seeds by."""
+    back3, back2, back1 = -1, -1, -1  # the seeds of the last three windows
+    for window in range(start, end - span + 1):
+        code = _next_seed(bases, window, back3, positions, weights, unknown)
+        back3, back2, back1 = back2, back1, code
+        into[window - start] = code
+    return max(0, end - span + 1 - start)
+
+
+@numba.njit(nogil=True, inline="always")
+def _window_scratch(lengths):
+    """Room for `_barcode_seeds`' windows of the longest of barcodes of `lengths`."""
+    return np.empty(max(1, lengths.max()) if lengths.shape[0] else 1, dtype=np.int64)
+
+
 @numba.njit(nogil=True)
-def seed_keys(bases, lengths, positions, weights, unknown, n_seeds, span, out) -> int:
+def seed_keys(bases, lengths, positions, weights, unknown, span, n_seeds, out) -> int:
     """`row * n_seeds + seed` of each window of `span` bases within one barcode (`bases`: the barcodes joined,
     `lengths` theirs) that has a seed (`_window_seed`), into `out` in barcode then window order; returns how
     many (`seeds._batch_seeds`: one pass, where NumPy passed over every window once per position)."""
     found, start = 0, 0
+    into = _window_scratch(lengths)
     for row in range(lengths.shape[0]):
         end = start + lengths[row]
-        back3, back2, back1 = -1, -1, -1  # the seeds of the last three windows
-        for window in range(start, end - span + 1):
-            code = _next_seed(bases, window, back3, positions, weights, unknown)
-            back3, back2, back1 = back2, back1, code
-            if code >= 0:
-                out[found] = row * n_seeds + code
+        for i in range(_barcode_seeds(bases, start, end, positions, weights, unknown, span, into)):
+            if into[i] >= 0:
+                out[found] = row * n_seeds + into[i]
                 found += 1
         start = end
     return found
@@ -62,12 +79,11 @@ def distinct_seeds(bases, lengths, positions, weights, unknown, span, stamp, row
     `stamp` (zeroed, one per possible seed; left zeroed): what an index is built from (`seeds._index_seeds`),
     in half the time of sorting every key of 20,000 barcodes to drop the repeats."""
     found, start = 0, 0
+    into = _window_scratch(lengths)
     for row in range(lengths.shape[0]):
         end = start + lengths[row]
-        back3, back2, back1 = -1, -1, -1
-        for window in range(start, end - span + 1):
-            code = _next_seed(bases, window, back3, positions, weights, unknown)
-            back3, back2, back1 = back2, back1, code
+        for i in range(_barcode_seeds(bases, start, end, positions, weights, unknown, span, into)):
+            code = into[i]
             if code >= 0 and stamp[code] != row + 1:
                 stamp[code] = row + 1
                 rows[found] = row
@@ -205,14 +221,13 @@ def containers(bases, lengths, positions, weights, unknown, span, indptr, postin
     merged), and is checked on the N-stripped bytes `text[starts[k]:ends[k]]`. A container is longer, or as
     long (the same bases, other `N` padding) with a lower key: no barcode contains itself, and no two each other."""
     start = 0
+    into = _window_scratch(lengths)
     for row in range(lengths.shape[0]):
         end, key = start + lengths[row], first + row
         out[row] = -1
         rarest, second, fewest, fewer = -1, -1, 1 << 62, 1 << 62
-        back3, back2, back1 = -1, -1, -1
-        for window in range(start, end - span + 1):
-            code = _next_seed(bases, window, back3, positions, weights, unknown)
-            back3, back2, back1 = back2, back1, code
+        for i in range(_barcode_seeds(bases, start, end, positions, weights, unknown, span, into)):
+            code = into[i]
             if code < 0 or code == rarest or code == second:
                 continue
             held = indptr[code + 1] - indptr[code]

@@ -95,9 +95,7 @@ def _batch_seeds(batch: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
     lengths, bases = _joined(batch)
     keys = np.empty(max(0, len(bases) - len(SEED_PATTERN) + 1), dtype=np.int64)
-    found = _seed_kernels.seed_keys(
-        bases, lengths, _POSITIONS, _WEIGHTS, UNKNOWN_CODE, N_SEEDS, len(SEED_PATTERN), keys
-    )
+    found = _seed_kernels.seed_keys(bases, lengths, *SEED_WINDOW, N_SEEDS, keys)
     keys = np.sort(keys[:found])  # sort and drop repeats (np.unique hashes first: slower)
     keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
     return keys >> _SEED_BITS, keys & (N_SEEDS - 1)  # (dividing took ~30% of the keys' time)
