@@ -192,8 +192,8 @@ def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, 
             raise InputError(f"{path} line {line}: sequence text before the first '>' header; not FASTA")
         record = _ID_END.split(header, maxsplit=1)[0]
         problem = barcode_problem(text)
-        unsafe = (why := id_problem(record)) and f"the id {record!r} {why}"
-        unsafe = unsafe or (text_problem(header) and f"the header {text_problem(header)}")
+        unsafe = _id_problem_named(record)
+        unsafe = unsafe or ((what := text_problem(header)) and f"the header {what}")
         if not record:
             problems.add(path, line, "", "the header has no id", SKIP_ADVICE)
         elif unsafe:
@@ -205,6 +205,12 @@ def iter_fasta(path: Path, problems: Problems) -> Iterator[tuple[str, str, str, 
         else:
             seen.add(record)
             yield record, header, barcode_key(text), line
+
+
+def _id_problem_named(record: str) -> str | None:
+    """Why a record's id cannot name a file (`id_problem`), as a skip reason naming the id, or None."""
+    why = id_problem(record)
+    return why and f"the id {record!r} {why}"
 
 
 def taxonomy_from_header(header: str) -> dict[str, str | None]:
@@ -349,7 +355,7 @@ def _delimited_queries(path: Path, problems: Problems) -> Iterator[Query]:
             problems.add(path, number, row[0] if row else "", f"{len(row)} fields, expected {len(header)}", SKIP_ADVICE)
             continue
         record, text = row[id_col].strip(), row[seq_col]
-        problem = barcode_problem(text) or (id_problem(record) and f"the id {record!r} {id_problem(record)}")
+        problem = barcode_problem(text) or _id_problem_named(record)
         if not record or record in seen or problem:
             reason = problem or ("no id" if not record else "the id is repeated")
             problems.add(path, number, record, reason, SKIP_ADVICE)
