@@ -169,8 +169,9 @@ def held_out_evidence(
     identifier: Callable[[Reference], Identifier] | None = None,
 ) -> tuple[Examples, Examples, dict[str, int], list[int]]:
     """The evidence of held-out queries as they are, and cut to windows (`_window`); the held-out queries per
-    kind; and every held-out query's length (bases). `identifier`: how to build the engine for a fold
-    (default: seeds and alignment with the settings' candidates, in its processes)."""
+    kind; and every held-out query's length (bases). Each fold searches the library's one seed index with its
+    held-out barcodes hidden (`Reference.subset`). `identifier`: how to build the engine for a fold (default:
+    seeds and alignment with the settings' candidates, in its processes)."""
     candidates, num_proc = settings.candidates, settings.num_proc
     build = identifier or (
         lambda reference: Identifier(reference, candidates=candidates, num_proc=num_proc, strand="plus")
@@ -179,6 +180,7 @@ def held_out_evidence(
     counts = {kind: 0 for kind in HELD_OUT_SHARES}
     lengths: list[int] = []
     folds = held_out_folds(table, settings.queries, settings.seed)
+    library = Reference(table)  # its seed index serves every fold (`Reference.subset`)
     rng = np.random.default_rng(settings.seed)
     bar = progress_bar(
         total=sum(sum(len(v) for v in q.values()) for _, q in folds),
@@ -191,7 +193,7 @@ def held_out_evidence(
         if not len(rows):
             continue
         kept = np.setdiff1d(np.arange(len(table)), removed)
-        engine = build(Reference(table.iloc[kept].reset_index(drop=True)))
+        engine = build(library.subset(kept))
         batch = [_query(table, int(row)) for row in rows]
         windows = [_window(query, rng) for query in batch]
         try:

@@ -208,9 +208,16 @@ def _named(found: pd.Series, relation: str, name: str, names: pd.Series) -> pd.S
 class Reference:
     """A reference table grouped by distinct barcode, with label codes per rank for fast votes."""
 
-    def __init__(self, table: pd.DataFrame) -> None:
+    def __init__(self, table: pd.DataFrame, barcodes: Sequence[str] | None = None) -> None:
+        """`barcodes`: the distinct barcodes (keys) in this order, a superset of the table's (`subset`);
+        default: the table's, in the order they first come."""
         self.table = table
-        codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
+        if barcodes is None:
+            codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
+        else:
+            codes = pd.Index(barcodes).get_indexer(table["dna_barcode"])
+            if (codes < 0).any():
+                raise ValueError("the table holds barcodes that `barcodes` lacks")
         self.barcodes: list[str] = list(barcodes)
         #: distinct-barcode key of each record
         self.key_of_record = codes
@@ -225,6 +232,17 @@ class Reference:
         self._seeds: SeedIndex | None = None
         self._loosest: dict[str, dict[str, float]] = {}
 
+    def subset(self, rows: np.ndarray) -> Reference:
+        """The records `rows` of this reference's table as a reference of their own that keeps this one's keys
+        and searches its seed index, where the barcodes no record of `rows` carries are never listed
+        (`SeedIndex.hiding`): a calibration's held-out folds each search the library less a share of it, and
+        an index of each fold's own was built 8 times (at BIOSCAN-5M's size ~6 minutes and ~5 GB of the
+        cache folder each). Its hits are those of a reference built from the same records (tests)."""
+        subset = Reference(self.table.iloc[rows].reset_index(drop=True), barcodes=self.barcodes)
+        subset._seeds = self.seeds.hiding(subset.record_counts == 0)
+        subset.__dict__["encoded"] = self.encoded  # (a `cached_property`: shared, not encoded again)
+        return subset
+
     @cached_property
     def row_of(self) -> dict[str, int]:
         """Each record's row by processid (built on first use: only photo keys need it)."""
@@ -237,8 +255,9 @@ class Reference:
 
     @cached_property
     def bases(self) -> int:
-        """Bases of all distinct barcodes together: the search space of an e-value (BLAST's database length)."""
-        return sum(map(len, self.barcodes))
+        """Bases of all distinct barcodes some record carries: the search space of an e-value (BLAST's database
+        length)."""
+        return sum(len(barcode) for barcode, records in zip(self.barcodes, self.record_counts) if records)
 
     @property
     def seeds(self) -> SeedIndex:

@@ -20,6 +20,7 @@ accuracy at the genus level on the real file (1 in 4 seeds: −1.3 points), so e
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -154,6 +155,20 @@ class SeedIndex:
         self.mapping = mapping
         #: the seeds `_budgeted` counts from the barcodes lacking them (made here: worker processes share it)
         self.complements = complements(indptr, postings, size) if mapping is None else NO_COMPLEMENTS
+        #: positions never listed, as a mask and as positions (`hiding`: barcodes that a reference searching
+        #: this index does not hold)
+        self.hidden: np.ndarray | None = None
+        self.hidden_positions = np.zeros(0, dtype=np.int64)
+
+    def hiding(self, hidden: np.ndarray) -> SeedIndex:
+        """This index, sharing its arrays, with the barcodes at the positions `hidden` (a boolean mask) never
+        listed: what a subset of its library searches (`Reference.subset`: a calibration's held-out folds
+        each lack a share of the library; building each fold an index of its own took 8 of them, ~5 GB each
+        at BIOSCAN-5M's size)."""
+        index = copy.copy(self)
+        index.hidden = hidden if hidden.any() else None
+        index.hidden_positions = np.flatnonzero(hidden)
+        return index
 
     @classmethod
     def build(
@@ -276,6 +291,9 @@ class SeedIndex:
             read = np.concatenate([self.postings[self.indptr[c] : self.indptr[c + 1]] for c in seeds.tolist()])
             tally = pd.Series(read, copy=False).value_counts(sort=False)
             positions, counts = tally.index.to_numpy(), tally.to_numpy()
+            if self.hidden is not None:
+                shown = ~self.hidden[positions]
+                positions, counts = positions[shown], counts[shown]
         else:  # a count per reference; no reference holds a seed twice, so counts stay under the seeds read
             counts = np.zeros(self.size, dtype=np.uint16 if len(kept) < 2**16 else np.uint32)
             common = self.complements  # (every barcode holds these but those lacking them)
@@ -284,6 +302,7 @@ class SeedIndex:
             )
             if flipped:
                 counts += counts.dtype.type(flipped)
+            counts[self.hidden_positions] = 0
             positions, counts = _seed_kernels.above_cut(counts, len(kept), candidates)
         return _top(positions, counts, candidates)
 

@@ -106,3 +106,23 @@ def test_compiled_seeds_equal_the_definition_around_unknown_bases() -> None:
         expected = seed_codes(barcode).tolist()
         assert codes[rows == n].tolist() == expected
         assert sorted(index_codes[index_rows == n].tolist()) == expected
+
+
+@pytest.mark.parametrize("budget", [None, 1, 2_000])
+def test_a_hidden_barcode_is_never_listed_and_the_rest_rank_as_before(budget: int | None) -> None:
+    """`SeedIndex.hiding`: the barcodes of the mask are never listed, every other one keeps its count and its
+    place (every shared seed counted, and a budget so small that its few entries are hashed instead)."""
+    rng = np.random.default_rng(9)
+    ancestor = "".join(rng.choice(list("ACGT"), 500))
+    references = [edited(ancestor, int(edits), rng) for edits in rng.integers(0, 80, 200)]
+    index = SeedIndex.build(references)
+    hidden = rng.random(len(references)) < 0.3
+    hiding = index.hiding(hidden)
+    assert hiding.postings is index.postings and index.hidden is None  # shared arrays; the index unchanged
+    queries = [edited(ancestor, 20, rng) for _ in range(5)] + [references[int(np.flatnonzero(hidden)[0])]]
+    for (positions, counts), (all_positions, all_counts) in zip(
+        hiding.ranked(queries, len(references), budget), index.ranked(queries, len(references), budget)
+    ):
+        assert not hidden[positions].any() and (len(positions) or budget == 1)  # (1: a hidden one's own list)
+        shown = ~hidden[all_positions]
+        assert positions.tolist() == all_positions[shown].tolist() and counts.tolist() == all_counts[shown].tolist()
