@@ -133,12 +133,22 @@ def _add(postings, starts, ends, counts, step) -> None:
 
 @numba.njit(nogil=True)
 def histogram(counts, into) -> None:
-    """How many references have each count, 1 or more, added into `into`. At BIOSCAN-5M's size np.bincount
-    over the ~2M counts, first made 64-bit, took ~2 ms a query more; references with count 0 are most and
-    never needed."""
-    for count in counts:
-        if count:
-            into[count] += 1
+    """How many references have each count added into `into` (`into[0]` left as it was: references with count 0
+    are most and never needed). Four histograms are counted in turn and summed: one alone waits on its last
+    store whenever two references in a row have the same count (over ~2M counts like BIOSCAN-5M's, 4.4 ms that
+    way against 0.7 ms; np.bincount over them, made 64-bit first, took ~2 ms more than the first)."""
+    parts = np.zeros((4, into.shape[0]), dtype=np.int64)
+    n, i = counts.shape[0], 0
+    while i + 4 <= n:
+        parts[0, counts[i]] += 1
+        parts[1, counts[i + 1]] += 1
+        parts[2, counts[i + 2]] += 1
+        parts[3, counts[i + 3]] += 1
+        i += 4
+    for j in range(i, n):
+        parts[0, counts[j]] += 1
+    for count in range(1, into.shape[0]):
+        into[count] += parts[0, count] + parts[1, count] + parts[2, count] + parts[3, count]
 
 
 @numba.njit(nogil=True)
@@ -186,7 +196,8 @@ def tally_seeds(postings, indptr, seeds, common, common_starts, common_ends, lac
 @numba.njit(nogil=True)
 def above_cut(counts, most, candidates):
     """The references (ascending) whose count reaches the highest count `candidates` of them reach (1 at least),
-    and their counts: every reference the top `candidates` can hold (counts of at most `most`)."""
+    and their counts: every reference the top `candidates` can hold (counts of at most `most`). Collected in one
+    pass into arrays of the size the histogram gives (a mask of every reference, then its positions: two)."""
     into = np.zeros(most + 1, dtype=np.int64)
     histogram(counts, into)
     cut, at_least = 1, 0
@@ -195,8 +206,18 @@ def above_cut(counts, most, candidates):
         if at_least >= candidates:
             cut = count
             break
-    positions = np.flatnonzero(counts >= cut)
-    return positions, counts[positions].astype(np.int64)
+    listed = 0
+    for count in range(cut, most + 1):
+        listed += into[count]
+    positions, found = np.empty(listed, dtype=np.int64), np.empty(listed, dtype=np.int64)
+    n = 0
+    for i in range(counts.shape[0]):
+        if counts[i] >= cut:
+            positions[n], found[n] = i, counts[i]
+            n += 1
+            if n == listed:  # all of them (and never a write past the arrays)
+                break
+    return positions, found
 
 
 @numba.njit(nogil=True, inline="always")

@@ -126,3 +126,19 @@ def test_a_hidden_barcode_is_never_listed_and_the_rest_rank_as_before(budget: in
         assert not hidden[positions].any() and (len(positions) or budget == 1)  # (1: a hidden one's own list)
         shown = ~hidden[all_positions]
         assert positions.tolist() == all_positions[shown].tolist() and counts.tolist() == all_counts[shown].tolist()
+
+
+def test_the_references_above_the_cut_are_those_numpy_finds() -> None:
+    """`_seed_kernels.above_cut` (its histogram counted four ways at once): every reference whose count reaches the
+    `candidates`-th highest (1 at least), ascending, with its count."""
+    from bioscan_hf.search import _seed_kernels
+
+    rng = np.random.default_rng(2)
+    for size, most, candidates in ((1_003, 40, 50), (5_001, 300, 2_000), (7, 5, 20), (10_000, 2, 100)):
+        counts = rng.integers(0, most + 1, size).astype(np.uint16)
+        counts[rng.random(size) < 0.4] = 0
+        counts[-(size % 4 or 3) :] = most  # the last, past the four histograms' turns, among the top
+        cut = max(1, int(np.sort(counts)[::-1][min(candidates, size) - 1]))
+        positions, found = _seed_kernels.above_cut(counts, most, candidates)
+        assert positions.tolist() == np.flatnonzero(counts >= cut).tolist()
+        assert found.tolist() == counts[positions].tolist()
