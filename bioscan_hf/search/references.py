@@ -236,7 +236,7 @@ class Reference:
         """The records `rows` of this reference's table as a reference of their own that keeps this one's keys
         and searches its seed index, where the barcodes no record of `rows` carries are never listed
         (`SeedIndex.hiding`): a calibration's held-out folds each search the library less a share of it, and
-        an index of each fold's own was built 8 times (at BIOSCAN-5M's size ~6 minutes and ~5 GB of the
+        an index of each fold's own was built 8 times (at BIOSCAN-5M's size ~1.5 minutes and ~5 GB of the
         cache folder each). Its hits are those of a reference built from the same records (tests)."""
         subset = Reference(self.table.iloc[rows].reset_index(drop=True), barcodes=self.barcodes)
         subset._seeds = self.seeds.hiding(subset.record_counts == 0)
