@@ -208,16 +208,11 @@ def _named(found: pd.Series, relation: str, name: str, names: pd.Series) -> pd.S
 class Reference:
     """A reference table grouped by distinct barcode, with label codes per rank for fast votes."""
 
-    def __init__(self, table: pd.DataFrame, barcodes: Sequence[str] | None = None) -> None:
-        """`barcodes`: the distinct barcodes (keys) in this order, a superset of the table's (`subset`);
-        default: the table's, in the order they first come."""
+    def __init__(self, table: pd.DataFrame, keys: tuple[np.ndarray, Sequence[str]] | None = None) -> None:
+        """`keys`: each record's distinct-barcode key and the barcodes they number (`subset`: the library's,
+        some carried by no record here); default: the table's barcodes, in the order they first come."""
         self.table = table
-        if barcodes is None:
-            codes, barcodes = pd.factorize(table["dna_barcode"], sort=False)
-        else:
-            codes = pd.Index(barcodes).get_indexer(table["dna_barcode"])
-            if (codes < 0).any():
-                raise ValueError("the table holds barcodes that `barcodes` lacks")
+        codes, barcodes = keys if keys is not None else pd.factorize(table["dna_barcode"], sort=False)
         self.barcodes: list[str] = list(barcodes)
         #: distinct-barcode key of each record
         self.key_of_record = codes
@@ -238,7 +233,7 @@ class Reference:
         (`SeedIndex.hiding`): a calibration's held-out folds each search the library less a share of it, and
         an index of each fold's own was built 8 times (at BIOSCAN-5M's size ~1.5 minutes and ~5 GB of the
         cache folder each). Its hits are those of a reference built from the same records (tests)."""
-        subset = Reference(self.table.iloc[rows].reset_index(drop=True), barcodes=self.barcodes)
+        subset = Reference(self.table.iloc[rows].reset_index(drop=True), (self.key_of_record[rows], self.barcodes))
         subset._seeds = self.seeds.hiding(subset.record_counts == 0)
         subset.__dict__["encoded"] = self.encoded  # (a `cached_property`: shared, not encoded again)
         return subset

@@ -155,19 +155,14 @@ class SeedIndex:
         self.mapping = mapping
         #: the seeds `_budgeted` counts from the barcodes lacking them (made here: worker processes share it)
         self.complements = complements(indptr, postings, size) if mapping is None else NO_COMPLEMENTS
-        #: positions never listed, as a mask and as positions (`hiding`: barcodes that a reference searching
-        #: this index does not hold)
+        #: a mask of the positions never listed (`hiding`); None: every one may be
         self.hidden: np.ndarray | None = None
-        self.hidden_positions = np.zeros(0, dtype=np.int64)
 
     def hiding(self, hidden: np.ndarray) -> SeedIndex:
-        """This index, sharing its arrays, with the barcodes at the positions `hidden` (a boolean mask) never
-        listed: what a subset of its library searches (`Reference.subset`: a calibration's held-out folds
-        each lack a share of the library; building each fold an index of its own took 8 of them, ~5 GB each
-        at BIOSCAN-5M's size)."""
+        """This index, sharing its arrays, with the barcodes of the mask `hidden` never listed: what a subset
+        of its library searches (`Reference.subset`)."""
         index = copy.copy(self)
         index.hidden = hidden if hidden.any() else None
-        index.hidden_positions = np.flatnonzero(hidden)
         return index
 
     @classmethod
@@ -176,14 +171,17 @@ class SeedIndex:
     ) -> SeedIndex:
         """Index `barcodes`: in memory (their seeds computed once, then sorted by seed), or written into
         `folder` in two passes over the barcodes (count each seed's barcodes, then place them), so memory
-        holds one batch however many barcodes; complete only when `seeds.json` is there (then `open` it)."""
+        holds one batch however many barcodes; complete only when `seeds.json` is there (then `open` it). Rows are
+        placed in order (`_seed_kernels.place`), so each seed's list holds its barcodes ascending."""
+        from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
+
         if folder is None:
             batches = [(rows + start, codes) for start, (rows, codes) in _seeded_batches(barcodes, progress, "seeding")]
             rows = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
             codes = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
             indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=N_SEEDS))])
             postings = np.empty(int(indptr[-1]), dtype=np.int32)
-            _placed(rows, codes, indptr[:-1].copy(), postings)  # by seed; barcodes ascending within a seed
+            _seed_kernels.place(rows, codes, indptr[:-1].copy(), postings)
             return cls(indptr, postings, len(barcodes))
         counts = np.zeros(N_SEEDS, dtype=np.int64)
         for _, batch in _seeded_batches(barcodes, progress, "counting seeds"):
@@ -196,7 +194,7 @@ class SeedIndex:
         postings = np.lib.format.open_memmap(folder / "postings.npy", "w+", np.int32, (int(indptr[-1]),))
         cursor = indptr[:-1].copy()
         for start, (rows, codes) in _seeded_batches(barcodes, progress, "placing seeds"):
-            _placed(rows + start, codes, cursor, np.asarray(postings))
+            _seed_kernels.place(rows + start, codes, cursor, np.asarray(postings))
         postings.flush()
         del postings
         (folder / SEEDS_MANIFEST).write_text(json.dumps({"barcodes": len(barcodes), "version": SEEDS_VERSION}))
@@ -302,7 +300,8 @@ class SeedIndex:
             )
             if flipped:
                 counts += counts.dtype.type(flipped)
-            counts[self.hidden_positions] = 0
+            if self.hidden is not None:
+                counts[self.hidden] = 0
             positions, counts = _seed_kernels.above_cut(counts, len(kept), candidates)
         return _top(positions, counts, candidates)
 
@@ -346,19 +345,16 @@ class SharedSeeds(NamedTuple):
         self, n: int | np.ndarray, edits: int | np.ndarray, longer_by: int | np.ndarray
     ) -> bool | np.ndarray:
         """Whether the `n`-th reference holds enough of the query's seeds to be within `edits` edits of it
-        (the q-gram lemma, exact: never False for one that is). Aligned with at most `edits` edits, the
-        query's windows untouched by an edit are in the reference verbatim; an edit touches at most
-        `len(SEED_PATTERN)` windows and shortens the span the reference covers by at most one base, and a
-        query `longer_by` bases longer than the reference has that many more windows outside it. A seed
-        counted is missing from the reference only if every window of the query holding it is lost so. `n`,
-        `edits` and `longer_by` may be arrays (one answer per reference)."""
+        (the q-gram lemma, exact: never False for one that is; what it may lack: `seeds_lost`). `n`, `edits`
+        and `longer_by` may be arrays (one answer per reference)."""
         return self.counts[n] >= self.most - seeds_lost(edits, longer_by)
 
 
 def seeds_lost(edits: int | np.ndarray, longer_by: int | np.ndarray) -> int | np.ndarray:
     """The most of a query's seeds that a reference within `edits` edits of it can lack, the query being
-    `longer_by` bases longer (the q-gram lemma: an edit touches at most `len(SEED_PATTERN)` windows and
-    shortens the span covered by one base; windows beyond a shorter reference are lost too)."""
+    `longer_by` bases longer (the q-gram lemma: aligned with `edits` edits, the query's windows no edit
+    touches are in the reference verbatim; an edit touches at most `len(SEED_PATTERN)` windows and shortens
+    the span covered by one base; windows beyond a shorter reference are lost too)."""
     return LOST_PER_EDIT * edits + np.maximum(0, longer_by)
 
 
@@ -397,14 +393,6 @@ def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np
         keys = np.partition(keys, candidates - 1)[:candidates]
     keys.sort()
     return keys & (1 << _POSITION_BITS) - 1, most - (keys >> _POSITION_BITS)
-
-
-def _placed(rows: np.ndarray, codes: np.ndarray, cursor: np.ndarray, postings: np.ndarray) -> None:
-    """Each row into `postings` at `cursor[its seed]`, advanced (`_seed_kernels.place`): in order, so rows ascending
-    stay ascending within a seed's list."""
-    from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
-
-    _seed_kernels.place(rows, codes, cursor, postings)
 
 
 def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):
