@@ -96,6 +96,24 @@ def distinct_seeds(bases, lengths, positions, weights, unknown, span, stamp, row
 
 
 @numba.njit(nogil=True)
+def min_hashes(bases, lengths, positions, weights, unknown, span, out) -> None:
+    """Each barcode's least hash of its seeds (a min-hash: two barcodes share it as often as they share their seeds,
+    Jaccard), into `out`; the largest value where a barcode has no seed. What the index orders its slots by."""
+    start = 0
+    into = _window_scratch(lengths)
+    for row in range(lengths.shape[0]):
+        end = start + lengths[row]
+        least = np.uint64(0xFFFFFFFFFFFFFFFF)
+        for i in range(_barcode_seeds(bases, start, end, positions, weights, unknown, span, into)):
+            if into[i] >= 0:
+                hashed = np.uint64(into[i]) * np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+                if hashed < least:
+                    least = hashed
+        out[row] = least
+        start = end
+
+
+@numba.njit(nogil=True)
 def place(rows, codes, cursor, postings) -> None:
     """`postings[cursor[c]] = row`, then one more in `cursor[c]`, for each (row, seed c) in order: an inverted
     index's lists filled by counting, each list in the order its entries come (an argsort by seed took ~1 s
@@ -235,12 +253,15 @@ def _occurs(text, inner, m, outer, n) -> bool:
 
 
 @numba.njit(nogil=True)
-def containers(bases, lengths, positions, weights, unknown, span, indptr, postings, text, starts, ends, first, out):
+def containers(
+    bases, lengths, positions, weights, unknown, span, indptr, postings, order, text, starts, ends, first, out
+):
     """For each barcode of a batch (`bases`, `lengths` as `seed_keys` reads them; keys from `first`), the
-    first barcode (ascending key) that contains it exactly, −1 where none does, into `out`: a container holds
-    every seed, so it is among the barcodes holding both of the barcode's two rarest seeds (their lists,
-    merged), and is checked on the N-stripped bytes `text[starts[k]:ends[k]]`. A container is longer, or as
-    long (the same bases, other `N` padding) with a lower key: no barcode contains itself, and no two each other."""
+    lowest key of a barcode that contains it exactly, −1 where none does, into `out`: a container holds
+    every seed, so it is among the barcodes holding both of the barcode's two rarest seeds (their lists of
+    slots, merged; `order[slot]` a slot's key), and is checked on the N-stripped bytes `text[starts[k]:ends[k]]`
+    (only where its key is below the lowest found). A container is longer, or as long (the same bases, other `N`
+    padding) with a lower key: no barcode contains itself, and no two each other."""
     start = 0
     into = _window_scratch(lengths)
     for row in range(lengths.shape[0]):
@@ -272,10 +293,14 @@ def containers(bases, lengths, positions, weights, unknown, span, indptr, postin
             else:
                 a += 1
                 b += 1
-                n = ends[x] - starts[x]
-                if (n > m or (n == m and x < key)) and _occurs(text, starts[key], m, starts[x], n):
-                    out[row] = x
-                    break
+                other = order[x]
+                if out[row] >= 0 and other > out[row]:
+                    continue
+                n = ends[other] - starts[other]
+                if (n > m or (n == m and other < key)) and _occurs(text, starts[key], m, starts[other], n):
+                    out[row] = other
 
 
-cache_compiled(seed_keys, distinct_seeds, place, histogram, rarest_first, tally_seeds, above_cut, containers)
+cache_compiled(
+    seed_keys, distinct_seeds, min_hashes, place, histogram, rarest_first, tally_seeds, above_cut, containers
+)

@@ -26,7 +26,9 @@ def containers(barcodes: list[str], index: SeedIndex, encoded: EncodedBarcodes) 
     found = np.full(len(barcodes), -1, dtype=np.int64)
     for start, lengths, bases in seed_batches(barcodes):
         into = found[start : start + len(lengths)]
-        _seed_kernels.containers(bases, lengths, *SEED_WINDOW, index.indptr, index.postings, *encoded, start, into)
+        _seed_kernels.containers(
+            bases, lengths, *SEED_WINDOW, index.indptr, index.postings, index.order, *encoded, start, into
+        )
     return found
 
 

@@ -9,7 +9,9 @@ the top 50 by shared seeds held the alignment-best reference for 95.8% of querie
 a 10-mer set needed 100+ and a 6-mer profile 200+ (BENCHMARKS.md).
 
 Storage: an inverted index (for each seed, the barcodes holding it), ~600 entries of 4 bytes per 658-nt
-barcode: ~2.4 GB at 1M distinct barcodes, ~5 GB for BIOSCAN-5M's ~2M. In memory, every shared seed is counted
+barcode: ~2.4 GB at 1M distinct barcodes, ~5 GB for BIOSCAN-5M's ~2M. The lists name barcodes by slots ordered
+by a min-hash of their seeds, so barcodes sharing most of their seeds sit side by side, and the counts a query
+adds fall on few cache lines (`slot_order`). In memory, every shared seed is counted
 (a seed most barcodes hold, from the shorter list of those lacking it); from `CACHED_FROM` distinct barcodes
 the index is saved into the cache folder once and read back by later runs. From `ON_DISK_ABOVE` it is built
 once into the cache folder and memory-mapped from there (`seed_index`), and a query reads its rarest seeds'
@@ -60,7 +62,7 @@ SEED_WINDOW = (_POSITIONS, _WEIGHTS, UNKNOWN_CODE, len(SEED_PATTERN))
 SEED_BUDGET = 20_000_000
 #: Written last into a seed-index folder: its barcodes and format version.
 SEEDS_MANIFEST = "seeds.json"
-SEEDS_VERSION = 1
+SEEDS_VERSION = 2
 #: Libraries of this many distinct barcodes or more keep their seed index on disk (~0.5 GB at 200,000).
 ON_DISK_ABOVE = 200_000
 #: Libraries of this many or more (and under `ON_DISK_ABOVE`) save their index into the cache folder once
@@ -136,10 +138,11 @@ def _stamp() -> np.ndarray:
 class SeedIndex:
     """Distinct reference barcodes, searchable by shared spaced seeds.
 
-    The inverted index is two arrays: `indptr` (one slot per possible seed) and `postings` (for each seed,
-    the positions of the barcodes holding it, ascending; int32). Built in memory, or into a folder
-    (`build(..., folder=...)`) that `open` maps from disk instead of reading: pages are loaded as queries
-    touch them, and several processes share them.
+    The inverted index is three arrays: `indptr` (one entry per possible seed), `postings` (for each seed,
+    the slots of the barcodes holding it, ascending; int32) and `order` (each slot's barcode position;
+    `slot_order`). Built in memory, or into a folder (`build(..., folder=...)`) that `open` maps from disk
+    instead of reading: pages are loaded as queries touch them, and several processes share them. Its
+    methods take and return barcode positions; slots stay inside.
     """
 
     def __init__(
@@ -147,22 +150,23 @@ class SeedIndex:
         indptr: np.ndarray,
         postings: np.ndarray,
         size: int,
+        order: np.ndarray,
         budget: int = SEED_BUDGET,
         mapping: mmap.mmap | None = None,
     ) -> None:
-        self.indptr, self.postings, self.size, self.budget = indptr, postings, size, budget
+        self.indptr, self.postings, self.size, self.order, self.budget = indptr, postings, size, order, budget
         #: the read-only map of postings.npy for an index opened from disk (None: in memory)
         self.mapping = mapping
         #: the seeds `_budgeted` counts from the barcodes lacking them (made here: worker processes share it)
         self.complements = complements(indptr, postings, size) if mapping is None else NO_COMPLEMENTS
-        #: a mask of the positions never listed (`hiding`); None: every one may be
+        #: a mask of the slots never listed (`hiding`); None: every one may be
         self.hidden: np.ndarray | None = None
 
     def hiding(self, hidden: np.ndarray) -> SeedIndex:
-        """This index, sharing its arrays, with the barcodes of the mask `hidden` never listed: what a subset
-        of its library searches (`Reference.subset`)."""
+        """This index, sharing its arrays, with the barcodes of the mask `hidden` (by position) never listed:
+        what a subset of its library searches (`Reference.subset`)."""
         index = copy.copy(self)
-        index.hidden = hidden if hidden.any() else None
+        index.hidden = hidden[self.order] if hidden.any() else None
         return index
 
     @classmethod
@@ -171,29 +175,33 @@ class SeedIndex:
     ) -> SeedIndex:
         """Index `barcodes`: in memory (their seeds computed once, then sorted by seed), or written into
         `folder` in two passes over the barcodes (count each seed's barcodes, then place them), so memory
-        holds one batch however many barcodes; complete only when `seeds.json` is there (then `open` it). Rows are
-        placed in order (`_seed_kernels.place`), so each seed's list holds its barcodes ascending."""
+        holds one batch however many barcodes; complete only when `seeds.json` is there (then `open` it). The
+        barcodes are seeded in slot order (`slot_order`) and placed so (`_seed_kernels.place`): each seed's list
+        holds its slots ascending."""
         from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
 
+        order = slot_order(barcodes)
+        slotted = [barcodes[i] for i in order.tolist()]
         if folder is None:
-            batches = [(rows + start, codes) for start, (rows, codes) in _seeded_batches(barcodes, progress, "seeding")]
+            batches = [(rows + start, codes) for start, (rows, codes) in _seeded_batches(slotted, progress, "seeding")]
             rows = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
             codes = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
             indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=N_SEEDS))])
             postings = np.empty(int(indptr[-1]), dtype=np.int32)
             _seed_kernels.place(rows, codes, indptr[:-1].copy(), postings)
-            return cls(indptr, postings, len(barcodes))
+            return cls(indptr, postings, len(barcodes), order)
         counts = np.zeros(N_SEEDS, dtype=np.int64)
-        for _, batch in _seeded_batches(barcodes, progress, "counting seeds"):
+        for _, batch in _seeded_batches(slotted, progress, "counting seeds"):
             counts += np.bincount(batch[1], minlength=N_SEEDS)
         indptr = np.concatenate([[0], np.cumsum(counts)])
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / SEEDS_MANIFEST).unlink(missing_ok=True)
         np.save(folder / "indptr.npy", indptr)
+        np.save(folder / "order.npy", order)
         postings = np.lib.format.open_memmap(folder / "postings.npy", "w+", np.int32, (int(indptr[-1]),))
         cursor = indptr[:-1].copy()
-        for start, (rows, codes) in _seeded_batches(barcodes, progress, "placing seeds"):
+        for start, (rows, codes) in _seeded_batches(slotted, progress, "placing seeds"):
             _seed_kernels.place(rows + start, codes, cursor, np.asarray(postings))
         postings.flush()
         del postings
@@ -211,15 +219,15 @@ class SeedIndex:
             raise MissingFileError(f"{folder} holds no complete seed index of this version; {again}")
         size = json.loads(manifest.read_text())["barcodes"]
         try:
-            indptr = np.load(folder / "indptr.npy")
+            indptr, order = np.load(folder / "indptr.npy"), np.load(folder / "order.npy")
             postings, mapping = (
                 (np.load(folder / "postings.npy"), None) if in_memory else _map_array(folder / "postings.npy")
             )
         except (OSError, ValueError) as err:
             raise MissingFileError(f"{folder}: a damaged seed index ({err}); {again}") from None
-        if indptr.shape != (N_SEEDS + 1,) or indptr[-1] != len(postings):
+        if indptr.shape != (N_SEEDS + 1,) or indptr[-1] != len(postings) or order.shape != (size,):
             raise MissingFileError(f"{folder}: a damaged seed index (its arrays disagree); {again}")
-        return cls(indptr, postings, size, mapping=mapping)
+        return cls(indptr, postings, size, order, mapping=mapping)
 
     def save(self, folder: str | os.PathLike) -> None:
         """Write an index built in memory into `folder` as `build(..., folder=...)` does (the manifest last)."""
@@ -227,6 +235,7 @@ class SeedIndex:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "indptr.npy", self.indptr)
         np.save(folder / "postings.npy", self.postings)
+        np.save(folder / "order.npy", self.order)
         (folder / SEEDS_MANIFEST).write_text(json.dumps({"barcodes": self.size, "version": SEEDS_VERSION}))
 
     def release_pages(self) -> None:
@@ -288,11 +297,11 @@ class SeedIndex:
         if entries * 8 < self.size:  # few entries: hash them (~3× np.unique's sort)
             read = np.concatenate([self.postings[self.indptr[c] : self.indptr[c + 1]] for c in seeds.tolist()])
             tally = pd.Series(read, copy=False).value_counts(sort=False)
-            positions, counts = tally.index.to_numpy(), tally.to_numpy()
+            slots, counts = tally.index.to_numpy(), tally.to_numpy()
             if self.hidden is not None:
-                shown = ~self.hidden[positions]
-                positions, counts = positions[shown], counts[shown]
-        else:  # a count per reference; no reference holds a seed twice, so counts stay under the seeds read
+                shown = ~self.hidden[slots]
+                slots, counts = slots[shown], counts[shown]
+        else:  # a count per slot; no reference holds a seed twice, so counts stay under the seeds read
             counts = np.zeros(self.size, dtype=np.uint16 if len(kept) < 2**16 else np.uint32)
             common = self.complements  # (every barcode holds these but those lacking them)
             flipped = _seed_kernels.tally_seeds(
@@ -302,8 +311,8 @@ class SeedIndex:
                 counts += counts.dtype.type(flipped)
             if self.hidden is not None:
                 counts[self.hidden] = 0
-            positions, counts = _seed_kernels.above_cut(counts, len(kept), candidates)
-        return _top(positions, counts, candidates)
+            slots, counts = _seed_kernels.above_cut(counts, len(kept), candidates)
+        return _top(self.order[slots], counts, candidates)
 
 
 class Complements(NamedTuple):
@@ -321,7 +330,7 @@ NO_COMPLEMENTS = Complements(*(np.zeros(0, dtype=np.int64) for _ in range(3)), n
 
 def complements(indptr: np.ndarray, postings: np.ndarray, size: int) -> Complements:
     """The seeds of an index held by more than `COMPLEMENT_ABOVE` of its `size` barcodes, each with the
-    barcodes lacking it (fewer entries than its own list)."""
+    slots of the barcodes lacking it (fewer entries than its own list)."""
     common = np.flatnonzero(np.diff(indptr) > size * COMPLEMENT_ABOVE)
     lacking, mark = [], np.empty(size, dtype=bool)
     for code in common:
@@ -395,6 +404,19 @@ def _top(positions: np.ndarray, counts: np.ndarray, candidates: int) -> tuple[np
     return keys & (1 << _POSITION_BITS) - 1, most - (keys >> _POSITION_BITS)
 
 
+def slot_order(barcodes: Sequence[str]) -> np.ndarray:
+    """Each slot's barcode position (int32): the barcodes ordered by their seeds' min-hash (then position).
+    Barcodes sharing most of their seeds mostly share it and take neighbouring slots, so a query's counts of
+    them land in a few cache lines: at BIOSCAN-5M's size a query's tally took half the time of the positions'
+    own order, where records come in no order (BENCHMARKS.md)."""
+    from bioscan_hf.search import _seed_kernels  # here: numba takes a fraction of a second to import
+
+    least = np.empty(len(barcodes), dtype=np.uint64)
+    for start, lengths, bases in seed_batches(barcodes):
+        _seed_kernels.min_hashes(bases, lengths, *SEED_WINDOW, least[start : start + len(lengths)])
+    return np.argsort(least, kind="stable").astype(np.int32)
+
+
 def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):
     """(first position, (row, seed) arrays) of each `_SEED_BATCH` barcodes, with a progress bar."""
     bar = progress_bar(total=len(barcodes), desc=desc, unit="barcode", disable=not progress)
@@ -413,7 +435,7 @@ def seed_index(barcodes: Sequence[str], progress: bool = False) -> SeedIndex:
     in_memory = len(barcodes) < ON_DISK_ABOVE
     if in_memory and len(barcodes) < CACHED_FROM:
         return SeedIndex.build(barcodes, progress)
-    folder = cache_dir() / "seeds" / barcodes_digest(barcodes)
+    folder = cache_dir() / "seeds" / f"{barcodes_digest(barcodes)}-v{SEEDS_VERSION}"
     if not (folder / SEEDS_MANIFEST).is_file():
         staging = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
         if progress:

@@ -58,9 +58,11 @@ def test_batched_seeding_equals_seeding_each_barcode() -> None:
         index = SeedIndex.build(barcodes)
     finally:
         seeds._SEED_BATCH = batch
-    for seed in rng.choice(codes, 20):  # each seed's postings: the barcodes holding it, ascending
+    assert sorted(index.order.tolist()) == list(range(len(barcodes)))  # each barcode in one slot
+    for seed in rng.choice(codes, 20):  # each seed's postings: the slots of the barcodes holding it, ascending
         holders = [r for r, b in enumerate(barcodes) if seed in seed_codes(b)]
-        assert list(index.postings[index.indptr[seed] : index.indptr[seed + 1]]) == holders
+        listed = index.postings[index.indptr[seed] : index.indptr[seed + 1]]
+        assert list(listed) == sorted(listed) and sorted(index.order[listed].tolist()) == holders
 
 
 def test_a_seed_index_written_to_a_folder_opens_memory_mapped_with_the_same_shortlists(tmp_path: Path) -> None:

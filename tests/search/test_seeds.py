@@ -8,7 +8,7 @@ import pytest
 from helpers import counted_alignments, edited, seed_ranked_library
 
 from bioscan_hf.search.align import align
-from bioscan_hf.search.seeds import NO_COMPLEMENTS, SeedIndex, SharedSeeds, seed_codes
+from bioscan_hf.search.seeds import NO_COMPLEMENTS, SeedIndex, SharedSeeds, seed_codes, slot_order
 from bioscan_hf.search.shortlist import ranked_alignments
 
 RNG = np.random.default_rng(11)
@@ -39,7 +39,7 @@ def test_seeds_most_barcodes_hold_are_counted_from_the_barcodes_lacking_them() -
     references += ["".join(rng.choice(list("ACGT"), 600)) for _ in range(30)] + ["N" * 50]  # unrelated, seedless
     index = SeedIndex.build(references)
     assert len(index.complements.codes) > 100
-    plain = SeedIndex(index.indptr, index.postings, index.size)
+    plain = SeedIndex(index.indptr, index.postings, index.size, index.order)
     plain.complements = NO_COMPLEMENTS
     queries = [edited(ancestor, 30, rng), references[7], "".join(rng.choice(list("ACGT"), 500)), ancestor[:250]]
     for query, (positions, counts), (plain_positions, plain_counts) in zip(
@@ -142,3 +142,21 @@ def test_the_references_above_the_cut_are_those_numpy_finds() -> None:
         positions, found = _seed_kernels.above_cut(counts, most, candidates)
         assert positions.tolist() == np.flatnonzero(counts >= cut).tolist()
         assert found.tolist() == counts[positions].tolist()
+
+
+def test_near_identical_barcodes_take_neighbouring_slots() -> None:
+    """`slot_order`: barcodes of one family (a template at 1–3 edits), given shuffled, sit in few runs of slots
+    (their seeds' min-hash mostly shared), so a query's counts of a family fall on few cache lines; and the
+    shortlist names them by position as before."""
+    rng = np.random.default_rng(3)
+    templates = ["".join(rng.choice(list("ACGT"), 600)) for _ in range(20)]
+    family = np.repeat(np.arange(20), 25)
+    rng.shuffle(family)
+    barcodes = [edited(templates[f], int(rng.integers(1, 4)), rng) for f in family]
+    order = slot_order(barcodes)
+    assert sorted(order.tolist()) == list(range(len(barcodes)))
+    assert 1 + np.count_nonzero(np.diff(family[order])) < 100  # ~480 runs in the order given
+    positions, counts = SeedIndex.build(barcodes).ranked([templates[4]], 25)[0]
+    assert set(family[positions].tolist()) == {4}
+    seeds = set(seed_codes(templates[4]).tolist())
+    assert [len(seeds.intersection(seed_codes(barcodes[p]).tolist())) for p in positions] == counts.tolist()
