@@ -42,6 +42,7 @@ from bioscan_hf.core.barcodes import UNKNOWN_CODE, base_codes
 from bioscan_hf.core.console import progress_bar
 from bioscan_hf.core.errors import InputError, MissingFileError
 from bioscan_hf.core.paths import cache_dir
+from bioscan_hf.search.complements import NO_COMPLEMENTS, complements
 
 #: Read two, skip one, over 16 bases: 11 informative positions, 4**11 possible seeds.
 SEED_PATTERN = "1101101101101101"
@@ -73,10 +74,6 @@ CACHED_FROM = 10_000
 _SEED_BATCH = 20_000
 #: Queries between two releases of the index pages a search mapped in (`SeedIndex.release_pages`).
 RELEASE_EVERY = 16
-#: An index in memory counts a seed held by more than this share of its barcodes from the barcodes lacking
-#: it (`SeedIndex.complements`): each barcode is given one, and those lacking it one less. A query's
-#: commonest seeds are held by most of a library, and their lists were most of the entries it read.
-COMPLEMENT_ABOVE = 0.5
 #: Bits of a reference position in `_top`'s sort key (positions are int32).
 _POSITION_BITS = 32
 _SCRATCH = threading.local()
@@ -313,34 +310,6 @@ class SeedIndex:
                 counts[self.hidden] = 0
             slots, counts = _seed_kernels.above_cut(counts, len(kept), candidates)
         return _top(self.order[slots], counts, candidates)
-
-
-class Complements(NamedTuple):
-    """Seeds held by most of an index's barcodes (`codes`, ascending), and for each the barcodes lacking
-    it: `lacking[starts[i]:ends[i]]`."""
-
-    codes: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    lacking: np.ndarray
-
-
-NO_COMPLEMENTS = Complements(*(np.zeros(0, dtype=np.int64) for _ in range(3)), np.zeros(0, dtype=np.int32))
-
-
-def complements(indptr: np.ndarray, postings: np.ndarray, size: int) -> Complements:
-    """The seeds of an index held by more than `COMPLEMENT_ABOVE` of its `size` barcodes, each with the
-    slots of the barcodes lacking it (fewer entries than its own list)."""
-    common = np.flatnonzero(np.diff(indptr) > size * COMPLEMENT_ABOVE)
-    lacking, mark = [], np.empty(size, dtype=bool)
-    for code in common:
-        mark[:] = True
-        mark[postings[indptr[code] : indptr[code + 1]]] = False
-        lacking.append(np.flatnonzero(mark).astype(np.int32))
-    if not lacking:
-        return NO_COMPLEMENTS
-    ends = np.cumsum([len(a) for a in lacking], dtype=np.int64)
-    return Complements(common.astype(np.int64), ends - np.diff(ends, prepend=0), ends, np.concatenate(lacking))
 
 
 class SharedSeeds(NamedTuple):

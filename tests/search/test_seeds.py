@@ -8,7 +8,8 @@ import pytest
 from helpers import counted_alignments, edited, seed_ranked_library
 
 from bioscan_hf.search.align import align
-from bioscan_hf.search.seeds import NO_COMPLEMENTS, SeedIndex, SharedSeeds, seed_codes, slot_order
+from bioscan_hf.search.complements import NO_COMPLEMENTS
+from bioscan_hf.search.seeds import SeedIndex, SharedSeeds, seed_codes, slot_order
 from bioscan_hf.search.shortlist import ranked_alignments
 
 RNG = np.random.default_rng(11)
