@@ -1,6 +1,14 @@
 """`bioscan-hf cluster` against BOLD's own BINs on the real BOLD file (../shared/data: the `bin_uri` of each
-record), beside VSEARCH (`--cluster_size --id 0.978`), swarm (`-d 1`, its default) and CD-HIT
-(`cd-hit-est -c 0.978`) on the same FASTA in the same run, with wall time and peak memory (GNU time).
+record), beside VSEARCH (`--cluster_size --id 0.978`), swarm and CD-HIT (`cd-hit-est -c 0.978`) on the same
+FASTA in the same run, with wall time and peak memory (GNU time).
+
+swarm has no identity threshold: it links barcodes `-d` differences apart. It runs at its default (`-d 1`,
+meant for amplicon variants: it splits most BINs), with its fastidious pass (`-f`, the authors'
+recommendation, which grafts small swarms onto large ones), and at `-d` 3, 6 and 13 (13 differences: 2% of 658
+bases, BIN-like). The comparison the issue asks for (agreement higher than every peer, time within 2× of the
+fastest) is made against each peer at a BIN-like setting, swarm's the one of these with the highest AMI;
+`swarm -d 1` is reported beside it (`comparison` in the JSON): its time and its "clusters merging BINs" are
+those of a clustering that leaves most BINs in pieces, which no BIN-like clustering can match.
 
 The records clustered: every record of the file with a BIN and a barcode of ≥ 500 bases (BOLD makes BINs
 from such barcodes). Measures, over those records: match ratio (the share of BINs whose records form
@@ -61,6 +69,33 @@ def uc_clusters(path: Path) -> dict[str, str]:
         if kind in ("S", "H"):
             found[query] = number
     return found
+
+
+#: swarm's settings run: its default, with its fastidious pass, and larger distances up to BIN-like (2% of 658).
+SWARM_SETTINGS = (("-d", "1"), ("-d", "1", "-f"), ("-d", "3"), ("-d", "6"), ("-d", "13"))
+
+
+def comparison(results: dict[str, dict]) -> dict:
+    """The issue's target, judged against each peer at a BIN-like setting (swarm's: its setting of highest
+    AMI): whether ours agrees better on every measure, and its time against the fastest of them."""
+    ours = results["ours (refined)"]
+    ran = {name: found for name, found in results.items() if "ami" in found and not name.startswith("ours")}
+    swarms = {name: found for name, found in ran.items() if name.startswith("swarm")}
+    peers = {name: found for name, found in ran.items() if not name.startswith("swarm")}
+    if swarms:
+        best = max(swarms, key=lambda name: swarms[name]["ami"])
+        peers[best] = swarms[best]
+    higher, lower = ("match_ratio", "ari", "ami"), ("split_bins", "merged_clusters")
+    fastest = min(peers, key=lambda name: peers[name]["seconds"]) if peers else None
+    return {
+        "peers": sorted(peers),
+        "better_on_every_measure": all(
+            all(ours[m] > found[m] for m in higher) and all(ours[m] < found[m] for m in lower)
+            for found in peers.values()
+        ),
+        "fastest_peer": fastest,
+        "time_ratio_to_fastest": round(ours["seconds"] / peers[fastest]["seconds"], 2) if fastest else None,
+    }
 
 
 def swarm_clusters(path: Path) -> dict[str, str]:
@@ -149,10 +184,13 @@ def main() -> None:
                 + ["--threads", str(args.num_proc), "--quiet"],
                 lambda: uc_clusters(work / "v.uc"),
             ),
-            "swarm -d 1": (
-                ["swarm", "-d", "1", "-t", str(args.num_proc), "-o", str(work / "s.txt"), str(swarm_in)],
-                lambda: _by_record(swarm_clusters(work / "s.txt"), record_of_first),
-            ),
+            **{
+                f"swarm {' '.join(options)}": (
+                    ["swarm", *options, "-t", str(args.num_proc), "-o", str(work / "s.txt"), str(swarm_in)],
+                    lambda: _by_record(swarm_clusters(work / "s.txt"), record_of_first),
+                )
+                for options in SWARM_SETTINGS
+            },
             "cd-hit-est -c 0.978": (
                 ["cd-hit-est", "-i", str(fasta), "-o", str(work / "c"), "-c", "0.978", "-n", "10", "-M", "0"]
                 + ["-T", str(args.num_proc), "-d", "0"],
@@ -174,6 +212,7 @@ def main() -> None:
         "records": len(table),
         "bins": int(truth.nunique()),
         "results": results,
+        "comparison": comparison(results),
         "zero_shot_protocol": protocol,
     }
     Path(args.out).write_text(json.dumps(output, indent=2) + "\n")
