@@ -222,7 +222,8 @@ class SeedIndex:
             )
         except (OSError, ValueError) as err:
             raise MissingFileError(f"{folder}: a damaged seed index ({err}); {again}") from None
-        if indptr.shape != (N_SEEDS + 1,) or indptr[-1] != len(postings) or order.shape != (size,):
+        slots_fit = order.shape == (size,) and (size == 0 or 0 <= order.min() <= order.max() < size)  # (compiled reads)
+        if indptr.shape != (N_SEEDS + 1,) or indptr[-1] != len(postings) or not slots_fit:
             raise MissingFileError(f"{folder}: a damaged seed index (its arrays disagree); {again}")
         return cls(indptr, postings, size, order, mapping=mapping)
 

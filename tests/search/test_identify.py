@@ -78,6 +78,27 @@ def test_a_seed_index_written_to_a_folder_opens_memory_mapped_with_the_same_shor
         SeedIndex.open(tmp_path / "seeds")
 
 
+@pytest.mark.damaged_input
+@pytest.mark.parametrize("order", [[1, 0, 5], "out of range", "missing"])
+def test_a_seed_index_whose_slot_order_is_damaged_is_refused_unread(tmp_path: Path, order) -> None:
+    """The compiled kernels read `order` unchecked: a slot order of another size, one naming a barcode past
+    the index's, or none, stops the open with what to do, and leaves the folder as it was."""
+    barcodes = list(dict.fromkeys(LIBRARY["dna_barcode"]))[:50]
+    SeedIndex.build(barcodes, folder=tmp_path / "seeds")
+    kept = tmp_path / "seeds" / "order.npy"
+    if order == "missing":
+        kept.unlink()
+    else:
+        damaged = np.load(kept)
+        if order == "out of range":
+            damaged[7] = len(barcodes)
+        np.save(kept, damaged if order == "out of range" else np.array(order, dtype=np.int32))
+    before = {f.name: f.read_bytes() for f in (tmp_path / "seeds").iterdir()}
+    with pytest.raises(FileNotFoundError, match="damaged seed index.*remove that folder"):
+        SeedIndex.open(tmp_path / "seeds")
+    assert {f.name: f.read_bytes() for f in (tmp_path / "seeds").iterdir()} == before
+
+
 def _resident_file_kib() -> int:
     """This process's resident file-backed memory (kB), from /proc/self/status."""
     status = Path("/proc/self/status").read_text()
