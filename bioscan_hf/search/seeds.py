@@ -400,7 +400,7 @@ def _seeded_batches(barcodes: Sequence[str], progress: bool, desc: str):
 def seed_index(barcodes: Sequence[str], progress: bool = False) -> SeedIndex:
     """The seed index of `barcodes`: in memory for a library under `ON_DISK_ABOVE` distinct barcodes (read
     back from the cache folder from `CACHED_FROM`); for a larger one, built once into the cache folder
-    (`$BIOSCAN_HF_CACHE/seeds/<digest of the barcodes>`) and memory-mapped from there by every later run on
+    (`$BIOSCAN_HF_CACHE/seeds/<digest of the barcodes>-v<format>`) and memory-mapped from there by every later run on
     the same library."""
     in_memory = len(barcodes) < ON_DISK_ABOVE
     if in_memory and len(barcodes) < CACHED_FROM:
